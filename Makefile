@@ -1,0 +1,43 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    virtual environment + install + the baseline scenario on the embedded defaults
+#   make test   virtual environment + install + the test suite (what CI runs)
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-all bench clean python
+
+# Find a Python >= 3.12, preferring 3.12 (the tested one): $(PYTHON) if given, python3.12 on the PATH,
+# versions folder (pyenv's global version may be older and its 3.12 shim may not answer).
+python:
+	@pyenv_root=$${PYENV_ROOT:-$$HOME/.pyenv}; \
+	for c in "$${PYTHON:-}" python3.12 $$(ls -d $$pyenv_root/versions/3.12*/bin/python3 2>/dev/null | sort -rV) \
+	         python3.13 $$(ls -d $$pyenv_root/versions/3.1[3-9]*/bin/python3 2>/dev/null | sort -rV) python3; do \
+	  [ -n "$$c" ] || continue; \
+	  if "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo "$$c"; exit 0; fi; \
+	done; \
+	echo "error: simmodel needs Python >= 3.12 (Mesa 3.5 does). Install it (e.g. 'pyenv install 3.12' or your OS package python3.12) or run 'make PYTHON=/path/to/python3.12 ...'." >&2; exit 1
+
+$(STAMP): pyproject.toml
+	@py=$$($(MAKE) -s python) || exit 1; \
+	echo "using $$py ($$($$py --version))"; \
+	[ -x $(BIN)/python ] || $$py -m venv $(VENV); \
+	$(BIN)/python -m pip install -q --upgrade pip; \
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/simmodel run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m ''
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_replicate.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

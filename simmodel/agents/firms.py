@@ -1,0 +1,239 @@
+"""Firms: the whole population as a struct of arrays, updated in vectorised steps.
+
+Revenue is an annualised rate (CNY 100 m per year) updated every quarter; value added is revenue
+times the sector's VA ratio. No method loops over firms in Python; every stage is O(n) or, where it
+sorts, O(n log n) in the number of firms.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+from simmodel.params import Params
+
+# Statistical definition of an above-designated-size industrial firm: annual main-business revenue
+# of at least CNY 20 m (national rule since 2011), i.e. 0.2 in CNY 100 m.
+ABOVE_SIZE_REVENUE_CNY_100M = 0.2
+# Size used to normalise size effects (CNY 100 m a year): a unit choice, not an estimate.
+REFERENCE_REVENUE_CNY_100M = 1.0
+# National high-tech enterprise certification rules (2016): R&D / revenue of at least 5 % below
+# CNY 50 m revenue, 4 % for CNY 50-200 m, 3 % above CNY 200 m.
+HIGH_TECH_RD_THRESHOLDS = ((0.5, 0.05), (2.0, 0.04), (np.inf, 0.03))
+# Tech-SME status is capped at CNY 200 m revenue; little giants are specialised SMEs.
+TECH_SME_MAX_REVENUE_CNY_100M = 2.0
+LITTLE_GIANT_REVENUE_RANGE_CNY_100M = (0.1, 10.0)
+
+
+class FirmStage(enum.IntEnum):
+    """The firm ladder of art. 17 (a firm's highest designation)."""
+
+    STARTUP = 0
+    TECH_SME = 1
+    CONVENTIONAL = 2  # established firm with no technology designation
+    HIGH_TECH = 3
+    LITTLE_GIANT = 4
+    SINGLE_CHAMPION = 5
+
+
+# Steps up the ladder, for the time-to-exit discount of funds.
+LADDER_RANK = np.array([0, 1, 1, 2, 3, 4], dtype=np.int8)
+
+_FIELDS: dict[str, type] = {
+    "alive": np.bool_, "sector": np.int16, "city": np.int8, "stage": np.int8,
+    "revenue": np.float64, "log_productivity": np.float64, "rd_intensity": np.float64,
+    "grant_rd": np.float64,  # grant money to be spent on R&D this year, CNY 100 m per yr
+    "land_mu": np.float64, "talent": np.int32, "equity": np.float64, "n_investors": np.int16,
+    "age_q": np.int32, "entry_q": np.int32, "exit_q": np.int32, "ai_plus": np.bool_,
+    "ai_ramp_q": np.int8,  # quarters of AI+ productivity gain still to come
+    "boost": np.float64,  # temporary extra annual growth (flagship, scenario, quality), per yr
+    "boost_until_q": np.int32, "designated": np.bool_,  # little giant, champion or future-type firm
+    "future_type": np.bool_, "penalty_until_q": np.int32,  # early fund exit raises hazard until then
+    "revenue_year_start": np.float64, "n_innovations": np.int32, "land_refused": np.bool_,
+    "origin": np.int8,  # 0 base population, 1 start-up, 2 spin-off, 3 attracted project
+    # rates set once a year (R&D budgets and credit are planned yearly) and at entry:
+    "g_annual": np.float64,  # expected log-growth per yr before shocks, innovation and land
+    "shock_scale": np.float64,  # quarterly Laplace scale of the growth shock
+    "p_innovate_q": np.float64,  # probability of an innovation in a quarter
+    "p_exit_q": np.float64,  # probability of exit in a quarter
+}
+ORIGIN_BASE, ORIGIN_STARTUP, ORIGIN_SPINOFF, ORIGIN_ATTRACTED = 0, 1, 2, 3
+
+
+class Firms:
+    """Struct of arrays with amortised growth; ``n`` slots are in use, dead firms stay (alive=False)."""
+
+    def __init__(self, capacity: int):
+        self.n = 0
+        self._cap = max(int(capacity), 16)
+        for name, dtype in _FIELDS.items():
+            object.__setattr__(self, "_" + name, np.zeros(self._cap, dtype=dtype))
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        # Views of the used prefix: firms.revenue is always the live array, length n.
+        if name in _FIELDS:
+            return object.__getattribute__(self, "_" + name)[: self.n]
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value) -> None:
+        # ``firms.revenue += x`` ends in a setattr of the (already updated) view: write through to
+        # the storage instead of shadowing it with a stale array.
+        if name in _FIELDS:
+            store = object.__getattribute__(self, "_" + name)
+            if value is not None and not (isinstance(value, np.ndarray) and np.shares_memory(value, store)):
+                store[: self.n] = value
+            return
+        object.__setattr__(self, name, value)
+
+    def _grow(self, need: int) -> None:
+        new_cap = max(need, int(self._cap * 1.5))
+        for name in _FIELDS:
+            old = object.__getattribute__(self, "_" + name)
+            arr = np.zeros(new_cap, dtype=old.dtype)
+            arr[: self.n] = old[: self.n]
+            object.__setattr__(self, "_" + name, arr)
+        self._cap = new_cap
+
+    def add(self, count: int, **columns: np.ndarray) -> slice:
+        """Append ``count`` firms; unspecified fields are zero, alive is True. Returns their slice."""
+        if self.n + count > self._cap:
+            self._grow(self.n + count)
+        sl = slice(self.n, self.n + count)
+        self.n += count
+        object.__getattribute__(self, "_alive")[sl] = True
+        object.__getattribute__(self, "_exit_q")[sl] = -1
+        for name, values in columns.items():
+            if name not in _FIELDS:
+                raise KeyError(f"unknown firm field {name}")
+            object.__getattribute__(self, "_" + name)[sl] = values
+        return sl
+
+    @property
+    def above_size(self) -> np.ndarray:
+        return self.alive & (self.revenue >= ABOVE_SIZE_REVENUE_CNY_100M)
+
+    def rd_spending(self, params: Params) -> np.ndarray:
+        """R&D spending, CNY 100 m per yr: own R&D plus the additional R&D that grants induce."""
+        return self.rd_intensity * self.revenue + params.subsidy_additionality * self.grant_rd
+
+
+def high_tech_rd_threshold(revenue: np.ndarray) -> np.ndarray:
+    out = np.full(revenue.shape, HIGH_TECH_RD_THRESHOLDS[-1][1])
+    for upper, thr in reversed(HIGH_TECH_RD_THRESHOLDS[:-1]):
+        out[revenue < upper] = thr
+    return out
+
+
+def stage_mask(stage: np.ndarray, *stages: FirmStage) -> np.ndarray:
+    """Boolean mask of firms whose stage is one of ``stages`` (a table lookup, not np.isin)."""
+    table = np.zeros(len(FirmStage), dtype=bool)
+    table[[int(s) for s in stages]] = True
+    return table[stage]
+
+
+def choose_top(idx: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
+    """The k entries of idx with the highest score (score is aligned with idx); O(len(idx))."""
+    if k <= 0 or idx.size == 0:
+        return idx[:0]
+    if k >= idx.size:
+        return idx
+    return idx[np.argpartition(-score, k - 1)[:k]]
+
+
+def top_k(score: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores among mask (score is full-length)."""
+    idx = np.flatnonzero(mask)
+    return choose_top(idx, score[idx], k)
+
+
+def gumbel(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Gumbel noise: adding it to log-weights and taking the top k samples k without replacement."""
+    return rng.gumbel(size=n)
+
+
+@dataclass
+class GrowthContext:
+    """Per-sector constants computed once at initialisation (arrays indexed by sector)."""
+
+    drift_annual: np.ndarray  # log-growth drift per yr that makes aggregate growth match the prior
+    size_center: np.ndarray  # revenue-weighted mean log revenue of the sector in the base year
+    rd_reference: np.ndarray  # mean base-year R&D spending of the sector's firms, CNY 100 m per yr
+    va_ratio: np.ndarray  # VA / revenue (rescaled at synthesis)
+    land_per_va: np.ndarray  # mu of land per CNY 100 m of VA a year, base plot ratio
+
+
+ALL = slice(None)
+
+
+def innovation_hazard(firms: Firms, ctx: GrowthContext, params: Params, spillover: float, sl: slice = ALL) -> np.ndarray:
+    """Annual hazard of a productivity-raising innovation, for the firms in ``sl``."""
+    rd = params.subsidy_additionality * firms.grant_rd[sl] + firms.rd_intensity[sl] * firms.revenue[sl]
+    ratio = np.maximum(rd, 1e-12) / ctx.rd_reference[firms.sector[sl]]
+    lam = np.exp(params.innovation_rd_elasticity * np.log(ratio))
+    lam *= params.innovation_base_annual * spillover
+    talent = firms.talent[sl]
+    if talent.any():
+        lam *= 1.0 + params.talent_innovation_boost * talent
+    return lam
+
+
+def age_table(params: Params, max_q: int) -> tuple[np.ndarray, np.ndarray]:
+    """By age in quarters: young-firm growth premium (per yr) and young-firm hazard multiplier."""
+    age_years = np.arange(max_q + 1) / 4.0
+    premium = params.growth_young_premium_annual * np.exp2(-age_years / params.growth_young_halflife_years)
+    hazard = 1.0 + params.exit_young_excess * np.exp(-age_years / params.exit_age_decay_years)
+    return premium, hazard
+
+
+def log_revenue(firms: Firms, sl: slice = ALL) -> np.ndarray:
+    """log(revenue / CNY 100 m)."""
+    return np.log(np.maximum(firms.revenue[sl], 1e-6) / REFERENCE_REVENUE_CNY_100M)
+
+
+def exit_hazard(firms: Firms, params: Params, q: int, small_firm_reduction: float, logr: np.ndarray,
+                young_hazard: np.ndarray, sl: slice = ALL) -> np.ndarray:
+    """Annual exit hazard: falls with size and age (Evans 1987), lower when fund-backed."""
+    h = np.exp(-params.exit_size_elasticity * logr)
+    h *= params.exit_hazard_base_annual
+    h *= young_hazard[np.minimum(firms.age_q[sl], young_hazard.size - 1)]
+    funded = firms.n_investors[sl] > 0
+    if funded.any():
+        h[funded] *= params.fund_funded_hazard_multiplier
+    pen = firms.penalty_until_q[sl] > q
+    if pen.any():
+        h[pen] *= params.fund_early_exit_hazard_multiplier
+    if small_firm_reduction:
+        small = stage_mask(firms.stage[sl], FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT) & (
+            firms.revenue[sl] < TECH_SME_MAX_REVENUE_CNY_100M)
+        h[small] *= 1.0 - small_firm_reduction
+    return np.minimum(h, params.exit_hazard_cap_annual, out=h)
+
+
+def growth_scale(params: Params, logr: np.ndarray) -> np.ndarray:
+    """Quarterly Laplace scale: half the annual one (same variance over four quarters), falling
+    with size as revenue^-beta (Stanley et al. 1996)."""
+    scale = np.exp(-params.growth_volatility_size_elasticity * logr)
+    scale *= 0.5 * params.growth_laplace_scale_annual
+    return np.clip(scale, 0.01, 0.5, out=scale)
+
+
+def annual_growth(firms: Firms, ctx: GrowthContext, params: Params, q: int, sector_shift: np.ndarray,
+                  logr: np.ndarray, young_premium: np.ndarray, sl: slice = ALL) -> np.ndarray:
+    """Expected log-growth per yr of each firm in ``sl`` before shocks, innovation and land:
+    sector drift and uncertainties, size (Evans 1987) and age effects, fund equity, designation and
+    one-year demand boosts."""
+    s = firms.sector[sl]
+    annual = (ctx.drift_annual + sector_shift)[s]
+    annual += params.growth_size_slope * (logr - ctx.size_center[s])
+    annual += young_premium[np.minimum(firms.age_q[sl], young_premium.size - 1)]
+    equity = firms.equity[sl]
+    eq = equity > 0
+    if eq.any():
+        annual[eq] += params.fund_equity_growth_boost * np.minimum(equity[eq] / np.maximum(firms.revenue[sl][eq], 1e-6), 1.0)
+    annual[firms.designated[sl]] += params.designation_growth_boost
+    boosted = firms.boost_until_q[sl] > q
+    if boosted.any():
+        annual[boosted] += firms.boost[sl][boosted]
+    return annual

@@ -1,0 +1,151 @@
+"""Funds: government guidance funds, the future-industry fund, state venture funds and private VC.
+
+Each fund is a Mesa agent with a size, a vintage, a life and an evaluation regime. Once a year it
+exits what has matured, sells early what its rules force it to sell, and invests in firms whose
+expected time to exit fits in its remaining life (SPEC 4a, seed art. 22). Holdings are small arrays
+(one row per deal); the screening of candidates is vectorised over the whole firm population.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+
+from simmodel.agents.firms import LADDER_RANK, FirmStage, Firms, choose_top
+from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M
+from simmodel.levers import FundRegime
+from simmodel.params import Params
+
+
+class Fund(mesa.Agent):
+    """One fund vintage. Money in CNY 100 m."""
+
+    def __init__(self, model: mesa.Model, *, fund_id: str, kind: str, government: bool, size_cny_100m: float,
+                 vintage: int, stages: tuple[FirmStage, ...], sector_mask: np.ndarray, budget_lever: str | None):
+        super().__init__(model)
+        self.fund_id = fund_id
+        self.kind = kind
+        self.government = government
+        self.size_cny_100m = size_cny_100m
+        self.vintage = vintage
+        self.stage_table = np.zeros(len(FirmStage), dtype=bool)
+        self.stage_table[[int(s) for s in stages]] = True
+        self.sector_mask = sector_mask
+        self.budget_lever = budget_lever  # lever its government commitment is booked to
+        self.h_firm = np.zeros(0, dtype=np.int64)
+        self.h_ticket = np.zeros(0)
+        self.h_year_in = np.zeros(0, dtype=np.int32)
+        self.h_tte = np.zeros(0)  # expected time to exit at entry, years
+        # bookkeeping, CNY 100 m and counts, cumulative over the simulation
+        self.deployed = 0.0
+        self.private_crowd_in = 0.0
+        self.n_deals = 0
+        self.n_exits_normal = 0
+        self.n_exits_early = 0
+        self.n_write_offs = 0
+        self.deployed_long_horizon = 0.0
+
+    def crowd_in_ratio(self, life_years: float, regime: FundRegime, params: Params) -> float:
+        """Private money per yuan of fund capital: more for long lives, less under yearly-profit rules."""
+        if not self.government:
+            return 0.0
+        ratio = params.fund_crowd_in_base_ratio * (life_years / 10.0) ** params.fund_crowd_in_life_elasticity
+        if regime == FundRegime.yearly_profit:
+            ratio *= params.fund_yearly_profit_crowd_in_factor
+        return ratio
+
+    def candidates(self, firms: Firms, gestation: np.ndarray, params: Params, cache: dict | None) -> tuple[np.ndarray, np.ndarray]:
+        """Firms in this fund's stages and sectors, with their expected time to exit (years).
+        Funds of one kind share the screen within a year (``cache``)."""
+        if cache is not None and self.kind in cache:
+            return cache[self.kind]
+        stage = firms.stage
+        # time to exit shrinks as the firm climbs the ladder
+        tte_factor = np.maximum(0.3, 1.0 - params.fund_maturity_discount_per_stage * LADDER_RANK)
+        idx = np.flatnonzero(firms.alive & self.stage_table[stage] & self.sector_mask[firms.sector])
+        out = (idx, gestation[firms.sector[idx]] * tte_factor[stage[idx]])
+        if cache is not None:
+            cache[self.kind] = out
+        return out
+
+    def _release(self, keep: np.ndarray, firms: Firms, early: np.ndarray, params: Params, q: int) -> None:
+        """Remove holdings not in ``keep``; early exits cut the firm's capital and raise its hazard."""
+        gone = ~keep
+        if not gone.any():
+            return
+        f = self.h_firm[gone]
+        alive = firms.alive[f]
+        np.subtract.at(firms.equity, f, self.h_ticket[gone])
+        np.subtract.at(firms.n_investors, f, 1)
+        e = early[gone] & alive
+        if e.any():
+            fe = f[e]
+            firms.revenue[fe] *= 1.0 - params.fund_early_exit_revenue_cut
+            firms.penalty_until_q[fe] = q + 8
+        self.n_exits_early += int(e.sum())
+        self.n_exits_normal += int((~early[gone] & alive).sum())
+        self.n_write_offs += int((~alive).sum())
+        for name in ("h_firm", "h_ticket", "h_year_in", "h_tte"):
+            setattr(self, name, getattr(self, name)[keep])
+
+    def invest(self, *, year: int, q: int, firms: Firms, gestation: np.ndarray, long_horizon: np.ndarray,
+               life_years: float, regime: FundRegime, max_single_share: float, params: Params,
+               rng: np.random.Generator, scale: float, pool_cache: dict | None = None) -> float:
+        """One year of the fund's life: exits, forced sales, new deals. Returns capital deployed."""
+        end_year = self.vintage + life_years  # the fund is wound up at the start of this year
+        held_years = year - self.h_year_in
+        matured = held_years >= self.h_tte
+        early = ~matured
+        dead = ~firms.alive[self.h_firm] if self.h_firm.size else np.zeros(0, bool)
+        if year >= end_year:
+            self._release(np.zeros(self.h_firm.size, bool), firms, early, params, q)
+            return 0.0
+        keep = ~(matured | dead)
+        if regime == FundRegime.yearly_profit and self.h_firm.size:
+            fell = firms.revenue[self.h_firm] < firms.revenue_year_start[self.h_firm]
+            sell = fell & (rng.uniform(size=self.h_firm.size) < params.fund_yearly_profit_loss_exit_prob)
+            keep &= ~sell
+        self._release(keep, firms, early & ~dead, params, q)
+
+        if not (self.vintage <= year < self.vintage + params.fund_deploy_years):
+            return 0.0
+        remaining_life = end_year - year
+        crowd = self.crowd_in_ratio(life_years, regime, params)
+        budget = self.size_cny_100m * scale * (1.0 + crowd) / params.fund_deploy_years
+        idx, tte = self.candidates(firms, gestation, params, pool_cache)
+        ok = tte <= remaining_life
+        if regime == FundRegime.yearly_profit:
+            ok &= (tte <= params.fund_yearly_profit_horizon_years) & (firms.revenue[idx] >= ABOVE_SIZE_REVENUE_CNY_100M)
+        if self.h_firm.size:
+            held = np.zeros(firms.n, bool)
+            held[self.h_firm] = True
+            ok &= ~held[idx]
+        idx, tte = idx[ok], tte[ok]
+        if idx.size == 0 or budget <= 0:
+            return 0.0
+        cap = max(max_single_share * self.size_cny_100m * (1.0 + crowd), params.fund_min_ticket_cny_100m)
+        ticket_all = np.clip(params.fund_ticket_to_revenue * firms.revenue[idx], params.fund_min_ticket_cny_100m, cap)
+        k = min(idx.size, int(math.ceil(2 * budget / float(ticket_all.mean()))) + 1)
+        # screening is noisy: uniform noise on log productivity (cheaper than Gumbel, same role)
+        score = firms.log_productivity[idx] + rng.uniform(0.0, 1.0, idx.size)
+        pos = choose_top(np.arange(idx.size), score, k)
+        pos = pos[np.argsort(-score[pos], kind="stable")]
+        chosen, tickets, tte = idx[pos], ticket_all[pos], tte[pos]
+        take = np.cumsum(tickets) <= budget
+        chosen, tickets, tte = chosen[take], tickets[take], tte[take]
+        if chosen.size == 0:
+            return 0.0
+        firms.equity[chosen] += tickets
+        firms.n_investors[chosen] += 1
+        self.h_firm = np.r_[self.h_firm, chosen]
+        self.h_ticket = np.r_[self.h_ticket, tickets]
+        self.h_year_in = np.r_[self.h_year_in, np.full(chosen.size, year, np.int32)]
+        self.h_tte = np.r_[self.h_tte, tte]
+        spent = float(tickets.sum())
+        self.deployed += spent
+        self.private_crowd_in += spent * crowd / (1.0 + crowd)
+        self.n_deals += int(chosen.size)
+        self.deployed_long_horizon += float(tickets[long_horizon[firms.sector[chosen]]].sum())
+        return spent

@@ -1,0 +1,298 @@
+"""The provincial government: applies the levers each year and books every yuan it spends.
+
+Fiscal cost is booked per lever and per year in CNY 100 m, in province-equivalent units (amounts
+spent on a scaled population are divided by the scale), so costs do not depend on
+``population.scale``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from simmodel.agents.firms import ORIGIN_ATTRACTED, FirmStage, choose_top, stage_mask
+from simmodel.sectors import SectorGroup
+
+if TYPE_CHECKING:
+    from simmodel.model import SimModel
+
+CNY_10K_PER_CNY_100M = 10_000.0
+
+# Firm-grant programmes: (count lever, amount lever, amount is an "up to" cap, eligible pool).
+GRANT_PROGRAMMES: tuple[tuple[str, str, bool, str], ...] = (
+    ("n_chain_projects_per_year", "chain_project_grant_cny_10k", False, "emerging_high_tech"),
+    ("n_open_competition_tasks_per_year", "open_competition_grant_cny_10k", False, "pilot_zone"),
+    ("n_key_tech_projects_per_year", "key_tech_grant_cap_cny_10k", True, "high_tech"),
+    ("n_innovation_consortia_per_year", "consortium_grant_cap_cny_10k", True, "leaders"),
+    ("n_province_local_projects_per_year", "province_local_grant_cap_cny_10k", True, "high_tech"),
+    ("n_pilot_platforms_provincial_per_year", "pilot_platform_grant_provincial_cny_10k", False, "high_tech_above_size"),
+    ("n_pilot_platforms_national_per_year", "pilot_platform_grant_national_cny_10k", False, "high_tech_above_size"),
+    ("n_patent_projects_per_year", "patent_project_grant_cny_10k", True, "tech"),
+    ("n_patent_bases_per_year", "patent_base_grant_cny_10k", True, "high_tech"),
+    ("n_future_type_firms_per_year", "future_type_firm_grant_cny_10k", False, "future"),
+)
+# Levers whose spending is an equity commitment (recoverable in principle), not a grant.
+EQUITY_LEVERS = ("provincial_fund_commitment_cny_100m_per_year", "future_industry_fund_cny_100m", "state_vc_fund_cny_100m")
+
+_HIGH_TECH_UP = (FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION)
+
+
+def stochastic_round(x: float, rng: np.random.Generator) -> int:
+    """Round x up with probability equal to its fractional part (unbiased at small scales)."""
+    base = math.floor(x)
+    return int(base + (rng.uniform() < x - base))
+
+
+class Government(mesa.Agent):
+    def __init__(self, model: "SimModel"):
+        super().__init__(model)
+        self.ledger: dict[str, np.ndarray] = {}
+        self.cum_basic_research_cny_100m = 0.0
+        self.n_national_clusters = 0
+        self.pilot_zone = np.zeros((0, 0), dtype=bool)  # city x sector
+        self.n_pilot_zones_removed = 0
+        self._pool_cache: dict = {}
+
+    # ---------------------------------------------------------------- bookkeeping
+    def book(self, lever: str, year: int, amount_cny_100m: float) -> None:
+        m: SimModel = self.model
+        if lever not in self.ledger:
+            self.ledger[lever] = np.zeros(len(m.years))
+        self.ledger[lever][year - m.years[0]] += amount_cny_100m
+
+    # ---------------------------------------------------------------- selection
+    def pool(self, name: str) -> np.ndarray:
+        """Eligible firms of a named pool (cached for the current year's Q1 decisions)."""
+        key = (self.model.q, self.model.firms.n, name)
+        if key not in self._pool_cache:
+            self._pool_cache = {k: v for k, v in self._pool_cache.items() if k[:2] == key[:2]}
+            self._pool_cache[key] = self._pool(name)
+        return self._pool_cache[key]
+
+    def _pool(self, name: str) -> np.ndarray:
+        m: SimModel = self.model
+        f = m.firms
+        st = f.stage
+        high = stage_mask(st, *_HIGH_TECH_UP)
+        if name == "emerging_high_tech":
+            mask = m.sectors.emerging[f.sector] & high
+        elif name == "pilot_zone":
+            mask = self.pilot_zone[f.city, f.sector]
+        elif name == "high_tech":
+            mask = high
+        elif name == "leaders":
+            mask = stage_mask(st, FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION)
+        elif name == "high_tech_above_size":
+            mask = high & f.above_size
+        elif name == "tech":
+            mask = stage_mask(st, FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT)
+        elif name == "future":
+            mask = m.sectors.is_future[f.sector] & stage_mask(st, FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH)
+        elif name == "emerging_or_future":
+            mask = (m.sectors.emerging[f.sector] | m.sectors.is_future[f.sector]) & (st != FirmStage.STARTUP)
+        elif name == "above_size":
+            mask = f.above_size
+        else:
+            raise KeyError(name)
+        return mask & f.alive
+
+    def select_recipients(self, pool: np.ndarray, k: int, rng: np.random.Generator, future_share: float) -> np.ndarray:
+        """Choose k firms from pool: a reserved share from future industries (art. 8), the rest by
+        a score mixing the firm's productivity and, with the foresight weight (art. 5), its
+        sector's growth prospects."""
+        m: SimModel = self.model
+        f = m.firms
+        w = m.levers.foresight_targeting_weight
+        idx = np.flatnonzero(pool)
+        if idx.size == 0 or k <= 0:
+            return idx[:0]
+        lp = f.log_productivity[idx]
+        z_prod = (lp - lp.mean()) / (lp.std() + 1e-12)
+        score = (1.0 - w) * z_prod + w * m.sector_prospect_z[f.sector[idx]] + rng.uniform(0.0, 1.0, idx.size)
+        fut = m.sectors.is_future[f.sector[idx]]
+        pos = np.arange(idx.size)
+        first = choose_top(pos[fut], score[fut], int(round(k * future_share)))
+        taken = np.zeros(idx.size, bool)
+        taken[first] = True
+        rest = ~taken & ~fut
+        second = choose_top(pos[rest], score[rest], k - first.size)
+        taken[second] = True
+        chosen = np.r_[first, second]
+        if chosen.size < k:  # not enough firms of one kind: fill from what is left
+            left = ~taken
+            chosen = np.r_[chosen, choose_top(pos[left], score[left], k - chosen.size)]
+        return idx[chosen]
+
+    # ---------------------------------------------------------------- yearly actions
+    def award_grants(self, year: int, rng: np.random.Generator) -> None:
+        """Firm grants of arts. 2, 6, 13, 14, 17 and compute vouchers (art. 24); grants are spent
+        on R&D over the year with the additionality of the parameters."""
+        m: SimModel = self.model
+        f = m.firms
+        lv = m.levers
+        f.grant_rd[:] = 0.0
+        share = lv.future_industry_funding_share_pct / 100.0
+        for count_lever, amount_lever, is_cap, pool_name in GRANT_PROGRAMMES:
+            n = getattr(lv, count_lever)
+            amount = getattr(lv, amount_lever) / CNY_10K_PER_CNY_100M
+            if is_cap:
+                amount *= m.params.grant_cap_utilisation
+            k = stochastic_round(n * m.scale, rng)
+            if k == 0 or amount <= 0:
+                continue
+            fut_share = 1.0 if pool_name == "future" else share
+            chosen = self.select_recipients(self.pool(pool_name), k, rng, fut_share)
+            f.grant_rd[chosen] += amount
+            if pool_name == "future":
+                f.designated[chosen] = True
+                f.future_type[chosen] = True
+            self.book(count_lever, year, chosen.size * amount / m.scale)
+        voucher = lv.compute_voucher_cny_100m_per_year
+        if voucher > 0:
+            dig = f.alive & (m.sectors.digital_core_share[f.sector] >= 0.5)
+            if dig.any():
+                w = f.revenue * dig
+                f.grant_rd += voucher * m.scale * w / w.sum()
+                self.book("compute_voucher_cny_100m_per_year", year, voucher)
+
+    def fund_basic_research(self, year: int) -> None:
+        """Basic-research grants (art. 12) go to universities and institutes; firms gain through
+        spillover (see SimModel.spillover)."""
+        lv = self.model.levers
+        mix = lv.applied_basic_research_share_pct / 100.0
+        mean_grant = mix * lv.applied_basic_research_grant_cap_cny_10k + (1 - mix) * lv.natural_science_grant_cap_cny_10k
+        cost = lv.n_basic_research_grants_per_year * mean_grant * self.model.params.grant_cap_utilisation / CNY_10K_PER_CNY_100M
+        self.cum_basic_research_cny_100m += cost
+        if cost > 0:
+            self.book("n_basic_research_grants_per_year", year, cost)
+
+    def open_markets(self, q: int, rng: np.random.Generator) -> None:
+        """Flagship products (art. 18), flagship scenarios (art. 19), quality certification (art. 20):
+        one-year demand boosts for the chosen firms."""
+        m: SimModel = self.model
+        f = m.firms
+        lv = m.levers
+        expired = f.boost_until_q <= q
+        f.boost[expired] = 0.0
+        for n, pool_name, boost in (
+            (lv.n_flagship_products_per_year, "emerging_or_future", m.params.flagship_demand_boost),
+            (lv.n_flagship_scenarios_per_year, "emerging_or_future", m.params.flagship_demand_boost),
+            (lv.n_quality_certifications_per_year, "above_size", m.params.quality_brand_demand_boost),
+        ):
+            k = stochastic_round(n * m.scale, rng)
+            if k == 0:
+                continue
+            chosen = self.select_recipients(self.pool(pool_name), k, rng, 0.0)
+            f.boost[chosen] += boost
+            f.boost_until_q[chosen] = q + 4
+
+    def attract_projects(self, year: int, rng: np.random.Generator) -> int:
+        """Targeted investment attraction (art. 16): new above-size firms in emerging clusters, if
+        a city has land for them this year. Returns the number created."""
+        m: SimModel = self.model
+        lv = m.levers
+        k = stochastic_round(lv.n_attracted_projects_per_year * m.scale, rng)
+        if k == 0:
+            return 0
+        emerging = np.flatnonzero(m.sectors.group == SectorGroup.EMERGING)
+        w = m.base_sector_revenue[emerging]
+        sector = emerging[rng.choice(emerging.size, size=k, p=w / w.sum())]
+        city = rng.choice(m.cities_table.n, size=k, p=m.cities_table.firm_weight)
+        revenue = m.synth.draw_above_size_revenue(rng, k)
+        va = revenue * m.growth_ctx.va_ratio[sector]
+        need = va * m.growth_ctx.land_per_va[sector] / m.plot_effect
+        budget = np.array([c.budget_mu for c in m.city_agents])
+        ok = np.zeros(k, bool)
+        for i in range(k):  # k is tens a year: a Python loop over projects, not firms
+            if not m.sectors.is_industry[sector[i]] or need[i] <= budget[city[i]]:
+                ok[i] = True
+                if m.sectors.is_industry[sector[i]]:
+                    budget[city[i]] -= need[i]
+        for c in m.city_agents:
+            used = c.budget_mu - budget[c.index]
+            c.allocated_mu += used
+            c.budget_mu = budget[c.index]
+        n_ok = int(ok.sum())
+        if n_ok:
+            new = m.firms.add(
+                n_ok, sector=sector[ok], city=city[ok], stage=int(FirmStage.CONVENTIONAL), revenue=revenue[ok],
+                log_productivity=rng.normal(0.0, m.params.base_productivity_dispersion, n_ok),
+                rd_intensity=m.sectors_rd_intensity[sector[ok]],
+                land_mu=np.where(m.sectors.is_industry[sector[ok]], need[ok], 0.0),
+                entry_q=m.q, origin=ORIGIN_ATTRACTED, revenue_year_start=revenue[ok], age_q=0,
+                penalty_until_q=-1, boost_until_q=-1)
+            m.refresh_rates(new)
+            self.book("n_attracted_projects_per_year", year, n_ok * lv.attraction_grant_cny_10k_per_project / CNY_10K_PER_CNY_100M / m.scale)
+        return n_ok
+
+    def bid_national_clusters(self, year: int, rng: np.random.Generator) -> int:
+        """National advanced-manufacturing cluster competition (art. 1, T4): wins arrive at the
+        2021-2024 rate, scaled by the bid effort and the emerging clusters' growth."""
+        m: SimModel = self.model
+        p = m.params
+        strength = (m.emerging_revenue_now() / m.base_emerging_revenue) ** p.national_cluster_strength_elasticity
+        lam = p.national_cluster_wins_per_year * m.levers.national_cluster_bid_intensity * strength
+        pool_left = int(m.base["n_provincial_cluster_core_areas"].value) - self.n_national_clusters
+        wins = min(int(rng.poisson(lam)), max(pool_left, 0))
+        self.n_national_clusters += wins
+        return wins
+
+    def designate_pilot_zones(self, year: int, rng: np.random.Generator) -> int:
+        """Future-industry pilot zones (art. 6, T5): evaluate existing zones, then designate
+        qualifying (city, sector) candidates: enough to reach the 2027 target, or the base pace."""
+        m: SimModel = self.model
+        p = m.params
+        lv = m.levers
+        zones = np.argwhere(self.pilot_zone)
+        if zones.size and p.pilot_zone_removal_rate_annual > 0:
+            drop = rng.uniform(size=len(zones)) < p.pilot_zone_removal_rate_annual
+            self.pilot_zone[zones[drop, 0], zones[drop, 1]] = False
+            self.n_pilot_zones_removed += int(drop.sum())
+        current = int(self.pilot_zone.sum())
+        n = lv.pilot_zone_base_pace_per_year
+        if lv.pilot_zones_target_2027 > 0 and year <= 2027:
+            n = max(n, math.ceil((lv.pilot_zones_target_2027 - current) / (2027 - year + 1)))
+        if n <= 0:
+            return 0
+        counts = m.future_firm_counts()
+        threshold = max(1, math.ceil(p.pilot_zone_min_future_firms * m.scale))
+        cand = (counts >= threshold) & ~self.pilot_zone & m.sectors.is_future[None, :]
+        cells = np.argwhere(cand)
+        if cells.size == 0:
+            return 0
+        order = np.argsort(-(counts[cand] + rng.uniform(size=len(cells))), kind="stable")[:n]
+        chosen = cells[order]
+        self.pilot_zone[chosen[:, 0], chosen[:, 1]] = True
+        return len(chosen)
+
+    def commit_funds(self, year: int) -> None:
+        """New government fund vintages (art. 22): a provincial vintage every year; the
+        future-industry fund and the state venture funds in the first simulated year."""
+        m: SimModel = self.model
+        lv = m.levers
+        if lv.provincial_fund_commitment_cny_100m_per_year > 0:
+            m.make_fund("provincial", year, lv.provincial_fund_commitment_cny_100m_per_year,
+                        "provincial_fund_commitment_cny_100m_per_year")
+            self.book("provincial_fund_commitment_cny_100m_per_year", year, lv.provincial_fund_commitment_cny_100m_per_year)
+        if year == m.years[0]:
+            for kind, lever in (("future", "future_industry_fund_cny_100m"), ("state_vc", "state_vc_fund_cny_100m")):
+                size = getattr(lv, lever)
+                if size > 0:
+                    m.make_fund(kind, year, size, lever)
+                    self.book(lever, year, size)
+        m.make_fund("private_vc", year, m.params.private_vc_commitment_cny_100m_per_year, None)
+
+    def pay_talent_incentives(self, year: int, n_active: int) -> None:
+        m: SimModel = self.model
+        cost = n_active * m.levers.talent_incentive_cny_10k_per_year / CNY_10K_PER_CNY_100M / m.scale
+        if cost > 0:
+            self.book("talent_incentive_cny_10k_per_year", year, cost)
+
+    def pay_renovation(self, year: int, renovated_mu: float) -> None:
+        m: SimModel = self.model
+        cost = renovated_mu * m.params.land_renovation_cost_cny_10k_per_mu / CNY_10K_PER_CNY_100M / m.scale
+        if cost > 0:
+            self.book("land_renovation_mu_per_year", year, cost)

@@ -1,0 +1,75 @@
+"""High-level talents (teams) recruited (art. 9) and cultivated (art. 10), held as arrays.
+
+Talents are matched to firms in emerging clusters and future industries, in proportion to the
+firm's productivity and size; each raises its firm's innovation hazard. They leave at a rate that
+incentives (art. 11) lower, and are re-matched when their firm exits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simmodel.agents.firms import FirmStage, Firms
+
+RECRUITED, CULTIVATED = 0, 1
+
+
+class TalentPool:
+    def __init__(self) -> None:
+        self.firm = np.zeros(0, dtype=np.int64)  # -1: unmatched
+        self.kind = np.zeros(0, dtype=np.int8)
+        self.arrival_year = np.zeros(0, dtype=np.int32)
+        self.active = np.zeros(0, dtype=bool)
+        self.n_left = 0
+
+    @property
+    def n_active(self) -> int:
+        return int(self.active.sum())
+
+    def recruit(self, year: int, n_recruited: int, n_cultivated_last_year: int, firms: Firms,
+                target_sector: np.ndarray, rng: np.random.Generator) -> int:
+        """Add this year's recruits and last year's cultivated cohort (training lag), then match."""
+        n_new = n_recruited + n_cultivated_last_year
+        if n_new:
+            self.firm = np.r_[self.firm, np.full(n_new, -1, np.int64)]
+            self.kind = np.r_[self.kind, np.r_[np.full(n_recruited, RECRUITED), np.full(n_cultivated_last_year, CULTIVATED)].astype(np.int8)]
+            self.arrival_year = np.r_[self.arrival_year, np.full(n_new, year, np.int32)]
+            self.active = np.r_[self.active, np.ones(n_new, bool)]
+        self.match(firms, target_sector, rng)
+        return n_new
+
+    def match(self, firms: Firms, target_sector: np.ndarray, rng: np.random.Generator) -> None:
+        """Give every active unmatched talent a firm (weights: productivity x sqrt(revenue))."""
+        self.release_dead(firms)
+        free = np.flatnonzero(self.active & (self.firm < 0))
+        if free.size == 0:
+            return
+        cand = np.flatnonzero(firms.alive & target_sector[firms.sector] & (firms.stage != FirmStage.STARTUP))
+        if cand.size == 0:
+            return
+        w = np.exp(firms.log_productivity[cand]) * np.sqrt(np.maximum(firms.revenue[cand], 1e-6))
+        pick = cand[rng.choice(cand.size, size=free.size, p=w / w.sum())]
+        self.firm[free] = pick
+        np.add.at(firms.talent, pick, 1)
+
+    def retain(self, firms: Firms, leave_rate_annual: float, incentive_cny_10k: float, half_effect_cny_10k: float,
+               rng: np.random.Generator) -> int:
+        """One quarter of departures; returns the number who left."""
+        act = np.flatnonzero(self.active)
+        if act.size == 0:
+            return 0
+        rate = leave_rate_annual / (1.0 + incentive_cny_10k / half_effect_cny_10k)
+        leave = rng.uniform(size=act.size) < 1.0 - np.exp(-rate / 4.0)
+        gone = act[leave]
+        f = self.firm[gone]
+        np.subtract.at(firms.talent, f[f >= 0], 1)
+        self.active[gone] = False
+        self.n_left += int(gone.size)
+        return int(gone.size)
+
+    def release_dead(self, firms: Firms) -> None:
+        """Talents of firms that exited this quarter lose their firm (re-matched next year)."""
+        matched = np.flatnonzero(self.active & (self.firm >= 0))
+        if matched.size:
+            dead = ~firms.alive[self.firm[matched]]
+            self.firm[matched[dead]] = -1

@@ -1,0 +1,137 @@
+"""Typed configuration schemas.
+
+Plain dataclasses: the CLI registers them in Hydra's ConfigStore, the model receives an instance and
+never sees Hydra. Range checks with clear messages live in :func:`validate`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from simmodel import levers as levers_mod
+from simmodel.errors import ConfigError
+from simmodel.levers import Levers, Uncertainties
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class PopulationConfig:
+    """The synthetic base-year population."""
+
+    scale: float = 1.0  # 1.0 = one agent per firm (1:1); 0.1 = a tenth, for quick looks
+    # Base-year quantities to override (names from calibration/data/base_year.csv), e.g. to see how
+    # much an answer depends on an assumption: population.overrides.t1_emerging_share_415x_pct=48
+    overrides: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    """Input files; relative paths are relative to the project root."""
+
+    indicators: str = "calibration/data/zhejiang_indicators.csv"
+    sectors: str = "calibration/data/sectors.csv"
+    cities: str = "calibration/data/cities.csv"
+    base_year: str = "calibration/data/base_year.csv"
+    parameters: str = "calibration/data/parameters.csv"
+
+
+@dataclass
+class ParamsConfig:
+    """Behavioural parameters: priors from data.parameters, overridable by name."""
+
+    overrides: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TargetsConfig:
+    """Thresholds of T1-T6. 2027 values are the seed's; 2030 values and T6 are assumptions."""
+
+    t1_2027_pct: float = 58.0  # seed
+    t2_2027_pct: float = 34.0  # seed
+    t3_2027_pct: float = 12.5  # seed ("超12.5%": strictly above)
+    t4_2027_count: float = 10.0  # seed
+    t5_2027_count: float = 35.0  # seed
+    # Assumption: "keep high-speed growth" read as compound growth of future-industry revenue of at
+    # least 15 %/yr from the base year (double-digit growth is how Chinese plans use the phrase).
+    t6_threshold_pct_per_year: float = 15.0
+    # 2030 proxies, all assumptions: the seed's 2030 aims are qualitative. Default: the 2027 target
+    # plus three more years at roughly the pace the 2027 target implies from the base year.
+    t1_2030_pct: float = 64.0
+    t2_2030_pct: float = 35.0
+    t3_2030_pct: float = 13.5
+    t6_2030_threshold_pct_per_year: float = 15.0
+
+
+@dataclass
+class OutputConfig:
+    root: str = "results"  # relative to the working directory
+    plots: bool = True
+    progress: bool = True
+
+
+@dataclass
+class RunConfig:
+    """Primary config of ``simmodel run``."""
+
+    task: str = "run"
+    scenario_slug: str = "baseline"  # set by the CLI from the chosen scenario file
+    scenario_question: str = ""
+    seed: int = 20250101  # root seed: every random draw of every replicate flows from it
+    replicates: int = 100
+    workers: int = 0  # processes for replicates (0: one per core); results do not depend on it
+    end_year: int = 2030
+    base_year: Optional[int] = None  # None: the latest year with a full-year GDP value in the data
+    population: PopulationConfig = field(default_factory=PopulationConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    params: ParamsConfig = field(default_factory=ParamsConfig)
+    levers: Levers = field(default_factory=Levers)
+    uncertainties: Uncertainties = field(default_factory=Uncertainties)
+    targets: TargetsConfig = field(default_factory=TargetsConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+def resolve_path(p: str) -> Path:
+    path = Path(p)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _positive(name: str, value: float, allowed: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} = {value!r} is not a number; allowed: {allowed}")
+
+
+def validate(cfg: RunConfig) -> None:
+    """Check every value a user can set; raise ConfigError naming the key and what is allowed."""
+    _positive("population.scale", cfg.population.scale, "a number in (0, 10]")
+    if not 0 < cfg.population.scale <= 10:
+        raise ConfigError(f"population.scale = {cfg.population.scale:g} is out of range: allowed (0, 10] (1 = one agent per firm)")
+    if not isinstance(cfg.replicates, int) or not 1 <= cfg.replicates <= 100000:
+        raise ConfigError(f"replicates = {cfg.replicates!r} is out of range: allowed an integer in [1, 100000]")
+    if not isinstance(cfg.workers, int) or not 0 <= cfg.workers <= 256:
+        raise ConfigError(f"workers = {cfg.workers!r} is out of range: allowed an integer in [0, 256] (0: one per core)")
+    if not isinstance(cfg.seed, int) or cfg.seed < 0:
+        raise ConfigError(f"seed = {cfg.seed!r} is not allowed: a non-negative integer")
+    if not 2025 <= cfg.end_year <= 2040:
+        raise ConfigError(f"end_year = {cfg.end_year} is out of range: allowed [2025, 2040]")
+    if cfg.base_year is not None and not 2015 <= cfg.base_year < cfg.end_year:
+        raise ConfigError(f"base_year = {cfg.base_year} is out of range: allowed [2015, end_year)")
+    for name in ("t1_2027_pct", "t2_2027_pct", "t3_2027_pct", "t1_2030_pct", "t2_2030_pct", "t3_2030_pct"):
+        v = getattr(cfg.targets, name)
+        _positive(f"targets.{name}", v, "a share in [0, 100]")
+        if not 0 <= v <= 100:
+            raise ConfigError(f"targets.{name} = {v:g} is out of range: allowed [0, 100] %")
+    for name in ("t4_2027_count", "t5_2027_count"):
+        v = getattr(cfg.targets, name)
+        _positive(f"targets.{name}", v, "a count >= 0")
+        if v < 0:
+            raise ConfigError(f"targets.{name} = {v:g} is out of range: allowed >= 0")
+    for name in ("t6_threshold_pct_per_year", "t6_2030_threshold_pct_per_year"):
+        v = getattr(cfg.targets, name)
+        _positive(f"targets.{name}", v, "a growth rate in [-50, 200] %/yr")
+        if not -50 <= v <= 200:
+            raise ConfigError(f"targets.{name} = {v:g} is out of range: allowed [-50, 200] %/yr")
+    levers_mod.validate(cfg.levers, cfg.uncertainties)

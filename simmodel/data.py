@@ -1,0 +1,213 @@
+"""Loading and validating the input tables (historical indicators, base-year aggregates).
+
+Every loader names the file, the row (its line number in the file) and the column of a bad value,
+and says what is allowed. Files are read as strict UTF-8.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from simmodel.errors import DataError
+
+INDICATOR_COLUMNS = ("indicator", "year", "value", "unit", "source_url", "note")
+# Units the indicator file may use; a new unit is a schema change, not a typo to let through.
+INDICATOR_UNITS = {
+    "count", "%", "%/yr", "pp", "pp/yr", "CNY 100m", "mu", "persons", "persons per 10k",
+    "10k CNY/mu", "10k CNY/worker", "ratio",
+}
+YEAR_RANGE = (1990, 2035)
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# Suffixes that mark a row as something other than a full-year level (data/README.md).
+PARTIAL_SUFFIXES = ("_h1", "_q1", "_jan_jul", "_jan_sep", "_jan_oct", "_jan_nov")
+BOUND_SUFFIXES = ("_lower_bound", "_min", "_approx", "_initial_release", "_h1_approx")
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def read_csv_rows(path: Path, columns: tuple[str, ...], what: str) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a CSV with exactly ``columns`` as header, each with its line number (header = 1)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} file {path} does not exist")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DataError(f"{what} file {path} is empty; expected a CSV with header {','.join(columns)}")
+    if b"\x00" in raw[:4096]:
+        raise DataError(f"{what} file {path} is not a text CSV (binary content); expected UTF-8 CSV")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{what} file {path} is not UTF-8 (byte {exc.start}): save it as UTF-8") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error) as exc:
+        raise DataError(f"{what} file {path}: cannot read a CSV header ({exc})") from None
+    header = [h.strip() for h in header]
+    if tuple(header) != columns:
+        missing = [c for c in columns if c not in header]
+        extra = [c for c in header if c not in columns]
+        raise DataError(
+            f"{what} file {path}: header is {','.join(header)!r}; expected exactly {','.join(columns)!r}"
+            + (f" (missing: {', '.join(missing)})" if missing else "")
+            + (f" (unexpected: {', '.join(extra)})" if extra else ""))
+    rows = []
+    try:
+        for record in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in record):
+                continue
+            if len(record) != len(columns):
+                raise DataError(f"{what} file {path}, line {line}: {len(record)} fields, expected {len(columns)} ({','.join(columns)})")
+            rows.append((line, dict(zip(columns, (c.strip() for c in record)))))
+    except csv.Error as exc:
+        raise DataError(f"{what} file {path}, line {reader.line_num}: malformed CSV ({exc})") from None
+    if not rows:
+        raise DataError(f"{what} file {path} has a header but no rows")
+    return rows
+
+
+def parse_float(text: str, where: str, *, allow_empty: bool = False) -> float:
+    if text == "" and allow_empty:
+        return math.nan
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError(f"{where}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise DataError(f"{where}: {text!r} is not a finite number")
+    return value
+
+
+def load_indicators(path: Path) -> pd.DataFrame:
+    """The historical series: one row per (indicator, year), validated.
+
+    Returns a DataFrame with columns indicator, year (int), value (float), unit, source_url, note,
+    kind ('annual', 'partial_year' or 'bound'), and line (line number in the file).
+    """
+    rows = read_csv_rows(path, INDICATOR_COLUMNS, "indicator")
+    seen: dict[tuple[str, int], int] = {}
+    out = []
+    for line, r in rows:
+        where = f"indicator file {path}, line {line}"
+        name = r["indicator"]
+        if not _NAME.match(name):
+            raise DataError(f"{where}: indicator {name!r} is not a snake_case name (a-z, 0-9, _)")
+        year_f = parse_float(r["year"], f"{where}, column year")
+        if year_f != int(year_f) or not YEAR_RANGE[0] <= year_f <= YEAR_RANGE[1]:
+            raise DataError(f"{where}: year {r['year']!r} is not a whole year in [{YEAR_RANGE[0]}, {YEAR_RANGE[1]}]")
+        year = int(year_f)
+        value = parse_float(r["value"], f"{where}, column value ({name} {year})")
+        unit = r["unit"]
+        if unit not in INDICATOR_UNITS:
+            raise DataError(f"{where}: unit {unit!r} of {name} is not known; allowed: {', '.join(sorted(INDICATOR_UNITS))}")
+        if unit in ("count", "CNY 100m", "mu", "persons") and value < 0:
+            raise DataError(f"{where}: {name} {year} = {value:g} {unit} is negative; a level or count must be >= 0")
+        if unit == "%" and name.endswith("_share_gdp_pct") and not 0 <= value <= 100:
+            raise DataError(f"{where}: share {name} {year} = {value:g} is outside [0, 100] %")
+        if not r["source_url"]:
+            raise DataError(f"{where}: {name} {year} has no source_url; every figure needs its source")
+        key = (name, year)
+        if key in seen:
+            raise DataError(f"{where}: duplicate row for {name} {year} (first at line {seen[key]})")
+        seen[key] = line
+        kind = "annual"
+        if any(name.endswith(s) or f"{s}_" in name for s in PARTIAL_SUFFIXES):
+            kind = "partial_year"
+        elif any(name.endswith(s) for s in BOUND_SUFFIXES):
+            kind = "bound"
+        out.append({**r, "year": year, "value": value, "kind": kind, "line": line})
+    return pd.DataFrame(out)
+
+
+def series(df: pd.DataFrame, indicator: str) -> pd.Series:
+    """Full-year values of one indicator, indexed by year (empty if absent)."""
+    sub = df[df["indicator"] == indicator]
+    return pd.Series(sub["value"].to_numpy(float), index=sub["year"].to_numpy(int), name=indicator).sort_index()
+
+
+def latest_full_year(df: pd.DataFrame) -> int:
+    """The base year: the latest year with a full-year GDP level."""
+    gdp = series(df, "gdp_cny_100m")
+    if gdp.empty:
+        raise DataError("indicator file has no gdp_cny_100m rows: cannot find the base year (set base_year=YYYY)")
+    return int(gdp.index.max())
+
+
+BASE_YEAR_COLUMNS = ("quantity", "year", "value", "low", "high", "unit", "kind", "reasoning")
+BASE_YEAR_KINDS = ("observed", "derived", "assumption")
+
+
+@dataclass(frozen=True)
+class BaseQuantity:
+    """One base-year aggregate with its plausible range and pedigree."""
+
+    name: str
+    year: int
+    value: float
+    low: float
+    high: float
+    unit: str
+    kind: str
+    reasoning: str
+
+
+def load_base_year(path: Path, overrides: dict[str, float] | None = None) -> dict[str, BaseQuantity]:
+    rows = read_csv_rows(path, BASE_YEAR_COLUMNS, "base-year")
+    out: dict[str, BaseQuantity] = {}
+    for line, r in rows:
+        where = f"base-year file {path}, line {line}"
+        name = r["quantity"]
+        if name in out:
+            raise DataError(f"{where}: quantity {name} is given twice")
+        if r["kind"] not in BASE_YEAR_KINDS:
+            raise DataError(f"{where}: kind {r['kind']!r} not allowed; use one of {', '.join(BASE_YEAR_KINDS)}")
+        value, low, high = (parse_float(r[c], f"{where}, column {c}") for c in ("value", "low", "high"))
+        if not low <= value <= high:
+            raise DataError(f"{where}: {name} = {value:g} lies outside its own range [{low:g}, {high:g}]")
+        if value < 0:
+            raise DataError(f"{where}: {name} = {value:g} is negative")
+        if not r["reasoning"]:
+            raise DataError(f"{where}: {name} has no reasoning; every base-year value needs its source or reasoning")
+        year = int(parse_float(r["year"], f"{where}, column year"))
+        out[name] = BaseQuantity(name, year, value, low, high, r["unit"], r["kind"], r["reasoning"])
+    for name, value in (overrides or {}).items():
+        if name not in out:
+            raise DataError(
+                f"population.overrides.{name}: no such base-year quantity; known: {', '.join(sorted(out))}")
+        q = out[name]
+        if not isinstance(value, (int, float)) or not q.low <= value <= q.high:
+            raise DataError(
+                f"population.overrides.{name} = {value!r} is outside the plausible range [{q.low:g}, {q.high:g}] {q.unit} "
+                f"given in {path}")
+        out[name] = BaseQuantity(name, q.year, float(value), q.low, q.high, q.unit, "override", f"user override (table: {q.value:g})")
+    return out
+
+
+REQUIRED_BASE = (
+    "gdp_cny_100m", "above_size_industry_va_cny_100m", "cluster_415x_revenue_cny_100m",
+    "t1_emerging_share_415x_pct", "t2_sei_share_pct", "digital_core_va_cny_100m",
+    "non_415x_share_above_size_revenue_pct", "n_above_size_firms", "n_tech_smes",
+    "tech_sme_above_size_share_pct", "n_high_tech_enterprises", "n_little_giants", "n_single_champions",
+    "rd_intensity_pct", "rd_expenditure_cny_100m", "enterprise_rd_share_pct", "n_national_clusters",
+    "n_provincial_cluster_core_areas", "n_pilot_zones", "va_per_mu_10k_cny",
+    "provincial_fund_subscribed_cny_100m", "provincial_fund_initial_cny_100m",
+    "sci_innov_mother_fund_cny_100m", "srdi_mother_fund_cny_100m",
+)
+
+
+def check_base_year_complete(base: dict[str, BaseQuantity], path: Path) -> None:
+    missing = [q for q in REQUIRED_BASE if q not in base]
+    if missing:
+        raise DataError(f"base-year file {path} lacks required quantities: {', '.join(missing)}")

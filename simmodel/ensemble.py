@@ -1,0 +1,98 @@
+"""Monte Carlo replicates: seeds spawned from one root seed, optional worker processes.
+
+Replicate r of every scenario gets the same SeedSequence child, so scenario differences are paired
+(common random numbers). Results do not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import multiprocessing as mp
+import numpy as np
+import pandas as pd
+
+from simmodel.config import RunConfig, resolve_path
+from simmodel.data import check_base_year_complete, latest_full_year, load_base_year, load_indicators
+from simmodel.errors import ConfigError
+from simmodel.levers import Levers, Uncertainties
+from simmodel.model import ModelInputs, SimModel
+from simmodel.params import load_params
+from simmodel.sectors import load_cities, load_sectors
+
+
+def load_inputs(cfg: RunConfig) -> tuple[ModelInputs, pd.DataFrame]:
+    """Read and validate every input file named in the config; returns the model inputs and the
+    historical indicator table."""
+    d = cfg.data
+    history = load_indicators(resolve_path(d.indicators))
+    base_year = cfg.base_year or latest_full_year(history)
+    if base_year >= cfg.end_year:
+        raise ConfigError(f"base_year {base_year} must be before end_year {cfg.end_year}")
+    base = load_base_year(resolve_path(d.base_year), dict(cfg.population.overrides))
+    check_base_year_complete(base, resolve_path(d.base_year))
+    inputs = ModelInputs(
+        sectors=load_sectors(resolve_path(d.sectors)), cities=load_cities(resolve_path(d.cities)), base=base,
+        params=load_params(resolve_path(d.parameters), dict(cfg.params.overrides)),
+        base_year=base_year, end_year=cfg.end_year)
+    return inputs, history
+
+
+@dataclass
+class ReplicateResult:
+    replicate: int
+    trajectory: pd.DataFrame  # year x indicator
+    fiscal_cost: dict[str, list[float]]  # lever -> CNY 100 m per simulated year
+
+
+def replicate_seeds(root_seed: int, n: int) -> list[np.random.SeedSequence]:
+    return np.random.SeedSequence(root_seed).spawn(n)
+
+
+def run_one(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainties, scale: float,
+            seed: np.random.SeedSequence, replicate: int) -> ReplicateResult:
+    model = SimModel(inputs, levers, uncertainties, scale=scale, seed=seed)
+    traj = model.run()
+    return ReplicateResult(replicate, traj, model.fiscal_cost_by_lever())
+
+
+_WORKER_STATE: dict = {}
+
+
+def _worker_init(inputs, levers, uncertainties, scale):
+    _WORKER_STATE.update(inputs=inputs, levers=levers, uncertainties=uncertainties, scale=scale)
+
+
+def _worker_run(args):
+    seed, r = args
+    st = _WORKER_STATE
+    return run_one(st["inputs"], st["levers"], st["uncertainties"], st["scale"], seed, r)
+
+
+def run_ensemble(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainties, *, scale: float, root_seed: int,
+                 replicates: int, workers: int = 1,
+                 progress: Callable[[int], None] | None = None) -> list[ReplicateResult]:
+    """Run ``replicates`` replicates; ``progress(k)`` is called after each finished replicate."""
+    seeds = replicate_seeds(root_seed, replicates)
+    out: list[ReplicateResult] = []
+    if workers == 0:
+        workers = os.cpu_count() or 1
+    workers = min(workers, replicates)
+    if workers <= 1:
+        for r, ss in enumerate(seeds):
+            out.append(run_one(inputs, levers, uncertainties, scale, ss, r))
+            if progress:
+                progress(1)
+        return out
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1), mp_context=ctx, initializer=_worker_init,
+                             initargs=(inputs, levers, uncertainties, scale)) as pool:
+        for res in pool.map(_worker_run, [(ss, r) for r, ss in enumerate(seeds)]):
+            out.append(res)
+            if progress:
+                progress(1)
+    out.sort(key=lambda x: x.replicate)
+    return out

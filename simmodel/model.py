@@ -1,0 +1,540 @@
+"""The Mesa model: owns the random streams, builds the agents, and writes the stage order in step().
+
+Firms are a struct of arrays (``simmodel.agents.firms.Firms``) updated in vectorised stages; funds,
+cities and the government are Mesa agents. One quarterly step runs, in order:
+
+  Q1 only (start_year): cities open their land budgets -> government commits new fund vintages ->
+  funds exit and invest -> government designates pilot zones, bids for national clusters, awards
+  grants, funds basic research, opens markets, attracts projects -> talents arrive and are matched
+  -> firms climb or fall on the ladder -> firms adopt AI+
+  every quarter: talents leave -> firms innovate -> firms grow, asking cities for land -> firms exit
+  -> start-ups and spin-offs enter -> firms age -> aggregates are recorded
+  Q4 only (close_year): yearly indicators
+
+All randomness flows from one SeedSequence: each stage draws from a generator keyed by (purpose,
+step), so that scenarios run on the same seed share their shocks (common random numbers) even when
+their decisions differ.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from simmodel import indicators as ind
+from simmodel.agents.cities import City, allocate_land, land_need_mu, plot_ratio_effect
+from simmodel.agents.firms import (
+    ABOVE_SIZE_REVENUE_CNY_100M, LITTLE_GIANT_REVENUE_RANGE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP,
+    TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, Firms, GrowthContext, age_table, annual_growth, exit_hazard,
+    choose_top, growth_scale, high_tech_rd_threshold, innovation_hazard, log_revenue, stage_mask)
+from simmodel.agents.funds import Fund
+from simmodel.agents.government import EQUITY_LEVERS, Government, stochastic_round
+from simmodel.agents.talent import TalentPool
+from simmodel.data import BaseQuantity
+from simmodel.levers import FundRegime, Levers, Uncertainties, no_new_policy_values
+from simmodel.params import Params
+from simmodel.population import Synthesiser
+from simmodel.sectors import CityTable, SectorGroup, SectorTable
+
+_PURPOSES = {name: i for i, name in enumerate((
+    "synthesis", "growth", "innovation", "exit", "entry", "spinoff", "land", "ladder", "government",
+    "funds", "talent", "ai", "zones", "clusters", "markets", "attract", "init_funds"))}
+_GOV_FUND_STAGES = {
+    "provincial": (FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION),
+    "mother_sci": (FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH),
+    "mother_srdi": (FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT),
+    "future": (FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH),
+    "state_vc": (FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH),
+    "private_vc": (FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH),
+}
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """Everything loaded from data that a replicate needs (shared, read-only)."""
+
+    sectors: SectorTable
+    cities: CityTable
+    base: dict[str, BaseQuantity]
+    params: Params
+    base_year: int
+    end_year: int
+
+
+class SimModel(mesa.Model):
+    """Zhejiang's emerging and future industries, quarterly from base_year+1 Q1 to end_year Q4."""
+
+    def __init__(self, inputs: ModelInputs, levers: Levers, uncertainties: Uncertainties, *,
+                 scale: float = 1.0, seed: int | np.random.SeedSequence = 0):
+        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        super().__init__(rng=ss)
+        self._seed_entropy = ss.entropy
+        self._seed_key = tuple(ss.spawn_key)
+        self.inputs = inputs
+        self.sectors = inputs.sectors
+        self.cities_table = inputs.cities
+        self.base = inputs.base
+        self.params = inputs.params
+        self.levers = levers
+        self.uncertainties = uncertainties
+        self.scale = scale
+        self.base_year = inputs.base_year
+        self.years = list(range(inputs.base_year + 1, inputs.end_year + 1))
+        self.q = 0  # quarter index; year = years[q // 4]
+        self.n_quarters = 4 * len(self.years)
+        s = self.sectors
+
+        self.synth = Synthesiser(s, inputs.cities, inputs.base, inputs.params, scale)
+        self.firms, self.calib = self.synth.build(self.rng_for("synthesis", 0))
+        f = self.firms
+        self.base_sector_revenue = self.calib.sector_revenue_target
+        self.sectors_rd_intensity = np.array([
+            float(np.average(f.rd_intensity[f.sector == k], weights=f.revenue[f.sector == k])) if (f.sector == k).any()
+            else float(s.rd_intensity[k]) for k in range(s.n)])
+        prospect = s.growth_prior
+        self.sector_prospect_z = (prospect - prospect.mean()) / prospect.std()
+        self.long_horizon = s.future == 2
+        self.target_sectors_talent = s.emerging | s.is_future
+        self.plot_effect = 1.0
+
+        self.city_agents = [City(self, i, cid, inputs.cities.land_quota_weight[i], inputs.cities.renovation_stock_weight[i])
+                            for i, cid in enumerate(inputs.cities.ids)]
+        self.government = Government(self)
+        self.government.n_national_clusters = int(self.base["n_national_clusters"].value)
+        self.government.pilot_zone = np.zeros((inputs.cities.n, s.n), dtype=bool)
+        self.talent = TalentPool()
+        self.funds: list[Fund] = []
+        self._young_premium, self._young_hazard = age_table(self.params, 4 * 60)
+        self._init_funds()
+        self.growth_ctx = self._calibrate_growth()
+        self._industry_sector = s.is_industry
+        self._land_per_revenue = self.growth_ctx.va_ratio * self.growth_ctx.land_per_va
+        self._init_pilot_zones()
+
+        agg0 = ind.sector_aggregates(f, s.n, self.calib.va_ratio, scale)
+        self.base_emerging_revenue = float(agg0.revenue_above[s.emerging].sum())
+        self.base_future_revenue = ind.future_industry_revenue_cny_100m(agg0, s)
+        self._last_agg = agg0
+        self._year_agg: ind.SectorAggregates | None = None
+        self._counters = self._zero_counters()
+        self.records: list[dict[str, float]] = [self._indicators(self.base_year, agg0, firm_rd=self._firm_rd())]
+
+    # ------------------------------------------------------------------ randomness
+    def rng_for(self, purpose: str, index: int) -> np.random.Generator:
+        """A generator for one stage and step, derived from the replicate's seed."""
+        ss = np.random.SeedSequence(self._seed_entropy, spawn_key=self._seed_key + (_PURPOSES[purpose], index))
+        return np.random.Generator(np.random.PCG64(ss))
+
+    # ------------------------------------------------------------------ set-up
+    def make_fund(self, kind: str, vintage: int, size_cny_100m: float, budget_lever: str | None) -> Fund:
+        s = self.sectors
+        if kind == "future":
+            mask = s.is_future.copy()
+        elif kind == "private_vc":
+            mask = s.emerging | s.is_future
+        else:
+            mask = s.emerging | s.is_future
+        fund = Fund(self, fund_id=f"{kind}_{vintage}_{len(self.funds)}", kind=kind, government=kind != "private_vc",
+                    size_cny_100m=size_cny_100m, vintage=vintage, stages=_GOV_FUND_STAGES[kind], sector_mask=mask,
+                    budget_lever=budget_lever)
+        self.funds.append(fund)
+        return fund
+
+    def _init_funds(self) -> None:
+        """Funds raised before the base year, with the holdings they would have built under the
+        pre-2025 rules (the same in every scenario, so that scenarios start from one state)."""
+        b = self.base
+        p = self.params
+        first = int(b["provincial_fund_initial_cny_100m"].year)
+        subscribed = b["provincial_fund_subscribed_cny_100m"]
+        per_year = (subscribed.value - b["provincial_fund_initial_cny_100m"].value) / (subscribed.year - first)
+        self.make_fund("provincial", first, b["provincial_fund_initial_cny_100m"].value, None)
+        for y in range(first + 1, self.base_year + 1):
+            self.make_fund("provincial", y, per_year, None)
+        self.make_fund("mother_sci", self.base_year, b["sci_innov_mother_fund_cny_100m"].value, None)
+        self.make_fund("mother_srdi", self.base_year, b["srdi_mother_fund_cny_100m"].value, None)
+        for y in range(self.base_year - int(p.private_vc_life_years) + 1, self.base_year + 1):
+            self.make_fund("private_vc", y, p.private_vc_commitment_cny_100m_per_year, None)
+        pre = no_new_policy_values()
+        cache: dict = {}  # the base-year population stands in for every earlier year
+        for y in range(first, self.base_year + 1):
+            for i, fund in enumerate(self.funds):
+                if fund.vintage <= y:
+                    self._fund_year(fund, y, -1, i, life=pre["fund_life_years"], regime=pre["fund_evaluation_regime"],
+                                    max_share=pre["fund_max_single_project_pct"] / 100, purpose="init_funds", cache=cache)
+
+    def _fund_year(self, fund: Fund, year: int, q: int, i: int, *, life: float, regime: FundRegime, max_share: float,
+                   purpose: str = "funds", cache: dict | None = None) -> float:
+        if not fund.government:
+            life, regime = self.params.private_vc_life_years, FundRegime.portfolio
+        gestation = self.sectors.gestation_years + self.uncertainties.breakthrough_delay_years * self.long_horizon
+        return fund.invest(year=year, q=q, firms=self.firms, gestation=gestation, long_horizon=self.long_horizon,
+                           life_years=life, regime=regime, max_single_share=max_share, params=self.params,
+                           rng=self.rng_for(purpose, year * 1000 + i), scale=self.scale, pool_cache=cache)
+
+    def _calibrate_growth(self) -> GrowthContext:
+        """Per-sector drift so that, under base-year conditions, each sector's aggregate revenue
+        grows at its growth prior: the drift nets out the revenue-weighted mean of every other
+        growth term (Laplace convexity, young-firm premium, fund equity, designation, base-level
+        innovation) and adds back the revenue lost to exits."""
+        f, s, p = self.firms, self.sectors, self.params
+        w = f.revenue
+        sec = f.sector
+        logr = log_revenue(f)
+        size_center = np.bincount(sec, weights=w * logr, minlength=s.n) / np.maximum(np.bincount(sec, weights=w, minlength=s.n), 1e-12)
+        rd = f.rd_spending(p)
+        counts = np.bincount(sec, minlength=s.n)
+        rd_ref = np.bincount(sec, weights=rd, minlength=s.n) / np.maximum(counts, 1)
+        rd_ref = np.where(rd_ref > 0, rd_ref, rd[rd > 0].mean())
+        ctx = GrowthContext(drift_annual=np.zeros(s.n), size_center=size_center, rd_reference=rd_ref,
+                            va_ratio=self.calib.va_ratio, land_per_va=self.calib.land_per_va)
+        # every growth term at base conditions, with a zero-scale shock: desired_log_growth gives the
+        # deterministic part; the convexity term is added separately
+        det = annual_growth(f, ctx, p, 0, np.zeros(s.n), logr, self._young_premium)
+        convexity = -4.0 * np.log(1.0 - growth_scale(p, logr) ** 2)  # E[exp(Laplace(b))] = 1 / (1 - b^2)
+        innov = innovation_hazard(f, ctx, p, 1.0) * p.innovation_step_mean
+        hazard = exit_hazard(f, p, 0, 0.0, logr, self._young_hazard)
+        terms = det + convexity + innov - hazard
+        mean_terms = np.bincount(sec, weights=w * terms, minlength=s.n) / np.maximum(np.bincount(sec, weights=w, minlength=s.n), 1e-12)
+        ctx.drift_annual = np.log1p(s.growth_prior) - mean_terms
+        return ctx
+
+    def _init_pilot_zones(self) -> None:
+        n = int(self.base["n_pilot_zones"].value)
+        counts = self.future_firm_counts().astype(float)
+        counts[:, ~self.sectors.is_future] = -1
+        order = np.argsort(-(counts.ravel() + self.rng_for("zones", 0).uniform(size=counts.size)), kind="stable")[:n]
+        self.government.pilot_zone.flat[order] = True
+
+    # ------------------------------------------------------------------ queries used by agents
+    def future_firm_counts(self) -> np.ndarray:
+        """Alive firms per (city, sector)."""
+        f = self.firms
+        S = self.sectors.n
+        alive = f.alive
+        flat = f.city[alive].astype(np.int64) * S + f.sector[alive]
+        return np.bincount(flat, minlength=self.cities_table.n * S).reshape(self.cities_table.n, S)
+
+    def emerging_revenue_now(self) -> float:
+        return float(self._last_agg.revenue_above[self.sectors.emerging].sum())
+
+    def spillover(self) -> float:
+        """Innovation multiplier from cumulative basic-research grants (art. 12)."""
+        base_rd = self.base["rd_expenditure_cny_100m"].value
+        return 1.0 + self.params.basic_research_spillover * self.government.cum_basic_research_cny_100m / base_rd
+
+    def _firm_rd(self) -> float:
+        f = self.firms
+        return float((f.rd_spending(self.params) * f.alive).sum() / self.scale)
+
+    # ------------------------------------------------------------------ the step
+    def step(self) -> None:
+        q = self.q
+        year = self.years[q // 4]
+        if q % 4 == 0:
+            self.start_year(year)
+        self.talent.retain(self.firms, self.params.talent_leave_rate_annual, self.levers.talent_incentive_cny_10k_per_year,
+                           self.params.talent_incentive_half_effect_cny_10k, self.rng_for("talent", 10_000 + q))
+        dlogp = self.innovate(q)
+        self.grow(q, year, dlogp)
+        self.exit(q)
+        self.talent.release_dead(self.firms)
+        self.enter(q)
+        self.firms.age_q[self.firms.alive] += 1
+        agg = ind.sector_aggregates(self.firms, self.sectors.n, self.calib.va_ratio, self.scale)
+        self._last_agg = agg
+        self._year_agg = agg if self._year_agg is None else self._year_agg + agg
+        if q % 4 == 3:
+            self.close_year(year)
+        self.q += 1
+
+    def start_year(self, year: int) -> None:
+        lv, p, g = self.levers, self.params, self.government
+        self.plot_effect = plot_ratio_effect(lv.plot_ratio_multiplier, year - self.base_year - 1, p.land_plot_ratio_phase_in_years)
+        renovated = sum(c.open_year(lv.land_quota_mu_per_year, lv.land_renovation_mu_per_year, self.scale) for c in self.city_agents)
+        g.pay_renovation(year, renovated)
+        g.commit_funds(year)
+        deployed = 0.0
+        early_before = sum(fd.n_exits_early for fd in self.funds)
+        long_before = sum(fd.deployed_long_horizon for fd in self.funds)
+        np.maximum(self.firms.equity, 0.0, out=self.firms.equity)  # rounding in repeated +/- of tickets
+        cache: dict = {}
+        for i, fund in enumerate(self.funds):
+            deployed += self._fund_year(fund, year, self.q, i, life=lv.fund_life_years, regime=FundRegime(lv.fund_evaluation_regime),
+                                        max_share=lv.fund_max_single_project_pct / 100, cache=cache)
+        self._counters["fund_deployed_cny_100m"] += deployed / self.scale
+        self._counters["fund_early_exits"] += (sum(fd.n_exits_early for fd in self.funds) - early_before) / self.scale
+        self._counters["fund_deployed_long_horizon_cny_100m"] += (sum(fd.deployed_long_horizon for fd in self.funds) - long_before) / self.scale
+        self.firms.revenue_year_start[:] = self.firms.revenue
+        g.designate_pilot_zones(year, self.rng_for("zones", year))
+        g.bid_national_clusters(year, self.rng_for("clusters", year))
+        g.award_grants(year, self.rng_for("government", year))
+        g.fund_basic_research(year)
+        g.open_markets(self.q, self.rng_for("markets", year))
+        n_attr = g.attract_projects(year, self.rng_for("attract", year))
+        self._counters["n_entries"] += n_attr / self.scale
+        rng_t = self.rng_for("talent", year)
+        recruits = stochastic_round(lv.n_talents_recruited_per_year * self.scale, rng_t)
+        # cultivated talents finish training a year after selection: none arrive in the first year
+        cultivated = stochastic_round(lv.n_talents_cultivated_per_year * self.scale, rng_t) if year > self.years[0] else 0
+        self.talent.recruit(year, recruits, cultivated, self.firms, self.target_sectors_talent, rng_t)
+        g.pay_talent_incentives(year, self.talent.n_active)
+        self.climb_ladder(year)
+        self.adopt_ai_plus(year)
+        self.refresh_rates()
+
+    # ------------------------------------------------------------------ firm stages
+    def innovate(self, q: int) -> np.ndarray:
+        """R&D -> innovation -> productivity; returns each firm's log-productivity gain this quarter."""
+        f, p = self.firms, self.params
+        rng = self.rng_for("innovation", q)
+        hit = f.alive & (rng.uniform(size=f.n) < f.p_innovate_q)
+        gain = np.zeros(f.n)
+        gain[hit] = rng.exponential(p.innovation_step_mean, int(hit.sum()))
+        ramp = f.ai_ramp_q > 0
+        if ramp.any():
+            gain[ramp] += p.ai_plus_productivity_gain / 4.0
+            f.ai_ramp_q[ramp] -= 1
+        f.log_productivity += gain
+        f.n_innovations += hit
+        return gain
+
+    def refresh_rates(self, sl: slice = slice(None)) -> None:
+        """Set the yearly growth, shock, innovation and exit rates of the firms in ``sl``: at the
+        start of each year for everyone, and at entry for new firms."""
+        f, p = self.firms, self.params
+        q = self.q
+        year = self.years[min(q // 4, len(self.years) - 1)]
+        logr = log_revenue(f, sl)
+        f.g_annual[sl] = annual_growth(f, self.growth_ctx, p, q, self.sector_shift(year), logr, self._young_premium, sl)
+        f.shock_scale[sl] = growth_scale(p, logr)
+        lam = innovation_hazard(f, self.growth_ctx, p, self.spillover(), sl)
+        f.p_innovate_q[sl] = -np.expm1(-lam / 4.0)
+        h = exit_hazard(f, p, q, self.levers.small_firm_hazard_reduction_pct / 100.0, logr, self._young_hazard, sl)
+        f.p_exit_q[sl] = -np.expm1(-h / 4.0)
+
+    def sector_shift(self, year: int) -> np.ndarray:
+        """Uncertainties as additions to annual growth by sector."""
+        s, u = self.sectors, self.uncertainties
+        shift = np.where(s.is_industry, u.world_demand_shift_pct / 100.0, 0.0)
+        if year - self.base_year <= u.breakthrough_delay_years:
+            shift = shift + np.where(self.long_horizon, s.growth_low - s.growth_prior, 0.0)
+        return shift
+
+    def grow(self, q: int, year: int, dlogp: np.ndarray) -> None:
+        """Desired growth, then land: firms that outgrow their land ask their city (art. 21)."""
+        f, p, s, ctx = self.firms, self.params, self.sectors, self.growth_ctx
+        g = self.rng_for("growth", q).laplace(size=f.n)
+        g *= f.shock_scale
+        g += 0.25 * f.g_annual
+        g += dlogp
+        g[~f.alive] = 0.0
+        desired = np.exp(g, out=g)
+        desired *= f.revenue
+        cand = np.flatnonzero(f.alive & (desired >= ABOVE_SIZE_REVENUE_CNY_100M) & self._industry_sector[f.sector])
+        need = land_need_mu(desired[cand], self._land_per_revenue[f.sector[cand]], self.plot_effect)
+        over = need > f.land_mu[cand] * (1.0 + p.land_capacity_slack)
+        req, need = cand[over], need[over]
+        new_rev = desired
+        if req.size:
+            request = need * (1.0 + p.land_capacity_slack) - f.land_mu[req]
+            quarters_left = 4 - q % 4
+            budget = np.array([c.budget_mu for c in self.city_agents]) / quarters_left
+            priority = s.emerging[f.sector[req]] | s.is_future[f.sector[req]]
+            granted, used = allocate_land(request, f.city[req].astype(np.int64), priority, f.log_productivity[req],
+                                          budget, self.levers.land_priority_emerging_pct / 100.0)
+            ok, ko = req[granted], req[~granted]
+            f.land_mu[ok] += request[granted]
+            for c in self.city_agents:
+                c.budget_mu -= used[c.index]
+                c.allocated_mu += used[c.index]
+            f.land_refused[:] = False
+            if ko.size:
+                f.land_refused[ko] = True
+                for_ko = request[~granted]
+                # a refused firm grows only up to what its land supports, plus a share of the rest
+                cap = f.land_mu[ko] * (1.0 + p.land_capacity_slack) * self.plot_effect / (ctx.land_per_va[f.sector[ko]] * ctx.va_ratio[f.sector[ko]])
+                floor = np.minimum(desired[ko], np.maximum(cap, f.revenue[ko]))
+                new_rev = desired.copy()
+                new_rev[ko] = floor + p.land_refused_growth_share * (desired[ko] - floor)
+                np.add.at(self._city_refused, f.city[ko], for_ko)
+                self._counters["land_refused_mu"] += for_ko.sum() / self.scale
+                self._counters["n_land_refusals"] += ko.size / self.scale
+                move = ko[self.rng_for("land", q).uniform(size=ko.size) < p.land_relocation_prob]
+                if move.size:
+                    f.city[move] = int(np.argmax([c.budget_mu for c in self.city_agents]))
+            self._counters["land_allocated_mu"] += used.sum() / self.scale
+        f.revenue[:] = new_rev
+
+    def exit(self, q: int) -> None:
+        f = self.firms
+        die = f.alive & (self.rng_for("exit", q).uniform(size=f.n) < f.p_exit_q)
+        f.alive[die] = False
+        f.exit_q[die] = q
+        self._counters["n_exits"] += die.sum() / self.scale
+
+    def enter(self, q: int) -> None:
+        """Start-ups (incubators art. 15, pilot zones art. 6, new tracks art. 7) and spin-offs (art. 4)."""
+        f, p, s, lv = self.firms, self.params, self.sectors, self.levers
+        rng = self.rng_for("entry", q)
+        n_tsme = self.base["n_tech_smes"].value
+        expected = p.entry_rate_annual * n_tsme * self.scale / 4.0 * (1.0 + p.incubator_entry_elasticity * lv.incubator_free_entry_pct / 100.0)
+        w_sector = self._entry_sector_weight()
+        mult = np.where(s.group == SectorGroup.NEW_TRACK, lv.new_track_entry_multiplier, 1.0)
+        w = self.cities_table.firm_weight[:, None] * (w_sector * mult)[None, :]
+        w = w * (1.0 + p.pilot_zone_entry_boost * self.government.pilot_zone)
+        expected *= w.sum() / (self.cities_table.firm_weight[:, None] * w_sector[None, :]).sum()
+        n = int(rng.poisson(expected))
+        if n:
+            cell = rng.choice(w.size, size=n, p=(w / w.sum()).ravel())
+            city, sector = np.divmod(cell, s.n)
+            rev = np.exp(rng.normal(math.log(p.entrant_revenue_median_cny_100m), p.entrant_revenue_sigma, n))
+            rev = np.minimum(rev, ABOVE_SIZE_REVENUE_CNY_100M * 0.999)
+            new = f.add(n, sector=sector, city=city, stage=int(FirmStage.STARTUP), revenue=rev, revenue_year_start=rev,
+                        log_productivity=rng.normal(0.0, p.base_productivity_dispersion, n),
+                        rd_intensity=self.sectors_rd_intensity[sector], entry_q=q, origin=ORIGIN_STARTUP,
+                        boost_until_q=-1, penalty_until_q=-1)
+            self.refresh_rates(new)
+            self._counters["n_entries"] += n / self.scale
+        rate = lv.spinoff_rate_pct_per_year / 100.0
+        if rate > 0:
+            rng2 = self.rng_for("spinoff", q)
+            elig = f.alive & (f.stage >= FirmStage.HIGH_TECH)
+            parents = np.flatnonzero(elig & (rng2.uniform(size=f.n) < -np.expm1(-rate / 4.0)))
+            if parents.size:
+                psec = f.sector[parents]
+                keep_sector = s.emerging[psec] | s.is_future[psec]
+                targets = np.flatnonzero(s.emerging | s.is_future)
+                tw = self.base_sector_revenue[targets]
+                drawn = targets[rng2.choice(targets.size, size=parents.size, p=tw / tw.sum())]
+                csec = np.where(keep_sector & (rng2.uniform(size=parents.size) < 0.5), psec, drawn)
+                crev = f.revenue[parents] * p.spinoff_revenue_share
+                f.revenue[parents] -= crev
+                new = f.add(parents.size, sector=csec, city=f.city[parents], stage=int(FirmStage.TECH_SME), revenue=crev,
+                            revenue_year_start=crev, log_productivity=f.log_productivity[parents],
+                            rd_intensity=self.sectors_rd_intensity[csec], entry_q=q, origin=ORIGIN_SPINOFF,
+                            land_mu=0.0, boost_until_q=-1, penalty_until_q=-1)
+                self.refresh_rates(new)
+                self._counters["n_entries"] += parents.size / self.scale
+                self._counters["n_spinoffs"] += parents.size / self.scale
+
+    def _entry_sector_weight(self) -> np.ndarray:
+        if not hasattr(self, "_entry_w"):
+            f = self.firms
+            below = f.alive & (f.origin == 0) & (f.revenue < ABOVE_SIZE_REVENUE_CNY_100M)
+            w = np.bincount(f.sector[below], minlength=self.sectors.n).astype(float)
+            self._entry_w = w * (1.0 + self.sectors.growth_prior) + 1e-9
+        return self._entry_w
+
+    def climb_ladder(self, year: int) -> None:
+        """Yearly ladder moves (art. 17): recording of start-ups, high-tech certification and
+        lapse, and the national batches of little giants and single champions."""
+        f, p, lv = self.firms, self.params, self.levers
+        rng = self.rng_for("ladder", year)
+        n = f.n
+        support = lv.ladder_support_index ** p.ladder_support_elasticity
+        st = f.stage
+        eff_rd = f.rd_spending(p) / np.maximum(f.revenue, 1e-9)
+        meets = eff_rd >= high_tech_rd_threshold(f.revenue)
+        u = rng.uniform(size=n)
+        rec = f.alive & (st == FirmStage.STARTUP) & (f.age_q >= 4) & (u < p.startup_record_rate_annual)
+        # Certification (15 % tax rate) is worth qualifying for: a tech SME that applies raises its
+        # R&D to the threshold if it is below it.
+        cert_p = min(1.0, p.high_tech_certification_rate_annual * support)
+        cert = f.alive & (st == FirmStage.TECH_SME) & (u < cert_p)
+        lapse_p = np.where(meets, p.high_tech_lapse_rate_annual, min(1.0, 2 * p.high_tech_lapse_rate_annual))
+        lapse = f.alive & (st == FirmStage.HIGH_TECH) & (u < lapse_p)
+        st[rec] = int(FirmStage.TECH_SME)
+        st[cert] = int(FirmStage.HIGH_TECH)
+        f.rd_intensity[cert] = np.maximum(f.rd_intensity[cert], high_tech_rd_threshold(f.revenue[cert]))
+        st[lapse] = np.where(f.revenue[lapse] < TECH_SME_MAX_REVENUE_CNY_100M, int(FirmStage.TECH_SME), int(FirmStage.CONVENTIONAL))
+        grown = f.alive & (st == FirmStage.TECH_SME) & (f.revenue > TECH_SME_MAX_REVENUE_CNY_100M)
+        st[grown] = int(FirmStage.CONVENTIONAL)
+        logrd = np.log(np.maximum(eff_rd, 1e-6))
+        lo, hi = LITTLE_GIANT_REVENUE_RANGE_CNY_100M
+        k_lg = int(rng.poisson(p.little_giant_new_per_year * self.scale * support))
+        lg_pool = f.alive & stage_mask(st, FirmStage.TECH_SME, FirmStage.HIGH_TECH) & (f.revenue >= lo) & (f.revenue <= hi)
+        idx = np.flatnonzero(lg_pool)
+        lg = choose_top(idx, 2 * logrd[idx] + f.log_productivity[idx] + rng.gumbel(size=idx.size), k_lg)
+        st[lg] = int(FirmStage.LITTLE_GIANT)
+        k_sc = int(rng.poisson(p.single_champion_new_per_year * self.scale * support))
+        sc_pool = f.alive & stage_mask(st, FirmStage.LITTLE_GIANT, FirmStage.HIGH_TECH) & (f.revenue >= 1.0) & self.sectors.is_industry[f.sector]
+        idx = np.flatnonzero(sc_pool)
+        sc = choose_top(idx, np.log(np.maximum(f.revenue[idx], 1e-9)) + logrd[idx] + rng.gumbel(size=idx.size), k_sc)
+        st[sc] = int(FirmStage.SINGLE_CHAMPION)
+        f.designated[:] = stage_mask(st, FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION) | f.future_type
+
+    def adopt_ai_plus(self, year: int) -> None:
+        """AI+ (art. 3): a share of above-size non-adopters adopt each year."""
+        f = self.firms
+        rng = self.rng_for("ai", year)
+        adopt = f.above_size & ~f.ai_plus & (rng.uniform(size=f.n) < self.levers.ai_plus_adoption_pct_per_year / 100.0)
+        f.ai_plus[adopt] = True
+        f.ai_ramp_q[adopt] = 4
+
+    # ------------------------------------------------------------------ recording
+    def _zero_counters(self) -> dict[str, float]:
+        self._city_refused = np.zeros(self.cities_table.n)
+        return {k: 0.0 for k in ("n_entries", "n_exits", "n_spinoffs", "land_allocated_mu", "land_refused_mu",
+                                 "n_land_refusals", "fund_deployed_cny_100m", "fund_early_exits",
+                                 "fund_deployed_long_horizon_cny_100m")}
+
+    def _indicators(self, year: int, agg: ind.SectorAggregates, firm_rd: float) -> dict[str, float]:
+        s, c = self.sectors, self.calib
+        years_since = year - self.base_year
+        rest = c.rest_of_economy_va_cny_100m * (1.0 + self.params.rest_of_economy_growth_pct / 100.0) ** years_since
+        gdp = ind.gdp_cny_100m(agg, rest)
+        other_rd = c.other_rd_cny_100m * gdp / self.base["gdp_cny_100m"].value
+        fut = ind.future_industry_revenue_cny_100m(agg, s)
+        rec = {
+            "year": year,
+            "t1_emerging_share_415x_pct": ind.t1_emerging_share_415x_pct(agg, s),
+            "t2_sei_share_pct": ind.t2_sei_share_pct(agg, s, c.sei_share),
+            "t3_digital_core_share_gdp_pct": ind.t3_digital_core_share_gdp_pct(agg, s, c.digital_scale, rest),
+            "t4_national_clusters": float(self.government.n_national_clusters),
+            "t5_pilot_zones": float(self.government.pilot_zone.sum()),
+            "t6_future_growth_pct_per_year": ind.t6_future_growth_pct_per_year(fut, self.base_future_revenue, years_since) if years_since else float("nan"),
+            "gdp_cny_100m": gdp,
+            "digital_core_va_cny_100m": ind.digital_core_va_cny_100m(agg, s, c.digital_scale),
+            "above_size_industry_va_cny_100m": ind.above_size_industry_va_cny_100m(agg, s),
+            "sei_va_cny_100m": ind.sei_va_cny_100m(agg, s, c.sei_share),
+            "cluster_415x_revenue_cny_100m": float(agg.revenue_above[s.in_415x].sum()),
+            "emerging_cluster_revenue_cny_100m": float(agg.revenue_above[s.emerging].sum()),
+            "future_industry_revenue_cny_100m": fut,
+            "rd_intensity_pct": ind.rd_intensity_pct(firm_rd, other_rd, gdp),
+            "n_firms": float(self.firms.alive.sum() / self.scale),
+            "n_above_size_firms": float(self.firms.above_size.sum() / self.scale),
+            "n_talents_active": self.talent.n_active / self.scale,
+        }
+        rec.update(ind.stage_counts(self.firms, self.scale))
+        # flows of the year; the base year has none simulated
+        rec.update(self._counters if years_since else {k: float("nan") for k in self._counters})
+        led = self.government.ledger
+        yi = year - self.years[0]
+        if 0 <= yi < len(self.years):
+            rec["fiscal_cost_equity_cny_100m"] = float(sum(v[yi] for k, v in led.items() if k in EQUITY_LEVERS))
+            rec["fiscal_cost_grants_cny_100m"] = float(sum(v[yi] for k, v in led.items() if k not in EQUITY_LEVERS))
+        else:
+            rec["fiscal_cost_equity_cny_100m"] = rec["fiscal_cost_grants_cny_100m"] = float("nan")
+        return rec
+
+    def close_year(self, year: int) -> None:
+        agg = self._year_agg / 4.0  # flows: mean of the four quarterly annualised rates
+        self.records.append(self._indicators(year, agg, firm_rd=self._firm_rd()))
+        self._year_agg = None
+        self._counters = self._zero_counters()
+
+    # ------------------------------------------------------------------ driver
+    def run(self) -> pd.DataFrame:
+        """Run to end_year Q4; returns one row per year (base year first) and one column per indicator."""
+        while self.q < self.n_quarters:
+            self.step()
+        return pd.DataFrame.from_records(self.records).set_index("year")
+
+    def fiscal_cost_by_lever(self) -> dict[str, list[float]]:
+        """CNY 100 m per simulated year, per lever that spent money."""
+        return {k: v.tolist() for k, v in self.government.ledger.items()}

@@ -1,0 +1,253 @@
+"""Synthesise the base-year firm population from the observed aggregates.
+
+The population reproduces, by construction and within stated tolerances (tests/unit/test_population),
+the base-year table: 415X revenue and its emerging share (T1), above-size industry VA, the SEI share
+of it (T2), digital-core VA (T3, through one scaling factor), R&D intensity, and the counts of
+high-tech enterprises, little giants and single champions.
+
+Firm sizes follow one truncated power law (Zipf-like, Axtell 2001): above the above-size threshold
+its exponent is solved so that the mean matches the base-year revenue per above-size firm; below the
+threshold the same law extends down to the typical entrant's size. Quantile (stratified) sampling
+keeps sector totals close to their targets before a final exact rescaling of the part of each firm's
+revenue above the threshold, which leaves every above-size firm above the threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+
+from simmodel.agents.firms import (
+    ABOVE_SIZE_REVENUE_CNY_100M, HIGH_TECH_RD_THRESHOLDS, LITTLE_GIANT_REVENUE_RANGE_CNY_100M,
+    TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, Firms, gumbel, high_tech_rd_threshold, stage_mask, top_k)
+from simmodel.data import BaseQuantity
+from simmodel.errors import DataError
+from simmodel.params import Params
+from simmodel.sectors import CityTable, SectorGroup, SectorTable
+
+SINGLE_CHAMPION_MIN_REVENUE_CNY_100M = 1.0  # champions lead a niche market: at least CNY 100 m
+
+
+def truncated_pareto_mean(alpha: float, xmin: float, xmax: float) -> float:
+    r = (xmin / xmax) ** alpha
+    if abs(alpha - 1.0) < 1e-9:
+        return xmin * math.log(xmax / xmin) / (1 - r)
+    return alpha * xmin ** alpha / (1 - r) * (xmin ** (1 - alpha) - xmax ** (1 - alpha)) / (alpha - 1)
+
+
+def truncated_pareto_ppf(u: np.ndarray, alpha: float, xmin: float, xmax: float) -> np.ndarray:
+    r = (xmin / xmax) ** alpha
+    return xmin * np.power(1.0 - u * (1.0 - r), -1.0 / alpha)
+
+
+def stochastic_counts(expected: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    base = np.floor(expected)
+    return (base + (rng.uniform(size=expected.size) < expected - base)).astype(np.int64)
+
+
+@dataclass
+class BaseCalibration:
+    """Constants that tie the synthetic population to the observed base year."""
+
+    va_ratio: np.ndarray  # VA / revenue by sector after rescaling
+    sei_share: np.ndarray  # SEI share by sector after rescaling to T2
+    digital_scale: float  # official digital-core VA / modelled digital-core VA (province units)
+    rest_of_economy_va_cny_100m: float  # GDP not produced by the modelled firms
+    other_rd_cny_100m: float  # R&D not performed by the modelled firms
+    land_per_va: np.ndarray  # mu per CNY 100 m VA per yr, by sector
+    pareto_alpha: float  # exponent of the above-size size distribution
+    sector_revenue_target: np.ndarray  # above-size revenue by sector (province units)
+
+
+class Synthesiser:
+    """Builds the base-year population for one replicate. Money in CNY 100 m, province units
+    unless stated (a population at ``scale`` holds ``scale`` times the firms and totals)."""
+
+    def __init__(self, sectors: SectorTable, cities: CityTable, base: dict[str, BaseQuantity], params: Params, scale: float):
+        self.sectors = sectors
+        self.cities = cities
+        self.base = base
+        self.params = params
+        self.scale = scale
+        self.xmin = ABOVE_SIZE_REVENUE_CNY_100M
+        self.xmax = params.largest_firm_revenue_cny_100m
+        self.targets = self._sector_targets()
+        # firm counts are dealt to sectors in proportion to revenue, so the mean size is one number
+        self.alpha = self._solve_alpha(self.targets.sum() / self.base_value("n_above_size_firms"))
+
+    def base_value(self, name: str) -> float:
+        return self.base[name].value
+
+    def _sector_targets(self) -> np.ndarray:
+        """Base-year revenue by sector (province units): above-size revenue for 415X and other
+        industry, total revenue for future industries and new tracks."""
+        s = self.sectors
+        r415 = self.base_value("cluster_415x_revenue_cny_100m")
+        t1 = self.base_value("t1_emerging_share_415x_pct") / 100
+        out = np.zeros(s.n)
+        for group, total in ((SectorGroup.EMERGING, t1 * r415), (SectorGroup.TRADITIONAL, (1 - t1) * r415)):
+            g = s.group == group
+            out[g] = total * s.base_revenue_weight[g] / s.base_revenue_weight[g].sum()
+        ind415 = out[s.in_415x & s.is_industry].sum()
+        share = self.base_value("non_415x_share_above_size_revenue_pct") / 100
+        g = s.group == SectorGroup.OTHER_INDUSTRY
+        out[g] = share / (1 - share) * ind415 * s.base_revenue_weight[g] / s.base_revenue_weight[g].sum()
+        fut = s.is_future
+        out[fut] = s.base_revenue_cny_100m[fut]
+        return out
+
+    def _solve_alpha(self, mean_size: float) -> float:
+        if not self.xmin < mean_size < self.xmax:
+            raise DataError(f"base year: mean revenue per above-size firm {mean_size:.3g} (CNY 100m) is not between "
+                            f"the above-size threshold {self.xmin} and the largest firm {self.xmax}")
+        return float(optimize.brentq(lambda a: truncated_pareto_mean(a, self.xmin, self.xmax) - mean_size, 0.2, 5.0))
+
+    def draw_above_size_revenue(self, rng: np.random.Generator, k: int) -> np.ndarray:
+        """Revenues of k new above-size firms from the base-year size law (CNY 100 m per yr)."""
+        return truncated_pareto_ppf(rng.uniform(size=k), self.alpha, self.xmin, self.xmax)
+
+    def build(self, rng: np.random.Generator) -> tuple[Firms, BaseCalibration]:
+        s, p, sc = self.sectors, self.params, self.scale
+        tgt = self.targets * sc
+        n_above = self.base_value("n_above_size_firms")
+        above_share_tsme = self.base_value("tech_sme_above_size_share_pct") / 100
+        n_below = self.base_value("n_tech_smes") * (1 - above_share_tsme)
+        # firm counts by sector: above-size in proportion to revenue, below-size tech SMEs in
+        # proportion to R&D-weighted revenue (technology-intensive sectors have more of them)
+        na = stochastic_counts(n_above * sc * self.targets / self.targets.sum(), rng)
+        wb = self.targets * s.rd_intensity
+        nb = stochastic_counts(n_below * sc * wb / wb.sum(), rng)
+        nb[s.is_future & (na + nb == 0)] = 1
+        n_tot_above, n_tot_below = int(na.sum()), int(nb.sum())
+
+        # sizes: stratified quantiles of the truncated power law, dealt to sectors at random
+        u = (rng.permutation(n_tot_above) + rng.uniform(size=n_tot_above)) / n_tot_above
+        rev_above = truncated_pareto_ppf(u, self.alpha, self.xmin, self.xmax)
+        lo = min(p.entrant_revenue_median_cny_100m, self.xmin * 0.5)
+        ub = (rng.permutation(n_tot_below) + rng.uniform(size=n_tot_below)) / n_tot_below
+        rev_below = truncated_pareto_ppf(ub, self.alpha, lo, self.xmin * 0.999)
+        sector_above = np.repeat(np.arange(s.n), na)
+        sector_below = np.repeat(np.arange(s.n), nb)
+        # exact sector totals: rescale the part of revenue above the threshold
+        for k in range(s.n):
+            m = sector_above == k
+            if not m.any():
+                continue
+            target_above = tgt[k] - (rev_below[sector_below == k].sum() if s.is_future[k] else 0.0)
+            excess = rev_above[m] - self.xmin
+            want = target_above - m.sum() * self.xmin
+            if want <= 0:
+                raise DataError(f"sector {s.ids[k]}: base revenue {self.targets[k]:g} too small for its {m.sum()} above-size firms")
+            rev_above[m] = self.xmin + excess * want / excess.sum()
+        revenue = np.r_[rev_above, rev_below]
+        sector = np.r_[sector_above, sector_below].astype(np.int16)
+        n = revenue.size
+        above = np.r_[np.ones(n_tot_above, bool), np.zeros(n_tot_below, bool)]
+
+        firms = Firms(capacity=int(n * 1.8) + 1024)
+        firms.add(n, sector=sector, revenue=revenue, revenue_year_start=revenue, boost_until_q=-1, penalty_until_q=-1)
+        firms.city[:] = rng.choice(self.cities.n, size=n, p=self.cities.firm_weight)
+        age_mean = np.where(above, p.base_age_mean_above_size_years, p.base_age_mean_tech_sme_years)
+        firms.age_q[:] = np.round(4 * (1 + rng.exponential(np.maximum(age_mean - 1, 0.1)))).astype(np.int32)
+        firms.log_productivity[:] = rng.normal(0.0, p.base_productivity_dispersion, n)
+
+        # value added: one factor so that above-size industry VA matches the base year
+        ind_above = above & s.is_industry[sector]
+        raw_va = revenue * s.va_ratio[sector]
+        k_va = self.base_value("above_size_industry_va_cny_100m") * sc / raw_va[ind_above].sum()
+        va_ratio = s.va_ratio * k_va
+        va = revenue * va_ratio[sector]
+        sei = self._fit_sei(va, sector, ind_above)
+
+        # R&D intensity: sector profile x lognormal; then stages; then exact total
+        disp = p.base_rd_dispersion
+        rd = s.rd_intensity[sector] * np.exp(rng.normal(-0.5 * disp ** 2, disp, n))
+        self._assign_stages(firms, rd, above, rng)
+        high = stage_mask(firms.stage, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION)
+        firm_rd_target = self.base_value("enterprise_rd_share_pct") / 100 * self.base_value("rd_expenditure_cny_100m") * sc
+        rd = self._fit_rd(rd, revenue, high, firm_rd_target)
+        firms.rd_intensity[:] = rd
+
+        # land: above-size industrial firms hold the land their VA needs, plus some idle space
+        va_per_mu = self.base_value("va_per_mu_10k_cny") / 1e4  # CNY 100 m per mu
+        need_raw = va * s.land_intensity[sector] * ind_above
+        k_land = (va[ind_above].sum() / va_per_mu) / need_raw.sum()
+        land_per_va = s.land_intensity * k_land
+        firms.land_mu[:] = need_raw * k_land * (1.0 + p.land_capacity_slack * rng.uniform(size=n))
+
+        digital_model = (va * s.digital_core_share[sector]).sum() / sc
+        gdp = self.base_value("gdp_cny_100m")
+        rest = gdp - va.sum() / sc
+        if rest <= 0:
+            raise DataError(f"base year: modelled firms' VA {va.sum() / sc:.0f} exceeds GDP {gdp:.0f}")
+        calib = BaseCalibration(
+            va_ratio=va_ratio, sei_share=sei, digital_scale=self.base_value("digital_core_va_cny_100m") / digital_model,
+            rest_of_economy_va_cny_100m=rest,
+            other_rd_cny_100m=self.base_value("rd_expenditure_cny_100m") - firm_rd_target / sc,
+            land_per_va=land_per_va, pareto_alpha=self.alpha, sector_revenue_target=self.targets)
+        return firms, calib
+
+    def _fit_sei(self, va: np.ndarray, sector: np.ndarray, ind_above: np.ndarray) -> np.ndarray:
+        """Rescale the sector SEI profile by one factor so that T2 equals its base-year value."""
+        s = self.sectors
+        target = self.base_value("t2_sei_share_pct") / 100
+        va_s = np.bincount(sector[ind_above], weights=va[ind_above], minlength=s.n)
+        k = 1.0
+        for _ in range(50):
+            sei = np.minimum(1.0, k * s.sei_share)
+            got = (sei * va_s).sum() / va_s.sum()
+            if abs(got - target) < 1e-10:
+                return sei
+            k *= target / got
+        raise DataError(f"base year: the sector SEI profile cannot reach T2 = {target * 100:g} % (reached {got * 100:.2f} %)")
+
+    def _assign_stages(self, firms: Firms, rd: np.ndarray, above: np.ndarray, rng: np.random.Generator) -> None:
+        """Single champions, little giants and high-tech enterprises by weighted sampling without
+        replacement (Gumbel top-k); other below-size firms are tech SMEs, other above-size firms are
+        tech SMEs (if small enough, up to the assumed overlap) or conventional."""
+        s, sc = self.sectors, self.scale
+        n = firms.n
+        rev = firms.revenue
+        stage = np.full(n, int(FirmStage.CONVENTIONAL), np.int8)
+        stage[~above] = int(FirmStage.TECH_SME)
+        free = np.ones(n, bool)
+        ind = s.is_industry[firms.sector]
+        logrd = np.log(rd)
+        k_sc = int(round(self.base_value("n_single_champions") * sc))
+        sc_idx = top_k(np.log(rev) + logrd + gumbel(rng, n), above & ind & (rev >= SINGLE_CHAMPION_MIN_REVENUE_CNY_100M), k_sc)
+        stage[sc_idx] = int(FirmStage.SINGLE_CHAMPION)
+        free[sc_idx] = False
+        lo, hi = LITTLE_GIANT_REVENUE_RANGE_CNY_100M
+        k_lg = int(round(self.base_value("n_little_giants") * sc))
+        lg_idx = top_k(2 * logrd + gumbel(rng, n), free & above & (rev >= lo) & (rev <= hi), k_lg)
+        stage[lg_idx] = int(FirmStage.LITTLE_GIANT)
+        free[lg_idx] = False
+        k_ht = int(round(self.base_value("n_high_tech_enterprises") * sc))
+        ht_idx = top_k(2 * logrd + gumbel(rng, n), free, k_ht)
+        stage[ht_idx] = int(FirmStage.HIGH_TECH)
+        free[ht_idx] = False
+        n_tsme_above = int(round(self.base_value("n_tech_smes") * self.base_value("tech_sme_above_size_share_pct") / 100 * sc))
+        ts_idx = top_k(logrd + gumbel(rng, n), free & above & (rev <= TECH_SME_MAX_REVENUE_CNY_100M), n_tsme_above)
+        stage[ts_idx] = int(FirmStage.TECH_SME)
+        firms.stage[:] = stage
+        firms.designated[:] = stage_mask(stage, FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION)
+
+    @staticmethod
+    def _fit_rd(rd: np.ndarray, revenue: np.ndarray, high: np.ndarray, target: float) -> np.ndarray:
+        """Designated firms meet the certification thresholds; the other firms' intensities are
+        scaled by one factor so that firm R&D matches its base-year total."""
+        rd = rd.copy()
+        rd[high] = np.maximum(rd[high], high_tech_rd_threshold(revenue[high]))
+        fixed = (rd[high] * revenue[high]).sum()
+        free_total = (rd[~high] * revenue[~high]).sum()
+        if fixed >= target:
+            # designated firms alone already exceed the total: scale everyone, thresholds yield
+            return rd * target / (fixed + free_total)
+        rd[~high] *= (target - fixed) / free_total
+        return rd
+
+
+__all__ = ["Synthesiser", "BaseCalibration", "HIGH_TECH_RD_THRESHOLDS"]

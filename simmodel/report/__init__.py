@@ -1,0 +1,1 @@
+"""Plots and (later) memos: clients of results on disk; they never run the model."""

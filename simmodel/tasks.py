@@ -1,0 +1,144 @@
+"""Plain task functions behind the CLI: a typed config in, a results folder out. No Hydra here."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simmodel import config as config_mod
+from simmodel.agents.government import EQUITY_LEVERS
+from simmodel.config import RunConfig, resolve_path
+from simmodel.data import file_sha256
+from simmodel.ensemble import load_inputs, replicate_seeds, run_ensemble
+from simmodel.indicators import INDICATORS, targets_from_config
+from simmodel.levers import specs
+from simmodel.report import plots
+from simmodel.results import (SUMMARY, TRAJECTORIES, RunWriter, code_version, new_run_dir, package_versions,
+                              summarise, trajectories_frame, write_json)
+
+# Observed points drawn on each target's fan chart: (indicator in the data, label, multiplier).
+HISTORY = {
+    "T1": [],  # no year of T1 exists in any source (data README)
+    "T2": [("sei_va_share_above_scale_industry_pct", "observed (2016: older SEI catalogue, a series break)", 1.0)],
+    "T3": [("digital_core_va_share_gdp_pct", "observed", 1.0)],
+    "T4": [("national_adv_mfg_clusters_cumulative", "observed", 1.0)],
+    "T5": [("future_industry_pilot_zones_batch1_count", "observed (first batch only)", 1.0)],
+    "T6": [],  # no future-industry statistics exist yet (the seed asks for them, art. 6)
+}
+
+
+def _plain(obj):
+    """Dataclass config -> JSON-able dict (enums as values)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = None, command: str = "",
+        echo=print) -> Path:
+    """Validate, simulate ``cfg.replicates`` replicates, write the run folder; returns its path.
+
+    Nothing is created on disk before every input has been validated; the folder appears only
+    when complete (written under a temporary name, manifest last, then renamed).
+    """
+    config_mod.validate(cfg)
+    inputs, history = load_inputs(cfg)
+    targets = targets_from_config(cfg.targets, inputs.base_year)
+    final = Path(out_dir) if out_dir else new_run_dir(Path(cfg.output.root), cfg.task, cfg.scenario_slug)
+    writer = RunWriter(final)
+    try:
+        show = cfg.output.progress if progress is None else progress
+        bar = None
+        if show:
+            from tqdm import tqdm
+
+            bar = tqdm(total=cfg.replicates, desc=f"{cfg.scenario_slug}: replicates", unit="rep", file=sys.stderr)
+        started = dt.datetime.now(dt.timezone.utc)
+        results = run_ensemble(inputs, cfg.levers, cfg.uncertainties, scale=cfg.population.scale, root_seed=cfg.seed,
+                               replicates=cfg.replicates, workers=cfg.workers, progress=(bar.update if bar else None))
+        if bar:
+            bar.close()
+        traj = trajectories_frame([r.trajectory for r in results])
+        traj.to_parquet(writer.path(TRAJECTORIES), index=False)
+        years = list(range(inputs.base_year + 1, inputs.end_year + 1))
+        articles = {name: s.article for name, s in specs().items()}
+        summary = summarise(traj, targets, [r.fiscal_cost for r in results], years, articles, EQUITY_LEVERS)
+        summary["scenario"] = {"slug": cfg.scenario_slug, "question": cfg.scenario_question}
+        summary["base_year"] = inputs.base_year
+        summary["assumptions"] = {
+            "base_year": {q.name: {"value": q.value, "low": q.low, "high": q.high, "unit": q.unit, "kind": q.kind}
+                          for q in inputs.base.values() if q.kind in ("assumption", "derived", "override")},
+            "targets": [{"target_id": t.target_id, "year": t.year, "threshold": t.threshold, "source": t.source}
+                        for t in targets if t.source != "seed"],
+        }
+        write_json(writer.path(SUMMARY), summary)
+        if cfg.output.plots:
+            _fan_charts(writer, traj, history, targets, inputs.base_year)
+        finished = dt.datetime.now(dt.timezone.utc)
+        seeds = replicate_seeds(cfg.seed, cfg.replicates)
+        data_files = {k: str(resolve_path(getattr(cfg.data, k))) for k in ("indicators", "sectors", "cities", "base_year", "parameters")}
+        manifest = {
+            "task": cfg.task, "scenario": cfg.scenario_slug, "command": command,
+            "started_utc": started.isoformat(), "finished_utc": finished.isoformat(),
+            "config": _plain(cfg),
+            "seeds": {"root_seed": cfg.seed, "replicate_spawn_keys": [list(s.spawn_key) for s in seeds],
+                      "scheme": "numpy SeedSequence(root_seed).spawn(replicates); stage streams keyed by (purpose, step)"},
+            "data_files": {k: {"path": v, "sha256": file_sha256(Path(v))} for k, v in data_files.items()},
+            "packages": package_versions(), "code": code_version(),
+        }
+        path = writer.commit(manifest)
+    except BaseException:
+        writer.abort()
+        raise
+    echo(target_table(summary))
+    echo(f"results: {path}")
+    return path
+
+
+def _fan_charts(writer: RunWriter, traj: pd.DataFrame, history: pd.DataFrame, targets, base_year: int) -> None:
+    by_id: dict[str, list] = {}
+    for t in targets:
+        by_id.setdefault(t.target_id, []).append(t)
+    for tid, ts in by_id.items():
+        indicator = ts[0].indicator
+        vals = traj[traj["indicator"] == indicator]
+        if tid == "T6":
+            vals = vals[vals["year"] > base_year]  # growth since the base year is undefined in it
+        hist = plots.history_points(history, HISTORY.get(tid, []))
+        if tid == "T3":
+            hist = pd.concat([hist, plots.derived_share(history, "digital_core_va_cny_100m", "gdp_cny_100m",
+                                                        "derived (digital-core VA / GDP)")], ignore_index=True)
+            hist = hist.drop_duplicates("year", keep="first")
+        unit, _, label = INDICATORS[indicator]
+        lines = [{"year": t.year, "threshold": t.threshold, "assumption": t.source != "seed",
+                  "label": f"{t.year} target (seed)" if t.source == "seed" else f"{t.year} proxy (assumption)"} for t in ts]
+        fig = plots.fan_chart(vals, title=label, unit=unit, history=hist, targets=lines, base_year=base_year)
+        plots.save(fig, writer.path(f"fan_{tid}.png"))
+
+
+def target_table(summary: dict) -> str:
+    """The short terminal table: each target, its threshold, P(met) with CI, median and 80 % band."""
+    rows = [f"{'target':<7}{'year':>5} {'threshold':>12} {'P(met)':>7} {'95% CI':>14} {'median':>10} {'80% band':>20}  source"]
+    for tid, by_year in summary["targets"].items():
+        for year, r in by_year.items():
+            lo, hi = r["p_met_ci95"]
+            thr = f"{r['comparison']}{r['threshold']:g} {r['unit']}"
+            band = f"[{r['p10']:.1f}, {r['p90']:.1f}]"
+            src = "seed" if r["threshold_source"] == "seed" else "assumption"
+            rows.append(f"{tid:<7}{year:>5} {thr:>12} {r['p_met']:>7.2f} {f'[{lo:.2f}, {hi:.2f}]':>14} {r['median']:>10.2f} {band:>20}  {src}")
+    return "\n".join(rows)
+
+
+__all__ = ["run", "target_table", "np"]
