@@ -42,6 +42,34 @@ def scenario_question(slug: str) -> str:
     return m.group(1).strip() if m else ""
 
 
+def precheck_overrides(overrides: list[str]) -> None:
+    """Catch the commonest mistakes before Hydra composes: an unknown scenario, an unknown lever or
+    uncertainty (with the closest name). Raises SimmodelError."""
+    import difflib
+    import re as _re
+    from dataclasses import fields
+
+    from simmodel.levers import Levers, Uncertainties
+
+    available = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+    groups = {"levers": [f.name for f in fields(Levers)], "uncertainties": [f.name for f in fields(Uncertainties)]}
+    for item in overrides:
+        m = _re.match(r"^[+~]?([\w.]+)=(.*)$", item)
+        if not m:
+            continue
+        key, value = m.groups()
+        if key == "scenario":
+            for slug in _re.sub(r"^\w+\((.*)\)$", r"\1", value).split(","):
+                slug = slug.strip()
+                if slug and slug not in available:
+                    raise SimmodelError(f"unknown scenario {slug!r}: no scenarios/{slug}.yaml; available: {', '.join(available)}")
+        head, _, name = key.partition(".")
+        if head in groups and name and name not in groups[head]:
+            close = difflib.get_close_matches(name, groups[head], n=1)
+            hint = f"; did you mean {head}.{close[0]}?" if close else f"; see docs/ODD.md for the {head} list"
+            raise SimmodelError(f"unknown {'lever' if head == 'levers' else 'uncertainty'} {name!r}{hint}")
+
+
 def _fail(exc: BaseException) -> None:
     print(f"simmodel: error: {exc}", file=sys.stderr)
     if "--debug" in sys.argv or "SIMMODEL_DEBUG" in __import__("os").environ:
@@ -90,6 +118,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"simmodel: error: config folder {CONF_DIR} not found; install simmodel from its checkout (pip install -e .)",
               file=sys.stderr)
         sys.exit(2)
+    # dict-valued keys take new entries; spare users Hydra's '+' for them
+    rest = ["+" + a if a.startswith(("population.overrides.", "params.overrides.")) else a for a in rest]
+    try:
+        precheck_overrides(rest)
+    except SimmodelError as exc:
+        _fail(exc)
     import hydra
 
     register_configs()

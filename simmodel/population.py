@@ -121,27 +121,34 @@ class Synthesiser:
         wb = self.targets * s.rd_intensity
         nb = stochastic_counts(n_below * sc * wb / wb.sum(), rng)
         nb[s.is_future & (na + nb == 0)] = 1
-        n_tot_above, n_tot_below = int(na.sum()), int(nb.sum())
+        n_tot_below = int(nb.sum())
+        # below-size firms first: the same power law continued down to the typical entrant's size
+        lo = min(p.entrant_revenue_median_cny_100m, self.xmin * 0.5)
+        ub = (rng.permutation(n_tot_below) + rng.uniform(size=n_tot_below)) / n_tot_below
+        rev_below = truncated_pareto_ppf(ub, self.alpha, lo, self.xmin * 0.999)
+        sector_below = np.repeat(np.arange(s.n), nb)
+        below_sum = np.bincount(sector_below, weights=rev_below, minlength=s.n)
+        # revenue left for above-size firms: 415X and other-industry targets are above-size
+        # revenue already; future-industry targets include their below-size firms
+        above_target = np.where(s.is_future, tgt - below_sum, tgt)
+        for k in np.flatnonzero(above_target < 0):  # tiny sector at a small scale: shrink its small firms
+            m = sector_below == k
+            rev_below[m] *= 0.5 * tgt[k] / below_sum[k]
+            above_target[k] = tgt[k] - rev_below[m].sum()
+        # every above-size firm needs at least the threshold: at small scales a tiny sector keeps fewer
+        na = np.minimum(na, np.floor(above_target / (self.xmin * 1.05)).astype(np.int64))
+        n_tot_above = int(na.sum())
 
         # sizes: stratified quantiles of the truncated power law, dealt to sectors at random
         u = (rng.permutation(n_tot_above) + rng.uniform(size=n_tot_above)) / n_tot_above
         rev_above = truncated_pareto_ppf(u, self.alpha, self.xmin, self.xmax)
-        lo = min(p.entrant_revenue_median_cny_100m, self.xmin * 0.5)
-        ub = (rng.permutation(n_tot_below) + rng.uniform(size=n_tot_below)) / n_tot_below
-        rev_below = truncated_pareto_ppf(ub, self.alpha, lo, self.xmin * 0.999)
         sector_above = np.repeat(np.arange(s.n), na)
-        sector_below = np.repeat(np.arange(s.n), nb)
         # exact sector totals: rescale the part of revenue above the threshold
-        for k in range(s.n):
-            m = sector_above == k
-            if not m.any():
-                continue
-            target_above = tgt[k] - (rev_below[sector_below == k].sum() if s.is_future[k] else 0.0)
+        ends = np.cumsum(na)
+        for k in np.flatnonzero(na):  # sector_above is sorted: each sector is one slice
+            m = slice(ends[k] - na[k], ends[k])
             excess = rev_above[m] - self.xmin
-            want = target_above - m.sum() * self.xmin
-            if want <= 0:
-                raise DataError(f"sector {s.ids[k]}: base revenue {self.targets[k]:g} too small for its {m.sum()} above-size firms")
-            rev_above[m] = self.xmin + excess * want / excess.sum()
+            rev_above[m] = self.xmin + excess * (above_target[k] - na[k] * self.xmin) / excess.sum()
         revenue = np.r_[rev_above, rev_below]
         sector = np.r_[sector_above, sector_below].astype(np.int16)
         n = revenue.size

@@ -43,7 +43,9 @@ def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tup
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)  # exact ends: rounding must not
+    hi = 1.0 if successes == n else min(1.0, centre + half)  # put the estimate outside its interval
+    return (min(lo, p), max(hi, p))
 
 
 def trajectories_frame(per_replicate: list[pd.DataFrame]) -> pd.DataFrame:

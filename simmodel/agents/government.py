@@ -55,6 +55,8 @@ class Government(mesa.Agent):
         self.pilot_zone = np.zeros((0, 0), dtype=bool)  # city x sector
         self.n_pilot_zones_removed = 0
         self._pool_cache: dict = {}
+        self._score_key: tuple | None = None
+        self._score = np.zeros(0)
 
     # ---------------------------------------------------------------- bookkeeping
     def book(self, lever: str, year: int, amount_cny_100m: float) -> None:
@@ -99,19 +101,31 @@ class Government(mesa.Agent):
             raise KeyError(name)
         return mask & f.alive
 
+    def _base_score(self) -> np.ndarray:
+        """Selection score without noise, once per decision round: the firm's standardised log
+        productivity and, with the foresight weight (art. 5), its sector's standardised prospects."""
+        m: SimModel = self.model
+        key = (m.q, m.firms.n)
+        if self._score_key != key:
+            f = m.firms
+            w = m.levers.foresight_targeting_weight
+            lp = f.log_productivity
+            alive = f.alive
+            mu, sd = lp[alive].mean(), lp[alive].std() + 1e-12
+            self._score = (1.0 - w) * (lp - mu) / sd + w * m.sector_prospect_z[f.sector]
+            self._score_key = key
+        return self._score
+
     def select_recipients(self, pool: np.ndarray, k: int, rng: np.random.Generator, future_share: float) -> np.ndarray:
         """Choose k firms from pool: a reserved share from future industries (art. 8), the rest by
         a score mixing the firm's productivity and, with the foresight weight (art. 5), its
         sector's growth prospects."""
         m: SimModel = self.model
         f = m.firms
-        w = m.levers.foresight_targeting_weight
         idx = np.flatnonzero(pool)
         if idx.size == 0 or k <= 0:
             return idx[:0]
-        lp = f.log_productivity[idx]
-        z_prod = (lp - lp.mean()) / (lp.std() + 1e-12)
-        score = (1.0 - w) * z_prod + w * m.sector_prospect_z[f.sector[idx]] + rng.uniform(0.0, 1.0, idx.size)
+        score = self._base_score()[idx] + rng.uniform(0.0, 1.0, idx.size)
         fut = m.sectors.is_future[f.sector[idx]]
         pos = np.arange(idx.size)
         first = choose_top(pos[fut], score[fut], int(round(k * future_share)))
