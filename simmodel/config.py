@@ -67,6 +67,20 @@ class TargetsConfig:
 
 
 @dataclass
+class AssumptionSensitivityConfig:
+    """Re-run the scenario with each listed base-year assumption at the low and the high end of its
+    range, so that the outputs show how much each answer depends on it (summary.json:
+    assumption_sensitivity). Smaller ensembles than the main run; common random numbers."""
+
+    enabled: bool = True
+    replicates: int = 10
+    scale: float = 0.25
+    quantities: list[str] = field(default_factory=lambda: [
+        "t1_emerging_share_415x_pct", "t2_sei_share_pct", "digital_core_va_cny_100m", "n_pilot_zones",
+        "n_above_size_firms"])
+
+
+@dataclass
 class OutputConfig:
     root: str = "results"  # relative to the working directory
     plots: bool = True
@@ -91,6 +105,7 @@ class RunConfig:
     levers: Levers = field(default_factory=Levers)
     uncertainties: Uncertainties = field(default_factory=Uncertainties)
     targets: TargetsConfig = field(default_factory=TargetsConfig)
+    assumption_sensitivity: AssumptionSensitivityConfig = field(default_factory=AssumptionSensitivityConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
 
@@ -134,4 +149,10 @@ def validate(cfg: RunConfig) -> None:
         _positive(f"targets.{name}", v, "a growth rate in [-50, 200] %/yr")
         if not -50 <= v <= 200:
             raise ConfigError(f"targets.{name} = {v:g} is out of range: allowed [-50, 200] %/yr")
+    a = cfg.assumption_sensitivity
+    if a.enabled:
+        if not isinstance(a.replicates, int) or not 1 <= a.replicates <= 10000:
+            raise ConfigError(f"assumption_sensitivity.replicates = {a.replicates!r}: allowed an integer in [1, 10000]")
+        if not 0 < a.scale <= 10:
+            raise ConfigError(f"assumption_sensitivity.scale = {a.scale!r}: allowed (0, 10]")
     levers_mod.validate(cfg.levers, cfg.uncertainties)

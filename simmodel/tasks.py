@@ -14,6 +14,7 @@ import pandas as pd
 from simmodel import config as config_mod
 from simmodel.agents.government import EQUITY_LEVERS
 from simmodel.config import RunConfig, resolve_path
+from simmodel.errors import ConfigError
 from simmodel.data import file_sha256
 from simmodel.ensemble import load_inputs, replicate_seeds, run_ensemble
 from simmodel.indicators import INDICATORS, targets_from_config
@@ -55,6 +56,10 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
     """
     config_mod.validate(cfg)
     inputs, history = load_inputs(cfg)
+    unknown = [q for q in cfg.assumption_sensitivity.quantities if q not in inputs.base]
+    if cfg.assumption_sensitivity.enabled and unknown:
+        raise ConfigError(f"assumption_sensitivity.quantities: unknown base-year quantity {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(inputs.base))}")
     targets = targets_from_config(cfg.targets, inputs.base_year)
     final = Path(out_dir) if out_dir else new_run_dir(Path(cfg.output.root), cfg.task, cfg.scenario_slug)
     writer = RunWriter(final)
@@ -83,6 +88,8 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
             "targets": [{"target_id": t.target_id, "year": t.year, "threshold": t.threshold, "source": t.source}
                         for t in targets if t.source != "seed"],
         }
+        if cfg.assumption_sensitivity.enabled:
+            summary["assumption_sensitivity"] = assumption_sensitivity(cfg, inputs, targets, show)
         write_json(writer.path(SUMMARY), summary)
         if cfg.output.plots:
             _fan_charts(writer, traj, history, targets, inputs.base_year)
@@ -103,8 +110,67 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
         writer.abort()
         raise
     echo(target_table(summary))
+    if summary.get("assumption_sensitivity"):
+        echo(sensitivity_table(summary))
     echo(f"results: {path}")
     return path
+
+
+def assumption_sensitivity(cfg: RunConfig, inputs, targets, show: bool) -> dict:
+    """P(met) and median of each target with one base-year assumption at the ends of its range.
+
+    The same seeds at every end (common random numbers), so differences come from the assumption."""
+    a = cfg.assumption_sensitivity
+    runs = [("reference", None, None)]
+    for q in a.quantities:
+        b = inputs.base[q]
+        runs += [(q, "low", b.low), (q, "high", b.high)]
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(runs) * a.replicates, desc=f"{cfg.scenario_slug}: assumption ends", unit="rep", file=sys.stderr)
+    out: dict = {"replicates": a.replicates, "scale": a.scale, "quantities": {}}
+    for q, end, value in runs:
+        base = dict(inputs.base)
+        if q != "reference":
+            old = base[q]
+            base[q] = dataclasses.replace(old, value=value, kind="sensitivity")
+        res = run_ensemble(dataclasses.replace(inputs, base=base), cfg.levers, cfg.uncertainties, scale=a.scale,
+                           root_seed=cfg.seed, replicates=a.replicates, workers=cfg.workers,
+                           progress=(bar.update if bar else None))
+        traj = trajectories_frame([r.trajectory for r in res])
+        wide = traj.pivot_table(index=["replicate", "year"], columns="indicator", values="value")
+        block = {}
+        for t in targets:
+            vals = wide.xs(t.year, level="year")[t.indicator].to_numpy(float)
+            block.setdefault(t.target_id, {})[str(t.year)] = {"p_met": float(t.met(vals).mean()), "median": float(np.median(vals))}
+        if q == "reference":
+            out["reference"] = block
+        else:
+            out["quantities"].setdefault(q, {"unit": inputs.base[q].unit, "value": inputs.base[q].value})[end] = {"value": value, "targets": block}
+    if bar:
+        bar.close()
+    return out
+
+
+def sensitivity_table(summary: dict, year: str = "2027") -> str:
+    """Which assumption moves which target: P(met) at the low and high end of each range."""
+    s = summary.get("assumption_sensitivity")
+    if not s:
+        return ""
+    tids = list(s["reference"])
+    head = f"P(met) in {year} with one base-year assumption at the ends of its range ({s['replicates']} replicates at scale {s['scale']:g}):"
+    rows = [head, f"{'assumption':<38}{'end':>5}{'value':>10} " + " ".join(f"{t:>5}" for t in tids)]
+    ref = s["reference"]
+    rows.append(f"{'(reference: table values)':<38}{'':>5}{'':>10} " + " ".join(
+        f"{ref[t][year]['p_met']:>5.2f}" if year in ref[t] else f"{'':>5}" for t in tids))
+    for q, d in s["quantities"].items():
+        for end in ("low", "high"):
+            blk = d[end]["targets"]
+            rows.append(f"{q:<38}{end:>5}{d[end]['value']:>10g} " + " ".join(
+                f"{blk[t][year]['p_met']:>5.2f}" if year in blk[t] else f"{'':>5}" for t in tids))
+    return "\n".join(rows)
 
 
 def _fan_charts(writer: RunWriter, traj: pd.DataFrame, history: pd.DataFrame, targets, base_year: int) -> None:

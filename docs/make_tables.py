@@ -1,0 +1,330 @@
+"""Regenerate the generated tables of docs/ODD.md from the code and the data.
+
+    .venv/bin/python docs/make_tables.py           # rewrite the tables in docs/ODD.md
+    .venv/bin/python docs/make_tables.py --check   # exit 1 if docs/ODD.md is out of date
+
+Three blocks, each between ``<!-- BEGIN GENERATED: NAME -->`` and ``<!-- END GENERATED: NAME -->``:
+
+- ``levers``: every field of ``simmodel.levers.Levers`` with its LeverSpec, then the
+  ``Uncertainties``;
+- ``parameters``: ``calibration/data/parameters.csv``;
+- ``base_year``: ``calibration/data/base_year.csv``.
+
+Nothing is copied by hand: values come from the registry and the CSVs (read with simmodel's own
+loaders, so a table that builds is also a table the model accepts). The "read in" columns come from
+scanning simmodel's source with ``ast``: the functions (or module-level constants) that read the
+lever, parameter or base-year quantity. A declared ``acts_in`` that names no existing function is
+marked in the table and reported on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import enum
+import importlib
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from simmodel import levers as levers_mod  # noqa: E402
+from simmodel.config import DataConfig, resolve_path  # noqa: E402
+from simmodel.data import load_base_year  # noqa: E402
+from simmodel.params import load_param_table  # noqa: E402
+
+ODD = ROOT / "docs" / "ODD.md"
+PACKAGE = ROOT / "simmodel"
+BLOCKS = ("levers", "parameters", "base_year")
+BASE_CONTAINERS = ("base", "b")  # names under which simmodel holds the base-year mapping
+
+
+# ---------------------------------------------------------------------------------------- source scan
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+class _Uses(ast.NodeVisitor):
+    """Collects, per enclosing function (or module-level assignment), the attribute names, string
+    subscripts, string constants and ``base_value("...")`` arguments it contains."""
+
+    def __init__(self, module: str):
+        self.module = module
+        self.stack: list[str] = []
+        self.attrs: dict[str, set[str]] = defaultdict(set)
+        self.subscripts: dict[str, set[str]] = defaultdict(set)
+        self.strings: dict[str, set[str]] = defaultdict(set)
+        self.base_calls: dict[str, set[str]] = defaultdict(set)
+        self.container_subscripts: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._skip: set[int] = set()  # ids of string constants that only label a ledger entry
+
+    def where(self) -> str:
+        return ".".join([self.module, *self.stack]) if self.stack else self.module
+
+    def _scoped(self, node: ast.AST, name: str) -> None:
+        self.stack.append(name)
+        self.generic_visit(node)
+        self.stack.pop()
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self._scoped(node, node.name)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._scoped(node, node.name)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Assign(self, node: ast.Assign | ast.AnnAssign) -> None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if not self.stack and len(targets) == 1 and isinstance(targets[0], ast.Name):
+            self._scoped(node, targets[0].id)  # a module-level constant such as GRANT_PROGRAMMES
+        else:
+            self.generic_visit(node)
+
+    visit_AnnAssign = visit_Assign
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        fname = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        first = node.args[0] if node.args else None
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            if fname == "book":  # Government.book(lever, ...): bookkeeping, not where the lever acts
+                self._skip.add(id(first))
+            elif fname == "base_value":
+                self.base_calls[first.value].add(self.where())
+        self.generic_visit(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self.attrs[node.attr].add(self.where())
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+            container = node.value
+            cname = container.id if isinstance(container, ast.Name) else container.attr if isinstance(container, ast.Attribute) else ""
+            self.subscripts[node.slice.value].add(self.where())
+            self.container_subscripts[(cname, node.slice.value)].add(self.where())
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and id(node) not in self._skip:
+            self.strings[node.value].add(self.where())
+
+
+@dataclasses.dataclass
+class SourceIndex:
+    attrs: dict[str, set[str]]
+    subscripts: dict[str, set[str]]
+    strings: dict[str, set[str]]
+    base_calls: dict[str, set[str]]
+    container_subscripts: dict[tuple[str, str], set[str]]
+
+    def base_reads(self, name: str) -> set[str]:
+        """Reads of a base-year quantity: ``base["NAME"]``, ``b["NAME"]`` (``b = self.base``) or
+        ``base_value("NAME")``."""
+        out = set(self.base_calls.get(name, set()))
+        for container in BASE_CONTAINERS:
+            out |= self.container_subscripts.get((container, name), set())
+        return out
+
+
+def scan_source(exclude: tuple[str, ...]) -> SourceIndex:
+    idx = SourceIndex(defaultdict(set), defaultdict(set), defaultdict(set), defaultdict(set), defaultdict(set))
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = _module_name(path)
+        if module in exclude:
+            continue
+        visitor = _Uses(module)
+        visitor.visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+        for name in ("attrs", "subscripts", "strings", "base_calls", "container_subscripts"):
+            for key, places in getattr(visitor, name).items():
+                getattr(idx, name)[key] |= places
+    return idx
+
+
+def _short(place: str) -> str:
+    return place.removeprefix("simmodel.")
+
+
+def _places(places: set[str]) -> str:
+    return "<br>".join(f"`{_short(p)}`" for p in sorted(places)) if places else "not read by the model"
+
+
+def resolves(dotted: str) -> bool:
+    """Whether ``package.module.Class.function`` names an existing object."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------- formatting
+def fmt(value) -> str:
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.10g}"
+    return str(value)
+
+
+def cell(text) -> str:
+    return re.sub(r"\s+", " ", str(text)).replace("|", "\\|").strip()
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------- the blocks
+def lever_rows(cls: type, idx: SourceIndex, unresolved: list[str], *, is_lever: bool) -> list[list[str]]:
+    rows = []
+    defaults = levers_mod.defaults(cls)
+    for name, spec in levers_mod.specs(cls).items():
+        rng = " / ".join(spec.choices) if spec.choices else f"[{fmt(spec.low)}, {fmt(spec.high)}]"
+        declared = f"`{_short(spec.acts_in)}`"
+        if not resolves(spec.acts_in):
+            declared += " (no such function)"
+            unresolved.append(f"{name}: {spec.acts_in}")
+        read_in = idx.attrs.get(name, set()) | idx.subscripts.get(name, set()) | idx.strings.get(name, set())
+        row = [f"`{name}`"]
+        if is_lever:
+            row.append(str(spec.article))
+        row += [spec.unit, rng, fmt(defaults[name])]
+        if is_lever:
+            row.append(fmt(spec.no_new_policy))
+        row += [spec.source, spec.mechanism, declared, _places(read_in)]
+        rows.append(row)
+    return rows
+
+
+def levers_block(idx: SourceIndex, unresolved: list[str]) -> str:
+    head = ["lever", "art.", "unit", "range", "baseline", "no_new_policy", "source", "mechanism",
+            "acts_in (declared)", "read in (found in the code)"]
+    uhead = ["uncertainty", "unit", "range", "default", "source", "mechanism", "acts_in (declared)",
+             "read in (found in the code)"]
+    return "\n\n".join([
+        "*Generated by `docs/make_tables.py` from `simmodel/levers.py` (class `Levers`); edit the registry, "
+        "then rerun the script. Paths are relative to the `simmodel` package. \"baseline\" is the field's "
+        "default (scenario `baseline`); \"no_new_policy\" is the counterfactual value.*",
+        table(head, lever_rows(levers_mod.Levers, idx, unresolved, is_lever=True)),
+        "**Uncertainties** (class `Uncertainties`; set with `uncertainties.NAME=VALUE`; nobody in the province "
+        "controls them):",
+        table(uhead, lever_rows(levers_mod.Uncertainties, idx, unresolved, is_lever=False)),
+    ])
+
+
+def parameters_block(idx: SourceIndex) -> str:
+    path = resolve_path(DataConfig().parameters)
+    rows = [[f"`{p.name}`", fmt(p.value), f"[{fmt(p.low)}, {fmt(p.high)}]", p.unit, p.kind, p.source,
+             _places(idx.attrs.get(p.name, set()))]
+            for p in load_param_table(path).values()]
+    return "\n\n".join([
+        f"*Generated by `docs/make_tables.py` from `{path.relative_to(ROOT).as_posix()}`. Override one with "
+        "`params.overrides.NAME=VALUE` (within its range).*",
+        table(["parameter", "value", "range", "unit", "kind", "source", "read in"], rows),
+    ])
+
+
+def base_year_block(idx: SourceIndex) -> str:
+    path = resolve_path(DataConfig().base_year)
+    rows = []
+    for q in load_base_year(path).values():
+        read_in = idx.base_reads(q.name)
+        rows.append([f"`{q.name}`", str(q.year), fmt(q.value), f"[{fmt(q.low)}, {fmt(q.high)}]", q.unit, q.kind,
+                     q.reasoning, _places(read_in)])
+    return "\n\n".join([
+        f"*Generated by `docs/make_tables.py` from `{path.relative_to(ROOT).as_posix()}`. Override one with "
+        "`population.overrides.NAME=VALUE` (within its range); a quantity marked \"not read by the model\" "
+        "changes nothing.*",
+        table(["quantity", "year", "value", "range", "unit", "kind", "reasoning", "read in"], rows),
+    ])
+
+
+def render_blocks() -> tuple[dict[str, str], list[str]]:
+    unresolved: list[str] = []
+    lever_idx = scan_source(exclude=("simmodel.levers", "simmodel.config"))
+    param_idx = scan_source(exclude=("simmodel.params",))
+    base_idx = scan_source(exclude=("simmodel.data",))
+    blocks = {
+        "levers": levers_block(lever_idx, unresolved),
+        "parameters": parameters_block(param_idx),
+        "base_year": base_year_block(base_idx),
+    }
+    return blocks, unresolved
+
+
+def _pattern(name: str) -> re.Pattern:
+    return re.compile(rf"(<!-- BEGIN GENERATED: {name} -->\n)(.*?)(<!-- END GENERATED: {name} -->)", re.S)
+
+
+def splice(text: str, blocks: dict[str, str]) -> tuple[str, list[str]]:
+    """Text with every block replaced; raises ValueError if a marker pair is missing or repeated."""
+    for name in BLOCKS:
+        found = len(_pattern(name).findall(text))
+        if found != 1:
+            raise ValueError(f"{ODD.relative_to(ROOT)}: expected one <!-- BEGIN GENERATED: {name} --> ... "
+                             f"<!-- END GENERATED: {name} --> pair, found {found}")
+    changed = []
+    for name in BLOCKS:
+        pat = _pattern(name)
+        old = pat.search(text).group(2)
+        new = blocks[name].rstrip("\n") + "\n"
+        if old != new:
+            changed.append(name)
+        text = pat.sub(lambda m: m.group(1) + new + m.group(3), text)
+    return text, changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 if docs/ODD.md is out of date; write nothing")
+    args = ap.parse_args(argv)
+    blocks, unresolved = render_blocks()
+    if unresolved:
+        print(f"make_tables: note: {len(unresolved)} acts_in declaration(s) in simmodel/levers.py name no existing "
+              "function (marked in the table):\n  " + "\n  ".join(unresolved), file=sys.stderr)
+    if not ODD.is_file():
+        print(f"make_tables: error: {ODD} does not exist", file=sys.stderr)
+        return 1 if args.check else 2
+    text = ODD.read_text(encoding="utf-8")
+    try:
+        new_text, changed = splice(text, blocks)
+    except ValueError as exc:
+        print(f"make_tables: error: {exc}", file=sys.stderr)
+        return 1 if args.check else 2
+    if args.check:
+        if changed:
+            print(f"make_tables: {ODD.relative_to(ROOT)} is out of date (tables: {', '.join(changed)}); "
+                  "run .venv/bin/python docs/make_tables.py", file=sys.stderr)
+            return 1
+        print(f"make_tables: {ODD.relative_to(ROOT)} is up to date")
+        return 0
+    if changed:
+        ODD.write_text(new_text, encoding="utf-8")
+        print(f"make_tables: rewrote {', '.join(changed)} in {ODD.relative_to(ROOT)}")
+    else:
+        print(f"make_tables: {ODD.relative_to(ROOT)} already up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
