@@ -403,8 +403,8 @@ class SimModel(mesa.Model):
         rate = lv.spinoff_rate_pct_per_year / 100.0
         if rate > 0:
             rng2 = self.rng_for("spinoff", q)
-            elig = f.alive & (f.stage >= FirmStage.HIGH_TECH)
-            parents = np.flatnonzero(elig & (rng2.uniform(size=f.n) < -np.expm1(-rate / 4.0)))
+            elig = np.flatnonzero(f.alive & (f.stage >= FirmStage.HIGH_TECH))
+            parents = elig[rng2.uniform(size=elig.size) < -np.expm1(-rate / 4.0)]
             if parents.size:
                 psec = f.sector[parents]
                 keep_sector = s.emerging[psec] | s.is_future[psec]

@@ -119,26 +119,25 @@ class Government(mesa.Agent):
     def select_recipients(self, pool: np.ndarray, k: int, rng: np.random.Generator, future_share: float) -> np.ndarray:
         """Choose k firms from pool: a reserved share from future industries (art. 8), the rest by
         a score mixing the firm's productivity and, with the foresight weight (art. 5), its
-        sector's growth prospects."""
+        sector's growth prospects, plus screening noise."""
         m: SimModel = self.model
-        f = m.firms
         idx = np.flatnonzero(pool)
         if idx.size == 0 or k <= 0:
             return idx[:0]
-        score = self._base_score()[idx] + rng.uniform(0.0, 1.0, idx.size)
-        fut = m.sectors.is_future[f.sector[idx]]
-        pos = np.arange(idx.size)
-        first = choose_top(pos[fut], score[fut], int(round(k * future_share)))
-        taken = np.zeros(idx.size, bool)
-        taken[first] = True
-        rest = ~taken & ~fut
-        second = choose_top(pos[rest], score[rest], k - first.size)
-        taken[second] = True
+        score = self._base_score()[idx]
+        score += rng.uniform(0.0, 1.0, idx.size)
+        k_future = int(round(k * future_share))
+        if k_future == 0:
+            return choose_top(idx, score, k)
+        fut = m.sectors.is_future[m.firms.sector[idx]]
+        first = choose_top(idx[fut], score[fut], k_future)
+        second = choose_top(idx[~fut], score[~fut], k - first.size)
         chosen = np.r_[first, second]
-        if chosen.size < k:  # not enough firms of one kind: fill from what is left
-            left = ~taken
-            chosen = np.r_[chosen, choose_top(pos[left], score[left], k - chosen.size)]
-        return idx[chosen]
+        if chosen.size < k:  # not enough firms of one kind: fill from the other
+            left = np.ones(idx.size, bool)
+            left[np.searchsorted(idx, chosen)] = False
+            chosen = np.r_[chosen, choose_top(idx[left], score[left], k - chosen.size)]
+        return chosen
 
     # ---------------------------------------------------------------- yearly actions
     def award_grants(self, year: int, rng: np.random.Generator) -> None:

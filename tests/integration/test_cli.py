@@ -167,3 +167,15 @@ def test_model_below_the_cli_never_imports_hydra():
             "print(any(m == 'hydra' or m.startswith('hydra.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_full_scale_run_end_to_end(tmp_path):
+    """The user's main workflow at 1:1 scale (what `make run` does, with fewer replicates)."""
+    proc = run_cli(["run", "replicates=4", "assumption_sensitivity.replicates=2"], tmp_path, timeout=1200)
+    assert proc.returncode == 0, proc.stderr
+    d = result_dirs(tmp_path / "results")[0]
+    summary = json.loads((d / "summary.json").read_text())
+    sens = summary["assumption_sensitivity"]["quantities"]["t1_emerging_share_415x_pct"]
+    # T1 in 2027 must respond to its own base-year assumption: higher base, higher median
+    assert sens["high"]["targets"]["T1"]["2027"]["median"] > sens["low"]["targets"]["T1"]["2027"]["median"]

@@ -4,17 +4,15 @@ for small-scale replicates (a trajectory is computed once per (scale, seed, leve
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from simmodel.config import PROJECT_ROOT, RunConfig
+from simmodel.config import RunConfig
 from simmodel.ensemble import load_inputs
 from simmodel.levers import Levers, Uncertainties
 from simmodel.model import ModelInputs, SimModel
 
-DATA_DIR: Path = PROJECT_ROOT / "calibration" / "data"
 SMALL_SCALE = 0.05  # about 6000 firms: a replicate to 2030 in a fraction of a second
 
 

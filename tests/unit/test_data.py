@@ -1,0 +1,308 @@
+"""Input tables (simmodel.data, simmodel.sectors, simmodel.params): the real files load, and a copy
+with one line altered is refused with a DataError that names the file and the line."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from simmodel.config import PROJECT_ROOT
+from simmodel.data import INDICATOR_COLUMNS, latest_full_year, load_base_year, load_indicators
+from simmodel.errors import DataError
+from simmodel.params import load_params
+from simmodel.sectors import load_sectors
+
+DATA_DIR = PROJECT_ROOT / "calibration" / "data"
+INDICATORS = DATA_DIR / "zhejiang_indicators.csv"
+BASE_YEAR = DATA_DIR / "base_year.csv"
+SECTORS = DATA_DIR / "sectors.csv"
+PARAMS = DATA_DIR / "parameters.csv"
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def read_rows(path: Path) -> list[list[str]]:
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    # one physical line per record, so that row i is line i + 1
+    assert not any("\n" in cell for row in rows for cell in row)
+    return rows
+
+
+def write_rows(path: Path, rows: list[list[str]]) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+    return path
+
+
+def find_line(rows: list[list[str]], pred: Callable[[dict[str, str]], bool]) -> int:
+    """Line number (header = 1) of the first data row for which pred(row as dict) holds."""
+    header = rows[0]
+    for i, row in enumerate(rows[1:], start=2):
+        if pred(dict(zip(header, row))):
+            return i
+    raise AssertionError("no such row in the real file")
+
+
+def altered(tmp_path: Path, src: Path, line: int, **changes: str) -> Path:
+    """A copy of ``src`` with the given columns of one line changed."""
+    rows = read_rows(src)
+    header = rows[0]
+    for col, value in changes.items():
+        rows[line - 1][header.index(col)] = value
+    return write_rows(tmp_path / src.name, rows)
+
+
+def refused(loader: Callable, path: Path, line: int | None, *fragments: str) -> str:
+    """Assert that ``loader(path)`` raises a DataError naming the file, the line and fragments."""
+    with pytest.raises(DataError) as exc:
+        loader(path)
+    msg = str(exc.value)
+    assert str(path) in msg, msg
+    if line is not None:
+        assert re.search(rf"\bline {line}\b", msg), msg
+    for f in fragments:
+        assert f in msg, msg
+    return msg
+
+
+# ---------------------------------------------------------------------------------------------- indicators
+def test_real_indicator_file_loads():
+    df = load_indicators(INDICATORS)
+    n_rows = len(read_rows(INDICATORS)) - 1
+    assert len(df) == n_rows
+    assert set(INDICATOR_COLUMNS) | {"kind", "line"} <= set(df.columns)
+    assert df["line"].tolist() == list(range(2, n_rows + 2))
+    assert not df.duplicated(["indicator", "year"]).any()
+    assert df["year"].between(1990, 2035).all()
+    assert set(df["kind"]) == {"annual", "partial_year", "bound"}
+
+
+def test_latest_full_year_is_2024(history):
+    assert latest_full_year(load_indicators(INDICATORS)) == 2024
+    assert latest_full_year(history) == 2024
+
+
+def test_latest_full_year_ignores_partial_and_first_release_gdp(tmp_path):
+    rows = [list(INDICATOR_COLUMNS),
+            ["gdp_cny_100m", "2023", "82553", "CNY 100m", "http://example.org/a", ""],
+            ["gdp_cny_100m_h1", "2025", "45000", "CNY 100m", "http://example.org/b", ""],
+            ["gdp_cny_100m_initial_release", "2025", "90000", "CNY 100m", "http://example.org/c", ""]]
+    assert latest_full_year(load_indicators(write_rows(tmp_path / "i.csv", rows))) == 2023
+    with pytest.raises(DataError, match="gdp_cny_100m"):
+        latest_full_year(load_indicators(write_rows(tmp_path / "j.csv", [rows[0], rows[2]])))
+
+
+@pytest.mark.parametrize("name,kind", [
+    ("gdp_cny_100m", "annual"),
+    ("sei_va_growth_pct_h1", "partial_year"),
+    ("sei_va_growth_pct_q1", "partial_year"),
+    ("equipment_mfg_share_pct_jan_jul", "partial_year"),
+    ("above_scale_industry_va_cny_100m_jan_sep", "partial_year"),
+    ("industry_va_cny_100m_jan_nov", "partial_year"),
+    ("digital_core_va_cny_100m_h1_approx", "partial_year"),
+    ("cluster_415x_revenue_cny_100m_lower_bound", "bound"),
+    ("pilot_zones_listed_min", "bound"),
+    ("gdp_growth_pct_initial_release", "bound"),
+])
+def test_indicator_kind_from_suffix(tmp_path, name, kind):
+    rows = [list(INDICATOR_COLUMNS), [name, "2024", "1", "count", "http://example.org", ""]]
+    df = load_indicators(write_rows(tmp_path / "i.csv", rows))
+    assert df["kind"].tolist() == [kind]
+
+
+def test_real_file_kinds():
+    df = load_indicators(INDICATORS).set_index(["indicator", "year"])["kind"]
+    kinds = df.groupby(level="indicator").first()
+    assert kinds["digital_core_va_growth_pct_h1"] == "partial_year"
+    assert kinds["digital_core_va_share_gdp_pct_jan_sep"] == "partial_year"
+    assert kinds["cluster_415x_revenue_cny_100m_lower_bound"] == "bound"
+    assert kinds["digital_core_va_cny_100m_lower_bound"] == "bound"
+    assert kinds["gdp_cny_100m"] == "annual"
+
+
+def test_duplicate_indicator_year_refused(tmp_path):
+    rows = read_rows(INDICATORS)
+    rows.append(list(rows[5]))  # line 6 again, as the last line
+    path = write_rows(tmp_path / INDICATORS.name, rows)
+    msg = refused(load_indicators, path, len(rows), "duplicate", rows[5][0], rows[5][1])
+    assert "line 6" in msg  # where the first copy is
+
+
+def test_non_numeric_value_refused(tmp_path):
+    path = altered(tmp_path, INDICATORS, 9, value="5,545")
+    refused(load_indicators, path, 9, "'5,545'", "value")
+
+
+def test_year_1850_refused(tmp_path):
+    path = altered(tmp_path, INDICATORS, 7, year="1850")
+    refused(load_indicators, path, 7, "1850")
+
+
+def test_fractional_year_refused(tmp_path):
+    path = altered(tmp_path, INDICATORS, 7, year="2020.5")
+    refused(load_indicators, path, 7, "2020.5")
+
+
+def test_negative_count_refused(tmp_path):
+    line = find_line(read_rows(INDICATORS), lambda r: r["unit"] == "count" and float(r["value"]) > 0)
+    path = altered(tmp_path, INDICATORS, line, value="-3")
+    refused(load_indicators, path, line, "negative")
+
+
+def test_unknown_unit_refused(tmp_path):
+    path = altered(tmp_path, INDICATORS, 12, unit="CNY 10m")
+    refused(load_indicators, path, 12, "'CNY 10m'", "unit")
+
+
+def test_missing_source_url_refused(tmp_path):
+    path = altered(tmp_path, INDICATORS, 15, source_url="")
+    refused(load_indicators, path, 15, "source_url")
+
+
+def test_wrong_header_refused(tmp_path):
+    rows = read_rows(INDICATORS)
+    rows[0][rows[0].index("source_url")] = "source"
+    path = write_rows(tmp_path / INDICATORS.name, rows)
+    refused(load_indicators, path, None, "header", "source_url")
+
+
+def test_empty_file_refused(tmp_path):
+    path = tmp_path / INDICATORS.name
+    path.write_bytes(b"")
+    refused(load_indicators, path, None, "empty")
+
+
+def test_header_only_file_refused(tmp_path):
+    path = write_rows(tmp_path / INDICATORS.name, [list(INDICATOR_COLUMNS)])
+    refused(load_indicators, path, None, "no rows")
+
+
+def test_row_with_missing_field_refused(tmp_path):
+    rows = read_rows(INDICATORS)
+    rows[20] = rows[20][:-1]
+    path = write_rows(tmp_path / INDICATORS.name, rows)
+    refused(load_indicators, path, 21, "fields")
+
+
+def test_gbk_file_refused(tmp_path):
+    """The real file saved as GBK (what a Chinese-locale spreadsheet does by default)."""
+    path = tmp_path / INDICATORS.name
+    path.write_bytes(INDICATORS.read_text(encoding="utf-8").encode("gbk"))
+    refused(load_indicators, path, None, "UTF-8")
+
+
+def test_non_utf8_error_names_the_line(tmp_path):
+    """An ASCII file whose line 10 has a note in GBK: the message should point at line 10 (the module
+    promises 'the row (its line number in the file)' of a bad value)."""
+    rows = [[c.encode("ascii", "ignore").decode() for c in row] for row in read_rows(INDICATORS)[:20]]
+    rows[9][-1] = "@NOTE@"
+    path = write_rows(tmp_path / INDICATORS.name, rows)
+    raw = path.read_bytes()
+    assert raw.count(b"@NOTE@") == 1
+    path.write_bytes(raw.replace(b"@NOTE@", "突破9万亿".encode("gbk")))
+    refused(load_indicators, path, 10, "UTF-8")
+
+
+def test_binary_file_refused(tmp_path):
+    path = tmp_path / INDICATORS.name
+    path.write_bytes(b"PAR1\x00\x00\x15\x04\x15\x10\x00\x00" + bytes(range(256)))
+    refused(load_indicators, path, None, "binary")
+
+
+def test_missing_file_refused(tmp_path):
+    refused(load_indicators, tmp_path / "nowhere.csv", None, "does not exist")
+
+
+# ---------------------------------------------------------------------------------------------- base year
+def test_base_year_loads_with_an_override():
+    base = load_base_year(BASE_YEAR, {"t1_emerging_share_415x_pct": 48})
+    assert base["t1_emerging_share_415x_pct"].value == 48.0
+    assert base["t1_emerging_share_415x_pct"].kind == "override"
+    assert base["gdp_cny_100m"].value == 90131
+
+
+@pytest.mark.parametrize("value", [45.9, 57.1])
+def test_base_year_override_outside_range_refused(value):
+    with pytest.raises(DataError) as exc:
+        load_base_year(BASE_YEAR, {"t1_emerging_share_415x_pct": value})
+    msg = str(exc.value)
+    assert "t1_emerging_share_415x_pct" in msg and "[46, 57]" in msg and str(BASE_YEAR) in msg
+
+
+def test_base_year_unknown_override_refused():
+    with pytest.raises(DataError, match=r"population\.overrides\.t1_base_pct: no such base-year quantity"):
+        load_base_year(BASE_YEAR, {"t1_base_pct": 50})
+
+
+def test_base_year_value_outside_its_own_range_refused(tmp_path):
+    line = find_line(read_rows(BASE_YEAR), lambda r: r["quantity"] == "n_pilot_zones")
+    path = altered(tmp_path, BASE_YEAR, line, value="30")
+    refused(load_base_year, path, line, "n_pilot_zones", "[8, 24]")
+
+
+# ---------------------------------------------------------------------------------------------- sectors
+def test_real_sector_table_loads(inputs):
+    s = load_sectors(SECTORS)
+    assert s.ids == inputs.sectors.ids
+    assert s.emerging.sum() == 11  # the 11 emerging clusters of art. 1
+    assert (s.emerging <= s.in_415x).all()
+
+
+@pytest.mark.parametrize("column,value", [("sei_share", "1.5"), ("digital_core_share", "-0.1")])
+def test_sector_share_outside_unit_interval_refused(tmp_path, column, value):
+    path = altered(tmp_path, SECTORS, 4, **{column: value})
+    refused(load_sectors, path, 4, column)
+
+
+def test_sector_with_unknown_group_refused(tmp_path):
+    path = altered(tmp_path, SECTORS, 6, group="")
+    refused(load_sectors, path, 6, "group")
+
+
+def test_sector_table_missing_a_group_refused(tmp_path):
+    rows = read_rows(SECTORS)
+    line = find_line(rows, lambda r: r["group"] == "other_industry")
+    del rows[line - 1]
+    path = write_rows(tmp_path / SECTORS.name, rows)
+    refused(load_sectors, path, None, "other_industry")
+
+
+# ---------------------------------------------------------------------------------------------- parameters
+def test_unknown_parameter_in_file_refused(tmp_path):
+    path = altered(tmp_path, PARAMS, 5, name="growth_young_bonus_annual")
+    refused(load_params, path, 5, "growth_young_bonus_annual")
+
+
+def test_unknown_parameter_override_refused():
+    with pytest.raises(DataError, match=r"params\.overrides\.growth_laplace_scale: no such parameter"):
+        load_params(PARAMS, {"growth_laplace_scale": 0.1})
+
+
+@pytest.mark.parametrize("value", [0.05, 0.26, True])
+def test_parameter_override_outside_range_refused(value):
+    with pytest.raises(DataError) as exc:
+        load_params(PARAMS, {"growth_laplace_scale_annual": value})
+    assert "growth_laplace_scale_annual" in str(exc.value) and "[0.06, 0.25]" in str(exc.value)
+
+
+def test_parameter_override_applies():
+    assert load_params(PARAMS, {"growth_laplace_scale_annual": 0.2}).growth_laplace_scale_annual == 0.2
+    assert load_params(PARAMS).growth_laplace_scale_annual == 0.12
+
+
+def test_parameter_file_missing_a_parameter_refused(tmp_path):
+    rows = read_rows(PARAMS)
+    dropped = rows.pop(7)[0]
+    path = write_rows(tmp_path / PARAMS.name, rows)
+    refused(load_params, path, None, dropped)
+
+
+def test_unaltered_copies_load_like_the_originals(tmp_path):
+    """The helpers above rewrite a file faithfully, so a refusal comes from the one altered line."""
+    assert load_params(write_rows(tmp_path / PARAMS.name, read_rows(PARAMS))) == load_params(PARAMS)
+    copy = load_indicators(write_rows(tmp_path / INDICATORS.name, read_rows(INDICATORS)))
+    assert copy.drop(columns="line").equals(load_indicators(INDICATORS).drop(columns="line"))

@@ -1,0 +1,151 @@
+"""Base-year synthesis (simmodel.population): the 1:1 population reproduces the observed aggregates
+of the base-year table within stated tolerances."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from simmodel import indicators as ind
+from simmodel.agents.firms import (
+    ABOVE_SIZE_REVENUE_CNY_100M, LITTLE_GIANT_REVENUE_RANGE_CNY_100M, FirmStage, high_tech_rd_threshold, stage_mask)
+from simmodel.config import PROJECT_ROOT
+from simmodel.data import load_base_year
+from simmodel.levers import Levers, Uncertainties
+from simmodel.model import SimModel
+from simmodel.population import SINGLE_CHAMPION_MIN_REVENUE_CNY_100M
+
+SEED = 2024
+
+
+@pytest.fixture(scope="module")
+def model(inputs) -> SimModel:
+    return SimModel(inputs, Levers(), Uncertainties(), scale=1.0, seed=SEED)  # construction synthesises
+
+
+@pytest.fixture(scope="module")
+def agg(model):
+    return ind.sector_aggregates(model.firms, model.sectors.n, model.calib.va_ratio, model.scale)
+
+
+def base(model, name: str) -> float:
+    return model.base[name].value
+
+
+def test_above_size_industry_va_matches_base(model, agg):
+    got = ind.above_size_industry_va_cny_100m(agg, model.sectors)
+    assert got == pytest.approx(base(model, "above_size_industry_va_cny_100m"), rel=0.005)
+
+
+def test_415x_revenue_matches_base(model, agg):
+    got = agg.revenue_above[model.sectors.in_415x].sum()
+    assert got == pytest.approx(base(model, "cluster_415x_revenue_cny_100m"), rel=0.005)
+
+
+def test_t1_matches_base(model, agg):
+    assert ind.t1_emerging_share_415x_pct(agg, model.sectors) == pytest.approx(52.0, abs=0.05)
+
+
+def test_t2_matches_base(model, agg):
+    assert ind.t2_sei_share_pct(agg, model.sectors, model.calib.sei_share) == pytest.approx(33.1, abs=0.05)
+
+
+def test_t3_matches_base(model, agg):
+    c = model.calib
+    got = ind.t3_digital_core_share_gdp_pct(agg, model.sectors, c.digital_scale, c.rest_of_economy_va_cny_100m)
+    assert got == pytest.approx(10516 / 90131 * 100, abs=0.05)
+
+
+def test_gdp_matches_base(model, agg):
+    got = ind.gdp_cny_100m(agg, model.calib.rest_of_economy_va_cny_100m)
+    assert got == pytest.approx(90131, rel=0.001)
+
+
+def test_future_industry_revenue_matches_sector_table(model, agg):
+    s = model.sectors
+    assert ind.future_industry_revenue_cny_100m(agg, s) == pytest.approx(s.base_revenue_cny_100m[s.is_future].sum(), rel=0.005)
+
+
+@pytest.mark.parametrize("stage,quantity,expected", [
+    ("n_high_tech", "n_high_tech_enterprises", 46000),
+    ("n_little_giant", "n_little_giants", 1832),
+    ("n_single_champion", "n_single_champions", 233),
+])
+def test_designation_counts_match_base(model, stage, quantity, expected):
+    assert base(model, quantity) == expected
+    assert ind.stage_counts(model.firms, model.scale)[stage] == pytest.approx(expected, rel=0.01)
+
+
+def test_rd_intensity_matches_base(model):
+    assert model.records[0]["rd_intensity_pct"] == pytest.approx(3.22, abs=0.02)
+
+
+def test_designated_firms_meet_the_high_tech_rd_threshold(model):
+    f = model.firms
+    high = stage_mask(f.stage, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION)
+    assert high.sum() > 0
+    thr = high_tech_rd_threshold(f.revenue[high])
+    short = f.rd_intensity[high] < thr - 1e-12
+    assert not short.any(), (
+        f"{short.sum()} of {high.sum()} high-tech / little-giant / champion firms are below their certification "
+        f"R&D threshold (worst: {np.min(f.rd_intensity[high] / thr):.2f} of it)")
+
+
+def test_above_size_firm_count_matches_base(model):
+    """Every firm synthesised as above-size keeps revenue >= CNY 20 m: the number of firms at or
+    above the threshold is the base-year count (up to the stochastic rounding of sector counts)."""
+    n_above = int((model.firms.revenue >= ABOVE_SIZE_REVENUE_CNY_100M).sum())
+    assert n_above == pytest.approx(base(model, "n_above_size_firms"), abs=0.001 * base(model, "n_above_size_firms"))
+    assert model.records[0]["n_above_size_firms"] == n_above
+
+
+def test_stage_revenue_rules(model):
+    f = model.firms
+    lo, hi = LITTLE_GIANT_REVENUE_RANGE_CNY_100M
+    lg = f.stage == FirmStage.LITTLE_GIANT
+    champ = f.stage == FirmStage.SINGLE_CHAMPION
+    assert ((f.revenue[lg] >= lo) & (f.revenue[lg] <= hi)).all()
+    assert (f.revenue[champ] >= SINGLE_CHAMPION_MIN_REVENUE_CNY_100M).all()
+    assert model.sectors.is_industry[f.sector[champ]].all()
+    assert (f.designated == (lg | champ)).all()
+
+
+def test_population_is_alive_and_from_the_base(model):
+    f = model.firms
+    assert f.alive.all() and (f.origin == 0).all() and (f.exit_q == -1).all()
+    assert (f.revenue > 0).all() and (f.age_q >= 4).all()
+
+
+def test_pilot_zones_and_national_clusters_at_base(model):
+    assert model.records[0]["t5_pilot_zones"] == base(model, "n_pilot_zones") == 16
+    assert model.records[0]["t4_national_clusters"] == base(model, "n_national_clusters") == 8
+
+
+def test_base_record_agrees_with_indicator_functions(model, agg):
+    rec = model.records[0]
+    assert rec["year"] == 2024
+    assert rec["t1_emerging_share_415x_pct"] == pytest.approx(ind.t1_emerging_share_415x_pct(agg, model.sectors))
+    assert rec["gdp_cny_100m"] == pytest.approx(90131, rel=0.001)
+
+
+def test_t1_override_gives_t1(inputs):
+    base_ = load_base_year(PROJECT_ROOT / "calibration" / "data" / "base_year.csv", {"t1_emerging_share_415x_pct": 48})
+    m = SimModel(dataclasses.replace(inputs, base=base_), Levers(), Uncertainties(), scale=1.0, seed=SEED)
+    agg = ind.sector_aggregates(m.firms, m.sectors.n, m.calib.va_ratio, m.scale)
+    assert ind.t1_emerging_share_415x_pct(agg, m.sectors) == pytest.approx(48.0, abs=0.05)
+    assert m.records[0]["t1_emerging_share_415x_pct"] == pytest.approx(48.0, abs=0.05)
+    # the other base-year aggregates still hold
+    assert ind.above_size_industry_va_cny_100m(agg, m.sectors) == pytest.approx(24008, rel=0.005)
+    assert ind.t2_sei_share_pct(agg, m.sectors, m.calib.sei_share) == pytest.approx(33.1, abs=0.05)
+
+
+def test_synthesis_at_small_scale_keeps_shares(inputs):
+    """Shares do not depend on population.scale; levels are in province units."""
+    m = SimModel(inputs, Levers(), Uncertainties(), scale=0.1, seed=SEED)
+    rec = m.records[0]
+    assert rec["t1_emerging_share_415x_pct"] == pytest.approx(52.0, abs=0.05)
+    assert rec["t2_sei_share_pct"] == pytest.approx(33.1, abs=0.05)
+    assert rec["above_size_industry_va_cny_100m"] == pytest.approx(24008, rel=0.005)
+    assert rec["n_high_tech"] == pytest.approx(46000, rel=0.01)

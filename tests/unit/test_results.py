@@ -1,0 +1,113 @@
+"""Results (simmodel.results): the Wilson interval, and the summary of a small hand-made ensemble."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.proportion import proportion_confint
+
+from simmodel.indicators import Target
+from simmodel.results import summarise, trajectories_frame, wilson_interval
+
+
+@pytest.mark.parametrize("k,n,expected", [
+    (0, 10, (0.0, 0.2775)),
+    (5, 10, (0.2366, 0.7634)),
+    (10, 10, (0.7225, 1.0)),
+    (1, 100, (0.0018, 0.0545)),
+])
+def test_wilson_known_values(k, n, expected):
+    lo, hi = wilson_interval(k, n)
+    assert lo == pytest.approx(expected[0], abs=1e-4)
+    assert hi == pytest.approx(expected[1], abs=1e-4)
+
+
+@pytest.mark.parametrize("k,n", [(0, 1), (3, 7), (37, 100), (999, 1000)])
+def test_wilson_agrees_with_statsmodels(k, n):
+    lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson")
+    assert wilson_interval(k, n) == pytest.approx((lo, hi), abs=1e-9)
+
+
+def test_wilson_is_symmetric_and_contains_the_estimate():
+    for k in range(0, 21):
+        lo, hi = wilson_interval(k, 20)
+        assert 0.0 <= lo <= k / 20 <= hi <= 1.0
+        lo2, hi2 = wilson_interval(20 - k, 20)
+        assert (lo, hi) == pytest.approx((1 - hi2, 1 - lo2))
+
+
+def test_wilson_of_nothing_is_undefined():
+    assert all(math.isnan(x) for x in wilson_interval(0, 0))
+
+
+# ---------------------------------------------------------------------------------------------- summarise
+YEARS = [2025, 2026, 2027]
+T3_2027 = [12.5, 12.6, 12.4, 12.5]  # strict ">": met only by 12.6
+T1_2027 = [58.0, 57.9, 60.0, 58.0]  # ">=": met by 58.0, 60.0, 58.0
+
+
+def _replicate(r: int) -> pd.DataFrame:
+    return pd.DataFrame({
+        "t1_emerging_share_415x_pct": [52.0, 55.0, T1_2027[r]],
+        "t3_digital_core_share_gdp_pct": [11.7, 12.0, T3_2027[r]],
+    }, index=pd.Index(YEARS, name="year"))
+
+
+@pytest.fixture(scope="module")
+def summary():
+    traj = trajectories_frame([_replicate(r) for r in range(4)])
+    targets = [Target("T1", "t1_emerging_share_415x_pct", 2027, 58.0, False, "%", "seed"),
+               Target("T3", "t3_digital_core_share_gdp_pct", 2027, 12.5, True, "%", "seed")]
+    fiscal = [{"n_chain_projects_per_year": [1.0, 2.0, 3.0], "state_vc_fund_cny_100m": [150.0, 0.0, 0.0]},
+              {"n_chain_projects_per_year": [1.0, 1.0, 1.0], "state_vc_fund_cny_100m": [150.0, 0.0, 0.0]},
+              {"n_chain_projects_per_year": [2.0, 2.0, 2.0], "state_vc_fund_cny_100m": [150.0, 0.0, 0.0]},
+              {"state_vc_fund_cny_100m": [150.0, 0.0, 0.0]}]  # replicate 3 spent nothing on projects
+    return summarise(traj, targets, fiscal, YEARS, {"n_chain_projects_per_year": 2, "state_vc_fund_cny_100m": 22},
+                     ("state_vc_fund_cny_100m",))
+
+
+def test_trajectories_frame_is_long():
+    long = trajectories_frame([_replicate(0), _replicate(1)])
+    assert list(long.columns) == ["replicate", "year", "indicator", "value"]
+    assert len(long) == 2 * 3 * 2
+    row = long[(long.replicate == 1) & (long.year == 2027) & (long.indicator == "t3_digital_core_share_gdp_pct")]
+    assert row["value"].tolist() == [12.6]
+
+
+def test_summary_p_met_non_strict(summary):
+    t1 = summary["targets"]["T1"]["2027"]
+    assert t1["p_met"] == 0.75
+    assert t1["comparison"] == ">="
+    assert t1["p_met_ci95"] == pytest.approx(list(wilson_interval(3, 4)))
+    assert t1["n_replicates"] == 4
+
+
+def test_summary_p_met_strict(summary):
+    t3 = summary["targets"]["T3"]["2027"]
+    assert t3["p_met"] == 0.25
+    assert t3["comparison"] == ">"
+    assert t3["p_met_ci95"] == pytest.approx(list(wilson_interval(1, 4)))
+
+
+def test_summary_bands(summary):
+    t3 = summary["targets"]["T3"]["2027"]
+    assert t3["median"] == pytest.approx(12.5)
+    assert t3["p10"] <= t3["median"] <= t3["p90"]
+    band = summary["indicators"]["t1_emerging_share_415x_pct"]["2026"]
+    assert band["median"] == pytest.approx(55.0) and band["p025"] == band["p975"] == pytest.approx(55.0)
+
+
+def test_summary_fiscal_cost(summary):
+    cost = summary["fiscal_cost_by_lever"]
+    chain = cost["n_chain_projects_per_year"]
+    assert chain["kind"] == "grant" and chain["article"] == 2
+    # totals per replicate: 6, 3, 6, 0 -> median 4.5
+    assert chain["total_cny_100m"]["median"] == pytest.approx(np.median([6.0, 3.0, 6.0, 0.0]))
+    assert chain["by_year_median_cny_100m"] == pytest.approx({"2025": 1.0, "2026": 1.5, "2027": 1.5})
+    assert cost["state_vc_fund_cny_100m"]["kind"] == "equity"
+    totals = summary["fiscal_cost_total_cny_100m"]
+    assert totals["equity"]["median"] == pytest.approx(150.0)
+    assert totals["grants"]["median"] == pytest.approx(4.5)
