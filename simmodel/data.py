@@ -48,7 +48,8 @@ def read_csv_rows(path: Path, columns: tuple[str, ...], what: str) -> list[tuple
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{what} file {path} is not UTF-8 (byte {exc.start}): save it as UTF-8") from None
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(f"{what} file {path}, line {line}: not UTF-8 (byte {exc.start}); save the file as UTF-8") from None
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)

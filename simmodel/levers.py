@@ -78,13 +78,13 @@ class Levers:
         10.0, article=3, unit="% of non-adopters per yr", low=0.0, high=50.0, no_new_policy=4.0,
         source="assumption: 10 %/yr under the AI+ programme, 4 %/yr pre-2025 diffusion",
         mechanism="share of above-size firms not yet using AI+ that adopt it each year; an adopter gains ai_plus_productivity_gain in productivity over a year",
-        acts_in="simmodel.agents.firms.Firms.adopt_ai_plus")
+        acts_in="simmodel.model.SimModel.adopt_ai_plus")
     # art. 4 ----------------------------------------------------------------------------------
     spinoff_rate_pct_per_year: float = lever(
         0.6, article=4, unit="% of eligible incumbents per yr", low=0.0, high=5.0, no_new_policy=0.3,
         source="assumption: 0.3 %/yr organic spin-offs, doubled by the carve-out and tax-sharing measures",
         mechanism="high-tech and larger incumbents create new firms in emerging or future sectors, each taking spinoff_revenue_share of the parent's revenue",
-        acts_in="simmodel.agents.firms.Firms.spin_off")
+        acts_in="simmodel.model.SimModel.enter")
     # art. 5 ----------------------------------------------------------------------------------
     foresight_targeting_weight: float = lever(
         0.5, article=5, unit="weight 0-1", low=0.0, high=1.0, no_new_policy=0.0,
@@ -117,7 +117,7 @@ class Levers:
         1.5, article=7, unit="multiple of base entry", low=1.0, high=5.0, no_new_policy=1.0,
         source="assumption: market-access easing for new tracks raises start-up entry in them by half",
         mechanism="multiplies start-up entry in the new-track sectors (low-altitude economy, commercial space, autonomous driving)",
-        acts_in="simmodel.agents.firms.Firms.enter")
+        acts_in="simmodel.model.SimModel.enter")
     # art. 8 ----------------------------------------------------------------------------------
     future_industry_funding_share_pct: float = lever(
         30.0, article=8, unit="% of grants", low=0.0, high=100.0, no_new_policy=10.0,
@@ -230,13 +230,13 @@ class Levers:
         100.0, article=15, unit="% of public incubator places free", low=0.0, high=100.0, no_new_policy=0.0,
         source="seed art. 15: newly registered firms may enter government-built incubators free of charge",
         mechanism="raises start-up entry by incubator_entry_elasticity x lever / 100",
-        acts_in="simmodel.agents.firms.Firms.enter")
+        acts_in="simmodel.model.SimModel.enter")
     # art. 16 ---------------------------------------------------------------------------------
     n_attracted_projects_per_year: int = lever(
         50, article=16, unit="projects per yr", low=0, high=1000, no_new_policy=30,
         source="assumption: 30 large emerging-industry projects attracted a year before, 50 with the seed's targeted attraction",
         mechanism="new above-size firms in emerging clusters, sized as above-size firms of their sector",
-        acts_in="simmodel.agents.firms.Firms.enter")
+        acts_in="simmodel.agents.government.Government.attract_projects")
     attraction_grant_cny_10k_per_project: float = lever(
         1000.0, article=16, unit="CNY 10k per project", low=0.0, high=20000.0, no_new_policy=1000.0,
         source="assumption: tiered support per attracted project, CNY 10 m",
@@ -255,7 +255,7 @@ class Levers:
         1.5, article=17, unit="index (1 = pre-2025 support)", low=0.0, high=3.0, no_new_policy=1.0,
         source="assumption: the seed 'increases support' for tech SMEs, specialised SMEs and champions by half",
         mechanism="scales high-tech certification and the number of little giants and champions won (elasticity ladder_support_elasticity)",
-        acts_in="simmodel.agents.firms.Firms.climb_ladder")
+        acts_in="simmodel.model.SimModel.climb_ladder")
     # art. 18-20 ------------------------------------------------------------------------------
     n_flagship_products_per_year: int = lever(
         100, article=18, unit="products per yr", low=0, high=1000, no_new_policy=0,
@@ -330,7 +330,7 @@ class Levers:
         15.0, article=23, unit="% of exit hazard", low=0.0, high=80.0, no_new_policy=0.0,
         source="assumption: credit loans, loan renewal without principal repayment and IP-pledge loans cut small firms' exit hazard by 15 %",
         mechanism="multiplies the exit hazard of tech SMEs, high-tech firms and little giants below CNY 200 m revenue by (1 - lever/100)",
-        acts_in="simmodel.agents.firms.Firms.exit")
+        acts_in="simmodel.agents.firms.exit_hazard")
     # art. 24 ---------------------------------------------------------------------------------
     compute_voucher_cny_100m_per_year: float = lever(
         5.0, article=24, unit="CNY 100m per yr", low=0.0, high=200.0, no_new_policy=0.0,
@@ -347,12 +347,12 @@ class Uncertainties:
         0.0, article=0, unit="pp of annual growth", low=-10.0, high=5.0, no_new_policy=0.0,
         source="assumption: 0 = world demand as in the growth priors",
         mechanism="added to the annual growth of every industrial sector",
-        acts_in="simmodel.agents.firms.Firms.grow")
+        acts_in="simmodel.model.SimModel.sector_shift")
     breakthrough_delay_years: float = lever(
         0.0, article=0, unit="years", low=0.0, high=10.0, no_new_policy=0.0,
         source="assumption: 0 = long-horizon future industries mature as in their growth priors",
         mechanism="long-horizon future industries grow at their low growth prior until the delay has passed",
-        acts_in="simmodel.agents.firms.Firms.grow")
+        acts_in="simmodel.model.SimModel.sector_shift")
 
 
 def specs(cls: type = Levers) -> dict[str, LeverSpec]:

@@ -42,7 +42,7 @@ from simmodel.sectors import CityTable, SectorGroup, SectorTable
 
 _PURPOSES = {name: i for i, name in enumerate((
     "synthesis", "growth", "innovation", "exit", "entry", "spinoff", "land", "ladder", "government",
-    "funds", "talent", "ai", "zones", "clusters", "markets", "attract", "init_funds"))}
+    "funds", "talent", "ai", "zones", "clusters", "markets", "attract", "init_funds", "growth_entry"))}
 _GOV_FUND_STAGES = {
     "provincial": (FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION),
     "mother_sci": (FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH),
@@ -195,7 +195,7 @@ class SimModel(mesa.Model):
         # every growth term at base conditions, with a zero-scale shock: desired_log_growth gives the
         # deterministic part; the convexity term is added separately
         det = annual_growth(f, ctx, p, 0, np.zeros(s.n), logr, self._young_premium)
-        convexity = -4.0 * np.log(1.0 - growth_scale(p, logr) ** 2)  # E[exp(Laplace(b))] = 1 / (1 - b^2)
+        convexity = -np.log(1.0 - growth_scale(p, logr) ** 2)  # E[exp(Laplace(b))] = 1 / (1 - b^2)
         innov = innovation_hazard(f, ctx, p, 1.0) * p.innovation_step_mean
         hazard = exit_hazard(f, p, 0, 0.0, logr, self._young_hazard)
         terms = det + convexity + innov - hazard
@@ -285,7 +285,7 @@ class SimModel(mesa.Model):
         g.pay_talent_incentives(year, self.talent.n_active)
         self.climb_ladder(year)
         self.adopt_ai_plus(year)
-        self.refresh_rates()
+        self.refresh_rates(self.rng_for("growth", year))
 
     # ------------------------------------------------------------------ firm stages
     def innovate(self, q: int) -> np.ndarray:
@@ -303,15 +303,18 @@ class SimModel(mesa.Model):
         f.n_innovations += hit
         return gain
 
-    def refresh_rates(self, sl: slice = slice(None)) -> None:
+    def refresh_rates(self, rng: np.random.Generator, sl: slice = slice(None)) -> None:
         """Set the yearly growth, shock, innovation and exit rates of the firms in ``sl``: at the
-        start of each year for everyone, and at entry for new firms."""
+        start of each year for everyone, and at entry for new firms.
+
+        The growth shock is drawn once a year, Laplace (tent-shaped, Bottazzi and Secchi 2006), and
+        spread evenly over the four quarters: annual growth rates are exactly Laplace given size."""
         f, p = self.firms, self.params
         q = self.q
         year = self.years[min(q // 4, len(self.years) - 1)]
         logr = log_revenue(f, sl)
         f.g_annual[sl] = annual_growth(f, self.growth_ctx, p, q, self.sector_shift(year), logr, self._young_premium, sl)
-        f.shock_scale[sl] = growth_scale(p, logr)
+        f.shock_q[sl] = 0.25 * growth_scale(p, logr) * rng.laplace(size=logr.size)
         lam = innovation_hazard(f, self.growth_ctx, p, self.spillover(), sl)
         f.p_innovate_q[sl] = -np.expm1(-lam / 4.0)
         h = exit_hazard(f, p, q, self.levers.small_firm_hazard_reduction_pct / 100.0, logr, self._young_hazard, sl)
@@ -328,9 +331,8 @@ class SimModel(mesa.Model):
     def grow(self, q: int, year: int, dlogp: np.ndarray) -> None:
         """Desired growth, then land: firms that outgrow their land ask their city (art. 21)."""
         f, p, s, ctx = self.firms, self.params, self.sectors, self.growth_ctx
-        g = self.rng_for("growth", q).laplace(size=f.n)
-        g *= f.shock_scale
-        g += 0.25 * f.g_annual
+        g = 0.25 * f.g_annual
+        g += f.shock_q
         g += dlogp
         g[~f.alive] = 0.0
         desired = np.exp(g, out=g)
@@ -398,7 +400,7 @@ class SimModel(mesa.Model):
                         log_productivity=rng.normal(0.0, p.base_productivity_dispersion, n),
                         rd_intensity=self.sectors_rd_intensity[sector], entry_q=q, origin=ORIGIN_STARTUP,
                         boost_until_q=-1, penalty_until_q=-1)
-            self.refresh_rates(new)
+            self.refresh_rates(self.rng_for("growth_entry", 10 * q), new)
             self._counters["n_entries"] += n / self.scale
         rate = lv.spinoff_rate_pct_per_year / 100.0
         if rate > 0:
@@ -418,7 +420,7 @@ class SimModel(mesa.Model):
                             revenue_year_start=crev, log_productivity=f.log_productivity[parents],
                             rd_intensity=self.sectors_rd_intensity[csec], entry_q=q, origin=ORIGIN_SPINOFF,
                             land_mu=0.0, boost_until_q=-1, penalty_until_q=-1)
-                self.refresh_rates(new)
+                self.refresh_rates(self.rng_for("growth_entry", 10 * q + 1), new)
                 self._counters["n_entries"] += parents.size / self.scale
                 self._counters["n_spinoffs"] += parents.size / self.scale
 

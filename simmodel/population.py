@@ -244,17 +244,20 @@ class Synthesiser:
 
     @staticmethod
     def _fit_rd(rd: np.ndarray, revenue: np.ndarray, high: np.ndarray, target: float) -> np.ndarray:
-        """Designated firms meet the certification thresholds; the other firms' intensities are
-        scaled by one factor so that firm R&D matches its base-year total."""
-        rd = rd.copy()
-        rd[high] = np.maximum(rd[high], high_tech_rd_threshold(revenue[high]))
-        fixed = (rd[high] * revenue[high]).sum()
-        free_total = (rd[~high] * revenue[~high]).sum()
-        if fixed >= target:
-            # designated firms alone already exceed the total: scale everyone, thresholds yield
-            return rd * target / (fixed + free_total)
-        rd[~high] *= (target - fixed) / free_total
-        return rd
+        """Firm R&D matches its base-year total while every designated firm meets its certification
+        threshold: designated firms get the threshold plus a share f of their profile's excess over
+        it, other firms f times their profile, with one factor f."""
+        thr = high_tech_rd_threshold(revenue[high])
+        floor = (thr * revenue[high]).sum()
+        excess_high = np.maximum(rd[high] - thr, 0.0)
+        scalable = (excess_high * revenue[high]).sum() + (rd[~high] * revenue[~high]).sum()
+        if floor >= target or scalable <= 0:
+            raise DataError(f"base year: the designated firms' R&D at the certification thresholds ({floor:.0f}) "
+                            f"exceeds the firms' R&D total ({target:.0f}); check enterprise_rd_share_pct and the counts")
+        f = (target - floor) / scalable
+        out = rd * f
+        out[high] = thr + f * excess_high
+        return out
 
 
 __all__ = ["Synthesiser", "BaseCalibration", "HIGH_TECH_RD_THRESHOLDS"]

@@ -45,7 +45,7 @@ def plot_ratio_effect(multiplier: float, years_since_base: float, phase_in_years
     return 1.0 + (multiplier - 1.0) * min(1.0, max(years_since_base, 0.0) / phase_in_years)
 
 
-_PASSES = 4  # passes over refused requests; each pass is one vectorised sweep
+_PASSES = 32  # bound on passes over refused requests; each is one vectorised sweep, most stop after 2-3
 
 
 def _grouped_cumsum(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -79,9 +79,11 @@ def allocate_land(request_mu: np.ndarray, city: np.ndarray, priority: np.ndarray
     need1 = np.where(pri_sorted, need_sorted, 0.0)
     cs1 = _grouped_cumsum(c_sorted, need1)
     g1 = pri_sorted & (cs1 <= reserved[c_sorted])
-    used1 = np.bincount(c_sorted[g1], weights=need_sorted[g1], minlength=budget_mu.size)
-    # Phase 2: what is left, for every request not yet served, in the same order. A request that
-    # does not fit is skipped, not a stop: a few passes let smaller later requests use the rest.
+    # Phase 2: what is left, for every request not yet served, most efficient first whatever its
+    # class. A request that does not fit is skipped, not a stop: passes repeat until nothing fits.
+    order2 = np.lexsort((-efficiency[order], c_sorted))  # positions within the sorted arrays
+    c_sorted, need_sorted, g1 = c_sorted[order2], need_sorted[order2], g1[order2]
+    order = order[order2]
     g = g1.copy()
     for _ in range(_PASSES):
         left = budget_mu - np.bincount(c_sorted[g], weights=need_sorted[g], minlength=budget_mu.size)

@@ -55,7 +55,7 @@ _FIELDS: dict[str, type] = {
     "origin": np.int8,  # 0 base population, 1 start-up, 2 spin-off, 3 attracted project
     # rates set once a year (R&D budgets and credit are planned yearly) and at entry:
     "g_annual": np.float64,  # expected log-growth per yr before shocks, innovation and land
-    "shock_scale": np.float64,  # quarterly Laplace scale of the growth shock
+    "shock_q": np.float64,  # this year's growth shock, log points per quarter (a quarter of the annual draw)
     "p_innovate_q": np.float64,  # probability of an innovation in a quarter
     "p_exit_q": np.float64,  # probability of exit in a quarter
 }
@@ -212,11 +212,11 @@ def exit_hazard(firms: Firms, params: Params, q: int, small_firm_reduction: floa
 
 
 def growth_scale(params: Params, logr: np.ndarray) -> np.ndarray:
-    """Quarterly Laplace scale: half the annual one (same variance over four quarters), falling
-    with size as revenue^-beta (Stanley et al. 1996)."""
+    """Scale of the annual Laplace growth shock, falling with size as revenue^-beta (Stanley et al.
+    1996); capped below 0.7 so that E[exp(shock)] = 1 / (1 - b^2) stays finite and moderate."""
     scale = np.exp(-params.growth_volatility_size_elasticity * logr)
-    scale *= 0.5 * params.growth_laplace_scale_annual
-    return np.clip(scale, 0.01, 0.5, out=scale)
+    scale *= params.growth_laplace_scale_annual
+    return np.clip(scale, 0.01, 0.7, out=scale)
 
 
 def annual_growth(firms: Firms, ctx: GrowthContext, params: Params, q: int, sector_shift: np.ndarray,

@@ -237,7 +237,7 @@ class Government(mesa.Agent):
                 land_mu=np.where(m.sectors.is_industry[sector[ok]], need[ok], 0.0),
                 entry_q=m.q, origin=ORIGIN_ATTRACTED, revenue_year_start=revenue[ok], age_q=0,
                 penalty_until_q=-1, boost_until_q=-1)
-            m.refresh_rates(new)
+            m.refresh_rates(m.rng_for("growth_entry", 10 * m.q + 2), new)
             self.book("n_attracted_projects_per_year", year, n_ok * lv.attraction_grant_cny_10k_per_project / CNY_10K_PER_CNY_100M / m.scale)
         return n_ok
 
