@@ -204,7 +204,7 @@ REQUIRED_BASE = (
     "rd_intensity_pct", "rd_expenditure_cny_100m", "enterprise_rd_share_pct", "n_national_clusters",
     "n_provincial_cluster_core_areas", "n_pilot_zones", "va_per_mu_10k_cny",
     "provincial_fund_subscribed_cny_100m", "provincial_fund_initial_cny_100m",
-    "sci_innov_mother_fund_cny_100m", "srdi_mother_fund_cny_100m",
+    "sci_innov_mother_fund_cny_100m", "srdi_mother_fund_cny_100m", "low_efficiency_land_stock_mu",
 )
 
 

@@ -34,6 +34,11 @@ def load_inputs(cfg: RunConfig) -> tuple[ModelInputs, pd.DataFrame]:
         raise ConfigError(f"base_year {base_year} must be before end_year {cfg.end_year}")
     base = load_base_year(resolve_path(d.base_year), dict(cfg.population.overrides))
     check_base_year_complete(base, resolve_path(d.base_year))
+    if base["gdp_cny_100m"].year != base_year:
+        raise ConfigError(
+            f"the base-year table {resolve_path(d.base_year)} describes {base['gdp_cny_100m'].year}, but the base year is "
+            f"{base_year} ({'base_year=' + str(cfg.base_year) if cfg.base_year else 'the latest full-year GDP in ' + str(resolve_path(d.indicators))}); "
+            f"give a base-year table for {base_year} (data.base_year=PATH) or set base_year={base['gdp_cny_100m'].year}")
     inputs = ModelInputs(
         sectors=load_sectors(resolve_path(d.sectors)), cities=load_cities(resolve_path(d.cities)), base=base,
         params=load_params(resolve_path(d.parameters), dict(cfg.params.overrides)),

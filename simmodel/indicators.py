@@ -172,6 +172,7 @@ INDICATORS: dict[str, tuple[str, bool | None, str]] = {
     "land_refused_mu": ("mu", False, "land requested and refused in the year"),
     "n_land_refusals": ("count", False, "firms refused land in the year"),
     "fund_deployed_cny_100m": ("CNY 100m", None, "fund capital invested in the year (incl. crowd-in)"),
+    "fund_budget_cny_100m": ("CNY 100m", None, "fund capital the deploying funds meant to invest in the year (incl. crowd-in)"),
     "fund_deployed_long_horizon_cny_100m": ("CNY 100m", True, "fund capital invested in long-horizon future industries"),
     "fund_early_exits": ("count", False, "early fund exits in the year"),
     "fiscal_cost_grants_cny_100m": ("CNY 100m", False, "fiscal cost: grants and other spending"),

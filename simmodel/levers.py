@@ -122,7 +122,7 @@ class Levers:
     future_industry_funding_share_pct: float = lever(
         30.0, article=8, unit="% of grants", low=0.0, high=100.0, no_new_policy=10.0,
         source="assumption: the seed raises the future-industry share of S&T and industry money; 10 % before, 30 % after",
-        mechanism="share of each firm-grant programme reserved for firms in future industries and new tracks",
+        mechanism="share of each firm-grant programme given to firms in future industries and new tracks (reserved for them, and since the rest goes by score to other firms, also their ceiling)",
         acts_in="simmodel.agents.government.Government.select_recipients")
     # art. 9-11 -------------------------------------------------------------------------------
     n_talents_recruited_per_year: int = lever(
@@ -235,7 +235,7 @@ class Levers:
     n_attracted_projects_per_year: int = lever(
         50, article=16, unit="projects per yr", low=0, high=1000, no_new_policy=30,
         source="assumption: 30 large emerging-industry projects attracted a year before, 50 with the seed's targeted attraction",
-        mechanism="new above-size firms in emerging clusters, sized as above-size firms of their sector",
+        mechanism="new above-size firms in emerging clusters, sized from the base-year size law of above-size firms; each needs land from its city's budget that year or the project goes elsewhere",
         acts_in="simmodel.agents.government.Government.attract_projects")
     attraction_grant_cny_10k_per_project: float = lever(
         1000.0, article=16, unit="CNY 10k per project", low=0.0, high=20000.0, no_new_policy=1000.0,
@@ -276,8 +276,8 @@ class Levers:
     land_quota_mu_per_year: float = lever(
         127000.0, article=21, unit="mu per yr", low=0.0, high=500000.0, no_new_policy=127000.0,
         source="data: industrial land transferred in 2020, 127000 mu (the only year in the data)",
-        mechanism="new industrial land the cities can allocate to firms' requests each year",
-        acts_in="simmodel.agents.cities.allocate_land")
+        mechanism="new industrial land the cities can allocate to firms' requests each year (rationed by simmodel.agents.cities.allocate_land)",
+        acts_in="simmodel.agents.cities.City.open_year")
     land_renovation_mu_per_year: float = lever(
         30000.0, article=21, unit="mu per yr", low=0.0, high=200000.0, no_new_policy=10000.0,
         source="assumption: renovation of low-efficiency industrial land, 10000 mu/yr before, 30000 with the seed's push",
@@ -292,7 +292,7 @@ class Levers:
         1.15, article=21, unit="multiple of base plot ratio", low=0.5, high=2.0, no_new_policy=1.0,
         source="assumption: higher plot ratio and building density ('上楼入地') raise output per mu by 15 %",
         mechanism="raises value added per mu of land (phased in over land_plot_ratio_phase_in_years), so growth needs less new land",
-        acts_in="simmodel.agents.cities.land_need_mu")
+        acts_in="simmodel.agents.cities.plot_ratio_effect")
     # art. 22 ---------------------------------------------------------------------------------
     fund_life_years: int = lever(
         20, article=22, unit="years", low=1, high=20, no_new_policy=10,
@@ -306,7 +306,7 @@ class Levers:
         mechanism="yearly_profit: funds back only firms with a short time to exit, sell holdings whose revenue fell, and crowd in less",
         acts_in="simmodel.agents.funds.Fund.invest", choices=tuple(r.value for r in FundRegime))
     fund_max_single_project_pct: float = lever(
-        20.0, article=22, unit="% of fund size", low=1.0, high=50.0, no_new_policy=10.0,
+        20.0, article=22, unit="% of fund capital incl. crowd-in", low=1.0, high=50.0, no_new_policy=10.0,
         source="assumption: the seed raises the single-project share; 10 % before, 20 % after",
         mechanism="cap on one ticket as a share of the fund",
         acts_in="simmodel.agents.funds.Fund.invest")
@@ -314,12 +314,12 @@ class Levers:
         100.0, article=22, unit="CNY 100m", low=0.0, high=2000.0, no_new_policy=0.0,
         source="assumption: the seed proposes a future-industry fund without a size",
         mechanism="a new government fund (vintage = first simulated year) investing only in future industries",
-        acts_in="simmodel.agents.funds.Fund.invest")
+        acts_in="simmodel.agents.government.Government.commit_funds")
     state_vc_fund_cny_100m: float = lever(
         150.0, article=22, unit="CNY 100m", low=0.0, high=2000.0, no_new_policy=0.0,
         source="data: first batch of state-capital venture fund clusters, CNY 15 bn (2025)",
-        mechanism="a new government venture fund (vintage = first simulated year) investing in start-ups and tech SMEs",
-        acts_in="simmodel.agents.funds.Fund.invest")
+        mechanism="a new government venture fund (vintage = first simulated year) investing in start-ups, tech SMEs and high-tech firms of emerging and future sectors",
+        acts_in="simmodel.agents.government.Government.commit_funds")
     provincial_fund_commitment_cny_100m_per_year: float = lever(
         40.0, article=22, unit="CNY 100m per yr", low=0.0, high=1000.0, no_new_policy=40.0,
         source="data (derived): provincial industry funds grew from 200 at set-up (2015) to ~600 subscribed (2025): 40 a year",
@@ -351,7 +351,7 @@ class Uncertainties:
     breakthrough_delay_years: float = lever(
         0.0, article=0, unit="years", low=0.0, high=10.0, no_new_policy=0.0,
         source="assumption: 0 = long-horizon future industries mature as in their growth priors",
-        mechanism="long-horizon future industries grow at their low growth prior until the delay has passed",
+        mechanism="long-horizon future industries grow at their low growth prior until the delay has passed, and their gestation (time to a fund exit) is longer by the delay",
         acts_in="simmodel.model.SimModel.sector_shift")
 
 

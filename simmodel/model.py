@@ -3,10 +3,12 @@
 Firms are a struct of arrays (``simmodel.agents.firms.Firms``) updated in vectorised stages; funds,
 cities and the government are Mesa agents. One quarterly step runs, in order:
 
-  Q1 only (start_year): cities open their land budgets -> government commits new fund vintages ->
-  funds exit and invest -> government designates pilot zones, bids for national clusters, awards
-  grants, funds basic research, opens markets, attracts projects -> talents arrive and are matched
-  -> firms climb or fall on the ladder -> firms adopt AI+
+  Q1 only (start_year): cities open their land budgets (renovation booked) -> government commits
+  new fund vintages (booked) -> funds exit, follow on and invest -> government designates pilot
+  zones, bids for national clusters, awards grants, funds basic research, opens markets, attracts
+  projects (all booked) -> talents arrive and are matched, incentives booked -> firms climb or fall
+  on the ladder -> firms adopt AI+ -> every firm's growth, shock, innovation and exit rates for the
+  year are set (refresh_rates; entrants get theirs at entry)
   every quarter: talents leave -> firms innovate -> firms grow, asking cities for land -> firms exit
   -> start-ups and spin-offs enter -> firms age -> aggregates are recorded
   Q4 only (close_year): yearly indicators
@@ -101,8 +103,9 @@ class SimModel(mesa.Model):
         self.target_sectors_talent = s.emerging | s.is_future
         self.plot_effect = 1.0
 
-        self.city_agents = [City(self, i, cid, inputs.cities.land_quota_weight[i], inputs.cities.renovation_stock_weight[i])
-                            for i, cid in enumerate(inputs.cities.ids)]
+        stock = self.base["low_efficiency_land_stock_mu"].value * scale
+        self.city_agents = [City(self, i, cid, inputs.cities.land_quota_weight[i], inputs.cities.renovation_stock_weight[i],
+                                 stock * inputs.cities.renovation_stock_weight[i]) for i, cid in enumerate(inputs.cities.ids)]
         self.government = Government(self)
         self.government.n_national_clusters = int(self.base["n_national_clusters"].value)
         self.government.pilot_zone = np.zeros((inputs.cities.n, s.n), dtype=bool)
@@ -111,12 +114,14 @@ class SimModel(mesa.Model):
         self._young_premium, self._young_hazard = age_table(self.params, 4 * 60)
         self._init_funds()
         self.growth_ctx = self._calibrate_growth()
+        self._entry_w = self._base_entry_weights()
         self._industry_sector = s.is_industry
         self._land_per_revenue = self.growth_ctx.va_ratio * self.growth_ctx.land_per_va
         self._init_pilot_zones()
 
         agg0 = ind.sector_aggregates(f, s.n, self.calib.va_ratio, scale)
         self.base_emerging_revenue = float(agg0.revenue_above[s.emerging].sum())
+        self.base_emerging_productivity = self.emerging_productivity_now()
         self.base_future_revenue = ind.future_industry_revenue_cny_100m(agg0, s)
         self._last_agg = agg0
         self._year_agg: ind.SectorAggregates | None = None
@@ -192,15 +197,16 @@ class SimModel(mesa.Model):
         rd_ref = np.where(rd_ref > 0, rd_ref, rd[rd > 0].mean())
         ctx = GrowthContext(drift_annual=np.zeros(s.n), size_center=size_center, rd_reference=rd_ref,
                             va_ratio=self.calib.va_ratio, land_per_va=self.calib.land_per_va)
-        # every growth term at base conditions, with a zero-scale shock: desired_log_growth gives the
-        # deterministic part; the convexity term is added separately
+        # every growth term at base conditions: annual_growth gives the deterministic part; the
+        # convexity of the shock, innovation and exits are added separately
         det = annual_growth(f, ctx, p, 0, np.zeros(s.n), logr, self._young_premium)
         convexity = -np.log(1.0 - growth_scale(p, logr) ** 2)  # E[exp(Laplace(b))] = 1 / (1 - b^2)
         innov = innovation_hazard(f, ctx, p, 1.0) * p.innovation_step_mean
         hazard = exit_hazard(f, p, 0, 0.0, logr, self._young_hazard)
         terms = det + convexity + innov - hazard
         mean_terms = np.bincount(sec, weights=w * terms, minlength=s.n) / np.maximum(np.bincount(sec, weights=w, minlength=s.n), 1e-12)
-        ctx.drift_annual = np.log1p(s.growth_prior) - mean_terms
+        ctx.drift_annual = (np.log1p(s.growth_prior) - mean_terms).astype(np.float32)
+        ctx.size_center = ctx.size_center.astype(np.float32)
         return ctx
 
     def _init_pilot_zones(self) -> None:
@@ -221,6 +227,12 @@ class SimModel(mesa.Model):
 
     def emerging_revenue_now(self) -> float:
         return float(self._last_agg.revenue_above[self.sectors.emerging].sum())
+
+    def emerging_productivity_now(self) -> float:
+        """Mean log productivity of above-size firms in the emerging clusters."""
+        f = self.firms
+        m = f.above_size & self.sectors.emerging[f.sector]
+        return float(f.log_productivity[m].mean()) if m.any() else 0.0
 
     def spillover(self) -> float:
         """Innovation multiplier from cumulative basic-research grants (art. 12)."""
@@ -260,6 +272,8 @@ class SimModel(mesa.Model):
         g.commit_funds(year)
         deployed = 0.0
         early_before = sum(fd.n_exits_early for fd in self.funds)
+        for fd in self.funds:
+            fd.last_budget = 0.0
         long_before = sum(fd.deployed_long_horizon for fd in self.funds)
         np.maximum(self.firms.equity, 0.0, out=self.firms.equity)  # rounding in repeated +/- of tickets
         cache: dict = {}
@@ -267,6 +281,9 @@ class SimModel(mesa.Model):
             deployed += self._fund_year(fund, year, self.q, i, life=lv.fund_life_years, regime=FundRegime(lv.fund_evaluation_regime),
                                         max_share=lv.fund_max_single_project_pct / 100, cache=cache)
         self._counters["fund_deployed_cny_100m"] += deployed / self.scale
+        # what the deploying funds meant to invest: deployed far below it is the known pattern of
+        # Chinese guidance funds (Wei, Ang and Jia 2023), here when too few firms fit their rules
+        self._counters["fund_budget_cny_100m"] += sum(fd.last_budget for fd in self.funds) / self.scale
         self._counters["fund_early_exits"] += (sum(fd.n_exits_early for fd in self.funds) - early_before) / self.scale
         self._counters["fund_deployed_long_horizon_cny_100m"] += (sum(fd.deployed_long_horizon for fd in self.funds) - long_before) / self.scale
         self.firms.revenue_year_start[:] = self.firms.revenue
@@ -292,7 +309,7 @@ class SimModel(mesa.Model):
         """R&D -> innovation -> productivity; returns each firm's log-productivity gain this quarter."""
         f, p = self.firms, self.params
         rng = self.rng_for("innovation", q)
-        hit = f.alive & (rng.uniform(size=f.n) < f.p_innovate_q)
+        hit = f.alive & (rng.random(f.n, dtype=np.float32) < f.p_innovate_q)
         gain = np.zeros(f.n)
         gain[hit] = rng.exponential(p.innovation_step_mean, int(hit.sum()))
         ramp = f.ai_ramp_q > 0
@@ -314,7 +331,12 @@ class SimModel(mesa.Model):
         year = self.years[min(q // 4, len(self.years) - 1)]
         logr = log_revenue(f, sl)
         f.g_annual[sl] = annual_growth(f, self.growth_ctx, p, q, self.sector_shift(year), logr, self._young_premium, sl)
-        f.shock_q[sl] = 0.25 * growth_scale(p, logr) * rng.laplace(size=logr.size)
+        # Laplace(0, 1) by inversion of one uniform per firm: firm i always takes the i-th draw of
+        # the year's stream, so scenarios share their shocks (common random numbers)
+        u = rng.random(logr.size, dtype=np.float32) - np.float32(0.5)
+        e = np.log1p(np.float32(-2.0) * np.abs(u))
+        e *= -np.sign(u)
+        f.shock_q[sl] = 0.25 * growth_scale(p, logr) * e
         lam = innovation_hazard(f, self.growth_ctx, p, self.spillover(), sl)
         f.p_innovate_q[sl] = -np.expm1(-lam / 4.0)
         h = exit_hazard(f, p, q, self.levers.small_firm_hazard_reduction_pct / 100.0, logr, self._young_hazard, sl)
@@ -333,15 +355,15 @@ class SimModel(mesa.Model):
         f, p, s, ctx = self.firms, self.params, self.sectors, self.growth_ctx
         g = 0.25 * f.g_annual
         g += f.shock_q
-        g += dlogp
+        g += dlogp.astype(np.float32)
         g[~f.alive] = 0.0
-        desired = np.exp(g, out=g)
-        desired *= f.revenue
+        desired = f.revenue * np.exp(g)
         cand = np.flatnonzero(f.alive & (desired >= ABOVE_SIZE_REVENUE_CNY_100M) & self._industry_sector[f.sector])
         need = land_need_mu(desired[cand], self._land_per_revenue[f.sector[cand]], self.plot_effect)
         over = need > f.land_mu[cand] * (1.0 + p.land_capacity_slack)
         req, need = cand[over], need[over]
         new_rev = desired
+        f.land_refused[:] = False
         if req.size:
             request = need * (1.0 + p.land_capacity_slack) - f.land_mu[req]
             quarters_left = 4 - q % 4
@@ -354,7 +376,6 @@ class SimModel(mesa.Model):
             for c in self.city_agents:
                 c.budget_mu -= used[c.index]
                 c.allocated_mu += used[c.index]
-            f.land_refused[:] = False
             if ko.size:
                 f.land_refused[ko] = True
                 for_ko = request[~granted]
@@ -363,7 +384,9 @@ class SimModel(mesa.Model):
                 floor = np.minimum(desired[ko], np.maximum(cap, f.revenue[ko]))
                 new_rev = desired.copy()
                 new_rev[ko] = floor + p.land_refused_growth_share * (desired[ko] - floor)
-                np.add.at(self._city_refused, f.city[ko], for_ko)
+                refused_by_city = np.bincount(f.city[ko], weights=for_ko, minlength=len(self.city_agents))
+                for c in self.city_agents:
+                    c.refused_mu += refused_by_city[c.index]
                 self._counters["land_refused_mu"] += for_ko.sum() / self.scale
                 self._counters["n_land_refusals"] += ko.size / self.scale
                 move = ko[self.rng_for("land", q).uniform(size=ko.size) < p.land_relocation_prob]
@@ -374,7 +397,7 @@ class SimModel(mesa.Model):
 
     def exit(self, q: int) -> None:
         f = self.firms
-        die = f.alive & (self.rng_for("exit", q).uniform(size=f.n) < f.p_exit_q)
+        die = f.alive & (self.rng_for("exit", q).random(f.n, dtype=np.float32) < f.p_exit_q)
         f.alive[die] = False
         f.exit_q[die] = q
         self._counters["n_exits"] += die.sum() / self.scale
@@ -413,7 +436,7 @@ class SimModel(mesa.Model):
                 targets = np.flatnonzero(s.emerging | s.is_future)
                 tw = self.base_sector_revenue[targets]
                 drawn = targets[rng2.choice(targets.size, size=parents.size, p=tw / tw.sum())]
-                csec = np.where(keep_sector & (rng2.uniform(size=parents.size) < 0.5), psec, drawn)
+                csec = np.where(keep_sector & (rng2.uniform(size=parents.size) < p.spinoff_same_sector_prob), psec, drawn)
                 crev = f.revenue[parents] * p.spinoff_revenue_share
                 f.revenue[parents] -= crev
                 new = f.add(parents.size, sector=csec, city=f.city[parents], stage=int(FirmStage.TECH_SME), revenue=crev,
@@ -425,12 +448,15 @@ class SimModel(mesa.Model):
                 self._counters["n_spinoffs"] += parents.size / self.scale
 
     def _entry_sector_weight(self) -> np.ndarray:
-        if not hasattr(self, "_entry_w"):
-            f = self.firms
-            below = f.alive & (f.origin == 0) & (f.revenue < ABOVE_SIZE_REVENUE_CNY_100M)
-            w = np.bincount(f.sector[below], minlength=self.sectors.n).astype(float)
-            self._entry_w = w * (1.0 + self.sectors.growth_prior) + 1e-9
         return self._entry_w
+
+    def _base_entry_weights(self) -> np.ndarray:
+        """Start-ups enter sectors in proportion to the base year's below-size firms, tilted to
+        faster-growing sectors."""
+        f = self.firms
+        below = f.alive & (f.revenue < ABOVE_SIZE_REVENUE_CNY_100M)
+        w = np.bincount(f.sector[below], minlength=self.sectors.n).astype(float)
+        return w * (1.0 + self.sectors.growth_prior) + 1e-9
 
     def climb_ladder(self, year: int) -> None:
         """Yearly ladder moves (art. 17): recording of start-ups, high-tech certification and
@@ -480,10 +506,9 @@ class SimModel(mesa.Model):
 
     # ------------------------------------------------------------------ recording
     def _zero_counters(self) -> dict[str, float]:
-        self._city_refused = np.zeros(self.cities_table.n)
         return {k: 0.0 for k in ("n_entries", "n_exits", "n_spinoffs", "land_allocated_mu", "land_refused_mu",
                                  "n_land_refusals", "fund_deployed_cny_100m", "fund_early_exits",
-                                 "fund_deployed_long_horizon_cny_100m")}
+                                 "fund_deployed_long_horizon_cny_100m", "fund_budget_cny_100m")}
 
     def _indicators(self, year: int, agg: ind.SectorAggregates, firm_rd: float) -> dict[str, float]:
         s, c = self.sectors, self.calib

@@ -87,6 +87,11 @@ class Params:
     base_productivity_dispersion: float
     base_rd_dispersion: float
     largest_firm_revenue_cny_100m: float
+    spinoff_same_sector_prob: float
+    fund_early_exit_penalty_years: float
+    national_cluster_innovation_elasticity: float
+    fund_follow_on_share: float
+    fund_follow_on_ticket_ratio: float
 
 
 @dataclass(frozen=True)

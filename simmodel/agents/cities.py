@@ -1,9 +1,10 @@
 """Cities: the eleven prefecture-level cities as Mesa agents that ration industrial land (art. 21).
 
 A city's yearly land budget is its share of the provincial quota plus the low-efficiency land it
-renovates that year. Requests are served quarterly, all-or-nothing, in the priority order of art. 21:
-a reserved share of the budget goes first to emerging-cluster and future-industry requests; within a
-class, the most productive firm first (Zhejiang's "per-mu efficiency" practice).
+renovates that year. Requests are served quarterly, all-or-nothing, with the priority rule of art. 21:
+a reserved share of the budget goes first to emerging-cluster and future-industry requests, most
+productive first; the rest of the budget goes to all remaining requests, most productive first
+(Zhejiang's "per-mu efficiency" practice).
 """
 
 from __future__ import annotations
@@ -15,20 +16,24 @@ import numpy as np
 class City(mesa.Agent):
     """One prefecture-level city: land budget and bookkeeping (mu)."""
 
-    def __init__(self, model: mesa.Model, index: int, city_id: str, quota_weight: float, renovation_weight: float):
+    def __init__(self, model: mesa.Model, index: int, city_id: str, quota_weight: float, renovation_weight: float,
+                 renovation_stock_mu: float):
         super().__init__(model)
         self.index = index
         self.city_id = city_id
         self.quota_weight = quota_weight
         self.renovation_weight = renovation_weight
+        self.renovation_stock_mu = renovation_stock_mu  # low-efficiency land not yet renovated
         self.budget_mu = 0.0  # land still allocable this year
         self.allocated_mu = 0.0  # this year
         self.refused_mu = 0.0  # this year
         self.renovated_mu = 0.0  # this year
 
     def open_year(self, quota_mu: float, renovation_mu: float, scale: float) -> float:
-        """Set this year's budget from the provincial quota and renovation; returns mu renovated."""
-        self.renovated_mu = self.renovation_weight * renovation_mu * scale
+        """Set this year's budget from the provincial quota and the renovation of low-efficiency land
+        (until the city's stock of it is used up); returns mu renovated."""
+        self.renovated_mu = min(self.renovation_weight * renovation_mu * scale, self.renovation_stock_mu)
+        self.renovation_stock_mu -= self.renovated_mu
         self.budget_mu = self.quota_weight * quota_mu * scale + self.renovated_mu
         self.allocated_mu = 0.0
         self.refused_mu = 0.0

@@ -53,11 +53,12 @@ _FIELDS: dict[str, type] = {
     "future_type": np.bool_, "penalty_until_q": np.int32,  # early fund exit raises hazard until then
     "revenue_year_start": np.float64, "n_innovations": np.int32, "land_refused": np.bool_,
     "origin": np.int8,  # 0 base population, 1 start-up, 2 spin-off, 3 attracted project
-    # rates set once a year (R&D budgets and credit are planned yearly) and at entry:
-    "g_annual": np.float64,  # expected log-growth per yr before shocks, innovation and land
-    "shock_q": np.float64,  # this year's growth shock, log points per quarter (a quarter of the annual draw)
-    "p_innovate_q": np.float64,  # probability of an innovation in a quarter
-    "p_exit_q": np.float64,  # probability of exit in a quarter
+    # Rates set once a year (R&D budgets and credit are planned yearly) and at entry. Single
+    # precision: they are rates and probabilities, and float32 exp/log run 4x faster here.
+    "g_annual": np.float32,  # expected log-growth per yr before shocks, innovation and land
+    "shock_q": np.float32,  # this year's growth shock, log points per quarter (a quarter of the annual draw)
+    "p_innovate_q": np.float32,  # probability of an innovation in a quarter
+    "p_exit_q": np.float32,  # probability of exit in a quarter
 }
 ORIGIN_BASE, ORIGIN_STARTUP, ORIGIN_SPINOFF, ORIGIN_ATTRACTED = 0, 1, 2, 3
 
@@ -170,8 +171,8 @@ ALL = slice(None)
 def innovation_hazard(firms: Firms, ctx: GrowthContext, params: Params, spillover: float, sl: slice = ALL) -> np.ndarray:
     """Annual hazard of a productivity-raising innovation, for the firms in ``sl``."""
     rd = params.subsidy_additionality * firms.grant_rd[sl] + firms.rd_intensity[sl] * firms.revenue[sl]
-    ratio = np.maximum(rd, 1e-12) / ctx.rd_reference[firms.sector[sl]]
-    lam = np.exp(params.innovation_rd_elasticity * np.log(ratio))
+    ratio = (np.maximum(rd, 1e-12) / ctx.rd_reference[firms.sector[sl]]).astype(np.float32)
+    lam = np.exp(np.float32(params.innovation_rd_elasticity) * np.log(ratio))
     lam *= params.innovation_base_annual * spillover
     talent = firms.talent[sl]
     if talent.any():
@@ -184,12 +185,12 @@ def age_table(params: Params, max_q: int) -> tuple[np.ndarray, np.ndarray]:
     age_years = np.arange(max_q + 1) / 4.0
     premium = params.growth_young_premium_annual * np.exp2(-age_years / params.growth_young_halflife_years)
     hazard = 1.0 + params.exit_young_excess * np.exp(-age_years / params.exit_age_decay_years)
-    return premium, hazard
+    return premium.astype(np.float32), hazard.astype(np.float32)
 
 
 def log_revenue(firms: Firms, sl: slice = ALL) -> np.ndarray:
-    """log(revenue / CNY 100 m)."""
-    return np.log(np.maximum(firms.revenue[sl], 1e-6) / REFERENCE_REVENUE_CNY_100M)
+    """log(revenue / CNY 100 m), single precision (it feeds rates only)."""
+    return np.log((np.maximum(firms.revenue[sl], 1e-6) / REFERENCE_REVENUE_CNY_100M).astype(np.float32))
 
 
 def exit_hazard(firms: Firms, params: Params, q: int, small_firm_reduction: float, logr: np.ndarray,

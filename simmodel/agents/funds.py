@@ -42,6 +42,8 @@ class Fund(mesa.Agent):
         self.deployed = 0.0
         self.private_crowd_in = 0.0
         self.n_deals = 0
+        self.n_follow_ons = 0
+        self.last_budget = 0.0  # what it meant to deploy in the last year it was deploying
         self.n_exits_normal = 0
         self.n_exits_early = 0
         self.n_write_offs = 0
@@ -56,16 +58,17 @@ class Fund(mesa.Agent):
             ratio *= params.fund_yearly_profit_crowd_in_factor
         return ratio
 
-    def candidates(self, firms: Firms, gestation: np.ndarray, params: Params, cache: dict | None) -> tuple[np.ndarray, np.ndarray]:
-        """Firms in this fund's stages and sectors, with their expected time to exit (years).
-        Funds of one kind share the screen within a year (``cache``)."""
+    def candidates(self, firms: Firms, gestation: np.ndarray, params: Params, cache: dict | None) -> tuple[np.ndarray, ...]:
+        """Firms in this fund's stages and sectors: (index, expected time to exit in years, log
+        productivity, revenue). Funds of one kind share the screen within a year (``cache``)."""
         if cache is not None and self.kind in cache:
             return cache[self.kind]
         stage = firms.stage
         # time to exit shrinks as the firm climbs the ladder
         tte_factor = np.maximum(0.3, 1.0 - params.fund_maturity_discount_per_stage * LADDER_RANK)
         idx = np.flatnonzero(firms.alive & self.stage_table[stage] & self.sector_mask[firms.sector])
-        out = (idx, gestation[firms.sector[idx]] * tte_factor[stage[idx]])
+        out = (idx, (gestation[firms.sector[idx]] * tte_factor[stage[idx]]).astype(np.float32),
+               firms.log_productivity[idx].astype(np.float32), firms.revenue[idx])
         if cache is not None:
             cache[self.kind] = out
         return out
@@ -83,7 +86,7 @@ class Fund(mesa.Agent):
         if e.any():
             fe = f[e]
             firms.revenue[fe] *= 1.0 - params.fund_early_exit_revenue_cut
-            firms.penalty_until_q[fe] = q + 8
+            firms.penalty_until_q[fe] = q + int(round(4 * params.fund_early_exit_penalty_years))
         self.n_exits_early += int(e.sum())
         self.n_exits_normal += int((~early[gone] & alive).sum())
         self.n_write_offs += int((~alive).sum())
@@ -114,29 +117,34 @@ class Fund(mesa.Agent):
         remaining_life = end_year - year
         crowd = self.crowd_in_ratio(life_years, regime, params)
         budget = self.size_cny_100m * scale * (1.0 + crowd) / params.fund_deploy_years
-        idx, tte = self.candidates(firms, gestation, params, pool_cache)
+        self.last_budget = budget
+        spent_follow_on = self.follow_on(firms, budget * params.fund_follow_on_share, params)
+        budget -= spent_follow_on
+        idx, tte, lp, rev = self.candidates(firms, gestation, params, pool_cache)
+        if budget <= 0 or idx.size == 0:
+            return spent_follow_on
         ok = tte <= remaining_life
         if regime == FundRegime.yearly_profit:
-            ok &= (tte <= params.fund_yearly_profit_horizon_years) & (firms.revenue[idx] >= ABOVE_SIZE_REVENUE_CNY_100M)
-        if self.h_firm.size:
-            held = np.zeros(firms.n, bool)
-            held[self.h_firm] = True
-            ok &= ~held[idx]
-        idx, tte = idx[ok], tte[ok]
-        if idx.size == 0 or budget <= 0:
-            return 0.0
+            ok &= (tte <= params.fund_yearly_profit_horizon_years) & (rev >= ABOVE_SIZE_REVENUE_CNY_100M)
+        if self.h_firm.size:  # not twice in one firm; idx is sorted, so find holdings by bisection
+            pos_h = np.searchsorted(idx, self.h_firm)
+            pos_h = pos_h[(pos_h < idx.size) & (idx[np.minimum(pos_h, idx.size - 1)] == self.h_firm)]
+            ok[pos_h] = False
+        sel = np.flatnonzero(ok)
+        if sel.size == 0:
+            return spent_follow_on
         cap = max(max_single_share * self.size_cny_100m * (1.0 + crowd), params.fund_min_ticket_cny_100m)
-        ticket_all = np.clip(params.fund_ticket_to_revenue * firms.revenue[idx], params.fund_min_ticket_cny_100m, cap)
-        k = min(idx.size, int(math.ceil(2 * budget / float(ticket_all.mean()))) + 1)
+        ticket_all = np.clip(params.fund_ticket_to_revenue * rev[sel], params.fund_min_ticket_cny_100m, cap)
+        k = min(sel.size, int(math.ceil(2 * budget / float(ticket_all.mean()))) + 1)
         # screening is noisy: uniform noise on log productivity (cheaper than Gumbel, same role)
-        score = firms.log_productivity[idx] + rng.uniform(0.0, 1.0, idx.size)
-        pos = choose_top(np.arange(idx.size), score, k)
+        score = lp[sel] + rng.random(sel.size, dtype=np.float32)
+        pos = choose_top(np.arange(sel.size), score, k)
         pos = pos[np.argsort(-score[pos], kind="stable")]
-        chosen, tickets, tte = idx[pos], ticket_all[pos], tte[pos]
+        chosen, tickets, tte = idx[sel[pos]], ticket_all[pos], tte[sel[pos]].astype(np.float64)
         take = np.cumsum(tickets) <= budget
         chosen, tickets, tte = chosen[take], tickets[take], tte[take]
         if chosen.size == 0:
-            return 0.0
+            return spent_follow_on
         firms.equity[chosen] += tickets
         firms.n_investors[chosen] += 1
         self.h_firm = np.r_[self.h_firm, chosen]
@@ -145,7 +153,29 @@ class Fund(mesa.Agent):
         self.h_tte = np.r_[self.h_tte, tte]
         spent = float(tickets.sum())
         self.deployed += spent
+        spent_all = spent + spent_follow_on
         self.private_crowd_in += spent * crowd / (1.0 + crowd)
         self.n_deals += int(chosen.size)
         self.deployed_long_horizon += float(tickets[long_horizon[firms.sector[chosen]]].sum())
+        return spent_all
+
+    def follow_on(self, firms: Firms, budget: float, params: Params) -> float:
+        """Follow-on rounds in holdings whose revenue grew over the past year, best growth first,
+        each a fraction of the first ticket, within ``budget``. Returns the money spent."""
+        if budget <= 0 or self.h_firm.size == 0:
+            return 0.0
+        f = self.h_firm
+        growth = firms.revenue[f] / np.maximum(firms.revenue_year_start[f], 1e-9)
+        grew = np.flatnonzero(firms.alive[f] & (growth > 1.0))
+        if grew.size == 0:
+            return 0.0
+        grew = grew[np.argsort(-growth[grew], kind="stable")]
+        tickets = params.fund_follow_on_ticket_ratio * self.h_ticket[grew]
+        take = np.cumsum(tickets) <= budget
+        rows, tickets = grew[take], tickets[take]
+        np.add.at(firms.equity, f[rows], tickets)
+        self.h_ticket[rows] += tickets
+        spent = float(tickets.sum())
+        self.deployed += spent
+        self.n_follow_ons += int(rows.size)
         return spent

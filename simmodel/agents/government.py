@@ -243,10 +243,12 @@ class Government(mesa.Agent):
 
     def bid_national_clusters(self, year: int, rng: np.random.Generator) -> int:
         """National advanced-manufacturing cluster competition (art. 1, T4): wins arrive at the
-        2021-2024 rate, scaled by the bid effort and the emerging clusters' growth."""
+        2021-2024 rate, scaled by the bid effort and by the emerging clusters' scale and innovation
+        (mean log productivity of their above-size firms) relative to the base year."""
         m: SimModel = self.model
         p = m.params
         strength = (m.emerging_revenue_now() / m.base_emerging_revenue) ** p.national_cluster_strength_elasticity
+        strength *= math.exp(p.national_cluster_innovation_elasticity * (m.emerging_productivity_now() - m.base_emerging_productivity))
         lam = p.national_cluster_wins_per_year * m.levers.national_cluster_bid_intensity * strength
         pool_left = int(m.base["n_provincial_cluster_core_areas"].value) - self.n_national_clusters
         wins = min(int(rng.poisson(lam)), max(pool_left, 0))

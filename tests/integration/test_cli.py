@@ -179,3 +179,10 @@ def test_full_scale_run_end_to_end(tmp_path):
     sens = summary["assumption_sensitivity"]["quantities"]["t1_emerging_share_415x_pct"]
     # T1 in 2027 must respond to its own base-year assumption: higher base, higher median
     assert sens["high"]["targets"]["T1"]["2027"]["median"] > sens["low"]["targets"]["T1"]["2027"]["median"]
+
+
+def test_base_year_table_must_describe_the_base_year(tmp_path):
+    proc = run_cli(["run", *QUICK, "base_year=2023"], tmp_path)
+    assert proc.returncode != 0
+    assert "describes 2024" in proc.stderr and "base year is 2023" in proc.stderr
+    assert not (tmp_path / "results").exists()

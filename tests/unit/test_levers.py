@@ -171,3 +171,16 @@ def test_no_new_policy_scenario_sets_exactly_the_changed_levers():
     for k, v in changed.items():
         assert in_file[k] == v, f"{k}: YAML {in_file[k]!r}, registry no_new_policy {v!r}"
         assert re.search(rf"^  {k}: .*# art\. {LEVER_SPECS[k].article}\b", text, re.M), f"{k}: article comment"
+
+
+def test_lever_defaults_taken_from_data_match_the_base_year_table(inputs):
+    """Levers whose default is a data value repeat it; they must agree with the base-year table."""
+    from simmodel.levers import Levers
+
+    base = inputs.base
+    lv = Levers()
+    assert lv.land_quota_mu_per_year == base["industrial_land_transferred_mu"].value
+    assert lv.state_vc_fund_cny_100m == base["state_vc_fund_cny_100m"].value
+    derived = (base["provincial_fund_subscribed_cny_100m"].value - base["provincial_fund_initial_cny_100m"].value) / (
+        base["provincial_fund_subscribed_cny_100m"].year - base["provincial_fund_initial_cny_100m"].year)
+    assert lv.provincial_fund_commitment_cny_100m_per_year == derived
