@@ -111,6 +111,8 @@ class SimModel(mesa.Model):
         self.government.pilot_zone = np.zeros((inputs.cities.n, s.n), dtype=bool)
         self.talent = TalentPool()
         self.funds: list[Fund] = []
+        # years from an early-stage investment to exit, by sector; breakthroughs delayed push it out
+        self._gestation = s.gestation_years + uncertainties.breakthrough_delay_years * (s.future == 2)
         self._young_premium, self._young_hazard = age_table(self.params, 4 * 60)
         self._init_funds()
         self.growth_ctx = self._calibrate_growth()
@@ -174,9 +176,12 @@ class SimModel(mesa.Model):
 
     def _fund_year(self, fund: Fund, year: int, q: int, i: int, *, life: float, regime: FundRegime, max_share: float,
                    purpose: str = "funds", cache: dict | None = None) -> float:
+        if fund.h_firm.size == 0 and not fund.vintage <= year < fund.vintage + self.params.fund_deploy_years:
+            fund.last_budget = 0.0
+            return 0.0  # nothing held, nothing to invest: skip (its random stream is keyed, so no shift)
         if not fund.government:
             life, regime = self.params.private_vc_life_years, FundRegime.portfolio
-        gestation = self.sectors.gestation_years + self.uncertainties.breakthrough_delay_years * self.long_horizon
+        gestation = self._gestation
         return fund.invest(year=year, q=q, firms=self.firms, gestation=gestation, long_horizon=self.long_horizon,
                            life_years=life, regime=regime, max_single_share=max_share, params=self.params,
                            rng=self.rng_for(purpose, year * 1000 + i), scale=self.scale, pool_cache=cache)
@@ -466,33 +471,39 @@ class SimModel(mesa.Model):
         n = f.n
         support = lv.ladder_support_index ** p.ladder_support_elasticity
         st = f.stage
-        eff_rd = f.rd_spending(p) / np.maximum(f.revenue, 1e-9)
-        meets = eff_rd >= high_tech_rd_threshold(f.revenue)
+
+        def log_eff_rd(idx: np.ndarray) -> np.ndarray:
+            """log of R&D (own plus grant-induced) over revenue, for the firms in idx."""
+            rev = np.maximum(f.revenue[idx], 1e-9)
+            rd = f.rd_intensity[idx] * rev + p.subsidy_additionality * f.grant_rd[idx]
+            return np.log(np.maximum(rd / rev, 1e-6))
+
         u = rng.uniform(size=n)
         rec = f.alive & (st == FirmStage.STARTUP) & (f.age_q >= 4) & (u < p.startup_record_rate_annual)
         # Certification (15 % tax rate) is worth qualifying for: a tech SME that applies raises its
         # R&D to the threshold if it is below it.
         cert_p = min(1.0, p.high_tech_certification_rate_annual * support)
         cert = f.alive & (st == FirmStage.TECH_SME) & (u < cert_p)
+        ht = np.flatnonzero(f.alive & (st == FirmStage.HIGH_TECH))
+        meets = log_eff_rd(ht) >= np.log(high_tech_rd_threshold(f.revenue[ht]))
         lapse_p = np.where(meets, p.high_tech_lapse_rate_annual, min(1.0, 2 * p.high_tech_lapse_rate_annual))
-        lapse = f.alive & (st == FirmStage.HIGH_TECH) & (u < lapse_p)
+        lapse = ht[u[ht] < lapse_p]
         st[rec] = int(FirmStage.TECH_SME)
         st[cert] = int(FirmStage.HIGH_TECH)
         f.rd_intensity[cert] = np.maximum(f.rd_intensity[cert], high_tech_rd_threshold(f.revenue[cert]))
         st[lapse] = np.where(f.revenue[lapse] < TECH_SME_MAX_REVENUE_CNY_100M, int(FirmStage.TECH_SME), int(FirmStage.CONVENTIONAL))
         grown = f.alive & (st == FirmStage.TECH_SME) & (f.revenue > TECH_SME_MAX_REVENUE_CNY_100M)
         st[grown] = int(FirmStage.CONVENTIONAL)
-        logrd = np.log(np.maximum(eff_rd, 1e-6))
         lo, hi = LITTLE_GIANT_REVENUE_RANGE_CNY_100M
         k_lg = int(rng.poisson(p.little_giant_new_per_year * self.scale * support))
         lg_pool = f.alive & stage_mask(st, FirmStage.TECH_SME, FirmStage.HIGH_TECH) & (f.revenue >= lo) & (f.revenue <= hi)
         idx = np.flatnonzero(lg_pool)
-        lg = choose_top(idx, 2 * logrd[idx] + f.log_productivity[idx] + rng.gumbel(size=idx.size), k_lg)
+        lg = choose_top(idx, 2 * log_eff_rd(idx) + f.log_productivity[idx] + rng.gumbel(size=idx.size), k_lg)
         st[lg] = int(FirmStage.LITTLE_GIANT)
         k_sc = int(rng.poisson(p.single_champion_new_per_year * self.scale * support))
         sc_pool = f.alive & stage_mask(st, FirmStage.LITTLE_GIANT, FirmStage.HIGH_TECH) & (f.revenue >= 1.0) & self.sectors.is_industry[f.sector]
         idx = np.flatnonzero(sc_pool)
-        sc = choose_top(idx, np.log(np.maximum(f.revenue[idx], 1e-9)) + logrd[idx] + rng.gumbel(size=idx.size), k_sc)
+        sc = choose_top(idx, np.log(np.maximum(f.revenue[idx], 1e-9)) + log_eff_rd(idx) + rng.gumbel(size=idx.size), k_sc)
         st[sc] = int(FirmStage.SINGLE_CHAMPION)
         f.designated[:] = stage_mask(st, FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION) | f.future_type
 
