@@ -91,6 +91,19 @@ def parse_float(text: str, where: str, *, allow_empty: bool = False) -> float:
     return value
 
 
+def parse_ranged_row(r: dict[str, str], where: str, name: str, kinds: tuple[str, ...], text_column: str) -> tuple[float, float, float]:
+    """value, low, high of a row of a table of quantities with a plausible range and a pedigree
+    (base-year table, parameter table): checks the kind, the range and that the pedigree is given."""
+    if r["kind"] not in kinds:
+        raise DataError(f"{where}: kind {r['kind']!r} not allowed; use one of {', '.join(kinds)}")
+    value, low, high = (parse_float(r[c], f"{where}, column {c}") for c in ("value", "low", "high"))
+    if not low <= value <= high:
+        raise DataError(f"{where}: {name} = {value:g} lies outside its own range [{low:g}, {high:g}]")
+    if not r[text_column]:
+        raise DataError(f"{where}: {name} has no {text_column}; every value needs its source or reasoning")
+    return value, low, high
+
+
 def load_indicators(path: Path) -> pd.DataFrame:
     """The historical series: one row per (indicator, year), validated.
 
@@ -172,15 +185,9 @@ def load_base_year(path: Path, overrides: dict[str, float] | None = None) -> dic
         name = r["quantity"]
         if name in out:
             raise DataError(f"{where}: quantity {name} is given twice")
-        if r["kind"] not in BASE_YEAR_KINDS:
-            raise DataError(f"{where}: kind {r['kind']!r} not allowed; use one of {', '.join(BASE_YEAR_KINDS)}")
-        value, low, high = (parse_float(r[c], f"{where}, column {c}") for c in ("value", "low", "high"))
-        if not low <= value <= high:
-            raise DataError(f"{where}: {name} = {value:g} lies outside its own range [{low:g}, {high:g}]")
+        value, low, high = parse_ranged_row(r, where, name, BASE_YEAR_KINDS, "reasoning")
         if value < 0:
             raise DataError(f"{where}: {name} = {value:g} is negative")
-        if not r["reasoning"]:
-            raise DataError(f"{where}: {name} has no reasoning; every base-year value needs its source or reasoning")
         year = int(parse_float(r["year"], f"{where}, column year"))
         out[name] = BaseQuantity(name, year, value, low, high, r["unit"], r["kind"], r["reasoning"])
     for name, value in (overrides or {}).items():

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from simmodel.data import parse_float, read_csv_rows
+from simmodel.data import parse_ranged_row, read_csv_rows
 from simmodel.errors import DataError
 
 PARAM_COLUMNS = ("name", "value", "low", "high", "unit", "kind", "source")
@@ -116,13 +116,7 @@ def load_param_table(path: Path) -> dict[str, ParamInfo]:
             raise DataError(f"{where}: unknown parameter {name!r}")
         if name in out:
             raise DataError(f"{where}: parameter {name} is given twice")
-        if r["kind"] not in PARAM_KINDS:
-            raise DataError(f"{where}: kind {r['kind']!r} not allowed; use one of {', '.join(PARAM_KINDS)}")
-        v, lo, hi = (parse_float(r[c], f"{where}, column {c}") for c in ("value", "low", "high"))
-        if not lo <= v <= hi:
-            raise DataError(f"{where}: {name} = {v:g} lies outside its range [{lo:g}, {hi:g}]")
-        if not r["source"]:
-            raise DataError(f"{where}: {name} has no source; every parameter needs one")
+        v, lo, hi = parse_ranged_row(r, where, name, PARAM_KINDS, "source")
         out[name] = ParamInfo(name, v, lo, hi, r["unit"], r["kind"], r["source"])
     missing = sorted(known - set(out))
     if missing:
