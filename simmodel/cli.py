@@ -16,7 +16,10 @@ from simmodel.errors import SimmodelError
 
 CONF_DIR = PROJECT_ROOT / "conf"
 SCENARIO_DIR = PROJECT_ROOT / "scenarios"
-TASKS = {"run": "Project the targets' probabilities for one scenario (conf/run.yaml)."}
+TASKS = {"run": "Project the targets' probabilities for one scenario (conf/run.yaml).",
+         "calibrate": "Estimate behavioural parameters from the history; write calibration/runs/<name>/ (conf/calibrate.yaml).",
+         "backtest": "Calibrate up to cutoff years, project, score against statsmodels forecasters (conf/backtest.yaml).",
+         "compare": "Compare calibration runs side by side: runs=[default,other] (conf/compare.yaml)."}
 _USAGE = "usage: simmodel TASK [hydra overrides]   (simmodel TASK --help for a task's options)\ntasks:\n" + "\n".join(
     f"  {name:<10} {text}" for name, text in TASKS.items())
 
@@ -24,7 +27,15 @@ _USAGE = "usage: simmodel TASK [hydra overrides]   (simmodel TASK --help for a t
 def register_configs() -> None:
     from hydra.core.config_store import ConfigStore
 
-    ConfigStore.instance().store(name="run_schema", node=RunConfig)
+    from simmodel.config import CalibrateConfig
+
+    cs = ConfigStore.instance()
+    cs.store(name="run_schema", node=RunConfig)
+    cs.store(name="calibrate_schema", node=CalibrateConfig)
+    from simmodel.config import BacktestConfig, CompareConfig
+
+    cs.store(name="backtest_schema", node=BacktestConfig)
+    cs.store(name="compare_schema", node=CompareConfig)
 
 
 def scenario_question(slug: str) -> str:
@@ -104,6 +115,33 @@ def _run_app(cfg) -> None:
         _fail(exc)
 
 
+def _plain_task_app(task: str):
+    """A Hydra app for a task whose function takes the typed config (calibrate, backtest, compare)."""
+
+    def app(cfg) -> None:
+        from hydra.core.hydra_config import HydraConfig
+        from omegaconf import OmegaConf
+        from omegaconf.errors import OmegaConfBaseException
+
+        from simmodel import tasks
+
+        try:
+            try:
+                typed = OmegaConf.to_object(cfg)
+            except OmegaConfBaseException as exc:
+                raise SimmodelError(str(exc).splitlines()[0]) from None
+            getattr(tasks, task)(typed, command=" ".join(["simmodel", task] + list(HydraConfig.get().overrides.task)))
+        except SimmodelError as exc:
+            _fail(exc)
+
+    app.__name__ = f"{task}_app"
+    return app
+
+
+_APPS = {"run": _run_app, "calibrate": _plain_task_app("calibrate"), "backtest": _plain_task_app("backtest"),
+         "compare": _plain_task_app("compare")}
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -128,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
 
     register_configs()
     sys.argv = [f"simmodel {task}"] + rest
-    app = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=task)(_run_app)
+    app = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=task)(_APPS[task])
     app()
 
 

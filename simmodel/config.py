@@ -67,6 +67,15 @@ class TargetsConfig:
 
 
 @dataclass
+class UncertaintyConfig:
+    """Which uncertainty the Monte Carlo carries besides the shocks of the model itself."""
+
+    # Draw the calibrated parameters per replicate from the calibration run's estimates and
+    # covariance (normal, truncated to each parameter's plausible range).
+    parameters: bool = False
+
+
+@dataclass
 class AssumptionSensitivityConfig:
     """Re-run the scenario with each listed base-year assumption at the low and the high end of its
     range, so that the outputs show how much each answer depends on it (summary.json:
@@ -99,6 +108,11 @@ class RunConfig:
     workers: int = 0  # processes for replicates (0: one per core); results do not depend on it
     end_year: int = 2030
     base_year: Optional[int] = None  # None: the latest year with a full-year GDP value in the data
+    # Calibration run whose parameters the model uses: a folder name under calibration/runs/, or
+    # "prior" for the priors of data.parameters (calibration/data/parameters.csv).
+    calibration: str = "default"
+    calibration_root: str = "calibration/runs"  # where calibration runs live (relative: to the project root)
+    uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
     population: PopulationConfig = field(default_factory=PopulationConfig)
     data: DataConfig = field(default_factory=DataConfig)
     params: ParamsConfig = field(default_factory=ParamsConfig)
@@ -156,3 +170,95 @@ def validate(cfg: RunConfig) -> None:
         if not 0 < a.scale <= 10:
             raise ConfigError(f"assumption_sensitivity.scale = {a.scale!r}: allowed (0, 10]")
     levers_mod.validate(cfg.levers, cfg.uncertainties)
+
+
+@dataclass
+class HistoryTreatmentConfig:
+    """How the calibration reads the history (see simmodel.calibration.moments)."""
+
+    cutoff: Optional[int] = None  # ignore rows after this year (set by backtests)
+    grades: str = "calibration/data/grades.csv"
+    grade_weights: dict[str, float] = field(default_factory=lambda: {"A": 1.0, "B": 0.7, "C": 0.4})
+    partial_year_weight: float = 0.5
+    # years at which a series breaks: no change is measured across them
+    breaks: dict[str, list[int]] = field(default_factory=lambda: {"gdp_cny_100m": [2023]})
+    high_tech_count_from_year: int = 2015
+
+
+@dataclass
+class CalibrateConfig:
+    """Primary config of ``simmodel calibrate``."""
+
+    task: str = "calibrate"
+    name: str = "default"  # the run folder: calibration/runs/<name>/
+    overwrite: bool = False
+    runs_root: str = "calibration/runs"
+    data: DataConfig = field(default_factory=DataConfig)
+    base_year: Optional[int] = None
+    end_year: int = 2030
+    seed: int = 20240101
+    replicates: int = 8
+    scale: float = 0.1
+    max_evaluations: int = 200
+    workers: int = 0
+    estimated: list[str] = field(default_factory=lambda: [
+        "emerging_growth_shift_pct", "traditional_growth_shift_pct", "rest_of_economy_growth_pct",
+        "innovation_base_annual", "high_tech_certification_rate_annual", "exit_hazard_base_annual"])
+    history: HistoryTreatmentConfig = field(default_factory=HistoryTreatmentConfig)
+    progress: bool = True
+
+
+def validate_calibrate(cfg: CalibrateConfig) -> None:
+    if not isinstance(cfg.replicates, int) or not 2 <= cfg.replicates <= 1000:
+        raise ConfigError(f"replicates = {cfg.replicates!r}: allowed an integer in [2, 1000] (standard errors need two)")
+    if not 0 < cfg.scale <= 10:
+        raise ConfigError(f"scale = {cfg.scale!r}: allowed (0, 10]")
+    if not isinstance(cfg.max_evaluations, int) or not 1 <= cfg.max_evaluations <= 100000:
+        raise ConfigError(f"max_evaluations = {cfg.max_evaluations!r}: allowed an integer in [1, 100000]")
+    if not isinstance(cfg.workers, int) or not 0 <= cfg.workers <= 256:
+        raise ConfigError(f"workers = {cfg.workers!r}: allowed an integer in [0, 256] (0: one per core)")
+    if not cfg.estimated:
+        raise ConfigError("estimated: give at least one parameter to estimate")
+    if len(set(cfg.estimated)) != len(cfg.estimated):
+        raise ConfigError(f"estimated: a parameter is listed twice: {cfg.estimated}")
+    h = cfg.history
+    if h.cutoff is not None and not 2000 <= h.cutoff <= 2100:
+        raise ConfigError(f"history.cutoff = {h.cutoff}: allowed a year in [2000, 2100]")
+    for g in ("A", "B", "C"):
+        if g not in h.grade_weights or not 0 < h.grade_weights[g] <= 1:
+            raise ConfigError(f"history.grade_weights.{g}: allowed a weight in (0, 1] for each of A, B, C")
+    if not 0 <= h.partial_year_weight <= 1:
+        raise ConfigError(f"history.partial_year_weight = {h.partial_year_weight}: allowed [0, 1]")
+
+
+@dataclass
+class BacktestConfig:
+    """Primary config of ``simmodel backtest``: rolling-origin calibration and scoring."""
+
+    task: str = "backtest"
+    cutoff: Optional[int] = None  # a single origin (overrides cutoffs)
+    cutoffs: list[int] = field(default_factory=lambda: [2017, 2019, 2021])
+    calibration_name: Optional[str] = None  # also write the scores into calibration/runs/<name>/backtest.csv
+    runs_root: str = "calibration/runs"
+    data: DataConfig = field(default_factory=DataConfig)
+    base_year: Optional[int] = None
+    seed: int = 20240101
+    replicates: int = 4
+    scale: float = 0.1
+    max_evaluations: int = 60
+    workers: int = 0
+    estimated: list[str] = field(default_factory=lambda: list(CalibrateConfig().estimated))
+    history: HistoryTreatmentConfig = field(default_factory=HistoryTreatmentConfig)
+    output_root: str = "results"
+    progress: bool = True
+
+
+@dataclass
+class CompareConfig:
+    """Primary config of ``simmodel compare``."""
+
+    task: str = "compare"
+    runs: list[str] = field(default_factory=lambda: ["default"])
+    runs_root: str = "calibration/runs"
+    output_root: str = "results"
+

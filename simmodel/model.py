@@ -210,9 +210,17 @@ class SimModel(mesa.Model):
         hazard = exit_hazard(f, p, 0, 0.0, logr, self._young_hazard)
         terms = det + convexity + innov - hazard
         mean_terms = np.bincount(sec, weights=w * terms, minlength=s.n) / np.maximum(np.bincount(sec, weights=w, minlength=s.n), 1e-12)
-        ctx.drift_annual = (np.log1p(s.growth_prior) - mean_terms).astype(np.float32)
+        ctx.drift_annual = (np.log1p(self.growth_prior()) - mean_terms).astype(np.float32)
         ctx.size_center = ctx.size_center.astype(np.float32)
         return ctx
+
+    def growth_prior(self) -> np.ndarray:
+        """Sector growth priors (fraction per yr) with the calibrated group shifts applied."""
+        s, p = self.sectors, self.params
+        modern = s.emerging | s.is_future
+        traditional = (s.group == SectorGroup.TRADITIONAL) | (s.group == SectorGroup.OTHER_INDUSTRY)
+        return (s.growth_prior + np.where(modern, p.emerging_growth_shift_pct / 100.0, 0.0)
+                + np.where(traditional, p.traditional_growth_shift_pct / 100.0, 0.0))
 
     def _init_pilot_zones(self) -> None:
         n = int(self.base["n_pilot_zones"].value)
@@ -339,7 +347,8 @@ class SimModel(mesa.Model):
         # Laplace(0, 1) by inversion of one uniform per firm: firm i always takes the i-th draw of
         # the year's stream, so scenarios share their shocks (common random numbers)
         u = rng.random(logr.size, dtype=np.float32) - np.float32(0.5)
-        e = np.log1p(np.float32(-2.0) * np.abs(u))
+        # a draw of exactly 0 would give log(0): keep 2|u| strictly below 1
+        e = np.log1p(-np.minimum(np.float32(2.0) * np.abs(u), np.float32(1.0 - 2.0 ** -24)))
         e *= -np.sign(u)
         f.shock_q[sl] = 0.25 * growth_scale(p, logr) * e
         lam = innovation_hazard(f, self.growth_ctx, p, self.spillover(), sl)

@@ -15,7 +15,7 @@ from simmodel.data import parse_ranged_row, read_csv_rows
 from simmodel.errors import DataError
 
 PARAM_COLUMNS = ("name", "value", "low", "high", "unit", "kind", "source")
-PARAM_KINDS = ("data", "literature", "assumption")
+PARAM_KINDS = ("data", "literature", "assumption", "calibrated")
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,8 @@ class Params:
     national_cluster_innovation_elasticity: float
     fund_follow_on_share: float
     fund_follow_on_ticket_ratio: float
+    emerging_growth_shift_pct: float
+    traditional_growth_shift_pct: float
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from simmodel.agents.government import EQUITY_LEVERS
 from simmodel.config import RunConfig, resolve_path
 from simmodel.errors import ConfigError
 from simmodel.data import file_sha256
-from simmodel.ensemble import load_inputs, replicate_seeds, run_ensemble
+from simmodel.ensemble import load_inputs, parameter_file, parameter_sampler, replicate_seeds, run_ensemble
 from simmodel.indicators import INDICATORS, targets_from_config
 from simmodel.levers import specs
 from simmodel.report import plots
@@ -56,6 +56,7 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
     """
     config_mod.validate(cfg)
     inputs, history = load_inputs(cfg)
+    parameter_sampler(cfg)  # fails early if parameter uncertainty is asked of the priors
     unknown = [q for q in cfg.assumption_sensitivity.quantities if q not in inputs.base]
     if cfg.assumption_sensitivity.enabled and unknown:
         raise ConfigError(f"assumption_sensitivity.quantities: unknown base-year quantity {', '.join(unknown)}; "
@@ -71,8 +72,10 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
 
             bar = tqdm(total=cfg.replicates, desc=f"{cfg.scenario_slug}: replicates", unit="rep", file=sys.stderr)
         started = dt.datetime.now(dt.timezone.utc)
+        sampler = parameter_sampler(cfg)
         results = run_ensemble(inputs, cfg.levers, cfg.uncertainties, scale=cfg.population.scale, root_seed=cfg.seed,
-                               replicates=cfg.replicates, workers=cfg.workers, progress=(bar.update if bar else None))
+                               replicates=cfg.replicates, workers=cfg.workers, progress=(bar.update if bar else None),
+                               sampler=sampler)
         if bar:
             bar.close()
         traj = trajectories_frame([r.trajectory for r in results])
@@ -95,7 +98,8 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
             _fan_charts(writer, traj, history, targets, inputs.base_year)
         finished = dt.datetime.now(dt.timezone.utc)
         seeds = replicate_seeds(cfg.seed, cfg.replicates)
-        data_files = {k: str(resolve_path(getattr(cfg.data, k))) for k in ("indicators", "sectors", "cities", "base_year", "parameters")}
+        data_files = {k: str(resolve_path(getattr(cfg.data, k))) for k in ("indicators", "sectors", "cities", "base_year")}
+        data_files["parameters"] = str(parameter_file(cfg))
         manifest = {
             "task": cfg.task, "scenario": cfg.scenario_slug, "command": command,
             "started_utc": started.isoformat(), "finished_utc": finished.isoformat(),
@@ -208,3 +212,208 @@ def target_table(summary: dict) -> str:
 
 
 __all__ = ["run", "target_table", "np"]
+
+
+def calibrate(cfg, *, command: str = "", echo=print) -> Path:
+    """Estimate the behavioural parameters from the history by indirect inference and write the
+    calibration run folder (calibration/runs/<name>/); returns its path."""
+    import shutil
+
+    from simmodel.calibration.fit import FitSettings, fit
+    from simmodel.calibration.moments import HistoryConfig, load_grades, observed_moments
+    from simmodel.calibration.runs import run_dir, write_run
+    from simmodel.config import validate_calibrate
+    from simmodel.data import check_base_year_complete, latest_full_year, load_base_year, load_indicators
+    from simmodel.model import ModelInputs
+    from simmodel.params import load_param_table, load_params
+    from simmodel.sectors import load_cities, load_sectors
+
+    validate_calibrate(cfg)
+    d = cfg.data
+    history = load_indicators(resolve_path(d.indicators))
+    base_year = cfg.base_year or latest_full_year(history)
+    base = load_base_year(resolve_path(d.base_year))
+    check_base_year_complete(base, resolve_path(d.base_year))
+    if base["gdp_cny_100m"].year != base_year:
+        raise ConfigError(f"the base-year table describes {base['gdp_cny_100m'].year}, the base year is {base_year}")
+    table = load_param_table(resolve_path(d.parameters))
+    unknown = [n for n in cfg.estimated if n not in table]
+    if unknown:
+        raise ConfigError(f"estimated: unknown parameter(s) {', '.join(unknown)}; see {resolve_path(d.parameters)}")
+    inputs = ModelInputs(sectors=load_sectors(resolve_path(d.sectors)), cities=load_cities(resolve_path(d.cities)), base=base,
+                         params=load_params(resolve_path(d.parameters)), base_year=base_year, end_year=cfg.end_year)
+    h = cfg.history
+    hcfg = HistoryConfig(cutoff=h.cutoff, grade_weights=dict(h.grade_weights), partial_year_weight=h.partial_year_weight,
+                         breaks={k: list(v) for k, v in h.breaks.items()}, high_tech_count_from_year=h.high_tech_count_from_year)
+    grades = load_grades(resolve_path(h.grades))
+    moments, bounds, notes = observed_moments(history, hcfg, grades)
+    if len(moments) < len(cfg.estimated):
+        raise ConfigError(f"the history gives {len(moments)} moments for {len(cfg.estimated)} parameters: "
+                          f"estimate at most {len(moments)} (estimated=[...]) or use more data")
+    root = resolve_path(cfg.runs_root)
+    final = run_dir(root, cfg.name)
+    if final.exists() and not cfg.overwrite:
+        raise ConfigError(f"calibration run {cfg.name!r} exists ({final}); choose another name=... or overwrite=true")
+    settings = FitSettings(estimated=tuple(cfg.estimated), replicates=cfg.replicates, scale=cfg.scale, seed=cfg.seed,
+                           max_evaluations=cfg.max_evaluations, workers=cfg.workers, end_year=cfg.end_year)
+    bar = None
+    if cfg.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.max_evaluations + 1 + 2 * len(cfg.estimated), desc=f"calibrate {cfg.name}", unit="eval", file=sys.stderr)
+    started = dt.datetime.now(dt.timezone.utc)
+    result = fit(inputs, table, moments, bounds, settings,
+                 progress=(lambda n, loss: (bar.update(1), bar.set_postfix(loss=f"{loss:.3g}"))) if bar else None)
+    if bar:
+        bar.update(bar.total - bar.n)
+        bar.close()
+    files = {"indicators": d.indicators, "parameters": d.parameters, "sectors": d.sectors, "cities": d.cities,
+             "base_year": d.base_year, "grades": h.grades}
+    manifest = {
+        "task": "calibrate", "name": cfg.name, "command": command, "started_utc": started.isoformat(),
+        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(), "config": _plain(cfg),
+        "seeds": {"root_seed": cfg.seed, "replicates": cfg.replicates, "scheme": "common random numbers: the same "
+                  "SeedSequence(seed).spawn(replicates) at every candidate parameter vector"},
+        "data_files": {k: {"path": str(resolve_path(v)), "sha256": file_sha256(resolve_path(v))} for k, v in files.items()},
+        "packages": package_versions(), "code": code_version(),
+    }
+    backup = None
+    if final.exists():  # overwrite: keep the old run until the new one is complete
+        backup = final.with_name(f".old-{final.name}")
+        shutil.rmtree(backup, ignore_errors=True)
+        final.rename(backup)
+    try:
+        path = write_run(final, cfg.name, result, moments, bounds, notes, table, history, manifest, cutoff=h.cutoff)
+    except BaseException:
+        if backup is not None and not final.exists():
+            backup.rename(final)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+    echo((path / "report.md").read_text(encoding="utf-8").split("## Fit, moment by moment")[0].rstrip())
+    echo(f"calibration run: {path}")
+    return path
+
+
+def backtest(cfg, *, command: str = "", echo=print) -> Path:
+    """Rolling-origin backtest (see simmodel.calibration.backtest); writes results/backtest/<timestamp>/."""
+    from simmodel.calibration import backtest as bt
+    from simmodel.calibration.fit import FitSettings, fit
+    from simmodel.calibration.moments import HistoryConfig, load_grades, observed_moments
+    from simmodel.calibration.runs import run_dir, write_run
+    from simmodel.config import CalibrateConfig, validate_calibrate
+    from simmodel.data import check_base_year_complete, latest_full_year, load_base_year, load_indicators
+    from simmodel.model import ModelInputs
+    from simmodel.params import load_param_table, load_params
+    from simmodel.sectors import load_cities, load_sectors
+
+    cutoffs = [cfg.cutoff] if cfg.cutoff is not None else sorted(set(cfg.cutoffs))
+    d = cfg.data
+    history = load_indicators(resolve_path(d.indicators))
+    last = latest_full_year(history)
+    base_year = cfg.base_year or last
+    bad = [c for c in cutoffs if not 2000 <= c < last]
+    if bad or not cutoffs:
+        raise ConfigError(f"cutoff(s) {bad or cutoffs}: each must be a year before the last full data year {last}")
+    validate_calibrate(CalibrateConfig(replicates=cfg.replicates, scale=cfg.scale, max_evaluations=cfg.max_evaluations,
+                                       workers=cfg.workers, estimated=list(cfg.estimated), history=cfg.history))
+    if cfg.calibration_name is not None:
+        target = run_dir(resolve_path(cfg.runs_root), cfg.calibration_name)
+        if not (target / "manifest.json").is_file():
+            raise ConfigError(f"calibration_name={cfg.calibration_name!r}: no complete run in {target}")
+    base = load_base_year(resolve_path(d.base_year))
+    check_base_year_complete(base, resolve_path(d.base_year))
+    table = load_param_table(resolve_path(d.parameters))
+    # the longest horizon: from the earliest last observation at or before a cutoff to the last data year
+    last_obs = [int(g["year"][g["year"] <= c].max()) for c in cutoffs for name, _, _ in bt.BACKTEST_SERIES
+                for g in [history[history["indicator"] == name]] if (g["year"] <= c).any()]
+    end_year = base_year + (last - min(last_obs or cutoffs)) + 2
+    inputs = ModelInputs(sectors=load_sectors(resolve_path(d.sectors)), cities=load_cities(resolve_path(d.cities)), base=base,
+                         params=load_params(resolve_path(d.parameters)), base_year=base_year, end_year=end_year)
+    grades = load_grades(resolve_path(cfg.history.grades))
+    h = cfg.history
+    final = new_run_dir(Path(cfg.output_root), "backtest", "rolling")
+    writer = RunWriter(final)
+    try:
+        frames = []
+        for c in cutoffs:
+            hcfg = HistoryConfig(cutoff=c, grade_weights=dict(h.grade_weights), partial_year_weight=h.partial_year_weight,
+                                 breaks={k: list(v) for k, v in h.breaks.items()}, high_tech_count_from_year=h.high_tech_count_from_year)
+            moments, bounds, notes = observed_moments(history, hcfg, grades)
+            est = [n for n in cfg.estimated][: max(1, len(moments))]
+            settings = FitSettings(estimated=tuple(est), replicates=cfg.replicates, scale=cfg.scale, seed=cfg.seed,
+                                   max_evaluations=cfg.max_evaluations, workers=cfg.workers, end_year=end_year)
+            if cfg.progress:
+                echo(f"backtest: calibrating on data up to {c} ({len(moments)} moments, {len(est)} parameters)")
+            result = fit(inputs, table, moments, bounds, settings)
+            write_run(writer.tmp / f"calibration_{c}", f"backtest cutoff {c}", result, moments, bounds, notes, table,
+                      history[history["year"] <= c], {"task": "backtest-calibration", "cutoff": c}, cutoff=c)
+            origin = bt.score_origin(history, c, result.sim_paths, result.sim_years, last)
+            frames.append(origin.forecasts)
+        forecasts = pd.concat(frames, ignore_index=True)
+        forecasts.to_csv(writer.path("forecasts.csv"), index=False)
+        sc, dm = bt.scores(forecasts)
+        sc.to_csv(writer.path("scores.csv"), index=False)
+        dm.to_csv(writer.path("diebold_mariano.csv"), index=False)
+        (writer.tmp / "figures").mkdir(exist_ok=True)
+        for ind in forecasts["indicator"].unique():
+            plots.save(bt.figure(forecasts, history, ind), writer.path(f"figures/backtest_{ind}.png"))
+        report = backtest_markdown(cutoffs, sc, dm)
+        writer.path("report.md").write_text(report, encoding="utf-8")
+        manifest = {"task": "backtest", "command": command, "cutoffs": cutoffs, "config": _plain(cfg),
+                    "data_files": {"indicators": {"path": str(resolve_path(d.indicators)), "sha256": file_sha256(resolve_path(d.indicators))}},
+                    "packages": package_versions(), "code": code_version()}
+        path = writer.commit(manifest)
+    except BaseException:
+        writer.abort()
+        raise
+    if cfg.calibration_name is not None:
+        tmp = target / ".backtest.csv.tmp"
+        sc.to_csv(tmp, index=False)
+        tmp.replace(target / "backtest.csv")
+    echo(report)
+    echo(f"backtest: {path}")
+    return path
+
+
+def backtest_markdown(cutoffs, sc: pd.DataFrame, dm: pd.DataFrame) -> str:
+    lines = [f"# Backtest, rolling origin (cutoffs {', '.join(map(str, cutoffs))})", "",
+             "Errors: log points x 100 for levels, pp for shares. The model forecast carries the last observed value",
+             "forward with the calibrated model's own simulated change; the others are plain statsmodels forecasters.", "",
+             "| indicator | method | n | RMSE | MAE | coverage 80 % | coverage 95 % |", "|---|---|---|---|---|---|---|"]
+    for r in sc.itertuples():
+        lines.append(f"| {r.indicator} | {r.method} | {r.n} | {r.rmse:.3f} | {r.mae:.3f} | {r.coverage80:.2f} | {r.coverage95:.2f} |")
+    lines += ["", "Diebold-Mariano (model vs each forecaster, squared-error loss, HLN small-sample correction):", "",
+              "| indicator | versus | n | statistic | p-value | note |", "|---|---|---|---|---|---|"]
+    for r in dm.itertuples():
+        if r.applicable:
+            lines.append(f"| {r.indicator} | {r.versus} | {r.n} | {r.statistic:+.2f} | {r.pvalue:.3f} | |")
+        else:
+            lines.append(f"| {r.indicator} | {r.versus} | {r.n} | - | - | not applicable: {r.note} |")
+    return "\n".join(lines) + "\n"
+
+
+def compare(cfg, *, command: str = "", echo=print) -> Path:
+    """Side by side: parameters with intervals, fit statistics, backtest scores of calibration runs."""
+    from simmodel.calibration import compare as cmp
+    from simmodel.calibration.runs import load_run
+
+    if len(cfg.runs) < 1:
+        raise ConfigError("runs: give at least one calibration run, e.g. runs=[default,other]")
+    runs = [load_run(resolve_path(cfg.runs_root), n) for n in cfg.runs]
+    tables = cmp.comparison_tables(runs)
+    md = cmp.markdown(runs, tables)
+    final = new_run_dir(Path(cfg.output_root), "compare", "-".join(cfg.runs)[:80])
+    writer = RunWriter(final)
+    try:
+        writer.path("compare.md").write_text(md, encoding="utf-8")
+        for k, t in tables.items():
+            t.to_csv(writer.path(f"{k}.csv"), index=False)
+        plots.save(cmp.overlay_figure(runs), writer.path("parameters_overlay.png"))
+        path = writer.commit({"task": "compare", "runs": cfg.runs, "command": command, "code": code_version()})
+    except BaseException:
+        writer.abort()
+        raise
+    echo(md)
+    echo(f"comparison: {path}")
+    return path

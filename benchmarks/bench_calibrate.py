@@ -1,0 +1,52 @@
+"""Time of a full default calibration and its number of model evaluations, printed as figures.
+
+    .venv/bin/python benchmarks/bench_calibrate.py [--max-evaluations 200] [--replicates 8]
+
+Runs the calibration with the default settings of conf/calibrate.yaml into a temporary folder (the
+committed run is not touched) on all cores, and prints wall time, evaluations, seconds per
+evaluation and the replicate-runs per second it sustained. Goal: a full default calibration in at
+most 20 minutes on this machine (2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from simmodel import tasks  # noqa: E402
+from simmodel.config import CalibrateConfig  # noqa: E402
+
+
+def main() -> None:
+    defaults = CalibrateConfig()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--max-evaluations", type=int, default=200)
+    ap.add_argument("--replicates", type=int, default=defaults.replicates)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = CalibrateConfig(name="bench", runs_root=tmp, max_evaluations=args.max_evaluations, replicates=args.replicates,
+                              progress=False)
+        t0 = time.perf_counter()
+        path = tasks.calibrate(cfg, echo=lambda *_: None)
+        wall = time.perf_counter() - t0
+        fit = json.loads((path / "fit.json").read_text())
+    n = fit["n_evaluations"]
+    print(f"cores: {os.cpu_count()}; replicates per evaluation: {cfg.replicates} at scale {cfg.scale}")
+    print(f"model evaluations: {n} (optimiser {fit['n_evaluations'] - 1 - 2 * fit['n_parameters']}, "
+          f"1 at the optimum, {2 * fit['n_parameters']} for the Jacobian)")
+    print(f"wall time: {wall:.1f} s ({wall / 60:.1f} min); {wall / n:.2f} s per evaluation; "
+          f"{n * cfg.replicates / wall:.1f} replicate runs per second")
+    print(f"goal: <= 20 min -> {'met' if wall <= 1200 else 'MISSED'}; loss {fit['loss']:.2f}, J {fit['j_stat']:.2f} "
+          f"(df {fit['j_df']}, p {fit['j_pvalue']:.3g}), converged: {fit['converged']}")
+
+
+if __name__ == "__main__":
+    main()
