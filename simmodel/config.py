@@ -246,6 +246,9 @@ class BacktestConfig:
     replicates: int = 4
     scale: float = 0.1
     max_evaluations: int = 60
+    # replicates of the projection from each origin, each with parameters drawn from the origin's
+    # estimates and covariance: the model's forecast bands carry parameter and shock uncertainty
+    forecast_replicates: int = 40
     workers: int = 0
     estimated: list[str] = field(default_factory=lambda: list(CalibrateConfig().estimated))
     history: HistoryTreatmentConfig = field(default_factory=HistoryTreatmentConfig)

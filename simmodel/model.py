@@ -44,7 +44,7 @@ from simmodel.sectors import CityTable, SectorGroup, SectorTable
 
 _PURPOSES = {name: i for i, name in enumerate((
     "synthesis", "growth", "innovation", "exit", "entry", "spinoff", "land", "ladder", "government",
-    "funds", "talent", "ai", "zones", "clusters", "markets", "attract", "init_funds", "growth_entry"))}
+    "funds", "talent", "ai", "zones", "clusters", "markets", "attract", "init_funds", "growth_entry", "macro"))}
 _GOV_FUND_STAGES = {
     "provincial": (FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION),
     "mother_sci": (FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH),
@@ -128,6 +128,8 @@ class SimModel(mesa.Model):
         self._last_agg = agg0
         self._year_agg: ind.SectorAggregates | None = None
         self._counters = self._zero_counters()
+        self.macro_shock = 0.0
+        self.rest_of_economy = self.calib.rest_of_economy_va_cny_100m  # CNY 100 m, updated each year
         self.records: list[dict[str, float]] = [self._indicators(self.base_year, agg0, firm_rd=self._firm_rd())]
 
     # ------------------------------------------------------------------ randomness
@@ -315,6 +317,8 @@ class SimModel(mesa.Model):
         g.pay_talent_incentives(year, self.talent.n_active)
         self.climb_ladder(year)
         self.adopt_ai_plus(year)
+        # the year's province-wide growth shock, common to every firm and the rest of the economy
+        self.macro_shock = float(self.rng_for("macro", year).normal(0.0, p.aggregate_growth_shock_sd))
         self.refresh_rates(self.rng_for("growth", year))
 
     # ------------------------------------------------------------------ firm stages
@@ -343,7 +347,7 @@ class SimModel(mesa.Model):
         q = self.q
         year = self.years[min(q // 4, len(self.years) - 1)]
         logr = log_revenue(f, sl)
-        f.g_annual[sl] = annual_growth(f, self.growth_ctx, p, q, self.sector_shift(year), logr, self._young_premium, sl)
+        f.g_annual[sl] = annual_growth(f, self.growth_ctx, p, q, self.sector_shift(year), logr, self._young_premium, sl) + self.macro_shock
         # Laplace(0, 1) by inversion of one uniform per firm: firm i always takes the i-th draw of
         # the year's stream, so scenarios share their shocks (common random numbers)
         u = rng.random(logr.size, dtype=np.float32) - np.float32(0.5)
@@ -533,7 +537,7 @@ class SimModel(mesa.Model):
     def _indicators(self, year: int, agg: ind.SectorAggregates, firm_rd: float) -> dict[str, float]:
         s, c = self.sectors, self.calib
         years_since = year - self.base_year
-        rest = c.rest_of_economy_va_cny_100m * (1.0 + self.params.rest_of_economy_growth_pct / 100.0) ** years_since
+        rest = self.rest_of_economy
         gdp = ind.gdp_cny_100m(agg, rest)
         other_rd = c.other_rd_cny_100m * gdp / self.base["gdp_cny_100m"].value
         fut = ind.future_industry_revenue_cny_100m(agg, s)
@@ -570,6 +574,7 @@ class SimModel(mesa.Model):
         return rec
 
     def close_year(self, year: int) -> None:
+        self.rest_of_economy *= (1.0 + self.params.rest_of_economy_growth_pct / 100.0) * math.exp(self.macro_shock)
         agg = self._year_agg / 4.0  # flows: mean of the four quarterly annualised rates
         self.records.append(self._indicators(year, agg, firm_rd=self._firm_rd()))
         self._year_agg = None

@@ -94,6 +94,7 @@ class Params:
     fund_follow_on_ticket_ratio: float
     emerging_growth_shift_pct: float
     traditional_growth_shift_pct: float
+    aggregate_growth_shock_sd: float
 
 
 @dataclass(frozen=True)

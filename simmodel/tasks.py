@@ -348,7 +348,8 @@ def backtest(cfg, *, command: str = "", echo=print) -> Path:
             result = fit(inputs, table, moments, bounds, settings)
             write_run(writer.tmp / f"calibration_{c}", f"backtest cutoff {c}", result, moments, bounds, notes, table,
                       history[history["year"] <= c], {"task": "backtest-calibration", "cutoff": c}, cutoff=c)
-            origin = bt.score_origin(history, c, result.sim_paths, result.sim_years, last)
+            paths, years_sim = _projection_paths(inputs, table, result, cfg, c)
+            origin = bt.score_origin(history, c, paths, years_sim, last)
             frames.append(origin.forecasts)
         forecasts = pd.concat(frames, ignore_index=True)
         forecasts.to_csv(writer.path("forecasts.csv"), index=False)
@@ -376,10 +377,31 @@ def backtest(cfg, *, command: str = "", echo=print) -> Path:
     return path
 
 
+def _projection_paths(inputs, table, result, cfg, cutoff: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Trajectories from the origin's estimate, one parameter draw per replicate (pre-2025 levers)."""
+    from simmodel.ensemble import ParameterSampler
+    from simmodel.levers import Levers, Uncertainties, no_new_policy_values
+
+    params = dataclasses.replace(inputs.params, **dict(zip(result.names, map(float, result.estimate))))
+    sampler = ParameterSampler(tuple(result.names), np.asarray(result.estimate, float), np.asarray(result.cov, float),
+                               np.asarray(result.low, float), np.asarray(result.high, float))
+    res = run_ensemble(dataclasses.replace(inputs, params=params), dataclasses.replace(Levers(), **no_new_policy_values()),
+                       Uncertainties(), scale=cfg.scale, root_seed=cfg.seed + cutoff, replicates=cfg.forecast_replicates,
+                       workers=cfg.workers, sampler=sampler)
+    from simmodel.calibration.backtest import BACKTEST_SERIES
+
+    keys = {sim for _, sim, _ in BACKTEST_SERIES}
+    paths = {k: np.array([r.trajectory[k].to_numpy(float) for r in res]) for k in keys}
+    return paths, res[0].trajectory.index.to_numpy(int)
+
+
 def backtest_markdown(cutoffs, sc: pd.DataFrame, dm: pd.DataFrame) -> str:
     lines = [f"# Backtest, rolling origin (cutoffs {', '.join(map(str, cutoffs))})", "",
              "Errors: log points x 100 for levels, pp for shares. The model forecast carries the last observed value",
-             "forward with the calibrated model's own simulated change; the others are plain statsmodels forecasters.", "",
+             "forward with the calibrated model's own simulated change (replicates with parameters drawn from each",
+             "origin's estimates and covariance, so its bands carry parameter and shock uncertainty); the others are",
+             "plain statsmodels forecasters. GDP levels after 2022 are on the revised (5th economic census) basis, a",
+             "break no forecaster made from earlier data can see.", "",
              "| indicator | method | n | RMSE | MAE | coverage 80 % | coverage 95 % |", "|---|---|---|---|---|---|---|"]
     for r in sc.itertuples():
         lines.append(f"| {r.indicator} | {r.method} | {r.n} | {r.rmse:.3f} | {r.mae:.3f} | {r.coverage80:.2f} | {r.coverage95:.2f} |")
