@@ -71,8 +71,10 @@ class UncertaintyConfig:
     """Which uncertainty the Monte Carlo carries besides the shocks of the model itself."""
 
     # Draw the calibrated parameters per replicate from the calibration run's estimates and
-    # covariance (normal, truncated to each parameter's plausible range).
-    parameters: bool = False
+    # covariance (normal, truncated to each parameter's plausible range). On by default: bands
+    # that carried shock noise only would overstate how sure the model is. The priors
+    # (calibration=prior) have no covariance: there it has no effect, and the run says so.
+    parameters: bool = True
 
 
 @dataclass

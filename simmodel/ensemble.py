@@ -79,10 +79,8 @@ class ParameterSampler:
 
 
 def parameter_sampler(cfg: RunConfig) -> ParameterSampler | None:
-    if not cfg.uncertainty.parameters:
+    if not cfg.uncertainty.parameters or cfg.calibration == "prior":
         return None
-    if cfg.calibration == "prior":
-        raise ConfigError("uncertainty.parameters=true needs a calibration run (calibration=NAME), not the priors")
     from simmodel.calibration.runs import load_run
 
     run = load_run(resolve_path(cfg.calibration_root), cfg.calibration)

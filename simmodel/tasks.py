@@ -84,6 +84,11 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
         articles = {name: s.article for name, s in specs().items()}
         summary = summarise(traj, targets, [r.fiscal_cost for r in results], years, articles, EQUITY_LEVERS)
         summary["scenario"] = {"slug": cfg.scenario_slug, "question": cfg.scenario_question}
+        summary["uncertainty"] = {
+            "calibration": cfg.calibration, "parameter_draws": sampler is not None,
+            "sources": ["firm-level shocks", "province-wide yearly growth shock"]
+            + (["calibrated parameters drawn per replicate"] if sampler is not None else []),
+        }
         summary["base_year"] = inputs.base_year
         summary["assumptions"] = {
             "base_year": {q.name: {"value": q.value, "low": q.low, "high": q.high, "unit": q.unit, "kind": q.kind}
@@ -113,6 +118,8 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
     except BaseException:
         writer.abort()
         raise
+    if cfg.uncertainty.parameters and sampler is None:
+        echo("note: calibration=prior has no estimated covariance; the bands carry shock noise only")
     echo(target_table(summary))
     if summary.get("assumption_sensitivity"):
         echo(sensitivity_table(summary))
