@@ -174,6 +174,13 @@ def validate(cfg: RunConfig) -> None:
     levers_mod.validate(cfg.levers, cfg.uncertainties)
 
 
+# The parameters the history can speak to (through simmodel.calibration.moments), estimated by default.
+DEFAULT_ESTIMATED = (
+    "emerging_growth_shift_pct", "traditional_growth_shift_pct", "rest_of_economy_growth_pct",
+    "innovation_base_annual", "high_tech_certification_rate_annual", "exit_hazard_base_annual",
+)
+
+
 @dataclass
 class HistoryTreatmentConfig:
     """How the calibration reads the history (see simmodel.calibration.moments)."""
@@ -203,9 +210,7 @@ class CalibrateConfig:
     scale: float = 0.1
     max_evaluations: int = 200
     workers: int = 0
-    estimated: list[str] = field(default_factory=lambda: [
-        "emerging_growth_shift_pct", "traditional_growth_shift_pct", "rest_of_economy_growth_pct",
-        "innovation_base_annual", "high_tech_certification_rate_annual", "exit_hazard_base_annual"])
+    estimated: list[str] = field(default_factory=lambda: list(DEFAULT_ESTIMATED))
     history: HistoryTreatmentConfig = field(default_factory=HistoryTreatmentConfig)
     progress: bool = True
 
@@ -252,7 +257,7 @@ class BacktestConfig:
     # estimates and covariance: the model's forecast bands carry parameter and shock uncertainty
     forecast_replicates: int = 40
     workers: int = 0
-    estimated: list[str] = field(default_factory=lambda: list(CalibrateConfig().estimated))
+    estimated: list[str] = field(default_factory=lambda: list(DEFAULT_ESTIMATED))
     history: HistoryTreatmentConfig = field(default_factory=HistoryTreatmentConfig)
     output_root: str = "results"
     progress: bool = True

@@ -31,7 +31,7 @@ from simmodel import indicators as ind
 from simmodel.agents.cities import City, allocate_land, land_need_mu, plot_ratio_effect
 from simmodel.agents.firms import (
     ABOVE_SIZE_REVENUE_CNY_100M, LITTLE_GIANT_REVENUE_RANGE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP,
-    TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, Firms, GrowthContext, age_table, annual_growth, exit_hazard,
+    TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, GrowthContext, age_table, annual_growth, exit_hazard,
     choose_top, growth_scale, high_tech_rd_threshold, innovation_hazard, log_revenue, stage_mask)
 from simmodel.agents.funds import Fund
 from simmodel.agents.government import EQUITY_LEVERS, Government, stochastic_round

@@ -227,31 +227,20 @@ def calibrate(cfg, *, command: str = "", echo=print) -> Path:
     import shutil
 
     from simmodel.calibration.fit import FitSettings, fit
-    from simmodel.calibration.moments import HistoryConfig, load_grades, observed_moments
+    from simmodel.calibration.moments import load_grades, observed_moments
     from simmodel.calibration.runs import run_dir, write_run
     from simmodel.config import validate_calibrate
-    from simmodel.data import check_base_year_complete, latest_full_year, load_base_year, load_indicators
     from simmodel.model import ModelInputs
-    from simmodel.params import load_param_table, load_params
-    from simmodel.sectors import load_cities, load_sectors
 
     validate_calibrate(cfg)
     d = cfg.data
-    history = load_indicators(resolve_path(d.indicators))
-    base_year = cfg.base_year or latest_full_year(history)
-    base = load_base_year(resolve_path(d.base_year))
-    check_base_year_complete(base, resolve_path(d.base_year))
-    if base["gdp_cny_100m"].year != base_year:
-        raise ConfigError(f"the base-year table describes {base['gdp_cny_100m'].year}, the base year is {base_year}")
-    table = load_param_table(resolve_path(d.parameters))
+    history, _, base_year, table, parts = _calibration_inputs(d, cfg.base_year)
     unknown = [n for n in cfg.estimated if n not in table]
     if unknown:
         raise ConfigError(f"estimated: unknown parameter(s) {', '.join(unknown)}; see {resolve_path(d.parameters)}")
-    inputs = ModelInputs(sectors=load_sectors(resolve_path(d.sectors)), cities=load_cities(resolve_path(d.cities)), base=base,
-                         params=load_params(resolve_path(d.parameters)), base_year=base_year, end_year=cfg.end_year)
+    inputs = ModelInputs(**parts, base_year=base_year, end_year=cfg.end_year)
     h = cfg.history
-    hcfg = HistoryConfig(cutoff=h.cutoff, grade_weights=dict(h.grade_weights), partial_year_weight=h.partial_year_weight,
-                         breaks={k: list(v) for k, v in h.breaks.items()}, high_tech_count_from_year=h.high_tech_count_from_year)
+    hcfg = _history_config(h, h.cutoff)
     grades = load_grades(resolve_path(h.grades))
     moments, bounds, notes = observed_moments(history, hcfg, grades)
     if len(moments) < len(cfg.estimated):
@@ -306,19 +295,14 @@ def backtest(cfg, *, command: str = "", echo=print) -> Path:
     """Rolling-origin backtest (see simmodel.calibration.backtest); writes results/backtest/<timestamp>/."""
     from simmodel.calibration import backtest as bt
     from simmodel.calibration.fit import FitSettings, fit
-    from simmodel.calibration.moments import HistoryConfig, load_grades, observed_moments
+    from simmodel.calibration.moments import load_grades, observed_moments
     from simmodel.calibration.runs import run_dir, write_run
     from simmodel.config import CalibrateConfig, validate_calibrate
-    from simmodel.data import check_base_year_complete, latest_full_year, load_base_year, load_indicators
     from simmodel.model import ModelInputs
-    from simmodel.params import load_param_table, load_params
-    from simmodel.sectors import load_cities, load_sectors
 
     cutoffs = [cfg.cutoff] if cfg.cutoff is not None else sorted(set(cfg.cutoffs))
     d = cfg.data
-    history = load_indicators(resolve_path(d.indicators))
-    last = latest_full_year(history)
-    base_year = cfg.base_year or last
+    history, last, base_year, table, parts = _calibration_inputs(d, cfg.base_year)
     bad = [c for c in cutoffs if not 2000 <= c < last]
     if bad or not cutoffs:
         raise ConfigError(f"cutoff(s) {bad or cutoffs}: each must be a year before the last full data year {last}")
@@ -328,15 +312,11 @@ def backtest(cfg, *, command: str = "", echo=print) -> Path:
         target = run_dir(resolve_path(cfg.runs_root), cfg.calibration_name)
         if not (target / "manifest.json").is_file():
             raise ConfigError(f"calibration_name={cfg.calibration_name!r}: no complete run in {target}")
-    base = load_base_year(resolve_path(d.base_year))
-    check_base_year_complete(base, resolve_path(d.base_year))
-    table = load_param_table(resolve_path(d.parameters))
     # the longest horizon: from the earliest last observation at or before a cutoff to the last data year
     last_obs = [int(g["year"][g["year"] <= c].max()) for c in cutoffs for name, _, _ in bt.BACKTEST_SERIES
                 for g in [history[history["indicator"] == name]] if (g["year"] <= c).any()]
     end_year = base_year + (last - min(last_obs or cutoffs)) + 2
-    inputs = ModelInputs(sectors=load_sectors(resolve_path(d.sectors)), cities=load_cities(resolve_path(d.cities)), base=base,
-                         params=load_params(resolve_path(d.parameters)), base_year=base_year, end_year=end_year)
+    inputs = ModelInputs(**parts, base_year=base_year, end_year=end_year)
     grades = load_grades(resolve_path(cfg.history.grades))
     h = cfg.history
     final = new_run_dir(Path(cfg.output_root), "backtest", "rolling")
@@ -344,9 +324,7 @@ def backtest(cfg, *, command: str = "", echo=print) -> Path:
     try:
         frames = []
         for c in cutoffs:
-            hcfg = HistoryConfig(cutoff=c, grade_weights=dict(h.grade_weights), partial_year_weight=h.partial_year_weight,
-                                 breaks={k: list(v) for k, v in h.breaks.items()}, high_tech_count_from_year=h.high_tech_count_from_year)
-            moments, bounds, notes = observed_moments(history, hcfg, grades)
+            moments, bounds, notes = observed_moments(history, _history_config(h, c), grades)
             est = [n for n in cfg.estimated][: max(1, len(moments))]
             settings = FitSettings(estimated=tuple(est), replicates=cfg.replicates, scale=cfg.scale, seed=cfg.seed,
                                    max_evaluations=cfg.max_evaluations, workers=cfg.workers, end_year=end_year)
@@ -446,3 +424,30 @@ def compare(cfg, *, command: str = "", echo=print) -> Path:
     echo(md)
     echo(f"comparison: {path}")
     return path
+
+
+def _history_config(h, cutoff):
+    """The calibration's reading of the history (HistoryConfig) from its typed config section."""
+    from simmodel.calibration.moments import HistoryConfig
+
+    return HistoryConfig(cutoff=cutoff, grade_weights=dict(h.grade_weights), partial_year_weight=h.partial_year_weight,
+                         breaks={k: list(v) for k, v in h.breaks.items()}, high_tech_count_from_year=h.high_tech_count_from_year)
+
+
+def _calibration_inputs(d, base_year_cfg):
+    """History, base year, base-year table, prior parameter table and sector/city tables for the
+    calibration tasks (calibrate, backtest), all validated. The parameters are the priors."""
+    from simmodel.data import check_base_year_complete, latest_full_year, load_base_year, load_indicators
+    from simmodel.params import load_param_table, load_params
+    from simmodel.sectors import load_cities, load_sectors
+
+    history = load_indicators(resolve_path(d.indicators))
+    last = latest_full_year(history)
+    base_year = base_year_cfg or last
+    base = load_base_year(resolve_path(d.base_year))
+    check_base_year_complete(base, resolve_path(d.base_year))
+    if base["gdp_cny_100m"].year != base_year:
+        raise ConfigError(f"the base-year table describes {base['gdp_cny_100m'].year}, the base year is {base_year}")
+    parts = {"sectors": load_sectors(resolve_path(d.sectors)), "cities": load_cities(resolve_path(d.cities)), "base": base,
+             "params": load_params(resolve_path(d.parameters))}
+    return history, last, base_year, load_param_table(resolve_path(d.parameters)), parts

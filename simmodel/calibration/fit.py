@@ -27,15 +27,11 @@ import numpy as np
 from scipy import optimize, stats
 
 from simmodel.calibration.moments import Bound, Moment, simulated_statistics
+from simmodel.config import DEFAULT_ESTIMATED
 from simmodel.levers import Levers, Uncertainties, no_new_policy_values
 from simmodel.model import ModelInputs, SimModel
 from simmodel.params import ParamInfo
 
-# The parameters the history can speak to (through the moments of moments.py), in this order.
-DEFAULT_ESTIMATED = (
-    "emerging_growth_shift_pct", "traditional_growth_shift_pct", "rest_of_economy_growth_pct",
-    "innovation_base_annual", "high_tech_certification_rate_annual", "exit_hazard_base_annual",
-)
 
 
 @dataclass

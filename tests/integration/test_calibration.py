@@ -103,7 +103,7 @@ def test_backtest_then_compare(small_runs, tmp_path):
     assert (~dm["applicable"]).any() or dm["pvalue"].between(0, 1).all()
     assert "not applicable" in (top / "report.md").read_text() or dm["applicable"].all()
     assert (root / "a" / "backtest.csv").is_file()
-    cmp = run_cli(["compare", f"runs=[a,b]", f"runs_root={root}", "output_root=out"], tmp_path)
+    cmp = run_cli(["compare", "runs=[a,b]", f"runs_root={root}", "output_root=out"], tmp_path)
     assert cmp.returncode == 0, cmp.stderr
     c = result_dirs(tmp_path / "out" / "compare")[0]
     md = (c / "compare.md").read_text()
