@@ -187,7 +187,12 @@ class HistoryTreatmentConfig:
 
     cutoff: Optional[int] = None  # ignore rows after this year (set by backtests)
     grades: str = "calibration/data/grades.csv"
+    # Assumption: a row's weight (inverse-variance multiplier) by source grade of data/README.md: an
+    # official bulletin counts fully, a relay of an official statement 0.7, a secondary compilation or
+    # preliminary estimate 0.4. Plausible range: B 0.5-0.9, C 0.2-0.6; the report shows the weights.
     grade_weights: dict[str, float] = field(default_factory=lambda: {"A": 1.0, "B": 0.7, "C": 0.4})
+    # Assumption: a partial-year growth rate or share says about half as much about the full year as
+    # an annual value (it covers half to three quarters of it, with seasonal swings). Range 0-1.
     partial_year_weight: float = 0.5
     # years at which a series breaks: no change is measured across them
     breaks: dict[str, list[int]] = field(default_factory=lambda: {"gdp_cny_100m": [2023]})

@@ -34,6 +34,16 @@ from simmodel.data import read_csv_rows
 from simmodel.errors import DataError
 
 GRADE_COLUMNS = ("indicator_prefix", "grade", "reasoning")
+# Floors on a moment's standard error (its own units), used when a series has too few points to
+# estimate one or estimates an implausibly small one: half a point of growth (0.005 log points), a
+# twentieth of a point of a share trend (0.05 pp/yr, 0.01 pp/yr for R&D intensity, which moves in
+# hundredths), 2 points for the noisy high-tech count. Assumptions: they bound the weight any one
+# sparse series can take; the report lists every moment's standard error.
+SE_FLOOR = {"gdp_growth": 0.005, "digital_core_growth": 0.005, "t3_share_trend": 0.05, "above_size_va_growth": 0.005,
+            "sei_growth_premium": 0.01, "high_tech_count_growth": 0.02, "rd_intensity_trend": 0.01}
+# Assumption: a share derived as level / GDP counts 0.8 times a B-grade observed share, since it
+# combines two series (possibly of different vintages).
+DERIVED_SHARE_WEIGHT = 0.8
 _GRADE_TAG = re.compile(r"\[([ABC])\]")
 
 
@@ -190,10 +200,10 @@ def observed_moments(df: pd.DataFrame, cfg: HistoryConfig, grades) -> tuple[list
         else:
             moments.append(m)
 
-    add(level_growth(df, "gdp_cny_100m", cfg, grades, name="gdp_growth", se_floor=0.005),
+    add(level_growth(df, "gdp_cny_100m", cfg, grades, name="gdp_growth", se_floor=SE_FLOOR["gdp_growth"]),
         "gdp_growth: fewer than two GDP levels")
     add(rate_mean(df, [("digital_core_va_growth_pct", 1.0), ("digital_core_va_growth_pct_h1", pw),
-                       ("digital_core_va_growth_pct_jan_sep", pw)], cfg, grades, name="digital_core_growth", se_floor=0.005),
+                       ("digital_core_va_growth_pct_jan_sep", pw)], cfg, grades, name="digital_core_growth", se_floor=SE_FLOOR["digital_core_growth"]),
         "digital_core_growth: no growth rows")
     # T3 share: observed values, else level / GDP in years with both; partial years at reduced weight
     pts = []
@@ -204,14 +214,14 @@ def observed_moments(df: pd.DataFrame, cfg: HistoryConfig, grades) -> tuple[list
     gdp = _rows(df, "gdp_cny_100m", cfg).set_index("year")["value"]
     for y in lv.index.intersection(gdp.index):
         if y not in set(obs["year"]):
-            pts.append((int(y), 100 * lv[y] / gdp[y], cfg.grade_weights["B"] * 0.8))
+            pts.append((int(y), 100 * lv[y] / gdp[y], cfg.grade_weights["B"] * DERIVED_SHARE_WEIGHT))
     for ind in ("digital_core_va_share_gdp_pct_h1", "digital_core_va_share_gdp_pct_jan_sep"):
         for r in _rows(df, ind, cfg).itertuples():
             pts.append((r.year, r.value, cfg.grade_weights[row_grade(r.indicator, r.note, grades)] * pw))
     add(share_trend(pd.DataFrame(pts, columns=["year", "value", "weight"]), name="t3_share_trend",
-                    series=("digital_core_va_share_gdp_pct", "digital_core_va_cny_100m", "gdp_cny_100m"), se_floor=0.05),
+                    series=("digital_core_va_share_gdp_pct", "digital_core_va_cny_100m", "gdp_cny_100m"), se_floor=SE_FLOOR["t3_share_trend"]),
         "t3_share_trend: fewer than two years of the digital-core share")
-    add(rate_mean(df, [("above_scale_industry_va_growth_pct", 1.0)], cfg, grades, name="above_size_va_growth", se_floor=0.005),
+    add(rate_mean(df, [("above_scale_industry_va_growth_pct", 1.0)], cfg, grades, name="above_size_va_growth", se_floor=SE_FLOOR["above_size_va_growth"]),
         "above_size_va_growth: no growth rows")
     # SEI premium: SEI VA growth minus above-size VA growth in the same year (both full-year rows)
     sei = _rows(df, "sei_va_growth_pct", cfg).set_index("year")
@@ -221,18 +231,18 @@ def observed_moments(df: pd.DataFrame, cfg: HistoryConfig, grades) -> tuple[list
         diff = np.log1p(sei.loc[common, "value"].to_numpy(float) / 100) - np.log1p(tot.loc[common, "value"].to_numpy(float) / 100)
         w = np.array([cfg.grade_weights[row_grade("sei_va_growth_pct", n, grades)] for n in sei.loc[common, "note"]])
         coef, bse = _wls(diff, np.ones((len(diff), 1)), w)
-        moments.append(Moment("sei_growth_premium", float(coef[0]), float(max(bse[0] if np.isfinite(bse[0]) else 0.02, 0.01)),
+        moments.append(Moment("sei_growth_premium", float(coef[0]), float(max(bse[0] if np.isfinite(bse[0]) else 2 * SE_FLOOR["sei_growth_premium"], SE_FLOOR["sei_growth_premium"])),
                               "log points/yr", ("sei_va_growth_pct", "above_scale_industry_va_growth_pct"), len(diff),
                               tuple(int(y) for y in common), "WLS mean of the yearly growth difference"))
     else:
         notes.append("sei_growth_premium: no year with both SEI and above-size VA growth")
     add(level_growth(df, "high_tech_enterprises_count", cfg, grades, from_year=cfg.high_tech_count_from_year,
-                     name="high_tech_count_growth", se_floor=0.02),
+                     name="high_tech_count_growth", se_floor=SE_FLOOR["high_tech_count_growth"]),
         "high_tech_count_growth: fewer than two counts since the start year")
     rd = _rows(df, "rd_intensity_pct", cfg)
     rd = rd[rd["year"] >= 2017]
     add(share_trend(pd.DataFrame({"year": rd["year"], "value": rd["value"], "weight": _weights(rd, cfg, grades)}),
-                    name="rd_intensity_trend", series=("rd_intensity_pct",), se_floor=0.01),
+                    name="rd_intensity_trend", series=("rd_intensity_pct",), se_floor=SE_FLOOR["rd_intensity_trend"]),
         "rd_intensity_trend: fewer than two years since 2017")
 
     bounds: list[Bound] = []
