@@ -11,6 +11,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from hydra.experimental.callback import Callback
+
 from simmodel.config import PROJECT_ROOT, RunConfig
 from simmodel.errors import SimmodelError
 
@@ -88,15 +90,18 @@ def _fail(exc: BaseException) -> None:
     sys.exit(2)
 
 
-def _run_app(cfg) -> None:
+def _run_app(cfg):
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from simmodel import tasks
+    from simmodel import sweep, tasks
 
     hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    overrides = list(hc.overrides.task)
+    command = " ".join(["simmodel", "run"] + overrides)
     try:
         try:
             rc: RunConfig = OmegaConf.to_object(cfg)
@@ -104,15 +109,91 @@ def _run_app(cfg) -> None:
             raise SimmodelError(str(exc).splitlines()[0]) from None
         rc.scenario_slug = hc.runtime.choices.get("scenario") or "custom"
         rc.scenario_question = scenario_question(rc.scenario_slug)
-        out_dir = Path(hc.runtime.output_dir) if hc.mode == RunMode.MULTIRUN else None
-        command = " ".join(["simmodel", "run"] + list(hc.overrides.task))
-        tasks.run(rc, out_dir=out_dir, command=command)
+        if not multirun:
+            tasks.run(rc, command=command, overrides=overrides)
+            return None
     except SimmodelError as exc:
-        if hc.mode == RunMode.MULTIRUN:
-            d = Path(hc.runtime.output_dir)
-            if d.is_dir() and not any(d.iterdir()):
-                d.rmdir()  # Hydra made the job folder; leave nothing half-made
-        _fail(exc)
+        if not multirun:
+            _fail(exc)
+        rc = None
+        error = exc
+    # A sweep job: its failure is recorded in its folder and the sweep goes on (SweepCallback
+    # reports it at the end). A parallel launcher already fills the cores with jobs: one process
+    # per job unless the user chose otherwise.
+    if rc is not None and rc.workers == 0 and not str(hc.launcher.get("_target_", "")).endswith("BasicLauncher"):
+        rc.workers = int(hc.launcher.get("cpus_per_task") or 1)  # SLURM: the cores the job was given
+    plan = sweep.read_plan(Path(hc.sweep.dir))
+    num = int(hc.job.num)
+    label = next((j["label"] for j in (plan or {}).get("jobs", []) if j["num"] == num), rc.scenario_slug if rc else "")
+    job_dir = Path(hc.runtime.output_dir)
+    if rc is None:  # the config itself was refused: record it like any failing job
+        def refuse(*_a, **_k):
+            raise error
+        return sweep.run_job(None, job_dir, num=num, overrides=overrides, command=command, label=label, run=refuse)
+    return sweep.run_job(rc, job_dir, num=num, overrides=overrides, command=command, label=label)
+
+
+class SweepCallback(Callback):
+    """Hydra callback of ``simmodel run -m``: records the sweep's plan when it starts, prints how
+    many jobs are done after each job, and writes the aggregate table and figure when it ends.
+
+    Configured in conf/run.yaml (hydra.callbacks.sweep), so every launcher gets it: on_multirun_*
+    run in the driver, on_job_end wherever the job ran (the count is read from the folders)."""
+
+    def __init__(self, reference: str = "baseline", plots: bool = True) -> None:
+        self.reference = reference
+        self.plots = plots
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+        from omegaconf import OmegaConf
+
+        from simmodel import sweep
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        task_overrides = list(OmegaConf.to_container(config.hydra.overrides.task))
+        jobs = _expand_sweep(OverridesParser.create(), task_overrides, config)
+        try:
+            if jobs is not None:
+                sweep.write_plan(sweep_dir, jobs, " ".join(["simmodel", "run", "-m"] + task_overrides))
+        except SimmodelError as exc:
+            _fail(exc)  # SystemExit passes through Hydra's callback guard: stop before any job runs
+        n = f"{len(jobs)} jobs" if jobs is not None else "jobs"
+        print(f"sweep: {n} -> {sweep_dir} (re-run the same command to resume; complete jobs are skipped)",
+              file=sys.stderr)
+
+    def on_job_end(self, config, job_return, **kwargs) -> None:
+        from simmodel import sweep
+
+        print(sweep.progress_line(Path(str(config.hydra.sweep.dir))), file=sys.stderr, flush=True)
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        from simmodel import sweep
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        global _SWEEP_OUTCOME
+        try:
+            path, jobs = sweep.aggregate(sweep_dir, reference=self.reference, plots=self.plots)
+        except Exception as exc:  # noqa: BLE001 - Hydra would turn it into a warning; say it and fail
+            _SWEEP_OUTCOME = {"error": f"the sweep's aggregate could not be written: {exc}"}
+            return
+        bad = [j for j in jobs if j.status != "complete"]
+        _SWEEP_OUTCOME = {"aggregate": str(path), "jobs": len(jobs),
+                          "failed": [f"job {j.num} ({j.label}): {j.status}" + (f": {j.error}" if j.error else "") for j in bad]}
+        print(f"sweep: aggregate of {len(jobs) - len(bad)} complete job(s): {path / 'aggregate.md'}", file=sys.stderr)
+
+
+_SWEEP_OUTCOME: dict | None = None
+
+
+def _expand_sweep(parser, overrides: list[str], config) -> list[list[str]] | None:
+    """The job list Hydra's basic sweeper will make of these overrides (None for another sweeper)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+        return None
+    batches = BasicSweeper.split_arguments(parser.parse_overrides(overrides), None)
+    return [list(job) for batch in batches for job in batch]
 
 
 def _plain_task_app(task: str):
@@ -164,10 +245,24 @@ def main(argv: list[str] | None = None) -> None:
         _fail(exc)
     import hydra
 
+    if task == "run" and ("-m" in rest or "--multirun" in rest) and not any(
+            a.startswith("hydra.sweep.dir=") for a in rest):
+        from simmodel.sweep import sweep_name
+
+        # a name from the overrides, not the clock: the same command finds its folder and resumes
+        rest.append(f"hydra.sweep.dir=${{output.root}}/${{task}}/multirun/{sweep_name(rest)}")
     register_configs()
     sys.argv = [f"simmodel {task}"] + rest
     app = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=task)(_APPS[task])
     app()
+    if _SWEEP_OUTCOME is not None:
+        if "error" in _SWEEP_OUTCOME:
+            _fail(SimmodelError(_SWEEP_OUTCOME["error"]))
+        if _SWEEP_OUTCOME["failed"]:
+            print(f"simmodel: error: {len(_SWEEP_OUTCOME['failed'])} of {_SWEEP_OUTCOME['jobs']} sweep jobs have no results:\n  "
+                  + "\n  ".join(_SWEEP_OUTCOME["failed"]) + "\nre-run the same command to retry them (complete jobs are skipped)",
+                  file=sys.stderr)
+            sys.exit(1)
 
 
 if __name__ == "__main__":

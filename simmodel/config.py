@@ -6,6 +6,8 @@ never sees Hydra. Range checks with clear messages live in :func:`validate`.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +125,19 @@ class RunConfig:
     targets: TargetsConfig = field(default_factory=TargetsConfig)
     assumption_sensitivity: AssumptionSensitivityConfig = field(default_factory=AssumptionSensitivityConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+
+
+def plain(obj):
+    """Dataclass config -> JSON-able dict (enums as values)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    return obj
 
 
 def resolve_path(p: str) -> Path:

@@ -48,6 +48,69 @@ def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tup
     return (min(lo, p), max(hi, p))
 
 
+def difference_interval(scenario: np.ndarray, reference: np.ndarray, *, paired: bool,
+                        z: float = 1.959963984540054) -> tuple[float, float, float]:
+    """Difference of two proportions, P(scenario) - P(reference), with its 95 % interval.
+
+    scenario, reference: booleans, one per replicate. Paired (replicate r of both runs shares its
+    seeds, i.e. common random numbers): Newcombe's hybrid score interval for paired proportions
+    (Newcombe 1998, Stat Med 17:2635, method 10), which uses the within-pair correlation phi, so a
+    lever that moves few replicates gets a narrow interval. Not paired: the same with phi = 0
+    (Newcombe's method 10 for independent samples). Both stay inside [-1, 1] and behave at p = 0 or 1.
+    Returns (difference, low, high).
+    """
+    s = np.asarray(scenario, bool)
+    r = np.asarray(reference, bool)
+    n1, n2 = s.size, r.size
+    if n1 == 0 or n2 == 0:
+        return (float("nan"),) * 3
+    p1, p2 = s.mean(), r.mean()
+    l1, u1 = wilson_interval(int(s.sum()), n1, z)
+    l2, u2 = wilson_interval(int(r.sum()), n2, z)
+    phi = 0.0
+    if paired:
+        if n1 != n2:
+            raise ValueError("paired difference needs the same number of replicates in both runs")
+        a = float(np.sum(s & r))
+        b = float(np.sum(s & ~r))
+        c = float(np.sum(~s & r))
+        d = float(np.sum(~s & ~r))
+        den = (a + b) * (c + d) * (a + c) * (b + d)
+        phi = (a * d - b * c) / math.sqrt(den) if den > 0 else 0.0
+    diff = float(p1 - p2)
+    dl = (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2
+    du = (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2
+    lo = max(-1.0, diff - math.sqrt(max(dl, 0.0)))
+    hi = min(1.0, diff + math.sqrt(max(du, 0.0)))
+    return diff, float(min(lo, diff)), float(max(hi, diff))
+
+
+def median_difference_interval(scenario: np.ndarray, reference: np.ndarray, *, paired: bool, resamples: int = 2000,
+                               seed: int = 0) -> tuple[float, float, float]:
+    """median(scenario) - median(reference) with a 95 % percentile bootstrap interval.
+
+    Paired: replicates are resampled together (replicate r of both runs), which keeps the common
+    random numbers' correlation; otherwise each run is resampled on its own. Fixed seed: the same
+    folders always give the same interval. Returns (difference, low, high), in the indicator's unit.
+    """
+    s = np.asarray(scenario, float)
+    r = np.asarray(reference, float)
+    if s.size == 0 or r.size == 0:
+        return (float("nan"),) * 3
+    rng = np.random.default_rng(seed)
+    diff = float(np.median(s) - np.median(r))
+    if paired:
+        if s.size != r.size:
+            raise ValueError("paired difference needs the same number of replicates in both runs")
+        idx = rng.integers(0, s.size, (resamples, s.size))
+        boot = np.median(s[idx], axis=1) - np.median(r[idx], axis=1)
+    else:
+        boot = (np.median(s[rng.integers(0, s.size, (resamples, s.size))], axis=1)
+                - np.median(r[rng.integers(0, r.size, (resamples, r.size))], axis=1))
+    lo, hi = np.quantile(boot, [0.025, 0.975])
+    return diff, float(min(lo, diff)), float(max(hi, diff))
+
+
 def trajectories_frame(per_replicate: list[pd.DataFrame]) -> pd.DataFrame:
     """Long table: replicate, year, indicator, value."""
     frames = []
@@ -182,16 +245,26 @@ class RunWriter:
     def path(self, name: str) -> Path:
         return self.tmp / name
 
-    def commit(self, manifest: dict) -> Path:
+    def commit(self, manifest: dict, *, replace: bool = False) -> Path:
+        """Write the manifest last and publish the folder. replace=True swaps out an existing folder
+        (a sweep job re-run because its config or code changed, a sweep's aggregate); the old one is
+        removed only after the new one is in place."""
         files = {p.relative_to(self.tmp).as_posix(): _sha256(p) for p in sorted(self.tmp.rglob("*")) if p.is_file()}
         manifest = {**manifest, "files": files, "complete": True}
         write_json(self.tmp / MANIFEST, manifest)  # last: its presence means the folder is complete
+        old = None
         if self.final.exists():
-            # a folder made by Hydra's multirun for this job: only an empty one may be replaced
-            if any(self.final.iterdir()):
+            if replace:
+                old = self.final.parent / f".old-{self.final.name}-{os.getpid()}"
+                os.replace(self.final, old)
+            elif any(self.final.iterdir()):
+                # a folder made by Hydra's multirun for this job: only an empty one may be replaced
                 raise ResultsError(f"results folder {self.final} already exists and is not empty")
-            self.final.rmdir()
+            else:
+                self.final.rmdir()
         os.replace(self.tmp, self.final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
         return self.final
 
     def abort(self) -> None:

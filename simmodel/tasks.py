@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import enum
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pandas as pd
 
 from simmodel import config as config_mod
 from simmodel.agents.government import EQUITY_LEVERS
-from simmodel.config import RunConfig, resolve_path
+from simmodel.config import RunConfig, plain, resolve_path
 from simmodel.errors import ConfigError
 from simmodel.data import file_sha256
 from simmodel.ensemble import load_inputs, parameter_file, parameter_sampler, replicate_seeds, run_ensemble
@@ -34,25 +33,17 @@ HISTORY = {
 }
 
 
-def _plain(obj):
-    """Dataclass config -> JSON-able dict (enums as values)."""
-    if dataclasses.is_dataclass(obj):
-        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
-
-
 def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = None, command: str = "",
+        overrides: list[str] | None = None, label: str | None = None, replace: bool = False, show_table: bool = True,
         echo=print) -> Path:
     """Validate, simulate ``cfg.replicates`` replicates, write the run folder; returns its path.
 
     Nothing is created on disk before every input has been validated; the folder appears only
-    when complete (written under a temporary name, manifest last, then renamed).
+    when complete (written under a temporary name, manifest last, then renamed). out_dir: where
+    (a sweep job's folder); default results/run/<scenario>/<timestamp>/. overrides: the command-line
+    overrides that made this config (recorded in the manifest). label: names the progress bar.
+    replace: swap out a complete folder already at out_dir (a sweep job re-run). show_table: print
+    the targets' table when done.
     """
     config_mod.validate(cfg)
     inputs, history = load_inputs(cfg)
@@ -70,7 +61,7 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
         if show:
             from tqdm import tqdm
 
-            bar = tqdm(total=cfg.replicates, desc=f"{cfg.scenario_slug}: replicates", unit="rep", file=sys.stderr)
+            bar = tqdm(total=cfg.replicates, desc=f"{label or cfg.scenario_slug}: replicates", unit="rep", file=sys.stderr)
         started = dt.datetime.now(dt.timezone.utc)
         sampler = parameter_sampler(cfg)
         results = run_ensemble(inputs, cfg.levers, cfg.uncertainties, scale=cfg.population.scale, root_seed=cfg.seed,
@@ -106,23 +97,24 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
         data_files = {k: str(resolve_path(getattr(cfg.data, k))) for k in ("indicators", "sectors", "cities", "base_year")}
         data_files["parameters"] = str(parameter_file(cfg))
         manifest = {
-            "task": cfg.task, "scenario": cfg.scenario_slug, "command": command,
+            "task": cfg.task, "scenario": cfg.scenario_slug, "command": command, "overrides": list(overrides or []),
             "started_utc": started.isoformat(), "finished_utc": finished.isoformat(),
-            "config": _plain(cfg),
+            "config": plain(cfg),
             "seeds": {"root_seed": cfg.seed, "replicate_spawn_keys": [list(s.spawn_key) for s in seeds],
                       "scheme": "numpy SeedSequence(root_seed).spawn(replicates); stage streams keyed by (purpose, step)"},
             "data_files": {k: {"path": v, "sha256": file_sha256(Path(v))} for k, v in data_files.items()},
             "packages": package_versions(), "code": code_version(),
         }
-        path = writer.commit(manifest)
+        path = writer.commit(manifest, replace=replace)
     except BaseException:
         writer.abort()
         raise
     if cfg.uncertainty.parameters and sampler is None:
         echo("note: calibration=prior has no estimated covariance; the bands carry shock noise only")
-    echo(target_table(summary))
-    if summary.get("assumption_sensitivity"):
-        echo(sensitivity_table(summary))
+    if show_table:  # a sweep shows one table for all its jobs instead (simmodel/sweep.py)
+        echo(target_table(summary))
+        if summary.get("assumption_sensitivity"):
+            echo(sensitivity_table(summary))
     echo(f"results: {path}")
     return path
 
@@ -267,7 +259,7 @@ def calibrate(cfg, *, command: str = "", echo=print) -> Path:
              "base_year": d.base_year, "grades": h.grades}
     manifest = {
         "task": "calibrate", "name": cfg.name, "command": command, "started_utc": started.isoformat(),
-        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(), "config": _plain(cfg),
+        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(), "config": plain(cfg),
         "seeds": {"root_seed": cfg.seed, "replicates": cfg.replicates, "scheme": "common random numbers: the same "
                   "SeedSequence(seed).spawn(replicates) at every candidate parameter vector"},
         "data_files": {k: {"path": str(resolve_path(v)), "sha256": file_sha256(resolve_path(v))} for k, v in files.items()},
@@ -346,7 +338,7 @@ def backtest(cfg, *, command: str = "", echo=print) -> Path:
             plots.save(bt.figure(forecasts, history, ind), writer.path(f"figures/backtest_{ind}.png"))
         report = backtest_markdown(cutoffs, sc, dm)
         writer.path("report.md").write_text(report, encoding="utf-8")
-        manifest = {"task": "backtest", "command": command, "cutoffs": cutoffs, "config": _plain(cfg),
+        manifest = {"task": "backtest", "command": command, "cutoffs": cutoffs, "config": plain(cfg),
                     "data_files": {"indicators": {"path": str(resolve_path(d.indicators)), "sha256": file_sha256(resolve_path(d.indicators))}},
                     "packages": package_versions(), "code": code_version()}
         path = writer.commit(manifest)

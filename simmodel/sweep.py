@@ -1,0 +1,467 @@
+"""Sweeps: many runs, one answer. No Hydra here: ``simmodel.cli.SweepCallback`` calls these.
+
+A sweep folder (results/run/multirun/<sweep>/) holds
+
+- ``sweep.json``: the plan, i.e. every job's number, overrides and label, written when the sweep starts;
+- one folder per job, ``<num>_<scenario>/``, complete when its manifest is in it (see results.py),
+  or holding ``FAILED.json`` when the job raised (the other jobs go on);
+- ``aggregate/``: one table of every target's probability and median per job, the difference from
+  the reference job (baseline) with intervals paired by common random numbers, a Markdown version,
+  and one comparison figure; rebuilt at the end of every run of the sweep.
+
+Re-running the same sweep command reuses the folder: a job whose folder is complete for the same
+config and code is skipped, every other job runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import traceback
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simmodel.data import file_sha256
+from simmodel.errors import SimmodelError
+from simmodel.results import (MANIFEST, ResultsError, RunWriter, code_version, difference_interval,
+                              median_difference_interval, package_versions, read_run, wilson_interval, write_json)
+
+PLAN = "sweep.json"
+FAILED = "FAILED.json"
+AGGREGATE = "aggregate"
+# Config keys that do not change a job's results: a job is not re-run because they differ.
+NEUTRAL_KEYS = ("workers", "output.progress")
+# Run settings two jobs must share for replicate r of both to have the same seeds (paired differences).
+PAIRING_KEYS = ("seed", "replicates", "population.scale", "calibration", "calibration_root", "uncertainty.parameters",
+                "end_year", "base_year", "data")
+
+
+class SweepError(SimmodelError):
+    """A sweep folder cannot be used as asked (another sweep's plan is in it)."""
+
+
+# --- naming and planning ---------------------------------------------------------------------------
+
+def sweep_name(overrides: list[str]) -> str:
+    """A stable folder name for a sweep, from its overrides: the same command gives the same folder,
+    so re-running it resumes. Settings that do not change results (workers, progress, launcher
+    and other hydra.* settings) do not change the name. Example: ``scenario-3f09c1a2b4``."""
+    relevant = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))
+                and o.lstrip("+~").split("=", 1)[0] not in NEUTRAL_KEYS]
+    digest = hashlib.sha256("\n".join(relevant).encode("utf-8")).hexdigest()[:10]
+    swept = [o.lstrip("+~").split("=", 1)[0].split(".")[-1] for o in relevant if _is_sweep(o)]
+    stem = re.sub(r"[^A-Za-z0-9_]+", "_", "+".join(swept))[:40] or "sweep"
+    return f"{stem}-{digest}"
+
+
+def _is_sweep(override: str) -> bool:
+    _, _, value = override.partition("=")
+    return "," in value or bool(re.match(r"^\s*(range|choice|glob)\(", value))
+
+
+def job_labels(jobs: list[list[str]]) -> list[str]:
+    """Each job's label: the overrides in which it differs from the other jobs of the sweep."""
+    keyed = [dict(o.lstrip("+~").split("=", 1) for o in job if "=" in o) for job in jobs]
+    keys = list(dict.fromkeys(k for job in keyed for k in job))
+    varying = [k for k in keys if len({job.get(k) for job in keyed}) > 1]
+    out = []
+    for job in keyed:
+        parts = [f"{k}={job[k]}" for k in varying if k in job]
+        out.append(" ".join(parts) or " ".join(f"{k}={v}" for k, v in job.items()) or "defaults")
+    return out
+
+
+def write_plan(sweep_dir: Path, jobs: list[list[str]], command: str) -> dict:
+    """Record the sweep's jobs in sweep.json. A folder that holds another sweep's plan is refused:
+    its job numbers would mean other configs."""
+    sweep_dir = Path(sweep_dir)
+    labels = job_labels(jobs)
+    plan = {"command": command, "n_jobs": len(jobs),
+            "jobs": [{"num": i, "overrides": list(o), "label": labels[i]} for i, o in enumerate(jobs)]}
+    path = sweep_dir / PLAN
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SweepError(f"{path} is corrupt ({exc}); delete it or choose another hydra.sweep.dir") from None
+        if [j.get("overrides") for j in old.get("jobs", [])] != [j["overrides"] for j in plan["jobs"]]:
+            raise SweepError(f"{sweep_dir} holds another sweep (its {PLAN} lists other jobs); "
+                             "choose another hydra.sweep.dir=... or delete that folder")
+        plan["first_started_utc"] = old.get("first_started_utc")
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    plan.setdefault("first_started_utc", None)
+    plan["first_started_utc"] = plan["first_started_utc"] or _now()
+    plan["last_started_utc"] = _now()
+    _atomic_json(path, plan)
+    return plan
+
+
+def read_plan(sweep_dir: Path) -> dict | None:
+    path = Path(sweep_dir) / PLAN
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SweepError(f"{path} is corrupt ({exc})") from None
+
+
+# --- jobs ------------------------------------------------------------------------------------------
+
+def job_dirs(sweep_dir: Path) -> dict[int, Path]:
+    """The job folders of a sweep by job number (``<num>_<scenario>``)."""
+    out = {}
+    for p in Path(sweep_dir).iterdir() if Path(sweep_dir).is_dir() else []:
+        m = re.match(r"^(\d+)_", p.name)
+        if m and p.is_dir():
+            out[int(m.group(1))] = p
+    return dict(sorted(out.items()))
+
+
+def job_status(job_dir: Path) -> str:
+    """complete (manifest written), failed (FAILED.json) or pending (absent, empty or partial)."""
+    job_dir = Path(job_dir)
+    if (job_dir / MANIFEST).is_file():
+        return "complete"
+    if (job_dir / FAILED).is_file():
+        return "failed"
+    return "pending"
+
+
+def comparable_config(plain: dict) -> dict:
+    """A job's config without the keys that do not change its results."""
+    out = json.loads(json.dumps(plain, default=str))
+    for key in NEUTRAL_KEYS:
+        node, *path = key.split(".")
+        if not path:
+            out.pop(node, None)
+        elif isinstance(out.get(node), dict):
+            out[node].pop(path[0], None)
+    return out
+
+
+def _reuse_reason(job_dir: Path, plain: dict) -> str | None:
+    """None if the complete folder at job_dir holds this job's results for this config and code;
+    else why it must be re-run."""
+    try:
+        manifest = json.loads((job_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return f"its manifest is unreadable ({exc})"
+    if comparable_config(manifest.get("config", {})) != comparable_config(plain):
+        return "its config differs (a scenario file, default or override changed)"
+    if manifest.get("code", {}).get("git_commit") != code_version().get("git_commit"):
+        return "it was written by another version of the code"
+    try:
+        read_run(job_dir)
+    except ResultsError as exc:
+        return str(exc)
+    return None
+
+
+def run_job(cfg, job_dir: Path, *, num: int, overrides: list[str], command: str, label: str = "",
+            echo=print, run=None) -> dict:
+    """Run one job of a sweep into job_dir; never raises for a failing job (the sweep goes on).
+
+    Skips a job whose folder is complete for the same config and code. Returns a status record:
+    {"num", "label", "status": complete|skipped|failed, "path", "error"}. run: the task function
+    (simmodel.tasks.run), injectable so that this module does not import the model.
+    """
+    if run is None:
+        from simmodel.tasks import run
+    from simmodel.config import plain
+
+    job_dir = Path(job_dir)
+    record = {"num": num, "label": label, "path": str(job_dir), "error": None}
+    name = f"job {num} ({label})" if label else f"job {num}"
+    replace = False
+    if cfg is not None and job_status(job_dir) == "complete":
+        why = _reuse_reason(job_dir, plain(cfg))
+        if why is None:
+            echo(f"{name}: complete in {job_dir}, skipped")
+            return {**record, "status": "skipped"}
+        echo(f"{name}: re-running, {why}")
+        replace = True
+    # leftovers of an interrupted or failed attempt at this job
+    for stale in job_dir.parent.glob(f".tmp-{job_dir.name}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    (job_dir / FAILED).unlink(missing_ok=True)
+    try:
+        run(cfg, out_dir=job_dir, command=command, overrides=overrides, label=f"job {num} {label}".strip(), replace=replace,
+            show_table=False, echo=echo)
+    except Exception as exc:  # noqa: BLE001 - one job's failure must not end the sweep
+        job_dir.mkdir(parents=True, exist_ok=True)
+        _atomic_json(job_dir / FAILED, {
+            "num": num, "label": label, "overrides": overrides, "command": command,
+            "error": str(exc), "type": type(exc).__name__, "user_error": isinstance(exc, SimmodelError),
+            "traceback": traceback.format_exc(), "failed_utc": _now()})
+        echo(f"{name}: FAILED: {exc}")
+        return {**record, "status": "failed", "error": str(exc)}
+    return {**record, "status": "complete"}
+
+
+def progress_line(sweep_dir: Path) -> str:
+    """'sweep: 3/5 jobs done (2 complete, 1 failed)' from the folders on disk, so that it is right
+    whichever process (launcher worker, Ray node, SLURM task) asks."""
+    plan = read_plan(sweep_dir)
+    states = [job_status(d) for d in job_dirs(sweep_dir).values()]
+    done = sum(s in ("complete", "failed") for s in states)
+    total = plan["n_jobs"] if plan else "?"
+    return (f"sweep: {done}/{total} jobs done ({states.count('complete')} complete, {states.count('failed')} failed)"
+            f" in {sweep_dir}")
+
+
+# --- the aggregate ---------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Job:
+    num: int
+    label: str
+    path: Path
+    status: str
+    summary: dict | None = None
+    manifest: dict | None = None
+    traj: pd.DataFrame | None = None
+    error: str | None = None
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _pairing_key(manifest: dict) -> tuple:
+    flat = _flat(manifest.get("config", {}))
+    return tuple((k, json.dumps(v, sort_keys=True, default=str)) for k, v in sorted(flat.items())
+                 if any(k == p or k.startswith(p + ".") for p in PAIRING_KEYS))
+
+
+def _is_reference(manifest: dict, reference: str) -> bool:
+    """The reference job: the reference scenario as it stands, i.e. every lever, uncertainty,
+    parameter and base-year quantity at that scenario's values. For baseline these are the
+    registry's defaults (scenarios/baseline.yaml sets nothing; a test checks it), so a lever sweep
+    whose values include the default (fund_life_years=8,12,20) finds its reference too."""
+    cfg = manifest.get("config", {})
+    unchanged = not cfg.get("params", {}).get("overrides") and not cfg.get("population", {}).get("overrides")
+    if reference == "baseline":
+        from simmodel.config import plain
+        from simmodel.levers import Levers, Uncertainties
+
+        return (unchanged and cfg.get("levers") == plain(Levers())
+                and cfg.get("uncertainties") == plain(Uncertainties()))
+    return (manifest.get("scenario") == reference and unchanged
+            and not any(o.lstrip("+~").startswith(("levers.", "uncertainties.")) for o in manifest.get("overrides", [])))
+
+
+def load_jobs(sweep_dir: Path) -> list[Job]:
+    """Every job of the sweep's plan (or, without a plan, every job folder), with its results if complete."""
+    sweep_dir = Path(sweep_dir)
+    plan = read_plan(sweep_dir)
+    dirs = job_dirs(sweep_dir)
+    entries = plan["jobs"] if plan else [{"num": n, "label": p.name} for n, p in dirs.items()]
+    jobs = []
+    for e in entries:
+        num = e["num"]
+        path = dirs.get(num, sweep_dir / f"{num}_?")
+        status = job_status(path) if num in dirs else "pending"
+        job = Job(num=num, label=e.get("label", path.name), path=path, status=status)
+        if status == "complete":
+            try:
+                job.traj, job.summary, job.manifest = read_run(path)
+            except ResultsError as exc:
+                job.status, job.error = "corrupt", str(exc)
+        elif status == "failed":
+            try:
+                job.error = json.loads((path / FAILED).read_text(encoding="utf-8")).get("error")
+            except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+                job.error = f"see {path / FAILED}"
+        jobs.append(job)
+    return jobs
+
+
+def _target_values(job: Job) -> dict[tuple[str, str], np.ndarray]:
+    """(target, year) -> the indicator's value per replicate, in replicate order."""
+    wide = job.traj.pivot_table(index=["replicate", "year"], columns="indicator", values="value")
+    out = {}
+    for tid, by_year in job.summary["targets"].items():
+        for year, t in by_year.items():
+            out[(tid, year)] = wide.xs(int(year), level="year")[t["indicator"]].sort_index().to_numpy(float)
+    return out
+
+
+def _met(values: np.ndarray, t: dict) -> np.ndarray:
+    return values > t["threshold"] if t["comparison"] == ">" else values >= t["threshold"]
+
+
+def aggregate_table(jobs: list[Job], reference: str = "baseline") -> tuple[pd.DataFrame, Job | None, str]:
+    """One row per complete job x target x year: P(met) with its Wilson interval, the median and
+    80 % band of the indicator, fiscal cost, and the difference from the reference job with 95 %
+    intervals, paired by common random numbers where the two jobs share their seeds. Also returns
+    the reference job and a sentence saying how it was chosen."""
+    done = [j for j in jobs if j.status == "complete"]
+    candidates = [j for j in done if _is_reference(j.manifest, reference)]
+    ref = next((j for j in candidates if j.manifest.get("scenario") == reference), candidates[0] if candidates else None)
+    if ref is not None:
+        how = f"job {ref.num} ({ref.label}): the {reference} scenario with no lever, uncertainty or parameter changed"
+    elif done:
+        ref = done[0]
+        how = (f"job {ref.num} ({ref.label}): no job of this sweep is the {reference} scenario unchanged, "
+               f"so differences are from the first complete job")
+    else:
+        how = "no complete job"
+    ref_values = _target_values(ref) if ref is not None else {}
+    rows = []
+    for job in done:
+        values = _target_values(job)
+        paired = _pairing_key(job.manifest) == _pairing_key(ref.manifest)
+        cost = job.summary.get("fiscal_cost_total_cny_100m", {})
+        for tid, by_year in job.summary["targets"].items():
+            for year, t in by_year.items():
+                v = values[(tid, year)]
+                met = _met(v, t)
+                lo, hi = wilson_interval(int(met.sum()), met.size)
+                row = {"job": job.num, "label": job.label, "scenario": job.summary["scenario"]["slug"],
+                       "target_id": tid, "year": int(year), "indicator": t["indicator"], "unit": t["unit"],
+                       "comparison": t["comparison"], "threshold": t["threshold"],
+                       "threshold_source": "seed" if t["threshold_source"] == "seed" else "assumption",
+                       "n_replicates": int(met.size), "p_met": float(met.mean()), "p_met_lo": lo, "p_met_hi": hi,
+                       "median": float(np.median(v)), "p10": float(np.quantile(v, 0.1)), "p90": float(np.quantile(v, 0.9)),
+                       "grants_cny_100m_median": cost.get("grants", {}).get("median", float("nan")),
+                       "equity_cny_100m_median": cost.get("equity", {}).get("median", float("nan")),
+                       "reference_job": ref.num, "paired": paired}
+                rv = ref_values.get((tid, year))
+                if rv is None or (paired and rv.size != v.size):
+                    row.update({k: float("nan") for k in ("diff_p_met", "diff_p_met_lo", "diff_p_met_hi",
+                                                          "diff_p_met_lo_unpaired", "diff_p_met_hi_unpaired",
+                                                          "diff_median", "diff_median_lo", "diff_median_hi")})
+                else:
+                    rmet = _met(rv, t)
+                    d, dlo, dhi = difference_interval(met, rmet, paired=paired)
+                    _, ulo, uhi = difference_interval(met, rmet, paired=False)
+                    m, mlo, mhi = median_difference_interval(v, rv, paired=paired)
+                    row.update({"diff_p_met": d, "diff_p_met_lo": dlo, "diff_p_met_hi": dhi,
+                                "diff_p_met_lo_unpaired": ulo, "diff_p_met_hi_unpaired": uhi,
+                                "diff_median": m, "diff_median_lo": mlo, "diff_median_hi": mhi})
+                rows.append(row)
+    return pd.DataFrame(rows), ref, how
+
+
+def _fmt_p(p, lo, hi) -> str:
+    return "–" if not np.isfinite(p) else f"{p:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def _fmt_d(d, lo, hi, digits=2) -> str:
+    return "–" if not np.isfinite(d) else f"{d:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+
+
+def _md_escape(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def aggregate_markdown(table: pd.DataFrame, jobs: list[Job], how: str, plan: dict | None) -> str:
+    """The aggregate as Markdown: probabilities, differences, medians, fiscal cost, failures."""
+    lines = ["# Sweep: every target per job, and the change from the reference", ""]
+    if plan:
+        lines += [f"Command: `{plan['command']}`", ""]
+    counts = {s: sum(j.status == s for j in jobs) for s in ("complete", "failed", "pending", "corrupt")}
+    lines += [f"Jobs: {len(jobs)} ({', '.join(f'{v} {k}' for k, v in counts.items() if v)}). Reference: {how}.", ""]
+    if table.empty:
+        return "\n".join(lines + ["No complete job: nothing to compare.", ""])
+    cols = list(dict.fromkeys(zip(table["target_id"], table["year"])))
+    head = "| job | label | " + " | ".join(f"{t} {y}" for t, y in cols) + " |"
+    sep = "|---|---|" + "---|" * len(cols)
+
+    def block(title: str, note: str, cell) -> list[str]:
+        out = [f"## {title}", "", note, "", head, sep]
+        for (num, label), grp in table.groupby(["job", "label"], sort=True):
+            by = {(r.target_id, r.year): r for r in grp.itertuples()}
+            out.append(f"| {num} | {_md_escape(label)} | " + " | ".join(cell(by[c]) if c in by else "–" for c in cols) + " |")
+        return out + [""]
+
+    def change(fmt):
+        # the reference's own row: no change to show
+        return lambda r: "reference" if r.job == r.reference_job else fmt(r)
+
+    thr = ", ".join(f"{t} {y}: {r.comparison}{r.threshold:g} {r.unit}{' (assumption)' if r.threshold_source != 'seed' else ''}"
+                    for (t, y), r in table.drop_duplicates(["target_id", "year"]).set_index(["target_id", "year"]).iterrows())
+    lines += block("Probability that the target is met", f"P(met) with its 95 % Wilson interval. Thresholds: {thr}.",
+                   lambda r: _fmt_p(r.p_met, r.p_met_lo, r.p_met_hi))
+    paired = bool(table["paired"].all())
+    lines += block("Change in P(met) from the reference",
+                   "Difference with its 95 % interval (Newcombe's hybrid score), "
+                   + ("paired: replicate r of every job shares its seeds (common random numbers)."
+                      if paired else "paired where jobs share seed, replicates and scale, otherwise independent (column `paired`)."),
+                   change(lambda r: _fmt_d(r.diff_p_met, r.diff_p_met_lo, r.diff_p_met_hi)))
+    lines += block("Median of each target's indicator", "Median over replicates, with the change from the reference "
+                   "and its 95 % bootstrap interval (replicates resampled in pairs).",
+                   lambda r: f"{r.median:.2f}" + ("" if r.job == r.reference_job
+                                                  else f" ({_fmt_d(r.diff_median, r.diff_median_lo, r.diff_median_hi)})"))
+    diffs = table[table["job"] != table["reference_job"]]
+    w_p = (diffs["diff_p_met_hi"] - diffs["diff_p_met_lo"]).to_numpy(float)
+    w_u = (diffs["diff_p_met_hi_unpaired"] - diffs["diff_p_met_lo_unpaired"]).to_numpy(float)
+    ok = np.isfinite(w_p) & np.isfinite(w_u) & (w_u > 0)
+    if ok.any():
+        lines += [f"Pairing: the paired intervals of the changes in P(met) are on average {np.mean(w_p[ok] / w_u[ok]):.0%} "
+                  "as wide as those of independent runs of the same size.", ""]
+    cost = table.drop_duplicates("job")[["job", "label", "grants_cny_100m_median", "equity_cny_100m_median"]]
+    lines += ["## Fiscal cost", "", "Median over replicates of the whole projection, CNY 100 million.", "",
+              "| job | label | grants | equity |", "|---|---|---|---|"]
+    lines += [f"| {r.job} | {_md_escape(r.label)} | {r.grants_cny_100m_median:.1f} | {r.equity_cny_100m_median:.1f} |"
+              for r in cost.itertuples()]
+    lines.append("")
+    bad = [j for j in jobs if j.status != "complete"]
+    if bad:
+        lines += ["## Jobs without results", ""]
+        lines += [f"- job {j.num} ({_md_escape(j.label)}): {j.status}" + (f": {_md_escape(j.error)}" if j.error else "")
+                  for j in bad]
+        lines += ["", "Re-run the same command to run them again; complete jobs are skipped.", ""]
+    return "\n".join(lines)
+
+
+def aggregate(sweep_dir: Path, *, reference: str = "baseline", plots: bool = True) -> tuple[Path, list[Job]]:
+    """Build (or rebuild) the sweep's aggregate/ folder: aggregate.parquet, aggregate.md,
+    comparison.png, manifest.json (last). Returns its path and the jobs with their status."""
+    sweep_dir = Path(sweep_dir)
+    jobs = load_jobs(sweep_dir)
+    plan = read_plan(sweep_dir)
+    table, ref, how = aggregate_table(jobs, reference)
+    writer = RunWriter(sweep_dir / AGGREGATE)
+    try:
+        table.to_parquet(writer.path("aggregate.parquet"), index=False)
+        writer.path("aggregate.md").write_text(aggregate_markdown(table, jobs, how, plan), encoding="utf-8")
+        if plots and not table.empty:
+            from simmodel.report import plots as plots_mod
+
+            plots_mod.save(plots_mod.comparison_chart(table), writer.path("comparison.png"))
+        manifest = {"task": "aggregate", "sweep": str(sweep_dir), "reference": how, "created_utc": _now(),
+                    "jobs": [{"num": j.num, "label": j.label, "status": j.status, "path": str(j.path),
+                              "error": j.error, "manifest_sha256": file_sha256(j.path / MANIFEST) if j.status == "complete" else None}
+                             for j in jobs],
+                    "packages": package_versions(), "code": code_version()}
+        path = writer.commit(manifest, replace=True)
+    except BaseException:
+        writer.abort()
+        raise
+    return path, jobs
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
+
+
+def _atomic_json(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write_json(tmp, obj)
+    os.replace(tmp, path)
