@@ -223,6 +223,24 @@ _APPS = {"run": _run_app, "calibrate": _plain_task_app("calibrate"), "backtest":
          "compare": _plain_task_app("compare")}
 
 
+def _absolute_sweep_dir(rest: list[str]) -> list[str]:
+    """Give a sweep its folder as an absolute path: jobs may run in another working directory (a
+    worker of an existing Ray cluster does) or on another machine that shares the file system.
+    Unless hydra.sweep.dir is given, the folder is named from the overrides, not the clock, so that
+    the same command finds its folder again and resumes."""
+    from simmodel.config import OutputConfig
+    from simmodel.sweep import sweep_name
+
+    given = [a for a in rest if a.startswith("hydra.sweep.dir=")]
+    if given:
+        path = Path(given[-1].split("=", 1)[1].strip("'\""))
+        rest = [a for a in rest if not a.startswith("hydra.sweep.dir=")]
+    else:
+        roots = [a.split("=", 1)[1].strip("'\"") for a in rest if a.lstrip("+").startswith("output.root=")]
+        path = Path(roots[-1] if roots else OutputConfig().root) / "run" / "multirun" / sweep_name(rest)
+    return rest + [f"hydra.sweep.dir='{path.expanduser().absolute()}'"]
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -245,12 +263,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(exc)
     import hydra
 
-    if task == "run" and ("-m" in rest or "--multirun" in rest) and not any(
-            a.startswith("hydra.sweep.dir=") for a in rest):
-        from simmodel.sweep import sweep_name
-
-        # a name from the overrides, not the clock: the same command finds its folder and resumes
-        rest.append(f"hydra.sweep.dir=${{output.root}}/${{task}}/multirun/{sweep_name(rest)}")
+    if task == "run" and ("-m" in rest or "--multirun" in rest):
+        rest = _absolute_sweep_dir(rest)
     register_configs()
     sys.argv = [f"simmodel {task}"] + rest
     app = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=task)(_APPS[task])

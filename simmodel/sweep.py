@@ -446,7 +446,7 @@ def aggregate(sweep_dir: Path, *, reference: str = "baseline", plots: bool = Tru
 
             plots_mod.save(plots_mod.comparison_chart(table), writer.path("comparison.png"))
         manifest = {"task": "aggregate", "sweep": str(sweep_dir), "reference": how, "created_utc": _now(),
-                    "jobs": [{"num": j.num, "label": j.label, "status": j.status, "path": str(j.path),
+                    "jobs": [{"num": j.num, "label": j.label, "status": j.status, "path": j.path.name,  # relative: the sweep folder may move
                               "error": j.error, "manifest_sha256": file_sha256(j.path / MANIFEST) if j.status == "complete" else None}
                              for j in jobs],
                     "packages": package_versions(), "code": code_version()}

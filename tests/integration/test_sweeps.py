@@ -42,7 +42,7 @@ def check_aggregate_against_jobs(sweep: Path) -> pd.DataFrame:
     complete = [j for j in manifest["jobs"] if j["status"] == "complete"]
     assert sorted(table["job"].unique()) == [j["num"] for j in complete]
     for j in complete:
-        _, summary, _ = read_run(Path(j["path"]))
+        _, summary, _ = read_run(sweep / j["path"])
         rows = table[table["job"] == j["num"]]
         n_targets = sum(len(v) for v in summary["targets"].values())
         assert len(rows) == n_targets
@@ -117,7 +117,7 @@ def test_rerun_resumes_an_interrupted_sweep(tmp_path, joblib_sweep):
     args = ["run", "-m", "scenario=baseline,land_tight,subsidy_half", *QUICK[:1], "replicates=24", *QUICK[2:],
             "workers=1"]
     env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
-    proc = subprocess.Popen([SIMMODEL, *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen([SIMMODEL, *args], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 240
     first = None
@@ -183,13 +183,33 @@ def ray_env(tmp_path):
            "PYTHONWARNINGS": "ignore::DeprecationWarning"}
     yield env
     subprocess.run([str(BIN / "ray"), "stop", "--force"], env=env, capture_output=True, timeout=120)
-    assert not _ray_processes(short), "Ray processes left running"
+    assert _gone(short), f"Ray processes left running: {_ray_processes(short)}"
     shutil.rmtree(short, ignore_errors=True)
 
 
 def _ray_processes(tmpdir: Path) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if str(tmpdir) in line and "ps -eo" not in line]
+    """Live processes started with this test's RAY_TMPDIR (Ray's head, raylet, workers inherit it)."""
+    mark = f"RAY_TMPDIR={tmpdir}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if mark in (proc / "environ").read_bytes().split(b"\0"):
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return found
+
+
+def _gone(tmpdir: Path, timeout: float = 30) -> bool:
+    """True once no process of this test's Ray is left (shutting down takes a moment)."""
+    deadline = time.monotonic() + timeout
+    while _ray_processes(tmpdir):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
 
 
 def _run_env(args: list[str], cwd: Path, env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -202,7 +222,7 @@ def test_ray_sweep_on_a_ray_instance_the_launcher_starts(tmp_path, ray_env):
                     tmp_path, ray_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     check_aggregate_against_jobs(the_sweep(tmp_path))
-    assert not _ray_processes(Path(ray_env["RAY_TMPDIR"])), "the launcher's Ray did not shut down"
+    assert _gone(Path(ray_env["RAY_TMPDIR"])), "the launcher's Ray did not shut down"
 
 
 def test_ray_sweep_on_an_existing_ray_head(tmp_path, ray_env):
