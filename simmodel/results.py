@@ -53,36 +53,49 @@ def difference_interval(scenario: np.ndarray, reference: np.ndarray, *, paired: 
     """Difference of two proportions, P(scenario) - P(reference), with its 95 % interval.
 
     scenario, reference: booleans, one per replicate. Paired (replicate r of both runs shares its
-    seeds, i.e. common random numbers): Newcombe's hybrid score interval for paired proportions
-    (Newcombe 1998, Stat Med 17:2635, method 10), which uses the within-pair correlation phi, so a
-    lever that moves few replicates gets a narrow interval. Not paired: the same with phi = 0
-    (Newcombe's method 10 for independent samples). Both stay inside [-1, 1] and behave at p = 0 or 1.
-    Returns (difference, low, high).
+    seeds: common random numbers): Tango's score interval for the difference of paired
+    proportions (Tango 1998, Stat Med 17:891), which rests on the discordant replicates only, so a
+    lever that moves few replicates gets a narrow interval. (Newcombe's hybrid method 10 was tried
+    first: 88 % coverage at nominal 95 % with strongly correlated pairs; Tango's gave 93-97 %,
+    tests/unit/test_sweep.py.) Not paired: Newcombe's hybrid score interval for independent
+    samples (Newcombe 1998, Stat Med 17:873, method 10). Both stay inside [-1, 1] and behave at
+    p = 0 or 1. Returns (difference, low, high).
     """
     s = np.asarray(scenario, bool)
     r = np.asarray(reference, bool)
     n1, n2 = s.size, r.size
     if n1 == 0 or n2 == 0:
         return (float("nan"),) * 3
-    p1, p2 = s.mean(), r.mean()
-    l1, u1 = wilson_interval(int(s.sum()), n1, z)
-    l2, u2 = wilson_interval(int(r.sum()), n2, z)
-    phi = 0.0
     if paired:
         if n1 != n2:
             raise ValueError("paired difference needs the same number of replicates in both runs")
-        a = float(np.sum(s & r))
-        b = float(np.sum(s & ~r))
-        c = float(np.sum(~s & r))
-        d = float(np.sum(~s & ~r))
-        den = (a + b) * (c + d) * (a + c) * (b + d)
-        phi = (a * d - b * c) / math.sqrt(den) if den > 0 else 0.0
+        return _tango_interval(float(np.sum(s & ~r)), float(np.sum(~s & r)), n1, z)
+    p1, p2 = s.mean(), r.mean()
+    l1, u1 = wilson_interval(int(s.sum()), n1, z)
+    l2, u2 = wilson_interval(int(r.sum()), n2, z)
     diff = float(p1 - p2)
-    dl = (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2
-    du = (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2
-    lo = max(-1.0, diff - math.sqrt(max(dl, 0.0)))
-    hi = min(1.0, diff + math.sqrt(max(du, 0.0)))
+    lo = max(-1.0, diff - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2))
+    hi = min(1.0, diff + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
     return diff, float(min(lo, diff)), float(max(hi, diff))
+
+
+def _tango_interval(b: float, c: float, n: int, z: float) -> tuple[float, float, float]:
+    """Tango's score interval: b replicates where only the scenario meets the target, c where only
+    the reference does, n pairs. Inverts the score statistic with the constrained MLE of c/n."""
+    from scipy.optimize import brentq
+
+    diff = (b - c) / n
+
+    def score(d: float) -> float:
+        a2, b2, c2 = 2 * n, -b - c + (2 * n - b + c) * d, -c * d * (1 - d)
+        q = (math.sqrt(max(b2 * b2 - 4 * a2 * c2, 0.0)) - b2) / (2 * a2)
+        num, var = b - c - n * d, n * (2 * q + d * (1 - d))
+        return num / math.sqrt(var) if var > 0 else math.copysign(math.inf, num) if num else 0.0
+
+    eps = 1e-12
+    lo = -1.0 if diff <= -1 + eps or score(-1 + eps) <= z else brentq(lambda d: score(d) - z, -1 + eps, diff)
+    hi = 1.0 if diff >= 1 - eps or score(1 - eps) >= -z else brentq(lambda d: score(d) + z, diff, 1 - eps)
+    return float(diff), float(min(lo, diff)), float(max(hi, diff))
 
 
 def median_difference_interval(scenario: np.ndarray, reference: np.ndarray, *, paired: bool, resamples: int = 2000,

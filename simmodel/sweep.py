@@ -400,7 +400,7 @@ def aggregate_markdown(table: pd.DataFrame, jobs: list[Job], how: str, plan: dic
                    lambda r: _fmt_p(r.p_met, r.p_met_lo, r.p_met_hi))
     paired = bool(table["paired"].all())
     lines += block("Change in P(met) from the reference",
-                   "Difference with its 95 % interval (Newcombe's hybrid score), "
+                   "Difference with its 95 % interval (Tango's score interval), "
                    + ("paired: replicate r of every job shares its seeds (common random numbers)."
                       if paired else "paired where jobs share seed, replicates and scale, otherwise independent (column `paired`)."),
                    change(lambda r: _fmt_d(r.diff_p_met, r.diff_p_met_lo, r.diff_p_met_hi)))
