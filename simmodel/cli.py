@@ -140,9 +140,8 @@ class SweepCallback(Callback):
     Configured in conf/run.yaml (hydra.callbacks.sweep), so every launcher gets it: on_multirun_*
     run in the driver, on_job_end wherever the job ran (the count is read from the folders)."""
 
-    def __init__(self, reference: str = "baseline", plots: bool = True) -> None:
+    def __init__(self, reference: str = "baseline") -> None:
         self.reference = reference
-        self.plots = plots
 
     def on_multirun_start(self, config, **kwargs) -> None:
         from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -163,8 +162,13 @@ class SweepCallback(Callback):
               file=sys.stderr)
 
     def on_job_end(self, config, job_return, **kwargs) -> None:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
         from simmodel import sweep
 
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            return  # a single run: no sweep to report on
         print(sweep.progress_line(Path(str(config.hydra.sweep.dir))), file=sys.stderr, flush=True)
 
     def on_multirun_end(self, config, **kwargs) -> None:
@@ -173,7 +177,7 @@ class SweepCallback(Callback):
         sweep_dir = Path(str(config.hydra.sweep.dir))
         global _SWEEP_OUTCOME
         try:
-            path, jobs = sweep.aggregate(sweep_dir, reference=self.reference, plots=self.plots)
+            path, jobs = sweep.aggregate(sweep_dir, reference=self.reference, plots=bool(config.output.plots))
         except Exception as exc:  # noqa: BLE001 - Hydra would turn it into a warning; say it and fail
             _SWEEP_OUTCOME = {"error": f"the sweep's aggregate could not be written: {exc}"}
             return
