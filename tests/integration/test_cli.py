@@ -160,8 +160,8 @@ def test_multirun_writes_one_folder_per_job(tmp_path):
     proc = run_cli(["run", "-m", "scenario=baseline,no_new_policy", *QUICK, "output.plots=false"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     dirs = result_dirs(tmp_path / "results" / "run" / "multirun")
-    assert [d.name for d in dirs] == ["0_baseline", "1_no_new_policy"]
-    assert dirs[0].parent == dirs[1].parent
+    assert [d.name for d in dirs] == ["0_baseline", "1_no_new_policy", "aggregate"]
+    assert dirs[0].parent == dirs[1].parent == dirs[2].parent
 
 
 def test_model_below_the_cli_never_imports_hydra():

@@ -90,7 +90,9 @@ def test_paired_intervals_are_narrower_than_independent_ones(joblib_sweep):
     other = table[table["job"] != table["reference_job"]]
     paired = (other["diff_p_met_hi"] - other["diff_p_met_lo"]).to_numpy()
     unpaired = (other["diff_p_met_hi_unpaired"] - other["diff_p_met_lo_unpaired"]).to_numpy()
-    assert np.all(paired <= unpaired + 1e-12) and paired.mean() < unpaired.mean()
+    # on average; cell by cell Tango's paired and Newcombe's unpaired interval are different methods
+    # (the coverage and width of both are checked in tests/unit/test_sweep.py)
+    assert paired.mean() < unpaired.mean()
 
 
 def test_a_failing_job_does_not_lose_the_others_and_the_reference_is_found_by_value(tmp_path):
