@@ -16,21 +16,12 @@ from simmodel.config import RunConfig, plain, resolve_path
 from simmodel.errors import ConfigError
 from simmodel.data import file_sha256
 from simmodel.ensemble import load_inputs, parameter_file, parameter_sampler, replicate_seeds, run_ensemble
-from simmodel.indicators import INDICATORS, targets_from_config
+from simmodel.indicators import targets_from_config
 from simmodel.levers import specs
 from simmodel.report import plots
 from simmodel.results import (SUMMARY, TRAJECTORIES, RunWriter, code_version, new_run_dir, package_versions,
                               summarise, trajectories_frame, write_json)
 
-# Observed points drawn on each target's fan chart: (indicator in the data, label, multiplier).
-HISTORY = {
-    "T1": [],  # no year of T1 exists in any source (data README)
-    "T2": [("sei_va_share_above_scale_industry_pct", "observed (2016: older SEI catalogue, a series break)", 1.0)],
-    "T3": [("digital_core_va_share_gdp_pct", "observed", 1.0)],
-    "T4": [("national_adv_mfg_clusters_cumulative", "observed", 1.0)],
-    "T5": [("future_industry_pilot_zones_batch1_count", "observed (first batch only)", 1.0)],
-    "T6": [],  # no future-industry statistics exist yet (the seed asks for them, art. 6)
-}
 
 
 def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = None, command: str = "",
@@ -91,7 +82,7 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
             summary["assumption_sensitivity"] = assumption_sensitivity(cfg, inputs, targets, show)
         write_json(writer.path(SUMMARY), summary)
         if cfg.output.plots:
-            _fan_charts(writer, traj, history, targets, inputs.base_year)
+            _fan_charts(writer, traj, history, summary, inputs.base_year)
         finished = dt.datetime.now(dt.timezone.utc)
         seeds = replicate_seeds(cfg.seed, cfg.replicates)
         data_files = {k: str(resolve_path(getattr(cfg.data, k))) for k in ("indicators", "sectors", "cities", "base_year")}
@@ -176,25 +167,9 @@ def sensitivity_table(summary: dict, year: str = "2027") -> str:
     return "\n".join(rows)
 
 
-def _fan_charts(writer: RunWriter, traj: pd.DataFrame, history: pd.DataFrame, targets, base_year: int) -> None:
-    by_id: dict[str, list] = {}
-    for t in targets:
-        by_id.setdefault(t.target_id, []).append(t)
-    for tid, ts in by_id.items():
-        indicator = ts[0].indicator
-        vals = traj[traj["indicator"] == indicator]
-        if tid == "T6":
-            vals = vals[vals["year"] > base_year]  # growth since the base year is undefined in it
-        hist = plots.history_points(history, HISTORY.get(tid, []))
-        if tid == "T3":
-            hist = pd.concat([hist, plots.derived_share(history, "digital_core_va_cny_100m", "gdp_cny_100m",
-                                                        "derived (digital-core VA / GDP)")], ignore_index=True)
-            hist = hist.drop_duplicates("year", keep="first")
-        unit, _, label = INDICATORS[indicator]
-        lines = [{"year": t.year, "threshold": t.threshold, "assumption": t.source != "seed",
-                  "label": f"{t.year} target (seed)" if t.source == "seed" else f"{t.year} proxy (assumption)"} for t in ts]
-        fig = plots.fan_chart(vals, title=label, unit=unit, history=hist, targets=lines, base_year=base_year)
-        plots.save(fig, writer.path(f"fan_{tid}.png"))
+def _fan_charts(writer: RunWriter, traj: pd.DataFrame, history: pd.DataFrame, summary: dict, base_year: int) -> None:
+    for tid, by_year in summary["targets"].items():
+        plots.save(plots.target_fan(traj, history, tid, by_year, base_year), writer.path(f"fan_{tid}.png"))
 
 
 def target_table(summary: dict) -> str:

@@ -6,48 +6,70 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display is ever needed
 
+from contextlib import contextmanager  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from simmodel.report.fonts import font_family  # noqa: E402
+from simmodel.report.labels import target_name, text, unit  # noqa: E402
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies and in grey print.
 PALETTE = {"blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermillion": "#D55E00",
            "sky": "#56B4E9", "purple": "#CC79A7", "yellow": "#F0E442", "black": "#000000"}
 
 
+@contextmanager
+def style(lang: str = "en"):
+    """Print-ready defaults for one figure: a font that has the language's glyphs, sizes that
+    survive being shrunk to a column's width."""
+    with plt.rc_context({"font.family": font_family(lang), "font.size": 9, "axes.titlesize": 10,
+                         "axes.labelsize": 9, "legend.fontsize": 7.5, "savefig.bbox": "tight"}):
+        yield
+
+
 def fan_chart(values: pd.DataFrame, *, title: str, unit: str, history: pd.DataFrame | None = None,
-              targets: list[dict] | None = None, base_year: int | None = None) -> plt.Figure:
+              targets: list[dict] | None = None, base_year: int | None = None, lang: str = "en") -> plt.Figure:
     """Fan chart of one indicator.
 
     values: columns replicate, year, value (one indicator). history: columns year, value, label
-    (observed points; label says what they are). targets: dicts with year, threshold, label, assumption (bool).
+    (observed points; label says what they are; a label containing "derived" is drawn hollow).
+    targets: dicts with year, threshold, assumption (bool) and optionally label.
     """
     q = values.groupby("year")["value"].quantile([0.025, 0.1, 0.5, 0.9, 0.975]).unstack()
-    fig, ax = plt.subplots(figsize=(7.0, 4.2), dpi=150)
-    years = q.index.to_numpy()
-    ax.fill_between(years, q[0.025], q[0.975], color=PALETTE["sky"], alpha=0.35, lw=0, label="95 % band")
-    ax.fill_between(years, q[0.1], q[0.9], color=PALETTE["blue"], alpha=0.35, lw=0, label="80 % band")
-    ax.plot(years, q[0.5], color=PALETTE["blue"], lw=2, label="median projection")
-    if history is not None and len(history):
-        for label, grp in history.groupby("label", sort=False):
-            ax.plot(grp["year"], grp["value"], "o", color=PALETTE["black"], ms=5, mfc="white" if "derived" in label else PALETTE["black"], label=label)
-    for t in targets or []:
-        style = "--" if t.get("assumption") else "-"
-        color = PALETTE["vermillion"] if not t.get("assumption") else PALETTE["orange"]
-        ax.plot([t["year"] - 0.4, t["year"] + 0.4], [t["threshold"]] * 2, style, color=color, lw=2.5, label=t["label"])
-        ax.annotate(f"{t['threshold']:g}", (t["year"] + 0.45, t["threshold"]), va="center", fontsize=8, color=color)
-    if base_year is not None:
-        ax.axvline(base_year, color="0.6", lw=0.8, ls=":")
-        ax.annotate("base year", (base_year, ax.get_ylim()[1]), xytext=(2, -10), textcoords="offset points", fontsize=7, color="0.4")
-    ax.set_title(title, fontsize=11)
-    ax.set_xlabel("year")
-    ax.set_ylabel(unit)
-    lo = min(years.min(), history["year"].min() if history is not None and len(history) else years.min())
-    ax.set_xlim(lo - 0.5, years.max() + 1.2)
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax.grid(True, color="0.9", lw=0.6)
-    ax.legend(fontsize=7, loc="upper left", frameon=False)
-    fig.tight_layout()
+    with style(lang):
+        fig, ax = plt.subplots(figsize=(7.0, 4.2), dpi=150)
+        years = q.index.to_numpy()
+        ax.fill_between(years, q[0.025], q[0.975], color=PALETTE["sky"], alpha=0.35, lw=0, label=text(lang, "band95"))
+        ax.fill_between(years, q[0.1], q[0.9], color=PALETTE["blue"], alpha=0.35, lw=0, label=text(lang, "band80"))
+        ax.plot(years, q[0.5], color=PALETTE["blue"], lw=2, label=text(lang, "median"))
+        if history is not None and len(history):
+            for label, grp in history.groupby("label", sort=False):
+                derived = "derived" in label
+                shown = label if lang == "en" else text(lang, "derived" if derived else "observed")
+                ax.plot(grp["year"], grp["value"], "o", color=PALETTE["black"], ms=5,
+                        mfc="white" if derived else PALETTE["black"], label=shown)
+        for t in targets or []:
+            assumption = bool(t.get("assumption"))
+            style_ = "--" if assumption else "-"
+            color = PALETTE["orange"] if assumption else PALETTE["vermillion"]
+            label = t.get("label") or text(lang, "proxy" if assumption else "target_seed", year=t["year"])
+            ax.plot([t["year"] - 0.4, t["year"] + 0.4], [t["threshold"]] * 2, style_, color=color, lw=2.5, label=label)
+            ax.annotate(f"{t['threshold']:g}", (t["year"] + 0.45, t["threshold"]), va="center", fontsize=8, color=color)
+        if base_year is not None:
+            ax.axvline(base_year, color="0.6", lw=0.8, ls=":")
+            ax.annotate(text(lang, "base_year"), (base_year, ax.get_ylim()[1]), xytext=(2, -10),
+                        textcoords="offset points", fontsize=7, color="0.4")
+        ax.set_title(title, fontsize=11)
+        ax.set_xlabel(text(lang, "year"))
+        ax.set_ylabel(unit)
+        lo = min(years.min(), history["year"].min() if history is not None and len(history) else years.min())
+        ax.set_xlim(lo - 0.5, years.max() + 1.2)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.grid(True, color="0.9", lw=0.6)
+        ax.legend(loc="upper left", frameon=False)
+        fig.tight_layout()
     return fig
 
 
@@ -74,7 +96,7 @@ def derived_share(history: pd.DataFrame, num: str, den: str, label: str) -> pd.D
     return pd.DataFrame({"year": common.astype(int), "value": (100 * a[common] / b[common]).to_numpy(), "label": label})
 
 
-def comparison_chart(table: pd.DataFrame, *, max_label: int = 38) -> plt.Figure:
+def comparison_chart(table: pd.DataFrame, *, max_label: int = 38, lang: str = "en") -> plt.Figure:
     """Change in each target's P(met) from the reference job, one panel per target and year.
 
     table: the sweep aggregate (simmodel.sweep.aggregate_table): columns job, label, target_id,
@@ -90,8 +112,14 @@ def comparison_chart(table: pd.DataFrame, *, max_label: int = 38) -> plt.Figure:
     ncols = min(4, len(panels))
     nrows = -(-len(panels) // ncols)
     height = 0.9 + max(1, len(others)) * 0.32
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols + 1.8, height * nrows + 0.6), dpi=150,
-                             sharey=True, squeeze=False)
+    with style(lang):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols + 1.8, height * nrows + 0.6), dpi=150,
+                                 sharey=True, squeeze=False)
+        _comparison_panels(fig, axes, table, panels, jobs, others, labels, ref, lang)
+    return fig
+
+
+def _comparison_panels(fig, axes, table, panels, jobs, others, labels, ref, lang) -> None:
     ypos = np.arange(len(others))[::-1]
     for ax, (tid, year) in zip(axes.flat, panels):
         sub = table[(table["target_id"] == tid) & (table["year"] == year)].set_index("job")
@@ -105,7 +133,7 @@ def comparison_chart(table: pd.DataFrame, *, max_label: int = 38) -> plt.Figure:
             ax.plot([r["diff_p_met"]], [y], "o", color=PALETTE["black"], ms=4)
         ax.axvline(0, color="0.5", lw=0.8)
         ax.set_xlim(-1.05, 1.05)
-        ax.set_title(f"{tid} {year} (reference P = {ref_p:.2f})", fontsize=8)
+        ax.set_title(f"{tid} {year} ({text(lang, 'reference')} P = {ref_p:.2f})", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(True, axis="x", color="0.9", lw=0.6)
     for ax in axes.flat[len(panels):]:
@@ -113,12 +141,169 @@ def comparison_chart(table: pd.DataFrame, *, max_label: int = 38) -> plt.Figure:
     for ax in axes[:, 0]:
         ax.set_yticks(ypos, labels, fontsize=7)
     for ax in axes[-1, :]:
-        ax.set_xlabel("change in P(met) from reference", fontsize=7)
+        ax.set_xlabel(text(lang, "change_p"), fontsize=7)
     ref_label = jobs.loc[jobs["job"] == ref, "label"].iloc[0]
-    fig.suptitle(f"Change from the reference (job {ref}: {ref_label}); thick: 95 % paired interval, "
-                 "thin: as independent runs", fontsize=8)
+    fig.suptitle(text(lang, "comparison_title", ref=f"{ref}: {ref_label}") + "\n" + text(lang, "paired"), fontsize=8)
     fig.tight_layout()
+
+
+def _short(label: str, n: int = 38) -> str:
+    return label if len(label) <= n else label[: n - 1] + "…"
+
+
+JOB_COLORS = [PALETTE[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky", "black", "yellow")]
+
+
+def probability_chart(table: pd.DataFrame, *, lang: str = "en") -> plt.Figure:
+    """P(met) of every target and year, one marker per job with its 95 % Wilson interval.
+
+    table: the sweep aggregate (columns job, label, target_id, year, p_met, p_met_lo, p_met_hi)."""
+    panels = list(dict.fromkeys(zip(table["target_id"], table["year"])))
+    jobs = table.drop_duplicates("job").sort_values("job")
+    width = 0.8 / max(1, len(jobs))
+    with style(lang):
+        fig, ax = plt.subplots(figsize=(max(6.5, 0.75 * len(panels) + 2.5), 3.8), dpi=150)
+        for k, (num, label) in enumerate(zip(jobs["job"], jobs["label"])):
+            sub = table[table["job"] == num].set_index(["target_id", "year"])
+            x = np.array([i - 0.4 + width * (k + 0.5) for i, key in enumerate(panels) if key in sub.index])
+            rows = sub.loc[[key for key in panels if key in sub.index]]
+            color = JOB_COLORS[k % len(JOB_COLORS)]
+            ax.errorbar(x, rows["p_met"], yerr=[rows["p_met"] - rows["p_met_lo"], rows["p_met_hi"] - rows["p_met"]],
+                        fmt="o", ms=4, color=color, ecolor=color, elinewidth=1.2, capsize=2, label=_short(str(label)))
+        ax.set_xticks(range(len(panels)), [f"{t}\n{y}" for t, y in panels])
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_ylabel(text(lang, "p_met"))
+        ax.set_title(text(lang, "prob_title"))
+        ax.grid(True, axis="y", color="0.9", lw=0.6)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, title=text(lang, "scenario"))
+        fig.tight_layout()
     return fig
 
 
-__all__ = ["comparison_chart", "fan_chart", "save", "history_points", "derived_share", "PALETTE", "np"]
+def cost_probability_chart(table: pd.DataFrame, *, year: int = 2027, lang: str = "en") -> plt.Figure:
+    """Fiscal cost (median, grants + equity) against P(met) of each target in one year, per job.
+
+    table: the sweep aggregate (columns job, label, target_id, year, p_met, p_met_lo, p_met_hi,
+    grants_cny_100m_median, equity_cny_100m_median)."""
+    sub = table[table["year"] == year].copy()
+    sub["cost"] = sub["grants_cny_100m_median"] + sub["equity_cny_100m_median"]
+    tids = list(dict.fromkeys(sub["target_id"]))
+    ncols = min(3, len(tids))
+    nrows = -(-len(tids) // ncols)
+    jobs = table.drop_duplicates("job").sort_values("job")
+    with style(lang):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3.1 * ncols + 1.8, 2.6 * nrows + 0.6), dpi=150,
+                                 sharex=True, sharey=True, squeeze=False)
+        for ax, tid in zip(axes.flat, tids):
+            t = sub[sub["target_id"] == tid]
+            for k, num in enumerate(jobs["job"]):
+                r = t[t["job"] == num]
+                if r.empty:
+                    continue
+                r = r.iloc[0]
+                color = JOB_COLORS[k % len(JOB_COLORS)]
+                ax.errorbar([r["cost"]], [r["p_met"]], yerr=[[r["p_met"] - r["p_met_lo"]], [r["p_met_hi"] - r["p_met"]]],
+                            fmt="o", ms=5, color=color, capsize=2, label=_short(str(r["label"])))
+            ax.set_title(f"{tid} {year}: {target_name(lang, tid)}", fontsize=8)
+            ax.set_ylim(-0.03, 1.03)
+            ax.grid(True, color="0.9", lw=0.6)
+        for ax in axes.flat[len(tids):]:
+            ax.set_visible(False)
+        for ax in axes[:, 0]:
+            ax.set_ylabel(text(lang, "p_met"))
+        fig.supxlabel(text(lang, "cost_x"), fontsize=8)
+        fig.suptitle(text(lang, "cost_title"), fontsize=10)
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower right", frameon=False, fontsize=7)
+        fig.tight_layout()
+    return fig
+
+
+def calibration_fit_chart(moments: pd.DataFrame, *, lang: str = "en") -> plt.Figure:
+    """Observed against simulated statistics of a calibration run, each in standard errors of
+    its observed value (moments.csv of calibration/runs/<name>/: moment, observed, observed_se,
+    simulated_mean, simulated_sd, weight_share)."""
+    m = moments.reset_index(drop=True)
+    se = m["observed_se"].to_numpy(float)
+    z_sim = (m["simulated_mean"].to_numpy(float) - m["observed"].to_numpy(float)) / se
+    z_sd = m["simulated_sd"].to_numpy(float) / se
+    y = np.arange(len(m))[::-1]
+    with style(lang):
+        fig, ax = plt.subplots(figsize=(7.0, 0.45 * len(m) + 1.4), dpi=150)
+        ax.errorbar(np.zeros(len(m)), y + 0.12, xerr=2, fmt="s", ms=4, color=PALETTE["black"], capsize=2,
+                    label=text(lang, "fit_observed"))
+        ax.errorbar(z_sim, y - 0.12, xerr=2 * z_sd, fmt="o", ms=4, color=PALETTE["blue"], capsize=2,
+                    label=text(lang, "fit_simulated"))
+        ax.set_yticks(y, [f"{n} ({w:.0%})" for n, w in zip(m["moment"], m["weight_share"])])
+        ax.axvline(0, color="0.6", lw=0.8)
+        ax.set_xlabel(text(lang, "fit_x"))
+        ax.set_title(text(lang, "fit_title"))
+        ax.grid(True, axis="x", color="0.9", lw=0.6)
+        ax.legend(loc="lower right", frameon=False)
+        fig.tight_layout()
+    return fig
+
+
+def backtest_error_chart(scores: pd.DataFrame, *, lang: str = "en") -> plt.Figure:
+    """RMSE of the model and of each statistical forecaster, relative to the random walk with drift,
+    per indicator (backtest.csv of a calibration run: indicator, method, rmse)."""
+    piv = scores.pivot_table(index="indicator", columns="method", values="rmse")
+    if "random_walk_drift" in piv:
+        piv = piv.div(piv["random_walk_drift"], axis=0)
+    methods = list(piv.columns)
+    width = 0.8 / max(1, len(methods))
+    with style(lang):
+        fig, ax = plt.subplots(figsize=(max(6.5, 1.1 * len(piv) + 2), 3.8), dpi=150)
+        for k, method in enumerate(methods):
+            ax.bar(np.arange(len(piv)) - 0.4 + width * (k + 0.5), piv[method], width=width,
+                   color=JOB_COLORS[k % len(JOB_COLORS)], label=method)
+        ax.axhline(1, color="0.4", lw=0.8, ls="--")
+        ax.set_xticks(range(len(piv)), [_short(i, 24) for i in piv.index], rotation=20, ha="right")
+        ax.set_ylabel(text(lang, "backtest_y"))
+        ax.set_title(text(lang, "backtest_title"))
+        ax.grid(True, axis="y", color="0.9", lw=0.6)
+        ax.legend(frameon=False)
+        fig.tight_layout()
+    return fig
+
+
+# Observed points drawn on each target's fan chart: (indicator in the data, label, multiplier).
+HISTORY = {
+    "T1": [],  # no year of T1 exists in any source (data README)
+    "T2": [("sei_va_share_above_scale_industry_pct", "observed (2016: older SEI catalogue, a series break)", 1.0)],
+    "T3": [("digital_core_va_share_gdp_pct", "observed", 1.0)],
+    "T4": [("national_adv_mfg_clusters_cumulative", "observed", 1.0)],
+    "T5": [("future_industry_pilot_zones_batch1_count", "observed (first batch only)", 1.0)],
+    "T6": [],  # no future-industry statistics exist yet (the seed asks for them, art. 6)
+}
+
+
+def target_fan(traj: pd.DataFrame, history: pd.DataFrame, target_id: str, by_year: dict, base_year: int,
+               lang: str = "en") -> plt.Figure:
+    """The fan chart of one target from a run's trajectories and summary.
+
+    traj: trajectories.parquet (replicate, year, indicator, value); history: the indicator table
+    (indicator, year, value); by_year: summary.json targets[target_id] (year -> indicator,
+    threshold, unit, threshold_source)."""
+    from simmodel.indicators import INDICATORS
+
+    first = next(iter(by_year.values()))
+    indicator = first["indicator"]
+    vals = traj[traj["indicator"] == indicator]
+    if target_id == "T6":
+        vals = vals[vals["year"] > base_year]  # growth since the base year is undefined in it
+    hist = history_points(history, HISTORY.get(target_id, []))
+    if target_id == "T3":
+        hist = pd.concat([hist, derived_share(history, "digital_core_va_cny_100m", "gdp_cny_100m",
+                                              "derived (digital-core VA / GDP)")], ignore_index=True)
+        hist = hist.drop_duplicates("year", keep="first")
+    unit_, _, label = INDICATORS[indicator]
+    title = label if lang == "en" else f"{target_id} {target_name(lang, target_id)}"
+    lines = [{"year": int(y), "threshold": t["threshold"], "assumption": t["threshold_source"] != "seed"}
+             for y, t in by_year.items()]
+    return fan_chart(vals, title=title, unit=unit(lang, unit_), history=hist, targets=lines, base_year=base_year,
+                     lang=lang)
+
+
+__all__ = ["target_fan", "HISTORY", "backtest_error_chart", "calibration_fit_chart", "comparison_chart", "cost_probability_chart",
+           "probability_chart", "style", "fan_chart", "save", "history_points", "derived_share", "PALETTE", "np"]
