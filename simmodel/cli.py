@@ -6,7 +6,6 @@ Hydra layer composes and types the config, then hands a plain dataclass to ``sim
 
 from __future__ import annotations
 
-import re
 import sys
 import traceback
 from pathlib import Path
@@ -21,7 +20,9 @@ SCENARIO_DIR = PROJECT_ROOT / "scenarios"
 TASKS = {"run": "Project the targets' probabilities for one scenario (conf/run.yaml).",
          "calibrate": "Estimate behavioural parameters from the history; write calibration/runs/<name>/ (conf/calibrate.yaml).",
          "backtest": "Calibrate up to cutoff years, project, score against statsmodels forecasters (conf/backtest.yaml).",
-         "compare": "Compare calibration runs side by side: runs=[default,other] (conf/compare.yaml)."}
+         "compare": "Compare calibration runs side by side: runs=[default,other] (conf/compare.yaml).",
+         "memo": "Write a what-if memo from results on disk: results=PATH memo.lang=zh|en (conf/memo.yaml).",
+         "plot": "One figure from results on disk: kind=fan|probability|comparison|cost|calibration|backtest results=PATH (conf/plot.yaml)."}
 _USAGE = "usage: simmodel TASK [hydra overrides]   (simmodel TASK --help for a task's options)\ntasks:\n" + "\n".join(
     f"  {name:<10} {text}" for name, text in TASKS.items())
 
@@ -38,21 +39,26 @@ def register_configs() -> None:
 
     cs.store(name="backtest_schema", node=BacktestConfig)
     cs.store(name="compare_schema", node=CompareConfig)
+    from simmodel.config import MemoConfig, PlotConfig
+
+    cs.store(name="memo_schema", node=MemoConfig)
+    cs.store(name="plot_schema", node=PlotConfig)
 
 
-def scenario_question(slug: str) -> str:
-    """The question a scenario answers, from its file header ('# Question: ...')."""
+def scenario_question(slug: str, lang: str = "en") -> str:
+    """The question a scenario answers, from its file header: '# Question: ...' (English) or
+    '# 问题: ...' (Chinese, for memos in Chinese)."""
     path = SCENARIO_DIR / f"{slug}.yaml"
     if not path.is_file():
         return ""
-    lines = []
+    key = "问题:" if lang == "zh" else "Question:"
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.startswith("#"):
             break
-        lines.append(line.lstrip("#").strip())
-    text = " ".join(lines)
-    m = re.search(r"Question:\s*(.*?)(?:\s+Command:|$)", text)
-    return m.group(1).strip() if m else ""
+        text = line.lstrip("#").strip()
+        if text.startswith(key):
+            return text[len(key):].strip()
+    return ""
 
 
 def precheck_overrides(overrides: list[str]) -> None:
@@ -109,6 +115,7 @@ def _run_app(cfg):
             raise SimmodelError(str(exc).splitlines()[0]) from None
         rc.scenario_slug = hc.runtime.choices.get("scenario") or "custom"
         rc.scenario_question = scenario_question(rc.scenario_slug)
+        rc.scenario_question_zh = scenario_question(rc.scenario_slug, "zh")
         if not multirun:
             tasks.run(rc, command=command, overrides=overrides)
             return None
@@ -224,7 +231,7 @@ def _plain_task_app(task: str):
 
 
 _APPS = {"run": _run_app, "calibrate": _plain_task_app("calibrate"), "backtest": _plain_task_app("backtest"),
-         "compare": _plain_task_app("compare")}
+         "compare": _plain_task_app("compare"), "memo": _plain_task_app("memo"), "plot": _plain_task_app("plot")}
 
 
 def _absolute_sweep_dir(rest: list[str]) -> list[str]:

@@ -107,6 +107,7 @@ class RunConfig:
     task: str = "run"
     scenario_slug: str = "baseline"  # set by the CLI from the chosen scenario file
     scenario_question: str = ""
+    scenario_question_zh: str = ""  # the header's '# 问题:' line, for memos in Chinese
     seed: int = 20250101  # root seed: every random draw of every replicate flows from it
     replicates: int = 100
     workers: int = 0  # processes for replicates (0: one per core); results do not depend on it
@@ -292,3 +293,40 @@ class CompareConfig:
     runs_root: str = "calibration/runs"
     output_root: str = "results"
 
+
+
+@dataclass
+class MemoOptions:
+    lang: str = "zh"  # zh or en: the whole memo in that language (templates per language)
+    pdf: str = "auto"  # auto: where a converter exists; true: required; false: never
+
+
+@dataclass
+class MemoConfig:
+    """Primary config of ``simmodel memo``: a memo from results on disk (never runs the model)."""
+
+    task: str = "memo"
+    results: str = ""  # a run folder or a sweep folder
+    baseline: str = "baseline"  # the reference scenario's slug, or a run folder to compare with
+    memo: MemoOptions = field(default_factory=MemoOptions)
+    output_root: str = "results"  # the memo goes to <output_root>/memo/<source>/<lang>-<time>/
+
+
+PLOT_KINDS = ("fan", "probability", "comparison", "cost", "calibration", "backtest")
+
+
+@dataclass
+class PlotConfig:
+    """Primary config of ``simmodel plot``: one figure from results on disk, for papers."""
+
+    task: str = "plot"
+    kind: str = "fan"  # one of PLOT_KINDS
+    # fan: a run folder (or a sweep job's); probability, comparison, cost: a sweep folder;
+    # calibration, backtest: a calibration run's name (under calibration_root) or folder
+    results: str = ""
+    target: str = "T1"  # fan: which target
+    year: int = 2027  # cost: which year's targets
+    lang: str = "en"
+    out: str = ""  # file to write (.png, .svg or .pdf); default <output_root>/plots/<kind>[_<target>]_<lang>.png
+    calibration_root: str = "calibration/runs"
+    output_root: str = "results"

@@ -305,15 +305,20 @@ def _met(values: np.ndarray, t: dict) -> np.ndarray:
     return values > t["threshold"] if t["comparison"] == ">" else values >= t["threshold"]
 
 
-def aggregate_table(jobs: list[Job], reference: str = "baseline") -> tuple[pd.DataFrame, Job | None, str]:
+def aggregate_table(jobs: list[Job], reference: str = "baseline",
+                    reference_job: Job | None = None) -> tuple[pd.DataFrame, Job | None, str]:
     """One row per complete job x target x year: P(met) with its Wilson interval, the median and
     80 % band of the indicator, fiscal cost, and the difference from the reference job with 95 %
     intervals, paired by common random numbers where the two jobs share their seeds. Also returns
-    the reference job and a sentence saying how it was chosen."""
+    the reference job and a sentence saying how it was chosen. reference_job: use this one (a memo
+    comparing two run folders)."""
     done = [j for j in jobs if j.status == "complete"]
     candidates = [j for j in done if _is_reference(j.manifest, reference)]
     ref = next((j for j in candidates if j.manifest.get("scenario") == reference), candidates[0] if candidates else None)
-    if ref is not None:
+    if reference_job is not None:
+        ref = reference_job
+        how = f"{reference_job.path.name}: the {reference} run with the same seeds"
+    elif ref is not None:
         how = f"job {ref.num} ({ref.label}): the {reference} scenario with no lever, uncertainty or parameter changed"
     elif done:
         ref = done[0]

@@ -65,7 +65,8 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
         years = list(range(inputs.base_year + 1, inputs.end_year + 1))
         articles = {name: s.article for name, s in specs().items()}
         summary = summarise(traj, targets, [r.fiscal_cost for r in results], years, articles, EQUITY_LEVERS)
-        summary["scenario"] = {"slug": cfg.scenario_slug, "question": cfg.scenario_question}
+        summary["scenario"] = {"slug": cfg.scenario_slug, "question": cfg.scenario_question,
+                               "question_zh": cfg.scenario_question_zh}
         summary["uncertainty"] = {
             "calibration": cfg.calibration, "parameter_draws": sampler is not None,
             "sources": ["firm-level shocks", "province-wide yearly growth shock"]
@@ -418,3 +419,75 @@ def _calibration_inputs(d, base_year_cfg):
     parts = {"sectors": load_sectors(resolve_path(d.sectors)), "cities": load_cities(resolve_path(d.cities)), "base": base,
              "params": load_params(resolve_path(d.parameters))}
     return history, last, base_year, load_param_table(resolve_path(d.parameters)), parts
+
+
+def memo(cfg, *, command: str = "", echo=print) -> Path:
+    """Write a what-if memo (Markdown, self-contained HTML, PDF where possible) from results on disk."""
+    from simmodel.report.memo import write_memo
+
+    if not cfg.results:
+        raise ConfigError("results: give the results folder to write about, e.g. results=results/run/multirun/<sweep>")
+    path, status = write_memo(Path(cfg.results), baseline=cfg.baseline, lang=cfg.memo.lang,
+                              output_root=Path(cfg.output_root), pdf=cfg.memo.pdf, command=command)
+    if status["pdf"] is None and cfg.memo.pdf != "false":
+        echo("note: no PDF written (no HTML-to-PDF converter here; see README: `pip install weasyprint` or "
+             "`apt-get install wkhtmltopdf`); memo.html prints to PDF from any browser")
+    echo(f"memo: {path / 'memo.md'}")
+    echo(f"      {path / 'memo.html'}" + (f"\n      {path / 'memo.pdf'}" if status["pdf"] else ""))
+    return path
+
+
+def plot(cfg, *, command: str = "", echo=print) -> Path:
+    """One figure from results on disk (never runs the model); returns the file written."""
+    import os
+
+    from simmodel import sweep as sweep_mod
+    from simmodel.config import PLOT_KINDS
+    from simmodel.data import load_indicators
+    from simmodel.report import labels
+    from simmodel.results import read_run
+
+    labels.check_lang(cfg.lang)
+    if cfg.kind not in PLOT_KINDS:
+        raise ConfigError(f"kind = {cfg.kind!r} is not allowed: one of {', '.join(PLOT_KINDS)}")
+    if not cfg.results:
+        raise ConfigError(f"results: give the folder (or, for kind={cfg.kind}, the calibration run) to plot")
+    out = Path(cfg.out) if cfg.out else (Path(cfg.output_root) / "plots" /
+                                         f"{cfg.kind}{'_' + cfg.target if cfg.kind == 'fan' else ''}_{cfg.lang}.png")
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise ConfigError(f"out = {cfg.out!r}: the file must end in .png, .svg or .pdf")
+    src = Path(cfg.results)
+    if cfg.kind in ("calibration", "backtest"):
+        folder = src if src.is_dir() else resolve_path(cfg.calibration_root) / cfg.results
+        name = "moments.csv" if cfg.kind == "calibration" else "backtest.csv"
+        if not (folder / name).is_file():
+            raise ConfigError(f"results={cfg.results}: no {name} in {folder} (a calibration run"
+                              f"{', backtested with simmodel backtest' if cfg.kind == 'backtest' else ''} is needed)")
+        frame = pd.read_csv(folder / name)
+        fig = (plots.calibration_fit_chart(frame, lang=cfg.lang) if cfg.kind == "calibration"
+               else plots.backtest_error_chart(frame, lang=cfg.lang))
+    elif cfg.kind == "fan":
+        traj, summary, _ = read_run(src)
+        if cfg.target not in summary["targets"]:
+            raise ConfigError(f"target = {cfg.target!r}: one of {', '.join(summary['targets'])}")
+        history = load_indicators(resolve_path(RunConfig().data.indicators))
+        fig = plots.target_fan(traj, history, cfg.target, summary["targets"][cfg.target], int(summary["base_year"]),
+                               lang=cfg.lang)
+    else:
+        if not src.is_dir() or not ((src / sweep_mod.PLAN).is_file() or sweep_mod.job_dirs(src)):
+            raise ConfigError(f"results={cfg.results}: kind={cfg.kind} needs a sweep folder (results/run/multirun/<sweep>)")
+        table, _, _ = sweep_mod.aggregate_table(sweep_mod.load_jobs(src))
+        if table.empty:
+            raise ConfigError(f"results={cfg.results}: no complete job in this sweep")
+        fig = {"probability": lambda: plots.probability_chart(table, lang=cfg.lang),
+               "comparison": lambda: plots.comparison_chart(table, lang=cfg.lang),
+               "cost": lambda: plots.cost_probability_chart(table, year=cfg.year, lang=cfg.lang)}[cfg.kind]()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")
+    try:
+        plots.save(fig, tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    echo(f"figure: {out}")
+    return out

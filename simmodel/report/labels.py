@@ -28,8 +28,26 @@ TARGET_NAMES = {
            "T6": "未来产业保持高速增长"},
 }
 
+# Base-year assumptions the runs re-run at the ends of their ranges (assumption_sensitivity)
+ASSUMPTION_NAMES = {
+    "en": {"t1_emerging_share_415x_pct": "T1 in the base year (emerging share of 415X revenue)",
+           "t2_sei_share_pct": "T2 in the base year (SEI share of above-size industrial VA)",
+           "digital_core_va_cny_100m": "digital-economy core VA in the base year",
+           "n_pilot_zones": "pilot zones built before 2025",
+           "n_above_size_firms": "number of above-size industrial firms in the base year"},
+    "zh": {"t1_emerging_share_415x_pct": "基年新兴产业集群营收占“415X”集群比重",
+           "t2_sei_share_pct": "基年战略性新兴产业增加值占规上工业比重",
+           "digital_core_va_cny_100m": "基年数字经济核心产业增加值",
+           "n_pilot_zones": "2025年前已建未来产业先导区数",
+           "n_above_size_firms": "基年规上工业企业数"},
+}
+
 UNITS = {"en": {"%": "%", "count": "count", "%/yr": "% per year", "CNY 100m": "CNY 100 million"},
-         "zh": {"%": "%", "count": "个", "%/yr": "%/年", "CNY 100m": "亿元"}}
+         "zh": {"%": "%", "count": "个", "%/yr": "%/年", "CNY 100m": "亿元", "years": "年", "regime": "方式",
+                "mu per yr": "亩/年", "CNY 10k per project": "万元/项", "CNY 100m per yr": "亿元/年",
+                "projects per yr": "项/年", "tasks per yr": "项/年", "zones by 2027": "个（至2027年）",
+                "zones per yr": "个/年", "talents (teams) per yr": "人（团队）/年", "firms per yr": "家/年",
+                "% of quota": "%（占指标）", "CNY 10k per task": "万元/项", "CNY 10k per firm": "万元/家"}}
 
 TEXT = {
     "en": {
@@ -69,6 +87,16 @@ TEXT = {
 }
 
 
+# Uncertainty sources and job states as summary.json and the sweep write them (English ids)
+TERMS_ZH = {"firm-level shocks": "企业层面冲击", "province-wide yearly growth shock": "全省年度增长冲击",
+            "calibrated parameters drawn per replicate": "每次模拟抽取校准参数", "failed": "失败",
+            "pending": "未完成", "corrupt": "已损坏", "complete": "完成"}
+
+
+def term(lang: str, word: str) -> str:
+    return TERMS_ZH.get(word, word) if lang == "zh" else word
+
+
 def check_lang(lang: str) -> str:
     from simmodel.errors import ConfigError
 
@@ -93,6 +121,10 @@ def unit(lang: str, u: str) -> str:
 def lever_names_zh() -> dict[str, str]:
     with open(Path(__file__).with_name("lever_names_zh.csv"), encoding="utf-8", newline="") as fh:
         return {row["lever"]: row["name_zh"] for row in csv.DictReader(fh)}
+
+
+def assumption_name(lang: str, quantity: str) -> str:
+    return ASSUMPTION_NAMES[lang].get(quantity, quantity)
 
 
 def lever_name(lang: str, lever: str) -> str:

@@ -32,6 +32,7 @@ def test_scenario_composes_validates_and_runs_a_few_steps(slug):
     text = (SCENARIO_DIR / f"{slug}.yaml").read_text(encoding="utf-8")
     assert text.startswith("# @package _global_")
     assert scenario_question(slug), f"{slug}: header has no '# Question:' line"
+    assert scenario_question(slug, "zh"), f"{slug}: header has no '# 问题:' line (the question in Chinese, for memos)"
     assert f"simmodel run scenario={slug}" in text, f"{slug}: header lacks the command that runs it"
     inputs, _ = load_inputs(rc)
     model = SimModel(inputs, rc.levers, rc.uncertainties, scale=0.03, seed=1)
