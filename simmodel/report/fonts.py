@@ -42,3 +42,15 @@ def font_family(lang: str) -> list[str]:
     """matplotlib font.family list for a language: a CJK face first for zh (Latin text and digits
     are drawn by it too), DejaVu Sans as the fallback for anything it lacks."""
     return [cjk_family(), "DejaVu Sans"] if lang == "zh" else ["DejaVu Sans"]
+
+
+def cjk_font_file() -> Path | None:
+    """The file of the CJK face in use (for @font-face in HTML given to a PDF converter)."""
+    from matplotlib import font_manager as fm
+
+    try:
+        family = cjk_family()
+    except SimmodelError:
+        return None
+    path = fm.findfont(fm.FontProperties(family=family), fallback_to_default=False)
+    return Path(path) if path else None

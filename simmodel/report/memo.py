@@ -356,7 +356,7 @@ def pdf_converter() -> tuple[str, list[str]] | None:
         return ("weasyprint", [])
     except Exception:  # noqa: BLE001 - weasyprint fails at import without its system libraries
         pass
-    for exe in ("wkhtmltopdf", "chromium", "chromium-browser", "google-chrome"):
+    for exe in ("weasyprint", "wkhtmltopdf", "chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(exe)
         if path:
             return (exe, [path])
@@ -369,17 +369,39 @@ def write_pdf(html_path: Path, pdf_path: Path) -> str | None:
     if conv is None:
         return None
     name, cmd = conv
-    if name == "weasyprint":
+    # The converter sees the CJK font file through @font-face: Chinese text needs no system font.
+    printable = html_path.with_name(f".print-{html_path.name}")
+    printable.write_text(html_path.read_text(encoding="utf-8").replace("<style>", "<style>\n" + _font_face(), 1),
+                         encoding="utf-8")
+    try:
+        _convert(name, cmd, printable, pdf_path)
+    finally:
+        printable.unlink(missing_ok=True)
+    return name
+
+
+def _font_face() -> str:
+    from simmodel.report.fonts import cjk_font_file
+
+    path = cjk_font_file()
+    if path is None:
+        return ""
+    return ("@font-face { font-family: 'Noto Sans CJK SC'; src: url('" + path.as_uri() + "'); }\n")
+
+
+def _convert(name: str, cmd: list[str], html_path: Path, pdf_path: Path) -> None:
+    if name == "weasyprint" and not cmd:
         import weasyprint
 
         weasyprint.HTML(filename=str(html_path)).write_pdf(str(pdf_path))
+    elif name == "weasyprint":
+        subprocess.run([*cmd, str(html_path), str(pdf_path)], check=True, capture_output=True, timeout=600)
     elif name == "wkhtmltopdf":
         subprocess.run([*cmd, "--quiet", "--enable-local-file-access", str(html_path), str(pdf_path)], check=True,
                        capture_output=True, timeout=300)
     else:
         subprocess.run([*cmd, "--headless", "--no-sandbox", "--disable-gpu", f"--print-to-pdf={pdf_path}",
                         html_path.as_uri()], check=True, capture_output=True, timeout=300)
-    return name
 
 
 def write_memo(results: Path, *, baseline: str = "baseline", lang: str = "zh", output_root: Path = Path("results"),
