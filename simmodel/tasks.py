@@ -429,7 +429,7 @@ def memo(cfg, *, command: str = "", echo=print) -> Path:
         raise ConfigError("results: give the results folder to write about, e.g. results=results/run/multirun/<sweep>")
     path, status = write_memo(Path(cfg.results), baseline=cfg.baseline, lang=cfg.memo.lang,
                               output_root=Path(cfg.output_root), pdf=cfg.memo.pdf, command=command)
-    if status["pdf"] is None and cfg.memo.pdf != "false":
+    if status["pdf"] is None and str(cfg.memo.pdf).lower() != "false":
         echo("note: no PDF written (no HTML-to-PDF converter here; see README: `pip install weasyprint` or "
              "`apt-get install wkhtmltopdf`); memo.html prints to PDF from any browser")
     echo(f"memo: {path / 'memo.md'}")

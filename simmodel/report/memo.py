@@ -409,6 +409,7 @@ def write_memo(results: Path, *, baseline: str = "baseline", lang: str = "zh", o
     """Build the memo folder results/memo/<source>/<lang>-<time>/ (memo.md, memo.html, memo.pdf
     where a converter exists, figures/, manifest.json last). Returns its path and a status dict."""
     labels.check_lang(lang)
+    pdf = str(pdf).lower()  # the command line's true/false arrive as booleans
     if pdf not in ("auto", "true", "false"):
         raise MemoError(f"memo.pdf = {pdf!r} is not allowed: auto (where a converter exists), true (required) or false")
     study = load_study(results, baseline, output_root)
