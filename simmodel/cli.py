@@ -191,7 +191,11 @@ class SweepCallback(Callback):
         bad = [j for j in jobs if j.status != "complete"]
         _SWEEP_OUTCOME = {"aggregate": str(path), "jobs": len(jobs),
                           "failed": [f"job {j.num} ({j.label}): {j.status}" + (f": {j.error}" if j.error else "") for j in bad]}
-        print(f"sweep: aggregate of {len(jobs) - len(bad)} complete job(s): {path / 'aggregate.md'}", file=sys.stderr)
+        md = (path / "aggregate.md").read_text(encoding="utf-8")
+        done = len(jobs) - len(bad)
+        print(sweep.markdown_section(md, "Change in P(met) from the reference" if done > 1
+                                     else "Probability that the target is met"))
+        print(f"sweep: aggregate of {done} complete job(s): {path / 'aggregate.md'}", file=sys.stderr)
 
 
 _SWEEP_OUTCOME: dict | None = None

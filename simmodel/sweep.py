@@ -435,6 +435,12 @@ def aggregate_markdown(table: pd.DataFrame, jobs: list[Job], how: str, plan: dic
     return "\n".join(lines)
 
 
+def markdown_section(md: str, title: str) -> str:
+    """One '## title' section of aggregate.md (for the terminal at the end of a sweep)."""
+    m = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", md, flags=re.S | re.M)
+    return f"## {title}\n{m.group(1)}".rstrip() if m else ""
+
+
 def aggregate(sweep_dir: Path, *, reference: str = "baseline", plots: bool = True) -> tuple[Path, list[Job]]:
     """Build (or rebuild) the sweep's aggregate/ folder: aggregate.parquet, aggregate.md,
     comparison.png, manifest.json (last). Returns its path and the jobs with their status."""

@@ -81,6 +81,8 @@ def test_joblib_sweep_of_two_scenarios_ends_in_one_aggregate(joblib_sweep):
     assert t1.loc[1, "diff_median"] < 0
     assert "sweep: 2/2 jobs done" in proc.stderr  # progress of the sweep
     assert "aggregate.md" in proc.stderr
+    assert "## Change in P(met) from the reference" in proc.stdout  # the answer, in the terminal too
+    assert "| 1 | scenario=land_tight |" in proc.stdout
 
 
 def test_paired_intervals_are_narrower_than_independent_ones(joblib_sweep):
