@@ -22,7 +22,8 @@ TASKS = {"run": "Project the targets' probabilities for one scenario (conf/run.y
          "backtest": "Calibrate up to cutoff years, project, score against statsmodels forecasters (conf/backtest.yaml).",
          "compare": "Compare calibration runs side by side: runs=[default,other] (conf/compare.yaml).",
          "memo": "Write a what-if memo from results on disk: results=PATH memo.lang=zh|en (conf/memo.yaml).",
-         "plot": "One figure from results on disk: kind=fan|probability|comparison|cost|calibration|backtest results=PATH (conf/plot.yaml)."}
+         "plot": "One figure from results on disk: kind=fan|probability|comparison|cost|calibration|backtest results=PATH (conf/plot.yaml).",
+         "analyze": "Which levers matter: method=morris|sobol|prim, points evaluated as a sweep (conf/analyze.yaml)."}
 _USAGE = "usage: simmodel TASK [hydra overrides]   (simmodel TASK --help for a task's options)\ntasks:\n" + "\n".join(
     f"  {name:<10} {text}" for name, text in TASKS.items())
 
@@ -43,6 +44,9 @@ def register_configs() -> None:
 
     cs.store(name="memo_schema", node=MemoConfig)
     cs.store(name="plot_schema", node=PlotConfig)
+    from simmodel.config import AnalyzeConfig
+
+    cs.store(name="analyze_schema", node=AnalyzeConfig)
 
 
 def scenario_question(slug: str, lang: str = "en") -> str:
@@ -199,6 +203,9 @@ class SweepCallback(Callback):
 
 
 _SWEEP_OUTCOME: dict | None = None
+# `simmodel analyze hydra/launcher=joblib ...`: the launcher settings go on to the sweep that
+# evaluates the analysis's points
+_LAUNCHER_ARGS: list[str] = []
 
 
 def _expand_sweep(parser, overrides: list[str], config) -> list[list[str]] | None:
@@ -226,7 +233,9 @@ def _plain_task_app(task: str):
                 typed = OmegaConf.to_object(cfg)
             except OmegaConfBaseException as exc:
                 raise SimmodelError(str(exc).splitlines()[0]) from None
-            getattr(tasks, task)(typed, command=" ".join(["simmodel", task] + list(HydraConfig.get().overrides.task)))
+            extra = {"launcher_args": _LAUNCHER_ARGS} if task == "analyze" else {}
+            getattr(tasks, task)(typed, command=" ".join(["simmodel", task] + list(HydraConfig.get().overrides.task)),
+                                 **extra)
         except SimmodelError as exc:
             _fail(exc)
 
@@ -235,7 +244,8 @@ def _plain_task_app(task: str):
 
 
 _APPS = {"run": _run_app, "calibrate": _plain_task_app("calibrate"), "backtest": _plain_task_app("backtest"),
-         "compare": _plain_task_app("compare"), "memo": _plain_task_app("memo"), "plot": _plain_task_app("plot")}
+         "compare": _plain_task_app("compare"), "memo": _plain_task_app("memo"), "plot": _plain_task_app("plot"),
+         "analyze": _plain_task_app("analyze")}
 
 
 def _absolute_sweep_dir(rest: list[str]) -> list[str]:
@@ -271,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
               file=sys.stderr)
         sys.exit(2)
     # dict-valued keys take new entries; spare users Hydra's '+' for them
-    rest = ["+" + a if a.startswith(("population.overrides.", "params.overrides.")) else a for a in rest]
+    rest = ["+" + a if a.startswith(("population.overrides.", "params.overrides.", "ranges.")) else a for a in rest]
     try:
         precheck_overrides(rest)
     except SimmodelError as exc:
@@ -280,6 +290,8 @@ def main(argv: list[str] | None = None) -> None:
 
     if task == "run" and ("-m" in rest or "--multirun" in rest):
         rest = _absolute_sweep_dir(rest)
+    if task == "analyze":
+        _LAUNCHER_ARGS[:] = [a for a in rest if a.startswith(("hydra/launcher=", "hydra.launcher.", "+hydra.launcher."))]
     register_configs()
     sys.argv = [f"simmodel {task}"] + rest
     app = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=task)(_APPS[task])

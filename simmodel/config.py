@@ -126,6 +126,10 @@ class RunConfig:
     targets: TargetsConfig = field(default_factory=TargetsConfig)
     assumption_sensitivity: AssumptionSensitivityConfig = field(default_factory=AssumptionSensitivityConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    # A point of an analysis design (simmodel/analysis/design.py): levers and uncertainties from
+    # row design_row of the design folder, on top of the scenario. Empty: no design.
+    design: str = ""
+    design_row: int = -1
 
 
 def plain(obj):
@@ -329,4 +333,29 @@ class PlotConfig:
     lang: str = "en"
     out: str = ""  # file to write (.png, .svg or .pdf); default <output_root>/plots/<kind>[_<target>]_<lang>.png
     calibration_root: str = "calibration/runs"
+    output_root: str = "results"
+
+
+ANALYZE_METHODS = ("morris", "sobol", "prim")
+
+
+@dataclass
+class AnalyzeConfig:
+    """Primary config of ``simmodel analyze``: which levers matter (Morris, Sobol) and which
+    combinations are enough (PRIM), the model evaluated as a sweep through any Hydra launcher."""
+
+    task: str = "analyze"
+    method: str = "morris"  # one of ANALYZE_METHODS
+    factors: list[str] = field(default_factory=list)  # levers and uncertainties to vary; empty: all
+    ranges: dict[str, list[float]] = field(default_factory=dict)  # NAME: [low, high], else the stated rule
+    trajectories: int = 10  # morris: trajectories of k + 1 points each
+    levels: int = 4  # morris: grid levels
+    sobol_n: int = 64  # sobol: base sample, a power of two; n x (k + 2) points
+    samples: int = 200  # prim: Latin-hypercube points
+    p_level: float = 0.8  # prim: a point is a success if every 2027 target is met with at least this probability
+    replicates: int = 10  # per point, the same seeds at every point (common random numbers)
+    scale: float = 1.0  # population scale of every evaluation
+    seed: int = 20250101
+    scenario: str = "baseline"  # the scenario the factors vary around
+    name: str = ""  # the analysis folder under <output_root>/analyze/; default: method and a hash of the settings
     output_root: str = "results"

@@ -34,6 +34,7 @@ from simmodel.results import (MANIFEST, ResultsError, RunWriter, code_version, d
                               median_difference_interval, package_versions, read_run, wilson_interval, write_json)
 
 PLAN = "sweep.json"
+MAX_JOBS_IN_FIGURE = 40
 FAILED = "FAILED.json"
 AGGREGATE = "aggregate"
 # Config keys that do not change a job's results: a job is not re-run because they differ.
@@ -181,6 +182,13 @@ def run_job(cfg, job_dir: Path, *, num: int, overrides: list[str], command: str,
     record = {"num": num, "label": label, "path": str(job_dir), "error": None}
     name = f"job {num} ({label})" if label else f"job {num}"
     replace = False
+    if cfg is not None and getattr(cfg, "design", ""):
+        from simmodel.analysis.design import apply_row
+
+        try:
+            apply_row(cfg)  # compare the config the point really runs with, not the scenario's
+        except SimmodelError:
+            pass  # the run itself reports it, as a failed job
     if cfg is not None and job_status(job_dir) == "complete":
         why = _reuse_reason(job_dir, plain(cfg))
         if why is None:
@@ -452,7 +460,8 @@ def aggregate(sweep_dir: Path, *, reference: str = "baseline", plots: bool = Tru
     try:
         table.to_parquet(writer.path("aggregate.parquet"), index=False)
         writer.path("aggregate.md").write_text(aggregate_markdown(table, jobs, how, plan), encoding="utf-8")
-        if plots and not table.empty:
+        # a figure of one row per job stops being readable beyond a few dozen (an analysis design)
+        if plots and not table.empty and table["job"].nunique() <= MAX_JOBS_IN_FIGURE:
             from simmodel.report import plots as plots_mod
 
             plots_mod.save(plots_mod.comparison_chart(table), writer.path("comparison.png"))

@@ -36,6 +36,10 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
     replace: swap out a complete folder already at out_dir (a sweep job re-run). show_table: print
     the targets' table when done.
     """
+    if cfg.design:
+        from simmodel.analysis.design import apply_row
+
+        apply_row(cfg)  # a point of an analysis: its levers and uncertainties, then the usual checks
     config_mod.validate(cfg)
     inputs, history = load_inputs(cfg)
     parameter_sampler(cfg)  # fails early if parameter uncertainty is asked of the priors
@@ -491,3 +495,10 @@ def plot(cfg, *, command: str = "", echo=print) -> Path:
         tmp.unlink(missing_ok=True)
     echo(f"figure: {out}")
     return out
+
+
+def analyze(cfg, *, launcher_args: list[str] | None = None, command: str = "", echo=print) -> Path:
+    """Global sensitivity (Morris, Sobol) or scenario discovery (PRIM); see simmodel/analysis/run.py."""
+    from simmodel.analysis.run import analyze as run_analysis
+
+    return run_analysis(cfg, launcher_args=launcher_args, command=command, echo=echo)

@@ -305,5 +305,46 @@ def target_fan(traj: pd.DataFrame, history: pd.DataFrame, target_id: str, by_yea
                      lang=lang)
 
 
-__all__ = ["target_fan", "HISTORY", "backtest_error_chart", "calibration_fit_chart", "comparison_chart", "cost_probability_chart",
+def sensitivity_bars(table: pd.DataFrame, method: str, output: str, *, top: int = 15, lang: str = "en") -> plt.Figure:
+    """Horizontal bars of the largest Morris mu* (with its 95 % half-width) or Sobol total and
+    first-order indices for one output (rows of simmodel.analysis indices.parquet)."""
+    metric, conf = ("mu_star", "mu_star_conf") if method == "morris" else ("ST", "ST_conf")
+    t = table.sort_values(metric, ascending=False).head(top).iloc[::-1]
+    with style(lang):
+        fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(t) + 1.3), dpi=150)
+        y = np.arange(len(t))
+        ax.barh(y, t[metric], xerr=t[conf], color=PALETTE["blue"], ecolor="0.3", capsize=2,
+                label="mu*" if method == "morris" else "total (ST)")
+        if method == "sobol":
+            ax.barh(y, t["S1"], height=0.4, color=PALETTE["orange"], label="first order (S1)")
+        ax.set_yticks(y, t["factor"])
+        ax.set_xlabel("mu*: mean |elementary effect| (output unit)" if method == "morris" else "Sobol index")
+        ax.set_title(output)
+        ax.grid(True, axis="x", color="0.9", lw=0.6)
+        ax.legend(frameon=False, loc="lower right")
+        fig.tight_layout()
+    return fig
+
+
+def peeling_trajectory(trajectory: pd.DataFrame, chosen: int | None = None, *, lang: str = "en") -> plt.Figure:
+    """PRIM's peeling trajectory: coverage against density per box, coloured by the number of
+    restricted dimensions, the chosen box circled."""
+    with style(lang):
+        fig, ax = plt.subplots(figsize=(5.5, 4.2), dpi=150)
+        sc = ax.scatter(trajectory["coverage"], trajectory["density"], c=trajectory["res_dim"], cmap="viridis", s=18)
+        if chosen is not None and chosen in trajectory.index:
+            r = trajectory.loc[chosen]
+            ax.scatter([r["coverage"]], [r["density"]], s=120, facecolors="none", edgecolors=PALETTE["vermillion"], lw=2)
+        fig.colorbar(sc, ax=ax, label="restricted dimensions")
+        ax.set_xlabel("coverage")
+        ax.set_ylabel("density")
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(0, 1.02)
+        ax.set_title("PRIM peeling trajectory")
+        ax.grid(True, color="0.9", lw=0.6)
+        fig.tight_layout()
+    return fig
+
+
+__all__ = ["sensitivity_bars", "peeling_trajectory", "target_fan", "HISTORY", "backtest_error_chart", "calibration_fit_chart", "comparison_chart", "cost_probability_chart",
            "probability_chart", "style", "fan_chart", "save", "history_points", "derived_share", "PALETTE", "np"]
