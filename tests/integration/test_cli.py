@@ -30,7 +30,10 @@ def result_dirs(root: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     cwd = tmp_path_factory.mktemp("quick")
-    proc = run_cli(["run", "scenario=no_new_policy", *QUICK], cwd)
+    # the assumption re-runs at small settings: that they are there is checked here, what they
+    # show at realistic settings in the slow full-scale test
+    proc = run_cli(["run", "scenario=no_new_policy", *QUICK, "assumption_sensitivity.replicates=2",
+                    "assumption_sensitivity.scale=0.03"], cwd)
     return cwd, proc
 
 
