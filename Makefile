@@ -30,11 +30,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/simmodel run
 
+# Two processes, a test file each at a time: most tests wait on a subprocess, and files keep
+# their module fixtures (and the Ray tests) to themselves.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -m ''
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m ''
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_replicate.py
