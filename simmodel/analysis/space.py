@@ -2,7 +2,7 @@
 
 The registry's ranges (simmodel/levers.py) are what a config may hold, far wider than any policy
 the province would choose. The analyses use a narrower range per factor, an assumption stated here
-and overridable per factor (``analyze.ranges.NAME=[low,high]``):
+and overridable per factor (``simmodel analyze ranges.NAME=[low,high]``):
 
 - a lever runs from its no_new_policy value to twice its baseline value where the two differ (the
   draft's change and as much again), and from half to twice its baseline value where the draft does
@@ -65,18 +65,22 @@ def factors(names: list[str] | None = None, ranges: dict[str, list[float]] | Non
                 lo, hi, why = s.low, s.high, "the registry range (an uncertainty)"
             else:
                 nnp = float(s.no_new_policy)
+                if value <= 0 and name not in ranges:
+                    # twice nothing is nothing: such a lever needs its range stated
+                    raise ConfigError(f"{name}: its baseline is {value:g}, so the rule ({RANGE_RULE}) gives no range; "
+                                      f"set ranges.{name}=[low,high]")
                 lo = min(nnp, value) if nnp != value else value / 2
-                hi = 2 * value if value > 0 else max(nnp, s.high / 10)
+                hi = 2 * value
                 lo, hi = max(lo, s.low), min(hi, s.high)
                 why = "no_new_policy to 2 x baseline" if nnp != value else "baseline / 2 to 2 x baseline"
             if name in ranges:
                 lo, hi = (float(x) for x in ranges.pop(name))
-                why = "set in the config (analyze.ranges)"
+                why = "set in the config (ranges)"
                 if not s.low <= lo < hi <= s.high:
-                    raise ConfigError(f"analyze.ranges.{name} = [{lo:g}, {hi:g}]: need low < high inside the registry "
+                    raise ConfigError(f"ranges.{name} = [{lo:g}, {hi:g}]: need low < high inside the registry "
                                       f"range [{s.low:g}, {s.high:g}] {s.unit}")
             if not lo < hi:
-                raise ConfigError(f"{name}: its analysis range [{lo:g}, {hi:g}] is empty; set analyze.ranges.{name}")
+                raise ConfigError(f"{name}: its analysis range [{lo:g}, {hi:g}] is empty; set ranges.{name}=[low,high]")
             out.append(Factor(name, group, lo, hi, _kind(cls, name), s.unit, s.article, value, why))
     unknown = sorted(set(names or []) - {f.name for f in out}) + sorted(ranges)
     if unknown:

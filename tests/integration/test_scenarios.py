@@ -41,6 +41,15 @@ def test_scenario_composes_validates_and_runs_a_few_steps(slug):
     assert model.q == 5 and len(model.records) == 2
 
 
+def test_baseline_is_the_registry_defaults():
+    """The sweep finds its reference by value on this (simmodel.sweep._is_reference)."""
+    from simmodel.levers import Levers, Uncertainties
+
+    base = compose_run(["scenario=baseline"])
+    assert base.levers == Levers() and base.uncertainties == Uncertainties()
+    assert not base.params.overrides and not base.population.overrides
+
+
 def test_no_new_policy_lowers_t2_and_t3_in_2027_on_paired_replicates():
     base = compose_run(["scenario=baseline"])
     nnp = compose_run(["scenario=no_new_policy"])
