@@ -1,0 +1,183 @@
+"""The idiomatic Mesa reference against the vectorised model: speed side by side, and agreement in
+distribution over many replicates.
+
+    .venv/bin/python benchmarks/bench_reference.py [--quick] [--replicates 40] [--check-scale 0.05]
+                                                   [--sizes 10000,100000] [--ref-quarters 24,4] [--json PATH]
+
+Speed: at each size (firms in the base year) both models run the same quarters from 2025Q1 on the
+same seed; printed are microseconds per firm-step of the firm stages (the firms' yearly rates,
+innovate, grow, exit, enter, ageing and aggregates: what the reference reimplements per agent),
+their ratio, and the same for the whole step (shared code included, the reference's array sync
+excluded). The reference is slow at 100 000 firms, so by default it runs the first year only (4
+quarters, one Q1 block) there, and the vectorised model is timed on the same quarters.
+
+Agreement: ``--replicates`` runs of each model at ``--check-scale``, seeded from one root seed
+(replicate seeds 0..R-1 for the vectorised model, R..2R-1 for the reference, so the two samples are
+independent), compared indicator by indicator with a two-sample Kolmogorov-Smirnov test and a Welch
+t-test on the means; an indicator differs when a p-value falls below alpha / (number of tests)
+(Bonferroni).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import baseline, firms_at_scale_one, machine, run_timed, scale_for, verdict  # noqa: E402
+from reference_mesa import ReferenceModel, firm_stage_seconds  # noqa: E402
+
+from simmodel.ensemble import replicate_seeds  # noqa: E402
+from simmodel.model import SimModel  # noqa: E402
+
+# Stocks at the 2027 target year and at the 2030 horizon; flows in 2027.
+STOCKS = ("n_firms", "n_startup", "n_tech_sme", "n_conventional", "n_high_tech", "n_above_size_firms",
+          "emerging_cluster_revenue_cny_100m", "future_industry_revenue_cny_100m", "t1_emerging_share_415x_pct")
+FLOWS = ("n_entries", "n_exits", "n_land_refusals")
+CHECKED = tuple((k, y) for y in (2027, 2030) for k in STOCKS) + tuple((k, 2027) for k in FLOWS)
+ALPHA = 0.05
+GOAL_RATIO = 100.0  # issue 7: at least 100 times faster than the reference at 100 000 firms
+
+
+def compare_samples(a: dict[str, np.ndarray], b: dict[str, np.ndarray], alpha: float = ALPHA) -> dict:
+    """Two-sample tests per key (same keys in a and b): KS and Welch t, Bonferroni over all tests.
+    Returns {"rows": [...], "threshold": alpha / n_tests, "consistent": bool}."""
+    keys = list(a)
+    n_tests = 2 * len(keys)
+    threshold = alpha / n_tests
+    rows = []
+    for k in keys:
+        x, y = np.asarray(a[k], float), np.asarray(b[k], float)
+        if np.ptp(x) == 0 and np.ptp(y) == 0:  # constant in both (a count set by shared code): equal or not
+            p_ks = p_t = 1.0 if x[0] == y[0] else 0.0
+        else:
+            p_ks = float(stats.ks_2samp(x, y).pvalue)
+            p_t = float(stats.ttest_ind(x, y, equal_var=False).pvalue)
+        mx, my = float(x.mean()), float(y.mean())
+        rows.append({"indicator": k, "mean_a": mx, "mean_b": my, "sd_a": float(x.std(ddof=1)), "sd_b": float(y.std(ddof=1)),
+                     "rel_diff_pct": 100.0 * (my - mx) / abs(mx) if mx else float("nan"),
+                     "p_ks": p_ks, "p_welch": p_t, "differs": min(p_ks, p_t) < threshold})
+    return {"rows": rows, "threshold": threshold, "n_tests": n_tests, "consistent": not any(r["differs"] for r in rows)}
+
+
+def indicator_samples(model_cls, inputs, cfg, scale: float, seeds) -> dict[str, np.ndarray]:
+    """Checked indicators of one model over the given replicate seeds, keyed 'name@year'."""
+    out: dict[str, list[float]] = {f"{k}@{y}": [] for k, y in CHECKED}
+    for ss in seeds:
+        traj = model_cls(inputs, cfg.levers, cfg.uncertainties, scale=scale, seed=ss).run()
+        for k, y in CHECKED:
+            out[f"{k}@{y}"].append(float(traj.loc[y, k]))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def distribution_check(inputs, cfg, scale: float, replicates: int, root_seed: int = 2025) -> dict:
+    seeds = replicate_seeds(root_seed, 2 * replicates)
+    t = time.perf_counter()
+    vec = indicator_samples(SimModel, inputs, cfg, scale, seeds[:replicates])
+    t_vec = time.perf_counter() - t
+    t = time.perf_counter()
+    ref = indicator_samples(ReferenceModel, inputs, cfg, scale, seeds[replicates:])
+    t_ref = time.perf_counter() - t
+    res = compare_samples(vec, ref)
+    res.update(scale=scale, replicates=replicates, root_seed=root_seed, wall_vectorised_s=t_vec, wall_reference_s=t_ref)
+    return res
+
+
+def speed(inputs, cfg, n_firms: int, n_one: int, ref_quarters: int, repeats: int, seed: int = 1) -> dict:
+    """Both models on the same seed and quarters; the vectorised one timed ``repeats`` times (median)."""
+    sc = scale_for(n_firms, n_one)
+    vec = [run_timed(SimModel(inputs, cfg.levers, cfg.uncertainties, scale=sc, seed=seed), ref_quarters) for _ in range(repeats)]
+    v = sorted(vec, key=lambda r: r["firm_stage_seconds"])[len(vec) // 2]
+    t = time.perf_counter()
+    ref = ReferenceModel(inputs, cfg.levers, cfg.uncertainties, scale=sc, seed=seed)
+    init_ref = time.perf_counter() - t
+    n_start = len(ref.firm_agents())
+    firm_steps = 0
+    t = time.perf_counter()
+    while ref.q < ref_quarters:
+        firm_steps += len(ref.firm_agents())
+        ref.step()
+    wall_ref = time.perf_counter() - t
+    tm = ref.timings
+    ref_firm = firm_stage_seconds(tm)
+    ref_total = wall_ref - tm["sync"]
+    us = 1e6
+    out = {
+        "n_firms": n_firms, "base_firms": n_start, "scale": sc, "quarters": ref_quarters,
+        "firm_steps_vectorised": v["firm_steps"], "firm_steps_reference": firm_steps,
+        "vectorised_us_per_firm_step": us * v["firm_stage_seconds"] / v["firm_steps"],
+        "reference_us_per_firm_step": us * ref_firm / firm_steps,
+        "vectorised_whole_step_us": us * v["seconds"] / v["firm_steps"],
+        "reference_whole_step_us": us * ref_total / firm_steps,
+        "reference_sync_s": tm["sync"], "reference_init_s": init_ref,
+        "reference_stage_s": {k: round(val, 4) for k, val in tm.items()},
+        "vectorised_stage_s": {k: round(val, 5) for k, val in v["by_stage"].items()},
+    }
+    out["ratio_firm_stages"] = out["reference_us_per_firm_step"] / out["vectorised_us_per_firm_step"]
+    out["ratio_whole_step"] = out["reference_whole_step_us"] / out["vectorised_whole_step_us"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny sizes, few replicates: checks that the script runs")
+    ap.add_argument("--replicates", type=int, default=40, help="replicates of each model in the distribution check")
+    ap.add_argument("--check-scale", type=float, default=0.05, help="population scale of the distribution check")
+    ap.add_argument("--sizes", default="10000,100000", help="base-year firms of the speed comparison")
+    ap.add_argument("--ref-quarters", default="24,4", help="quarters the reference runs at each size")
+    ap.add_argument("--repeats", type=int, default=3, help="runs of the vectorised model per size (median)")
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.replicates, args.check_scale, args.sizes, args.ref_quarters, args.repeats = 4, 0.01, "1000,3000", "4,2", 1
+    sizes = [int(x) for x in args.sizes.split(",")]
+    quarters = [int(x) for x in args.ref_quarters.split(",")]
+    if len(quarters) != len(sizes):
+        ap.error("--ref-quarters needs one number per size")
+    inputs, cfg = baseline()
+    m = machine()
+    print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, mesa {m['mesa']}")
+    n_one = firms_at_scale_one(inputs, cfg)
+    result: dict = {"machine": m, "firms_scale_one": n_one, "speed": [], "quick": args.quick}
+
+    print(f"\nspeed: reference (one mesa.Agent per firm, shuffle_do, DataCollector) vs vectorised, microseconds per firm-step")
+    print(f"  {'firms':>8} {'quarters':>8} {'reference':>10} {'vectorised':>10} {'ratio':>7}   whole step: {'ref':>7} {'vec':>7} {'ratio':>6}   ref sync (excl.)")
+    for n, qn in zip(sizes, quarters):
+        r = speed(inputs, cfg, n, n_one, qn, args.repeats)
+        result["speed"].append(r)
+        print(f"  {n:>8} {qn:>8} {r['reference_us_per_firm_step']:>10.3f} {r['vectorised_us_per_firm_step']:>10.4f} "
+              f"{r['ratio_firm_stages']:>6.0f}x   {r['reference_whole_step_us']:>18.3f} {r['vectorised_whole_step_us']:>7.4f} "
+              f"{r['ratio_whole_step']:>5.0f}x   {r['reference_sync_s']:.1f} s")
+    big = max(result["speed"], key=lambda r: r["n_firms"])
+    ratio = big["ratio_firm_stages"]
+    met = ratio >= GOAL_RATIO
+    result["goal_ratio"] = {"target": GOAL_RATIO, "n_firms": big["n_firms"], "ratio": ratio, "met": met}
+    print(f"  goal: >= {GOAL_RATIO:.0f}x faster than the reference at {big['n_firms']} firms (firm stages) -> "
+          + verdict(met, f"{ratio:.0f}x, {100 * (ratio / GOAL_RATIO - 1):+.0f} % against the goal"))
+    if any(r["quarters"] < 24 for r in result["speed"]):
+        print("  (where quarters < 24 the reference ran only the first quarters of 2025 and the vectorised model was timed on the same ones)")
+
+    print(f"\nagreement in distribution: {args.replicates} replicates of each at scale {args.check_scale:g}")
+    chk = distribution_check(inputs, cfg, args.check_scale, args.replicates)
+    result["distribution"] = chk
+    print(f"  {'indicator':<44} {'vectorised':>12} {'reference':>12} {'diff':>7} {'p KS':>7} {'p Welch':>8}")
+    for r in chk["rows"]:
+        print(f"  {r['indicator']:<44} {r['mean_a']:>12.5g} {r['mean_b']:>12.5g} {r['rel_diff_pct']:>6.1f}% "
+              f"{r['p_ks']:>7.3f} {r['p_welch']:>8.3g}{'  DIFFERS' if r['differs'] else ''}")
+    print(f"  Bonferroni: {chk['n_tests']} tests, threshold p < {chk['threshold']:.2g}; "
+          f"{'no indicator differs' if chk['consistent'] else 'SOME INDICATORS DIFFER'} "
+          f"(wall: vectorised {chk['wall_vectorised_s']:.1f} s, reference {chk['wall_reference_s']:.1f} s)")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, default=float))
+    return result
+
+
+if __name__ == "__main__":
+    main()
