@@ -65,6 +65,133 @@ def scenario_question(slug: str, lang: str = "en") -> str:
     return ""
 
 
+# What a scenario file may set (docs/extending.md): values only, under these keys. Hydra would also
+# accept hydra.*, defaults and _target_ nodes, interpolations and resolvers, through which a file
+# could run code or read the environment; a scenario is data, so check_scenario_file refuses them.
+SCENARIO_KEYS = ("levers", "uncertainties", "population", "params")
+
+
+def _scenario_error(path: Path, line: int | None, text: str) -> SimmodelError:
+    from simmodel.errors import ConfigError
+
+    where = f"scenario file {path}" + (f", line {line}" if line else "")
+    return ConfigError(f"{where}: {text}")
+
+
+def _walk_yaml(node, path: Path, trail: str) -> None:
+    """Refuse what would make a scenario more than data: duplicate keys, tags, _target_, ${...}."""
+    import yaml
+
+    line = node.start_mark.line + 1
+    if node.tag.removeprefix("tag:yaml.org,2002:") not in ("str", "int", "float", "bool", "null", "map", "seq"):
+        raise _scenario_error(path, line, f"YAML tag {node.tag!r} at {trail or 'the top'} is not allowed; a scenario holds plain values")
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                raise _scenario_error(path, key.start_mark.line + 1, f"a key under {trail or 'the top'} is not a plain name")
+            name = key.value
+            here = f"{trail}.{name}" if trail else name
+            kline = key.start_mark.line + 1
+            if name in seen:
+                raise _scenario_error(path, kline, f"{here} is given twice (first at line {seen[name]}); give each key once")
+            seen[name] = kline
+            if (name.startswith("_") and name.endswith("_")) or name in ("hydra", "defaults"):
+                raise _scenario_error(path, kline, f"{here} is not allowed: a scenario sets values of "
+                                                   f"{', '.join(SCENARIO_KEYS)}, never Hydra's {name!r}")
+            _walk_yaml(value, path, here)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _walk_yaml(item, path, trail)
+    elif "${" in str(node.value):
+        raise _scenario_error(path, line, f"{trail} = {node.value!r}: interpolations and resolvers (${{...}}) are not allowed "
+                                          "in a scenario file; write the value itself")
+
+
+def check_scenario_file(path: Path) -> None:
+    """Check a scenario file as untrusted data before Hydra reads it: UTF-8, the package header,
+    safe YAML without duplicate keys, tags, _target_, hydra/defaults nodes or interpolations; only
+    known keys, each lever and uncertainty by its registry name (closest name suggested) with a value
+    of its type. Ranges are checked later with the rest of the config (simmodel.levers.validate).
+    Raises ConfigError naming the file, the line and the key."""
+    import dataclasses
+    import difflib
+    import re as _re
+    from dataclasses import fields
+
+    import yaml
+
+    from simmodel.levers import Levers, Uncertainties, specs, validate
+
+    path = Path(path)
+    if not _re.match(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", path.stem):
+        raise _scenario_error(path, None, f"the name {path.stem!r} is not allowed (it names the results folder): "
+                                          "letters, digits, '_' and '-', at most 64 characters")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _scenario_error(path, raw[: exc.start].count(b"\n") + 1, "not UTF-8; save the file as UTF-8") from None
+    if text.splitlines()[:1] != ["# @package _global_"]:
+        raise _scenario_error(path, 1, "the first line must be '# @package _global_' (a scenario sets top-level keys)")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise _scenario_error(path, mark.line + 1 if mark else None,
+                              f"not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    if node is None:
+        return  # only comments: the baseline
+    if not isinstance(node, yaml.MappingNode):
+        raise _scenario_error(path, node.start_mark.line + 1, f"expected keys ({', '.join(SCENARIO_KEYS)}), found a {node.id}")
+    _walk_yaml(node, path, "")
+    lines = {key.value: (key.start_mark.line + 1,
+                         {k.value: k.start_mark.line + 1 for k, _ in value.value} if isinstance(value, yaml.MappingNode) else {})
+             for key, value in node.value}
+    data = yaml.safe_load(text)
+    for top, value in data.items():
+        line, sub = lines[top]
+        if top not in SCENARIO_KEYS:
+            close = difflib.get_close_matches(top, SCENARIO_KEYS, n=1)
+            raise _scenario_error(path, line, f"unknown key {top!r}" + (f" (did you mean {close[0]}?)" if close else "")
+                                  + f"; a scenario may set {', '.join(SCENARIO_KEYS)}")
+        if not isinstance(value, dict):
+            raise _scenario_error(path, line, f"{top} must be a mapping of names to values, not {type(value).__name__}")
+        if top in ("population", "params"):
+            extra = [k for k in value if k != "overrides"]
+            if extra:
+                raise _scenario_error(path, sub[extra[0]], f"{top}.{extra[0]} is not allowed; a scenario may set {top}.overrides only")
+            over = value.get("overrides") or {}
+            if not isinstance(over, dict):
+                raise _scenario_error(path, sub["overrides"], f"{top}.overrides must be a mapping of names to numbers")
+            for name, v in over.items():
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise _scenario_error(path, sub["overrides"], f"{top}.overrides.{name} = {v!r} is not a number")
+            continue
+        cls = Levers if top == "levers" else Uncertainties
+        kind = "lever" if top == "levers" else "uncertainty"
+        known = {f.name: f.type for f in fields(cls)}
+        for name, v in value.items():
+            if name not in known:
+                close = difflib.get_close_matches(str(name), list(known), n=1)
+                hint = f"did you mean {close[0]}?" if close else f"see docs/ODD.md for the {top} list"
+                raise _scenario_error(path, sub.get(name), f"unknown {kind} {name!r}; {hint}")
+            spec = specs(cls)[name]
+            if spec.choices:
+                if v not in spec.choices:
+                    raise _scenario_error(path, sub[name], f"{kind} {name} = {v!r} is not allowed: choose one of "
+                                                           f"{', '.join(spec.choices)} (seed article {spec.article})")
+            elif isinstance(v, bool) or not isinstance(v, (int, float)) or (known[name] == "int" and not isinstance(v, int)):
+                want = "a whole number" if known[name] == "int" else "a number"
+                raise _scenario_error(path, sub[name], f"{kind} {name} = {v!r} is not {want}; allowed range "
+                                                       f"[{spec.low:g}, {spec.high:g}] {spec.unit}")
+            try:  # the range, with the unit and article, as on the command line
+                validate(dataclasses.replace(cls(), **{name: v}) if top == "levers" else Levers(),
+                         dataclasses.replace(cls(), **{name: v}) if top == "uncertainties" else None)
+            except SimmodelError as exc:
+                raise _scenario_error(path, sub[name], str(exc)) from None
+
+
 def precheck_overrides(overrides: list[str]) -> None:
     """Catch the commonest mistakes before Hydra composes: an unknown scenario, an unknown lever or
     uncertainty (with the closest name). Raises SimmodelError."""
@@ -86,6 +213,8 @@ def precheck_overrides(overrides: list[str]) -> None:
                 slug = slug.strip()
                 if slug and slug not in available:
                     raise SimmodelError(f"unknown scenario {slug!r}: no scenarios/{slug}.yaml; available: {', '.join(available)}")
+                if slug:
+                    check_scenario_file(SCENARIO_DIR / f"{slug}.yaml")
         head, _, name = key.partition(".")
         if head in groups and name and name not in groups[head]:
             close = difflib.get_close_matches(name, groups[head], n=1)
@@ -93,9 +222,14 @@ def precheck_overrides(overrides: list[str]) -> None:
             raise SimmodelError(f"unknown {'lever' if head == 'levers' else 'uncertainty'} {name!r}{hint}")
 
 
+def _debug() -> bool:
+    # main() takes --debug out of the arguments before Hydra sees them and notes it here
+    return _DEBUG or "--debug" in sys.argv or "SIMMODEL_DEBUG" in __import__("os").environ
+
+
 def _fail(exc: BaseException) -> None:
     print(f"simmodel: error: {exc}", file=sys.stderr)
-    if "--debug" in sys.argv or "SIMMODEL_DEBUG" in __import__("os").environ:
+    if _debug():
         traceback.print_exc()
     sys.exit(2)
 
@@ -203,6 +337,7 @@ class SweepCallback(Callback):
 
 
 _SWEEP_OUTCOME: dict | None = None
+_DEBUG = False
 # `simmodel analyze hydra/launcher=joblib ...`: the launcher settings go on to the sweep that
 # evaluates the analysis's points
 _LAUNCHER_ARGS: list[str] = []
@@ -275,6 +410,8 @@ def main(argv: list[str] | None = None) -> None:
     if task not in TASKS:
         print(f"simmodel: error: unknown task {task!r}; available: {', '.join(TASKS)}", file=sys.stderr)
         sys.exit(2)
+    global _DEBUG
+    _DEBUG = "--debug" in rest
     rest = [a for a in rest if a != "--debug"]
     if not CONF_DIR.is_dir():
         print(f"simmodel: error: config folder {CONF_DIR} not found; install simmodel from its checkout (pip install -e .)",
@@ -284,6 +421,8 @@ def main(argv: list[str] | None = None) -> None:
     rest = ["+" + a if a.startswith(("population.overrides.", "params.overrides.", "ranges.")) else a for a in rest]
     try:
         precheck_overrides(rest)
+        if task == "run" and not any(a.lstrip("+~").startswith("scenario=") for a in rest):
+            check_scenario_file(SCENARIO_DIR / "baseline.yaml")  # the default of conf/run.yaml
     except SimmodelError as exc:
         _fail(exc)
     import hydra
@@ -295,7 +434,25 @@ def main(argv: list[str] | None = None) -> None:
     register_configs()
     sys.argv = [f"simmodel {task}"] + rest
     app = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=task)(_APPS[task])
-    app()
+    received: list[int] = []
+
+    def stop(signum, _frame):
+        received.append(signum)
+        raise KeyboardInterrupt  # the path Ctrl-C takes: every writer removes its temporary folder
+
+    import signal
+
+    signal.signal(signal.SIGTERM, stop)  # by default SIGTERM ends Python without any clean-up
+    try:
+        app()
+    except KeyboardInterrupt:
+        signum = received[0] if received else signal.SIGINT
+        print(f"simmodel: interrupted ({signal.Signals(signum).name}); a results folder appears only when complete, so "
+              "nothing half-written is left; re-run the same command to finish (a sweep skips its complete jobs)",
+              file=sys.stderr)
+        if _debug():
+            traceback.print_exc()
+        sys.exit(128 + signum)
     if _SWEEP_OUTCOME is not None:
         if "error" in _SWEEP_OUTCOME:
             _fail(SimmodelError(_SWEEP_OUTCOME["error"]))

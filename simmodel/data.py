@@ -29,6 +29,25 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # Suffixes that mark a row as something other than a full-year level (data/README.md).
 PARTIAL_SUFFIXES = ("_h1", "_q1", "_jan_jul", "_jan_sep", "_jan_oct", "_jan_nov")
 BOUND_SUFFIXES = ("_lower_bound", "_min", "_approx", "_initial_release", "_h1_approx")
+# The unit a name's unit suffix promises (docs/extending.md: the unit is in the name); a row whose
+# unit column says otherwise is a mistake in one of the two.
+SUFFIX_UNITS = {"_pct": ("%", "%/yr"), "_pp": ("pp", "pp/yr"), "_cny_100m": ("CNY 100m",), "_count": ("count",),
+                "_mu": ("mu",)}
+# How the file's notes mark a figure that covers part of a year ('H1 2019 ONLY', 'Jan-Jul 2017 only',
+# 'not full year'): under a name without a partial-year suffix such a row would be read as annual.
+_PART_ONLY = re.compile(r"(?i)(\b(H1|H2|Q[1-4]|Jan(uary)?\s*[-–]\s*[A-Z][a-z]{2,8})\b[\s,]*(\d{4})?[\s,]*\bonly\b"
+                        r"|\bnot (a )?full[- ]year\b|(上半年|前三季度|一季度|1\s*[-–]\s*\d{1,2}\s*月)\s*(数据)?\s*(仅|only))")
+
+
+def _unit_stem(name: str) -> str:
+    """The name without its partial-year and bound suffixes (digital_core_va_cny_100m_h1_approx -> ..._cny_100m)."""
+    stripped = True
+    while stripped:
+        stripped = False
+        for suffix in BOUND_SUFFIXES + PARTIAL_SUFFIXES:
+            if name.endswith(suffix) and len(name) > len(suffix):
+                name, stripped = name[: -len(suffix)], True
+    return name
 
 
 def file_sha256(path: Path) -> str:
@@ -126,6 +145,11 @@ def load_indicators(path: Path) -> pd.DataFrame:
         unit = r["unit"]
         if unit not in INDICATOR_UNITS:
             raise DataError(f"{where}: unit {unit!r} of {name} is not known; allowed: {', '.join(sorted(INDICATOR_UNITS))}")
+        stem = _unit_stem(name)
+        for suffix, units in SUFFIX_UNITS.items():
+            if stem.endswith(suffix) and unit not in units:
+                raise DataError(f"{where}: {name} ends in {suffix}, so its unit must be {' or '.join(repr(u) for u in units)}, "
+                                f"not {unit!r}")
         if unit in ("count", "CNY 100m", "mu", "persons") and value < 0:
             raise DataError(f"{where}: {name} {year} = {value:g} {unit} is negative; a level or count must be >= 0")
         if unit == "%" and name.endswith("_share_gdp_pct") and not 0 <= value <= 100:
@@ -141,6 +165,10 @@ def load_indicators(path: Path) -> pd.DataFrame:
             kind = "partial_year"
         elif any(name.endswith(s) for s in BOUND_SUFFIXES):
             kind = "bound"
+        if kind != "partial_year" and (part := _PART_ONLY.search(r["note"])):
+            raise DataError(f"{where}: {name} {year} reads as a full-year value (its name has no partial-year suffix) but its "
+                            f"note says {part.group(0)!r}; name the period with a suffix ({', '.join(PARTIAL_SUFFIXES)}) "
+                            "or correct the note")
         out.append({**r, "year": year, "value": value, "kind": kind, "line": line})
     return pd.DataFrame(out)
 

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,10 @@ from simmodel.indicators import INDICATORS, Target
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 TRAJECTORIES = "trajectories.parquet"
+# The layout of the folders RunWriter publishes (file names, manifest keys). A reader refuses a folder
+# of another format rather than misread it. Folders written before the manifest recorded it have this
+# layout, so a manifest without "format" counts as format 1.
+FORMAT = 1
 PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "mesa", "statsmodels", "matplotlib", "hydra-core", "omegaconf")
 
 
@@ -235,8 +240,19 @@ def write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default, allow_nan=True) + "\n", encoding="utf-8")
 
 
+def check_folder_name(name: str, what: str) -> str:
+    """A name that becomes one folder under the results root: one plain path component, so that no
+    scenario, run or task name can put results elsewhere ('../x', '/abs', 'a/b', '.hidden')."""
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$", name) or ".." in name:
+        raise ResultsError(f"{what} {name!r} cannot name a results folder: allowed letters, digits, '_', '-', '.', '+', "
+                           "starting with a letter or digit, at most 100 characters, no '..'")
+    return name
+
+
 def new_run_dir(root: Path, task: str, slug: str) -> Path:
     """results/<task>/<scenario>/<timestamp>/ (not created), unique even within one second."""
+    check_folder_name(task, "task")
+    check_folder_name(slug, "scenario")
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = Path(root) / task / slug
     path = base / stamp
@@ -263,7 +279,7 @@ class RunWriter:
         (a sweep job re-run because its config or code changed, a sweep's aggregate); the old one is
         removed only after the new one is in place."""
         files = {p.relative_to(self.tmp).as_posix(): _sha256(p) for p in sorted(self.tmp.rglob("*")) if p.is_file()}
-        manifest = {**manifest, "files": files, "complete": True}
+        manifest = {"format": FORMAT, **manifest, "files": files, "complete": True}
         write_json(self.tmp / MANIFEST, manifest)  # last: its presence means the folder is complete
         old = None
         if self.final.exists():
@@ -284,8 +300,9 @@ class RunWriter:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def read_run(path: Path) -> tuple[pd.DataFrame, dict, dict]:
-    """Read a complete run folder (trajectories, summary, manifest), verifying checksums."""
+def read_manifest(path: Path, required: tuple[str, ...] = ()) -> dict:
+    """The manifest of a complete folder, after checking its format and every file's checksum;
+    ``required``: files the folder must hold. Raises ResultsError saying what is wrong."""
     path = Path(path)
     man_path = path / MANIFEST
     if not man_path.is_file():
@@ -294,12 +311,28 @@ def read_run(path: Path) -> tuple[pd.DataFrame, dict, dict]:
         manifest = json.loads(man_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{man_path} is corrupt ({exc})") from None
-    for name, digest in manifest.get("files", {}).items():
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise ResultsError(f"{man_path} is corrupt: expected an object with a 'files' table of checksums")
+    fmt = manifest.get("format", 1)
+    if fmt != FORMAT:
+        raise ResultsError(f"{path} is in results format {fmt!r}; this simmodel reads format {FORMAT} only "
+                           "(written by another version: use that version, or re-run to write it again)")
+    missing = [name for name in required if name not in manifest["files"]]
+    if missing:
+        raise ResultsError(f"{path}: its manifest does not list {', '.join(missing)}; not a complete folder of this kind")
+    for name, digest in manifest["files"].items():
         f = path / name
         if not f.is_file():
             raise ResultsError(f"{path}: {name} listed in the manifest is missing")
         if _sha256(f) != digest:
             raise ResultsError(f"{path}: {name} does not match its checksum in the manifest (modified or corrupt)")
+    return manifest
+
+
+def read_run(path: Path) -> tuple[pd.DataFrame, dict, dict]:
+    """Read a complete run folder (trajectories, summary, manifest), verifying checksums."""
+    path = Path(path)
+    manifest = read_manifest(path, (TRAJECTORIES, SUMMARY))
     traj = pd.read_parquet(path / TRAJECTORIES)
     summary = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
     return traj, summary, manifest

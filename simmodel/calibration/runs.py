@@ -14,11 +14,13 @@ import pandas as pd
 
 from simmodel.calibration.fit import FitResult
 from simmodel.calibration.moments import Bound, Moment
-from simmodel.errors import ConfigError
-from simmodel.params import PARAM_COLUMNS, ParamInfo
+from simmodel.errors import ConfigError, DataError
+from simmodel.params import PARAM_COLUMNS, ParamInfo, load_param_table
 from simmodel.report import plots
-from simmodel.results import ResultsError, RunWriter, _sha256, write_json
+from simmodel.results import ResultsError, RunWriter, read_manifest, write_json
 
+# what load_run reads; a manifest that does not list them is not a calibration run's
+RUN_FILES = ("parameters.csv", "estimates.csv", "covariance.csv", "fit.json", "moments.csv")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -57,13 +59,17 @@ def load_run(root: Path, name: str) -> CalibrationRun:
         raise ConfigError(f"calibration run {name!r} not found or incomplete in {root} (no manifest.json); "
                           f"available: {', '.join(available_runs(root)) or 'none'}; or calibration=prior for the priors")
     try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path / 'manifest.json'} is corrupt ({exc})") from None
-    for fname, digest in manifest.get("files", {}).items():
-        f = path / fname
-        if not f.is_file() or _sha256(f) != digest:
-            raise ResultsError(f"calibration run {name}: {fname} is missing or does not match its checksum")
+        manifest = read_manifest(path, RUN_FILES)
+    except ResultsError as exc:
+        raise ResultsError(f"calibration run {name}: {exc}") from None
+    try:  # a run made by a version of simmodel with other behavioural parameters
+        load_param_table(path / "parameters.csv")
+    except DataError as exc:
+        made_by = manifest.get("code", {})
+        raise ResultsError(
+            f"calibration run {name} does not fit this version of simmodel ({exc}); it was made by simmodel "
+            f"{made_by.get('simmodel', '?')} at commit {made_by.get('git_commit', '?')}: re-run "
+            f"`simmodel calibrate name={name} overwrite=true`, or use calibration=prior") from None
     bt = path / "backtest.csv"
     return CalibrationRun(
         name=name, path=path, parameters_csv=path / "parameters.csv",

@@ -109,7 +109,8 @@ def test_latest_full_year_ignores_partial_and_first_release_gdp(tmp_path):
     ("gdp_growth_pct_initial_release", "bound"),
 ])
 def test_indicator_kind_from_suffix(tmp_path, name, kind):
-    rows = [list(INDICATOR_COLUMNS), [name, "2024", "1", "count", "http://example.org", ""]]
+    unit = "CNY 100m" if "_cny_100m" in name else "%" if "_pct" in name else "count"  # the unit its name promises
+    rows = [list(INDICATOR_COLUMNS), [name, "2024", "1", unit, "http://example.org", ""]]
     df = load_indicators(write_rows(tmp_path / "i.csv", rows))
     assert df["kind"].tolist() == [kind]
 
@@ -205,6 +206,51 @@ def test_non_utf8_error_names_the_line(tmp_path):
     assert raw.count(b"@NOTE@") == 1
     path.write_bytes(raw.replace(b"@NOTE@", "突破9万亿".encode("gbk")))
     refused(load_indicators, path, 10, "UTF-8")
+
+
+def test_unit_that_contradicts_the_name_refused(tmp_path):
+    line = find_line(read_rows(INDICATORS), lambda r: r["indicator"] == "gdp_cny_100m")
+    path = altered(tmp_path, INDICATORS, line, unit="%")
+    refused(load_indicators, path, line, "gdp_cny_100m", "_cny_100m", "'CNY 100m'", "not '%'")
+
+
+def test_unit_of_a_partial_year_bound_is_read_from_its_stem(tmp_path):
+    line = find_line(read_rows(INDICATORS), lambda r: r["indicator"] == "digital_core_va_cny_100m_h1_approx")
+    path = altered(tmp_path, INDICATORS, line, unit="count")
+    refused(load_indicators, path, line, "_cny_100m")
+
+
+def test_partial_year_row_passed_off_as_annual_refused(tmp_path):
+    """An H1 row whose suffix was dropped: its note still says what it is, and the loader reads it."""
+    rows = read_rows(INDICATORS)
+    line = find_line(rows, lambda r: r["indicator"] == "digital_core_va_growth_pct_h1" and r["year"] == "2019")
+    header = rows[0]
+    assert "H1 2019 ONLY" in rows[line - 1][header.index("note")]
+    path = altered(tmp_path, INDICATORS, line, indicator="digital_core_va_growth_pct_first_half")
+    refused(load_indicators, path, line, "digital_core_va_growth_pct_first_half 2019", "H1 2019 ONLY", "_h1")
+
+
+def test_partial_year_row_with_its_suffix_loads_as_partial(tmp_path):
+    df = load_indicators(INDICATORS)
+    row = df[(df["indicator"] == "digital_core_va_growth_pct_h1") & (df["year"] == 2019)]
+    assert row["kind"].tolist() == ["partial_year"]
+
+
+def test_file_that_is_not_csv_refused(tmp_path):
+    """A spreadsheet exported as JSON (text, but not this CSV): refused at the header, which it names."""
+    path = tmp_path / INDICATORS.name
+    path.write_text('[{"indicator": "gdp_cny_100m", "year": 2024, "value": 90131}]\n', encoding="utf-8")
+    refused(load_indicators, path, None, "header", "expected exactly 'indicator,year,value,unit,source_url,note'")
+
+
+def test_xlsx_file_refused(tmp_path):
+    """An .xlsx workbook saved under the .csv name (a zip archive: binary)."""
+    import zipfile
+
+    path = tmp_path / INDICATORS.name
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
+    refused(load_indicators, path, None, "not a text CSV")
 
 
 def test_binary_file_refused(tmp_path):
