@@ -38,10 +38,10 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m ''
 
+# Every benchmark, one process each, figures into benchmarks/RESULTS.md (about 25 min on 2 cores;
+# `$(BIN)/python benchmarks/run_all.py --quick` checks in a minute that the scripts run).
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_replicate.py
-	$(BIN)/python benchmarks/bench_calibrate.py
-	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from simmodel.config import RunConfig  # noqa: E402
-from simmodel.ensemble import load_inputs  # noqa: E402
-from simmodel.model import ModelInputs, SimModel  # noqa: E402
+from simmodel.config import RunConfig
+from simmodel.ensemble import load_inputs
+from simmodel.model import ModelInputs, SimModel
 
 # Parts of a vectorised step, in order. "age_aggregates" is what step() does inline (ageing, the
 # sector aggregates, bookkeeping): the step's time less every named part.
@@ -108,7 +108,7 @@ def machine() -> dict[str, str]:
         ram_gb = float("nan")
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
         commit += " (with uncommitted changes)" if dirty else ""
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"

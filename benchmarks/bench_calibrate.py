@@ -1,6 +1,6 @@
 """Time of a full default calibration and its number of model evaluations, printed as figures.
 
-    .venv/bin/python benchmarks/bench_calibrate.py [--max-evaluations 200] [--replicates 8]
+    .venv/bin/python benchmarks/bench_calibrate.py [--quick] [--max-evaluations 200] [--replicates 8] [--json PATH]
 
 Runs the calibration with the default settings of conf/calibrate.yaml into a temporary folder (the
 committed run is not touched) on all cores, and prints wall time, evaluations, seconds per
@@ -21,19 +21,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simmodel import tasks  # noqa: E402
-from simmodel.config import CalibrateConfig  # noqa: E402
+from simmodel import tasks
+from simmodel.config import CalibrateConfig
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     defaults = CalibrateConfig()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-evaluations", type=int, default=200)
     ap.add_argument("--replicates", type=int, default=defaults.replicates)
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="few evaluations, two replicates at a tiny scale: checks that the script runs")
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = ap.parse_args(argv)
+    scale = defaults.scale
+    if args.quick:
+        args.max_evaluations, args.replicates, scale = 3, 2, 0.01
     with tempfile.TemporaryDirectory() as tmp:
         cfg = CalibrateConfig(name="bench", runs_root=tmp, max_evaluations=args.max_evaluations, replicates=args.replicates,
-                              progress=False)
+                              scale=scale, progress=False)
         t0 = time.perf_counter()
         path = tasks.calibrate(cfg, echo=lambda *_: None)
         wall = time.perf_counter() - t0
@@ -46,6 +51,11 @@ def main() -> None:
           f"{n * cfg.replicates / wall:.1f} replicate runs per second")
     print(f"goal: <= 20 min -> {'met' if wall <= 1200 else 'MISSED'}; loss {fit['loss']:.2f}, J {fit['j_stat']:.2f} "
           f"(df {fit['j_df']}, p {fit['j_pvalue']:.3g}), converged: {fit['converged']}")
+    res = {"quick": args.quick, "wall_s": wall, "evaluations": n, "replicates": cfg.replicates, "scale": cfg.scale,
+           "met": wall <= 1200}
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2))
+    return res
 
 
 if __name__ == "__main__":

@@ -31,11 +31,11 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import baseline, firms_at_scale_one, machine, run_timed, scale_for, verdict  # noqa: E402
-from reference_mesa import ReferenceModel, firm_stage_seconds  # noqa: E402
+from _common import baseline, firms_at_scale_one, machine, run_timed, scale_for, verdict
+from reference_mesa import ReferenceModel, firm_stage_seconds
 
-from simmodel.ensemble import replicate_seeds  # noqa: E402
-from simmodel.model import SimModel  # noqa: E402
+from simmodel.ensemble import replicate_seeds
+from simmodel.model import SimModel
 
 # Stocks at the 2027 target year and at the 2030 horizon; flows in 2027.
 STOCKS = ("n_firms", "n_startup", "n_tech_sme", "n_conventional", "n_high_tech", "n_above_size_firms",
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
     n_one = firms_at_scale_one(inputs, cfg)
     result: dict = {"machine": m, "firms_scale_one": n_one, "speed": [], "quick": args.quick}
 
-    print(f"\nspeed: reference (one mesa.Agent per firm, shuffle_do, DataCollector) vs vectorised, microseconds per firm-step")
+    print("\nspeed: reference (one mesa.Agent per firm, shuffle_do, DataCollector) vs vectorised, microseconds per firm-step")
     print(f"  {'firms':>8} {'quarters':>8} {'reference':>10} {'vectorised':>10} {'ratio':>7}   whole step: {'ref':>7} {'vec':>7} {'ratio':>6}   ref sync (excl.)")
     for n, qn in zip(sizes, quarters):
         r = speed(inputs, cfg, n, n_one, qn, args.repeats)

@@ -1,19 +1,27 @@
-"""Speed and memory of one replicate of the baseline (2025Q1-2030Q4), printed as figures.
+"""Speed and memory of one replicate of the baseline (2025Q1-2030Q4), from 1:1 scale to 1 000 000 firms.
 
-    .venv/bin/python benchmarks/bench_replicate.py [--repeats 5] [--scales 0.25,0.5,1,2,4]
+    .venv/bin/python benchmarks/bench_replicate.py [--quick] [--repeats 5]
+                                                   [--sizes 10000,30000,100000,300000,1000000] [--json PATH]
 
-Prints: the number of firms at 1:1 scale, seconds per replicate (median of repeats, one process,
-one core), peak resident memory of a process that runs one replicate, the share of time per stage,
-and the time per firm-step at several population scales with the fitted scaling exponent of each
-stage (1 = linear; the goal is nothing worse than n log n, i.e. an exponent near 1).
+Prints, each in one run:
+- at 1:1 scale: firms, seconds per replicate (synthesis and set-up + simulation; median of repeats,
+  one process, one core) and the peak resident memory of a fresh process that runs one replicate;
+- the share of simulation time by stage (1:1 scale, summed over the repeats);
+- the time per firm-step at each size (base-year firms), its spread, and the fitted scaling exponent
+  of each stage (slope of log time on log firm-steps; 1 = linear, n log n over the measured range
+  is computed from the sizes and printed beside it);
+- the peak memory of a fresh process at the largest size (ru_maxrss, one subprocess per
+  measurement), beside that of a process that only loads the inputs;
+- a check of the hot path: Python lines executed in simmodel per step at two sizes (a per-firm
+  Python loop would make them grow with the firms);
+- the goals of issue 7 that these figures decide, each met or missed with its margin.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
+import math
 import statistics
 import subprocess
 import sys
@@ -23,102 +31,189 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from simmodel.config import RunConfig  # noqa: E402
-from simmodel.ensemble import load_inputs  # noqa: E402
-from simmodel.model import SimModel  # noqa: E402
+from _common import ROOT, STAGES, baseline, firms_at_scale_one, machine, run_timed, scale_for, verdict
 
-STAGES = ("start_year", "innovate", "grow", "exit", "enter", "close_year")
+from simmodel.model import SimModel
+
+GOAL_SECONDS_PER_REPLICATE = 1.0
+GOAL_FLAT = 0.20  # time per firm-step may vary by at most 20 % over the sizes
+GOAL_PEAK_BYTES = 1e9  # 1 GB at 1 000 000 firms
+GOAL_EXPONENT_SLACK = 0.01  # exponents are noisy: a stage passes below the n log n slope plus this
+
+_MEMORY_SCRIPT = """
+import resource, sys
+sys.path.insert(0, {root!r})
+from simmodel.config import RunConfig
+from simmodel.ensemble import load_inputs
+from simmodel.model import SimModel
+cfg = RunConfig()
+inputs, _ = load_inputs(cfg)
+if {scale!r} > 0:
+    SimModel(inputs, cfg.levers, cfg.uncertainties, scale={scale!r}, seed=1).run()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
 
 
-def timed_run(inputs, cfg, scale: float, seed: int) -> tuple[float, float, dict[str, float], int, int]:
-    """(init seconds, run seconds, seconds by stage, firms at start, firm-steps)."""
+def timed_replicate(inputs, cfg, scale: float, seed: int) -> dict:
+    """Set-up and simulation of one replicate, seconds, with the simulation's stages."""
     t0 = time.perf_counter()
     model = SimModel(inputs, cfg.levers, cfg.uncertainties, scale=scale, seed=seed)
-    t1 = time.perf_counter()
-    by_stage: dict[str, float] = defaultdict(float)
-    for name in STAGES:
-        fn = getattr(model, name)
-
-        def wrapper(*a, _fn=fn, _name=name, **k):
-            s = time.perf_counter()
-            out = _fn(*a, **k)
-            by_stage[_name] += time.perf_counter() - s
-            return out
-
-        setattr(model, name, wrapper)
+    init = time.perf_counter() - t0
     n0 = int(model.firms.alive.sum())
-    firm_steps = 0
-    t2 = time.perf_counter()
-    while model.q < model.n_quarters:
-        firm_steps += int(model.firms.alive.sum())
-        model.step()
-    t3 = time.perf_counter()
-    return t1 - t0, t3 - t2, dict(by_stage), n0, firm_steps
+    r = run_timed(model)
+    r.update(init=init, firms_start=n0)
+    return r
 
 
-def peak_memory_mb(scale: float) -> float:
-    """Peak RSS (MB) of a fresh process that loads inputs and runs one replicate."""
-    code = (
-        "import sys, resource; sys.path.insert(0, %r)\n"
-        "from simmodel.config import RunConfig\nfrom simmodel.ensemble import load_inputs\nfrom simmodel.model import SimModel\n"
-        "cfg = RunConfig(); inputs, _ = load_inputs(cfg)\n"
-        "SimModel(inputs, cfg.levers, cfg.uncertainties, scale=%r, seed=1).run()\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n" % (str(ROOT), scale))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return int(out.stdout.strip().splitlines()[-1]) / 1024.0
+def peak_rss_bytes(scale: float) -> int:
+    """Peak RSS (bytes) of a fresh process that loads the inputs and, if scale > 0, runs one replicate."""
+    out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT.format(root=str(ROOT), scale=scale)],
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) * 1024  # Linux reports KiB
 
 
-def main() -> None:
+def lines_per_step(inputs, cfg, scale: float, steps: int = 4) -> float:
+    """Python lines executed in simmodel's own code per step, over the first ``steps`` steps."""
+    pkg = str(ROOT / "simmodel")
+    model = SimModel(inputs, cfg.levers, cfg.uncertainties, scale=scale, seed=1)
+    count = 0
+
+    def local(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return local
+
+    def glob(frame, event, arg):
+        return local if frame.f_code.co_filename.startswith(pkg) else None
+
+    sys.settrace(glob)
+    try:
+        for _ in range(steps):
+            model.step()
+    finally:
+        sys.settrace(None)
+    return count / steps
+
+
+def nlogn_slope(n_lo: float, n_hi: float) -> float:
+    """Log-log slope of n log n between two sizes (what an O(n log n) stage would show)."""
+    return math.log((n_hi * math.log(n_hi)) / (n_lo * math.log(n_lo))) / math.log(n_hi / n_lo)
+
+
+def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny sizes, one repeat: checks that the script runs")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--scales", default="0.25,0.5,1,2,4")
+    ap.add_argument("--sizes", default="10000,30000,100000,300000,1000000", help="base-year firms of the scaling runs")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    args = ap.parse_args()
-    cfg = RunConfig()
-    inputs, _ = load_inputs(cfg)
-    print(f"machine: {platform.machine()} {platform.processor() or ''} cores={os.cpu_count()} python={platform.python_version()} numpy={np.__version__}")
+    args = ap.parse_args(argv)
+    one_to_one = 1.0
+    if args.quick:
+        args.repeats, args.sizes, one_to_one = 1, "1000,3000", 0.02
+    sizes = [int(x) for x in args.sizes.split(",")]
+    inputs, cfg = baseline()
+    m = machine()
+    print(f"machine: {m['cpu']}, {m['cores']} cores, L3 {m['l3_cache']}, {m['ram_gb']} GB, Python {m['python']}, numpy {m['numpy']}")
+    n_one = firms_at_scale_one(inputs, cfg)
+    res: dict = {"machine": m, "quick": args.quick, "firms_scale_one": n_one, "goals": {}}
 
-    timed_run(inputs, cfg, 1.0, 0)  # warm-up (imports, caches)
-    runs = [timed_run(inputs, cfg, 1.0, seed) for seed in range(1, args.repeats + 1)]
-    init = statistics.median(r[0] for r in runs)
-    run = statistics.median(r[1] for r in runs)
-    n0 = runs[0][3]
-    stage_tot = defaultdict(float)
+    # ---- (a) one replicate at 1:1 scale
+    timed_replicate(inputs, cfg, one_to_one, 0)  # warm-up (imports, caches)
+    runs = [timed_replicate(inputs, cfg, one_to_one, seed) for seed in range(1, args.repeats + 1)]
+    init = statistics.median(r["init"] for r in runs)
+    sim = statistics.median(r["seconds"] for r in runs)
+    per_rep = statistics.median(r["init"] + r["seconds"] for r in runs)
+    mem = peak_rss_bytes(one_to_one)
+    label = "1:1 scale" if one_to_one == 1.0 else f"scale {one_to_one:g} (quick mode)"
+    print(f"\none replicate of the baseline at {label}, {len(inputs.cities.ids)} cities, {inputs.sectors.n} sectors, "
+          f"24 quarterly steps (2025Q1-2030Q4)")
+    print(f"  firms at start / slots at end: {runs[0]['firms_start']} / {runs[0]['slots_end']}")
+    print(f"  seconds per replicate:     {per_rep:.3f} (synthesis and set-up {init:.3f} + simulation {sim:.3f}; median of {args.repeats})")
+    print(f"  peak memory (RSS, process):{mem / 1e6:8.0f} MB")
+    res["one_to_one"] = {"scale": one_to_one, "firms_start": runs[0]["firms_start"], "seconds_per_replicate": per_rep,
+                         "setup_s": init, "simulation_s": sim, "peak_rss_mb": mem / 1e6,
+                         "firm_steps": runs[0]["firm_steps"]}
+    met = per_rep <= GOAL_SECONDS_PER_REPLICATE
+    res["goals"]["seconds_per_replicate"] = {"value": per_rep, "target": GOAL_SECONDS_PER_REPLICATE, "met": met}
+
+    # ---- (e) share of time by stage
+    tot = defaultdict(float)
     for r in runs:
-        for k, v in r[2].items():
-            stage_tot[k] += v
-    total_stage = sum(stage_tot.values())
-    mem = peak_memory_mb(1.0)
-    print(f"\nbaseline at 1:1 scale, {len(inputs.cities.ids)} cities, {inputs.sectors.n} sectors, 24 quarterly steps (2025Q1-2030Q4)")
-    print(f"  firms at start:            {n0}")
-    print(f"  seconds per replicate:     {init + run:.3f} (synthesis and set-up {init:.3f} + simulation {run:.3f}; median of {args.repeats})")
-    print(f"  peak memory (RSS, process):{mem:8.0f} MB")
-    print(f"  goal: <= 1 s per replicate on one core -> {'met' if init + run <= 1.0 else 'MISSED by %.0f %%' % (100 * (init + run - 1.0))}")
-    print("\nshare of simulation time by stage:")
+        for k, v in r["by_stage"].items():
+            tot[k] += v
+    total = sum(tot.values())
+    print("\nshare of simulation time by stage (start_year without the firms' yearly rates):")
     for k in STAGES:
-        print(f"  {k:<12} {100 * stage_tot[k] / total_stage:5.1f} %")
+        print(f"  {k:<15} {100 * tot[k] / total:5.1f} %   {1e3 * tot[k] / len(runs):8.1f} ms per replicate")
+    res["stage_share"] = {k: tot[k] / total for k in STAGES}
 
-    scales = [float(x) for x in args.scales.split(",")]
-    print("\nscaling (one replicate per scale, seed 1): time per firm-step by stage")
+    # ---- (c) scaling
+    print("\nscaling: one replicate per size (seed 1), time per firm-step")
     rows = []
-    for sc in scales:
-        init_s, run_s, stages, n_start, fs = timed_run(inputs, cfg, sc, 1)
-        rows.append((sc, n_start, fs, init_s, run_s, stages))
-        print(f"  scale {sc:>5}: firms {n_start:>8}  set-up {init_s:6.3f} s  simulation {run_s:6.3f} s  "
-              f"{1e9 * run_s / fs:6.0f} ns per firm-step")
-    if len(rows) >= 2:
-        x = np.log([r[2] for r in rows])
-        print("  fitted exponent of time vs firm-steps (1 = linear):")
-        for k in STAGES + ("simulation",):
-            y = np.log([r[4] if k == "simulation" else max(r[5].get(k, 0.0), 1e-9) for r in rows])
-            slope = float(np.polyfit(x, y, 1)[0])
-            print(f"    {k:<12} {slope:5.2f}")
+    for n in sizes:
+        r = timed_replicate(inputs, cfg, scale_for(n, n_one), 1)
+        rows.append(r)
+        print(f"  {n:>8} firms: set-up {r['init']:7.3f} s  simulation {r['seconds']:7.3f} s  "
+              f"{1e9 * r['seconds'] / r['firm_steps']:6.0f} ns per firm-step ({r['firm_steps']} firm-steps)")
+    ns = [1e9 * r["seconds"] / r["firm_steps"] for r in rows]
+    spread = max(ns) / min(ns) - 1.0
+    x = np.log([r["firm_steps"] for r in rows])
+    slopes = {}
+    for k in STAGES + ("simulation",):
+        y = np.log([max(r["seconds"] if k == "simulation" else r["by_stage"][k], 1e-9) for r in rows])
+        slopes[k] = float(np.polyfit(x, y, 1)[0])
+    bound = nlogn_slope(rows[0]["firm_steps"], rows[-1]["firm_steps"])
+    print(f"  spread of time per firm-step: largest / smallest - 1 = {100 * spread:.0f} %")
+    print(f"  fitted exponent of time vs firm-steps (1 = linear; n log n over this range = {bound:.3f}):")
+    for k, s in slopes.items():
+        print(f"    {k:<15} {s:5.2f}{'  <- above n log n' if s > bound + GOAL_EXPONENT_SLACK else ''}")
+    res["scaling"] = [{"n_firms": n, "firms_start": r["firms_start"], "firm_steps": r["firm_steps"], "setup_s": r["init"],
+                       "simulation_s": r["seconds"], "ns_per_firm_step": v, "by_stage": r["by_stage"]}
+                      for n, r, v in zip(sizes, rows, ns)]
+    res["exponents"] = slopes
+    res["nlogn_exponent"] = bound
+    res["goals"]["flat_per_firm_step"] = {"value": spread, "target": GOAL_FLAT, "met": spread <= GOAL_FLAT}
+    worst = max((s, k) for k, s in slopes.items() if k != "simulation")
+    res["goals"]["stage_exponent"] = {"value": worst[0], "stage": worst[1], "target": bound + GOAL_EXPONENT_SLACK,
+                                      "met": worst[0] <= bound + GOAL_EXPONENT_SLACK}
+
+    # ---- peak memory at the largest size
+    big = sizes[-1]
+    mem_big = peak_rss_bytes(scale_for(big, n_one))
+    mem_base = peak_rss_bytes(0.0)
+    print(f"\npeak memory (ru_maxrss, a fresh process each): {big} firms {mem_big / 1e6:.0f} MB; "
+          f"inputs loaded, no model {mem_base / 1e6:.0f} MB; the model's own {(mem_big - mem_base) / 1e6:.0f} MB")
+    res["memory"] = {"n_firms": big, "peak_rss_mb": mem_big / 1e6, "baseline_rss_mb": mem_base / 1e6}
+    res["goals"]["peak_memory"] = {"value": mem_big, "target": GOAL_PEAK_BYTES, "n_firms": big, "met": mem_big <= GOAL_PEAK_BYTES}
+
+    # ---- hot path: Python work per step must not grow with the firms
+    small, large = scale_for(sizes[0], n_one), scale_for(4 * sizes[0], n_one)
+    l_small, l_large = lines_per_step(inputs, cfg, small), lines_per_step(inputs, cfg, large)
+    growth = math.log(l_large / l_small) / math.log(4.0)
+    print(f"\nhot path: Python lines executed in simmodel per step (first year): {l_small:.0f} at {sizes[0]} firms, "
+          f"{l_large:.0f} at {4 * sizes[0]} firms (exponent {growth:.2f}; a per-firm loop would give ~1)")
+    res["python_lines_per_step"] = {"small": l_small, "large": l_large, "exponent": growth}
+
+    g = res["goals"]
+    print("\ngoals:")
+    v = g["seconds_per_replicate"]
+    print(f"  <= {GOAL_SECONDS_PER_REPLICATE:g} s per replicate at {label}: "
+          + verdict(v["met"], f"{v['value']:.3f} s, {100 * (v['value'] / v['target'] - 1):+.0f} %"))
+    v = g["flat_per_firm_step"]
+    print(f"  time per firm-step flat within {100 * GOAL_FLAT:.0f} % from {sizes[0]} to {sizes[-1]} firms: "
+          + verdict(v["met"], f"spread {100 * v['value']:.0f} %"))
+    v = g["peak_memory"]
+    print(f"  peak memory <= {GOAL_PEAK_BYTES / 1e9:g} GB at {big} firms: "
+          + verdict(v["met"], f"{v['value'] / 1e6:.0f} MB, {100 * (v['value'] / v['target'] - 1):+.0f} %"))
+    v = g["stage_exponent"]
+    print(f"  no stage above n log n (exponent <= {v['target']:.3f}): "
+          + verdict(v["met"], f"steepest {v['stage']} {v['value']:.2f}"))
     if args.json:
-        args.json.write_text(json.dumps({"firms": n0, "seconds_per_replicate": init + run, "peak_rss_mb": mem,
-                                         "stage_share": {k: stage_tot[k] / total_stage for k in STAGES}}, indent=2))
+        args.json.write_text(json.dumps(res, indent=2, default=float))
+    return res
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ launcher (jobs one after another) and with hydra/launcher=joblib on every core, 
 throughput of each and their ratio. A third line, the basic launcher with workers=0 (each job
 spreads its replicates over the cores itself), shows what a single job can already use.
 
-    .venv/bin/python benchmarks/bench_sweep.py [--scenarios a,b,c,d] [--replicates 6] [--scale 1]
+    .venv/bin/python benchmarks/bench_sweep.py [--quick] [--scenarios a,b,c,d] [--replicates 20] [--scale 1] [--json PATH]
 
 Wall time includes what a user waits for: start-up, loading and synthesising the population,
 writing each job's folder and the aggregate (figures off: they cost the same whatever the launcher).
@@ -14,6 +14,7 @@ writing each job's folder and the aggregate (figures off: they cost the same wha
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -39,12 +40,16 @@ def sweep(cwd: Path, scenarios: str, replicates: int, scale: float, extra: list[
     return wall
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", default="baseline,land_tight,subsidy_half,fund_life_8y")
     ap.add_argument("--replicates", type=int, default=20, help="replicates per job (fixed start-up costs weigh less with more)")
     ap.add_argument("--scale", type=float, default=1.0, help="population scale (1 = one agent per firm)")
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="two tiny jobs: checks that the script runs")
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.scenarios, args.replicates, args.scale = "baseline,land_tight", 2, 0.01
     n_jobs = len(args.scenarios.split(","))
     total = n_jobs * args.replicates
     cores = os.cpu_count()
@@ -64,6 +69,11 @@ def main() -> None:
         print(f"  {name:<72} {wall:7.1f} s  {rates[name]:6.1f} replicates/min")
     basic, joblib = rates[runs[0][0]], rates[runs[1][0]]
     print(f"joblib / basic: {joblib / basic:.2f}x (ideal {cores}x)")
+    res = {"jobs": n_jobs, "replicates_per_job": args.replicates, "scale": args.scale, "cores": cores, "quick": args.quick,
+           "replicates_per_min": rates, "joblib_over_basic": joblib / basic}
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2))
+    return res
 
 
 if __name__ == "__main__":

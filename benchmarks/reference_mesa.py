@@ -50,7 +50,13 @@ import numpy as np
 from simmodel import indicators as ind
 from simmodel.agents.cities import allocate_land
 from simmodel.agents.firms import (
-    _FIELDS, ABOVE_SIZE_REVENUE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP, TECH_SME_MAX_REVENUE_CNY_100M, FirmStage)
+    _FIELDS,
+    ABOVE_SIZE_REVENUE_CNY_100M,
+    ORIGIN_SPINOFF,
+    ORIGIN_STARTUP,
+    TECH_SME_MAX_REVENUE_CNY_100M,
+    FirmStage,
+)
 from simmodel.model import SimModel
 from simmodel.sectors import SectorGroup
 
@@ -67,7 +73,7 @@ class FirmAgent(mesa.Agent):
     """One firm. State as plain attributes with the names (and units) of ``simmodel.agents.firms``;
     ``row`` is its row in the shared firm arrays (None until the next gather, for an entrant)."""
 
-    def __init__(self, model: "ReferenceModel", row: int | None = None, **state):
+    def __init__(self, model: ReferenceModel, row: int | None = None, **state):
         super().__init__(model)
         self.row = row
         for name in FIELDS:  # a new firm starts from zeros, as a new row of the arrays does
@@ -190,12 +196,12 @@ class FirmAgent(mesa.Agent):
 
 
 # ---------------------------------------------------------------------- DataCollector reporters
-def n_firm_agents(model: "ReferenceModel") -> int:
+def n_firm_agents(model: ReferenceModel) -> int:
     """Firms alive (agents, not province units)."""
     return len(model.agents_by_type[FirmAgent])
 
 
-def sector_revenue_cny_100m(model: "ReferenceModel") -> tuple[list[float], list[float]]:
+def sector_revenue_cny_100m(model: ReferenceModel) -> tuple[list[float], list[float]]:
     """(revenue of above-size firms, revenue of all firms) by sector, CNY 100 m per yr, population units."""
     above = [0.0] * model.sectors.n
     total = [0.0] * model.sectors.n
@@ -210,7 +216,7 @@ class _RatesContext:
     """Model-level constants the firms read when they set their yearly rates (lists: the agents
     index them with Python ints)."""
 
-    def __init__(self, model: "ReferenceModel"):
+    def __init__(self, model: ReferenceModel):
         year = model.years[min(model.q // 4, len(model.years) - 1)]
         ctx = model.growth_ctx
         self.q = model.q
