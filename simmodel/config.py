@@ -336,7 +336,7 @@ class PlotConfig:
     output_root: str = "results"
 
 
-ANALYZE_METHODS = ("morris", "sobol", "prim")
+ANALYZE_METHODS = ("morris", "sobol", "prim", "invert")
 
 
 @dataclass
@@ -359,3 +359,23 @@ class AnalyzeConfig:
     scenario: str = "baseline"  # the scenario the factors vary around
     name: str = ""  # the analysis folder under <output_root>/analyze/; default: method and a hash of the settings
     output_root: str = "results"
+    # A Morris analysis (folder or name under <output_root>/analyze/) whose screen picks the factors
+    # of this one: the screen_top with the largest mu*. Ignored when factors are given.
+    screen: str = ""
+    screen_top: int = 8
+    # invert: the target and year whose P(met) must reach p_level, at the least fiscal cost
+    target: str = "T2"
+    target_year: int = 2027
+    batch: int = 16  # invert: points per batch of the global search (one sweep each)
+    generations: int = 8  # invert: batches of the global search (Optuna multi-objective TPE)
+    polish_rounds: int = 4  # invert: rounds of the pattern search from the best package found
+    # sobol: "auto" fits a Gaussian-process emulator when the model would need more than
+    # emulator_budget_minutes here, "true" always, "false" never
+    emulator: str = "auto"
+    emulator_budget_minutes: float = 30.0
+    emulator_points: int = 0  # model runs to train it on; 0: 10 per factor, at least 20
+    emulator_holdout: float = 0.25  # share of those held out to measure its error
+    # Q^2 (share of held-out variance predicted) an output's emulator needs to be used. An
+    # assumption: 0.9 is a common acceptance level for surrogate models; the table shows every Q^2.
+    emulator_min_q2: float = 0.9
+    emulator_sobol_n: int = 4096  # Sobol base sample on the emulator (cheap: no model runs)

@@ -1,5 +1,11 @@
 """``simmodel analyze``: sample the space, evaluate the points as a sweep, analyse.
 
+Methods: ``morris`` (screening), ``sobol`` (variance-based indices, on the model or, where the
+model would take too long, on a validated emulator), ``prim`` (scenario discovery) and ``invert``
+(the least-cost package that reaches a target with a chosen probability, and the cost-probability
+frontier). ``screen=<morris analysis>`` chains a Morris screening into the others: only the
+factors that matter are varied.
+
 The points are evaluated by ``simmodel run -m design=<design> design_row=range(0,N)``, a sweep
 like any other: it goes through whichever Hydra launcher the command names (basic, joblib, Ray,
 SLURM), skips the points already complete when re-run, and records failures. Every point uses the
@@ -9,13 +15,15 @@ and differences between points come from the factors, not from noise.
 ``<output_root>/analyze/<name>/`` holds ``design/``, ``runs/`` (the sweep) and ``analysis/``:
 ``outputs.parquet`` (each point's factors and results), ``indices.parquet`` and ``indices.md``
 (Morris or Sobol indices per output) or ``prim.json`` and ``boxes.md`` (PRIM), figures, and a
-manifest. Every number in them comes from the model (column ``source``): no emulator is used.
+manifest. Every table says where its numbers come from (column ``source``: ``model`` or
+``emulator``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,9 +36,18 @@ from simmodel.analysis import methods, space
 from simmodel.analysis.design import read_design, write_design
 from simmodel.config import ANALYZE_METHODS, plain
 from simmodel.errors import ConfigError, SimmodelError
-from simmodel.results import RunWriter, code_version, package_versions, write_json
+from simmodel.results import MANIFEST, RunWriter, code_version, package_versions, wilson_interval, write_json
 
-SOURCE = "model"  # where every number of an analysis comes from (an emulator would say so)
+SOURCE = "model"  # the source of a number the model computed (an emulated one says "emulator")
+EMULATED = "emulator"
+TARGET_IDS = ("T1", "T2", "T3", "T4", "T5", "T6")
+TARGET_YEARS = (2027, 2030)
+# For deciding whether Sobol pays on the model (emulator=auto): seconds of one replicate at 1:1
+# scale on one core, and fixed seconds per point (process, inputs, writing), both measured on the
+# 2-core development machine (benchmarks/bench_replicate.py, the issue 6 Morris runs). Another
+# machine only shifts the point where the emulator takes over; the choice is printed.
+SECONDS_PER_REPLICATE_1TO1 = 1.2
+SECONDS_PER_POINT = 1.5
 
 
 def _check(cfg) -> None:
@@ -47,6 +64,24 @@ def _check(cfg) -> None:
         raise ConfigError(f"p_level = {cfg.p_level}: allowed (0, 1]")
     if not 0 < cfg.scale <= 10:
         raise ConfigError(f"scale = {cfg.scale}: allowed (0, 10]")
+    # Hydra reads emulator=true as a boolean, which the str field holds as "True"
+    cfg.emulator = str(cfg.emulator).lower()
+    if cfg.emulator not in ("auto", "true", "false"):
+        raise ConfigError(f"emulator = {cfg.emulator!r} is not allowed: one of auto, true, false")
+    for key, lo, hi in (("screen_top", 1, 100), ("batch", 2, 1000), ("generations", 1, 1000), ("polish_rounds", 0, 100),
+                        ("emulator_points", 0, 100000), ("emulator_sobol_n", 2, 2 ** 20)):
+        v = getattr(cfg, key)
+        if not isinstance(v, int) or not lo <= v <= hi:
+            raise ConfigError(f"{key} = {v!r} is out of range: allowed an integer in [{lo}, {hi}]")
+    if not 0 < cfg.emulator_min_q2 <= 1 or not 0 < cfg.emulator_holdout < 1:
+        raise ConfigError(f"emulator_min_q2 = {cfg.emulator_min_q2} (allowed (0, 1]) and emulator_holdout = "
+                          f"{cfg.emulator_holdout} (allowed (0, 1)) ")
+    if cfg.method == "invert":
+        if cfg.target not in TARGET_IDS:
+            raise ConfigError(f"target = {cfg.target!r} is not allowed: one of {', '.join(TARGET_IDS)}")
+        if cfg.target_year not in TARGET_YEARS:
+            raise ConfigError(f"target_year = {cfg.target_year} is not allowed: one of 2027 (the seed's targets) "
+                              "or 2030 (the proxies)")
 
 
 def sample(cfg, fs: list[space.Factor]) -> np.ndarray:
@@ -98,75 +133,319 @@ def collect(runs_dir: Path, n: int) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").sort_index()
 
 
+def screened(cfg, echo=print) -> list[str] | None:
+    """The factors a Morris screening found to matter (``screen=<analysis folder or name>``): the
+    screen_top factors with the largest mu*, each output's mu* divided by its largest so that
+    outputs in different units weigh alike, a factor ranked by its largest share over the 2027
+    outputs. None without a screen."""
+    if not cfg.screen:
+        return None
+    path = Path(cfg.screen)
+    if not path.is_dir():
+        path = Path(cfg.output_root) / "analyze" / cfg.screen
+    table_path = path / "analysis" / "indices.parquet"
+    if not (path / "analysis" / MANIFEST).is_file() or not table_path.is_file():
+        raise ConfigError(f"screen = {cfg.screen!r}: no complete Morris analysis there ({table_path} missing); "
+                          "run `simmodel analyze method=morris` first and pass its folder or name")
+    summary = json.loads((path / "analysis" / "summary.json").read_text(encoding="utf-8"))
+    if summary.get("method") != "morris":
+        raise ConfigError(f"screen = {cfg.screen!r} is a {summary.get('method')} analysis: a screen must be a Morris one")
+    t = pd.read_parquet(table_path)
+    t = t[t["output"].str.contains("_2027_")].copy()
+    top = t.groupby("output")["mu_star"].transform("max")
+    t["share"] = np.where(top > 0, t["mu_star"] / top.where(top > 0, 1), 0.0)
+    score = t.groupby("factor")["share"].max().sort_values(ascending=False, kind="stable")
+    chosen = [f for f in score.index[: cfg.screen_top] if score[f] > 0]
+    if cfg.method == "invert":
+        unc = {f.name for f in space.factors(None, {}) if f.group == "uncertainties"}
+        chosen = [f for f in score.index if score[f] > 0 and f not in unc][: cfg.screen_top]
+    echo(f"analyze: screen {path.name}: {len(chosen)} factors kept (largest mu* share over the 2027 outputs): "
+         + ", ".join(f"{f} {score[f]:.2f}" for f in chosen))
+    return chosen
+
+
+def evaluate_points(folder: Path, fs: list[space.Factor], x: np.ndarray, meta: dict, cfg, launcher_args: list[str],
+                    echo=print) -> pd.DataFrame:
+    """Evaluate the points x (n x k, natural units) on the model as a sweep kept in folder
+    (design/ and runs/); returns their outputs. A re-run with the same points reuses every
+    complete one; a folder holding other points is cleared first."""
+    design_dir = folder / "design"
+    if (design_dir / MANIFEST).is_file():
+        _, old, _ = read_design(design_dir)
+        if old.shape != x.shape or not np.allclose(old.to_numpy(float), x, rtol=0, atol=0):
+            echo(f"analyze: {folder.name} held other points; evaluating anew")
+            shutil.rmtree(folder)
+    if not (design_dir / MANIFEST).is_file():
+        write_design(design_dir, fs, x, meta)
+    evaluate(design_dir, folder / "runs", len(x), cfg, launcher_args, echo)
+    return collect(folder / "runs", len(x))
+
+
+def model_minutes(points: int, cfg) -> float:
+    """Estimated minutes of model time on this machine for points x cfg.replicates at cfg.scale."""
+    import os
+
+    cores = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return points * (SECONDS_PER_POINT + cfg.replicates * cfg.scale * SECONDS_PER_REPLICATE_1TO1 / cores) / 60
+
+
+def _claim(folder: Path, settings: dict) -> None:
+    """Refuse a folder that holds an analysis with other settings; record this one's."""
+    path = folder / "settings.json"
+    wanted = json.loads(json.dumps(settings))
+    if path.is_file():
+        if json.loads(path.read_text(encoding="utf-8")) != wanted:
+            raise ConfigError(f"{folder} holds another analysis (other settings); choose name=... or delete it")
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    write_json(tmp, wanted)
+    tmp.replace(path)
+
+
 def analyze(cfg, *, launcher_args: list[str] | None = None, command: str = "", echo=print) -> Path:
     """The whole analysis; returns the analysis folder."""
     _check(cfg)
-    fs = space.factors(cfg.factors or None, dict(cfg.ranges))
+    names = screened(cfg, echo) if not cfg.factors else list(cfg.factors)
+    fs = space.factors(names, dict(cfg.ranges))
+    if cfg.method == "invert":
+        if not names:  # without a screen or a list: every lever (uncertainties are not chosen)
+            fs = [f for f in fs if f.group == "levers"]
+        bad = [f.name for f in fs if f.group != "levers"]
+        if bad:
+            raise ConfigError(f"method=invert chooses levers only; {', '.join(bad)} is an uncertainty (nobody chooses "
+                              "it): fix it with a scenario instead (scenario=world_demand_shock)")
     folder, settings = analysis_dir(cfg)
-    design_dir = folder / "design"
-    if not (design_dir / "manifest.json").is_file():
-        x = sample(cfg, fs)
-        write_design(design_dir, fs, x, {"method": cfg.method, "settings": settings, "range_rule": space.RANGE_RULE})
-    fs, x, meta = read_design(design_dir)
-    if meta.get("settings") != json.loads(json.dumps(settings)):
-        raise ConfigError(f"{folder} holds another analysis (other settings); choose name=... or delete it")
-    evaluate(design_dir, folder / "runs", len(x), cfg, list(launcher_args or []), echo)
-    out = collect(folder / "runs", len(x))
-    data = pd.concat([x.reset_index(drop=True), out.reset_index(drop=True)], axis=1)
-    prob = space.problem(fs)
-    outputs = [c for c in out.columns if c != "source"]
+    # a folder of an older analysis (before settings.json) is checked by its design's settings
+    if (folder / "design" / MANIFEST).is_file():
+        if read_design(folder / "design")[2].get("settings") != json.loads(json.dumps(settings)):
+            raise ConfigError(f"{folder} holds another analysis (other settings); choose name=... or delete it")
+    _claim(folder, settings)
+    launcher_args = list(launcher_args or [])
+    summary: dict = {"method": cfg.method, "replicates": cfg.replicates, "scale": cfg.scale,
+                     "factors": [f.name for f in fs], "screen": cfg.screen or None}
     writer = RunWriter(folder / "analysis")
     try:
-        data.to_parquet(writer.path("outputs.parquet"), index=False)
-        summary: dict = {"method": cfg.method, "points": len(x), "replicates": cfg.replicates, "scale": cfg.scale,
-                         "source": SOURCE, "factors": [f.name for f in fs]}
-        if cfg.method in ("morris", "sobol"):
-            tables = []
-            for col in outputs:
-                y = out[col].to_numpy(float)
-                t = (methods.morris_indices(prob, x.to_numpy(float), y, cfg.levels, seed=cfg.seed % 2 ** 32)
-                     if cfg.method == "morris" else methods.sobol_indices(prob, y, seed=cfg.seed % 2 ** 32))
-                t.insert(0, "output", col)
-                tables.append(t)
-            table = pd.concat(tables, ignore_index=True)
-            table["source"] = SOURCE
-            table.to_parquet(writer.path("indices.parquet"), index=False)
-            writer.path("indices.md").write_text(_indices_markdown(table, cfg, fs), encoding="utf-8")
-            from simmodel.report import plots
-
-            for col in [c for c in outputs if c.endswith("_2027_p_met") or c.endswith("_2027_median")]:
-                plots.save(plots.sensitivity_bars(table[table["output"] == col], cfg.method, col),
-                           writer.path(f"{cfg.method}_{col}.png"))
+        if cfg.method == "invert":
+            report = _invert(cfg, fs, folder, launcher_args, writer, summary, echo)
+        elif cfg.method == "sobol" and _use_emulator(cfg, fs, echo):
+            report = _sobol_emulated(cfg, fs, folder, settings, launcher_args, writer, summary, echo)
         else:
-            ok = np.ones(len(out), bool)
-            for col in [c for c in outputs if c.endswith("_2027_p_met")]:
-                ok &= out[col].to_numpy(float) >= cfg.p_level
-            res = methods.prim(x, ok, threshold=0.8)
-            summary["prim"] = {k: v for k, v in res.items() if k != "trajectory"}
-            summary["prim"]["success"] = f"every 2027 target met with probability >= {cfg.p_level:g}"
-            if not res["trajectory"].empty:
-                res["trajectory"].to_csv(writer.path("peeling_trajectory.csv"), index=False)
-                from simmodel.report import plots
-
-                plots.save(plots.peeling_trajectory(res["trajectory"], res.get("box_index")),
-                           writer.path("peeling_trajectory.png"))
-            writer.path("boxes.md").write_text(_prim_markdown(summary["prim"], fs, len(x)), encoding="utf-8")
+            report = _on_model(cfg, fs, folder, settings, launcher_args, writer, summary, echo)
         write_json(writer.path("summary.json"), summary)
         path = writer.commit({"task": "analyze", "command": command, "settings": settings,
                               "packages": package_versions(), "code": code_version()}, replace=True)
     except BaseException:
         writer.abort()
         raise
-    echo((path / ("indices.md" if cfg.method != "prim" else "boxes.md")).read_text(encoding="utf-8")[:3000])
+    echo((path / report).read_text(encoding="utf-8")[:3000])
     echo(f"analysis: {path}")
     return path
 
 
-def _indices_markdown(table: pd.DataFrame, cfg, fs) -> str:
+def _use_emulator(cfg, fs, echo) -> bool:
+    points = cfg.sobol_n * (len(fs) + 2)
+    minutes = model_minutes(points, cfg)
+    use = cfg.emulator == "true" or (cfg.emulator == "auto" and minutes > cfg.emulator_budget_minutes)
+    echo(f"analyze: Sobol on the model needs {points} points x {cfg.replicates} replicates, about {minutes:.0f} min here "
+         f"(budget emulator_budget_minutes={cfg.emulator_budget_minutes:g}); "
+         + ("fitting an emulator instead" if use else "running them on the model"))
+    return use
+
+
+def _index_tables(cfg, prob: dict, x: np.ndarray, out: pd.DataFrame, outputs: list[str], source: str) -> pd.DataFrame:
+    """Indices per output; an output constant over every point has none (no variance to apportion)."""
+    tables = []
+    for col in outputs:
+        y = out[col].to_numpy(float)
+        if np.ptp(y) == 0:
+            continue
+        t = (methods.morris_indices(prob, x, y, cfg.levels, seed=cfg.seed % 2 ** 32)
+             if cfg.method == "morris" else methods.sobol_indices(prob, y, seed=cfg.seed % 2 ** 32))
+        t.insert(0, "output", col)
+        tables.append(t)
+    cols = ["output", "factor", "mu_star", "mu_star_conf", "sigma", "mu"] if cfg.method == "morris" else \
+        ["output", "factor", "S1", "S1_conf", "ST", "ST_conf"]
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=cols)
+    table["source"] = source
+    return table
+
+
+def _write_indices(cfg, fs, table: pd.DataFrame, writer: RunWriter, outputs: list[str], source: str,
+                   extra_md: str = "") -> str:
+    table.to_parquet(writer.path("indices.parquet"), index=False)
+    constant = [c for c in outputs if c not in set(table["output"])]
+    writer.path("indices.md").write_text(_indices_markdown(table, cfg, fs, source, constant) + extra_md, encoding="utf-8")
+    from simmodel.report import plots
+
+    for col in [c for c in table["output"].unique() if c.endswith("_2027_p_met") or c.endswith("_2027_median")]:
+        plots.save(plots.sensitivity_bars(table[table["output"] == col], cfg.method, col),
+                   writer.path(f"{cfg.method}_{col}.png"))
+    return "indices.md"
+
+
+def _on_model(cfg, fs, folder, settings, launcher_args, writer, summary, echo) -> str:
+    """Morris, Sobol or PRIM with every point evaluated on the model."""
+    x = sample(cfg, fs)
+    out = evaluate_points(folder, fs, x, {"method": cfg.method, "settings": settings, "range_rule": space.RANGE_RULE},
+                          cfg, launcher_args, echo)
+    x = read_design(folder / "design")[1]
+    pd.concat([x.reset_index(drop=True), out.reset_index(drop=True)], axis=1).to_parquet(
+        writer.path("outputs.parquet"), index=False)
+    prob = space.problem(fs)
+    outputs = [c for c in out.columns if c != "source"]
+    summary.update(points=len(x), source=SOURCE)
+    if cfg.method in ("morris", "sobol"):
+        table = _index_tables(cfg, prob, x.to_numpy(float), out, outputs, SOURCE)
+        return _write_indices(cfg, fs, table, writer, outputs, SOURCE)
+    ok = np.ones(len(out), bool)
+    for col in [c for c in outputs if c.endswith("_2027_p_met")]:
+        ok &= out[col].to_numpy(float) >= cfg.p_level
+    res = methods.prim(x, ok, threshold=0.8)
+    summary["prim"] = {k: v for k, v in res.items() if k != "trajectory"}
+    summary["prim"]["success"] = f"every 2027 target met with probability >= {cfg.p_level:g}"
+    if not res["trajectory"].empty:
+        res["trajectory"].to_csv(writer.path("peeling_trajectory.csv"), index=False)
+        from simmodel.report import plots
+
+        plots.save(plots.peeling_trajectory(res["trajectory"], res.get("box_index")), writer.path("peeling_trajectory.png"))
+    writer.path("boxes.md").write_text(_prim_markdown(summary["prim"], fs, len(x)), encoding="utf-8")
+    return "boxes.md"
+
+
+def _sobol_emulated(cfg, fs, folder, settings, launcher_args, writer, summary, echo) -> str:
+    """Sobol indices on a Gaussian-process emulator trained on model runs and validated on held-out
+    ones; outputs the emulator does not predict well enough get no indices."""
+    from simmodel.analysis import emulator
+
+    prob = space.problem(fs)
+    n_train = cfg.emulator_points or max(20, emulator.POINTS_PER_FACTOR * len(fs))
+    x = methods.lhs_design(prob, n_train, seed=cfg.seed % 2 ** 32)
+    out = evaluate_points(folder / "train", fs, x, {"method": "emulator training (Latin hypercube)", "settings": settings,
+                                                    "range_rule": space.RANGE_RULE}, cfg, launcher_args, echo)
+    x = read_design(folder / "train" / "design")[1]
+    pd.concat([x.reset_index(drop=True), out.reset_index(drop=True)], axis=1).to_parquet(
+        writer.path("outputs.parquet"), index=False)
+    outputs = [c for c in out.columns if c != "source"]
+    bounds = np.array(prob["bounds"], float)
+    emu, validation = emulator.validate_and_fit(x.to_numpy(float), out[outputs], bounds, holdout=cfg.emulator_holdout,
+                                                min_q2=cfg.emulator_min_q2, seed=cfg.seed % 2 ** 32)
+    validation["source"] = SOURCE  # the errors are measured against model runs
+    validation.to_parquet(writer.path("emulator_validation.parquet"), index=False)
+    used = validation.loc[validation["used"], "output"].tolist()
+    echo(f"analyze: emulator fitted on {n_train} model points; {len(used)} of {len(outputs)} outputs pass "
+         f"held-out Q^2 >= {cfg.emulator_min_q2:g}")
+    xs = methods.sobol_design(prob, cfg.emulator_sobol_n, seed=cfg.seed % 2 ** 32)
+    emulated = pd.DataFrame({c: emu.predict(xs, c) for c in used})
+    summary.update(points=n_train, source=f"{SOURCE} ({n_train} training points) and {EMULATED} (Sobol indices)",
+                   emulator={"kind": "Gaussian process (scikit-learn, Matern 5/2, ARD, white noise)",
+                             "training_points": n_train, "holdout_share": cfg.emulator_holdout,
+                             "min_q2": cfg.emulator_min_q2, "sobol_n": cfg.emulator_sobol_n,
+                             "outputs_used": used, "outputs_refused": [c for c in outputs if c not in used]})
+    lines = ["", "", "## Emulator validation (held-out model runs)", "",
+             f"A Gaussian process per output, fitted on {validation['n_train'].iloc[0]} model runs and tested on "
+             f"{validation['n_holdout'].iloc[0]} held-out ones; used where Q^2 >= {cfg.emulator_min_q2:g}. The Sobol "
+             f"indices above are computed on the emulator ({EMULATED}) at {len(xs)} points; outputs marked 'no' have "
+             "no indices: run `emulator=false` for them on the model.", "",
+             "| output | held-out RMSE | largest error | Q^2 | used |", "|---|---|---|---|---|"]
+    lines += [f"| {r.output} | {r.rmse:.3g} | {r.max_abs_error:.3g} | {r.q2:.3f} | {'yes' if r.used else 'no: ' + r.note} |"
+              for r in validation.itertuples()]
+    table = _index_tables(cfg, prob, xs, emulated, used, EMULATED)
+    return _write_indices(cfg, fs, table, writer, used, EMULATED, "\n".join(lines) + "\n")
+
+
+def _invert(cfg, fs, folder, launcher_args, writer, summary, echo) -> str:
+    """The least fiscal-cost lever package reaching P(target met) >= p_level, and the frontier."""
+    from simmodel.analysis import invert
+
+    p_col = f"{cfg.target}_{cfg.target_year}_p_met"
+    bounds = np.array(space.problem(fs)["bounds"], float)
+    meta = {"method": "invert", "range_rule": space.RANGE_RULE}
+
+    def evaluate_batch(tag: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = evaluate_points(folder / "points" / tag, fs, x, meta, cfg, launcher_args, echo)
+        return out["fiscal_cost_cny_100m"].to_numpy(float), out[p_col].to_numpy(float)
+
+    settings = invert.SearchSettings(p_level=cfg.p_level, batch=cfg.batch, generations=cfg.generations,
+                                     polish_rounds=cfg.polish_rounds, seed=cfg.seed % 2 ** 32)
+    start = np.array([f.baseline for f in fs], float)
+    res = invert.search(evaluate_batch, [f.name for f in fs], bounds, [f.kind for f in fs], start, settings, echo)
+    ev = res["evaluations"]
+    ev["source"] = SOURCE
+    ev.to_parquet(writer.path("evaluations.parquet"), index=False)
+    front = ev.iloc[res["frontier"]].reset_index(drop=True)
+    front.to_parquet(writer.path("frontier.parquet"), index=False)
+    best = res["best"]
+    from simmodel.report import plots
+
+    plots.save(plots.frontier_chart(ev, res["frontier"], best, cfg.p_level, target=f"{cfg.target} {cfg.target_year}"),
+               writer.path("frontier.png"))
+    summary.update(points=len(ev), source=SOURCE, target=cfg.target, target_year=cfg.target_year, p_level=cfg.p_level,
+                   cost="fiscal cost 2025-2030, grants plus fund commitments, median over replicates (CNY 100 m)",
+                   baseline={"fiscal_cost_cny_100m": float(ev["fiscal_cost_cny_100m"].iloc[0]),
+                             "p_met": float(ev["p_met"].iloc[0])},
+                   package=None if best is None else {
+                       "levers": {f.name: _natural(f, ev[f.name].iloc[best]) for f in fs},
+                       "fiscal_cost_cny_100m": float(ev["fiscal_cost_cny_100m"].iloc[best]),
+                       "p_met": float(ev["p_met"].iloc[best]),
+                       "p_met_interval": list(wilson_interval(int(round(ev["p_met"].iloc[best] * cfg.replicates)),
+                                                             cfg.replicates))},
+                   frontier=front[["fiscal_cost_cny_100m", "p_met"]].to_dict("records"))
+    writer.path("package.md").write_text(_package_markdown(cfg, fs, ev, best, front), encoding="utf-8")
+    return "package.md"
+
+
+def _natural(f: space.Factor, v: float):
+    """A factor's value as the config holds it: an integer, a regime's name, or a float."""
+    v = space.values([f], [v])[f.group][f.name]
+    return v.value if f.kind == "switch" else v
+
+
+def _show(f: space.Factor, v: float) -> str:
+    v = _natural(f, v)
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def _package_markdown(cfg, fs, ev: pd.DataFrame, best: int | None, front: pd.DataFrame) -> str:
+    target = f"{cfg.target} {cfg.target_year}"
+    base = ev.iloc[0]
+    lines = [f"# The least-cost package for {target} with P(met) >= {cfg.p_level:g}", "",
+             f"{len(ev)} lever packages, every one evaluated on the model (source: {SOURCE}), {cfg.replicates} replicates each at scale "
+             f"{cfg.scale:g}, the same seeds for every package (common random numbers). Cost: fiscal cost 2025-2030, "
+             "grants plus fund commitments, median over replicates, CNY 100 m. Levers varied over: "
+             f"{space.RANGE_RULE}; the others stay at the scenario's values ({cfg.scenario}).", "",
+             f"Baseline package: cost {base['fiscal_cost_cny_100m']:.4g}, P(met) {base['p_met']:.2f}.", ""]
+    if best is None:
+        top = ev["p_met"].idxmax()
+        lines += [f"**No package evaluated reached P(met) >= {cfg.p_level:g}.** The most likely one reached "
+                  f"{ev['p_met'].iloc[top]:.2f} at cost {ev['fiscal_cost_cny_100m'].iloc[top]:.4g}: within these "
+                  "ranges the target may be out of reach; widen them (ranges.NAME=[low,high]) or search longer "
+                  "(generations=...).", ""]
+    else:
+        b = ev.iloc[best]
+        lo, hi = wilson_interval(int(round(b["p_met"] * cfg.replicates)), cfg.replicates)
+        lines += [f"**Least-cost package: cost {b['fiscal_cost_cny_100m']:.4g} "
+                  f"({b['fiscal_cost_cny_100m'] - base['fiscal_cost_cny_100m']:+.4g} against the baseline), "
+                  f"P(met) {b['p_met']:.2f} (95 % interval {lo:.2f}-{hi:.2f} from {cfg.replicates} replicates).**", "",
+                  "| lever | article | unit | baseline | package |", "|---|---|---|---|---|"]
+        for f in fs:
+            lines.append(f"| {f.name} | {f.article} | {f.unit} | {_show(f, f.baseline)} | {_show(f, b[f.name])} |")
+        lines.append("")
+    lines += ["## Cost-probability frontier", "", "The cheapest package found for each level of P(met) (no package "
+              "found is both cheaper and more likely).", "", "| fiscal cost (CNY 100 m) | P(met) |", "|---|---|"]
+    lines += [f"| {r.fiscal_cost_cny_100m:.4g} | {r.p_met:.2f} |" for r in front.itertuples()]
+    return "\n".join(lines + [""])
+
+
+def _indices_markdown(table: pd.DataFrame, cfg, fs, source: str, constant: list[str] = ()) -> str:
     metric, conf = ("mu_star", "mu_star_conf") if cfg.method == "morris" else ("ST", "ST_conf")
+    how = (f"the model ({SOURCE}), {cfg.replicates} replicates per point" if source == SOURCE else
+           f"the {EMULATED} trained on model runs of {cfg.replicates} replicates per point (validation below)")
     lines = [f"# Which levers matter: {cfg.method} ({table['output'].nunique()} outputs, {len(fs)} factors)", "",
-             f"Every number comes from the model ({SOURCE}), {cfg.replicates} replicates per point at scale "
-             f"{cfg.scale:g}, common random numbers. Factor ranges: {space.RANGE_RULE}.", ""]
+             f"Every number comes from {how} at scale {cfg.scale:g}, common random numbers. "
+             f"Factor ranges: {space.RANGE_RULE}.", ""]
+    if constant:
+        lines += ["Constant over every point, so no indices (nothing to apportion): " + ", ".join(constant) + ".", ""]
     for col in [c for c in table["output"].unique() if "_2027_" in c]:
         t = table[table["output"] == col].head(10)
         lines += [f"## {col}", "", f"| factor | {metric} | 95 % half-width |"

@@ -346,5 +346,33 @@ def peeling_trajectory(trajectory: pd.DataFrame, chosen: int | None = None, *, l
     return fig
 
 
-__all__ = ["sensitivity_bars", "peeling_trajectory", "target_fan", "HISTORY", "backtest_error_chart", "calibration_fit_chart", "comparison_chart", "cost_probability_chart",
+__all__ = ["sensitivity_bars", "peeling_trajectory", "frontier_chart", "target_fan", "HISTORY", "backtest_error_chart", "calibration_fit_chart", "comparison_chart", "cost_probability_chart",
            "probability_chart", "style", "fan_chart", "save", "history_points", "derived_share", "PALETTE", "np"]
+
+
+def frontier_chart(evaluations: pd.DataFrame, frontier: np.ndarray, best: int | None, p_level: float, *,
+                   target: str, lang: str = "en") -> plt.Figure:
+    """Target inversion: every package evaluated (fiscal cost in CNY 100 m against P(met)), the
+    cost-probability frontier, the probability asked for, the baseline (first point) and the
+    least-cost package reaching it."""
+    ev = evaluations
+    with style(lang):
+        fig, ax = plt.subplots(figsize=(6.0, 4.2), dpi=150)
+        search = ev["stage"] == "search"
+        ax.scatter(ev.loc[search, "fiscal_cost_cny_100m"], ev.loc[search, "p_met"], s=10, color="0.7", label="search")
+        ax.scatter(ev.loc[~search, "fiscal_cost_cny_100m"], ev.loc[~search, "p_met"], s=10, color=PALETTE["sky"],
+                   label="polish")
+        f = ev.iloc[frontier]
+        ax.step(f["fiscal_cost_cny_100m"], f["p_met"], where="post", color=PALETTE["blue"], lw=1.5, label="frontier")
+        ax.axhline(p_level, color=PALETTE["vermillion"], ls="--", lw=1, label=f"P(met) = {p_level:g}")
+        ax.scatter([ev["fiscal_cost_cny_100m"].iloc[0]], [ev["p_met"].iloc[0]], marker="s", s=40, color="k",
+                   label="baseline", zorder=3)
+        if best is not None:
+            ax.scatter([ev["fiscal_cost_cny_100m"].iloc[best]], [ev["p_met"].iloc[best]], marker="*", s=160,
+                       color=PALETTE["orange"], edgecolors="k", label="least-cost package", zorder=4)
+        ax.set_xlabel("fiscal cost 2025-2030 (CNY 100 m)")
+        ax.set_ylabel(f"P({target} met)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(loc="lower right")
+        ax.set_title(f"Cost-probability frontier: {target}")
+    return fig
