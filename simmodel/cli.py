@@ -75,6 +75,8 @@ def _scenario_error(path: Path, line: int | None, text: str) -> SimmodelError:
     from simmodel.errors import ConfigError
 
     where = f"scenario file {path}" + (f", line {line}" if line else "")
+    # one line whatever the file holds: a key or value with a newline or control character is escaped
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return ConfigError(f"{where}: {text}")
 
 
@@ -134,12 +136,24 @@ def check_scenario_file(path: Path) -> None:
         raise _scenario_error(path, raw[: exc.start].count(b"\n") + 1, "not UTF-8; save the file as UTF-8") from None
     if text.splitlines()[:1] != ["# @package _global_"]:
         raise _scenario_error(path, 1, "the first line must be '# @package _global_' (a scenario sets top-level keys)")
+    class Loader(yaml.SafeLoader):
+        """YAML 1.1 as OmegaConf reads it for Hydra: 1e5 is a number, not the string '1e5'."""
+
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", _re.compile(r"""^(?:
+         [-+]?[0-9]+(?:_[0-9]+)*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?[0-9]+(?:_[0-9]+)*(?:[eE][-+]?[0-9]+)
+        |\.[0-9]+(?:_[0-9]+)*(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""", _re.X), list("-+0123456789."))
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=Loader)
+    except yaml.reader.ReaderError as exc:
+        raise _scenario_error(path, text[: exc.position].count("\n") + 1,
+                              f"character {chr(exc.character)!r} is not allowed in YAML") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise _scenario_error(path, mark.line + 1 if mark else None,
-                              f"not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+                              f"not valid YAML ({' '.join(str(getattr(exc, 'problem', None) or exc).split())})") from None
     if node is None:
         return  # only comments: the baseline
     if not isinstance(node, yaml.MappingNode):
@@ -148,7 +162,7 @@ def check_scenario_file(path: Path) -> None:
     lines = {key.value: (key.start_mark.line + 1,
                          {k.value: k.start_mark.line + 1 for k, _ in value.value} if isinstance(value, yaml.MappingNode) else {})
              for key, value in node.value}
-    data = yaml.safe_load(text)
+    data = yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
     for top, value in data.items():
         line, sub = lines[top]
         if top not in SCENARIO_KEYS:

@@ -63,7 +63,8 @@ def read_csv_rows(path: Path, columns: tuple[str, ...], what: str) -> list[tuple
     if not raw.strip():
         raise DataError(f"{what} file {path} is empty; expected a CSV with header {','.join(columns)}")
     if b"\x00" in raw[:4096]:
-        raise DataError(f"{what} file {path} is not a text CSV (binary content); expected UTF-8 CSV")
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise DataError(f"{what} file {path}, line {line}: not a text CSV (a NUL byte: binary content); expected UTF-8 CSV")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -83,16 +84,21 @@ def read_csv_rows(path: Path, columns: tuple[str, ...], what: str) -> list[tuple
             + (f" (missing: {', '.join(missing)})" if missing else "")
             + (f" (unexpected: {', '.join(extra)})" if extra else ""))
     rows = []
+    line = 1
     try:
-        for record in reader:
-            line = reader.line_num
+        while True:
+            line = reader.line_num + 1  # where the record starts: a quoted field may span lines
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
             if not any(cell.strip() for cell in record):
                 continue
             if len(record) != len(columns):
                 raise DataError(f"{what} file {path}, line {line}: {len(record)} fields, expected {len(columns)} ({','.join(columns)})")
             rows.append((line, dict(zip(columns, (c.strip() for c in record)))))
     except csv.Error as exc:
-        raise DataError(f"{what} file {path}, line {reader.line_num}: malformed CSV ({exc})") from None
+        raise DataError(f"{what} file {path}, line {line}: malformed CSV ({exc})") from None
     if not rows:
         raise DataError(f"{what} file {path} has a header but no rows")
     return rows
