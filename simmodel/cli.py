@@ -86,7 +86,8 @@ def _walk_yaml(node, path: Path, trail: str) -> None:
 
     line = node.start_mark.line + 1
     if node.tag.removeprefix("tag:yaml.org,2002:") not in ("str", "int", "float", "bool", "null", "map", "seq"):
-        raise _scenario_error(path, line, f"YAML tag {node.tag!r} at {trail or 'the top'} is not allowed; a scenario holds plain values")
+        raise _scenario_error(path, line, f"YAML tag {node.tag!r} at {trail or 'the top'} is not allowed; "
+                                          "a scenario holds plain values")
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key, value in node.value:
@@ -174,7 +175,8 @@ def check_scenario_file(path: Path) -> None:
         if top in ("population", "params"):
             extra = [k for k in value if k != "overrides"]
             if extra:
-                raise _scenario_error(path, sub[extra[0]], f"{top}.{extra[0]} is not allowed; a scenario may set {top}.overrides only")
+                raise _scenario_error(path, sub[extra[0]],
+                                      f"{top}.{extra[0]} is not allowed; a scenario may set {top}.overrides only")
             over = value.get("overrides") or {}
             if not isinstance(over, dict):
                 raise _scenario_error(path, sub["overrides"], f"{top}.overrides must be a mapping of names to numbers")
@@ -234,6 +236,44 @@ def precheck_overrides(overrides: list[str]) -> None:
             close = difflib.get_close_matches(name, groups[head], n=1)
             hint = f"; did you mean {head}.{close[0]}?" if close else f"; see docs/ODD.md for the {head} list"
             raise SimmodelError(f"unknown {'lever' if head == 'levers' else 'uncertainty'} {name!r}{hint}")
+
+
+def precheck_types(task: str, overrides: list[str]) -> None:
+    """Type-check each plain override against the task's schema before Hydra composes, so that a
+    wrong type or an unknown key is one line naming the key and what it takes (Hydra's own report is
+    several lines and exits 1). Sweeps (a,b / range()), config groups and hydra.* are left to Hydra."""
+    import dataclasses
+    import difflib
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from simmodel import config
+
+    schema = {"run": RunConfig, "calibrate": config.CalibrateConfig, "backtest": config.BacktestConfig,
+              "compare": config.CompareConfig, "memo": config.MemoConfig, "plot": config.PlotConfig,
+              "analyze": config.AnalyzeConfig}[task]
+    groups = {p.name for p in CONF_DIR.iterdir() if p.is_dir()}
+    plain = [a for a in overrides if "=" in a and not a.startswith("-")]
+    try:
+        parsed = OverridesParser.create().parse_overrides(plain)
+    except Exception as exc:  # noqa: BLE001 - Hydra's grammar error: say it in one line
+        raise SimmodelError(f"cannot read the overrides: {' '.join(str(exc).split())}") from None
+    cfg = OmegaConf.structured(schema)
+    names = [f.name for f in dataclasses.fields(schema)]
+    for o in parsed:
+        key = o.key_or_group
+        if o.is_sweep_override() or o.is_delete() or key.split(".")[0].split("/")[0] in groups:
+            continue
+        if key.split(".")[0] not in names:
+            close = difflib.get_close_matches(key.split(".")[0], names, n=1)
+            raise SimmodelError(f"unknown option {key!r} for simmodel {task}" + (f"; did you mean {close[0]}?" if close else "")
+                                + f" (simmodel {task} --cfg job lists every option)")
+        try:
+            OmegaConf.update(cfg, key, o.value(), merge=True, force_add=o.is_add())
+        except OmegaConfBaseException as exc:
+            raise SimmodelError(f"{o.input_line}: {str(exc).splitlines()[0]}") from None
 
 
 def _debug() -> bool:
@@ -435,6 +475,7 @@ def main(argv: list[str] | None = None) -> None:
     rest = ["+" + a if a.startswith(("population.overrides.", "params.overrides.", "ranges.")) else a for a in rest]
     try:
         precheck_overrides(rest)
+        precheck_types(task, rest)
         if task == "run" and not any(a.lstrip("+~").startswith("scenario=") for a in rest):
             check_scenario_file(SCENARIO_DIR / "baseline.yaml")  # the default of conf/run.yaml
     except SimmodelError as exc:

@@ -62,6 +62,8 @@ def read_csv_rows(path: Path, columns: tuple[str, ...], what: str) -> list[tuple
     raw = path.read_bytes()
     if not raw.strip():
         raise DataError(f"{what} file {path} is empty; expected a CSV with header {','.join(columns)}")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # what Excel's "Unicode text" export writes
+        raise DataError(f"{what} file {path} is UTF-16 text; save it as UTF-8 CSV")
     if b"\x00" in raw[:4096]:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
         raise DataError(f"{what} file {path}, line {line}: not a text CSV (a NUL byte: binary content); expected UTF-8 CSV")

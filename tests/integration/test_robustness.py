@@ -162,6 +162,19 @@ def test_scenario_option_that_is_a_path_is_refused(tmp_path, value):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["replicates=abc"], ["replicates=abc", "could not be converted to Integer"]),
+    (["levers.fund_evaluation_regime=yearly"], ["expected one of [portfolio, yearly_profit]"]),
+    (["replicate=5"], ["unknown option 'replicate' for simmodel run", "did you mean replicates?"]),
+    (["population.overrides.n_pilot_zones=many"], ["n_pilot_zones=many", "converted to Float"]),
+])
+def test_wrong_type_or_unknown_option_on_the_command_line_is_one_line(tmp_path, args, fragments):
+    msg = one_line_error(run_cli(["run", *SMALL, *args], tmp_path))
+    for f in fragments:
+        assert f in msg, msg
+    assert not (tmp_path / "results").exists()
+
+
 def test_debug_switch_shows_the_traceback_of_a_user_error(tmp_path):
     proc = run_cli(["run", *SMALL, "levers.fund_life_years=25", "--debug"], tmp_path)
     assert proc.returncode == 2

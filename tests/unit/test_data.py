@@ -196,6 +196,12 @@ def test_gbk_file_refused(tmp_path):
     refused(load_indicators, path, None, "UTF-8")
 
 
+def test_utf16_file_refused_as_such(tmp_path):
+    path = tmp_path / INDICATORS.name
+    path.write_bytes(INDICATORS.read_text(encoding="utf-8").encode("utf-16"))
+    refused(load_indicators, path, None, "UTF-16", "save it as UTF-8")
+
+
 def test_non_utf8_error_names_the_line(tmp_path):
     """An ASCII file whose line 10 has a note in GBK: the message should point at line 10 (the module
     promises 'the row (its line number in the file)' of a bad value)."""
