@@ -305,3 +305,30 @@ def test_an_interrupted_run_leaves_nothing_half_written_and_a_rerun_completes(tm
         assert done.returncode == 0, done.stderr
         [d] = result_dirs(tmp_path / "results")
         read_run(d)
+
+
+def test_a_sweep_stopped_by_sigterm_keeps_its_finished_job_and_a_rerun_completes_it(tmp_path):
+    args = ["run", "-m", "scenario=baseline,land_tight", "population.scale=0.03", "replicates=24", "seed=7", "workers=1",
+            "output.progress=false", "output.plots=false", "assumption_sensitivity.enabled=false"]
+    proc = subprocess.Popen([SIMMODEL, *args], cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None \
+            and not list(tmp_path.glob("results/run/multirun/*/0_baseline/manifest.json")):
+        time.sleep(0.05)
+    assert proc.poll() is None, "the sweep ended before it could be interrupted"
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-3000:]
+    assert "Traceback" not in err and "simmodel: interrupted (SIGTERM)" in err
+    [sweep] = list((tmp_path / "results" / "run" / "multirun").iterdir())
+    assert not [p.name for p in sweep.iterdir() if p.name.startswith((".tmp", ".old"))]
+    assert not (sweep / "1_land_tight" / MANIFEST).exists() and not (sweep / "aggregate").exists()
+    finished = (sweep / "0_baseline" / "trajectories.parquet").read_bytes()
+
+    done = run_cli(args, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "job 0 (scenario=baseline): complete" in done.stdout + done.stderr and "skipped" in done.stdout + done.stderr
+    assert (sweep / "0_baseline" / "trajectories.parquet").read_bytes() == finished
+    read_run(sweep / "1_land_tight")
+    assert (sweep / "aggregate" / MANIFEST).is_file()
