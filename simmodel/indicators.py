@@ -33,10 +33,13 @@ class SectorAggregates:
 
 def sector_aggregates(firms: Firms, n_sectors: int, va_ratio: np.ndarray, scale: float) -> SectorAggregates:
     """Revenue and VA by sector for above-size firms and for all firms (one bincount each)."""
-    rev = np.where(firms.alive, firms.revenue, 0.0)
+    # Revenue is positive and finite, so multiplying by a boolean mask gives exactly the revenue or
+    # +0.0, and adding +0.0 leaves a sum unchanged: the sums are those over the masked firms, in
+    # index order. A multiply is several times cheaper than np.where or a masked assignment.
+    rev = firms.revenue * firms.alive
     sec = firms.sector
     revenue_all = np.bincount(sec, weights=rev, minlength=n_sectors) / scale
-    rev[rev < ABOVE_SIZE_REVENUE_CNY_100M] = 0.0
+    rev *= rev >= ABOVE_SIZE_REVENUE_CNY_100M
     revenue_above = np.bincount(sec, weights=rev, minlength=n_sectors) / scale
     # VA is revenue times a sector constant, so it aggregates by sector
     return SectorAggregates(revenue_above=revenue_above, va_above=revenue_above * va_ratio,

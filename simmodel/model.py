@@ -271,7 +271,7 @@ class SimModel(mesa.Model):
         self.exit(q)
         self.talent.release_dead(self.firms)
         self.enter(q)
-        self.firms.age_q[self.firms.alive] += 1
+        self.firms.age_q += self.firms.alive  # adds 1 where alive: no gather and scatter through a mask
         agg = ind.sector_aggregates(self.firms, self.sectors.n, self.calib.va_ratio, self.scale)
         self._last_agg = agg
         self._year_agg = agg if self._year_agg is None else self._year_agg + agg
@@ -380,7 +380,6 @@ class SimModel(mesa.Model):
         need = land_need_mu(desired[cand], self._land_per_revenue[f.sector[cand]], self.plot_effect)
         over = need > f.land_mu[cand] * (1.0 + p.land_capacity_slack)
         req, need = cand[over], need[over]
-        new_rev = desired
         f.land_refused[:] = False
         if req.size:
             request = need * (1.0 + p.land_capacity_slack) - f.land_mu[req]
@@ -400,8 +399,8 @@ class SimModel(mesa.Model):
                 # a refused firm grows only up to what its land supports, plus a share of the rest
                 cap = f.land_mu[ko] * (1.0 + p.land_capacity_slack) * self.plot_effect / (ctx.land_per_va[f.sector[ko]] * ctx.va_ratio[f.sector[ko]])
                 floor = np.minimum(desired[ko], np.maximum(cap, f.revenue[ko]))
-                new_rev = desired.copy()
-                new_rev[ko] = floor + p.land_refused_growth_share * (desired[ko] - floor)
+                # desired is this stage's own array: cap it in place (the right side reads desired[ko] first)
+                desired[ko] = floor + p.land_refused_growth_share * (desired[ko] - floor)
                 refused_by_city = np.bincount(f.city[ko], weights=for_ko, minlength=len(self.city_agents))
                 for c in self.city_agents:
                     c.refused_mu += refused_by_city[c.index]
@@ -411,7 +410,7 @@ class SimModel(mesa.Model):
                 if move.size:
                     f.city[move] = int(np.argmax([c.budget_mu for c in self.city_agents]))
             self._counters["land_allocated_mu"] += used.sum() / self.scale
-        f.revenue[:] = new_rev
+        f.revenue[:] = desired
 
     def exit(self, q: int) -> None:
         f = self.firms

@@ -154,7 +154,10 @@ class Synthesiser:
         n = revenue.size
         above = np.r_[np.ones(n_tot_above, bool), np.zeros(n_tot_below, bool)]
 
-        firms = Firms(capacity=int(n * 1.8) + 1024)
+        # Room for six years of entry (the baseline ends near 1.8 n slots): a reallocation copies every
+        # field and touches fresh pages (tens of ms at 1:1), while unused capacity is never touched
+        # (np.zeros maps zero pages lazily), so it costs neither time nor resident memory.
+        firms = Firms(capacity=int(n * 2.5) + 1024)
         firms.add(n, sector=sector, revenue=revenue, revenue_year_start=revenue, boost_until_q=-1, penalty_until_q=-1)
         firms.city[:] = rng.choice(self.cities.n, size=n, p=self.cities.firm_weight)
         age_mean = np.where(above, p.base_age_mean_above_size_years, p.base_age_mean_tech_sme_years)
