@@ -19,6 +19,9 @@ from simmodel.levers import FundRegime
 from simmodel.params import Params
 
 
+_ALIVE = "_alive"  # key of the kind-independent screen in a candidates cache
+
+
 class Fund(mesa.Agent):
     """One fund vintage. Money in CNY 100 m."""
 
@@ -63,12 +66,24 @@ class Fund(mesa.Agent):
         productivity, revenue). Funds of one kind share the screen within a year (``cache``)."""
         if cache is not None and self.kind in cache:
             return cache[self.kind]
-        stage = firms.stage
-        # time to exit shrinks as the firm climbs the ladder
-        tte_factor = np.maximum(0.3, 1.0 - params.fund_maturity_discount_per_stage * LADDER_RANK)
-        idx = np.flatnonzero(firms.alive & self.stage_table[stage] & self.sector_mask[firms.sector])
-        out = (idx, (gestation[firms.sector[idx]] * tte_factor[stage[idx]]).astype(np.float32),
-               firms.log_productivity[idx].astype(np.float32), firms.revenue[idx])
+        # The alive firms' stage, sector, time to exit and productivity do not depend on the kind,
+        # and nothing a fund does changes them within a year: gather them once for every kind
+        # (``cache``), then each kind keeps its rows. Revenue is read at each kind's first screen,
+        # as an earlier kind's early exits may have cut it.
+        base = cache.get(_ALIVE) if cache is not None else None
+        if base is None:
+            alive = np.flatnonzero(firms.alive)
+            stage, sector = firms.stage[alive], firms.sector[alive]
+            # time to exit shrinks as the firm climbs the ladder
+            tte_factor = np.maximum(0.3, 1.0 - params.fund_maturity_discount_per_stage * LADDER_RANK)
+            base = (alive, stage, sector, (gestation[sector] * tte_factor[stage]).astype(np.float32),
+                    firms.log_productivity[alive].astype(np.float32))
+            if cache is not None:
+                cache[_ALIVE] = base
+        alive, stage, sector, tte, lp = base
+        keep = self.stage_table[stage] & self.sector_mask[sector]
+        idx = alive[keep]
+        out = (idx, tte[keep], lp[keep], firms.revenue[idx])
         if cache is not None:
             cache[self.kind] = out
         return out
