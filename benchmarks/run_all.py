@@ -1,5 +1,5 @@
 """Run every benchmark (each in its own process) and write benchmarks/RESULTS.md: the machine, the
-goals of issue 7 met or missed with their margins, and each script's printed figures.
+goals of issues 6 and 7 met or missed with their margins, and each script's printed figures.
 
     .venv/bin/python benchmarks/run_all.py [--quick] [--out benchmarks/RESULTS.md] [--skip calibrate,sweep]
 
@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE))
 from _common import machine
 
 SCRIPTS = (("replicate", "bench_replicate.py"), ("reference", "bench_reference.py"), ("bandwidth", "bench_bandwidth.py"),
-           ("sweep", "bench_sweep.py"), ("calibrate", "bench_calibrate.py"))
+           ("sweep", "bench_sweep.py"), ("calibrate", "bench_calibrate.py"), ("analyze", "bench_analyze.py"))
 
 
 def run_script(script: str, quick: bool, json_path: Path) -> tuple[str, float]:
@@ -38,7 +38,7 @@ def run_script(script: str, quick: bool, json_path: Path) -> tuple[str, float]:
 
 
 def goal_rows(res: dict) -> list[tuple[str, str, str, str]]:
-    """(goal, figure, verdict, margin) for each goal of issue 7 found in the results."""
+    """(goal, figure, verdict, margin) for each goal of issues 6 and 7 found in the results."""
     rows = []
     rep = res.get("replicate")
     if rep:
@@ -62,12 +62,19 @@ def goal_rows(res: dict) -> list[tuple[str, str, str, str]]:
         v = ref["goal_ratio"]
         rows.append((f">= {v['target']:g}x faster than the idiomatic Mesa reference at {v['n_firms']} firms (firm stages)",
                      f"{v['ratio']:.0f}x", "met" if v["met"] else "missed", f"{100 * (v['ratio'] / v['target'] - 1):+.0f} %"))
+    an = res.get("analyze")
+    if an and not an["quick"]:
+        rows.append((f"Morris over all {an['factors']} levers and uncertainties at scale {an['scale']:g} within "
+                     f"{an['goal_minutes']:g} min (issue 6)",
+                     f"{an['wall_s'] / 60:.1f} min, {an['evaluations_per_min']:.0f} evaluations/min "
+                     f"({an['points']} points x {an['replicates']} replicates)",
+                     "met" if an["met"] else "missed", f"{100 * (an['wall_s'] / 60 / an['goal_minutes'] - 1):+.0f} %"))
     return rows
 
 
 def write_results(out: Path, res: dict, outputs: dict[str, str], walls: dict[str, float], quick: bool) -> None:
     m = machine()
-    lines = ["# Benchmark results (issue 7)", "",
+    lines = ["# Benchmark results (issues 6 and 7)", "",
              "Written by `make bench` (`benchmarks/run_all.py`); every figure below is printed by the scripts in this folder.",
              ("**Quick mode: tiny sizes. These figures check that the scripts run; they say nothing about speed.**" if quick else ""), "",
              "## Machine", "",

@@ -43,3 +43,12 @@ def test_bench_sweep_and_calibrate_quick(tmp_path):
 
     assert all(v > 0 for v in bench_sweep.main(["--quick"])["replicates_per_min"].values())
     assert bench_calibrate.main(["--quick"])["evaluations"] >= 1
+
+
+@pytest.mark.slow
+def test_bench_analyze_quick(tmp_path):
+    import bench_analyze
+
+    res = bench_analyze.main(["--quick", "--json", str(tmp_path / "a.json")])
+    assert res["points"] == 2 * (3 + 1) and res["evaluations"] == res["points"] * 2
+    assert res["evaluations_per_min"] > 0 and json.loads((tmp_path / "a.json").read_text())["quick"]
