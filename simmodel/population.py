@@ -150,7 +150,7 @@ class Synthesiser:
             excess = rev_above[m] - self.xmin
             rev_above[m] = self.xmin + excess * (above_target[k] - na[k] * self.xmin) / excess.sum()
         revenue = np.r_[rev_above, rev_below]
-        sector = np.r_[sector_above, sector_below].astype(np.int16)
+        sector = np.r_[sector_above, sector_below].astype(np.intp)
         n = revenue.size
         above = np.r_[np.ones(n_tot_above, bool), np.zeros(n_tot_below, bool)]
 

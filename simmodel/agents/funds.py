@@ -73,7 +73,7 @@ class Fund(mesa.Agent):
         base = cache.get(_ALIVE) if cache is not None else None
         if base is None:
             alive = np.flatnonzero(firms.alive)
-            stage, sector = firms.stage[alive], firms.sector[alive]
+            stage, sector = firms.stage[alive].astype(np.intp), firms.sector[alive]  # intp: fast lookups below
             # time to exit shrinks as the firm climbs the ladder
             tte_factor = np.maximum(0.3, 1.0 - params.fund_maturity_discount_per_stage * LADDER_RANK)
             base = (alive, stage, sector, (gestation[sector] * tte_factor[stage]).astype(np.float32),
