@@ -406,7 +406,7 @@ class SimModel(mesa.Model):
                     c.refused_mu += refused_by_city[c.index]
                 self._counters["land_refused_mu"] += for_ko.sum() / self.scale
                 self._counters["n_land_refusals"] += ko.size / self.scale
-                move = ko[self.rng_for("land", q).uniform(size=ko.size) < p.land_relocation_prob]
+                move = ko[self.rng_for("land", q).random(ko.size) < p.land_relocation_prob]
                 if move.size:
                     f.city[move] = int(np.argmax([c.budget_mu for c in self.city_agents]))
             self._counters["land_allocated_mu"] += used.sum() / self.scale
@@ -446,14 +446,14 @@ class SimModel(mesa.Model):
         if rate > 0:
             rng2 = self.rng_for("spinoff", q)
             elig = np.flatnonzero(f.alive & (f.stage >= FirmStage.HIGH_TECH))
-            parents = elig[rng2.uniform(size=elig.size) < -np.expm1(-rate / 4.0)]
+            parents = elig[rng2.random(elig.size) < -np.expm1(-rate / 4.0)]
             if parents.size:
                 psec = f.sector[parents]
                 keep_sector = s.emerging[psec] | s.is_future[psec]
                 targets = np.flatnonzero(s.emerging | s.is_future)
                 tw = self.base_sector_revenue[targets]
                 drawn = targets[rng2.choice(targets.size, size=parents.size, p=tw / tw.sum())]
-                csec = np.where(keep_sector & (rng2.uniform(size=parents.size) < p.spinoff_same_sector_prob), psec, drawn)
+                csec = np.where(keep_sector & (rng2.random(parents.size) < p.spinoff_same_sector_prob), psec, drawn)
                 crev = f.revenue[parents] * p.spinoff_revenue_share
                 f.revenue[parents] -= crev
                 new = f.add(parents.size, sector=csec, city=f.city[parents], stage=int(FirmStage.TECH_SME), revenue=crev,
@@ -490,7 +490,7 @@ class SimModel(mesa.Model):
             rd = f.rd_intensity[idx] * rev + p.subsidy_additionality * f.grant_rd[idx]
             return np.log(np.maximum(rd / rev, 1e-6))
 
-        u = rng.uniform(size=n)
+        u = rng.random(n)
         rec = f.alive & (st == FirmStage.STARTUP) & (f.age_q >= 4) & (u < p.startup_record_rate_annual)
         # Certification (15 % tax rate) is worth qualifying for: a tech SME that applies raises its
         # R&D to the threshold if it is below it.
@@ -523,7 +523,7 @@ class SimModel(mesa.Model):
         """AI+ (art. 3): a share of above-size non-adopters adopt each year."""
         f = self.firms
         rng = self.rng_for("ai", year)
-        adopt = f.above_size & ~f.ai_plus & (rng.uniform(size=f.n) < self.levers.ai_plus_adoption_pct_per_year / 100.0)
+        adopt = f.above_size & ~f.ai_plus & (rng.random(f.n) < self.levers.ai_plus_adoption_pct_per_year / 100.0)
         f.ai_plus[adopt] = True
         f.ai_ramp_q[adopt] = 4
 

@@ -124,7 +124,7 @@ class Synthesiser:
         n_tot_below = int(nb.sum())
         # below-size firms first: the same power law continued down to the typical entrant's size
         lo = min(p.entrant_revenue_median_cny_100m, self.xmin * 0.5)
-        ub = (rng.permutation(n_tot_below) + rng.uniform(size=n_tot_below)) / n_tot_below
+        ub = (rng.permutation(n_tot_below) + rng.random(n_tot_below)) / n_tot_below
         rev_below = truncated_pareto_ppf(ub, self.alpha, lo, self.xmin * 0.999)
         sector_below = np.repeat(np.arange(s.n), nb)
         below_sum = np.bincount(sector_below, weights=rev_below, minlength=s.n)
@@ -140,7 +140,7 @@ class Synthesiser:
         n_tot_above = int(na.sum())
 
         # sizes: stratified quantiles of the truncated power law, dealt to sectors at random
-        u = (rng.permutation(n_tot_above) + rng.uniform(size=n_tot_above)) / n_tot_above
+        u = (rng.permutation(n_tot_above) + rng.random(n_tot_above)) / n_tot_above
         rev_above = truncated_pareto_ppf(u, self.alpha, self.xmin, self.xmax)
         sector_above = np.repeat(np.arange(s.n), na)
         # exact sector totals: rescale the part of revenue above the threshold
@@ -186,7 +186,7 @@ class Synthesiser:
         need_raw = va * s.land_intensity[sector] * ind_above
         k_land = (va[ind_above].sum() / va_per_mu) / need_raw.sum()
         land_per_va = s.land_intensity * k_land
-        firms.land_mu[:] = need_raw * k_land * (1.0 + p.land_capacity_slack * rng.uniform(size=n))
+        firms.land_mu[:] = need_raw * k_land * (1.0 + p.land_capacity_slack * rng.random(n))
 
         digital_model = (va * s.digital_core_share[sector]).sum() / sc
         gdp = self.base_value("gdp_cny_100m")

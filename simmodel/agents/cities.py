@@ -58,8 +58,11 @@ def _grouped_cumsum(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
     cs = np.cumsum(values)
     if cs.size == 0:
         return cs
-    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-    offset = np.repeat(np.r_[0.0, cs[starts[1:] - 1]], np.diff(np.r_[starts, cs.size]))
+    new_group = np.empty(groups.size, dtype=bool)
+    new_group[0] = True
+    np.not_equal(groups[1:], groups[:-1], out=new_group[1:])
+    starts = np.flatnonzero(new_group)
+    offset = np.repeat(np.concatenate(([0.0], cs[starts[1:] - 1])), np.diff(starts, append=cs.size))
     return cs - offset
 
 

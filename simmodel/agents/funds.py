@@ -123,7 +123,7 @@ class Fund(mesa.Agent):
         keep = ~(matured | dead)
         if regime == FundRegime.yearly_profit and self.h_firm.size:
             fell = firms.revenue[self.h_firm] < firms.revenue_year_start[self.h_firm]
-            sell = fell & (rng.uniform(size=self.h_firm.size) < params.fund_yearly_profit_loss_exit_prob)
+            sell = fell & (rng.random(self.h_firm.size) < params.fund_yearly_profit_loss_exit_prob)
             keep &= ~sell
         self._release(keep, firms, early & ~dead, params, q)
 
@@ -162,10 +162,10 @@ class Fund(mesa.Agent):
             return spent_follow_on
         firms.equity[chosen] += tickets
         firms.n_investors[chosen] += 1
-        self.h_firm = np.r_[self.h_firm, chosen]
-        self.h_ticket = np.r_[self.h_ticket, tickets]
-        self.h_year_in = np.r_[self.h_year_in, np.full(chosen.size, year, np.int32)]
-        self.h_tte = np.r_[self.h_tte, tte]
+        self.h_firm = np.concatenate((self.h_firm, chosen))
+        self.h_ticket = np.concatenate((self.h_ticket, tickets))
+        self.h_year_in = np.concatenate((self.h_year_in, np.full(chosen.size, year, np.int32)))
+        self.h_tte = np.concatenate((self.h_tte, tte))
         spent = float(tickets.sum())
         self.deployed += spent
         spent_all = spent + spent_follow_on

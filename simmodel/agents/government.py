@@ -125,18 +125,18 @@ class Government(mesa.Agent):
         if idx.size == 0 or k <= 0:
             return idx[:0]
         score = self._base_score()[idx]
-        score += rng.uniform(0.0, 1.0, idx.size)
+        score += rng.random(idx.size)  # uniform on [0, 1)
         k_future = int(round(k * future_share))
         if k_future == 0:
             return choose_top(idx, score, k)
         fut = m.sectors.is_future[m.firms.sector[idx]]
         first = choose_top(idx[fut], score[fut], k_future)
         second = choose_top(idx[~fut], score[~fut], k - first.size)
-        chosen = np.r_[first, second]
+        chosen = np.concatenate((first, second))
         if chosen.size < k:  # not enough firms of one kind: fill from the other
             left = np.ones(idx.size, bool)
             left[np.searchsorted(idx, chosen)] = False
-            chosen = np.r_[chosen, choose_top(idx[left], score[left], k - chosen.size)]
+            chosen = np.concatenate((chosen, choose_top(idx[left], score[left], k - chosen.size)))
         return chosen
 
     # ---------------------------------------------------------------- yearly actions

@@ -59,7 +59,7 @@ class TalentPool:
         if act.size == 0:
             return 0
         rate = leave_rate_annual / (1.0 + incentive_cny_10k / half_effect_cny_10k)
-        leave = rng.uniform(size=act.size) < 1.0 - np.exp(-rate / 4.0)
+        leave = rng.random(act.size) < 1.0 - np.exp(-rate / 4.0)
         gone = act[leave]
         f = self.firm[gone]
         np.subtract.at(firms.talent, f[f >= 0], 1)
