@@ -80,19 +80,24 @@ def _scenario_error(path: Path, line: int | None, text: str) -> SimmodelError:
     return ConfigError(f"{where}: {text}")
 
 
-def _walk_yaml(node, path: Path, trail: str) -> None:
-    """Refuse what would make a scenario more than data: duplicate keys, tags, _target_, ${...}."""
+def _walk_yaml(node, path: Path, trail: str, visited: set[int], key_line: int | None = None) -> None:
+    """Refuse what would make a scenario more than data: duplicate keys, tags, anchors, _target_, ${...}."""
     import yaml
 
     line = node.start_mark.line + 1
+    if id(node) in visited:  # an alias: shared nodes could also nest into an exponential expansion
+        raise _scenario_error(path, key_line or line,
+                              f"anchors and aliases (&, *) are not allowed ({trail or 'the top'}); write the values out")
+    visited.add(id(node))
     if node.tag.removeprefix("tag:yaml.org,2002:") not in ("str", "int", "float", "bool", "null", "map", "seq"):
         raise _scenario_error(path, line, f"YAML tag {node.tag!r} at {trail or 'the top'} is not allowed; "
                                           "a scenario holds plain values")
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key, value in node.value:
-            if not isinstance(key, yaml.ScalarNode):
-                raise _scenario_error(path, key.start_mark.line + 1, f"a key under {trail or 'the top'} is not a plain name")
+            if not isinstance(key, yaml.ScalarNode) or key.tag != "tag:yaml.org,2002:str":
+                shown = repr(key.value) if isinstance(key, yaml.ScalarNode) else f"(a {key.id})"
+                raise _scenario_error(path, key.start_mark.line + 1, f"key {shown} under {trail or 'the top'} is not a name")
             name = key.value
             here = f"{trail}.{name}" if trail else name
             kline = key.start_mark.line + 1
@@ -102,10 +107,10 @@ def _walk_yaml(node, path: Path, trail: str) -> None:
             if (name.startswith("_") and name.endswith("_")) or name in ("hydra", "defaults"):
                 raise _scenario_error(path, kline, f"{here} is not allowed: a scenario sets values of "
                                                    f"{', '.join(SCENARIO_KEYS)}, never Hydra's {name!r}")
-            _walk_yaml(value, path, here)
+            _walk_yaml(value, path, here, visited, kline)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            _walk_yaml(item, path, trail)
+            _walk_yaml(item, path, trail, visited)
     elif "${" in str(node.value):
         raise _scenario_error(path, line, f"{trail} = {node.value!r}: interpolations and resolvers (${{...}}) are not allowed "
                                           "in a scenario file; write the value itself")
@@ -115,8 +120,8 @@ def check_scenario_file(path: Path) -> None:
     """Check a scenario file as untrusted data before Hydra reads it: UTF-8, the package header,
     safe YAML without duplicate keys, tags, _target_, hydra/defaults nodes or interpolations; only
     known keys, each lever and uncertainty by its registry name (closest name suggested) with a value
-    of its type. Ranges are checked later with the rest of the config (simmodel.levers.validate).
-    Raises ConfigError naming the file, the line and the key."""
+    of its type and in its range (simmodel.levers.validate). Base-year and parameter override names
+    are checked where their tables are read. Raises ConfigError naming the file, the line and the key."""
     import dataclasses
     import difflib
     import re as _re
@@ -137,6 +142,7 @@ def check_scenario_file(path: Path) -> None:
         raise _scenario_error(path, raw[: exc.start].count(b"\n") + 1, "not UTF-8; save the file as UTF-8") from None
     if text.splitlines()[:1] != ["# @package _global_"]:
         raise _scenario_error(path, 1, "the first line must be '# @package _global_' (a scenario sets top-level keys)")
+
     class Loader(yaml.SafeLoader):
         """YAML 1.1 as OmegaConf reads it for Hydra: 1e5 is a number, not the string '1e5'."""
 
@@ -159,7 +165,7 @@ def check_scenario_file(path: Path) -> None:
         return  # only comments: the baseline
     if not isinstance(node, yaml.MappingNode):
         raise _scenario_error(path, node.start_mark.line + 1, f"expected keys ({', '.join(SCENARIO_KEYS)}), found a {node.id}")
-    _walk_yaml(node, path, "")
+    _walk_yaml(node, path, "", set())
     lines = {key.value: (key.start_mark.line + 1,
                          {k.value: k.start_mark.line + 1 for k, _ in value.value} if isinstance(value, yaml.MappingNode) else {})
              for key, value in node.value}

@@ -82,6 +82,11 @@ HEADER = "# @package _global_\n"
     ("levers:\n  fund_life_years: ${levers.land_quota_mu_per_year}\n", 3, ["interpolations"]),
     ("levers: !!python/object/apply:os.system [\"true\"]\n", 2, ["YAML tag", "python/object/apply:os.system"]),
     ("levers:\n  fund_life_years: !!binary aGVsbG8=\n", 3, ["YAML tag"]),
+    ("levers:\n  1: 5\n", 3, ["key '1' under levers is not a name"]),
+    ("?\n", 2, ["key '' under the top is not a name"]),  # found by the slow fuzz profile: a null key
+    ("? [a]\n: 1\n", 2, ["key (a sequence) under the top is not a name"]),
+    ("a: &x [1, 2]\nb: *x\n", 3, ["anchors and aliases"]),
+    ("levers: {<<: {fund_life_years: 8}}\n", 2, ["key '<<' under levers is not a name"]),
 ])
 def test_bad_scenario_file_is_refused_with_file_line_and_what_is_allowed(tmp_path, body, line, fragments):
     path = tmp_path / "odd.yaml"
