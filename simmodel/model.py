@@ -331,8 +331,9 @@ class SimModel(mesa.Model):
         gain[hit] = rng.exponential(p.innovation_step_mean, int(hit.sum()))
         ramp = f.ai_ramp_q > 0
         if ramp.any():
-            gain[ramp] += p.ai_plus_productivity_gain / 4.0
-            f.ai_ramp_q[ramp] -= 1
+            # add the gain times the mask rather than through it: gain + 0.0 == gain, no gather and scatter
+            gain += (p.ai_plus_productivity_gain / 4.0) * ramp
+            f.ai_ramp_q -= ramp
         f.log_productivity += gain
         f.n_innovations += hit
         return gain

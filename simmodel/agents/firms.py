@@ -140,6 +140,16 @@ def stage_mask(stage: np.ndarray, *stages: FirmStage) -> np.ndarray:
     return ((np.uint8(bits) >> stage.view(np.uint8)) & np.uint8(1)).view(np.bool_)
 
 
+def top_positions(score: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k highest scores; O(len(score)). choose_top(np.arange(n), score, k)
+    without building the arange."""
+    if k <= 0 or score.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    if k >= score.size:
+        return np.arange(score.size)
+    return np.argpartition(-score, k - 1)[:k]
+
+
 def choose_top(idx: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
     """The k entries of idx with the highest score (score is aligned with idx); O(len(idx))."""
     if k <= 0 or idx.size == 0:
@@ -180,9 +190,10 @@ def innovation_hazard(firms: Firms, ctx: GrowthContext, params: Params, spillove
     ratio = (np.maximum(rd, 1e-12) / ctx.rd_reference[firms.sector[sl]]).astype(np.float32)
     lam = np.exp(np.float32(params.innovation_rd_elasticity) * np.log(ratio))
     lam *= params.innovation_base_annual * spillover
-    talent = firms.talent[sl]
-    if talent.any():
-        lam *= 1.0 + params.talent_innovation_boost * talent
+    # only firms with talents: for the others the factor is 1.0, which leaves lam unchanged
+    with_talent = np.flatnonzero(firms.talent[sl])
+    if with_talent.size:
+        lam[with_talent] *= 1.0 + params.talent_innovation_boost * firms.talent[sl][with_talent]
     return lam
 
 
@@ -214,7 +225,7 @@ def exit_hazard(firms: Firms, params: Params, q: int, small_firm_reduction: floa
     if small_firm_reduction:
         small = stage_mask(firms.stage[sl], FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT) & (
             firms.revenue[sl] < TECH_SME_MAX_REVENUE_CNY_100M)
-        h[small] *= 1.0 - small_firm_reduction
+        np.multiply(h, 1.0 - small_firm_reduction, out=h, where=small)  # in place: no gather and scatter
     return np.minimum(h, params.exit_hazard_cap_annual, out=h)
 
 

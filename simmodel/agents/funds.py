@@ -13,7 +13,7 @@ import math
 import mesa
 import numpy as np
 
-from simmodel.agents.firms import LADDER_RANK, FirmStage, Firms, choose_top
+from simmodel.agents.firms import LADDER_RANK, FirmStage, Firms, top_positions
 from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M
 from simmodel.levers import FundRegime
 from simmodel.params import Params
@@ -153,7 +153,7 @@ class Fund(mesa.Agent):
         k = min(sel.size, int(math.ceil(2 * budget / float(ticket_all.mean()))) + 1)
         # screening is noisy: uniform noise on log productivity (cheaper than Gumbel, same role)
         score = lp[sel] + rng.random(sel.size, dtype=np.float32)
-        pos = choose_top(np.arange(sel.size), score, k)
+        pos = top_positions(score, k)
         pos = pos[np.argsort(-score[pos], kind="stable")]
         chosen, tickets, tte = idx[sel[pos]], ticket_all[pos], tte[sel[pos]].astype(np.float64)
         take = np.cumsum(tickets) <= budget
