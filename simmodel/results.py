@@ -15,6 +15,7 @@ import os
 import platform
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from importlib import metadata
@@ -257,10 +258,37 @@ def new_run_dir(root: Path, task: str, slug: str) -> Path:
     base = Path(root) / task / slug
     path = base / stamp
     k = 2
-    while path.exists() or (base / f".tmp-{path.name}").exists():
+    while path.exists() or any(base.glob(f".tmp-{path.name}@*")):
         path = base / f"{stamp}-{k}"
         k += 1
     return path
+
+
+_HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def clear_stale_tmp(folder: Path, prefix: str = "") -> list[Path]:
+    """Remove the temporary folders in folder that a dead process of this host left (a run killed
+    with SIGKILL); those of live processes and of other hosts stay. Returns what was removed."""
+    removed = []
+    if not Path(folder).is_dir():
+        return removed
+    for tmp in Path(folder).glob(f".tmp-{prefix}*@*@*"):
+        _, host, pid = tmp.name.rsplit("@", 2)
+        if host == _HOST and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+    return removed
 
 
 class RunWriter:
@@ -268,7 +296,10 @@ class RunWriter:
 
     def __init__(self, final: Path):
         self.final = Path(final)
-        self.tmp = self.final.parent / f".tmp-{self.final.name}-{os.getpid()}"
+        # host and pid in the name: a folder left by a killed process (SIGKILL, a lost node) can be
+        # told from one still being written, even when several nodes share the results folder
+        self.tmp = self.final.parent / f".tmp-{self.final.name}@{_HOST}@{os.getpid()}"
+        clear_stale_tmp(self.final.parent)
         self.tmp.mkdir(parents=True, exist_ok=False)
 
     def path(self, name: str) -> Path:

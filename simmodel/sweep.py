@@ -197,7 +197,7 @@ def run_job(cfg, job_dir: Path, *, num: int, overrides: list[str], command: str,
         echo(f"{name}: re-running, {why}")
         replace = True
     # leftovers of an interrupted or failed attempt at this job
-    for stale in job_dir.parent.glob(f".tmp-{job_dir.name}-*"):
+    for stale in job_dir.parent.glob(f".tmp-{job_dir.name}@*"):
         shutil.rmtree(stale, ignore_errors=True)
     (job_dir / FAILED).unlink(missing_ok=True)
     try:

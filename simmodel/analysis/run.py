@@ -36,7 +36,7 @@ from simmodel.analysis import methods, space
 from simmodel.analysis.design import read_design, write_design
 from simmodel.config import ANALYZE_METHODS, plain
 from simmodel.errors import ConfigError, SimmodelError
-from simmodel.results import MANIFEST, RunWriter, code_version, package_versions, wilson_interval, write_json
+from simmodel.results import MANIFEST, RunWriter, check_folder_name, code_version, package_versions, wilson_interval, write_json
 
 SOURCE = "model"  # the source of a number the model computed (an emulated one says "emulator")
 EMULATED = "emulator"
@@ -96,7 +96,7 @@ def sample(cfg, fs: list[space.Factor]) -> np.ndarray:
 def analysis_dir(cfg) -> tuple[Path, dict]:
     settings = {k: v for k, v in plain(cfg).items() if k not in ("name", "output_root", "task")}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
-    name = cfg.name or f"{cfg.method}-{digest}"
+    name = check_folder_name(cfg.name, "name") if cfg.name else f"{cfg.method}-{digest}"
     return (Path(cfg.output_root) / "analyze" / name).absolute(), settings
 
 

@@ -419,7 +419,9 @@ def write_memo(results: Path, *, baseline: str = "baseline", lang: str = "zh", o
 
         history = load_indicators(resolve_path(RunConfig().data.indicators))
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    final = Path(output_root) / "memo" / re.sub(r"[^A-Za-z0-9_.-]+", "_", study.source.name) / f"{lang}-{stamp}"
+    # the source folder's own name, made safe: a path ending in '..' or '.' has no usable name
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", study.source.resolve().name).strip(".") or "results"
+    final = Path(output_root) / "memo" / name / f"{lang}-{stamp}"
     writer = RunWriter(final)
     status = {"pdf": None}
     try:

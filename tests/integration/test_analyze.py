@@ -100,7 +100,8 @@ def test_bad_analysis_settings_are_refused(tmp_path):
                         (["ranges.fund_life_years=[5,30]"], "registry range"),
                         (["method=invert", "factors=[fund_life_years,world_demand_shift_pct]"], "is an uncertainty"),
                         (["method=invert", "target=T9"], "one of T1, T2"), (["emulator=maybe"], "one of auto, true"),
-                        (["method=sobol", "screen=nowhere"], "no complete Morris analysis")]:
+                        (["method=sobol", "screen=nowhere"], "no complete Morris analysis"),
+                        (["name=../../elsewhere"], "cannot name a results folder")]:
         proc = run_cli(["analyze", *args], tmp_path)
         assert proc.returncode == 2 and words in proc.stderr, proc.stderr
     assert not (tmp_path / "results").exists()

@@ -337,3 +337,16 @@ def test_a_sweep_stopped_by_sigterm_keeps_its_finished_job_and_a_rerun_completes
     assert (sweep / "0_baseline" / "trajectories.parquet").read_bytes() == finished
     read_run(sweep / "1_land_tight")
     assert (sweep / "aggregate" / MANIFEST).is_file()
+
+
+def test_a_run_killed_outright_leaves_only_a_temporary_folder_which_the_next_run_clears(tmp_path):
+    """SIGKILL gives the run no chance to clean up: what it leaves is a .tmp-* folder, which no
+    reader takes for results (no manifest) and the next run in the same place removes."""
+    proc = _interrupt(tmp_path, signal.SIGKILL, group=True)
+    assert proc.returncode == -signal.SIGKILL
+    runs = tmp_path / "results" / "run" / "baseline"
+    assert [p.name.startswith(".tmp-") for p in runs.iterdir()] == [True]
+    done = run_cli(INTERRUPTED, tmp_path)
+    assert done.returncode == 0, done.stderr
+    (complete,) = list(runs.iterdir())  # the new run only: the killed run's folder is gone
+    assert (complete / "manifest.json").is_file()

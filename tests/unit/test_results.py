@@ -111,3 +111,23 @@ def test_summary_fiscal_cost(summary):
     totals = summary["fiscal_cost_total_cny_100m"]
     assert totals["equity"]["median"] == pytest.approx(150.0)
     assert totals["grants"]["median"] == pytest.approx(4.5)
+
+
+def test_a_temporary_folder_left_by_a_killed_process_is_cleared_by_the_next_writer(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from simmodel.results import _HOST, RunWriter
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".tmp-20260101-000000@{_HOST}@{dead.pid}"  # a run killed with SIGKILL
+    live = tmp_path / f".tmp-20260101-000001@{_HOST}@{os.getpid()}"  # one still being written
+    remote = tmp_path / f".tmp-20260101-000002@another-node@{dead.pid}"  # another host's: cannot tell
+    for p in (stale, live, remote):
+        p.mkdir()
+    writer = RunWriter(tmp_path / "20260101-000003")
+    assert not stale.exists() and live.exists() and remote.exists()
+    writer.path("a.txt").write_text("x")
+    assert writer.commit({}) == tmp_path / "20260101-000003"

@@ -160,7 +160,7 @@ def test_a_previous_failure_and_a_stale_partial_folder_are_cleared_on_rerun(tmp_
     job = tmp_path / "1_land_tight"
     job.mkdir()
     (job / sweep.FAILED).write_text("{}")
-    stale = tmp_path / ".tmp-1_land_tight-999999"
+    stale = tmp_path / ".tmp-1_land_tight@otherhost@999999"  # a job that died on another node
     stale.mkdir()
     calls: list[bool] = []
     rec = sweep.run_job(RunConfig(), job, num=1, overrides=[], command="c", echo=lambda *_: None, run=_fake_run(calls))
