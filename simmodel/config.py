@@ -303,6 +303,9 @@ class CompareConfig:
 class MemoOptions:
     lang: str = "zh"  # zh or en: the whole memo in that language (templates per language)
     pdf: str = "auto"  # auto: where a converter exists; true: required; false: never
+    # analysis folders (simmodel analyze; a folder or a name under <output_root>/analyze/) whose
+    # findings the memo cites: which levers matter, PRIM's box, the least-cost package
+    analyses: list[str] = field(default_factory=list)
 
 
 @dataclass

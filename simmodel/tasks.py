@@ -432,7 +432,8 @@ def memo(cfg, *, command: str = "", echo=print) -> Path:
     if not cfg.results:
         raise ConfigError("results: give the results folder to write about, e.g. results=results/run/multirun/<sweep>")
     path, status = write_memo(Path(cfg.results), baseline=cfg.baseline, lang=cfg.memo.lang,
-                              output_root=Path(cfg.output_root), pdf=cfg.memo.pdf, command=command)
+                              output_root=Path(cfg.output_root), pdf=cfg.memo.pdf, command=command,
+                              analyses=list(cfg.memo.analyses))
     if status["pdf"] is None and str(cfg.memo.pdf).lower() != "false":
         echo("note: no PDF written (no HTML-to-PDF converter here; see README: `pip install weasyprint` or "
              "`apt-get install wkhtmltopdf`); memo.html prints to PDF from any browser")

@@ -167,6 +167,11 @@ def _lever_changes(job: sweep.Job, ref: sweep.Job, lang: str) -> list[dict]:
     return out
 
 
+def _sig(v):
+    """A design value to four significant digits (integers and regimes as they are)."""
+    return float(f"{v:.4g}") if isinstance(v, float) else (v.item() if hasattr(v, "item") else v)
+
+
 def _value(v) -> str:
     if v is None:
         return "–"
@@ -224,7 +229,73 @@ def _calibration(job: sweep.Job) -> dict:
 
 # --- the memo --------------------------------------------------------------------------------------
 
-def build_context(study: Study, lang: str, history: pd.DataFrame, fig) -> dict:
+def load_analyses(paths: list[str], output_root: Path, lang: str) -> list[dict]:
+    """What each analysis folder (``simmodel analyze``) says, for the memo to cite: the three
+    factors that matter most per 2027 output (Morris, Sobol), PRIM's box, or the least-cost
+    package (invert), each with its source (model or emulator) and the folder's manifest hash.
+    A folder is verified against its manifest first."""
+    from simmodel.levers import specs
+    from simmodel.results import read_manifest
+
+    out = []
+    for given in paths:
+        path = Path(given)
+        if not path.is_dir():
+            path = Path(output_root) / "analyze" / given
+        folder = path / "analysis" if (path / "analysis").is_dir() else path
+        try:
+            read_manifest(folder, ("summary.json",))
+            summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        except (ResultsError, OSError, ValueError) as exc:
+            raise MemoError(f"memo.analyses: {given}: not a complete analysis folder ({exc})") from None
+        method = summary.get("method")
+        a = {"method": method, "folder": esc(folder.parent.name), "source": esc(summary.get("source", "")),
+             "points": summary.get("points"), "replicates": summary.get("replicates"), "scale": summary.get("scale"),
+             "manifest_sha": hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()[:16],
+             "rows": [], "package": None, "box": None}
+        if method in ("morris", "sobol"):
+            t = pd.read_parquet(folder / "indices.parquet")
+            metric = "mu_star" if method == "morris" else "ST"
+            for col in sorted(c for c in t["output"].unique() if "_2027_" in c):
+                tid, _, what = col.split("_", 2)
+                # a factor whose index is zero does not matter, whatever its rank
+                top = t[(t["output"] == col) & (t[metric] > 0)].sort_values(metric, ascending=False).head(3)
+                if top.empty:
+                    continue
+                a["rows"].append({"tid": tid, "name": f"{tid} {labels.target_name(lang, tid)}" if tid.startswith("T") else esc(tid),
+                                  "what": "p" if what.endswith("p_met") else "median",
+                                  "source": esc(top["source"].iloc[0]) if len(top) else "",
+                                  "top": [{"name": esc(labels.lever_name(lang, r.factor)), "value": f"{getattr(r, metric):.3g}"}
+                                          for r in top.itertuples()]})
+            a["metric"] = "mu*" if method == "morris" else "ST"
+        elif method == "prim":
+            p = summary.get("prim", {})
+            if p.get("box"):
+                a["box"] = {"coverage": f2(p["coverage"]), "density": f2(p["density"]),
+                            "limits": [{"name": esc(labels.lever_name(lang, k)), "lo": f"{lo:.4g}", "hi": f"{hi:.4g}"}
+                                       for k, (lo, hi) in p["box"].items()]}
+            a["success"] = esc(p.get("success", ""))
+        elif method == "invert":
+            pk, base = summary.get("package"), summary.get("baseline", {})
+            all_specs = specs()
+            a.update(target=esc(summary.get("target")), target_year=summary.get("target_year"),
+                     p_level=f"{summary.get('p_level', 0):g}", base_cost=f"{base.get('fiscal_cost_cny_100m', 0):.1f}",
+                     base_p=f2(base.get("p_met", 0)))
+            if pk:
+                ev = pd.read_parquet(folder / "evaluations.parquet")
+                first = ev.iloc[0]
+                a["package"] = {
+                    "cost": f"{pk['fiscal_cost_cny_100m']:.1f}",
+                    "dcost": f"{pk['fiscal_cost_cny_100m'] - base.get('fiscal_cost_cny_100m', 0):+.1f}",
+                    "p": f2(pk["p_met"]), "p_ci": interval(*pk["p_met_interval"]),
+                    "levers": [{"name": esc(labels.lever_name(lang, k)), "base": _value(_sig(first[k])), "value": _value(_sig(v)),
+                                "unit": esc(labels.unit(lang, getattr(all_specs.get(k), "unit", "")))}
+                               for k, v in pk["levers"].items() if not np.isclose(float(first[k]), float(v))]}
+        out.append(a)
+    return out
+
+
+def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses: list[dict] | None = None) -> dict:
     """Everything the template prints. fig(name, figure) saves a figure and returns its reference."""
     t = study.table
     ref = study.reference
@@ -314,7 +385,7 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig) -> dict:
         "data_gaps": [tid for tid, spec in plots.HISTORY.items() if not spec],
         "uncertainty": {"sources": [esc(labels.term(lang, x)) for x in uncertainty.get("sources", [])]},
         "appendix": appendix, "failed": failed,
-        "min_cost_change": f"{MIN_COST_CHANGE_CNY_100M:g}",
+        "min_cost_change": f"{MIN_COST_CHANGE_CNY_100M:g}", "analyses": analyses or [],
         "base_year": base_year,
     }
 
@@ -405,7 +476,8 @@ def _convert(name: str, cmd: list[str], html_path: Path, pdf_path: Path) -> None
 
 
 def write_memo(results: Path, *, baseline: str = "baseline", lang: str = "zh", output_root: Path = Path("results"),
-               pdf: str = "auto", history: pd.DataFrame | None = None, command: str = "") -> tuple[Path, dict]:
+               pdf: str = "auto", history: pd.DataFrame | None = None, command: str = "",
+               analyses: list[str] = ()) -> tuple[Path, dict]:
     """Build the memo folder results/memo/<source>/<lang>-<time>/ (memo.md, memo.html, memo.pdf
     where a converter exists, figures/, manifest.json last). Returns its path and a status dict."""
     labels.check_lang(lang)
@@ -413,6 +485,7 @@ def write_memo(results: Path, *, baseline: str = "baseline", lang: str = "zh", o
     if pdf not in ("auto", "true", "false"):
         raise MemoError(f"memo.pdf = {pdf!r} is not allowed: auto (where a converter exists), true (required) or false")
     study = load_study(results, baseline, output_root)
+    cited = load_analyses(list(analyses), output_root, lang)
     if history is None:
         from simmodel.config import RunConfig, resolve_path
         from simmodel.data import load_indicators
@@ -434,7 +507,7 @@ def write_memo(results: Path, *, baseline: str = "baseline", lang: str = "zh", o
             images[name] = path.read_bytes()
             return f"figures/{name}"
 
-        ctx = build_context(study, lang, history, fig)
+        ctx = build_context(study, lang, history, fig, cited)
         md = render_markdown(ctx)
         writer.path("memo.md").write_text(md, encoding="utf-8")
         title = "政策情景分析备忘录" if lang == "zh" else "What-if memo"
@@ -447,6 +520,8 @@ def write_memo(results: Path, *, baseline: str = "baseline", lang: str = "zh", o
         manifest = {"task": "memo", "source": str(study.source.resolve()), "kind": study.kind, "lang": lang,
                     "baseline": baseline, "reference_job": study.reference.num, "command": command,
                     "pdf_converter": status["pdf"],
+                    "analyses": [{"folder": a["folder"], "method": a["method"], "manifest_sha256_16": a["manifest_sha"]}
+                                 for a in cited],
                     "jobs": [{"num": j.num, "path": str(j.path.resolve()), "status": j.status,
                               "manifest_sha256": hashlib.sha256((j.path / MANIFEST).read_bytes()).hexdigest()
                               if j.status == "complete" else None} for j in study.jobs],

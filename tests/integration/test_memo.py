@@ -213,3 +213,38 @@ def test_pdf_where_a_converter_exists_and_a_clear_note_where_not(memos):
         assert "no PDF written" in proc.stdout
         required = run_cli(["memo", f"results={sweep}", "memo.pdf=true"], cwd)
         assert required.returncode == 2 and "no HTML-to-PDF converter" in required.stderr
+
+
+def test_a_memo_cites_the_analyses_it_is_given(memos):
+    """`memo.analyses=[...]`: the memo names the factors that matter most (Morris) and the
+    least-cost package (invert) from the analysis folders, with their source and manifest hash;
+    a folder that is not a complete analysis is refused."""
+    cwd, sweep, _ = memos
+    small = ["replicates=2", "scale=0.02"]
+    assert run_cli(["analyze", "method=morris", "trajectories=2", "name=screen", *small,
+                    "factors=[land_quota_mu_per_year,talent_incentive_cny_10k_per_year,world_demand_shift_pct]"],
+                   cwd).returncode == 0
+    assert run_cli(["analyze", "method=invert", "name=cheapest", "target=T2", "p_level=0.5", "batch=3", "generations=1",
+                    "polish_rounds=1", "factors=[talent_incentive_cny_10k_per_year]", *small], cwd).returncode == 0
+    for lang, words in (("en", ("Which levers matter: analyses cited", "Least-cost package for T2 2027")),
+                        ("zh", ("哪些措施最关键", "以最低财政成本"))):
+        proc = run_cli(["memo", f"results={sweep}", f"memo.lang={lang}", "memo.pdf=false",
+                        "memo.analyses=[screen,cheapest]"], cwd)
+        assert proc.returncode == 0, proc.stderr
+        folder = max((cwd / "results" / "memo" / sweep.name).glob(f"{lang}-*"))
+        md = (folder / "memo.md").read_text(encoding="utf-8")
+        assert all(w in md for w in words)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert [a["folder"] for a in manifest["analyses"]] == ["screen", "cheapest"]
+    # the English memo's Morris rows name the factor with the largest mu* for each 2027 output
+    import pandas as pd
+
+    t = pd.read_parquet(cwd / "results" / "analyze" / "screen" / "analysis" / "indices.parquet")
+    top = t[t["output"] == "T2_2027_median"].sort_values("mu_star", ascending=False).iloc[0]
+    en = (max((cwd / "results" / "memo" / sweep.name).glob("en-*")) / "memo.md").read_text()
+    from simmodel.report.labels import lever_name
+
+    row = next(line for line in en.splitlines() if line.startswith("| T2 ") and "| median |" in line)
+    assert lever_name("en", top["factor"]) in row.split("|")[3].split(";")[0]
+    bad = run_cli(["memo", f"results={sweep}", "memo.lang=en", "memo.analyses=[nowhere]"], cwd)
+    assert bad.returncode == 2 and "not a complete analysis folder" in bad.stderr
