@@ -90,7 +90,9 @@ TEXT = {
 # Uncertainty sources and job states as summary.json and the sweep write them (English ids)
 TERMS_ZH = {"firm-level shocks": "企业层面冲击", "province-wide yearly growth shock": "全省年度增长冲击",
             "calibrated parameters drawn per replicate": "每次模拟抽取校准参数", "failed": "失败",
-            "pending": "未完成", "corrupt": "已损坏", "complete": "完成"}
+            "pending": "未完成", "corrupt": "已损坏", "complete": "完成",
+            # where an analysis's numbers come from (simmodel/analysis)
+            "model": "模型", "emulator": "代理模型（仿真器）"}
 
 
 def term(lang: str, word: str) -> str:

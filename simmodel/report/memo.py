@@ -249,7 +249,7 @@ def load_analyses(paths: list[str], output_root: Path, lang: str) -> list[dict]:
         except (ResultsError, OSError, ValueError) as exc:
             raise MemoError(f"memo.analyses: {given}: not a complete analysis folder ({exc})") from None
         method = summary.get("method")
-        a = {"method": method, "folder": esc(folder.parent.name), "source": esc(summary.get("source", "")),
+        a = {"method": method, "folder": esc(folder.parent.name), "source": esc(labels.term(lang, summary.get("source", ""))),
              "points": summary.get("points"), "replicates": summary.get("replicates"), "scale": summary.get("scale"),
              "manifest_sha": hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()[:16],
              "rows": [], "package": None, "box": None}
@@ -264,7 +264,7 @@ def load_analyses(paths: list[str], output_root: Path, lang: str) -> list[dict]:
                     continue
                 a["rows"].append({"tid": tid, "name": f"{tid} {labels.target_name(lang, tid)}" if tid.startswith("T") else esc(tid),
                                   "what": "p" if what.endswith("p_met") else "median",
-                                  "source": esc(top["source"].iloc[0]) if len(top) else "",
+                                  "source": esc(labels.term(lang, top["source"].iloc[0])),
                                   "top": [{"name": esc(labels.lever_name(lang, r.factor)), "value": f"{getattr(r, metric):.3g}"}
                                           for r in top.itertuples()]})
             a["metric"] = "mu*" if method == "morris" else "ST"
