@@ -45,6 +45,14 @@ def scale_for(n_firms: int, n_scale_one: int) -> float:
     return n_firms / n_scale_one
 
 
+def stage_methods(model: SimModel) -> list[tuple[object, str, str, bool]]:
+    """(object, method, stage, only_all) for every method a stage of the step is made of; only_all:
+    the firms' yearly rates, which count as their own stage only when computed for every firm."""
+    out = [(model, name, name, False) for name in ("start_year", "innovate", "grow", "exit", "enter", "close_year")]
+    return out + [(model, "refresh_rates", "refresh_rates", True), (model.talent, "retain", "talent", False),
+                  (model.talent, "release_dead", "talent", False)]
+
+
 def instrument(model: SimModel) -> dict[str, float]:
     """Wrap the model's stage methods so that their seconds add up in the returned dict (the
     firms' yearly rates count under refresh_rates only for the call that covers every firm; the
@@ -63,11 +71,8 @@ def instrument(model: SimModel) -> dict[str, float]:
 
         setattr(obj, attr, timed)
 
-    for name in ("start_year", "innovate", "grow", "exit", "enter", "close_year"):
-        wrap(model, name, name)
-    wrap(model, "refresh_rates", "refresh_rates", only_all=True)
-    wrap(model.talent, "retain", "talent")
-    wrap(model.talent, "release_dead", "talent")
+    for obj, attr, key, only_all in stage_methods(model):
+        wrap(obj, attr, key, only_all)
     return out
 
 

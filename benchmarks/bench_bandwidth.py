@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import STAGES, baseline, machine
+from _common import STAGES, baseline, machine, stage_methods
 
 from simmodel.agents.firms import _FIELDS, Firms
 from simmodel.model import SimModel
@@ -129,11 +129,8 @@ def traced_replicate(inputs, cfg, scale: float) -> dict:
 
         setattr(obj, attr, traced)
 
-    for name in ("start_year", "innovate", "grow", "exit", "enter", "close_year"):
-        wrap(model, name, name)
-    wrap(model, "refresh_rates", "refresh_rates", only_all=True)
-    wrap(model.talent, "retain", "talent")
-    wrap(model.talent, "release_dead", "talent")
+    for obj, attr, stage, only_all in stage_methods(model):
+        wrap(obj, attr, stage, only_all)
     slots = []
     with tracer:
         while model.q < model.n_quarters:
