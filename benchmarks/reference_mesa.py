@@ -58,7 +58,6 @@ from simmodel.agents.firms import (
     FirmStage,
 )
 from simmodel.model import SimModel
-from simmodel.sectors import SectorGroup
 
 FIELDS = tuple(_FIELDS)
 # What the agents' own methods change (refresh_rates, innovate, plan_growth / receive_land, exit,
@@ -392,13 +391,7 @@ class ReferenceModel(SimModel):
         p, s, lv = self.params, self.sectors, self.levers
         self.rates_ctx = _RatesContext(self) if self.rates_ctx is None or self.rates_ctx.q // 4 != q // 4 else self.rates_ctx
         self.rates_ctx.q = q
-        n_tsme = self.base["n_tech_smes"].value
-        expected = p.entry_rate_annual * n_tsme * self.scale / 4.0 * (1.0 + p.incubator_entry_elasticity * lv.incubator_free_entry_pct / 100.0)
-        w_sector = self._entry_sector_weight()
-        mult = np.where(s.group == SectorGroup.NEW_TRACK, lv.new_track_entry_multiplier, 1.0)
-        w = self.cities_table.firm_weight[:, None] * (w_sector * mult)[None, :]
-        w = w * (1.0 + p.pilot_zone_entry_boost * self.government.pilot_zone)
-        expected *= w.sum() / (self.cities_table.firm_weight[:, None] * w_sector[None, :]).sum()
+        expected, w = self.expected_entrants()  # shared: how many start-ups and where (SimModel)
         n = int(self.rng.poisson(expected))
         if n:
             cells = self.random.choices(range(w.size), cum_weights=np.cumsum(w.ravel()).tolist(), k=n)

@@ -420,10 +420,11 @@ class SimModel(mesa.Model):
         f.exit_q[die] = q
         self._counters["n_exits"] += die.sum() / self.scale
 
-    def enter(self, q: int) -> None:
-        """Start-ups (incubators art. 15, pilot zones art. 6, new tracks art. 7) and spin-offs (art. 4)."""
-        f, p, s, lv = self.firms, self.params, self.sectors, self.levers
-        rng = self.rng_for("entry", q)
+    def expected_entrants(self) -> tuple[float, np.ndarray]:
+        """Expected start-ups this quarter (firms of the scaled population) and the city x sector
+        weights they are placed by: incubators (art. 15) raise the rate, new tracks (art. 7) and
+        pilot zones (art. 6) tilt the weights and add their extra entry to the total."""
+        p, s, lv = self.params, self.sectors, self.levers
         n_tsme = self.base["n_tech_smes"].value
         expected = p.entry_rate_annual * n_tsme * self.scale / 4.0 * (1.0 + p.incubator_entry_elasticity * lv.incubator_free_entry_pct / 100.0)
         w_sector = self._entry_sector_weight()
@@ -431,6 +432,13 @@ class SimModel(mesa.Model):
         w = self.cities_table.firm_weight[:, None] * (w_sector * mult)[None, :]
         w = w * (1.0 + p.pilot_zone_entry_boost * self.government.pilot_zone)
         expected *= w.sum() / (self.cities_table.firm_weight[:, None] * w_sector[None, :]).sum()
+        return expected, w
+
+    def enter(self, q: int) -> None:
+        """Start-ups (incubators art. 15, pilot zones art. 6, new tracks art. 7) and spin-offs (art. 4)."""
+        f, p, s, lv = self.firms, self.params, self.sectors, self.levers
+        rng = self.rng_for("entry", q)
+        expected, w = self.expected_entrants()
         n = int(rng.poisson(expected))
         if n:
             cell = rng.choice(w.size, size=n, p=(w / w.sum()).ravel())
