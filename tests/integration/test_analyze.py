@@ -170,8 +170,9 @@ def test_target_inversion_end_to_end_and_resumed(tmp_path):
     assert (folder / "analysis" / "frontier.png").is_file() and "Cost-probability frontier" in (
         folder / "analysis" / "package.md").read_text()
     # a re-run asks for the same points and reuses every evaluation
-    stamps = {p: p.stat().st_mtime_ns for p in (folder / "points").glob("*/runs/*/manifest.json")}
+    # the points' own run folders (each batch's aggregate/ is rewritten whenever its sweep ends)
+    stamps = {p: p.stat().st_mtime_ns for p in (folder / "points").glob("*/runs/[0-9]*/manifest.json")}
     proc = run_cli(args, tmp_path, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     pd.testing.assert_frame_equal(ev, pd.read_parquet(folder / "analysis" / "evaluations.parquet"))
-    assert stamps == {p: p.stat().st_mtime_ns for p in (folder / "points").glob("*/runs/*/manifest.json")}
+    assert stamps == {p: p.stat().st_mtime_ns for p in (folder / "points").glob("*/runs/[0-9]*/manifest.json")}

@@ -284,8 +284,12 @@ INTERRUPTED = ["run", "population.scale=0.03", "replicates=40", "seed=7", "worke
 
 def _interrupt(cwd: Path, sig: signal.Signals, *, group: bool) -> subprocess.CompletedProcess:
     """Start a run on two worker processes, send sig once replicates are running, wait for the end."""
+    # As from an interactive shell: a suite started in the background (`make test &`, nohup, some CI
+    # runners) has SIGINT ignored, an ignored signal is inherited through exec, and Python then
+    # installs no KeyboardInterrupt handler, so the run would not see Ctrl-C at all
     proc = subprocess.Popen([SIMMODEL, *INTERRUPTED], cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None and not list(cwd.glob("results/run/baseline/.tmp-*")):
         time.sleep(0.05)
