@@ -117,7 +117,7 @@ class Levers:
         1.5, article=7, unit="multiple of base entry", low=1.0, high=5.0, no_new_policy=1.0,
         source="assumption: market-access easing for new tracks raises start-up entry in them by half",
         mechanism="multiplies start-up entry in the new-track sectors (low-altitude economy, commercial space, autonomous driving)",
-        acts_in="simmodel.model.SimModel.enter")
+        acts_in="simmodel.model.SimModel.expected_entrants")
     # art. 8 ----------------------------------------------------------------------------------
     future_industry_funding_share_pct: float = lever(
         30.0, article=8, unit="% of grants", low=0.0, high=100.0, no_new_policy=10.0,
@@ -230,7 +230,7 @@ class Levers:
         100.0, article=15, unit="% of public incubator places free", low=0.0, high=100.0, no_new_policy=0.0,
         source="seed art. 15: newly registered firms may enter government-built incubators free of charge",
         mechanism="raises start-up entry by incubator_entry_elasticity x lever / 100",
-        acts_in="simmodel.model.SimModel.enter")
+        acts_in="simmodel.model.SimModel.expected_entrants")
     # art. 16 ---------------------------------------------------------------------------------
     n_attracted_projects_per_year: int = lever(
         50, article=16, unit="projects per yr", low=0, high=1000, no_new_policy=30,
