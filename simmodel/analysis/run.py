@@ -36,18 +36,33 @@ from simmodel.analysis import methods, space
 from simmodel.analysis.design import read_design, write_design
 from simmodel.config import ANALYZE_METHODS, plain
 from simmodel.errors import ConfigError, SimmodelError
-from simmodel.results import MANIFEST, RunWriter, check_folder_name, code_version, package_versions, wilson_interval, write_json
+from simmodel.results import (
+    MANIFEST,
+    ResultsError,
+    RunWriter,
+    check_folder_name,
+    code_version,
+    package_versions,
+    read_manifest,
+    wilson_interval,
+    write_json,
+)
 
 SOURCE = "model"  # the source of a number the model computed (an emulated one says "emulator")
 EMULATED = "emulator"
 TARGET_IDS = ("T1", "T2", "T3", "T4", "T5", "T6")
 TARGET_YEARS = (2027, 2030)
 # For deciding whether Sobol pays on the model (emulator=auto): seconds of one replicate at 1:1
-# scale on one core, and fixed seconds per point (process, inputs, writing), both measured on the
-# 2-core development machine (benchmarks/bench_replicate.py, the issue 6 Morris runs). Another
-# machine only shifts the point where the emulator takes over; the choice is printed.
-SECONDS_PER_REPLICATE_1TO1 = 1.2
-SECONDS_PER_POINT = 1.5
+# scale on one core, and fixed seconds per point (process, inputs, writing), measured on the 2-core
+# development machine: 0.91 s per replicate (benchmarks/RESULTS.md, bench_replicate); 2.33 s per
+# point of the 1:1 Morris benchmark with 4 replicates and two points at a time (bench_analyze), so
+# one point costs 4.66 s of a core, 3.64 s of it replicates, about 1.0 s fixed. Another machine only
+# shifts the point where the emulator takes over; the estimate and the choice are printed.
+SECONDS_PER_REPLICATE_1TO1 = 0.91
+SECONDS_PER_POINT = 1.0
+# PRIM's box: the first on the peeling trajectory where at least 4 points in 5 succeed. A choice, not
+# a finding: peeling_trajectory.csv shows every box, so a reader can take a denser or wider one.
+PRIM_DENSITY = 0.8
 
 
 def _check(cfg) -> None:
@@ -144,9 +159,11 @@ def screened(cfg, echo=print) -> list[str] | None:
     if not path.is_dir():
         path = Path(cfg.output_root) / "analyze" / cfg.screen
     table_path = path / "analysis" / "indices.parquet"
-    if not (path / "analysis" / MANIFEST).is_file() or not table_path.is_file():
-        raise ConfigError(f"screen = {cfg.screen!r}: no complete Morris analysis there ({table_path} missing); "
-                          "run `simmodel analyze method=morris` first and pass its folder or name")
+    try:
+        read_manifest(path / "analysis", ("indices.parquet", "summary.json"))  # complete and unaltered
+    except ResultsError as exc:
+        raise ConfigError(f"screen = {cfg.screen!r}: no complete Morris analysis there ({exc}); "
+                          "run `simmodel analyze method=morris` first and pass its folder or name") from None
     summary = json.loads((path / "analysis" / "summary.json").read_text(encoding="utf-8"))
     if summary.get("method") != "morris":
         raise ConfigError(f"screen = {cfg.screen!r} is a {summary.get('method')} analysis: a screen must be a Morris one")
@@ -301,7 +318,7 @@ def _on_model(cfg, fs, folder, settings, launcher_args, writer, summary, echo) -
     ok = np.ones(len(out), bool)
     for col in [c for c in outputs if c.endswith("_2027_p_met")]:
         ok &= out[col].to_numpy(float) >= cfg.p_level
-    res = methods.prim(x, ok, threshold=0.8)
+    res = methods.prim(x, ok, threshold=PRIM_DENSITY)
     summary["prim"] = {k: v for k, v in res.items() if k != "trajectory"}
     summary["prim"]["success"] = f"every 2027 target met with probability >= {cfg.p_level:g}"
     if not res["trajectory"].empty:
