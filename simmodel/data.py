@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from simmodel.errors import DataError
@@ -27,7 +28,7 @@ INDICATOR_UNITS = {
 YEAR_RANGE = (1990, 2035)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # Suffixes that mark a row as something other than a full-year level (data/README.md).
-PARTIAL_SUFFIXES = ("_h1", "_q1", "_jan_jul", "_jan_sep", "_jan_oct", "_jan_nov")
+PARTIAL_SUFFIXES = ("_h1", "_q1", "_jan_jul", "_jan_aug", "_jan_sep", "_jan_oct", "_jan_nov")
 BOUND_SUFFIXES = ("_lower_bound", "_min", "_approx", "_initial_release", "_h1_approx")
 # The unit a name's unit suffix promises (docs/extending.md: the unit is in the name); a row whose
 # unit column says otherwise is a mistake in one of the two.
@@ -118,17 +119,69 @@ def parse_float(text: str, where: str, *, allow_empty: bool = False) -> float:
     return value
 
 
+# How a quantity's plausible range is drawn (base-year table, parameter table): `fixed` (no range:
+# low == value == high), `triangular` (mode at the value, support [low, high]) or `uniform` (on
+# [low, high]; the value is the central point used when nothing is drawn).
+DISTRIBUTIONS = ("fixed", "triangular", "uniform")
+
+
 def parse_ranged_row(r: dict[str, str], where: str, name: str, kinds: tuple[str, ...], text_column: str) -> tuple[float, float, float]:
     """value, low, high of a row of a table of quantities with a plausible range and a pedigree
-    (base-year table, parameter table): checks the kind, the range and that the pedigree is given."""
+    (base-year table, parameter table): checks the kind, the range, the distribution (where the table
+    has that column: one of DISTRIBUTIONS, consistent with the range) and that the pedigree is given."""
     if r["kind"] not in kinds:
         raise DataError(f"{where}: kind {r['kind']!r} not allowed; use one of {', '.join(kinds)}")
     value, low, high = (parse_float(r[c], f"{where}, column {c}") for c in ("value", "low", "high"))
     if not low <= value <= high:
         raise DataError(f"{where}: {name} = {value:g} lies outside its own range [{low:g}, {high:g}]")
+    if "distribution" in r:
+        check_distribution(r["distribution"], value, low, high, f"{where}, column distribution ({name})")
     if not r[text_column]:
         raise DataError(f"{where}: {name} has no {text_column}; every value needs its source or reasoning")
     return value, low, high
+
+
+def check_distribution(distribution: str, value: float, low: float, high: float, where: str) -> None:
+    """A distribution name is known and fits its range: `fixed` needs low == value == high, a drawn
+    one (`triangular`, `uniform`) needs low < high."""
+    if distribution not in DISTRIBUTIONS:
+        raise DataError(f"{where}: distribution {distribution!r} is not known; allowed: {', '.join(DISTRIBUTIONS)} "
+                        "(fixed: low == value == high; triangular: mode at value, support [low, high]; uniform: on [low, high])")
+    if distribution == "fixed" and not low == value == high:
+        raise DataError(f"{where}: distribution 'fixed' needs low == value == high, but the range is [{low:g}, {high:g}] "
+                        f"around {value:g}; use triangular or uniform for a range, or set low and high to the value")
+    if distribution != "fixed" and not low < high:
+        raise DataError(f"{where}: distribution {distribution!r} needs a range (low < high), but low == high == {low:g}; "
+                        "use fixed")
+
+
+def draw_from_range(value: float, low: float, high: float, distribution: str, u):
+    """A draw from a quantity's stated range: the inverse CDF of its distribution at u in [0, 1).
+
+    `fixed` returns the value; `uniform` is low + u (high - low); `triangular` has its mode at the
+    value and support [low, high] (scipy.stats.triang with c = (value - low) / (high - low)).
+    u may be a float (returns a float) or an array (returns an array of the same shape).
+    """
+    scalar = np.ndim(u) == 0
+    x = np.asarray(u, dtype=float)
+    if np.any((x < 0.0) | (x > 1.0)) or not np.all(np.isfinite(x)):
+        raise ValueError(f"draw_from_range: u must lie in [0, 1]; got {u!r}")
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"draw_from_range: distribution {distribution!r} is not one of {', '.join(DISTRIBUTIONS)}")
+    if not low <= value <= high:
+        raise ValueError(f"draw_from_range: value {value:g} outside [{low:g}, {high:g}]")
+    if distribution == "fixed" or low == high:
+        out = np.full_like(x, float(value))
+    elif distribution == "uniform":
+        out = low + x * (high - low)
+    else:
+        width = high - low
+        c = (value - low) / width  # where the mode sits, as a share of the width
+        left = low + np.sqrt(x * width * (value - low))
+        right = high - np.sqrt((1.0 - x) * width * (high - value))
+        out = np.where(x < c, left, right)
+    out = np.clip(out, low, high)
+    return float(out) if scalar else out
 
 
 def load_indicators(path: Path) -> pd.DataFrame:
@@ -195,8 +248,11 @@ def latest_full_year(df: pd.DataFrame) -> int:
     return int(gdp.index.max())
 
 
-BASE_YEAR_COLUMNS = ("quantity", "year", "value", "low", "high", "unit", "kind", "reasoning")
-BASE_YEAR_KINDS = ("observed", "derived", "assumption")
+BASE_YEAR_COLUMNS = ("quantity", "year", "value", "low", "high", "distribution", "unit", "kind", "reasoning")
+# observed: a data row; derived: arithmetic on data rows (shown); inferred: a value with its interval
+# inferred from several data rows by simmodel.evidence (the test suite checks the table against it);
+# assumption: not in the data, with its reasoning and range.
+BASE_YEAR_KINDS = ("observed", "derived", "inferred", "assumption")
 
 
 @dataclass(frozen=True)
@@ -208,9 +264,14 @@ class BaseQuantity:
     value: float
     low: float
     high: float
+    distribution: str  # fixed, triangular (mode at value) or uniform (DISTRIBUTIONS)
     unit: str
     kind: str
     reasoning: str
+
+    def draw(self, u):
+        """The quantity at uniform number u in [0, 1) (draw_from_range on its range)."""
+        return draw_from_range(self.value, self.low, self.high, self.distribution, u)
 
 
 def load_base_year(path: Path, overrides: dict[str, float] | None = None) -> dict[str, BaseQuantity]:
@@ -225,17 +286,19 @@ def load_base_year(path: Path, overrides: dict[str, float] | None = None) -> dic
         if value < 0:
             raise DataError(f"{where}: {name} = {value:g} is negative")
         year = int(parse_float(r["year"], f"{where}, column year"))
-        out[name] = BaseQuantity(name, year, value, low, high, r["unit"], r["kind"], r["reasoning"])
+        out[name] = BaseQuantity(name, year, value, low, high, r["distribution"], r["unit"], r["kind"], r["reasoning"])
     for name, value in (overrides or {}).items():
         if name not in out:
             raise DataError(
                 f"population.overrides.{name}: no such base-year quantity; known: {', '.join(sorted(out))}")
         q = out[name]
-        if not isinstance(value, (int, float)) or not q.low <= value <= q.high:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not q.low <= value <= q.high:
             raise DataError(
                 f"population.overrides.{name} = {value!r} is outside the plausible range [{q.low:g}, {q.high:g}] {q.unit} "
                 f"given in {path}")
-        out[name] = BaseQuantity(name, q.year, float(value), q.low, q.high, q.unit, "override", f"user override (table: {q.value:g})")
+        # an override pins the value (nothing is drawn); the table's range stays for reference
+        out[name] = BaseQuantity(name, q.year, float(value), q.low, q.high, "fixed", q.unit, "override",
+                                 f"user override (table: {q.value:g})")
     return out
 
 

@@ -1,7 +1,8 @@
 """Behavioural parameters: one typed field per parameter, values from calibration/data/parameters.csv.
 
-The CSV carries each parameter's value, plausible range, unit, kind (data / literature / assumption)
-and source; docs/ODD.md shows them as one table. The calibration (issue 3) writes a run whose values
+The CSV carries each parameter's value, plausible range, the distribution a replicate draws it from
+over that range (fixed / triangular with its mode at the value / uniform), unit, kind (data /
+literature / assumption) and source; docs/ODD.md shows them as one table. The calibration (issue 3) writes a run whose values
 replace these priors.
 """
 
@@ -11,10 +12,10 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from simmodel.data import parse_ranged_row, read_csv_rows
+from simmodel.data import draw_from_range, parse_ranged_row, read_csv_rows
 from simmodel.errors import DataError
 
-PARAM_COLUMNS = ("name", "value", "low", "high", "unit", "kind", "source")
+PARAM_COLUMNS = ("name", "value", "low", "high", "distribution", "unit", "kind", "source")
 PARAM_KINDS = ("data", "literature", "assumption", "calibrated")
 
 
@@ -71,7 +72,6 @@ class Params:
     high_tech_lapse_rate_annual: float
     ladder_support_elasticity: float
     designation_growth_boost: float
-    national_cluster_wins_per_year: float
     national_cluster_strength_elasticity: float
     pilot_zone_min_future_firms: float
     pilot_zone_removal_rate_annual: float
@@ -95,6 +95,24 @@ class Params:
     emerging_growth_shift_pct: float
     traditional_growth_shift_pct: float
     aggregate_growth_shock_sd: float
+    pilot_zone_batch_prob_annual: float
+    pilot_zone_min_future_revenue_cny_100m: float
+    national_cluster_round_prob_annual: float
+    national_cluster_winners_per_round: float
+    national_cluster_zhejiang_share: float
+    national_cluster_bid_elasticity: float
+    future_type_support_years: float
+    fund_min_tte_share: float
+    compute_voucher_min_digital_share: float
+    high_tech_lapse_multiplier_below_threshold: float
+    little_giant_min_revenue_cny_100m: float
+    little_giant_max_revenue_cny_100m: float
+    single_champion_min_revenue_cny_100m: float
+    selection_rd_weight: float
+    growth_laplace_scale_min: float
+    growth_laplace_scale_max: float
+    new_track_entry_effect: float
+    finance_hazard_reduction_pct: float
 
 
 @dataclass(frozen=True)
@@ -103,9 +121,14 @@ class ParamInfo:
     value: float
     low: float
     high: float
+    distribution: str  # fixed, triangular (mode at value) or uniform (simmodel.data.DISTRIBUTIONS)
     unit: str
     kind: str
     source: str
+
+    def draw(self, u):
+        """The parameter at uniform number u in [0, 1) (draw_from_range on its range)."""
+        return draw_from_range(self.value, self.low, self.high, self.distribution, u)
 
 
 def load_param_table(path: Path) -> dict[str, ParamInfo]:
@@ -120,7 +143,7 @@ def load_param_table(path: Path) -> dict[str, ParamInfo]:
         if name in out:
             raise DataError(f"{where}: parameter {name} is given twice")
         v, lo, hi = parse_ranged_row(r, where, name, PARAM_KINDS, "source")
-        out[name] = ParamInfo(name, v, lo, hi, r["unit"], r["kind"], r["source"])
+        out[name] = ParamInfo(name, v, lo, hi, r["distribution"], r["unit"], r["kind"], r["source"])
     missing = sorted(known - set(out))
     if missing:
         raise DataError(f"parameter file {path} lacks: {', '.join(missing)}")

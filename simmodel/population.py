@@ -21,14 +21,14 @@ import numpy as np
 from scipy import optimize
 
 from simmodel.agents.firms import (
-    ABOVE_SIZE_REVENUE_CNY_100M, HIGH_TECH_RD_THRESHOLDS, LITTLE_GIANT_REVENUE_RANGE_CNY_100M,
+    ABOVE_SIZE_REVENUE_CNY_100M, HIGH_TECH_RD_THRESHOLDS,
     TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, Firms, gumbel, high_tech_rd_threshold, stage_mask, top_k)
 from simmodel.data import BaseQuantity
 from simmodel.errors import DataError
+from simmodel.evidence import SECTOR_REVENUE_FORMAT
 from simmodel.params import Params
 from simmodel.sectors import CityTable, SectorGroup, SectorTable
 
-SINGLE_CHAMPION_MIN_REVENUE_CNY_100M = 1.0  # champions lead a niche market: at least CNY 100 m
 
 
 def truncated_pareto_mean(alpha: float, xmin: float, xmax: float) -> float:
@@ -83,20 +83,45 @@ class Synthesiser:
 
     def _sector_targets(self) -> np.ndarray:
         """Base-year revenue by sector (province units): above-size revenue for 415X and other
-        industry, total revenue for future industries and new tracks."""
+        industry, total revenue for future industries and new tracks.
+
+        An emerging sector with a base-year quantity ``<sector_id>_revenue_cny_100m`` (optional; the
+        data give three, simmodel.evidence.infer_emerging_cluster_revenues; a user adds rows for more)
+        gets that revenue; the rest of the emerging total (T1 x 415X revenue) goes to the other
+        emerging sectors by their weights, as does each traditional sector's share of (1 - T1) x 415X."""
         s = self.sectors
         r415 = self.base_value("cluster_415x_revenue_cny_100m")
         t1 = self.base_value("t1_emerging_share_415x_pct") / 100
         out = np.zeros(s.n)
-        for group, total in ((SectorGroup.EMERGING, t1 * r415), (SectorGroup.TRADITIONAL, (1 - t1) * r415)):
-            g = s.group == group
-            out[g] = total * s.base_revenue_weight[g] / s.base_revenue_weight[g].sum()
+        g = s.group == SectorGroup.TRADITIONAL
+        out[g] = (1 - t1) * r415 * s.base_revenue_weight[g] / s.base_revenue_weight[g].sum()
+        out[s.group == SectorGroup.EMERGING] = self._emerging_targets(t1 * r415)
         ind415 = out[s.in_415x & s.is_industry].sum()
         share = self.base_value("non_415x_share_above_size_revenue_pct") / 100
         g = s.group == SectorGroup.OTHER_INDUSTRY
         out[g] = share / (1 - share) * ind415 * s.base_revenue_weight[g] / s.base_revenue_weight[g].sum()
         fut = s.is_future
         out[fut] = s.base_revenue_cny_100m[fut]
+        return out
+
+    def _emerging_targets(self, total: float) -> np.ndarray:
+        """The emerging total dealt to the emerging sectors (in their table order): pinned sectors
+        (a base-year ``<sector_id>_revenue_cny_100m``) get their revenue, the others the rest by weight."""
+        s = self.sectors
+        idx = np.flatnonzero(s.group == SectorGroup.EMERGING)
+        names = [SECTOR_REVENUE_FORMAT.format(s.ids[k]) for k in idx]
+        pinned = np.array([n in self.base for n in names])
+        out = np.array([self.base_value(n) if p else 0.0 for n, p in zip(names, pinned)])
+        w = np.where(pinned, 0.0, s.base_revenue_weight[idx])
+        pin_sum = out.sum()
+        if pin_sum > total or (pinned.any() and w.sum() <= 0):
+            # The pinned clusters alone exceed the emerging total: T1 was drawn near its low end, which
+            # is exactly the case where the named clusters are all of it (the low end of T1's range is
+            # the three clusters at their smallest over the largest 415X total, the others at 0). Scale
+            # the pinned ones down to fill the total; the others get nothing. (Also when every
+            # emerging sector is pinned: T1 holds, the pinned revenues scaled to it.)
+            return out * (total / pin_sum) if pin_sum > 0 else out
+        out[~pinned] = (total - pin_sum) * w[~pinned] / w.sum()
         return out
 
     def _solve_alpha(self, mean_size: float) -> float:
@@ -201,18 +226,23 @@ class Synthesiser:
         return firms, calib
 
     def _fit_sei(self, va: np.ndarray, sector: np.ndarray, ind_above: np.ndarray) -> np.ndarray:
-        """Rescale the sector SEI profile by one factor so that T2 equals its base-year value."""
+        """Rescale the sector SEI profile by one factor k so that T2 equals its base-year value; shares
+        are capped at 1, so the share is monotone in k and k is found by bisection (brentq). A fixed-
+        point iteration converges slowly once many sectors sit at the cap (high T2 draws)."""
         s = self.sectors
         target = self.base_value("t2_sei_share_pct") / 100
         va_s = np.bincount(sector[ind_above], weights=va[ind_above], minlength=s.n)
-        k = 1.0
-        for _ in range(50):
-            sei = np.minimum(1.0, k * s.sei_share)
-            got = (sei * va_s).sum() / va_s.sum()
-            if abs(got - target) < 1e-10:
-                return sei
-            k *= target / got
-        raise DataError(f"base year: the sector SEI profile cannot reach T2 = {target * 100:g} % (reached {got * 100:.2f} %)")
+        total = va_s.sum()
+
+        def share(k: float) -> float:
+            return float((np.minimum(1.0, k * s.sei_share) * va_s).sum() / total)
+
+        k_max = 1.0 / max(float(s.sei_share[s.sei_share > 0].min()), 1e-12)  # every SEI sector at its cap
+        if not 0 < target < share(k_max) or total <= 0:
+            raise DataError(f"base year: the sector SEI profile cannot reach T2 = {target * 100:g} % "
+                            f"(at most {share(k_max) * 100:.2f} % with every SEI share at 1)")
+        k = optimize.brentq(lambda x: share(x) - target, 0.0, k_max, xtol=1e-14, rtol=1e-14)
+        return np.minimum(1.0, k * s.sei_share)
 
     def _assign_stages(self, firms: Firms, rd: np.ndarray, above: np.ndarray, rng: np.random.Generator) -> None:
         """Single champions, little giants and high-tech enterprises by weighted sampling without
@@ -227,16 +257,17 @@ class Synthesiser:
         ind = s.is_industry[firms.sector]
         logrd = np.log(rd)
         k_sc = int(round(self.base_value("n_single_champions") * sc))
-        sc_idx = top_k(np.log(rev) + logrd + gumbel(rng, n), above & ind & (rev >= SINGLE_CHAMPION_MIN_REVENUE_CNY_100M), k_sc)
+        p = self.params
+        sc_idx = top_k(np.log(rev) + logrd + gumbel(rng, n), above & ind & (rev >= p.single_champion_min_revenue_cny_100m), k_sc)
         stage[sc_idx] = int(FirmStage.SINGLE_CHAMPION)
         free[sc_idx] = False
-        lo, hi = LITTLE_GIANT_REVENUE_RANGE_CNY_100M
+        lo, hi = p.little_giant_min_revenue_cny_100m, p.little_giant_max_revenue_cny_100m
         k_lg = int(round(self.base_value("n_little_giants") * sc))
-        lg_idx = top_k(2 * logrd + gumbel(rng, n), free & above & (rev >= lo) & (rev <= hi), k_lg)
+        lg_idx = top_k(p.selection_rd_weight * logrd + gumbel(rng, n), free & above & (rev >= lo) & (rev <= hi), k_lg)
         stage[lg_idx] = int(FirmStage.LITTLE_GIANT)
         free[lg_idx] = False
         k_ht = int(round(self.base_value("n_high_tech_enterprises") * sc))
-        ht_idx = top_k(2 * logrd + gumbel(rng, n), free, k_ht)
+        ht_idx = top_k(p.selection_rd_weight * logrd + gumbel(rng, n), free, k_ht)
         stage[ht_idx] = int(FirmStage.HIGH_TECH)
         free[ht_idx] = False
         n_tsme_above = int(round(self.base_value("n_tech_smes") * self.base_value("tech_sme_above_size_share_pct") / 100 * sc))

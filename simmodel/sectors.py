@@ -190,3 +190,49 @@ def load_cities(path: Path) -> CityTable:
             raise DataError(f"city file {path}: column {c} sums to {a.sum():.4f}; weights must sum to 1")
         arrays[c] = a
     return CityTable(tuple(ids), tuple(en), tuple(zh), **arrays)
+
+
+FUND_KIND_COLUMNS = ("kind", "government", "stages", "sectors", "source")
+FUND_KINDS = ("provincial", "mother_sci", "mother_srdi", "future", "state_vc", "private_vc")
+FUND_STAGES = ("startup", "tech_sme", "conventional", "high_tech", "little_giant", "single_champion")
+FUND_SECTORS = ("emerging_or_future", "future")
+
+
+@dataclass(frozen=True)
+class FundKind:
+    """Which firms a kind of fund may back: ladder stages (FirmStage names, lower case) and sectors
+    ('future': future industries and new tracks only; 'emerging_or_future': those and the emerging clusters)."""
+
+    kind: str
+    government: bool
+    stages: tuple[str, ...]
+    sectors: str
+    source: str
+
+
+def load_fund_kinds(path: Path) -> dict[str, FundKind]:
+    """The fund kinds table (calibration/data/fund_kinds.csv): every kind the model raises, once."""
+    rows = read_csv_rows(path, FUND_KIND_COLUMNS, "fund kind")
+    out: dict[str, FundKind] = {}
+    for line, r in rows:
+        where = f"fund kind file {path}, line {line}"
+        kind = r["kind"]
+        if kind not in FUND_KINDS:
+            raise DataError(f"{where}: kind {kind!r} is not one the model raises; allowed: {', '.join(FUND_KINDS)}")
+        if kind in out:
+            raise DataError(f"{where}: kind {kind} is listed twice")
+        if r["government"] not in ("0", "1"):
+            raise DataError(f"{where}: government = {r['government']!r}; allowed 0 or 1")
+        stages = tuple(x.strip() for x in r["stages"].split(";") if x.strip())
+        bad = [x for x in stages if x not in FUND_STAGES]
+        if not stages or bad:
+            raise DataError(f"{where}: stages {r['stages']!r}: give ';'-separated ladder stages among {', '.join(FUND_STAGES)}")
+        if r["sectors"] not in FUND_SECTORS:
+            raise DataError(f"{where}: sectors = {r['sectors']!r}; allowed: {', '.join(FUND_SECTORS)}")
+        if not r["source"]:
+            raise DataError(f"{where}: kind {kind} has no source; every row needs its source or reasoning")
+        out[kind] = FundKind(kind, r["government"] == "1", stages, r["sectors"], r["source"])
+    missing = [k for k in FUND_KINDS if k not in out]
+    if missing:
+        raise DataError(f"fund kind file {path} lacks: {', '.join(missing)}")
+    return out

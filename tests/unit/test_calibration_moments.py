@@ -60,7 +60,12 @@ def test_partial_year_rates_count_at_reduced_weight_and_levels_never():
 
 def test_bounds_become_inequalities_and_yield_to_exact_levels():
     real = load_indicators("calibration/data/zhejiang_indicators.csv")
+    # the exact 2024 level (11060, pass 4 of the data) supersedes the 2024 bound (>= 10000)
     _, bounds, _ = observed_moments(real, HistoryConfig(), GRADES)
+    assert not any("2024 >= 10000" in b.note for b in bounds)
+    # without it, the bound is an inequality on the growth since the last exact level
+    no_exact = real[~((real["indicator"] == "digital_core_va_cny_100m") & (real["year"] == 2024))]
+    _, bounds, _ = observed_moments(no_exact, HistoryConfig(), GRADES)
     notes = " | ".join(b.note for b in bounds)
     # 2024 >= 10000 after the exact 2021 level 8348: growth >= ln(10000/8348)/3
     b = [b for b in bounds if "2024 >= 10000" in b.note][0]

@@ -4,16 +4,20 @@ with one line altered is refused with a DataError that names the file and the li
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pytest
+from scipy import stats
 
 from simmodel.config import PROJECT_ROOT
-from simmodel.data import INDICATOR_COLUMNS, latest_full_year, load_base_year, load_indicators
+from simmodel.data import (
+    BASE_YEAR_COLUMNS, DISTRIBUTIONS, INDICATOR_COLUMNS, draw_from_range, latest_full_year, load_base_year, load_indicators)
 from simmodel.errors import DataError
-from simmodel.params import load_params
+from simmodel.params import PARAM_COLUMNS, Params, load_param_table, load_params
 from simmodel.sectors import load_sectors
 
 DATA_DIR = PROJECT_ROOT / "calibration" / "data"
@@ -271,18 +275,68 @@ def test_missing_file_refused(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- base year
 def test_base_year_loads_with_an_override():
+    table = load_base_year(BASE_YEAR)["t1_emerging_share_415x_pct"]
     base = load_base_year(BASE_YEAR, {"t1_emerging_share_415x_pct": 48})
-    assert base["t1_emerging_share_415x_pct"].value == 48.0
-    assert base["t1_emerging_share_415x_pct"].kind == "override"
+    q = base["t1_emerging_share_415x_pct"]
+    assert q.value == 48.0
+    assert q.kind == "override"
+    assert q.distribution == "fixed"  # an override pins the value: nothing is drawn
+    assert (q.low, q.high) == (table.low, table.high)  # the table's range stays for reference
+    assert q.draw(0.0) == q.draw(0.99) == 48.0
     assert base["gdp_cny_100m"].value == 90131
 
 
-@pytest.mark.parametrize("value", [45.9, 57.1])
-def test_base_year_override_outside_range_refused(value):
+@pytest.mark.parametrize("side", ["below", "above"])
+def test_base_year_override_outside_range_refused(side):
+    q = load_base_year(BASE_YEAR)["t1_emerging_share_415x_pct"]
+    value = q.low - 0.1 if side == "below" else q.high + 0.1
     with pytest.raises(DataError) as exc:
         load_base_year(BASE_YEAR, {"t1_emerging_share_415x_pct": value})
     msg = str(exc.value)
-    assert "t1_emerging_share_415x_pct" in msg and "[46, 57]" in msg and str(BASE_YEAR) in msg
+    assert "t1_emerging_share_415x_pct" in msg and f"[{q.low:g}, {q.high:g}]" in msg and str(BASE_YEAR) in msg
+
+
+def test_base_year_header_has_distribution_after_high():
+    assert BASE_YEAR_COLUMNS == ("quantity", "year", "value", "low", "high", "distribution", "unit", "kind", "reasoning")
+    assert read_rows(BASE_YEAR)[0] == list(BASE_YEAR_COLUMNS)
+
+
+def test_base_year_without_distribution_column_refused(tmp_path):
+    rows = [[c for i, c in enumerate(row) if i != 5] for row in read_rows(BASE_YEAR)]
+    path = write_rows(tmp_path / BASE_YEAR.name, rows)
+    refused(load_base_year, path, None, "header", "missing: distribution")
+
+
+def test_base_year_unknown_distribution_refused(tmp_path):
+    line = find_line(read_rows(BASE_YEAR), lambda r: r["quantity"] == "n_pilot_zones")
+    path = altered(tmp_path, BASE_YEAR, line, distribution="normal")
+    refused(load_base_year, path, line, "n_pilot_zones", "'normal'", "fixed, triangular, uniform")
+
+
+def test_base_year_fixed_with_a_range_refused(tmp_path):
+    line = find_line(read_rows(BASE_YEAR), lambda r: r["quantity"] == "n_pilot_zones")
+    path = altered(tmp_path, BASE_YEAR, line, distribution="fixed")
+    refused(load_base_year, path, line, "n_pilot_zones", "'fixed' needs low == value == high", "[8, 24]")
+
+
+@pytest.mark.parametrize("dist", ["triangular", "uniform"])
+def test_base_year_drawn_distribution_without_a_range_refused(tmp_path, dist):
+    line = find_line(read_rows(BASE_YEAR), lambda r: r["quantity"] == "gdp_cny_100m")
+    path = altered(tmp_path, BASE_YEAR, line, distribution=dist)
+    refused(load_base_year, path, line, "gdp_cny_100m", f"{dist!r} needs a range", "use fixed")
+
+
+def test_every_range_has_its_distribution():
+    """fixed exactly where low == high; every row of both tables says how it is drawn."""
+    rows = list(load_base_year(BASE_YEAR).values()) + list(load_param_table(PARAMS).values())
+    for r in rows:
+        assert r.distribution in DISTRIBUTIONS, r
+        assert (r.distribution == "fixed") == (r.low == r.high), r
+    base = load_base_year(BASE_YEAR)
+    assert base["n_pilot_zones"].distribution == "uniform"
+    assert base["t1_emerging_share_415x_pct"].distribution == "uniform"
+    assert base["t2_sei_share_pct"].distribution == "triangular"
+    assert base["gdp_cny_100m"].distribution == "fixed"
 
 
 def test_base_year_unknown_override_refused():
@@ -358,3 +412,95 @@ def test_unaltered_copies_load_like_the_originals(tmp_path):
     assert load_params(write_rows(tmp_path / PARAMS.name, read_rows(PARAMS))) == load_params(PARAMS)
     copy = load_indicators(write_rows(tmp_path / INDICATORS.name, read_rows(INDICATORS)))
     assert copy.drop(columns="line").equals(load_indicators(INDICATORS).drop(columns="line"))
+
+
+def test_parameter_header_has_distribution_after_high():
+    assert PARAM_COLUMNS == ("name", "value", "low", "high", "distribution", "unit", "kind", "source")
+    assert read_rows(PARAMS)[0] == list(PARAM_COLUMNS)
+
+
+def test_parameter_file_and_dataclass_in_the_same_order():
+    assert list(load_param_table(PARAMS)) == [f.name for f in dataclasses.fields(Params)]
+    assert "national_cluster_wins_per_year" not in {f.name for f in dataclasses.fields(Params)}  # replaced by rounds
+
+
+def test_new_behavioural_parameters():
+    t = load_param_table(PARAMS)
+    for name, value, low, high, dist in [
+        ("pilot_zone_batch_prob_annual", 0.75, 0.5, 1.0, "uniform"),
+        ("national_cluster_winners_per_round", 27, 20, 35, "uniform"),
+        ("national_cluster_zhejiang_share", 0.10, 0.05, 0.18, "triangular"),
+        ("basic_research_spillover", 0.1, 0.0, 0.3, "triangular"),
+        ("growth_laplace_scale_max", 0.7, 0.5, 0.9, "triangular"),
+        ("finance_hazard_reduction_pct", 15, 5, 30, "triangular"),
+    ]:
+        p = t[name]
+        assert (p.value, p.low, p.high, p.distribution) == (value, low, high, dist), p
+    assert t["growth_laplace_scale_max"].high < 1.0  # E[exp(shock)] = 1 / (1 - b^2) must stay finite
+    # the Zhejiang share's range is about the 95 % interval of Beta(8.5, 72.5) (8 of 80 winners, Jeffreys prior)
+    lo, hi = stats.beta(8.5, 72.5).ppf([0.025, 0.975])
+    assert t["national_cluster_zhejiang_share"].low == pytest.approx(lo, abs=0.005)
+    assert t["national_cluster_zhejiang_share"].high == pytest.approx(hi, abs=0.005)
+
+
+def test_parameter_unknown_distribution_refused(tmp_path):
+    path = altered(tmp_path, PARAMS, 5, distribution="lognormal")
+    refused(load_params, path, 5, "'lognormal'", "fixed, triangular, uniform")
+
+
+def test_parameter_fixed_with_a_range_refused(tmp_path):
+    path = altered(tmp_path, PARAMS, 5, distribution="fixed")
+    refused(load_params, path, 5, "'fixed' needs low == value == high")
+
+
+# ---------------------------------------------------------------------------------------------- draws
+U = (np.arange(20000) + 0.5) / 20000  # an even grid of uniforms: quantiles and moments without noise
+
+
+@pytest.mark.parametrize("value,low,high", [(2.0, 1.0, 5.0), (1.0, 1.0, 5.0), (5.0, 1.0, 5.0), (0.1, 0.05, 0.18)])
+def test_triangular_draw_is_scipy_triang(value, low, high):
+    c = (value - low) / (high - low)
+    ref = stats.triang(c, loc=low, scale=high - low)
+    got = draw_from_range(value, low, high, "triangular", U)
+    np.testing.assert_allclose(got, ref.ppf(U), rtol=1e-9, atol=1e-12)
+    assert got.mean() == pytest.approx(ref.mean(), rel=1e-4)
+    assert got.var() == pytest.approx(ref.var(), rel=1e-3)
+    for q in (0.05, 0.5, 0.95):
+        assert draw_from_range(value, low, high, "triangular", q) == pytest.approx(ref.ppf(q), rel=1e-9)
+    assert low <= got.min() and got.max() <= high
+
+
+def test_uniform_draw_is_scipy_uniform():
+    ref = stats.uniform(loc=8, scale=16)
+    got = draw_from_range(16, 8, 24, "uniform", U)
+    np.testing.assert_allclose(got, ref.ppf(U), rtol=1e-12)
+    assert got.mean() == pytest.approx(ref.mean(), rel=1e-6)
+    assert got.var() == pytest.approx(ref.var(), rel=1e-4)
+    assert draw_from_range(16, 8, 24, "uniform", 0.25) == pytest.approx(12.0)
+
+
+def test_fixed_draw_returns_the_value():
+    assert draw_from_range(90131, 90131, 90131, "fixed", 0.3) == 90131
+    assert draw_from_range(3.0, 1.0, 5.0, "fixed", 0.9) == 3.0  # an override: pinned inside its table range
+    np.testing.assert_array_equal(draw_from_range(3.0, 3.0, 3.0, "fixed", U[:5]), np.full(5, 3.0))
+
+
+def test_draw_returns_a_float_for_a_scalar_and_an_array_for_an_array():
+    assert isinstance(draw_from_range(2.0, 1.0, 5.0, "triangular", 0.5), float)
+    assert draw_from_range(2.0, 1.0, 5.0, "triangular", np.array([0.1, 0.9])).shape == (2,)
+
+
+@pytest.mark.parametrize("args", [(2.0, 1.0, 5.0, "normal", 0.5), (2.0, 1.0, 5.0, "uniform", 1.5),
+                                  (2.0, 1.0, 5.0, "uniform", -0.1), (6.0, 1.0, 5.0, "triangular", 0.5)])
+def test_draw_refuses_bad_input(args):
+    with pytest.raises(ValueError):
+        draw_from_range(*args)
+
+
+def test_table_rows_draw_through_their_distribution():
+    p = load_param_table(PARAMS)["national_cluster_zhejiang_share"]
+    ref = stats.triang((p.value - p.low) / (p.high - p.low), loc=p.low, scale=p.high - p.low)
+    assert p.draw(0.5) == pytest.approx(ref.ppf(0.5))
+    q = load_base_year(BASE_YEAR)["n_pilot_zones"]
+    assert q.draw(0.0) == q.low and q.draw(0.5) == pytest.approx((q.low + q.high) / 2)
+

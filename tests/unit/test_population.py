@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 
 from simmodel import indicators as ind
-from simmodel.agents.firms import (
-    ABOVE_SIZE_REVENUE_CNY_100M, LITTLE_GIANT_REVENUE_RANGE_CNY_100M, FirmStage, high_tech_rd_threshold, stage_mask)
+from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M, FirmStage, high_tech_rd_threshold, stage_mask
 from simmodel.config import PROJECT_ROOT
 from simmodel.data import load_base_year
 from simmodel.levers import Levers, Uncertainties
 from simmodel.model import SimModel
-from simmodel.population import SINGLE_CHAMPION_MIN_REVENUE_CNY_100M
+from simmodel.population import Synthesiser
 
 SEED = 2024
+BASE_YEAR = PROJECT_ROOT / "calibration" / "data" / "base_year.csv"
+PINNED = ("smart_iot", "ic", "software")  # the emerging clusters with a revenue row in the data (simmodel.evidence)
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +46,19 @@ def test_415x_revenue_matches_base(model, agg):
 
 
 def test_t1_matches_base(model, agg):
-    assert ind.t1_emerging_share_415x_pct(agg, model.sectors) == pytest.approx(52.0, abs=0.05)
+    got = ind.t1_emerging_share_415x_pct(agg, model.sectors)
+    assert got == pytest.approx(base(model, "t1_emerging_share_415x_pct"), abs=0.05)
 
 
 def test_t2_matches_base(model, agg):
-    assert ind.t2_sei_share_pct(agg, model.sectors, model.calib.sei_share) == pytest.approx(33.1, abs=0.05)
+    got = ind.t2_sei_share_pct(agg, model.sectors, model.calib.sei_share)
+    assert got == pytest.approx(base(model, "t2_sei_share_pct"), abs=0.05)
 
 
 def test_t3_matches_base(model, agg):
     c = model.calib
     got = ind.t3_digital_core_share_gdp_pct(agg, model.sectors, c.digital_scale, c.rest_of_economy_va_cny_100m)
-    assert got == pytest.approx(10516 / 90131 * 100, abs=0.05)
+    assert got == pytest.approx(base(model, "digital_core_va_cny_100m") / base(model, "gdp_cny_100m") * 100, abs=0.05)
 
 
 def test_gdp_matches_base(model, agg):
@@ -103,11 +106,12 @@ def test_above_size_firm_count_matches_base(model):
 
 def test_stage_revenue_rules(model):
     f = model.firms
-    lo, hi = LITTLE_GIANT_REVENUE_RANGE_CNY_100M
+    p = model.params
+    lo, hi = p.little_giant_min_revenue_cny_100m, p.little_giant_max_revenue_cny_100m
     lg = f.stage == FirmStage.LITTLE_GIANT
     champ = f.stage == FirmStage.SINGLE_CHAMPION
     assert ((f.revenue[lg] >= lo) & (f.revenue[lg] <= hi)).all()
-    assert (f.revenue[champ] >= SINGLE_CHAMPION_MIN_REVENUE_CNY_100M).all()
+    assert (f.revenue[champ] >= p.single_champion_min_revenue_cny_100m).all()
     assert model.sectors.is_industry[f.sector[champ]].all()
     assert (f.designated == (lg | champ)).all()
 
@@ -119,7 +123,7 @@ def test_population_is_alive_and_from_the_base(model):
 
 
 def test_pilot_zones_and_national_clusters_at_base(model):
-    assert model.records[0]["t5_pilot_zones"] == base(model, "n_pilot_zones") == 16
+    assert model.records[0]["t5_pilot_zones"] == base(model, "n_pilot_zones")
     assert model.records[0]["t4_national_clusters"] == base(model, "n_national_clusters") == 8
 
 
@@ -137,15 +141,73 @@ def test_t1_override_gives_t1(inputs):
     assert ind.t1_emerging_share_415x_pct(agg, m.sectors) == pytest.approx(48.0, abs=0.05)
     assert m.records[0]["t1_emerging_share_415x_pct"] == pytest.approx(48.0, abs=0.05)
     # the other base-year aggregates still hold
-    assert ind.above_size_industry_va_cny_100m(agg, m.sectors) == pytest.approx(24008, rel=0.005)
-    assert ind.t2_sei_share_pct(agg, m.sectors, m.calib.sei_share) == pytest.approx(33.1, abs=0.05)
+    got = ind.above_size_industry_va_cny_100m(agg, m.sectors)
+    assert got == pytest.approx(base(m, "above_size_industry_va_cny_100m"), rel=0.005)
+    assert ind.t2_sei_share_pct(agg, m.sectors, m.calib.sei_share) == pytest.approx(base(m, "t2_sei_share_pct"), abs=0.05)
 
 
 def test_synthesis_at_small_scale_keeps_shares(inputs):
     """Shares do not depend on population.scale; levels are in province units."""
     m = SimModel(inputs, Levers(), Uncertainties(), scale=0.1, seed=SEED)
     rec = m.records[0]
-    assert rec["t1_emerging_share_415x_pct"] == pytest.approx(52.0, abs=0.05)
-    assert rec["t2_sei_share_pct"] == pytest.approx(33.1, abs=0.05)
-    assert rec["above_size_industry_va_cny_100m"] == pytest.approx(24008, rel=0.005)
+    assert rec["t1_emerging_share_415x_pct"] == pytest.approx(base(m, "t1_emerging_share_415x_pct"), abs=0.05)
+    assert rec["t2_sei_share_pct"] == pytest.approx(base(m, "t2_sei_share_pct"), abs=0.05)
+    assert rec["above_size_industry_va_cny_100m"] == pytest.approx(base(m, "above_size_industry_va_cny_100m"), rel=0.005)
     assert rec["n_high_tech"] == pytest.approx(46000, rel=0.01)
+
+
+# ---------------------------------------------------------------------------------------------- pinned emerging clusters
+def emerging_total(base_: dict) -> float:
+    """T1 x 415X revenue: the emerging clusters' revenue."""
+    return base_["t1_emerging_share_415x_pct"].value / 100 * base_["cluster_415x_revenue_cny_100m"].value
+
+
+def test_pinned_emerging_sectors_get_their_observed_revenue(model, agg):
+    """At the central T1, smart IoT, IC and software hold the annualised revenues of base_year.csv; the
+    emerging total is still T1 x 415X revenue; the rest goes to the other emerging sectors by weight."""
+    s = model.sectors
+    for sid in PINNED:
+        got = agg.revenue_above[s.index(sid)]
+        assert got == pytest.approx(base(model, f"{sid}_revenue_cny_100m"), rel=0.005), sid
+    total = emerging_total(model.base)
+    assert agg.revenue_above[s.emerging].sum() == pytest.approx(total, rel=0.005)
+    rest = total - sum(base(model, f"{sid}_revenue_cny_100m") for sid in PINNED)
+    others = [k for k in np.flatnonzero(s.emerging) if s.ids[k] not in PINNED]
+    w = s.base_revenue_weight[others]
+    assert agg.revenue_above[others] == pytest.approx(rest * w / w.sum(), rel=0.005)
+
+
+def test_low_t1_scales_the_pinned_clusters_down(inputs):
+    """At the low end of T1's range the three observed clusters exceed the emerging total: they are
+    scaled down to fill it and the other emerging sectors get nothing."""
+    base_ = load_base_year(BASE_YEAR, {"t1_emerging_share_415x_pct": 27.5})
+    m = SimModel(dataclasses.replace(inputs, base=base_), Levers(), Uncertainties(), scale=0.1, seed=SEED)
+    s = m.sectors
+    agg = ind.sector_aggregates(m.firms, s.n, m.calib.va_ratio, m.scale)
+    total = emerging_total(m.base)
+    pinned = {sid: base(m, f"{sid}_revenue_cny_100m") for sid in PINNED}
+    assert sum(pinned.values()) > total  # the case this test is about
+    k = total / sum(pinned.values())
+    for sid, v in pinned.items():
+        assert agg.revenue_above[s.index(sid)] == pytest.approx(k * v, rel=0.005), sid
+    others = [i for i in np.flatnonzero(s.emerging) if s.ids[i] not in PINNED]
+    assert agg.revenue_above[others].sum() == pytest.approx(0.0, abs=1e-9 * total)
+    assert ind.t1_emerging_share_415x_pct(agg, s) == pytest.approx(27.5, abs=0.05)
+
+
+def test_any_emerging_sector_with_a_revenue_row_is_pinned(inputs):
+    """A base-year quantity <sector_id>_revenue_cny_100m pins an emerging sector without a code change;
+    without any such row the emerging total is dealt by weight alone."""
+    s = inputs.sectors
+    t1_total = emerging_total(inputs.base)
+    ai = s.index("ai")
+    extra = dict(inputs.base)
+    extra["ai_revenue_cny_100m"] = dataclasses.replace(inputs.base["ic_revenue_cny_100m"], name="ai_revenue_cny_100m",
+                                                       value=4000.0)
+    tgt = Synthesiser(s, inputs.cities, extra, inputs.params, 1.0).targets
+    assert tgt[ai] == pytest.approx(4000.0)
+    assert tgt[s.emerging].sum() == pytest.approx(t1_total)
+    bare = {q: v for q, v in inputs.base.items() if not any(q == f"{sid}_revenue_cny_100m" for sid in PINNED)}
+    tgt = Synthesiser(s, inputs.cities, bare, inputs.params, 1.0).targets
+    em = s.emerging
+    assert tgt[em] == pytest.approx(t1_total * s.base_revenue_weight[em] / s.base_revenue_weight[em].sum())

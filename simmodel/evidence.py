@@ -1,0 +1,503 @@
+"""Base-year values inferred from several rows of the indicator table, each with its interval and the
+arithmetic that gives it (SPEC 4b: no base-year value reasons from a target).
+
+Every function here is pure: it takes the indicator table (a DataFrame from
+``simmodel.data.load_indicators``) and a year, and returns an ``Inferred`` (value, low, high,
+reasoning) whose reasoning names the rows used and shows the arithmetic. Values are rounded to the
+precision ``calibration/data/base_year.csv`` keeps (the interval outwards), so that the table's rows
+can be checked against these functions exactly (tests/unit/test_evidence.py): the CSV cannot drift
+from the evidence. ``inferred_base_rows`` gives every row this module sets, with its distribution and
+kind, in the table's form.
+
+What the functions assume beyond the data is said in their reasoning, with a range.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from simmodel.data import PARTIAL_SUFFIXES, series
+from simmodel.errors import DataError
+
+Z95 = 1.959964  # two-sided 95 % normal quantile
+
+# Months a partial-year suffix covers (data README naming).
+PARTIAL_MONTHS = {"_q1": 3, "_h1": 6, "_jan_jul": 7, "_jan_aug": 8, "_jan_sep": 9, "_jan_oct": 10, "_jan_nov": 11}
+assert set(PARTIAL_MONTHS) == set(PARTIAL_SUFFIXES)
+
+# A partial-year growth rate counts at this weight relative to a full-year one in the mean and spread of
+# the SEI growth premium (the calibration's HistoryConfig.partial_year_weight uses the same 0.5).
+PARTIAL_YEAR_WEIGHT = 0.5
+
+SEI_SHARE = "sei_va_share_above_scale_industry_pct"
+SEI_GROWTH = "sei_va_growth_pct"
+ABOVE_GROWTH = "above_scale_industry_va_growth_pct"
+CLUSTER_415X = "cluster_415x_revenue_cny_100m"
+CLUSTER_415X_LOWER = "cluster_415x_revenue_cny_100m_lower_bound"
+TRILLION_COUNT = "cluster_415x_trillion_clusters_count"
+TRILLION_CNY_100M = 10000.0  # CNY 1 trillion in CNY 100 m
+# The three emerging clusters with a revenue row (pass 4 of the data), indicator stem -> sector_id of
+# calibration/data/sectors.csv; the other eight are not in the data.
+EMERGING_CLUSTER_SECTORS = {
+    "cluster_intelligent_iot_revenue_cny_100m": "smart_iot",
+    "cluster_integrated_circuit_revenue_cny_100m": "ic",
+    "cluster_high_end_software_revenue_cny_100m": "software",
+}
+EMERGING_CLUSTER_ROWS = tuple(EMERGING_CLUSTER_SECTORS)
+# A base-year quantity named SECTOR_REVENUE_FORMAT.format(sector_id) pins that emerging sector's
+# above-size revenue in the synthesis (simmodel.population.Synthesiser._sector_targets).
+SECTOR_REVENUE_FORMAT = "{}_revenue_cny_100m"
+# The clusters above CNY 1 trillion in 2023 (the note of cluster_415x_trillion_clusters_count 2023: 绿色石化,
+# 纺织服装, 高端软件, 智能物联): two traditional, two emerging.
+TRILLION_TRADITIONAL = ("green petrochemicals", "textiles and apparel")
+DIGITAL_CORE = "digital_core_va_cny_100m"
+DIGITAL_CORE_LOWER = "digital_core_va_cny_100m_lower_bound"
+# Upper margin on a compiled (grade C) level: a later revision of the size of the 5th economic census's
+# revision of 2023 GDP (gdp_cny_100m 2023 = 85620 vs its first release 82553: +3.7 %), rounded up.
+DIGITAL_CORE_UPPER_MARGIN = 0.05
+
+
+class Inferred(NamedTuple):
+    """A base-year value inferred from the data: central value, interval, and how."""
+
+    value: float
+    low: float
+    high: float
+    reasoning: str
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _value(df: pd.DataFrame, indicator: str, year: int) -> float | None:
+    sub = df[(df["indicator"] == indicator) & (df["year"] == year)]
+    return float(sub["value"].iloc[0]) if len(sub) else None
+
+
+def _require(df: pd.DataFrame, indicator: str, year: int) -> float:
+    v = _value(df, indicator, year)
+    if v is None:
+        raise DataError(f"evidence: the indicator table has no row {indicator} {year}, which this inference needs")
+    return v
+
+
+def _g(pct: float) -> float:
+    """log(1 + pct / 100): a growth rate in log points."""
+    return math.log1p(pct / 100.0)
+
+
+def _floor1(x: float) -> float:
+    return math.floor(x * 10.0 + 1e-9) / 10.0
+
+
+def _ceil1(x: float) -> float:
+    return math.ceil(x * 10.0 - 1e-9) / 10.0
+
+
+def _fmt(x: float, nd: int = 4) -> str:
+    return f"{x:.{nd}f}"
+
+
+def longest_partial(df: pd.DataFrame, stem: str, year: int) -> tuple[str, float] | None:
+    """The partial-year row of ``stem`` in ``year`` that covers the most months: (suffix, value)."""
+    best = None
+    for suffix, months in sorted(PARTIAL_MONTHS.items(), key=lambda kv: -kv[1]):
+        v = _value(df, stem + suffix, year)
+        if v is not None:
+            best = (suffix, v)
+            break
+    return best
+
+
+def partial_year_growth_error(history: pd.DataFrame, year: int | None = None) -> tuple[float, list[str]]:
+    """How far a partial-year growth rate strays from the same year's full-year rate, in log points:
+    the root mean square of log(1 + partial) - log(1 + annual) over every growth series (``*_growth_pct``)
+    with a partial-year row and a full-year row in the same year (up to ``year``), and the pairs used."""
+    diffs, used = [], []
+    names = set(history["indicator"])
+    for name in sorted(names):
+        for suffix in PARTIAL_MONTHS:
+            if not name.endswith(suffix):
+                continue
+            stem = name[: -len(suffix)]
+            if not stem.endswith("_growth_pct") or stem not in names:
+                continue
+            annual = series(history, stem)
+            for y, v in series(history, name).items():
+                if y in annual.index and (year is None or y <= year):
+                    diffs.append(_g(v) - _g(annual[y]))
+                    used.append(f"{name} {y} = {v:g} vs {stem} {y} = {annual[y]:g}")
+    if not diffs:
+        raise DataError("evidence: no growth series has both a partial-year and a full-year row in the same year, "
+                        "so the error of a partial-year rate cannot be measured; pass partial_sd")
+    return float(np.sqrt(np.mean(np.square(diffs)))), used
+
+
+def first_release_error(history: pd.DataFrame, year: int | None = None) -> tuple[float, list[str]]:
+    """How far a first release of a growth rate strays from its final figure, in log points: the root
+    mean square of log(1 + first) - log(1 + final) over the ``*_growth_pct_initial_release`` rows with a
+    full-year row of the same year (up to ``year``), and the pairs used."""
+    diffs, used = [], []
+    names = set(history["indicator"])
+    for name in sorted(names):
+        if not name.endswith("_growth_pct_initial_release"):
+            continue
+        stem = name[: -len("_initial_release")]
+        if stem not in names:
+            continue
+        final = series(history, stem)
+        for y, v in series(history, name).items():
+            if y in final.index and (year is None or y <= year):
+                diffs.append(_g(v) - _g(final[y]))
+                used.append(f"{name} {y} = {v:g} vs {stem} {y} = {final[y]:g}")
+    if not diffs:
+        raise DataError("evidence: no growth rate has both a first release and a final figure, so the error of a "
+                        "preliminary full-year rate cannot be measured; pass full_sd")
+    return float(np.sqrt(np.mean(np.square(diffs)))), used
+
+
+# ---------------------------------------------------------------------------------------------- T2
+def infer_t2_sei_share(history: pd.DataFrame, year: int, *, full_sd: float | None = None,
+                       partial_sd: float | None = None) -> Inferred:
+    """T2 (SEI share of above-size industry VA, %) in ``year``, from its last full-year level carried
+    forward by the yearly SEI growth premium log(1 + g_sei) - log(1 + g_above).
+
+    Each year after the last level: a full-year SEI growth row against the year's above-size growth
+    (measurement error ``full_sd``: two preliminary rates, each revised by about the first-release error
+    in the table); else the longest partial-year SEI growth row against the year's annual above-size
+    growth (error ``partial_sd``: how far partial-year rates stray from full-year ones in the table);
+    else a draw from the mean and spread of the observed premia (weighted: full years 1, partial years
+    PARTIAL_YEAR_WEIGHT). The 95 % interval propagates the variances analytically (sum of independent
+    normal terms in log points; the mean premium's standard error enters once per missing year and is
+    common to them); the central value is the median, 33.1 x exp(sum of central premia).
+    """
+    levels = series(history, SEI_SHARE)
+    levels = levels[levels.index <= year]
+    if levels.empty:
+        raise DataError(f"evidence: no full-year {SEI_SHARE} row in or before {year}")
+    y0 = int(levels.index.max())
+    s0 = float(levels[y0])
+    if y0 == year:
+        return Inferred(s0, s0, s0, f"Observed: {SEI_SHARE} {year} = {s0:g} %.")
+    g_sei = series(history, SEI_GROWTH)
+    g_above = series(history, ABOVE_GROWTH)
+    if full_sd is None:
+        rev_sd, rev_pairs = first_release_error(history, year)
+        full_sd = math.sqrt(2.0) * rev_sd
+        full_note = (f"a full-year premium differences two preliminary rates, each revised by about "
+                     f"{_fmt(rev_sd)} log points (root mean square of {'; '.join(rev_pairs)}): sd sqrt(2) x "
+                     f"{_fmt(rev_sd)} = {_fmt(full_sd)}")
+    else:
+        full_note = f"a full-year premium has sd {_fmt(full_sd)} (given)"
+    if partial_sd is None:
+        partial_sd, part_pairs = partial_year_growth_error(history, year)
+        part_note = (f"a partial-year rate strays from the full-year one by {_fmt(partial_sd)} log points (root mean "
+                     f"square over the {len(part_pairs)} series-years with both: {'; '.join(part_pairs)})")
+    else:
+        part_note = f"a partial-year premium has sd {_fmt(partial_sd)} (given)"
+
+    # every observed premium up to `year`: one per year, the full-year row if there is one
+    pool: list[tuple[int, float, float, str]] = []  # year, premium, weight, how
+    for y in sorted(int(v) for v in g_above.index if v <= year):
+        if y in g_sei.index:
+            p = _g(g_sei[y]) - _g(g_above[y])
+            pool.append((y, p, 1.0, f"{y} full year: ln(1 + {g_sei[y]:g} %) - ln(1 + {g_above[y]:g} %) = {_fmt(p)}"))
+        elif (part := longest_partial(history, SEI_GROWTH, y)) is not None:
+            suffix, v = part
+            p = _g(v) - _g(g_above[y])
+            pool.append((y, p, PARTIAL_YEAR_WEIGHT,
+                         f"{y} partial ({SEI_GROWTH}{suffix} {v:g} % vs the annual {g_above[y]:g} %): {_fmt(p)}"))
+    if len(pool) < 2:
+        raise DataError(f"evidence: fewer than two years with both SEI and above-size VA growth up to {year}; "
+                        "cannot measure the spread of the SEI growth premium")
+    w = np.array([r[2] for r in pool])
+    x = np.array([r[1] for r in pool])
+    v1, v2 = w.sum(), np.square(w).sum()
+    mu = float(np.sum(w * x) / v1)
+    tau = float(math.sqrt(np.sum(w * np.square(x - mu)) / (v1 - v2 / v1)))  # reliability-weighted, unbiased
+    n_eff = v1 * v1 / v2
+    se_mu = tau / math.sqrt(n_eff)
+
+    mean_s, var_meas, k_missing, steps = 0.0, 0.0, 0, []
+    for y in range(y0 + 1, year + 1):
+        if y in g_sei.index and y in g_above.index:
+            p = _g(g_sei[y]) - _g(g_above[y])
+            mean_s += p
+            var_meas += full_sd ** 2
+            steps.append(f"{y}: full-year premium {_fmt(p)} (sd {_fmt(full_sd)})")
+        elif y in g_above.index and (part := longest_partial(history, SEI_GROWTH, y)) is not None:
+            suffix, v = part
+            p = _g(v) - _g(g_above[y])
+            mean_s += p
+            var_meas += partial_sd ** 2
+            steps.append(f"{y}: partial-year premium {_fmt(p)} ({SEI_GROWTH}{suffix} {v:g} % vs {ABOVE_GROWTH} "
+                         f"{g_above[y]:g} %; sd {_fmt(partial_sd)})")
+        else:
+            mean_s += mu
+            k_missing += 1
+            steps.append(f"{y}: no SEI growth row, the mean premium {_fmt(mu)} (sd {_fmt(tau)})")
+    var_s = var_meas + k_missing * tau ** 2 + (k_missing * se_mu) ** 2
+    sd_s = math.sqrt(var_s)
+    central = s0 * math.exp(mean_s)
+    lo = s0 * math.exp(mean_s - Z95 * sd_s)
+    hi = s0 * math.exp(mean_s + Z95 * sd_s)
+    value, low, high = round(central, 1), _floor1(lo), _ceil1(hi)
+    reasoning = (
+        f"Inferred (simmodel.evidence.infer_t2_sei_share). No SEI share is in the data after {y0} (data README). "
+        f"Last full-year level: {SEI_SHARE} {y0} = {s0:g} % (post-2018 SEI catalogue). Carried forward by the yearly "
+        f"SEI growth premium ln(1 + {SEI_GROWTH}) - ln(1 + {ABOVE_GROWTH}) (real growth rates; the share is taken "
+        f"to move with the real growth difference). Observed premia up to {year}: " + "; ".join(r[3] for r in pool)
+        + f". Partial-year premia weigh {PARTIAL_YEAR_WEIGHT:g} of a full year's (a partial-year rate is not the "
+        f"annual one). Weighted mean {_fmt(mu)}, spread (sd) {_fmt(tau)}, effective n {n_eff:.2f}, standard error "
+        f"of the mean {_fmt(se_mu)}. Years {y0 + 1}-{year}: " + "; ".join(steps)
+        + f". Sum of premia {_fmt(mean_s)} log points; variance = measurement ({_fmt(var_meas, 6)}) + {k_missing} "
+        f"missing year(s) x spread^2 ({_fmt(k_missing * tau ** 2, 6)}) + ({k_missing} x s.e. of the mean)^2 "
+        f"({_fmt((k_missing * se_mu) ** 2, 6)}) = {_fmt(var_s, 6)}, sd {_fmt(sd_s)}. Errors: {full_note}; {part_note}. "
+        f"Central value (median) {s0:g} x exp({_fmt(mean_s)}) = {central:.2f} %; 95 % interval {s0:g} x "
+        f"exp({_fmt(mean_s)} -/+ {Z95:.2f} x {_fmt(sd_s)}) = [{lo:.2f}, {hi:.2f}] %, drawn as a triangular "
+        f"distribution with its mode at the central value. Not in the interval: a further SEI catalogue revision "
+        f"(as in 2018) or a price fall in SEI products relative to other industry, which would make the nominal "
+        f"share rise less than the real growth difference; neither is measured in the data."
+    )
+    return Inferred(value, low, high, reasoning)
+
+
+# ---------------------------------------------------------------------------------------------- 415X total
+def infer_cluster_415x_revenue(history: pd.DataFrame, year: int) -> Inferred:
+    """415X cluster revenue in ``year`` (CNY 100 m): the previous year's level grown by the year's
+    above-size industry VA growth; the interval runs from the year's observed lower bound (if any, else
+    -3 %) to the same distance above the central value."""
+    prev = _require(history, CLUSTER_415X, year - 1)
+    g = _require(history, ABOVE_GROWTH, year)
+    central = prev * (1.0 + g / 100.0)
+    bound = _value(history, CLUSTER_415X_LOWER, year)
+    if bound is not None and bound > central:
+        raise DataError(f"evidence: {CLUSTER_415X_LOWER} {year} = {bound:g} lies above the grown level {central:g}")
+    value = round(central)
+    if bound is not None:
+        low = bound
+        bound_note = (f"low end the observed lower bound {CLUSTER_415X_LOWER} {year} = {bound:g} ('突破9万亿'); "
+                      f"high end the same distance above the central value ({value:g} + {value - low:g})")
+    else:
+        low = round(central * 0.97)
+        bound_note = "no lower bound in the data for the year: -3 % and the same distance above"
+    high = value + (value - low)
+    reasoning = (f"Derived (simmodel.evidence.infer_cluster_415x_revenue): {CLUSTER_415X} {year - 1} = {prev:g} grown by "
+                 f"{ABOVE_GROWTH} {year} ({g:g} %) = {prev:g} x {1 + g / 100:g} = {central:.0f}; real growth used as "
+                 f"nominal (industrial prices fell in 2023-2024), so the range is symmetric: {bound_note}.")
+    return Inferred(float(value), float(low), float(high), reasoning)
+
+
+# ---------------------------------------------------------------------------------------------- T1
+def seasonal_ratios(history: pd.DataFrame, year: int | None = None) -> list[tuple[str, float]]:
+    """For every level series (``*_cny_100m``) with a partial-year row and a full-year row in the same
+    year: (description, r) where r = (partial level / annual level) / (months / 12), the partial period's
+    share of the year relative to an even spread (r < 1: the rest of the year is heavier)."""
+    out = []
+    names = set(history["indicator"])
+    for name in sorted(names):
+        for suffix, months in PARTIAL_MONTHS.items():
+            stem = None
+            if name.endswith(suffix):
+                stem = name[: -len(suffix)]
+            elif name.endswith(suffix + "_approx"):
+                stem = name[: -len(suffix + "_approx")]
+            if stem is None or not stem.endswith("_cny_100m") or stem not in names:
+                continue
+            annual = series(history, stem)
+            for y, v in series(history, name).items():
+                if y in annual.index and (year is None or y <= year):
+                    r = (v / annual[y]) / (months / 12.0)
+                    out.append((f"{name} {y} / {stem} {y} = {v:g} / {annual[y]:g} over {months}/12 = {r:.4f}", float(r)))
+    return out
+
+
+class Annualised(NamedTuple):
+    """The emerging clusters' revenue rows of a year, annualised: each row (name, value) with the
+    factor that annualises it (central, and the ends of its range) and how the factor was found."""
+
+    rows: tuple[tuple[str, str, float], ...]  # (indicator stem, row used, its value) per cluster
+    factor: float
+    factor_low: float
+    factor_high: float
+    note: str
+
+
+def annualise_emerging_clusters(history: pd.DataFrame, year: int) -> Annualised:
+    """The revenue rows of the emerging clusters in the data (EMERGING_CLUSTER_ROWS) for ``year``: the
+    full-year row if there is one, else the longest partial-year row, annualised by 12/m / r with r the
+    partial period's share of the year relative to an even spread (``seasonal_ratios``: mean r for the
+    central factor; no seasonality, r = 1, and the most back-loaded observed year for its range). All rows
+    must cover the same period."""
+    rows, months = [], set()
+    for stem in EMERGING_CLUSTER_ROWS:
+        part = longest_partial(history, stem, year)
+        annual = _value(history, stem, year)
+        if annual is not None:
+            rows.append((stem, stem, annual))
+            months.add(12)
+        elif part is not None:
+            suffix, v = part
+            rows.append((stem, stem + suffix, v))
+            months.add(PARTIAL_MONTHS[suffix])
+        else:
+            raise DataError(f"evidence: no {stem} row (full or partial year) for {year}")
+    if len(months) != 1:
+        raise DataError(f"evidence: the emerging-cluster revenue rows of {year} cover different periods "
+                        f"({sorted(months)} months)")
+    m = months.pop()
+    if m == 12:
+        return Annualised(tuple(rows), 1.0, 1.0, 1.0, "full-year rows: no annualisation")
+    ratios = seasonal_ratios(history, year)
+    if not ratios:
+        raise DataError("evidence: no level series with both a partial-year and a full-year row: cannot measure "
+                        "the within-year pattern to annualise the cluster revenues")
+    rs = np.array([r for _, r in ratios])
+    r_mean, r_min = float(rs.mean()), float(rs.min())
+    f_c = (12.0 / m) / r_mean
+    f_lo = 12.0 / m  # no seasonality: the period is its calendar share of the year
+    f_hi = (12.0 / m) / min(r_min, 1.0)  # as back-loaded as the most back-loaded observed year
+    note = (f"annualised by 12/{m} / r, r the partial period's share of the year relative to an even "
+            f"spread, measured on the level series with both rows ({'; '.join(t for t, _ in ratios)}): "
+            f"mean r {r_mean:.4f}, factor {f_c:.4f}. Assumption: the clusters' revenue has the within-year "
+            f"pattern of these value-added series (a ratio measured at other cut-off months); range from no "
+            f"seasonality (r = 1, factor {f_lo:.4f}) to the most back-loaded observed year (r {r_min:.4f}, "
+            f"factor {f_hi:.4f})")
+    return Annualised(tuple(rows), f_c, f_lo, f_hi, note)
+
+
+def infer_emerging_cluster_revenues(history: pd.DataFrame, year: int) -> dict[str, Inferred]:
+    """Base-year revenue (CNY 100 m) of each emerging cluster with a revenue row, keyed by its sector_id
+    (EMERGING_CLUSTER_SECTORS): its row annualised as for T1 (``annualise_emerging_clusters``), the value
+    at the central factor, the interval at the ends of the factor's range (rounded outwards to CNY 100 m)."""
+    a = annualise_emerging_clusters(history, year)
+    out = {}
+    for stem, row, v in a.rows:
+        sid = EMERGING_CLUSTER_SECTORS[stem]
+        c, lo, hi = v * a.factor, v * a.factor_low, v * a.factor_high
+        value, low, high = float(round(c)), float(math.floor(lo + 1e-9)), float(math.ceil(hi - 1e-9))
+        reasoning = (
+            f"Inferred (simmodel.evidence.infer_emerging_cluster_revenues). {row} {year} = {v:g}, {a.note}. "
+            f"Annualised: {v:g} x {a.factor:.4f} = {c:.1f} (range {v:g} x {a.factor_low:.4f} = {lo:.1f} to {v:g} x "
+            f"{a.factor_high:.4f} = {hi:.1f}), rounded to {value:.0f} ({low:.0f}-{high:.0f}); triangular with its mode "
+            f"at the central value. The same annualisation as the three clusters' sum in t1_emerging_share_415x_pct. "
+            f"Taken, like the 415X total it is part of, as the above-size revenue of sector {sid}: the synthesis "
+            f"gives {sid} this revenue and deals the rest of the emerging total (T1 x 415X revenue) to the emerging "
+            f"sectors without such a row by their weights."
+        )
+        out[sid] = Inferred(value, low, high, reasoning)
+    return out
+
+
+def infer_t1_emerging_share(history: pd.DataFrame, year: int) -> Inferred:
+    """T1 (share of the 11 emerging clusters in 415X revenue, %) in ``year``: bounded by the data.
+
+    Lower end: the three emerging clusters with a revenue row (partial-year, annualised with the within-
+    year pattern measured on level series that have both a partial-year and a full-year row) over the
+    largest plausible 415X total: the other eight emerging clusters are not in the data and count 0.
+    Upper end: only the clusters above CNY 1 trillion in the previous year are named in the data, two of
+    them traditional; so the emerging clusters hold at most the 415X total less CNY 2 trillion (the other
+    eight emerging clusters, each below CNY 1 trillion, bound nothing tighter). The data say nothing about
+    where T1 lies in between: the value is the middle and the distribution uniform.
+    """
+    total = infer_cluster_415x_revenue(history, year)
+    a = annualise_emerging_clusters(history, year)
+    part_text = [f"{row} {year} = {v:g}" for _, row, v in a.rows]
+    partial_sum = sum(v for _, _, v in a.rows)
+    f_c, f_lo, f_hi, season_note = a.factor, a.factor_low, a.factor_high, a.note
+    three_c, three_lo, three_hi = partial_sum * f_c, partial_sum * f_lo, partial_sum * f_hi
+    n_trillion = _value(history, TRILLION_COUNT, year - 1)
+    if n_trillion is None:
+        raise DataError(f"evidence: no {TRILLION_COUNT} row for {year - 1}: cannot bound the emerging share from above")
+    trad_min = len(TRILLION_TRADITIONAL) * TRILLION_CNY_100M
+    share_c = 100.0 * three_c / total.value
+    lo = 100.0 * three_lo / total.high
+    hi = 100.0 * (1.0 - trad_min / total.high)
+    low, high = _floor1(lo), _ceil1(hi)
+    value = round((low + high) / 2.0, 1)
+    growth = _require(history, ABOVE_GROWTH, year)
+    other_eight_cap = (11 - len(EMERGING_CLUSTER_ROWS)) * TRILLION_CNY_100M * (1.0 + growth / 100.0)
+    reasoning = (
+        f"Inferred (simmodel.evidence.infer_t1_emerging_share). T1 is not in the data for any year (data README); "
+        f"the data bound it. Three of the 11 emerging clusters have a revenue row: {', '.join(part_text)}; sum "
+        f"{partial_sum:.1f}, {season_note}. Annualised: {partial_sum:.1f} x {f_c:.4f} = {three_c:.0f} (range "
+        f"{three_lo:.0f}-{three_hi:.0f}). 415X total {year}: {total.value:g} (range {total.low:g}-{total.high:g}; "
+        f"{CLUSTER_415X} {year - 1} grown by {ABOVE_GROWTH} {year}, see cluster_415x_revenue_cny_100m). The three "
+        f"alone are {three_c:.0f} / {total.value:g} = {share_c:.1f} % of 415X revenue. The other eight emerging "
+        f"clusters (AI, biomedicine, new materials, NEV, smart PV, new-energy equipment, robots and CNC, ships and "
+        f"marine) are not in the data. Lower end: the three at their smallest over the largest total, the eight at "
+        f"0: {three_lo:.0f} / {total.high:g} = {lo:.2f} %. Upper end: {TRILLION_COUNT} {year - 1} = {n_trillion:g} "
+        f"clusters above CNY 1 trillion, two of them traditional ({'; '.join(TRILLION_TRADITIONAL)}), so at least "
+        f"{trad_min:g} of the total is traditional (assuming neither fell below CNY 1 trillion in {year}): "
+        f"1 - {trad_min:g} / {total.high:g} = {hi:.2f} %. The eight are each below CNY 1 trillion in {year - 1}, "
+        f"at most {other_eight_cap:.0f} together in {year}, which bounds nothing tighter. The data say little "
+        f"about where T1 lies in [{low:g}, {high:g}] %: uniform, central value the middle, {value:g} %."
+    )
+    return Inferred(value, low, high, reasoning)
+
+
+# ---------------------------------------------------------------------------------------------- T3
+def infer_digital_core_va(history: pd.DataFrame, year: int) -> Inferred:
+    """Digital-core VA (CNY 100 m) in ``year``: the observed level, from the year's lower bound (if any
+    and below it) to DIGITAL_CORE_UPPER_MARGIN above it."""
+    level = _require(history, DIGITAL_CORE, year)
+    bound = _value(history, DIGITAL_CORE_LOWER, year)
+    if bound is not None and bound > level:
+        raise DataError(f"evidence: {DIGITAL_CORE_LOWER} {year} = {bound:g} lies above the level {level:g}")
+    high = float(round(level * (1.0 + DIGITAL_CORE_UPPER_MARGIN)))
+    low = bound if bound is not None else float(round(level * (1.0 - DIGITAL_CORE_UPPER_MARGIN)))
+    gdp = _value(history, "gdp_cny_100m", year)
+    census = _value(history, "gdp_cny_100m_initial_release", 2023)
+    census_final = _value(history, "gdp_cny_100m", 2023)
+    rev = (f"the size of the 5th economic census's revision of 2023 GDP (gdp_cny_100m 2023 = {census_final:g} vs "
+           f"gdp_cny_100m_initial_release 2023 = {census:g}: {100 * (census_final / census - 1):+.1f} %), rounded up"
+           if census and census_final else "a later revision of a few per cent")
+    share = f" T3 in {year} = {level:g} / gdp_cny_100m {year} {gdp:g} = {100 * level / gdp:.2f} %." if gdp else ""
+    growth = _value(history, "digital_core_va_growth_pct", year)
+    agrees = (f"; the growth its source gives agrees with digital_core_va_growth_pct {year} = {growth:g} %"
+              if growth is not None else "")
+    reasoning = (
+        f"Observed: {DIGITAL_CORE} {year} = {level:g} (grade C: a compiled figure with no named original{agrees}). "
+        f"Range: low end "
+        + (f"the official lower bound {DIGITAL_CORE_LOWER} {year} = {bound:g} ('突破1万亿')" if bound is not None
+           else f"-{100 * DIGITAL_CORE_UPPER_MARGIN:g} %")
+        + f"; high end +{100 * DIGITAL_CORE_UPPER_MARGIN:g} % = {high:g}, a revision of {rev}. Triangular with its "
+        f"mode at the observed value.{share}"
+    )
+    return Inferred(level, float(low), high, reasoning)
+
+
+# ---------------------------------------------------------------------------------------------- the table's rows
+# quantity -> (function, distribution, kind, unit) for the rows of base_year.csv this module sets
+INFERRED_ROWS = {
+    "cluster_415x_revenue_cny_100m": (infer_cluster_415x_revenue, "triangular", "derived", "CNY 100m"),
+    "t1_emerging_share_415x_pct": (infer_t1_emerging_share, "uniform", "inferred", "%"),
+    "t2_sei_share_pct": (infer_t2_sei_share, "triangular", "inferred", "%"),
+    "digital_core_va_cny_100m": (infer_digital_core_va, "triangular", "observed", "CNY 100m"),
+}
+
+
+def _cluster_revenue(sector_id: str) -> Callable[[pd.DataFrame, int], Inferred]:
+    """The row function of one cluster's revenue (INFERRED_ROWS takes one value per function)."""
+
+    def infer(history: pd.DataFrame, year: int) -> Inferred:
+        return infer_emerging_cluster_revenues(history, year)[sector_id]
+    infer.__name__ = f"infer_emerging_cluster_revenues[{sector_id}]"
+    return infer
+
+
+INFERRED_ROWS.update({SECTOR_REVENUE_FORMAT.format(sid): (_cluster_revenue(sid), "triangular", "inferred", "CNY 100m")
+                      for sid in EMERGING_CLUSTER_SECTORS.values()})
+
+
+def inferred_base_rows(history: pd.DataFrame, year: int) -> dict[str, dict[str, object]]:
+    """The rows of the base-year table this module sets, in the table's columns."""
+    out = {}
+    for q, (fn, dist, kind, unit) in INFERRED_ROWS.items():
+        r = fn(history, year)
+        out[q] = {"quantity": q, "year": year, "value": r.value, "low": r.low, "high": r.high, "distribution": dist,
+                  "unit": unit, "kind": kind, "reasoning": r.reasoning}
+    return out
