@@ -56,6 +56,7 @@ from simmodel.agents.firms import (
     ORIGIN_STARTUP,
     TECH_SME_MAX_REVENUE_CNY_100M,
     FirmStage,
+    finance_hazard_cut,
 )
 from simmodel.model import SimModel
 
@@ -103,7 +104,8 @@ class FirmAgent(mesa.Agent):
         self.g_annual = g + c.macro_shock
         # Laplace(0, 1) as the difference of two unit exponentials
         shock = self.random.expovariate(1.0) - self.random.expovariate(1.0)
-        scale = min(max(p.growth_laplace_scale_annual * math.exp(-p.growth_volatility_size_elasticity * logr), 0.01), 0.7)
+        scale = min(max(p.growth_laplace_scale_annual * math.exp(-p.growth_volatility_size_elasticity * logr), p.growth_laplace_scale_min),
+                    p.growth_laplace_scale_max)
         self.shock_q = 0.25 * scale * shock
         rd = p.subsidy_additionality * self.grant_rd + self.rd_intensity * self.revenue
         lam = (max(rd, 1e-12) / c.rd_reference[s]) ** p.innovation_rd_elasticity * p.innovation_base_annual * c.spillover
@@ -126,6 +128,7 @@ class FirmAgent(mesa.Agent):
         if self.random.random() < self.p_innovate_q:
             gain = m.params.innovation_step_mean * self.random.expovariate(1.0)
             self.n_innovations += 1
+            m._counters["n_innovations"] += 1.0 / m.scale
         if self.ai_ramp_q > 0:
             gain += m.params.ai_plus_productivity_gain / 4.0
             self.ai_ramp_q -= 1
@@ -227,7 +230,7 @@ class _RatesContext:
         self.max_age = len(self.young_premium) - 1
         self.spillover = model.spillover()
         self.macro_shock = model.macro_shock
-        self.small_firm_reduction = model.levers.small_firm_hazard_reduction_pct / 100.0
+        self.small_firm_reduction = finance_hazard_cut(model.params, model.levers.small_firm_finance_index)
 
 
 class ReferenceModel(SimModel):

@@ -30,8 +30,8 @@ import pandas as pd
 from simmodel import indicators as ind
 from simmodel.agents.cities import City, allocate_land, land_need_mu, plot_ratio_effect
 from simmodel.agents.firms import (
-    ABOVE_SIZE_REVENUE_CNY_100M, LITTLE_GIANT_REVENUE_RANGE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP,
-    TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, GrowthContext, age_table, annual_growth, exit_hazard,
+    ABOVE_SIZE_REVENUE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP,
+    TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, GrowthContext, age_table, annual_growth, exit_hazard, finance_hazard_cut,
     choose_top, growth_scale, high_tech_rd_threshold, innovation_hazard, log_revenue, stage_mask)
 from simmodel.agents.funds import Fund
 from simmodel.agents.government import EQUITY_LEVERS, Government, stochastic_round
@@ -40,19 +40,11 @@ from simmodel.data import BaseQuantity
 from simmodel.levers import FundRegime, Levers, Uncertainties, no_new_policy_values
 from simmodel.params import Params
 from simmodel.population import Synthesiser
-from simmodel.sectors import CityTable, SectorGroup, SectorTable
+from simmodel.sectors import CityTable, FundKind, SectorGroup, SectorTable
 
 _PURPOSES = {name: i for i, name in enumerate((
     "synthesis", "growth", "innovation", "exit", "entry", "spinoff", "land", "ladder", "government",
     "funds", "talent", "ai", "zones", "clusters", "markets", "attract", "init_funds", "growth_entry", "macro"))}
-_GOV_FUND_STAGES = {
-    "provincial": (FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION),
-    "mother_sci": (FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH),
-    "mother_srdi": (FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT),
-    "future": (FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH),
-    "state_vc": (FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH),
-    "private_vc": (FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH),
-}
 
 
 @dataclass(frozen=True)
@@ -65,6 +57,7 @@ class ModelInputs:
     params: Params
     base_year: int
     end_year: int
+    fund_kinds: dict[str, FundKind]  # which stages and sectors each kind of fund backs (fund_kinds.csv)
 
 
 class SimModel(mesa.Model):
@@ -97,8 +90,6 @@ class SimModel(mesa.Model):
         self.sectors_rd_intensity = np.array([
             float(np.average(f.rd_intensity[f.sector == k], weights=f.revenue[f.sector == k])) if (f.sector == k).any()
             else float(s.rd_intensity[k]) for k in range(s.n)])
-        prospect = s.growth_prior
-        self.sector_prospect_z = (prospect - prospect.mean()) / prospect.std()
         self.long_horizon = s.future == 2
         self.target_sectors_talent = s.emerging | s.is_future
         self.plot_effect = 1.0
@@ -125,6 +116,8 @@ class SimModel(mesa.Model):
         self.base_emerging_revenue = float(agg0.revenue_above[s.emerging].sum())
         self.base_emerging_productivity = self.emerging_productivity_now()
         self.base_future_revenue = ind.future_industry_revenue_cny_100m(agg0, s)
+        # what a planner has observed: every sector's revenue at each year-end so far (art. 5)
+        self.sector_revenue_history: list[np.ndarray] = [agg0.revenue_all.copy()]
         self._last_agg = agg0
         self._year_agg: ind.SectorAggregates | None = None
         self._counters = self._zero_counters()
@@ -139,17 +132,14 @@ class SimModel(mesa.Model):
         return np.random.Generator(np.random.PCG64(ss))
 
     # ------------------------------------------------------------------ set-up
-    def make_fund(self, kind: str, vintage: int, size_cny_100m: float, budget_lever: str | None) -> Fund:
+    def make_fund(self, kind: str, vintage: int, size_cny_100m: float, budget_lever: str | None, *,
+                  life_years: float) -> Fund:
         s = self.sectors
-        if kind == "future":
-            mask = s.is_future.copy()
-        elif kind == "private_vc":
-            mask = s.emerging | s.is_future
-        else:
-            mask = s.emerging | s.is_future
-        fund = Fund(self, fund_id=f"{kind}_{vintage}_{len(self.funds)}", kind=kind, government=kind != "private_vc",
-                    size_cny_100m=size_cny_100m, vintage=vintage, stages=_GOV_FUND_STAGES[kind], sector_mask=mask,
-                    budget_lever=budget_lever)
+        fk = self.inputs.fund_kinds[kind]
+        mask = s.is_future.copy() if fk.sectors == "future" else s.emerging | s.is_future
+        fund = Fund(self, fund_id=f"{kind}_{vintage}_{len(self.funds)}", kind=kind, government=fk.government,
+                    size_cny_100m=size_cny_100m, vintage=vintage, stages=tuple(FirmStage[x.upper()] for x in fk.stages),
+                    sector_mask=mask, budget_lever=budget_lever, life_years=life_years)
         self.funds.append(fund)
         return fund
 
@@ -161,31 +151,32 @@ class SimModel(mesa.Model):
         first = int(b["provincial_fund_initial_cny_100m"].year)
         subscribed = b["provincial_fund_subscribed_cny_100m"]
         per_year = (subscribed.value - b["provincial_fund_initial_cny_100m"].value) / (subscribed.year - first)
-        self.make_fund("provincial", first, b["provincial_fund_initial_cny_100m"].value, None)
-        for y in range(first + 1, self.base_year + 1):
-            self.make_fund("provincial", y, per_year, None)
-        self.make_fund("mother_sci", self.base_year, b["sci_innov_mother_fund_cny_100m"].value, None)
-        self.make_fund("mother_srdi", self.base_year, b["srdi_mother_fund_cny_100m"].value, None)
-        for y in range(self.base_year - int(p.private_vc_life_years) + 1, self.base_year + 1):
-            self.make_fund("private_vc", y, p.private_vc_commitment_cny_100m_per_year, None)
         pre = no_new_policy_values()
+        old_life = pre["fund_life_years"]  # raised under the pre-2025 rules: the draft does not change their terms
+        self.make_fund("provincial", first, b["provincial_fund_initial_cny_100m"].value, None, life_years=old_life)
+        for y in range(first + 1, self.base_year + 1):
+            self.make_fund("provincial", y, per_year, None, life_years=old_life)
+        self.make_fund("mother_sci", self.base_year, b["sci_innov_mother_fund_cny_100m"].value, None, life_years=old_life)
+        self.make_fund("mother_srdi", self.base_year, b["srdi_mother_fund_cny_100m"].value, None, life_years=old_life)
+        for y in range(self.base_year - int(p.private_vc_life_years) + 1, self.base_year + 1):
+            self.make_fund("private_vc", y, p.private_vc_commitment_cny_100m_per_year, None, life_years=p.private_vc_life_years)
         cache: dict = {}  # the base-year population stands in for every earlier year
         for y in range(first, self.base_year + 1):
             for i, fund in enumerate(self.funds):
                 if fund.vintage <= y:
-                    self._fund_year(fund, y, -1, i, life=pre["fund_life_years"], regime=pre["fund_evaluation_regime"],
+                    self._fund_year(fund, y, -1, i, regime=pre["fund_evaluation_regime"],
                                     max_share=pre["fund_max_single_project_pct"] / 100, purpose="init_funds", cache=cache)
 
-    def _fund_year(self, fund: Fund, year: int, q: int, i: int, *, life: float, regime: FundRegime, max_share: float,
+    def _fund_year(self, fund: Fund, year: int, q: int, i: int, *, regime: FundRegime, max_share: float,
                    purpose: str = "funds", cache: dict | None = None) -> float:
         if fund.h_firm.size == 0 and not fund.vintage <= year < fund.vintage + self.params.fund_deploy_years:
             fund.last_budget = 0.0
             return 0.0  # nothing held, nothing to invest: skip (its random stream is keyed, so no shift)
         if not fund.government:
-            life, regime = self.params.private_vc_life_years, FundRegime.portfolio
+            regime = FundRegime.portfolio
         gestation = self._gestation
         return fund.invest(year=year, q=q, firms=self.firms, gestation=gestation, long_horizon=self.long_horizon,
-                           life_years=life, regime=regime, max_single_share=max_share, params=self.params,
+                           life_years=fund.life_years, regime=regime, max_single_share=max_share, params=self.params,
                            rng=self.rng_for(purpose, year * 1000 + i), scale=self.scale, pool_cache=cache)
 
     def _calibrate_growth(self) -> GrowthContext:
@@ -225,13 +216,49 @@ class SimModel(mesa.Model):
                 + np.where(traditional, p.traditional_growth_shift_pct / 100.0, 0.0))
 
     def _init_pilot_zones(self) -> None:
-        n = int(self.base["n_pilot_zones"].value)
-        counts = self.future_firm_counts().astype(float)
-        counts[:, ~self.sectors.is_future] = -1
-        order = np.argsort(-(counts.ravel() + self.rng_for("zones", 0).uniform(size=counts.size)), kind="stable")[:n]
+        """The zones of the base year: the best-qualified places (future-industry revenue), whether or
+        not they meet today's criteria (the first batches chose among fewer firms)."""
+        n = int(round(self.base["n_pilot_zones"].value))
+        _, merit = self.pilot_zone_candidates()
+        merit = np.where(self.sectors.is_future[None, :], merit, -1.0)
+        u = self.rng_for("zones", 0).uniform(size=merit.size)
+        order = np.lexsort((u, -merit.ravel()))[:n]
         self.government.pilot_zone.flat[order] = True
 
     # ------------------------------------------------------------------ queries used by agents
+    def pilot_zone_candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """(qualifies, merit) per (city, sector): a place meets the pilot-zone programme's criteria
+        when it is a future-industry sector with at least pilot_zone_min_future_firms alive firms whose
+        revenue reaches pilot_zone_min_future_revenue_cny_100m (both scaled with the population);
+        merit is that revenue (CNY 100 m per yr, population units)."""
+        f, p = self.firms, self.params
+        S = self.sectors.n
+        alive = f.alive
+        flat = f.city[alive].astype(np.int64) * S + f.sector[alive]
+        shape = (self.cities_table.n, S)
+        counts = np.bincount(flat, minlength=shape[0] * S).reshape(shape)
+        revenue = np.bincount(flat, weights=f.revenue[alive], minlength=shape[0] * S).reshape(shape)
+        qualifies = ((counts >= max(1, math.ceil(p.pilot_zone_min_future_firms * self.scale)))
+                     & (revenue >= p.pilot_zone_min_future_revenue_cny_100m * self.scale) & self.sectors.is_future[None, :])
+        return qualifies, revenue
+
+    def sector_prospects(self) -> np.ndarray:
+        """Standardised prospects by sector as a planner sees them in the current year (art. 5): the
+        observed log growth of each sector's revenue over the last (up to three) years of the
+        simulated history; zero where nothing has been observed yet (the first simulated year)."""
+        hist = self.sector_revenue_history
+        if len(hist) < 2:
+            return np.zeros(self.sectors.n)
+        span = min(3, len(hist) - 1)
+        old, new = hist[-1 - span], hist[-1]
+        ok = (old > 0) & (new > 0)
+        g = np.zeros(self.sectors.n)
+        g[ok] = np.log(new[ok] / old[ok]) / span
+        sd = g[ok].std()
+        if not ok.any() or sd == 0:
+            return np.zeros(self.sectors.n)
+        return np.where(ok, (g - g[ok].mean()) / sd, 0.0)
+
     def future_firm_counts(self) -> np.ndarray:
         """Alive firms per (city, sector)."""
         f = self.firms
@@ -250,9 +277,10 @@ class SimModel(mesa.Model):
         return float(f.log_productivity[m].mean()) if m.any() else 0.0
 
     def spillover(self) -> float:
-        """Innovation multiplier from cumulative basic-research grants (art. 12)."""
-        base_rd = self.base["rd_expenditure_cny_100m"].value
-        return 1.0 + self.params.basic_research_spillover * self.government.cum_basic_research_cny_100m / base_rd
+        """Innovation multiplier from this year's basic-research grants (art. 12): (1 + grants / the
+        base-year public (non-enterprise) R&D)^basic_research_spillover, an elasticity."""
+        public_rd = max(self.calib.other_rd_cny_100m, 1e-9)
+        return (1.0 + self.government.basic_research_cny_100m_this_year / public_rd) ** self.params.basic_research_spillover
 
     def _firm_rd(self) -> float:
         f = self.firms
@@ -293,7 +321,7 @@ class SimModel(mesa.Model):
         np.maximum(self.firms.equity, 0.0, out=self.firms.equity)  # rounding in repeated +/- of tickets
         cache: dict = {}
         for i, fund in enumerate(self.funds):
-            deployed += self._fund_year(fund, year, self.q, i, life=lv.fund_life_years, regime=FundRegime(lv.fund_evaluation_regime),
+            deployed += self._fund_year(fund, year, self.q, i, regime=FundRegime(lv.fund_evaluation_regime),
                                         max_share=lv.fund_max_single_project_pct / 100, cache=cache)
         self._counters["fund_deployed_cny_100m"] += deployed / self.scale
         # what the deploying funds meant to invest: deployed far below it is the known pattern of
@@ -336,6 +364,7 @@ class SimModel(mesa.Model):
             f.ai_ramp_q -= ramp
         f.log_productivity += gain
         f.n_innovations += hit
+        self._counters["n_innovations"] += hit.sum() / self.scale
         return gain
 
     def refresh_rates(self, rng: np.random.Generator, sl: slice = slice(None)) -> None:
@@ -358,7 +387,7 @@ class SimModel(mesa.Model):
         f.shock_q[sl] = 0.25 * growth_scale(p, logr) * e
         lam = innovation_hazard(f, self.growth_ctx, p, self.spillover(), sl)
         f.p_innovate_q[sl] = -np.expm1(-lam / 4.0)
-        h = exit_hazard(f, p, q, self.levers.small_firm_hazard_reduction_pct / 100.0, logr, self._young_hazard, sl)
+        h = exit_hazard(f, p, q, finance_hazard_cut(p, self.levers.small_firm_finance_index), logr, self._young_hazard, sl)
         f.p_exit_q[sl] = -np.expm1(-h / 4.0)
 
     def sector_shift(self, year: int) -> np.ndarray:
@@ -428,7 +457,7 @@ class SimModel(mesa.Model):
         n_tsme = self.base["n_tech_smes"].value
         expected = p.entry_rate_annual * n_tsme * self.scale / 4.0 * (1.0 + p.incubator_entry_elasticity * lv.incubator_free_entry_pct / 100.0)
         w_sector = self._entry_sector_weight()
-        mult = np.where(s.group == SectorGroup.NEW_TRACK, lv.new_track_entry_multiplier, 1.0)
+        mult = np.where(s.group == SectorGroup.NEW_TRACK, 1.0 + p.new_track_entry_effect * lv.new_track_access_index, 1.0)
         w = self.cities_table.firm_weight[:, None] * (w_sector * mult)[None, :]
         w = w * (1.0 + p.pilot_zone_entry_boost * self.government.pilot_zone)
         expected *= w.sum() / (self.cities_table.firm_weight[:, None] * w_sector[None, :]).sum()
@@ -507,7 +536,8 @@ class SimModel(mesa.Model):
         cert = f.alive & (st == FirmStage.TECH_SME) & (u < cert_p)
         ht = np.flatnonzero(f.alive & (st == FirmStage.HIGH_TECH))
         meets = log_eff_rd(ht) >= np.log(high_tech_rd_threshold(f.revenue[ht]))
-        lapse_p = np.where(meets, p.high_tech_lapse_rate_annual, min(1.0, 2 * p.high_tech_lapse_rate_annual))
+        lapse_p = np.where(meets, p.high_tech_lapse_rate_annual,
+                           min(1.0, p.high_tech_lapse_multiplier_below_threshold * p.high_tech_lapse_rate_annual))
         lapse = ht[u[ht] < lapse_p]
         st[rec] = int(FirmStage.TECH_SME)
         st[cert] = int(FirmStage.HIGH_TECH)
@@ -515,14 +545,14 @@ class SimModel(mesa.Model):
         st[lapse] = np.where(f.revenue[lapse] < TECH_SME_MAX_REVENUE_CNY_100M, int(FirmStage.TECH_SME), int(FirmStage.CONVENTIONAL))
         grown = f.alive & (st == FirmStage.TECH_SME) & (f.revenue > TECH_SME_MAX_REVENUE_CNY_100M)
         st[grown] = int(FirmStage.CONVENTIONAL)
-        lo, hi = LITTLE_GIANT_REVENUE_RANGE_CNY_100M
+        lo, hi = p.little_giant_min_revenue_cny_100m, p.little_giant_max_revenue_cny_100m
         k_lg = int(rng.poisson(p.little_giant_new_per_year * self.scale * support))
         lg_pool = f.alive & stage_mask(st, FirmStage.TECH_SME, FirmStage.HIGH_TECH) & (f.revenue >= lo) & (f.revenue <= hi)
         idx = np.flatnonzero(lg_pool)
-        lg = choose_top(idx, 2 * log_eff_rd(idx) + f.log_productivity[idx] + rng.gumbel(size=idx.size), k_lg)
+        lg = choose_top(idx, p.selection_rd_weight * log_eff_rd(idx) + f.log_productivity[idx] + rng.gumbel(size=idx.size), k_lg)
         st[lg] = int(FirmStage.LITTLE_GIANT)
         k_sc = int(rng.poisson(p.single_champion_new_per_year * self.scale * support))
-        sc_pool = f.alive & stage_mask(st, FirmStage.LITTLE_GIANT, FirmStage.HIGH_TECH) & (f.revenue >= 1.0) & self.sectors.is_industry[f.sector]
+        sc_pool = f.alive & stage_mask(st, FirmStage.LITTLE_GIANT, FirmStage.HIGH_TECH) & (f.revenue >= p.single_champion_min_revenue_cny_100m) & self.sectors.is_industry[f.sector]
         idx = np.flatnonzero(sc_pool)
         sc = choose_top(idx, np.log(np.maximum(f.revenue[idx], 1e-9)) + log_eff_rd(idx) + rng.gumbel(size=idx.size), k_sc)
         st[sc] = int(FirmStage.SINGLE_CHAMPION)
@@ -540,7 +570,7 @@ class SimModel(mesa.Model):
     def _zero_counters(self) -> dict[str, float]:
         return {k: 0.0 for k in ("n_entries", "n_exits", "n_spinoffs", "land_allocated_mu", "land_refused_mu",
                                  "n_land_refusals", "fund_deployed_cny_100m", "fund_early_exits",
-                                 "fund_deployed_long_horizon_cny_100m", "fund_budget_cny_100m")}
+                                 "fund_deployed_long_horizon_cny_100m", "fund_budget_cny_100m", "n_innovations")}
 
     def _indicators(self, year: int, agg: ind.SectorAggregates, firm_rd: float) -> dict[str, float]:
         s, c = self.sectors, self.calib
@@ -565,6 +595,7 @@ class SimModel(mesa.Model):
             "emerging_cluster_revenue_cny_100m": float(agg.revenue_above[s.emerging].sum()),
             "future_industry_revenue_cny_100m": fut,
             "rd_intensity_pct": ind.rd_intensity_pct(firm_rd, other_rd, gdp),
+            "firm_rd_cny_100m": firm_rd,
             "n_firms": float(self.firms.alive.sum() / self.scale),
             "n_above_size_firms": float(self.firms.above_size.sum() / self.scale),
             "n_talents_active": self.talent.n_active / self.scale,
@@ -585,6 +616,7 @@ class SimModel(mesa.Model):
         self.rest_of_economy *= (1.0 + self.params.rest_of_economy_growth_pct / 100.0) * math.exp(self.macro_shock)
         agg = self._year_agg / 4.0  # flows: mean of the four quarterly annualised rates
         self.records.append(self._indicators(year, agg, firm_rd=self._firm_rd()))
+        self.sector_revenue_history.append(agg.revenue_all.copy())
         self._year_agg = None
         self._counters = self._zero_counters()
 

@@ -22,9 +22,8 @@ REFERENCE_REVENUE_CNY_100M = 1.0
 # National high-tech enterprise certification rules (2016): R&D / revenue of at least 5 % below
 # CNY 50 m revenue, 4 % for CNY 50-200 m, 3 % above CNY 200 m.
 HIGH_TECH_RD_THRESHOLDS = ((0.5, 0.05), (2.0, 0.04), (np.inf, 0.03))
-# Tech-SME status is capped at CNY 200 m revenue; little giants are specialised SMEs.
+# Tech-SME status is capped at CNY 200 m revenue (the rule of the tech-SME register).
 TECH_SME_MAX_REVENUE_CNY_100M = 2.0
-LITTLE_GIANT_REVENUE_RANGE_CNY_100M = (0.1, 10.0)
 
 
 class FirmStage(enum.IntEnum):
@@ -52,7 +51,8 @@ _FIELDS: dict[str, type] = {
     "ai_ramp_q": np.int8,  # quarters of AI+ productivity gain still to come
     "boost": np.float64,  # temporary extra annual growth (flagship, scenario, quality), per yr
     "boost_until_q": np.int32, "designated": np.bool_,  # little giant, champion or future-type firm
-    "future_type": np.bool_, "penalty_until_q": np.int32,  # early fund exit raises hazard until then
+    "future_type": np.bool_, "future_type_until_q": np.int32,  # a future-type designation lapses then
+    "penalty_until_q": np.int32,  # early fund exit raises hazard until then
     "revenue_year_start": np.float64, "n_innovations": np.int32, "land_refused": np.bool_,
     "origin": np.int8,  # 0 base population, 1 start-up, 2 spin-off, 3 attracted project
     # Rates set once a year (R&D budgets and credit are planned yearly) and at entry. Single
@@ -210,6 +210,17 @@ def log_revenue(firms: Firms, sl: slice = ALL) -> np.ndarray:
     return np.log((np.maximum(firms.revenue[sl], 1e-6) / REFERENCE_REVENUE_CNY_100M).astype(np.float32))
 
 
+# The finance package can cut small firms' failure, not abolish it: at most 80 % of the hazard
+# (assumption, the range the former lever allowed).
+MAX_FINANCE_HAZARD_CUT = 0.8
+
+
+def finance_hazard_cut(params: Params, finance_index: float) -> float:
+    """Share of small tech firms' exit hazard removed by the finance measures of art. 23 at
+    lever small_firm_finance_index (1 = the seed's package), with strength finance_hazard_reduction_pct."""
+    return min(MAX_FINANCE_HAZARD_CUT, params.finance_hazard_reduction_pct / 100.0 * finance_index)
+
+
 def exit_hazard(firms: Firms, params: Params, q: int, small_firm_reduction: float, logr: np.ndarray,
                 young_hazard: np.ndarray, sl: slice = ALL) -> np.ndarray:
     """Annual exit hazard: falls with size and age (Evans 1987), lower when fund-backed."""
@@ -231,10 +242,10 @@ def exit_hazard(firms: Firms, params: Params, q: int, small_firm_reduction: floa
 
 def growth_scale(params: Params, logr: np.ndarray) -> np.ndarray:
     """Scale of the annual Laplace growth shock, falling with size as revenue^-beta (Stanley et al.
-    1996); capped below 0.7 so that E[exp(shock)] = 1 / (1 - b^2) stays finite and moderate."""
+    1996); capped (growth_laplace_scale_max < 1) so that E[exp(shock)] = 1 / (1 - b^2) stays finite."""
     scale = np.exp(-params.growth_volatility_size_elasticity * logr)
     scale *= params.growth_laplace_scale_annual
-    return np.clip(scale, 0.01, 0.7, out=scale)
+    return np.clip(scale, params.growth_laplace_scale_min, params.growth_laplace_scale_max, out=scale)
 
 
 def annual_growth(firms: Firms, ctx: GrowthContext, params: Params, q: int, sector_shift: np.ndarray,

@@ -26,7 +26,8 @@ class Fund(mesa.Agent):
     """One fund vintage. Money in CNY 100 m."""
 
     def __init__(self, model: mesa.Model, *, fund_id: str, kind: str, government: bool, size_cny_100m: float,
-                 vintage: int, stages: tuple[FirmStage, ...], sector_mask: np.ndarray, budget_lever: str | None):
+                 vintage: int, stages: tuple[FirmStage, ...], sector_mask: np.ndarray, budget_lever: str | None,
+                 life_years: float):
         super().__init__(model)
         self.fund_id = fund_id
         self.kind = kind
@@ -37,6 +38,7 @@ class Fund(mesa.Agent):
         self.stage_table[[int(s) for s in stages]] = True
         self.sector_mask = sector_mask
         self.budget_lever = budget_lever  # lever its government commitment is booked to
+        self.life_years = life_years  # the life it was raised with, years (the rules of its vintage)
         self.h_firm = np.zeros(0, dtype=np.int64)
         self.h_ticket = np.zeros(0)
         self.h_year_in = np.zeros(0, dtype=np.int32)
@@ -75,7 +77,7 @@ class Fund(mesa.Agent):
             alive = np.flatnonzero(firms.alive)
             stage, sector = firms.stage[alive].astype(np.intp), firms.sector[alive]  # intp: fast lookups below
             # time to exit shrinks as the firm climbs the ladder
-            tte_factor = np.maximum(0.3, 1.0 - params.fund_maturity_discount_per_stage * LADDER_RANK)
+            tte_factor = np.maximum(params.fund_min_tte_share, 1.0 - params.fund_maturity_discount_per_stage * LADDER_RANK)
             base = (alive, stage, sector, (gestation[sector] * tte_factor[stage]).astype(np.float32),
                     firms.log_productivity[alive].astype(np.float32))
             if cache is not None:

@@ -51,6 +51,7 @@ class Government(mesa.Agent):
         super().__init__(model)
         self.ledger: dict[str, np.ndarray] = {}
         self.cum_basic_research_cny_100m = 0.0
+        self.basic_research_cny_100m_this_year = 0.0
         self.n_national_clusters = 0
         self.pilot_zone = np.zeros((0, 0), dtype=bool)  # city x sector
         self.n_pilot_zones_removed = 0
@@ -112,7 +113,7 @@ class Government(mesa.Agent):
             lp = f.log_productivity
             alive = f.alive
             mu, sd = lp[alive].mean(), lp[alive].std() + 1e-12
-            self._score = (1.0 - w) * (lp - mu) / sd + w * m.sector_prospect_z[f.sector]
+            self._score = (1.0 - w) * (lp - mu) / sd + w * m.sector_prospects()[f.sector]
             self._score_key = key
         return self._score
 
@@ -147,6 +148,8 @@ class Government(mesa.Agent):
         f = m.firms
         lv = m.levers
         f.grant_rd[:] = 0.0
+        # a future-type designation lasts future_type_support_years from selection, then lapses
+        np.logical_and(f.future_type, f.future_type_until_q > m.q, out=f.future_type)
         share = lv.future_industry_funding_share_pct / 100.0
         for count_lever, amount_lever, is_cap, pool_name in GRANT_PROGRAMMES:
             n = getattr(lv, count_lever)
@@ -162,10 +165,11 @@ class Government(mesa.Agent):
             if pool_name == "future":
                 f.designated[chosen] = True
                 f.future_type[chosen] = True
+                f.future_type_until_q[chosen] = m.q + int(round(4 * m.params.future_type_support_years))
             self.book(count_lever, year, chosen.size * amount / m.scale)
         voucher = lv.compute_voucher_cny_100m_per_year
         if voucher > 0:
-            dig = f.alive & (m.sectors.digital_core_share[f.sector] >= 0.5)
+            dig = f.alive & (m.sectors.digital_core_share[f.sector] >= m.params.compute_voucher_min_digital_share)
             if dig.any():
                 w = f.revenue * dig
                 f.grant_rd += voucher * m.scale * w / w.sum()
@@ -173,12 +177,13 @@ class Government(mesa.Agent):
 
     def fund_basic_research(self, year: int) -> None:
         """Basic-research grants (art. 12) go to universities and institutes; firms gain through
-        spillover (see SimModel.spillover)."""
+        spillover in the same year (see SimModel.spillover)."""
         lv = self.model.levers
         mix = lv.applied_basic_research_share_pct / 100.0
         mean_grant = mix * lv.applied_basic_research_grant_cap_cny_10k + (1 - mix) * lv.natural_science_grant_cap_cny_10k
         cost = lv.n_basic_research_grants_per_year * mean_grant * self.model.params.grant_cap_utilisation / CNY_10K_PER_CNY_100M
         self.cum_basic_research_cny_100m += cost
+        self.basic_research_cny_100m_this_year = cost
         if cost > 0:
             self.book("n_basic_research_grants_per_year", year, cost)
 
@@ -242,22 +247,34 @@ class Government(mesa.Agent):
         return n_ok
 
     def bid_national_clusters(self, year: int, rng: np.random.Generator) -> int:
-        """National advanced-manufacturing cluster competition (art. 1, T4): wins arrive at the
-        2021-2024 rate, scaled by the bid effort and by the emerging clusters' scale and innovation
-        (mean log productivity of their above-size firms) relative to the base year."""
+        """National advanced-manufacturing cluster competition (art. 1, T4), decided by the ministry,
+        not the province. A round is held in a year with probability national_cluster_round_prob_annual
+        (rounds in 2021, 2022 and 2024) and names about national_cluster_winners_per_round winners
+        nationally (25, 20, 35). Each winner is a Zhejiang cluster with odds set by Zhejiang's share of
+        the winners so far (8 of 80), the quality of its bids (art. 1 lever, elasticity
+        national_cluster_bid_elasticity), and its emerging clusters' scale and innovation relative to the
+        base year. Zhejiang can win no more than its candidate core areas not yet national."""
         m: SimModel = self.model
         p = m.params
+        if rng.random() >= p.national_cluster_round_prob_annual:
+            return 0
+        n_round = stochastic_round(p.national_cluster_winners_per_round, rng)
         strength = (m.emerging_revenue_now() / m.base_emerging_revenue) ** p.national_cluster_strength_elasticity
         strength *= math.exp(p.national_cluster_innovation_elasticity * (m.emerging_productivity_now() - m.base_emerging_productivity))
-        lam = p.national_cluster_wins_per_year * m.levers.national_cluster_bid_intensity * strength
+        share = p.national_cluster_zhejiang_share
+        odds = share / (1.0 - share) * m.levers.national_cluster_bid_intensity ** p.national_cluster_bid_elasticity * strength
         pool_left = int(m.base["n_provincial_cluster_core_areas"].value) - self.n_national_clusters
-        wins = min(int(rng.poisson(lam)), max(pool_left, 0))
+        wins = min(int(rng.binomial(n_round, odds / (1.0 + odds))), max(pool_left, 0))
         self.n_national_clusters += wins
         return wins
 
     def designate_pilot_zones(self, year: int, rng: np.random.Generator) -> int:
-        """Future-industry pilot zones (art. 6, T5): evaluate existing zones, then designate
-        qualifying (city, sector) candidates: enough to reach the 2027 target, or the base pace."""
+        """Future-industry pilot zones (art. 6, T5), an administrative act limited by what qualifies.
+        Existing zones are evaluated (some removed); in a year with a designation batch (probability
+        pilot_zone_batch_prob_annual: three batches in 2022-2025) the province designates up to its
+        planned number (lever) among the (city, future sector) places that meet the programme's
+        criteria (enough future-industry firms with enough revenue), best-qualified first. How many
+        zones exist by a year is what the qualifying places and the batches allow."""
         m: SimModel = self.model
         p = m.params
         lv = m.levers
@@ -266,20 +283,15 @@ class Government(mesa.Agent):
             drop = rng.uniform(size=len(zones)) < p.pilot_zone_removal_rate_annual
             self.pilot_zone[zones[drop, 0], zones[drop, 1]] = False
             self.n_pilot_zones_removed += int(drop.sum())
-        current = int(self.pilot_zone.sum())
-        n = lv.pilot_zone_base_pace_per_year
-        if lv.pilot_zones_target_2027 > 0 and year <= 2027:
-            n = max(n, math.ceil((lv.pilot_zones_target_2027 - current) / (2027 - year + 1)))
-        if n <= 0:
+        if rng.random() >= p.pilot_zone_batch_prob_annual or lv.pilot_zones_planned_per_batch <= 0:
             return 0
-        counts = m.future_firm_counts()
-        threshold = max(1, math.ceil(p.pilot_zone_min_future_firms * m.scale))
-        cand = (counts >= threshold) & ~self.pilot_zone & m.sectors.is_future[None, :]
+        cand, merit = m.pilot_zone_candidates()
+        cand &= ~self.pilot_zone
         cells = np.argwhere(cand)
         if cells.size == 0:
             return 0
-        order = np.argsort(-(counts[cand] + rng.uniform(size=len(cells))), kind="stable")[:n]
-        chosen = cells[order]
+        order = np.lexsort((rng.uniform(size=len(cells)), -merit[cand]))  # best first, ties at random
+        chosen = cells[order[: lv.pilot_zones_planned_per_batch]]
         self.pilot_zone[chosen[:, 0], chosen[:, 1]] = True
         return len(chosen)
 
@@ -290,15 +302,16 @@ class Government(mesa.Agent):
         lv = m.levers
         if lv.provincial_fund_commitment_cny_100m_per_year > 0:
             m.make_fund("provincial", year, lv.provincial_fund_commitment_cny_100m_per_year,
-                        "provincial_fund_commitment_cny_100m_per_year")
+                        "provincial_fund_commitment_cny_100m_per_year", life_years=lv.fund_life_years)
             self.book("provincial_fund_commitment_cny_100m_per_year", year, lv.provincial_fund_commitment_cny_100m_per_year)
         if year == m.years[0]:
             for kind, lever in (("future", "future_industry_fund_cny_100m"), ("state_vc", "state_vc_fund_cny_100m")):
                 size = getattr(lv, lever)
                 if size > 0:
-                    m.make_fund(kind, year, size, lever)
+                    m.make_fund(kind, year, size, lever, life_years=lv.fund_life_years)
                     self.book(lever, year, size)
-        m.make_fund("private_vc", year, m.params.private_vc_commitment_cny_100m_per_year, None)
+        m.make_fund("private_vc", year, m.params.private_vc_commitment_cny_100m_per_year, None,
+                    life_years=m.params.private_vc_life_years)
 
     def pay_talent_incentives(self, year: int, n_active: int) -> None:
         m: SimModel = self.model

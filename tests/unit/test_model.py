@@ -3,6 +3,8 @@ ranges, the fiscal ledger, levers that change what they claim, and land allocati
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -139,10 +141,64 @@ def test_talents_arrive_by_default(traj):
     assert (traj.loc[SIM_YEARS, "n_talents_active"] > 0).all()
 
 
-def test_pilot_zone_drive_off_keeps_t5_at_or_below_base(run_model, traj):
-    t = run_model(seed=SEED, pilot_zones_target_2027=0, pilot_zone_base_pace_per_year=0)
+def test_no_batches_planned_keeps_t5_at_or_below_base(run_model, traj):
+    t = run_model(seed=SEED, pilot_zones_planned_per_batch=0)
     assert (t["t5_pilot_zones"] <= t.loc[2024, "t5_pilot_zones"]).all()
-    assert traj.loc[2027, "t5_pilot_zones"] >= 35  # the drive reaches its target when it is on
+    assert traj["t5_pilot_zones"].max() > traj.loc[2024, "t5_pilot_zones"]  # batches designate zones when planned
+
+
+def test_pilot_zones_are_designated_only_where_places_qualify(inputs):
+    """A batch designates at most the planned number, and only places that meet the criteria: with no
+    place qualifying (criterion above any place's revenue) no zone is added, however large the plan."""
+    strict = dataclasses.replace(inputs, params=dataclasses.replace(inputs.params, pilot_zone_min_future_revenue_cny_100m=1e9,
+                                                                     pilot_zone_batch_prob_annual=1.0))
+    m = SimModel(strict, dataclasses.replace(Levers(), pilot_zones_planned_per_batch=30), Uncertainties(), scale=SMALL_SCALE, seed=SEED)
+    t = m.run()
+    assert (t["t5_pilot_zones"] <= t.loc[2024, "t5_pilot_zones"]).all()
+    easy = dataclasses.replace(inputs, params=dataclasses.replace(inputs.params, pilot_zone_min_future_revenue_cny_100m=0.0,
+                                                                   pilot_zone_min_future_firms=1, pilot_zone_batch_prob_annual=1.0,
+                                                                   pilot_zone_removal_rate_annual=0.0))
+    m = SimModel(easy, dataclasses.replace(Levers(), pilot_zones_planned_per_batch=2), Uncertainties(), scale=SMALL_SCALE, seed=SEED)
+    t = m.run()
+    assert (t["t5_pilot_zones"].diff().dropna() <= 2).all()  # never more than the plan in a batch
+    assert t.loc[2025, "t5_pilot_zones"] == t.loc[2024, "t5_pilot_zones"] + 2
+
+
+def test_national_clusters_are_won_in_rounds_from_a_finite_pool(inputs):
+    """T4 is decided by the national competition: no round, no win; the province cannot win more
+    than its candidate core areas."""
+    none = dataclasses.replace(inputs, params=dataclasses.replace(inputs.params, national_cluster_round_prob_annual=0.0))
+    t = SimModel(none, Levers(), Uncertainties(), scale=SMALL_SCALE, seed=SEED).run()
+    assert (t["t4_national_clusters"] == t.loc[2024, "t4_national_clusters"]).all()
+    allwin = dataclasses.replace(inputs, params=dataclasses.replace(
+        inputs.params, national_cluster_round_prob_annual=1.0, national_cluster_zhejiang_share=0.18,
+        national_cluster_winners_per_round=35))
+    t = SimModel(allwin, dataclasses.replace(Levers(), national_cluster_bid_intensity=3.0), Uncertainties(), scale=SMALL_SCALE,
+                 seed=SEED).run()
+    assert t["t4_national_clusters"].max() <= inputs.base["n_provincial_cluster_core_areas"].value
+    t0 = SimModel(allwin, dataclasses.replace(Levers(), national_cluster_bid_intensity=0.0), Uncertainties(), scale=SMALL_SCALE,
+                  seed=SEED).run()
+    assert (t0["t4_national_clusters"] == t0.loc[2024, "t4_national_clusters"]).all()  # no bids, no wins
+
+
+def test_fund_life_applies_to_vintages_raised_from_the_first_simulated_year(inputs):
+    m = SimModel(inputs, dataclasses.replace(Levers(), fund_life_years=8), Uncertainties(), scale=SMALL_SCALE, seed=SEED)
+    m.run()
+    gov = [fd for fd in m.funds if fd.government]
+    old = {fd.life_years for fd in gov if fd.vintage <= m.base_year}
+    new = {fd.life_years for fd in gov if fd.vintage > m.base_year}
+    assert old == {no_new_policy_values()["fund_life_years"]} and new == {8}
+
+
+def test_future_type_designation_lapses(inputs):
+    p = dataclasses.replace(inputs.params, future_type_support_years=1)
+    m = SimModel(dataclasses.replace(inputs, params=p), Levers(), Uncertainties(), scale=SMALL_SCALE, seed=SEED)
+    for _ in range(8):
+        m.step()
+    f = m.firms
+    # after two years with one-year support, only the latest cohort is future-type
+    assert (f.future_type_until_q[f.future_type] > m.q - 1).all()
+    assert f.future_type.sum() <= round(Levers().n_future_type_firms_per_year * SMALL_SCALE) + 1
 
 
 def test_short_life_yearly_profit_funds_shun_long_horizon_sectors(run_model, traj):
