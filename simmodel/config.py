@@ -37,6 +37,7 @@ class DataConfig:
     indicators: str = "calibration/data/zhejiang_indicators.csv"
     sectors: str = "calibration/data/sectors.csv"
     cities: str = "calibration/data/cities.csv"
+    fund_kinds: str = "calibration/data/fund_kinds.csv"
     base_year: str = "calibration/data/base_year.csv"
     parameters: str = "calibration/data/parameters.csv"
 
@@ -70,13 +71,37 @@ class TargetsConfig:
 
 @dataclass
 class UncertaintyConfig:
-    """Which uncertainty the Monte Carlo carries besides the shocks of the model itself."""
+    """What each replicate draws, so that P(met) and the bands carry it (issue 13). Each source can be
+    switched off: it is then held at its central value (shocks: every replicate takes replicate 0's)."""
 
-    # Draw the calibrated parameters per replicate from the calibration run's estimates and
-    # covariance (normal, truncated to each parameter's plausible range). On by default: bands
-    # that carried shock noise only would overstate how sure the model is. The priors
-    # (calibration=prior) have no covariance: there it has no effect, and the run says so.
-    parameters: bool = True
+    # base-year values the data do not pin down (calibration/data/base_year.csv: kinds assumption,
+    # derived, inferred), each from its range and stated distribution
+    assumptions: bool = True
+    # behavioural parameters the calibration does not estimate (calibration/data/parameters.csv) and
+    # each sector's growth prior (sectors.csv), from their plausible ranges and stated distributions
+    behaviour: bool = True
+    # the calibrated parameters, normal with the calibration run's covariance, truncated to their
+    # ranges (calibration=prior has none: there the behaviour draws cover every parameter)
+    estimates: bool = True
+    # the model's own randomness: firm-level and province-wide shocks, entry, selection noise
+    shocks: bool = True
+    # The variance decomposition (summary.json: variance_decomposition): for each source, this many
+    # extra replicates that share that source's draw with a main replicate and redraw the others
+    # (grouped first-order Sobol indices, pick-freeze), at most one per main replicate (so at most
+    # `replicates`). 0 switches it off. Fewer pairs, wider intervals: the summary gives each share's 95 %
+    # interval (tests/unit/test_decompose.py measures the estimator's coverage).
+    decomposition_pairs: int = 32
+
+
+@dataclass
+class CounterfactualConfig:
+    """Every run also runs its counterfactual on the same seeds (paired): the same configuration with
+    every lever at its no_new_policy value (simmodel/levers.py; scenarios/no_new_policy.yaml holds the
+    same values), unless the run is that already. summary.json then holds P(met) under both, with the
+    paired difference. The counterfactual is an ordinary run folder under results/run/no_new_policy/,
+    reused when the same settings come back."""
+
+    enabled: bool = True
 
 
 @dataclass
@@ -85,7 +110,9 @@ class AssumptionSensitivityConfig:
     range, so that the outputs show how much each answer depends on it (summary.json:
     assumption_sensitivity). Smaller ensembles than the main run; common random numbers."""
 
-    enabled: bool = True
+    # Off by default: the per-replicate draws carry the assumptions inside P(met), and the variance
+    # decomposition says how much of each answer they account for. On, it adds this table.
+    enabled: bool = False
     replicates: int = 10
     scale: float = 0.25
     quantities: list[str] = field(default_factory=lambda: [
@@ -118,6 +145,7 @@ class RunConfig:
     calibration: str = "default"
     calibration_root: str = "calibration/runs"  # where calibration runs live (relative: to the project root)
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
+    counterfactual: CounterfactualConfig = field(default_factory=CounterfactualConfig)
     population: PopulationConfig = field(default_factory=PopulationConfig)
     data: DataConfig = field(default_factory=DataConfig)
     params: ParamsConfig = field(default_factory=ParamsConfig)
@@ -185,6 +213,9 @@ def validate(cfg: RunConfig) -> None:
         _positive(f"targets.{name}", v, "a growth rate in [-50, 200] %/yr")
         if not -50 <= v <= 200:
             raise ConfigError(f"targets.{name} = {v:g} is out of range: allowed [-50, 200] %/yr")
+    pairs = cfg.uncertainty.decomposition_pairs
+    if isinstance(pairs, bool) or not isinstance(pairs, int) or not 0 <= pairs <= 100000:
+        raise ConfigError(f"uncertainty.decomposition_pairs = {pairs!r} is out of range: allowed an integer in [0, 100000] (0: off)")
     a = cfg.assumption_sensitivity
     if a.enabled:
         if not isinstance(a.replicates, int) or not 1 <= a.replicates <= 10000:

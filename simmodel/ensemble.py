@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from simmodel.config import RunConfig, resolve_path
-from simmodel.data import check_base_year_complete, latest_full_year, load_base_year, load_indicators
-from simmodel.errors import ConfigError
+from simmodel.data import check_base_year_complete, draw_from_range, latest_full_year, load_base_year, load_indicators
+from simmodel.errors import ConfigError, DataError
 from simmodel.levers import Levers, Uncertainties
 from simmodel.model import ModelInputs, SimModel
 from simmodel.params import load_params
-from simmodel.sectors import load_cities, load_sectors
+from simmodel.sectors import load_cities, load_fund_kinds, load_sectors
 
 
 def load_inputs(cfg: RunConfig) -> tuple[ModelInputs, pd.DataFrame]:
@@ -43,6 +43,7 @@ def load_inputs(cfg: RunConfig) -> tuple[ModelInputs, pd.DataFrame]:
             f"give a base-year table for {base_year} (data.base_year=PATH) or set base_year={base['gdp_cny_100m'].year}")
     inputs = ModelInputs(
         sectors=load_sectors(resolve_path(d.sectors)), cities=load_cities(resolve_path(d.cities)), base=base,
+        fund_kinds=load_fund_kinds(resolve_path(d.fund_kinds)),
         params=load_params(parameter_file(cfg), dict(cfg.params.overrides)),
         base_year=base_year, end_year=cfg.end_year)
     return inputs, history
@@ -55,6 +56,41 @@ def parameter_file(cfg: RunConfig) -> Path:
     from simmodel.calibration.runs import load_run
 
     return load_run(resolve_path(cfg.calibration_root), cfg.calibration).parameters_csv
+
+
+# The four sources of what is unknown that a replicate draws (issue 13): base-year assumptions,
+# behavioural parameters the calibration does not estimate, the estimated ones, and the model's own
+# shocks. Each has its own seed key, so that a source can be held fixed (switched off) or shared
+# between two runs (the variance decomposition) without moving the others.
+SOURCES = ("assumptions", "behaviour", "estimates", "shocks")
+_SOURCE_KEYS = {"assumptions": 1, "behaviour": 2, "estimates": 7919}
+_PAIR_ROOT = 1 << 20  # spawn keys of the decomposition's independent draws start here
+_REDRAW_KEY = 100_003  # offset of a redraw's key (see run_one)
+# Some combinations of drawn base-year values and parameters cannot be met by any population (say
+# 45 000 high-tech enterprises among 50 000 tech SMEs, whose R&D at the certification thresholds would
+# exceed the firms' R&D total). Such a draw is redrawn, up to this many times: the draws then come
+# from the stated ranges restricted to what the observed base year allows (about 2 % of draws here).
+MAX_REDRAWS = 20
+
+
+def _child(seed: np.random.SeedSequence, key: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed.entropy, spawn_key=tuple(seed.spawn_key) + (key,))))
+
+
+@dataclass(frozen=True)
+class ReplicateKey:
+    """The seed of each source a replicate draws from. A main replicate takes all four from its own
+    SeedSequence; a decomposition run shares one source's seed with a main replicate and takes the
+    others from an independent sequence."""
+
+    assumptions: np.random.SeedSequence
+    behaviour: np.random.SeedSequence
+    estimates: np.random.SeedSequence
+    shocks: np.random.SeedSequence
+
+    @classmethod
+    def of(cls, seed: np.random.SeedSequence) -> "ReplicateKey":
+        return cls(seed, seed, seed, seed)
 
 
 @dataclass
@@ -70,7 +106,7 @@ class ParameterSampler:
 
     def draw(self, seed: np.random.SeedSequence) -> dict[str, float]:
         # keyed on the replicate's seed: the same replicate draws the same parameters in every scenario
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed.entropy, spawn_key=tuple(seed.spawn_key) + (7919,))))
+        rng = _child(seed, _SOURCE_KEYS["estimates"])
         for _ in range(1000):
             x = rng.multivariate_normal(self.mean, self.cov, method="eigh")
             if np.all(x >= self.low) and np.all(x <= self.high):
@@ -78,16 +114,132 @@ class ParameterSampler:
         return dict(zip(self.names, map(float, np.clip(x, self.low, self.high))))
 
 
+@dataclass
+class RangeSampler:
+    """Draws named quantities from their stated ranges and distributions (calibration/data:
+    base_year.csv for assumptions, parameters.csv and sectors.csv for behaviour): one uniform per
+    quantity, in a fixed order, mapped by each one's distribution (simmodel.data.draw_from_range)."""
+
+    source: str
+    names: tuple[str, ...]
+    value: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    distribution: tuple[str, ...]
+
+    def draw(self, seed: np.random.SeedSequence, attempt: int = 0) -> dict[str, float]:
+        u = _child(seed, _SOURCE_KEYS[self.source] + _REDRAW_KEY * attempt).random(len(self.names))
+        return {n: draw_from_range(v, lo, hi, d, x) for n, v, lo, hi, d, x
+                in zip(self.names, self.value, self.low, self.high, self.distribution, u)}
+
+
+GROWTH_PREFIX = "growth_prior_pct:"  # behaviour draws of a sector's growth prior are named growth_prior_pct:<sector>
+
+
+@dataclass
+class UncertaintyDraws:
+    """What each replicate draws (None: that source is held at its central value)."""
+
+    assumptions: RangeSampler | None = None
+    behaviour: RangeSampler | None = None
+    estimates: ParameterSampler | None = None
+    shocks: bool = True
+
+    def active(self) -> tuple[str, ...]:
+        return tuple(s for s in SOURCES if (getattr(self, s) if s != "shocks" else self.shocks))
+
+    def apply(self, inputs: ModelInputs, key: ReplicateKey, attempt: int = 0) -> tuple[ModelInputs, dict[str, dict[str, float]]]:
+        """The inputs of one replicate and what was drawn, by source (attempt > 0: a redraw of the
+        assumptions and behavioural parameters, see MAX_REDRAWS)."""
+        drawn: dict[str, dict[str, float]] = {}
+        if self.assumptions is not None:
+            d = self.assumptions.draw(key.assumptions, attempt)
+            drawn["assumptions"] = d
+            base = dict(inputs.base)
+            for name, v in d.items():
+                base[name] = dataclasses.replace(base[name], value=v)
+            inputs = dataclasses.replace(inputs, base=base)
+        params: dict[str, float] = {}
+        if self.behaviour is not None:
+            d = self.behaviour.draw(key.behaviour, attempt)
+            drawn["behaviour"] = d
+            growth = {k[len(GROWTH_PREFIX):]: v for k, v in d.items() if k.startswith(GROWTH_PREFIX)}
+            params.update({k: v for k, v in d.items() if not k.startswith(GROWTH_PREFIX)})
+            if growth:
+                s = inputs.sectors
+                g = s.growth_prior.copy()
+                for sid, v in growth.items():
+                    g[s.index(sid)] = v / 100.0
+                inputs = dataclasses.replace(inputs, sectors=dataclasses.replace(s, growth_prior=g))
+        if self.estimates is not None:
+            d = self.estimates.draw(key.estimates)
+            drawn["estimates"] = d
+            params.update(d)
+        if params:
+            inputs = dataclasses.replace(inputs, params=dataclasses.replace(inputs.params, **params))
+        return inputs, drawn
+
+
 def parameter_sampler(cfg: RunConfig) -> ParameterSampler | None:
-    if not cfg.uncertainty.parameters or cfg.calibration == "prior":
+    if not cfg.uncertainty.estimates or cfg.calibration == "prior":
         return None
     from simmodel.calibration.runs import load_run
 
     run = load_run(resolve_path(cfg.calibration_root), cfg.calibration)
     est = run.estimates.set_index("name")
-    names = tuple(est.index)
+    names = tuple(n for n in est.index if n not in cfg.params.overrides)
+    if not names:
+        return None
     cov = run.covariance.loc[list(names), list(names)].to_numpy(float)
-    return ParameterSampler(names, est["estimate"].to_numpy(float), cov, est["low"].to_numpy(float), est["high"].to_numpy(float))
+    return ParameterSampler(names, est.loc[list(names), "estimate"].to_numpy(float), cov,
+                            est.loc[list(names), "low"].to_numpy(float), est.loc[list(names), "high"].to_numpy(float))
+
+
+def assumption_sampler(cfg: RunConfig, inputs: ModelInputs) -> RangeSampler | None:
+    """Base-year values the data do not pin down (kinds assumption, derived, inferred) with a range;
+    observed values, fixed ones and the user's overrides are not drawn."""
+    if not cfg.uncertainty.assumptions:
+        return None
+    qs = [q for q in inputs.base.values()
+          if q.kind in ("assumption", "derived", "inferred") and q.low < q.high and q.distribution != "fixed"]
+    if not qs:
+        return None
+    return RangeSampler("assumptions", tuple(q.name for q in qs), np.array([q.value for q in qs]), np.array([q.low for q in qs]),
+                        np.array([q.high for q in qs]), tuple(q.distribution for q in qs))
+
+
+def behaviour_sampler(cfg: RunConfig, inputs: ModelInputs, estimated: tuple[str, ...]) -> RangeSampler | None:
+    """Behavioural parameters with a plausible range that the calibration does not estimate (or all of
+    them with calibration=prior), at the run's parameter file values as modes, plus each sector's growth
+    prior within its range (sectors.csv, triangular); the user's params.overrides are not drawn."""
+    if not cfg.uncertainty.behaviour:
+        return None
+    from simmodel.params import load_param_table
+
+    table = load_param_table(parameter_file(cfg))
+    # what the calibration estimated is the estimates' source (held at the estimate when that is off)
+    skip = set(estimated) | set(cfg.params.overrides) | {r.name for r in table.values() if r.kind == "calibrated"}
+    rows = [r for r in table.values() if r.name not in skip and r.low < r.high and r.distribution != "fixed"]
+    names = [r.name for r in rows]
+    value = [getattr(inputs.params, r.name) for r in rows]
+    low, high, dist = [r.low for r in rows], [r.high for r in rows], [r.distribution for r in rows]
+    s = inputs.sectors
+    for k in range(s.n):
+        if s.growth_low[k] < s.growth_high[k]:
+            names.append(GROWTH_PREFIX + s.ids[k])
+            value.append(100.0 * s.growth_prior[k])
+            low.append(100.0 * s.growth_low[k])
+            high.append(100.0 * s.growth_high[k])
+            dist.append("triangular")
+    return RangeSampler("behaviour", tuple(names), np.array(value, float), np.array(low, float), np.array(high, float), tuple(dist))
+
+
+def uncertainty_draws(cfg: RunConfig, inputs: ModelInputs) -> UncertaintyDraws:
+    """The draws a run's replicates make, from its uncertainty switches."""
+    est = parameter_sampler(cfg)
+    return UncertaintyDraws(assumptions=assumption_sampler(cfg, inputs),
+                            behaviour=behaviour_sampler(cfg, inputs, est.names if est is not None else ()),
+                            estimates=est, shocks=cfg.uncertainty.shocks)
 
 
 @dataclass
@@ -95,52 +247,111 @@ class ReplicateResult:
     replicate: int
     trajectory: pd.DataFrame  # year x indicator
     fiscal_cost: dict[str, list[float]]  # lever -> CNY 100 m per simulated year
+    drawn: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)  # source -> name -> value
 
 
 def replicate_seeds(root_seed: int, n: int) -> list[np.random.SeedSequence]:
     return np.random.SeedSequence(root_seed).spawn(n)
 
 
+def replicate_keys(root_seed: int, n: int, shocks: bool = True) -> list[ReplicateKey]:
+    """The main replicates' keys. Without shock uncertainty every replicate takes replicate 0's shocks."""
+    seeds = replicate_seeds(root_seed, n)
+    return [dataclasses.replace(ReplicateKey.of(ss), shocks=ss if shocks else seeds[0]) for ss in seeds]
+
+
+def pair_keys(root_seed: int, plan: list[tuple[str, int]], shocks: bool = True) -> list[ReplicateKey]:
+    """Keys of the decomposition's runs: run (G, j) shares source G with main replicate j and draws
+    every other source from an independent sequence of its own (spawn key 2^20 + j)."""
+    main = replicate_seeds(root_seed, 1 + max((j for _, j in plan), default=0))
+    out = []
+    for group, j in plan:
+        other = np.random.SeedSequence(root_seed, spawn_key=(_PAIR_ROOT + j,))
+        key = ReplicateKey.of(other)
+        key = dataclasses.replace(key, **{group: main[j]})
+        if not shocks:
+            key = dataclasses.replace(key, shocks=main[0])
+        out.append(key)
+    return out
+
+
+def build_model(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainties, scale: float, key: ReplicateKey,
+                draws: UncertaintyDraws | None, replicate: int = 0) -> tuple[SimModel, dict[str, dict[str, float]]]:
+    """One replicate's model, built on its draws (redrawn where the base year cannot be met, see
+    MAX_REDRAWS), and what it drew, by source ("redraws": how many draws were refused)."""
+    if draws is None or (draws.assumptions is None and draws.behaviour is None):
+        drawn: dict[str, dict[str, float]] = {}
+        if draws is not None:
+            inputs, drawn = draws.apply(inputs, key)
+        return SimModel(inputs, levers, uncertainties, scale=scale, seed=key.shocks), drawn
+    for attempt in range(MAX_REDRAWS + 1):
+        inp, drawn = draws.apply(inputs, key, attempt)
+        try:
+            model = SimModel(inp, levers, uncertainties, scale=scale, seed=key.shocks)
+        except DataError as exc:
+            if attempt == MAX_REDRAWS:
+                raise DataError(f"replicate {replicate}: no draw of the base-year assumptions and behavioural "
+                                f"parameters in {MAX_REDRAWS + 1} attempts gives a population that meets the base "
+                                f"year ({exc}); check the ranges in calibration/data") from None
+            continue
+        if attempt:
+            drawn["redraws"] = {"n": float(attempt)}
+        return model, drawn
+    raise AssertionError("unreachable")
+
+
 def run_one(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainties, scale: float,
-            seed: np.random.SeedSequence, replicate: int, sampler: ParameterSampler | None = None) -> ReplicateResult:
-    if sampler is not None:
-        inputs = dataclasses.replace(inputs, params=dataclasses.replace(inputs.params, **sampler.draw(seed)))
-    model = SimModel(inputs, levers, uncertainties, scale=scale, seed=seed)
+            seed: np.random.SeedSequence | ReplicateKey, replicate: int, sampler: ParameterSampler | None = None,
+            draws: UncertaintyDraws | None = None) -> ReplicateResult:
+    key = seed if isinstance(seed, ReplicateKey) else ReplicateKey.of(seed)
+    if draws is None and sampler is not None:
+        draws = UncertaintyDraws(estimates=sampler)
+    model, drawn = build_model(inputs, levers, uncertainties, scale, key, draws, replicate)
     traj = model.run()
-    return ReplicateResult(replicate, traj, model.fiscal_cost_by_lever())
+    return ReplicateResult(replicate, traj, model.fiscal_cost_by_lever(), drawn)
 
 
 _WORKER_STATE: dict = {}
 
 
-def _worker_init(inputs, levers, uncertainties, scale, sampler):
-    _WORKER_STATE.update(inputs=inputs, levers=levers, uncertainties=uncertainties, scale=scale, sampler=sampler)
+def _worker_init(inputs, levers, uncertainties, scale, draws):
+    _WORKER_STATE.update(inputs=inputs, levers=levers, uncertainties=uncertainties, scale=scale, draws=draws)
 
 
 def _worker_run(args):
     seed, r = args
     st = _WORKER_STATE
-    return run_one(st["inputs"], st["levers"], st["uncertainties"], st["scale"], seed, r, st["sampler"])
+    return run_one(st["inputs"], st["levers"], st["uncertainties"], st["scale"], seed, r, draws=st["draws"])
 
 
 def run_ensemble(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainties, *, scale: float, root_seed: int,
                  replicates: int, workers: int = 1, progress: Callable[[int], None] | None = None,
-                 sampler: ParameterSampler | None = None) -> list[ReplicateResult]:
-    """Run ``replicates`` replicates; ``progress(k)`` is called after each finished replicate."""
-    seeds = replicate_seeds(root_seed, replicates)
+                 sampler: ParameterSampler | None = None, draws: UncertaintyDraws | None = None,
+                 keys: list[ReplicateKey] | None = None) -> list[ReplicateResult]:
+    """Run ``replicates`` replicates; ``progress(k)`` is called after each finished replicate.
+
+    draws: what each replicate draws (default: nothing but its shocks, or the estimates of
+    ``sampler``). keys: the replicates' seed keys (default: the main replicates of root_seed, with
+    replicate 0's shocks for all when draws.shocks is False)."""
+    if draws is None:
+        draws = UncertaintyDraws(estimates=sampler)
+    if keys is None:
+        keys = replicate_keys(root_seed, replicates, draws.shocks)
+    seeds = keys
+    replicates = len(keys)
     out: list[ReplicateResult] = []
     if workers == 0:
         workers = os.cpu_count() or 1
     workers = min(workers, replicates)
     if workers <= 1:
         for r, ss in enumerate(seeds):
-            out.append(run_one(inputs, levers, uncertainties, scale, ss, r, sampler))
+            out.append(run_one(inputs, levers, uncertainties, scale, ss, r, draws=draws))
             if progress:
                 progress(1)
         return out
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1), mp_context=ctx, initializer=_worker_init,
-                             initargs=(inputs, levers, uncertainties, scale, sampler)) as pool:
+                             initargs=(inputs, levers, uncertainties, scale, draws)) as pool:
         for res in pool.map(_worker_run, [(ss, r) for r, ss in enumerate(seeds)]):
             out.append(res)
             if progress:

@@ -30,6 +30,7 @@ from simmodel.indicators import INDICATORS, Target
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 TRAJECTORIES = "trajectories.parquet"
+DRAWS = "draws.parquet"  # what each replicate drew: replicate, source, name, value
 # The layout of the folders RunWriter publishes (file names, manifest keys). A reader refuses a folder
 # of another format rather than misread it. Folders written before the manifest recorded it have this
 # layout, so a manifest without "format" counts as format 1.

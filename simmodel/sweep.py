@@ -40,7 +40,8 @@ AGGREGATE = "aggregate"
 # Config keys that do not change a job's results: a job is not re-run because they differ.
 NEUTRAL_KEYS = ("workers", "output.progress")
 # Run settings two jobs must share for replicate r of both to have the same seeds (paired differences).
-PAIRING_KEYS = ("seed", "replicates", "population.scale", "calibration", "calibration_root", "uncertainty.parameters",
+PAIRING_KEYS = ("seed", "replicates", "population.scale", "calibration", "calibration_root", "uncertainty.assumptions",
+                "uncertainty.behaviour", "uncertainty.estimates", "uncertainty.shocks",
                 "end_year", "base_year", "data")
 
 

@@ -15,12 +15,14 @@ from simmodel.agents.government import EQUITY_LEVERS
 from simmodel.config import RunConfig, plain, resolve_path
 from simmodel.errors import ConfigError
 from simmodel.data import file_sha256
-from simmodel.ensemble import load_inputs, parameter_file, parameter_sampler, replicate_seeds, run_ensemble
+from simmodel.ensemble import (SOURCES, UncertaintyDraws, load_inputs, pair_keys, parameter_file, parameter_sampler,
+                               replicate_seeds, run_ensemble, uncertainty_draws)
 from simmodel.indicators import targets_from_config
-from simmodel.levers import specs
+from simmodel.levers import Levers, no_new_policy_values, specs
 from simmodel.report import plots
-from simmodel.results import (SUMMARY, TRAJECTORIES, RunWriter, code_version, new_run_dir, package_versions,
-                              summarise, trajectories_frame, write_json)
+from simmodel.results import (DRAWS, SUMMARY, TRAJECTORIES, ResultsError, RunWriter, code_version, difference_interval,
+                              median_difference_interval, new_run_dir, package_versions, read_run, summarise,
+                              trajectories_frame, write_json)
 
 
 
@@ -58,14 +60,18 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
 
             bar = tqdm(total=cfg.replicates, desc=f"{label or cfg.scenario_slug}: replicates", unit="rep", file=sys.stderr)
         started = dt.datetime.now(dt.timezone.utc)
-        sampler = parameter_sampler(cfg)
+        draws = uncertainty_draws(cfg, inputs)
+        sampler = draws.estimates
         results = run_ensemble(inputs, cfg.levers, cfg.uncertainties, scale=cfg.population.scale, root_seed=cfg.seed,
                                replicates=cfg.replicates, workers=cfg.workers, progress=(bar.update if bar else None),
-                               sampler=sampler)
+                               draws=draws)
         if bar:
             bar.close()
         traj = trajectories_frame([r.trajectory for r in results])
         traj.to_parquet(writer.path(TRAJECTORIES), index=False)
+        drawn = draws_frame(results)
+        if not drawn.empty:
+            drawn.to_parquet(writer.path(DRAWS), index=False)
         years = list(range(inputs.base_year + 1, inputs.end_year + 1))
         articles = {name: s.article for name, s in specs().items()}
         summary = summarise(traj, targets, [r.fiscal_cost for r in results], years, articles, EQUITY_LEVERS)
@@ -73,13 +79,29 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
                                "question_zh": cfg.scenario_question_zh}
         summary["uncertainty"] = {
             "calibration": cfg.calibration, "parameter_draws": sampler is not None,
-            "sources": ["firm-level shocks", "province-wide yearly growth shock"]
-            + (["calibrated parameters drawn per replicate"] if sampler is not None else []),
+            "drawn": {src: (src in draws.active()) for src in SOURCES},
+            # replicates whose first draw no population could meet (redrawn, see ensemble.MAX_REDRAWS)
+            "redrawn_replicates": sum("redraws" in r.drawn for r in results),
+            "n_drawn": {"assumptions": len(draws.assumptions.names) if draws.assumptions else 0,
+                        "behaviour": len(draws.behaviour.names) if draws.behaviour else 0,
+                        "estimates": len(draws.estimates.names) if draws.estimates else 0},
+            "sources": (["base-year assumptions drawn from their ranges"] if draws.assumptions else [])
+            + (["behavioural parameters and sector growth priors drawn from their ranges"] if draws.behaviour else [])
+            + (["calibrated parameters drawn from the calibration's covariance"] if draws.estimates else [])
+            + (["firm-level shocks", "province-wide yearly growth shock"] if draws.shocks else []),
         }
+        summary["drivers"] = drivers(traj, drawn, targets)
+        pairs = min(cfg.uncertainty.decomposition_pairs, cfg.replicates)
+        if pairs > 0:
+            summary["variance_decomposition"] = decompose(cfg, inputs, draws, traj, targets, pairs, show)
+        if cfg.counterfactual.enabled:
+            summary["counterfactual"] = counterfactual(cfg, traj, targets, Path(final), show)
         summary["base_year"] = inputs.base_year
         summary["assumptions"] = {
-            "base_year": {q.name: {"value": q.value, "low": q.low, "high": q.high, "unit": q.unit, "kind": q.kind}
-                          for q in inputs.base.values() if q.kind in ("assumption", "derived", "override")},
+            "base_year": {q.name: {"value": q.value, "low": q.low, "high": q.high, "unit": q.unit, "kind": q.kind,
+                                   "distribution": q.distribution,
+                                   "drawn": bool(draws.assumptions) and q.name in draws.assumptions.names}
+                          for q in inputs.base.values() if q.kind in ("assumption", "derived", "inferred", "override")},
             "targets": [{"target_id": t.target_id, "year": t.year, "threshold": t.threshold, "source": t.source}
                         for t in targets if t.source != "seed"],
         }
@@ -90,7 +112,7 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
             _fan_charts(writer, traj, history, summary, inputs.base_year)
         finished = dt.datetime.now(dt.timezone.utc)
         seeds = replicate_seeds(cfg.seed, cfg.replicates)
-        data_files = {k: str(resolve_path(getattr(cfg.data, k))) for k in ("indicators", "sectors", "cities", "base_year")}
+        data_files = {k: str(resolve_path(getattr(cfg.data, k))) for k in ("indicators", "sectors", "cities", "base_year", "fund_kinds")}
         data_files["parameters"] = str(parameter_file(cfg))
         manifest = {
             "task": cfg.task, "scenario": cfg.scenario_slug, "command": command, "overrides": list(overrides or []),
@@ -105,14 +127,201 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
     except BaseException:
         writer.abort()
         raise
-    if cfg.uncertainty.parameters and sampler is None:
-        echo("note: calibration=prior has no estimated covariance; the bands carry shock noise only")
     if show_table:  # a sweep shows one table for all its jobs instead (simmodel/sweep.py)
         echo(target_table(summary))
+        if summary.get("variance_decomposition"):
+            echo(decomposition_table(summary))
         if summary.get("assumption_sensitivity"):
             echo(sensitivity_table(summary))
     echo(f"results: {path}")
     return path
+
+
+# A target is "met either way" (or "missed either way") when P(met) is at least (at most) this under
+# both the scenario and no_new_policy: the policy is then not what decides it. A reporting rule, not
+# an estimate: 0.9 is where a memo would call a target "very likely" met.
+EITHER_WAY_P = 0.9
+
+
+def draws_frame(results) -> pd.DataFrame:
+    """Long table of what each replicate drew: replicate, source, name, value."""
+    rows = [(r.replicate, src, name, float(v)) for r in results for src, d in r.drawn.items() for name, v in d.items()
+            if src in SOURCES]
+    return pd.DataFrame(rows, columns=["replicate", "source", "name", "value"])
+
+
+def _target_values(traj: pd.DataFrame, t) -> np.ndarray:
+    """One target's indicator in its year, one value per replicate (replicate order)."""
+    sub = traj[(traj["indicator"] == t.indicator) & (traj["year"] == t.year)].sort_values("replicate")
+    return sub["value"].to_numpy(float)
+
+
+def drivers(traj: pd.DataFrame, drawn: pd.DataFrame, targets, top: int = 5) -> dict:
+    """Which drawn unknowns go with each target's outcome: Spearman's rank correlation across the
+    replicates of every drawn quantity with the target's value, the strongest first. It ranks what
+    decides the answer; the variance decomposition says how much each source does."""
+    from scipy.stats import spearmanr
+
+    out: dict = {}
+    if drawn.empty:
+        return out
+    wide = drawn.pivot_table(index="replicate", columns=["source", "name"], values="value").sort_index()
+    if len(wide) < 5:
+        return out
+    for t in targets:
+        y = _target_values(traj, t)
+        if y.size != len(wide) or np.nanstd(y) == 0:
+            continue
+        rows = []
+        for (src, name), col in wide.items():
+            x = col.to_numpy(float)
+            if np.nanstd(x) == 0:
+                continue
+            rho = spearmanr(x, y, nan_policy="omit").statistic
+            if np.isfinite(rho):
+                rows.append({"source": src, "name": name, "rho": float(rho)})
+        rows.sort(key=lambda r: -abs(r["rho"]))
+        out.setdefault(t.target_id, {})[str(t.year)] = rows[:top]
+    return out
+
+
+def decompose(cfg: RunConfig, inputs, draws: UncertaintyDraws, traj: pd.DataFrame, targets, pairs: int, show: bool) -> dict:
+    """How much of each target's variance comes from each source of uncertainty: grouped first-order
+    Sobol indices by pick-freeze (simmodel.decompose), from `pairs` extra replicates per active source,
+    each sharing that source's draw with main replicate j (common random numbers with the main run)."""
+    from simmodel.decompose import first_order_indices, pair_plan
+
+    active = draws.active()
+    out: dict = {"method": "grouped first-order Sobol indices, pick-freeze design, Janon et al. (2014) estimator, "
+                           "95 % pair-bootstrap intervals; a source switched off explains nothing",
+                 "pairs": pairs, "sources": list(SOURCES), "active": list(active), "targets": {}}
+    if not active:
+        return out
+    plan = pair_plan(active, pairs)
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(plan), desc=f"{cfg.scenario_slug}: variance decomposition", unit="rep", file=sys.stderr)
+    res = run_ensemble(inputs, cfg.levers, cfg.uncertainties, scale=cfg.population.scale, root_seed=cfg.seed,
+                       replicates=len(plan), workers=cfg.workers, progress=(bar.update if bar else None), draws=draws,
+                       keys=pair_keys(cfg.seed, plan, draws.shocks))
+    if bar:
+        bar.close()
+    frozen = trajectories_frame([r.trajectory for r in res])
+    for t in targets:
+        y_main = _target_values(traj, t)
+        yf = _target_values(frozen, t)
+        by_group = {g: yf[[k for k, (gg, _) in enumerate(plan) if gg == g]] for g in active}
+        est = first_order_indices(y_main, by_group)
+        block = {"variance": est.get("variance"), "interactions": est.get("interactions"), "note": est.get("note", "")}
+        block["indices"] = {src: ({k: est[src][k] for k in ("s1", "ci95", "n_pairs")} if src in active
+                                  else {"s1": 0.0, "ci95": [0.0, 0.0], "n_pairs": 0, "off": True}) for src in SOURCES}
+        out["targets"].setdefault(t.target_id, {})[str(t.year)] = block
+    return out
+
+
+def counterfactual_config(cfg: RunConfig) -> RunConfig:
+    """The run's counterfactual: the same configuration with every lever at its no_new_policy value."""
+    import copy
+
+    cf = copy.deepcopy(cfg)
+    cf.levers = dataclasses.replace(Levers(), **no_new_policy_values())
+    cf.scenario_slug = "no_new_policy"
+    cf.scenario_question = "counterfactual: every lever at its no_new_policy value"
+    cf.scenario_question_zh = "反事实：所有政策杠杆取无新政策情形的值"
+    cf.counterfactual.enabled = False
+    cf.uncertainty.decomposition_pairs = 0
+    cf.assumption_sensitivity.enabled = False
+    cf.output.plots = False
+    cf.design, cf.design_row = "", -1
+    return cf
+
+
+def _is_counterfactual(cfg: RunConfig) -> bool:
+    from simmodel.levers import as_dict
+
+    return as_dict(cfg.levers) == as_dict(dataclasses.replace(Levers(), **no_new_policy_values()))
+
+
+def counterfactual(cfg: RunConfig, traj: pd.DataFrame, targets, final: Path, show: bool) -> dict:
+    """P(met) of each target under no_new_policy on the same seeds, beside the run's, with the paired
+    difference (Tango's interval for P(met), a paired bootstrap for the median) and a plain verdict.
+    The counterfactual run is an ordinary run folder, reused when the same settings come back."""
+    import hashlib
+    import json
+
+    out: dict = {"scenario": "no_new_policy", "rule": f"met (missed) either way: P(met) >= {EITHER_WAY_P:g} "
+                 f"(<= {1 - EITHER_WAY_P:g}) under both", "targets": {}}
+    if _is_counterfactual(cfg):
+        out["self"] = True
+        cf_traj = traj
+    else:
+        cf_cfg = counterfactual_config(cfg)
+        ident = plain(cf_cfg)
+        for k in ("output", "workers", "scenario_question", "scenario_question_zh"):  # results do not depend on them
+            ident.pop(k, None)
+        digest = hashlib.sha256(json.dumps({"config": ident, "code": code_version(),
+                                            "data": {k: file_sha256(resolve_path(getattr(cfg.data, k)))
+                                                     for k in ("indicators", "sectors", "cities", "base_year", "fund_kinds")},
+                                            "parameters": file_sha256(parameter_file(cfg))},
+                                           sort_keys=True, default=str).encode()).hexdigest()[:16]
+        folder = Path(cfg.output.root) / "run" / "no_new_policy" / f"paired-{digest}"
+        try:
+            cf_traj, _, _ = read_run(folder)
+        except ResultsError:
+            if folder.exists():
+                import shutil
+
+                shutil.rmtree(folder)
+            try:
+                run(cf_cfg, out_dir=folder, progress=show, label="no_new_policy (counterfactual)", show_table=False,
+                    echo=lambda *_: None)
+            except ResultsError:
+                if not (folder / "manifest.json").is_file():  # not another process's complete copy
+                    raise
+            cf_traj, _, _ = read_run(folder)
+        out["run"] = str(folder.relative_to(cfg.output.root))  # relative to the results root: the same bytes wherever it is
+    for t in targets:
+        a, b = _target_values(traj, t), _target_values(cf_traj, t)
+        met_a, met_b = t.met(a), t.met(b)
+        d, lo, hi = difference_interval(met_a, met_b, paired=True)
+        dm, mlo, mhi = median_difference_interval(a, b, paired=True)
+        pa, pb = float(met_a.mean()), float(met_b.mean())
+        if pa >= EITHER_WAY_P and pb >= EITHER_WAY_P:
+            verdict = "met either way"
+        elif pa <= 1 - EITHER_WAY_P and pb <= 1 - EITHER_WAY_P:
+            verdict = "missed either way"
+        elif lo > 0:
+            verdict = "the policy raises the odds"
+        elif hi < 0:
+            verdict = "the policy lowers the odds"
+        else:
+            verdict = "no clear difference"
+        out["targets"].setdefault(t.target_id, {})[str(t.year)] = {
+            "p_met": pb, "median": float(np.median(b)), "diff_p_met": d, "diff_p_met_ci95": [lo, hi],
+            "diff_median": dm, "diff_median_ci95": [mlo, mhi], "verdict": verdict}
+    return out
+
+
+def decomposition_table(summary: dict, year: str = "2027") -> str:
+    """Share of each target's variance in `year` from each source (first-order, with 95 % intervals)."""
+    vd = summary.get("variance_decomposition") or {}
+    rows = [f"Where the uncertainty comes from, {year} (share of variance, first-order Sobol, {vd.get('pairs', 0)} pairs per source):",
+            f"{'target':<7}" + "".join(f"{s:>22}" for s in SOURCES) + f"{'interactions':>14}"]
+    for tid, by_year in vd.get("targets", {}).items():
+        b = by_year.get(year)
+        if not b:
+            continue
+        if b.get("note"):
+            rows.append(f"{tid:<7}  {b['note']}")
+            continue
+        cells = []
+        for src in SOURCES:
+            ix = b["indices"][src]
+            cells.append(f"{'off':>22}" if ix.get("off") else f"{f'{ix['s1']:.2f} [{ix['ci95'][0]:.2f}, {ix['ci95'][1]:.2f}]':>22}")
+        rows.append(f"{tid:<7}" + "".join(cells) + f"{b['interactions']:>14.2f}")
+    return "\n".join(rows)
 
 
 def assumption_sensitivity(cfg: RunConfig, inputs, targets, show: bool) -> dict:
@@ -134,7 +343,7 @@ def assumption_sensitivity(cfg: RunConfig, inputs, targets, show: bool) -> dict:
         base = dict(inputs.base)
         if q != "reference":
             old = base[q]
-            base[q] = dataclasses.replace(old, value=value, kind="sensitivity")
+            base[q] = dataclasses.replace(old, value=value, kind="sensitivity", distribution="fixed")
         res = run_ensemble(dataclasses.replace(inputs, base=base), cfg.levers, cfg.uncertainties, scale=a.scale,
                            root_seed=cfg.seed, replicates=a.replicates, workers=cfg.workers,
                            progress=(bar.update if bar else None))
@@ -178,15 +387,24 @@ def _fan_charts(writer: RunWriter, traj: pd.DataFrame, history: pd.DataFrame, su
 
 
 def target_table(summary: dict) -> str:
-    """The short terminal table: each target, its threshold, P(met) with CI, median and 80 % band."""
-    rows = [f"{'target':<7}{'year':>5} {'threshold':>12} {'P(met)':>7} {'95% CI':>14} {'median':>10} {'80% band':>20}  source"]
+    """The short terminal table: each target, its threshold, P(met) with CI, median and 80 % band, and
+    P(met) under no_new_policy on the same seeds with the paired difference and the verdict."""
+    cf = (summary.get("counterfactual") or {}).get("targets", {})
+    rows = [f"{'target':<7}{'year':>5} {'threshold':>12} {'P(met)':>7} {'95% CI':>14} {'median':>10} {'80% band':>20}"
+            f" {'no new policy':>14} {'change [95% CI]':>22}  verdict"]
     for tid, by_year in summary["targets"].items():
         for year, r in by_year.items():
             lo, hi = r["p_met_ci95"]
-            thr = f"{r['comparison']}{r['threshold']:g} {r['unit']}"
+            thr = f"{r['comparison']}{r['threshold']:g} {r['unit']}" + ("" if r["threshold_source"] == "seed" else "*")
             band = f"[{r['p10']:.1f}, {r['p90']:.1f}]"
-            src = "seed" if r["threshold_source"] == "seed" else "assumption"
-            rows.append(f"{tid:<7}{year:>5} {thr:>12} {r['p_met']:>7.2f} {f'[{lo:.2f}, {hi:.2f}]':>14} {r['median']:>10.2f} {band:>20}  {src}")
+            c = cf.get(tid, {}).get(year)
+            if c:
+                dlo, dhi = c["diff_p_met_ci95"]
+                tail = f" {c['p_met']:>14.2f} {f'{c['diff_p_met']:+.2f} [{dlo:+.2f}, {dhi:+.2f}]':>22}  {c['verdict']}"
+            else:
+                tail = ""
+            rows.append(f"{tid:<7}{year:>5} {thr:>12} {r['p_met']:>7.2f} {f'[{lo:.2f}, {hi:.2f}]':>14} {r['median']:>10.2f} {band:>20}{tail}")
+    rows.append("* threshold is an assumption (2030 proxies, T6); the others are the draft's 2027 targets")
     return "\n".join(rows)
 
 
@@ -411,7 +629,7 @@ def _calibration_inputs(d, base_year_cfg):
     calibration tasks (calibrate, backtest), all validated. The parameters are the priors."""
     from simmodel.data import check_base_year_complete, latest_full_year, load_base_year, load_indicators
     from simmodel.params import load_param_table, load_params
-    from simmodel.sectors import load_cities, load_sectors
+    from simmodel.sectors import load_cities, load_fund_kinds, load_sectors
 
     history = load_indicators(resolve_path(d.indicators))
     last = latest_full_year(history)
@@ -421,6 +639,7 @@ def _calibration_inputs(d, base_year_cfg):
     if base["gdp_cny_100m"].year != base_year:
         raise ConfigError(f"the base-year table describes {base['gdp_cny_100m'].year}, the base year is {base_year}")
     parts = {"sectors": load_sectors(resolve_path(d.sectors)), "cities": load_cities(resolve_path(d.cities)), "base": base,
+             "fund_kinds": load_fund_kinds(resolve_path(d.fund_kinds)),
              "params": load_params(resolve_path(d.parameters))}
     return history, last, base_year, load_param_table(resolve_path(d.parameters)), parts
 

@@ -120,6 +120,9 @@ def evaluate(design_dir: Path, runs_dir: Path, n: int, cfg, launcher_args: list[
     args = [sys.executable, "-m", "simmodel", "run", "-m", f"scenario={cfg.scenario}", f"design={design_dir}",
             f"design_row=range(0,{n})", f"replicates={cfg.replicates}", f"population.scale={cfg.scale}",
             f"seed={cfg.seed}", "assumption_sensitivity.enabled=false", "output.plots=false",
+            # every point shares the draws of every unknown (common random numbers), but needs neither
+            # its own no_new_policy counterfactual nor a variance decomposition
+            "counterfactual.enabled=false", "uncertainty.decomposition_pairs=0",
             "output.progress=false", f"hydra.sweep.dir={runs_dir}", *launcher_args]
     echo(f"analyze: evaluating {n} points x {cfg.replicates} replicates at scale {cfg.scale:g} -> {runs_dir}")
     proc = subprocess.run(args, stdout=subprocess.DEVNULL)

@@ -112,9 +112,9 @@ def write_run(path: Path, name: str, result: FitResult, moments: list[Moment], b
                 if p.name in est:
                     src = (f"calibration run {name}: estimate {est[p.name]:.6g} (s.e. {se[p.name]:.3g}), prior {p.value:g}. "
                            f"Prior source: {p.source}")
-                    w.writerow([p.name, f"{est[p.name]:.10g}", p.low, p.high, p.unit, "calibrated", src])
+                    w.writerow([p.name, f"{est[p.name]:.10g}", p.low, p.high, p.distribution, p.unit, "calibrated", src])
                 else:
-                    w.writerow([p.name, p.value, p.low, p.high, p.unit, p.kind, p.source])
+                    w.writerow([p.name, p.value, p.low, p.high, p.distribution, p.unit, p.kind, p.source])
         warn_of = {n: [x for x in result.warnings if x.startswith(n + ":")] for n in result.names}
         pd.DataFrame({
             "name": result.names, "prior": result.prior, "estimate": result.estimate, "se": result.se,

@@ -79,8 +79,8 @@ def test_run_uses_a_calibration_and_draws_parameters(small_runs, tmp_path):
     root, _, a, _ = small_runs
     quick = ["population.scale=0.03", "replicates=4", "seed=3", "workers=1", "output.progress=false", "output.plots=false",
              "assumption_sensitivity.enabled=false", f"calibration_root={root}", "calibration=a"]
-    p1 = run_cli(["run", *quick, "output.root=fixed", "uncertainty.parameters=false"], tmp_path)
-    p2 = run_cli(["run", *quick, "output.root=drawn", "uncertainty.parameters=true"], tmp_path)
+    p1 = run_cli(["run", *quick, "output.root=fixed", "uncertainty.estimates=false"], tmp_path)
+    p2 = run_cli(["run", *quick, "output.root=drawn", "uncertainty.estimates=true"], tmp_path)
     assert p1.returncode == 0 and p2.returncode == 0, p1.stderr + p2.stderr
     d1, d2 = result_dirs(tmp_path / "fixed")[0], result_dirs(tmp_path / "drawn")[0]
     man = json.loads((d1 / "manifest.json").read_text())

@@ -312,8 +312,10 @@ def test_an_interrupted_run_leaves_nothing_half_written_and_a_rerun_completes(tm
     if sig == signal.SIGTERM:
         done = run_cli(INTERRUPTED, tmp_path)
         assert done.returncode == 0, done.stderr
-        [d] = result_dirs(tmp_path / "results")
+        [d] = [p for p in result_dirs(tmp_path / "results") if p.parent.name == "baseline"]
         read_run(d)
+        [cf] = [p for p in result_dirs(tmp_path / "results") if p.parent.name == "no_new_policy"]  # its counterfactual
+        read_run(cf)
 
 
 def test_a_sweep_stopped_by_sigterm_keeps_its_finished_job_and_a_rerun_completes_it(tmp_path):

@@ -22,7 +22,7 @@ from simmodel.results import read_run
 from tests.integration.test_cli import BIN, SIMMODEL, run_cli
 
 QUICK = ["population.scale=0.03", "replicates=8", "seed=7", "output.progress=false",
-         "assumption_sensitivity.enabled=false"]
+         "assumption_sensitivity.enabled=false", "uncertainty.decomposition_pairs=2"]
 
 
 def the_sweep(cwd: Path) -> Path:
