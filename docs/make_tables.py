@@ -5,16 +5,18 @@
 
 Three blocks, each between ``<!-- BEGIN GENERATED: NAME -->`` and ``<!-- END GENERATED: NAME -->``:
 
-- ``levers``: every field of ``simmodel.levers.Levers`` with its LeverSpec, then the
+- ``levers``: every field of ``simmodel.levers.Levers`` with its LeverSpec (first its evidence
+  grade and the behavioural parameters that set its strength), the levers grouped by grade, then the
   ``Uncertainties``;
-- ``parameters``: ``calibration/data/parameters.csv``;
-- ``base_year``: ``calibration/data/base_year.csv``.
+- ``parameters``: ``calibration/data/parameters.csv`` (with the distribution a replicate draws from);
+- ``base_year``: ``calibration/data/base_year.csv`` (with the distribution a replicate draws from).
 
 Nothing is copied by hand: values come from the registry and the CSVs (read with simmodel's own
 loaders, so a table that builds is also a table the model accepts). The "read in" columns come from
 scanning simmodel's source with ``ast``: the functions (or module-level constants) that read the
-lever, parameter or base-year quantity. A declared ``acts_in`` that names no existing function is
-marked in the table and reported on stderr.
+lever, parameter or base-year quantity. A declared ``acts_in`` that names no existing function, or a
+``strength`` name that is no parameter of ``parameters.csv``, is marked in the table and reported on
+stderr.
 """
 
 from __future__ import annotations
@@ -195,9 +197,37 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 # ---------------------------------------------------------------------------------------- the blocks
+# What each grade of a lever's effect chain means (simmodel.levers.LeverSpec.grade)
+GRADE_MEANING = {
+    "grounded": "each step's strength from a cited estimate",
+    "assumed": "a strength with a range and its reasoning, drawn per replicate",
+    "cost_only": "booked as fiscal cost; cost, no modelled effect",
+}
+_PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def strength_cell(spec, params: set[str], name: str, unresolved: list[str]) -> str:
+    """The behavioural parameters that set how strongly the lever acts, each in code font; a name that
+    looks like a parameter but is none of parameters.csv is marked (other text stays as written)."""
+    if not spec.strength.strip():
+        return "–"
+    out = []
+    for part in (s.strip() for s in spec.strength.split(",")):
+        if _PARAM_NAME.match(part):
+            if part in params:
+                out.append(f"`{part}`")
+            else:
+                out.append(f"`{part}` (no such parameter)")
+                unresolved.append(f"{name}: strength {part}")
+        elif part:
+            out.append(part)
+    return ", ".join(out)
+
+
 def lever_rows(cls: type, idx: SourceIndex, unresolved: list[str], *, is_lever: bool) -> list[list[str]]:
     rows = []
     defaults = levers_mod.defaults(cls)
+    params = set(load_param_table(resolve_path(DataConfig().parameters)))
     for name, spec in levers_mod.specs(cls).items():
         rng = " / ".join(spec.choices) if spec.choices else f"[{fmt(spec.low)}, {fmt(spec.high)}]"
         declared = f"`{_short(spec.acts_in)}`"
@@ -205,7 +235,7 @@ def lever_rows(cls: type, idx: SourceIndex, unresolved: list[str], *, is_lever: 
             declared += " (no such function)"
             unresolved.append(f"{name}: {spec.acts_in}")
         read_in = idx.attrs.get(name, set()) | idx.subscripts.get(name, set()) | idx.strings.get(name, set())
-        row = [f"`{name}`"]
+        row = [f"`{name}`", spec.grade, strength_cell(spec, params, name, unresolved)]
         if is_lever:
             row.append(str(spec.article))
         row += [spec.unit, rng, fmt(defaults[name])]
@@ -216,15 +246,32 @@ def lever_rows(cls: type, idx: SourceIndex, unresolved: list[str], *, is_lever: 
     return rows
 
 
+def grades_list() -> str:
+    """The levers grouped by grade: one line per grade, with its meaning and its levers."""
+    by_grade: dict[str, list[str]] = defaultdict(list)
+    for name, spec in levers_mod.specs(levers_mod.Levers).items():
+        by_grade[spec.grade].append(name)
+    lines = []
+    for g in levers_mod.LEVER_GRADES:
+        names = by_grade.get(g, [])
+        listed = ", ".join(f"`{n}`" for n in names) if names else "none"
+        lines.append(f"- `{g}` ({GRADE_MEANING.get(g, '')}): {len(names)} lever(s): {listed}")
+    return "\n".join(lines)
+
+
 def levers_block(idx: SourceIndex, unresolved: list[str]) -> str:
-    head = ["lever", "art.", "unit", "range", "baseline", "no_new_policy", "source", "mechanism",
-            "acts_in (declared)", "read in (found in the code)"]
-    uhead = ["uncertainty", "unit", "range", "default", "source", "mechanism", "acts_in (declared)",
-             "read in (found in the code)"]
+    head = ["lever", "grade", "strength set by", "art.", "unit", "range", "baseline", "no_new_policy", "source",
+            "mechanism", "acts_in (declared)", "read in (found in the code)"]
+    uhead = ["uncertainty", "grade", "strength set by", "unit", "range", "default", "source", "mechanism",
+             "acts_in (declared)", "read in (found in the code)"]
     return "\n\n".join([
         "*Generated by `docs/make_tables.py` from `simmodel/levers.py` (class `Levers`); edit the registry, "
-        "then rerun the script. Paths are relative to the `simmodel` package. \"baseline\" is the field's "
-        "default (scenario `baseline`); \"no_new_policy\" is the counterfactual value.*",
+        "then rerun the script. Paths are relative to the `simmodel` package. \"grade\" is the evidence "
+        "behind the lever's effect chain and \"strength set by\" the behavioural parameters (appendix A) "
+        "that set how strongly it acts; \"baseline\" is the field's default (scenario `baseline`); "
+        "\"no_new_policy\" is the counterfactual value.*",
+        "**Levers by grade:**",
+        grades_list(),
         table(head, lever_rows(levers_mod.Levers, idx, unresolved, is_lever=True)),
         "**Uncertainties** (class `Uncertainties`; set with `uncertainties.NAME=VALUE`; nobody in the province "
         "controls them):",
@@ -234,13 +281,16 @@ def levers_block(idx: SourceIndex, unresolved: list[str]) -> str:
 
 def parameters_block(idx: SourceIndex) -> str:
     path = resolve_path(DataConfig().parameters)
-    rows = [[f"`{p.name}`", fmt(p.value), f"[{fmt(p.low)}, {fmt(p.high)}]", p.unit, p.kind, p.source,
+    rows = [[f"`{p.name}`", fmt(p.value), f"[{fmt(p.low)}, {fmt(p.high)}]", p.distribution, p.unit, p.kind, p.source,
              _places(idx.attrs.get(p.name, set()))]
             for p in load_param_table(path).values()]
     return "\n\n".join([
         f"*Generated by `docs/make_tables.py` from `{path.relative_to(ROOT).as_posix()}`. Override one with "
-        "`params.overrides.NAME=VALUE` (within its range).*",
-        table(["parameter", "value", "range", "unit", "kind", "source", "read in"], rows),
+        "`params.overrides.NAME=VALUE` (within its range). \"distribution\" is how a replicate draws the "
+        "parameter from its range when the behaviour draws are on (`uncertainty.behaviour`; the calibrated "
+        "ones are drawn from the calibration's covariance instead): `fixed` (not drawn), `triangular` (mode at "
+        "the value) or `uniform`.*",
+        table(["parameter", "value", "range", "distribution", "unit", "kind", "source", "read in"], rows),
     ])
 
 
@@ -249,13 +299,16 @@ def base_year_block(idx: SourceIndex) -> str:
     rows = []
     for q in load_base_year(path).values():
         read_in = idx.base_reads(q.name)
-        rows.append([f"`{q.name}`", str(q.year), fmt(q.value), f"[{fmt(q.low)}, {fmt(q.high)}]", q.unit, q.kind,
-                     q.reasoning, _places(read_in)])
+        rows.append([f"`{q.name}`", str(q.year), fmt(q.value), f"[{fmt(q.low)}, {fmt(q.high)}]", q.distribution,
+                     q.unit, q.kind, q.reasoning, _places(read_in)])
     return "\n\n".join([
         f"*Generated by `docs/make_tables.py` from `{path.relative_to(ROOT).as_posix()}`. Override one with "
-        "`population.overrides.NAME=VALUE` (within its range); a quantity marked \"not read by the model\" "
-        "changes nothing.*",
-        table(["quantity", "year", "value", "range", "unit", "kind", "reasoning", "read in"], rows),
+        "`population.overrides.NAME=VALUE` (within its range; an override is fixed, not drawn); a quantity "
+        "marked \"not read by the model\" changes nothing. \"distribution\" is how a replicate draws the "
+        "quantity from its range when the assumption draws are on (`uncertainty.assumptions`; kinds "
+        "`assumption`, `derived` and `inferred` are drawn, `observed` values are not): `fixed` (not drawn), "
+        "`triangular` (mode at the value) or `uniform`.*",
+        table(["quantity", "year", "value", "range", "distribution", "unit", "kind", "reasoning", "read in"], rows),
     ])
 
 
@@ -300,8 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     blocks, unresolved = render_blocks()
     if unresolved:
-        print(f"make_tables: note: {len(unresolved)} acts_in declaration(s) in simmodel/levers.py name no existing "
-              "function (marked in the table):\n  " + "\n  ".join(unresolved), file=sys.stderr)
+        print(f"make_tables: note: {len(unresolved)} acts_in or strength declaration(s) in simmodel/levers.py name no "
+              "existing function or parameter (marked in the table):\n  " + "\n  ".join(unresolved), file=sys.stderr)
     if not ODD.is_file():
         print(f"make_tables: error: {ODD} does not exist", file=sys.stderr)
         return 1 if args.check else 2

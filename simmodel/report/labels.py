@@ -28,18 +28,66 @@ TARGET_NAMES = {
            "T6": "未来产业保持高速增长"},
 }
 
-# Base-year assumptions the runs re-run at the ends of their ranges (assumption_sensitivity)
+# Base-year quantities (calibration/data/base_year.csv): those a replicate draws from their ranges
+# name the drivers of a result (summary.json: drivers), and the assumption_sensitivity runs re-run
+# some of them at the ends of their ranges. A quantity not listed shows under its code name.
 ASSUMPTION_NAMES = {
     "en": {"t1_emerging_share_415x_pct": "T1 in the base year (emerging share of 415X revenue)",
            "t2_sei_share_pct": "T2 in the base year (SEI share of above-size industrial VA)",
            "digital_core_va_cny_100m": "digital-economy core VA in the base year",
            "n_pilot_zones": "pilot zones built before 2025",
-           "n_above_size_firms": "number of above-size industrial firms in the base year"},
+           "n_above_size_firms": "number of above-size industrial firms in the base year",
+           "gdp_cny_100m": "GDP in the base year",
+           "above_size_industry_va_cny_100m": "above-size industrial VA in the base year",
+           "cluster_415x_revenue_cny_100m": "415X cluster revenue in the base year",
+           "non_415x_share_above_size_revenue_pct": "share of above-size revenue outside the 415X clusters",
+           "n_tech_smes": "number of tech SMEs in the base year",
+           "tech_sme_above_size_share_pct": "share of tech SMEs that are above-size",
+           "n_high_tech_enterprises": "number of high-tech enterprises in the base year",
+           "n_little_giants": "number of little giants in the base year",
+           "n_single_champions": "number of single champions in the base year",
+           "rd_intensity_pct": "R&D intensity in the base year",
+           "rd_expenditure_cny_100m": "R&D expenditure in the base year",
+           "enterprise_rd_share_pct": "enterprises' share of R&D expenditure",
+           "n_national_clusters": "national advanced manufacturing clusters before 2025",
+           "n_provincial_cluster_core_areas": "provincial cluster core areas",
+           "va_per_mu_10k_cny": "value added per mu of industrial land",
+           "industrial_land_transferred_mu": "industrial land transferred a year",
+           "provincial_fund_subscribed_cny_100m": "provincial industry funds subscribed",
+           "provincial_fund_initial_cny_100m": "provincial industry funds at set-up",
+           "provincial_fund_leverage_ratio": "leverage of the provincial industry funds",
+           "sci_innov_mother_fund_cny_100m": "science and innovation mother fund",
+           "srdi_mother_fund_cny_100m": "specialised-SME (SRDI) mother fund",
+           "state_vc_fund_cny_100m": "state-capital venture funds",
+           "low_efficiency_land_stock_mu": "stock of low-efficiency industrial land"},
     "zh": {"t1_emerging_share_415x_pct": "基年新兴产业集群营收占“415X”集群比重",
            "t2_sei_share_pct": "基年战略性新兴产业增加值占规上工业比重",
            "digital_core_va_cny_100m": "基年数字经济核心产业增加值",
            "n_pilot_zones": "2025年前已建未来产业先导区数",
-           "n_above_size_firms": "基年规上工业企业数"},
+           "n_above_size_firms": "基年规上工业企业数",
+           "gdp_cny_100m": "基年地区生产总值",
+           "above_size_industry_va_cny_100m": "基年规上工业增加值",
+           "cluster_415x_revenue_cny_100m": "基年“415X”集群营收",
+           "non_415x_share_above_size_revenue_pct": "“415X”集群以外营收占规上工业营收比重",
+           "n_tech_smes": "基年科技型中小企业数",
+           "tech_sme_above_size_share_pct": "科技型中小企业中规上企业占比",
+           "n_high_tech_enterprises": "基年高新技术企业数",
+           "n_little_giants": "基年专精特新“小巨人”企业数",
+           "n_single_champions": "基年制造业单项冠军企业数",
+           "rd_intensity_pct": "基年研发投入强度",
+           "rd_expenditure_cny_100m": "基年研发经费支出",
+           "enterprise_rd_share_pct": "企业研发经费占比",
+           "n_national_clusters": "2025年前国家先进制造业集群数",
+           "n_provincial_cluster_core_areas": "省级集群核心区数",
+           "va_per_mu_10k_cny": "工业用地亩均增加值",
+           "industrial_land_transferred_mu": "年度工业用地出让面积",
+           "provincial_fund_subscribed_cny_100m": "省产业基金认缴规模",
+           "provincial_fund_initial_cny_100m": "省产业基金设立时规模",
+           "provincial_fund_leverage_ratio": "省产业基金放大倍数",
+           "sci_innov_mother_fund_cny_100m": "科创母基金规模",
+           "srdi_mother_fund_cny_100m": "专精特新母基金规模",
+           "state_vc_fund_cny_100m": "国有资本创投基金规模",
+           "low_efficiency_land_stock_mu": "低效工业用地存量"},
 }
 
 UNITS = {"en": {"%": "%", "count": "count", "%/yr": "% per year", "CNY 100m": "CNY 100 million"},
@@ -47,7 +95,31 @@ UNITS = {"en": {"%": "%", "count": "count", "%/yr": "% per year", "CNY 100m": "C
                 "mu per yr": "亩/年", "CNY 10k per project": "万元/项", "CNY 100m per yr": "亿元/年",
                 "projects per yr": "项/年", "tasks per yr": "项/年", "zones by 2027": "个（至2027年）",
                 "zones per yr": "个/年", "talents (teams) per yr": "人（团队）/年", "firms per yr": "家/年",
-                "% of quota": "%（占指标）", "CNY 10k per task": "万元/项", "CNY 10k per firm": "万元/家"}}
+                "% of quota": "%（占指标）", "CNY 10k per task": "万元/项", "CNY 10k per firm": "万元/家",
+                "zones per batch": "个/批", "index (1 = the 2021-2024 bid effort)": "指数（1 = 2021-2024年的争创力度）",
+                "index (1 = the seed's market-access easing)": "指数（1 = 政策原文的市场准入放宽）",
+                "index (1 = the seed's finance package)": "指数（1 = 政策原文的金融支持措施）",
+                "index (1 = pre-2025 support)": "指数（1 = 2025年前的支持力度）",
+                "% of non-adopters per yr": "%（占未应用企业）/年", "% of eligible incumbents per yr": "%（占符合条件企业）/年",
+                "weight 0-1": "权重（0-1）", "% of grants": "%（占资助）", "CNY 10k per talent per yr": "万元/人/年",
+                "grants per yr": "项/年", "CNY 10k per grant": "万元/项", "% of basic-research grants": "%（占基础研究资助）",
+                "consortia per yr": "个/年", "CNY 10k per consortium": "万元/个", "platforms per yr": "个/年",
+                "CNY 10k per platform": "万元/个", "bases per yr": "个/年", "CNY 10k per base": "万元/个",
+                "% of public incubator places free": "%（免费入驻的公共孵化器场地）", "products per yr": "项/年",
+                "scenarios per yr": "个/年", "certifications per yr": "项/年", "multiple of base plot ratio": "倍（相对基准容积率）",
+                "% of fund capital incl. crowd-in": "%（占含撬动资金的基金规模）", "pp of annual growth": "个百分点（年增速）"}}
+
+# Pedigree of a lever's effect chain (simmodel.levers.LeverSpec.grade): grounded in a cited estimate,
+# assumed with a range and its reasoning (drawn per replicate), or booked as cost with no modelled effect.
+GRADES = {"en": {"grounded": "grounded", "assumed": "assumed", "cost_only": "cost only", "uncertainty": "uncertainty"},
+          "zh": {"grounded": "有据", "assumed": "假设", "cost_only": "仅成本", "uncertainty": "外部不确定性"}}
+
+# The four sources of what a replicate draws (simmodel.ensemble.SOURCES), as the variance
+# decomposition and the drivers name them, and the share that only interactions explain.
+SOURCE_NAMES = {"en": {"assumptions": "base-year assumptions", "behaviour": "behavioural parameters",
+                       "estimates": "calibrated estimates", "shocks": "random shocks", "interactions": "interactions"},
+                "zh": {"assumptions": "基年假设", "behaviour": "行为参数", "estimates": "校准估计", "shocks": "随机冲击",
+                       "interactions": "交互作用"}}
 
 TEXT = {
     "en": {
@@ -92,7 +164,15 @@ TERMS_ZH = {"firm-level shocks": "企业层面冲击", "province-wide yearly gro
             "calibrated parameters drawn per replicate": "每次模拟抽取校准参数", "failed": "失败",
             "pending": "未完成", "corrupt": "已损坏", "complete": "完成",
             # where an analysis's numbers come from (simmodel/analysis)
-            "model": "模型", "emulator": "代理模型（仿真器）"}
+            "model": "模型", "emulator": "代理模型（仿真器）",
+            # what each replicate draws (summary.json: uncertainty.sources)
+            "base-year assumptions drawn from their ranges": "基年假设在其取值范围内抽取",
+            "behavioural parameters and sector growth priors drawn from their ranges": "行为参数与行业增长先验在其取值范围内抽取",
+            "calibrated parameters drawn from the calibration's covariance": "校准参数按校准协方差抽取",
+            # the paired comparison with no_new_policy (summary.json: counterfactual.targets.*.verdict)
+            "met either way": "有无新政策均实现", "missed either way": "有无新政策均未实现",
+            "the policy raises the odds": "新政策提高实现概率", "the policy lowers the odds": "新政策降低实现概率",
+            "no clear difference": "无明显差异"}
 
 
 def term(lang: str, word: str) -> str:
@@ -127,6 +207,16 @@ def lever_names_zh() -> dict[str, str]:
 
 def assumption_name(lang: str, quantity: str) -> str:
     return ASSUMPTION_NAMES[lang].get(quantity, quantity)
+
+
+def grade(lang: str, g: str) -> str:
+    """A lever's evidence grade in words (zh: 有据 / 假设 / 仅成本)."""
+    return GRADES[lang].get(g, g)
+
+
+def source_name(lang: str, source: str) -> str:
+    """A source of uncertainty (assumptions, behaviour, estimates, shocks) or interactions, in words."""
+    return SOURCE_NAMES[lang].get(source, source)
 
 
 def lever_name(lang: str, lever: str) -> str:

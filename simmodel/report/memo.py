@@ -2,7 +2,10 @@
 
 A memo reads a sweep folder (its jobs) or one run folder plus a baseline run with the same seeds,
 computes each target's probability and the paired change from the baseline with the sweep's own
-functions (simmodel/sweep.py), and renders one Jinja2 template per language
+functions (simmodel/sweep.py), takes from each run's summary.json the paired comparison with
+no_new_policy (``counterfactual``: the answer to "does the policy matter?"), the variance
+decomposition and the drivers (where the uncertainty comes from), and the lever registry's evidence
+grade of each lever changed, and renders one Jinja2 template per language
 (templates/memo_zh.md.j2, templates/memo_en.md.j2) to Markdown, then to one self-contained HTML
 file (figures embedded), and to PDF where a converter exists. Every number in the text is formatted
 here, once, so both languages print the same digits.
@@ -154,6 +157,7 @@ def _lever_changes(job: sweep.Job, ref: sweep.Job, lang: str) -> list[dict]:
                 s = all_specs.get(name)
                 out.append({"name": esc(labels.lever_name(lang, name)), "code": name,
                             "article": getattr(s, "article", None) or "–",
+                            "grade": esc(labels.grade(lang, s.grade)) if s else "–",
                             "base": _value(a.get(name)), "value": _value(b.get(name)),
                             "unit": esc(labels.unit(lang, getattr(s, "unit", ""))) if s else "",
                             "uncertainty": group == "uncertainties"})
@@ -162,7 +166,7 @@ def _lever_changes(job: sweep.Job, ref: sweep.Job, lang: str) -> list[dict]:
         b = job.manifest.get("config", {}).get(group, {}).get("overrides", {})
         for name in sorted(set(a) | set(b)):
             if a.get(name) != b.get(name):
-                out.append({"name": esc(name), "code": name, "article": "–", "base": _value(a.get(name)),
+                out.append({"name": esc(name), "code": name, "article": "–", "grade": "–", "base": _value(a.get(name)),
                             "value": _value(b.get(name)), "unit": "", "uncertainty": False})
     return out
 
@@ -180,8 +184,9 @@ def _value(v) -> str:
     return esc(v)
 
 
-def _drivers(job: sweep.Job, lang: str) -> list[dict]:
-    """Base-year assumptions ordered by how far P(met) in 2027 moves between the ends of their range."""
+def _assumption_ends(job: sweep.Job, lang: str) -> list[dict]:
+    """Base-year assumptions ordered by how far P(met) in 2027 moves between the ends of their range
+    (summary.json: assumption_sensitivity, off by default since the draws carry the assumptions)."""
     s = job.summary.get("assumption_sensitivity")
     if not s:
         return []
@@ -201,6 +206,130 @@ def _drivers(job: sweep.Job, lang: str) -> list[dict]:
                          "target": best[0], "p_low": f2(best[1]), "p_high": f2(best[2]), "swing": abs(best[2] - best[1]),
                          "replicates": s["replicates"], "scale": f"{s['scale']:g}"})
     return sorted(rows, key=lambda r: -r["swing"])
+
+
+# --- the paired comparison with no_new_policy, and where the uncertainty comes from ---------------
+
+EITHER_WAY = ("met either way", "missed either way")  # summary.json: counterfactual.targets.*.*.verdict
+DECOMPOSITION_YEAR = "2027"
+
+
+def _rule_levels(rule: str) -> tuple[str, str]:
+    """The P(met) levels of the "either way" rule as summary.json states it ("met (missed) either way:
+    P(met) >= 0.9 (<= 0.1) under both"), printed as written there; "–" where the text has none."""
+    hi = re.search(r">=\s*([0-9]*\.?[0-9]+)", rule or "")
+    lo = re.search(r"<=\s*([0-9]*\.?[0-9]+)", rule or "")
+    return (hi.group(1) if hi else "–", lo.group(1) if lo else "–")
+
+
+def _counterfactual(job: sweep.Job) -> dict:
+    """The run's paired comparison with no_new_policy (summary.json: counterfactual), or present=False
+    where the folder has none (counterfactual.enabled was off, or the run predates it)."""
+    cf = job.summary.get("counterfactual")
+    if not cf:
+        return {"present": False, "self": False, "targets": {}}
+    hi, lo = _rule_levels(cf.get("rule", ""))
+    return {"present": True, "self": bool(cf.get("self")), "targets": cf.get("targets", {}), "hi": hi, "lo": lo,
+            "run": cf.get("run")}
+
+
+def _cf_cells(c: dict | None, lang: str) -> dict:
+    """One headline row's no_new_policy columns, formatted ("–" where the target has no comparison)."""
+    if not c:
+        return {"cf_p": "–", "cf_d": "–", "cf_d_ci": "–", "cf_median": "–", "verdict": "–", "either": None}
+    v = c.get("verdict", "")
+    return {"cf_p": f2(c.get("p_met")), "cf_d": signed(c.get("diff_p_met")),
+            "cf_d_ci": interval(*(c.get("diff_p_met_ci95") or (None, None)), signed),
+            "cf_median": f2(c.get("median")), "verdict": esc(labels.term(lang, v)),
+            "either": ("met" if v == "met either way" else "missed") if v in EITHER_WAY else None}
+
+
+def _sector_names(job: sweep.Job, lang: str) -> dict[str, str]:
+    """Sector id -> name in the run's own sector table (its manifest's path), else the default table."""
+    import csv
+
+    from simmodel.config import DataConfig, resolve_path
+
+    paths = [job.manifest.get("data_files", {}).get("sectors", {}).get("path"), resolve_path(DataConfig().sectors)]
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8", newline="") as fh:
+                return {r["sector_id"]: r[f"name_{lang}"] for r in csv.DictReader(fh)}
+        except (OSError, TypeError, KeyError, csv.Error):
+            continue
+    return {}
+
+
+def _drawn_name(lang: str, source: str, name: str, sectors: dict[str, str]) -> str:
+    """A drawn quantity in words: a base-year quantity's name, a sector's growth prior
+    ("growth_prior_pct:ai"), or a parameter's code name."""
+    prefix = "growth_prior_pct:"  # simmodel.ensemble.GROWTH_PREFIX (not imported: the memo never loads the model)
+    if source == "assumptions":
+        return esc(labels.assumption_name(lang, name))
+    if name.startswith(prefix):
+        sid = name[len(prefix):]
+        sector = sectors.get(sid, sid)
+        return esc(f"{sector}增长先验（%/年）" if lang == "zh" else f"growth prior of {sector} (% per year)")
+    return esc(name)
+
+
+def _decomposition(job: sweep.Job, lang: str, year: str = DECOMPOSITION_YEAR) -> dict:
+    """Each target's share of variance in `year` from each source alone, with its 95 % interval, and
+    the share from interactions (summary.json: variance_decomposition); present=False where the folder
+    has none."""
+    vd = job.summary.get("variance_decomposition")
+    if not vd:
+        return {"present": False}
+    sources = list(vd.get("sources") or [])
+    active = set(vd.get("active") or [])
+    rows, notes = [], []
+    for tid, by_year in vd.get("targets", {}).items():
+        b = by_year.get(year)
+        if not b:
+            continue
+        var = b.get("variance")
+        varies = var is not None and bool(np.isfinite(var)) and var > 0
+        cells = []
+        for src in sources:
+            ix = b.get("indices", {}).get(src, {})
+            off = bool(ix.get("off")) or src not in active
+            cells.append({"off": off, "s1": f2(ix.get("s1")), "ci": interval(*(ix.get("ci95") or (None, None)))})
+        rows.append({"tid": esc(tid), "varies": varies, "cells": cells, "interactions": f2(b.get("interactions"))})
+        if varies and b.get("note"):
+            notes.append({"tid": esc(tid), "note": esc(b["note"])})
+    return {"present": True, "year": year, "pairs": esc(vd.get("pairs", "–")), "rows": rows, "notes": notes,
+            "sources": [esc(labels.source_name(lang, s)) for s in sources],
+            "off": [esc(labels.source_name(lang, s)) for s in sources if s not in active]}
+
+
+def _top_drivers(job: sweep.Job, lang: str, year: str = DECOMPOSITION_YEAR) -> dict:
+    """The drawn quantities that go most closely with each target's value in `year` (Spearman's rho
+    across replicates; summary.json: drivers); present=False where the folder has none."""
+    d = job.summary.get("drivers")
+    if d is None:
+        return {"present": False, "rows": []}
+    sectors = _sector_names(job, lang)
+    rows = []
+    for tid, by_year in d.items():
+        for x in by_year.get(year) or []:
+            rows.append({"tid": esc(tid), "name": _drawn_name(lang, x["source"], x["name"], sectors),
+                         "source": esc(labels.source_name(lang, x["source"])), "rho": signed(x["rho"]),
+                         "abs": abs(x["rho"]) if x["rho"] is not None and np.isfinite(x["rho"]) else -1.0})
+    return {"present": True, "rows": rows, "year": year}
+
+
+def _carried(summary: dict, lang: str) -> dict:
+    """What each replicate draws (summary.json: uncertainty.drawn / n_drawn), or the older runs' list of
+    sources in words."""
+    unc = summary.get("uncertainty", {})
+    drawn = unc.get("drawn")
+    if not isinstance(drawn, dict):
+        return {"by_source": None, "sources": [esc(labels.term(lang, x)) for x in unc.get("sources", [])]}
+    n = unc.get("n_drawn", {})
+    return {"by_source": [{"name": esc(labels.source_name(lang, s)), "n": esc(n[s]) if n.get(s) else None}
+                          for s, on in drawn.items() if on],
+            "held": [esc(labels.source_name(lang, s)) for s, on in drawn.items() if not on],
+            "sources": [esc(labels.term(lang, x)) for x in unc.get("sources", [])]}
 
 
 def _calibration(job: sweep.Job) -> dict:
@@ -305,10 +434,12 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses:
     for job in [j for j in study.jobs if j.status == "complete" and j.num != ref.num] or [ref]:
         rows = t[t["job"] == job.num]
         own = job.num == ref.num
+        cf = _counterfactual(job)
         headline = []
         for r in rows.itertuples():
             rr = ref_rows.loc[(r.target_id, r.year)]
-            headline.append({
+            cells = _cf_cells(cf["targets"].get(r.target_id, {}).get(str(r.year)), lang)
+            headline.append({**cells,
                 "tid": r.target_id, "year": r.year, "name": labels.target_name(lang, r.target_id),
                 "threshold": _threshold(pd.Series(r._asdict()), lang), "seed": r.threshold_source == "seed",
                 "p": f2(r.p_met), "p_ci": interval(r.p_met_lo, r.p_met_hi), "ref_p": f2(rr["p_met"]),
@@ -330,6 +461,11 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses:
         for tid, by_year in job.summary["targets"].items():
             ref_name = fig(f"fan_{job.num}_{tid}.png", plots.target_fan(job.traj, history, tid, by_year, base_year, lang))
             fans.append({"tid": tid, "name": labels.target_name(lang, tid), "img": ref_name})
+        either = {w: [{"tid": h["tid"], "year": h["year"], "p": h["p"], "cf_p": h["cf_p"]} for h in headline
+                      if h["either"] == w] for w in ("met", "missed")}
+        drivers = _top_drivers(job, lang)
+        ends = _assumption_ends(job, lang)[:5]
+        strongest = max(drivers["rows"], key=lambda d: d["abs"], default=None)
         scen = job.summary.get("scenario", {})
         scenarios.append({
             "num": job.num, "label": esc(job.label), "slug": esc(scen.get("slug", "")),
@@ -338,9 +474,11 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses:
             "levers": _lever_changes(job, ref, lang) if not own else [], "headline": headline,
             "grants": f"{r0['grants_cny_100m_median']:.1f}", "equity": f"{r0['equity_cny_100m_median']:.1f}",
             "cost": f"{cost:.1f}", "ref_cost": f"{ref_cost:.1f}", "dcost": f"{dcost:+.1f}", "effect": effect,
-            "drivers": _drivers(job, lang)[:5], "fans": fans, "replicates": int(r0["n_replicates"]),
-            "paired": bool(r0["paired"])})
-    figures = {}
+            "cf": {k: v for k, v in cf.items() if k != "targets"}, "either": either,
+            "compare_cf": cf["present"] and not cf["self"],
+            "decomposition": _decomposition(job, lang), "drivers": drivers, "strongest": strongest,
+            "ends": ends, "fans": fans, "replicates": int(r0["n_replicates"]), "paired": bool(r0["paired"])})
+    figures = dict.fromkeys(("comparison", "probability", "cost", "fit"))  # None: not drawn (the template asks)
     if len(t["job"].unique()) > 1:
         figures["comparison"] = fig("comparison.png", plots.comparison_chart(t, lang=lang))
         figures["probability"] = fig("probability.png", plots.probability_chart(t, lang=lang))
@@ -361,6 +499,14 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses:
                          "code": esc(" ".join(f"{k}={v}" for k, v in m.get("code", {}).items())),
                          "command": esc(m.get("command", "")), "seed": m.get("seeds", {}).get("root_seed"),
                          "manifest_sha": hashlib.sha256((job.path / MANIFEST).read_bytes()).hexdigest()[:16]})
+    counterfactuals = []
+    for job in study.jobs:
+        run = ((job.summary or {}).get("counterfactual") or {}).get("run") if job.status == "complete" else None
+        if run:
+            found = _counterfactual_folder(run, study)
+            counterfactuals.append({"num": job.num, "folder": esc(Path(run).name), "path": str(found or run),
+                                    "manifest_sha": hashlib.sha256((found / MANIFEST).read_bytes()).hexdigest()[:16]
+                                    if found else None})
     failed = [{"num": j.num, "label": esc(j.label), "status": labels.term(lang, j.status), "error": esc(j.error or "")}
               for j in study.jobs if j.status != "complete"]
     if study.kind == "run":
@@ -373,7 +519,6 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses:
         how = (f"本批情景中没有未作调整的{esc(study.baseline)}情景，变化相对第一个完成的任务 {ref.num}（{esc(ref.label)}）计算"
                if lang == "zh" else f"no job of this sweep is the {esc(study.baseline)} scenario unchanged, so changes are "
                f"from the first complete job, {ref.num} ({esc(ref.label)})")
-    uncertainty = ref.summary.get("uncertainty", {})
     return {
         "lang": lang, "source": esc(study.source.name), "kind": study.kind, "command": esc(study.command),
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -383,11 +528,25 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses:
         "assumed_targets": [{"tid": a["target_id"], "year": a["year"], "threshold": f"{a['threshold']:g}"}
                             for a in assumptions.get("targets", [])],
         "data_gaps": [tid for tid, spec in plots.HISTORY.items() if not spec],
-        "uncertainty": {"sources": [esc(labels.term(lang, x)) for x in uncertainty.get("sources", [])]},
-        "appendix": appendix, "failed": failed,
+        "uncertainty": _carried(ref.summary, lang),
+        "appendix": appendix, "counterfactuals": counterfactuals, "failed": failed,
         "min_cost_change": f"{MIN_COST_CHANGE_CNY_100M:g}", "analyses": analyses or [],
         "base_year": base_year,
     }
+
+
+def _counterfactual_folder(run: str, study: Study) -> Path | None:
+    """The counterfactual run folder a summary names, if it is still there. The run wrote its path
+    relative to where it was started: try it as written, then below each folder above the source."""
+    given = Path(run)
+    candidates = [given]
+    if not given.is_absolute():
+        for parent in study.source.resolve().parents:
+            candidates.append(parent / given)
+    for c in candidates:
+        if (c / MANIFEST).is_file():
+            return c
+    return None
 
 
 def render_markdown(context: dict) -> str:
@@ -522,6 +681,9 @@ def write_memo(results: Path, *, baseline: str = "baseline", lang: str = "zh", o
                     "pdf_converter": status["pdf"],
                     "analyses": [{"folder": a["folder"], "method": a["method"], "manifest_sha256_16": a["manifest_sha"]}
                                  for a in cited],
+                    # the no_new_policy runs the headline's comparison comes from (summary.json: counterfactual.run)
+                    "counterfactuals": [{"job": c["num"], "path": c["path"], "manifest_sha256_16": c["manifest_sha"]}
+                                        for c in ctx["counterfactuals"]],
                     "jobs": [{"num": j.num, "path": str(j.path.resolve()), "status": j.status,
                               "manifest_sha256": hashlib.sha256((j.path / MANIFEST).read_bytes()).hexdigest()
                               if j.status == "complete" else None} for j in study.jobs],

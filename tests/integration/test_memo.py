@@ -7,6 +7,7 @@ import json
 import re
 from collections import Counter
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -52,28 +53,249 @@ def _tables(md: str) -> list[list[list[str]]]:
     return tables
 
 
-def test_memo_holds_the_numbers_of_the_summaries(memos):
+# The header of each table of a scenario's section, per language: a table is found by its header.
+HEADERS = {
+    "en": {"headline": "| target | year | threshold | P(met) | 95 % interval | P(met), no new policy |",
+           "baseline": "| target | year | P(met) | baseline P(met) |", "medians": "| target | year | median | 80 % band |",
+           "levers": "| lever | grade |", "decomposition": "| target | base-year assumptions |",
+           "drivers": "| target | quantity | source | Spearman's rho |"},
+    "zh": {"headline": "| 目标 | 年份 | 门槛 | 实现概率 | 95% 区间 | 无新政策时实现概率 |",
+           "baseline": "| 目标 | 年份 | 实现概率 | 基准实现概率 |", "medians": "| 目标 | 年份 | 中位数 | 80% 区间 |",
+           "levers": "| 政策杠杆 | 依据等级 |", "decomposition": "| 目标 | 基年假设 |",
+           "drivers": "| 目标 | 抽取量 | 来源 | 斯皮尔曼秩相关系数 |"},
+}
+# What the memo prints for the no_new_policy verdicts and for a source switched off (labels.py)
+VERDICTS_ZH = {"met either way": "有无新政策均实现", "missed either way": "有无新政策均未实现",
+               "the policy raises the odds": "新政策提高实现概率", "the policy lowers the odds": "新政策降低实现概率",
+               "no clear difference": "无明显差异"}
+OFF = {"en": "not drawn", "zh": "未抽取"}
+
+
+def _table(md: str, header: str) -> list[list[str]]:
+    """The rows of the one table whose header line starts with `header` (separator dropped)."""
+    lines = md.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(header)]
+    assert len(starts) == 1, (header, len(starts))
+    rows = []
+    for line in lines[starts[0] + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip().strip("|").split(" | ")])
+    return rows
+
+
+def _num(cell: str) -> float:
+    return 0.0 if cell == "0.00" else float(cell)
+
+
+def _pair(cell: str) -> tuple[float, float]:
+    lo, hi = re.fullmatch(r"\[(\S+), (\S+)\]", cell).groups()
+    return _num(lo), _num(hi)
+
+
+def _cell(cell: str) -> str:
+    """Text of the memo as read: Markdown's backslash escapes dropped."""
+    return re.sub(r"\\(.)", r"\1", cell)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_memo_holds_the_numbers_of_the_summaries(memos, lang):
+    """Headline: P(met), P(met) under no_new_policy, the paired change, its interval and the verdict,
+    each as summary.json has it; then the change from the baseline and the medians."""
     _, sweep, out = memos
-    md = (out["en"] / "memo.md").read_text(encoding="utf-8")
+    md = (out[lang] / "memo.md").read_text(encoding="utf-8")
     _, scen, _ = read_run(sweep / "1_subsidy_half")
     _, base, _ = read_run(sweep / "0_baseline")
-    headline = _tables(md)[0]
+    cf = scen["counterfactual"]
+    assert cf["scenario"] == "no_new_policy" and not cf.get("self")
+    headline = _table(md, HEADERS[lang]["headline"])
     assert len(headline) == sum(len(v) for v in scen["targets"].values())
-    for tid, year, _thr, p, ci, ref_p, d, _dci in headline:
+    for tid, year, _thr, p, ci, cf_p, cf_d, cf_dci, verdict in headline:
         s = scen["targets"][tid][year]
-        b = base["targets"][tid][year]
-        assert float(p) == round(s["p_met"], 2)
-        assert ci == f"[{s['p_met_ci95'][0]:.2f}, {s['p_met_ci95'][1]:.2f}]"
-        assert float(ref_p) == round(b["p_met"], 2)
-        assert float(d) == pytest.approx(s["p_met"] - b["p_met"], abs=0.0051)
-    medians = next(t for t in _tables(md) if len(t[0]) == 7)
-    for tid, year, median, _band, ref_median, *_ in medians:
-        assert float(median) == round(scen["targets"][tid][year]["median"], 2)
-        assert float(ref_median) == round(base["targets"][tid][year]["median"], 2)
-    grants = scen["fiscal_cost_total_cny_100m"]["grants"]["median"]
-    assert f"grants {grants:.1f}" in md
-    assert "subsidy_half" in md.replace("\\_", "_")  # the scenario, its question and its levers
-    assert "open competition grant cny 10k" in md
+        c = cf["targets"][tid][year]
+        assert _num(p) == pytest.approx(s["p_met"], abs=0.0051)
+        assert _pair(ci) == pytest.approx(s["p_met_ci95"], abs=0.0051)
+        assert _num(cf_p) == pytest.approx(c["p_met"], abs=0.0051)
+        assert _num(cf_d) == pytest.approx(c["diff_p_met"], abs=0.0051)
+        assert _pair(cf_dci) == pytest.approx(c["diff_p_met_ci95"], abs=0.0051)
+        assert verdict == (c["verdict"] if lang == "en" else VERDICTS_ZH[c["verdict"]])
+    changes = _table(md, HEADERS[lang]["baseline"])
+    assert len(changes) == len(headline)
+    for tid, year, p, ref_p, d, _dci in changes:
+        s, b = scen["targets"][tid][year], base["targets"][tid][year]
+        assert _num(p) == pytest.approx(s["p_met"], abs=0.0051)
+        assert _num(ref_p) == pytest.approx(b["p_met"], abs=0.0051)
+        assert _num(d) == pytest.approx(s["p_met"] - b["p_met"], abs=0.0051)
+    for tid, year, median, _band, cf_median, ref_median, *_ in _table(md, HEADERS[lang]["medians"]):
+        assert _num(median) == pytest.approx(scen["targets"][tid][year]["median"], abs=0.0051)
+        assert _num(cf_median) == pytest.approx(cf["targets"][tid][year]["median"], abs=0.0051)
+        assert _num(ref_median) == pytest.approx(base["targets"][tid][year]["median"], abs=0.0051)
+    # the comparison's own run folder is named, with its manifest's hash
+    assert Path(cf["run"]).name in _cell(md)
+    if lang == "en":
+        grants = scen["fiscal_cost_total_cny_100m"]["grants"]["median"]
+        assert f"grants {grants:.1f}" in md
+        assert "subsidy_half" in md.replace("\\_", "_")  # the scenario, its question and its levers
+        assert "open competition grant cny 10k" in md
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_memo_gives_each_lever_changed_its_grade(memos, lang):
+    """The levers-changed table names each lever's evidence grade as the registry declares it
+    (grounded / assumed / cost only; 有据 / 假设 / 仅成本)."""
+    from simmodel.levers import Uncertainties, specs
+    from simmodel.report import labels
+
+    _, _, out = memos
+    md = (out[lang] / "memo.md").read_text(encoding="utf-8")
+    registry = {**specs(), **specs(Uncertainties)}
+    by_name = {labels.lever_name(lang, n): s for n, s in registry.items()}
+    rows = _table(md, HEADERS[lang]["levers"])
+    assert rows
+    seen = set()
+    for name, grade, *_ in rows:
+        spec = by_name[re.sub(r" \(uncertainty, not a lever\)$|（外部不确定性，非政策杠杆）$", "", _cell(name))]
+        assert grade == labels.GRADES[lang][spec.grade]
+        seen.add(spec.grade)
+    assert "cost_only" in seen  # subsidy_half halves the attraction grant, which only costs
+    assert "assumed" in seen
+    words = ("grounded", "assumed", "cost only") if lang == "en" else ("有据", "假设", "仅成本")
+    assert all(w in md for w in words)  # the legend under the table
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_memo_shows_where_the_uncertainty_comes_from(memos, lang):
+    """For each target in 2027: the share of variance from each of the four sources with its
+    interval ("not drawn" for a source switched off), the interactions, then the top drivers with
+    their Spearman rho, all as summary.json has them."""
+    from simmodel.report import labels
+
+    _, sweep, out = memos
+    md = (out[lang] / "memo.md").read_text(encoding="utf-8")
+    _, scen, _ = read_run(sweep / "1_subsidy_half")
+    vd = scen["variance_decomposition"]
+    assert ("Where the uncertainty comes from" if lang == "en" else "不确定性来自哪里") in md
+    header = next(line for line in md.splitlines() if line.startswith(HEADERS[lang]["decomposition"]))
+    assert [c.strip() for c in header.strip("|").split("|")][1:] == (
+        [labels.source_name(lang, s) for s in vd["sources"]] + [labels.source_name(lang, "interactions")])
+    rows = _table(md, HEADERS[lang]["decomposition"])
+    assert [r[0] for r in rows] == [tid for tid, by in vd["targets"].items() if "2027" in by]
+    n_drawn = 0
+    for tid, *cells, inter in rows:
+        block = vd["targets"][tid]["2027"]
+        assert block["variance"] > 0, "the quick sweep's targets vary"
+        for src, cell in zip(vd["sources"], cells, strict=True):
+            ix = block["indices"][src]
+            if ix.get("off"):
+                assert cell == OFF[lang]
+                continue
+            n_drawn += 1
+            s1, ci = cell.split(" ", 1)
+            assert _num(s1) == pytest.approx(ix["s1"], abs=0.0051)
+            assert _pair(ci) == pytest.approx(ix["ci95"], abs=0.0051)
+        assert _num(inter) == pytest.approx(block["interactions"], abs=0.0051)
+    assert n_drawn >= len(rows) * 2  # at least the assumptions and the shocks are drawn by default
+    drivers = _table(md, HEADERS[lang]["drivers"])
+    expected = [(tid, d) for tid, by in scen["drivers"].items() for d in by.get("2027", [])]
+    assert len(drivers) == len(expected) > 0
+    for (tid, name, source, rho), (etid, d) in zip(drivers, expected, strict=True):
+        assert tid == etid and source == labels.source_name(lang, d["source"])
+        assert _num(rho) == pytest.approx(d["rho"], abs=0.0051)
+        if d["source"] == "assumptions":
+            assert _cell(name) == labels.assumption_name(lang, d["name"])
+        elif not d["name"].startswith("growth_prior_pct:"):
+            assert _cell(name) == d["name"]
+
+
+def _render(study, lang: str) -> str:
+    """The memo's Markdown of a study as loaded (and edited) in memory; figures are drawn, not kept."""
+    import matplotlib.pyplot as plt
+
+    from simmodel.config import RunConfig, resolve_path
+    from simmodel.data import load_indicators
+
+    def fig(name, figure):
+        plt.close(figure)
+        return f"figures/{name}"
+
+    ctx = memo_mod.build_context(study, lang, load_indicators(resolve_path(RunConfig().data.indicators)), fig)
+    return memo_mod.render_markdown(ctx)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_memo_says_plainly_when_a_target_is_met_or_missed_either_way(memos, lang):
+    """A target met (missed) under both the scenario and no_new_policy gets a sentence saying that
+    the policy is not what decides it, with both probabilities; with none, the memo says so."""
+    cwd, sweep, _ = memos
+    study = memo_mod.load_study(sweep, "baseline", cwd / "results")
+    job = next(j for j in study.jobs if j.num == 1)
+    targets = job.summary["counterfactual"]["targets"]
+    for by_year in targets.values():
+        for c in by_year.values():
+            c["verdict"] = "no clear difference"
+    md = _render(study, lang)
+    none = ("No target is met or missed either way" if lang == "en" else "没有目标属于有无新政策均实现或均未实现")
+    assert none in md
+    targets["T2"]["2027"]["verdict"] = "met either way"
+    targets["T5"]["2027"]["verdict"] = "missed either way"
+    md = _render(study, lang)
+    assert none not in md
+    para = next(line for line in md.splitlines() if line.startswith("**Does the policy decide it?**" if lang == "en"
+                                                                      else "**新政策是否起决定作用？**"))
+    p = {tid: f"{job.summary['targets'][tid]['2027']['p_met']:.2f}" for tid in ("T2", "T5")}
+    q = {tid: f"{targets[tid]['2027']['p_met']:.2f}" for tid in ("T2", "T5")}
+    if lang == "en":
+        assert ("Met either way, with P(met) at least 0.9 both with this scenario and with no new policy: "
+                f"T2 2027 ({p['T2']} and {q['T2']}).") in para
+        assert f"Missed either way, with P(met) at most 0.1 under both: T5 2027 ({p['T5']} and {q['T5']})." in para
+        assert "the policy is not what decides the outcome" in para
+    else:
+        assert f"有无新政策均实现（本情景与无新政策时实现概率均不低于 0.9）：T2 2027 年（{p['T2']} 与 {q['T2']}）。" in para
+        assert f"有无新政策均未实现（两种情形下实现概率均不高于 0.1）：T5 2027 年（{p['T5']} 与 {q['T5']}）。" in para
+        assert "决定结果的并非新政策" in para
+    verdicts = {(r[0], r[1]): r[8] for r in _table(md, HEADERS[lang]["headline"])}
+    assert verdicts[("T2", "2027")] == ("met either way" if lang == "en" else "有无新政策均实现")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_memo_of_older_results_says_what_is_not_in_the_run(memos, lang):
+    """Folders written before issue 13 have no counterfactual, decomposition or drivers: the memo
+    still renders, without those columns, and says that the information is not in that run; a folder
+    with only assumption_sensitivity shows that table instead of the drivers."""
+    cwd, sweep, _ = memos
+    study = memo_mod.load_study(sweep, "baseline", cwd / "results")
+    for job in study.jobs:
+        for key in ("counterfactual", "variance_decomposition", "drivers"):
+            job.summary.pop(key)
+        job.summary["uncertainty"] = {"calibration": "default", "parameter_draws": True,
+                                      "sources": ["firm-level shocks", "calibrated parameters drawn per replicate"]}
+    md = _render(study, lang)
+    if lang == "en":
+        assert "The comparison with `no_new_policy` is not in this run" in md
+        assert "The variance decomposition is not in this run" in md
+        assert "The drivers are not in this run" in md
+        assert "firm-level shocks, calibrated parameters drawn per replicate." in md
+    else:
+        assert "本次运行没有与无新政策情景（`no_new_policy`）的比较" in md
+        assert "本次运行没有方差分解结果" in md and "本次运行没有影响因素结果" in md
+        assert "企业层面冲击；每次模拟抽取校准参数。" in md
+    assert HEADERS[lang]["headline"] not in md
+    headline = _tables(md)[0]
+    assert len(headline[0]) == 5  # target, year, threshold, P(met), its interval
+    job = next(j for j in study.jobs if j.num == 1)
+    job.summary["assumption_sensitivity"] = {
+        "replicates": 2, "scale": 0.03, "reference": {},
+        "quantities": {"t1_emerging_share_415x_pct": {
+            "unit": "%", "value": 52.0,
+            "low": {"value": 46.0, "targets": {"T1": {"2027": {"p_met": 0.25, "median": 55.0}}}},
+            "high": {"value": 57.0, "targets": {"T1": {"2027": {"p_met": 0.75, "median": 60.0}}}}}}}
+    md = _render(study, lang)
+    assert "The drivers are not in this run" not in md and "本次运行没有影响因素结果" not in md
+    from simmodel.report import labels
+
+    name = labels.assumption_name(lang, "t1_emerging_share_415x_pct")
+    row = next(line for line in md.splitlines() if line.startswith(f"| {name} |"))
+    assert "| T1 | 0.25 | 0.75 |" in row
 
 
 def test_chinese_and_english_memos_agree_on_every_number(memos):
@@ -149,6 +371,11 @@ def test_text_from_files_is_escaped_in_html(memos):
     job.summary["scenario"]["question"] = nasty
     job.summary["scenario"]["slug"] = "<b>slug</b>"
     job.label = "scenario=<i>x</i>"
+    # text of the issue-13 keys: a verdict, a drawn quantity's name, a source, a decomposition note
+    job.summary["counterfactual"]["targets"]["T1"]["2027"]["verdict"] = "<u>verdict</u>"
+    job.summary["drivers"]["T1"]["2027"][0].update(name="<s>driver</s>", source="<em>src</em>")
+    block = job.summary["variance_decomposition"]["targets"]["T1"]["2027"]
+    block.update(variance=1.0, note="<tt>note</tt>")
     images = {}
 
     def fig(name, figure):
@@ -164,9 +391,12 @@ def test_text_from_files_is_escaped_in_html(memos):
     ctx = memo_mod.build_context(study, "en", load_indicators(resolve_path(RunConfig().data.indicators)), fig)
     md = memo_mod.render_markdown(ctx)
     html = memo_mod.render_html(md, "en", "t <script>", images)
-    for bad in ("<script>", "<b>slug", "<i>x", "<img src=x", "<strong>bold", 'href="http://x"'):
+    for bad in ("<script>", "<b>slug", "<i>x", "<img src=x", "<strong>bold", 'href="http://x"', "<u>", "<s>", "<em>src",
+                "<tt>"):
         assert bad not in html
     assert "&lt;script&gt;alert" in html and "&lt;b&gt;slug" in html
+    for shown in ("&lt;u&gt;verdict", "&lt;s&gt;driver", "&lt;em&gt;src", "&lt;tt&gt;note"):
+        assert shown in html
     checker = _Checker()
     checker.feed(html)
     assert not checker.errors
