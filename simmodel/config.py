@@ -86,8 +86,8 @@ class UncertaintyConfig:
     # the model's own randomness: firm-level and province-wide shocks, entry, selection noise
     shocks: bool = True
     # The variance decomposition (summary.json: variance_decomposition): for each source, this many
-    # extra replicates that share that source's draw with a main replicate and redraw the others
-    # (grouped first-order Sobol indices, pick-freeze), at most one per main replicate (so at most
+    # extra replicates equal to a main replicate but for that source, drawn afresh (grouped
+    # total-effect Sobol indices, nested draws), at most one per main replicate (so at most
     # `replicates`). 0 switches it off. Fewer pairs, wider intervals: the summary gives each share's 95 %
     # interval (tests/unit/test_decompose.py measures the estimator's coverage).
     decomposition_pairs: int = 32

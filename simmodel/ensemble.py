@@ -261,17 +261,13 @@ def replicate_keys(root_seed: int, n: int, shocks: bool = True) -> list[Replicat
 
 
 def pair_keys(root_seed: int, plan: list[tuple[str, int]], shocks: bool = True) -> list[ReplicateKey]:
-    """Keys of the decomposition's runs: run (G, j) shares source G with main replicate j and draws
-    every other source from an independent sequence of its own (spawn key 2^20 + j)."""
-    main = replicate_seeds(root_seed, 1 + max((j for _, j in plan), default=0))
+    """Keys of the decomposition's runs (simmodel.decompose): run (G, j) keeps every source of main
+    replicate j except G, which it draws from an independent sequence of its own (spawn key 2^20 + j)."""
+    main = replicate_keys(root_seed, 1 + max((j for _, j in plan), default=0), shocks)
     out = []
     for group, j in plan:
         other = np.random.SeedSequence(root_seed, spawn_key=(_PAIR_ROOT + j,))
-        key = ReplicateKey.of(other)
-        key = dataclasses.replace(key, **{group: main[j]})
-        if not shocks:
-            key = dataclasses.replace(key, shocks=main[0])
-        out.append(key)
+        out.append(dataclasses.replace(main[j], **{group: other}))
     return out
 
 

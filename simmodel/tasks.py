@@ -186,14 +186,15 @@ def drivers(traj: pd.DataFrame, drawn: pd.DataFrame, targets, top: int = 5) -> d
 
 
 def decompose(cfg: RunConfig, inputs, draws: UncertaintyDraws, traj: pd.DataFrame, targets, pairs: int, show: bool) -> dict:
-    """How much of each target's variance comes from each source of uncertainty: grouped first-order
-    Sobol indices by pick-freeze (simmodel.decompose), from `pairs` extra replicates per active source,
-    each sharing that source's draw with main replicate j (common random numbers with the main run)."""
-    from simmodel.decompose import first_order_indices, pair_plan
+    """How much of each target's variance comes from each source of uncertainty: grouped total-effect
+    Sobol indices by nested draws (simmodel.decompose), from `pairs` extra replicates per active source,
+    each equal to main replicate j but for that source, drawn afresh."""
+    from simmodel.decompose import pair_plan, total_effect_indices
 
     active = draws.active()
-    out: dict = {"method": "grouped first-order Sobol indices, pick-freeze design, Janon et al. (2014) estimator, "
-                           "95 % pair-bootstrap intervals; a source switched off explains nothing",
+    out: dict = {"method": "grouped total-effect Sobol indices (the share of variance a source causes alone or through "
+                           "its interactions), nested draws, Jansen (1999) estimator, 95 % bootstrap intervals; a source "
+                           "switched off causes none",
                  "pairs": pairs, "sources": list(SOURCES), "active": list(active), "targets": {}}
     if not active:
         return out
@@ -208,15 +209,15 @@ def decompose(cfg: RunConfig, inputs, draws: UncertaintyDraws, traj: pd.DataFram
                        keys=pair_keys(cfg.seed, plan, draws.shocks))
     if bar:
         bar.close()
-    frozen = trajectories_frame([r.trajectory for r in res])
+    redrawn = trajectories_frame([r.trajectory for r in res])
+    rows_of = {g: [k for k, (gg, _) in enumerate(plan) if gg == g] for g in active}
     for t in targets:
         y_main = _target_values(traj, t)
-        yf = _target_values(frozen, t)
-        by_group = {g: yf[[k for k, (gg, _) in enumerate(plan) if gg == g]] for g in active}
-        est = first_order_indices(y_main, by_group)
-        block = {"variance": est.get("variance"), "interactions": est.get("interactions"), "note": est.get("note", "")}
-        block["indices"] = {src: ({k: est[src][k] for k in ("s1", "ci95", "n_pairs")} if src in active
-                                  else {"s1": 0.0, "ci95": [0.0, 0.0], "n_pairs": 0, "off": True}) for src in SOURCES}
+        yr = _target_values(redrawn, t)
+        est = total_effect_indices(y_main, {g: yr[rows] for g, rows in rows_of.items()})
+        block = {"variance": est.get("variance"), "overlap": est.get("overlap"), "note": est.get("note", "")}
+        block["indices"] = {src: ({k: est[src][k] for k in ("st", "ci95", "n_pairs")} if src in active
+                                  else {"st": 0.0, "ci95": [0.0, 0.0], "n_pairs": 0, "off": True}) for src in SOURCES}
         out["targets"].setdefault(t.target_id, {})[str(t.year)] = block
     return out
 
@@ -305,10 +306,11 @@ def counterfactual(cfg: RunConfig, traj: pd.DataFrame, targets, final: Path, sho
 
 
 def decomposition_table(summary: dict, year: str = "2027") -> str:
-    """Share of each target's variance in `year` from each source (first-order, with 95 % intervals)."""
+    """Share of each target's variance in `year` from each source (total effects, with 95 % intervals)."""
     vd = summary.get("variance_decomposition") or {}
-    rows = [f"Where the uncertainty comes from, {year} (share of variance, first-order Sobol, {vd.get('pairs', 0)} pairs per source):",
-            f"{'target':<7}" + "".join(f"{s:>22}" for s in SOURCES) + f"{'interactions':>14}"]
+    rows = [f"Where the uncertainty comes from, {year}: share of variance each source causes, alone or with others "
+            f"(total-effect Sobol, {vd.get('pairs', 0)} pairs per source):",
+            f"{'target':<7}" + "".join(f"{s:>22}" for s in SOURCES) + f"{'overlap':>10}"]
     for tid, by_year in vd.get("targets", {}).items():
         b = by_year.get(year)
         if not b:
@@ -319,8 +321,9 @@ def decomposition_table(summary: dict, year: str = "2027") -> str:
         cells = []
         for src in SOURCES:
             ix = b["indices"][src]
-            cells.append(f"{'off':>22}" if ix.get("off") else f"{f'{ix['s1']:.2f} [{ix['ci95'][0]:.2f}, {ix['ci95'][1]:.2f}]':>22}")
-        rows.append(f"{tid:<7}" + "".join(cells) + f"{b['interactions']:>14.2f}")
+            cells.append(f"{'off':>22}" if ix.get("off") else f"{f'{ix['st']:.2f} [{ix['ci95'][0]:.2f}, {ix['ci95'][1]:.2f}]':>22}")
+        rows.append(f"{tid:<7}" + "".join(cells) + f"{b['overlap']:>10.2f}")
+    rows.append("overlap = sum of the shares - 1: the part of the variance that comes from interactions, counted in each source")
     return "\n".join(rows)
 
 

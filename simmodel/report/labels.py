@@ -115,11 +115,12 @@ GRADES = {"en": {"grounded": "grounded", "assumed": "assumed", "cost_only": "cos
           "zh": {"grounded": "有据", "assumed": "假设", "cost_only": "仅成本", "uncertainty": "外部不确定性"}}
 
 # The four sources of what a replicate draws (simmodel.ensemble.SOURCES), as the variance
-# decomposition and the drivers name them, and the share that only interactions explain.
+# decomposition and the drivers name them, and the overlap of their total effects (interactions
+# counted in each source they involve).
 SOURCE_NAMES = {"en": {"assumptions": "base-year assumptions", "behaviour": "behavioural parameters",
-                       "estimates": "calibrated estimates", "shocks": "random shocks", "interactions": "interactions"},
+                       "estimates": "calibrated estimates", "shocks": "random shocks", "overlap": "overlap"},
                 "zh": {"assumptions": "基年假设", "behaviour": "行为参数", "estimates": "校准估计", "shocks": "随机冲击",
-                       "interactions": "交互作用"}}
+                       "overlap": "重叠"}}
 
 TEXT = {
     "en": {
@@ -215,7 +216,7 @@ def grade(lang: str, g: str) -> str:
 
 
 def source_name(lang: str, source: str) -> str:
-    """A source of uncertainty (assumptions, behaviour, estimates, shocks) or interactions, in words."""
+    """A source of uncertainty (assumptions, behaviour, estimates, shocks) or the overlap, in words."""
     return SOURCE_NAMES[lang].get(source, source)
 
 

@@ -274,9 +274,9 @@ def _drawn_name(lang: str, source: str, name: str, sectors: dict[str, str]) -> s
 
 
 def _decomposition(job: sweep.Job, lang: str, year: str = DECOMPOSITION_YEAR) -> dict:
-    """Each target's share of variance in `year` from each source alone, with its 95 % interval, and
-    the share from interactions (summary.json: variance_decomposition); present=False where the folder
-    has none."""
+    """Each target's share of variance in `year` that each source causes, alone or through its
+    interactions (total effects), with its 95 % interval, and the overlap (the shares' sum less 1)
+    (summary.json: variance_decomposition); present=False where the folder has none."""
     vd = job.summary.get("variance_decomposition")
     if not vd:
         return {"present": False}
@@ -293,8 +293,8 @@ def _decomposition(job: sweep.Job, lang: str, year: str = DECOMPOSITION_YEAR) ->
         for src in sources:
             ix = b.get("indices", {}).get(src, {})
             off = bool(ix.get("off")) or src not in active
-            cells.append({"off": off, "s1": f2(ix.get("s1")), "ci": interval(*(ix.get("ci95") or (None, None)))})
-        rows.append({"tid": esc(tid), "varies": varies, "cells": cells, "interactions": f2(b.get("interactions"))})
+            cells.append({"off": off, "st": f2(ix.get("st")), "ci": interval(*(ix.get("ci95") or (None, None)))})
+        rows.append({"tid": esc(tid), "varies": varies, "cells": cells, "overlap": f2(b.get("overlap"))})
         if varies and b.get("note"):
             notes.append({"tid": esc(tid), "note": esc(b["note"])})
     return {"present": True, "year": year, "pairs": esc(vd.get("pairs", "–")), "rows": rows, "notes": notes,

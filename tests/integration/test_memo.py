@@ -166,7 +166,7 @@ def test_memo_gives_each_lever_changed_its_grade(memos, lang):
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_memo_shows_where_the_uncertainty_comes_from(memos, lang):
     """For each target in 2027: the share of variance from each of the four sources with its
-    interval ("not drawn" for a source switched off), the interactions, then the top drivers with
+    interval ("not drawn" for a source switched off), the overlap, then the top drivers with
     their Spearman rho, all as summary.json has them."""
     from simmodel.report import labels
 
@@ -177,7 +177,7 @@ def test_memo_shows_where_the_uncertainty_comes_from(memos, lang):
     assert ("Where the uncertainty comes from" if lang == "en" else "不确定性来自哪里") in md
     header = next(line for line in md.splitlines() if line.startswith(HEADERS[lang]["decomposition"]))
     assert [c.strip() for c in header.strip("|").split("|")][1:] == (
-        [labels.source_name(lang, s) for s in vd["sources"]] + [labels.source_name(lang, "interactions")])
+        [labels.source_name(lang, s) for s in vd["sources"]] + [labels.source_name(lang, "overlap")])
     rows = _table(md, HEADERS[lang]["decomposition"])
     assert [r[0] for r in rows] == [tid for tid, by in vd["targets"].items() if "2027" in by]
     n_drawn = 0
@@ -190,10 +190,10 @@ def test_memo_shows_where_the_uncertainty_comes_from(memos, lang):
                 assert cell == OFF[lang]
                 continue
             n_drawn += 1
-            s1, ci = cell.split(" ", 1)
-            assert _num(s1) == pytest.approx(ix["s1"], abs=0.0051)
+            st, ci = cell.split(" ", 1)
+            assert _num(st) == pytest.approx(ix["st"], abs=0.0051)
             assert _pair(ci) == pytest.approx(ix["ci95"], abs=0.0051)
-        assert _num(inter) == pytest.approx(block["interactions"], abs=0.0051)
+        assert _num(inter) == pytest.approx(block["overlap"], abs=0.0051)
     assert n_drawn >= len(rows) * 2  # at least the assumptions and the shocks are drawn by default
     drivers = _table(md, HEADERS[lang]["drivers"])
     expected = [(tid, d) for tid, by in scen["drivers"].items() for d in by.get("2027", [])]

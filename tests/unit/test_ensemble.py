@@ -123,7 +123,7 @@ def test_shocks_off_gives_every_replicate_the_same_run(inputs):
     assert res[0].trajectory.equals(res[1].trajectory) and res[0].trajectory.equals(res[2].trajectory)
 
 
-def test_a_decomposition_run_shares_exactly_one_source_with_its_main_replicate():
+def test_a_decomposition_run_differs_from_its_main_replicate_in_exactly_one_source():
     from simmodel.ensemble import SOURCES, pair_keys, replicate_keys
 
     main = replicate_keys(ROOT, 4)
@@ -132,9 +132,23 @@ def test_a_decomposition_run_shares_exactly_one_source_with_its_main_replicate()
     for (g, j), k in zip(plan, keys):
         for src in SOURCES:
             same = getattr(k, src).spawn_key == getattr(main[j], src).spawn_key
-            assert same == (src == g), (g, j, src)
-    # the independent draws of pair j are the same whichever source is shared
-    assert keys[0].behaviour.spawn_key == keys[4].assumptions.spawn_key
+            assert same == (src != g), (g, j, src)
+    # the fresh draw of pair j is the same sequence whichever source it replaces
+    assert keys[0].assumptions.spawn_key == keys[4].behaviour.spawn_key
+
+
+def test_decomposition_runs_move_only_their_source(inputs, draws):
+    """Run (G, j) draws the same as main replicate j in every source but G."""
+    from simmodel.ensemble import pair_keys
+
+    main = run_ensemble(inputs, Levers(), Uncertainties(), scale=SCALE, root_seed=ROOT, replicates=2, draws=draws)
+    plan = [("assumptions", 1), ("behaviour", 1)]
+    redrawn = run_ensemble(inputs, Levers(), Uncertainties(), scale=SCALE, root_seed=ROOT, replicates=2, draws=draws,
+                           keys=pair_keys(ROOT, plan))
+    assert redrawn[0].drawn["behaviour"] == main[1].drawn["behaviour"]
+    assert redrawn[0].drawn["assumptions"] != main[1].drawn["assumptions"]
+    assert redrawn[1].drawn["assumptions"] == main[1].drawn["assumptions"]
+    assert redrawn[1].drawn["behaviour"] != main[1].drawn["behaviour"]
 
 
 @pytest.mark.parametrize("first", [0, 60])
