@@ -156,9 +156,11 @@ def _target_values(traj: pd.DataFrame, t) -> np.ndarray:
     return sub["value"].to_numpy(float)
 
 
-def drivers(traj: pd.DataFrame, drawn: pd.DataFrame, targets, top: int = 5) -> dict:
+def drivers(traj: pd.DataFrame, drawn: pd.DataFrame, targets, top: int = 5, alpha: float = 0.05) -> dict:
     """Which drawn unknowns go with each target's outcome: Spearman's rank correlation across the
-    replicates of every drawn quantity with the target's value, the strongest first. It ranks what
+    replicates of every drawn quantity with the target's value, the strongest first. With a hundred and
+    more quantities and a hundred replicates, correlations of 0.3 arise by chance, so only those whose
+    p-value passes Bonferroni's correction over the quantities tested (alpha / n) are kept. It ranks what
     decides the answer; the variance decomposition says how much each source does."""
     from scipy.stats import spearmanr
 
@@ -168,20 +170,20 @@ def drivers(traj: pd.DataFrame, drawn: pd.DataFrame, targets, top: int = 5) -> d
     wide = drawn.pivot_table(index="replicate", columns=["source", "name"], values="value").sort_index()
     if len(wide) < 5:
         return out
+    cols = [(key, col.to_numpy(float)) for key, col in wide.items() if np.nanstd(col.to_numpy(float)) > 0]
+    threshold = alpha / max(len(cols), 1)
     for t in targets:
         y = _target_values(traj, t)
         if y.size != len(wide) or np.nanstd(y) == 0:
             continue
         rows = []
-        for (src, name), col in wide.items():
-            x = col.to_numpy(float)
-            if np.nanstd(x) == 0:
-                continue
-            rho = spearmanr(x, y, nan_policy="omit").statistic
-            if np.isfinite(rho):
-                rows.append({"source": src, "name": name, "rho": float(rho)})
+        for (src, name), x in cols:
+            res = spearmanr(x, y, nan_policy="omit")
+            if np.isfinite(res.statistic) and res.pvalue < threshold:
+                rows.append({"source": src, "name": name, "rho": float(res.statistic), "p": float(res.pvalue)})
         rows.sort(key=lambda r: -abs(r["rho"]))
         out.setdefault(t.target_id, {})[str(t.year)] = rows[:top]
+    out["rule"] = {"test": "Spearman rank correlation", "n_tested": len(cols), "alpha": alpha, "p_below": threshold}
     return out
 
 

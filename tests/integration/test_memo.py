@@ -373,7 +373,8 @@ def test_text_from_files_is_escaped_in_html(memos):
     job.label = "scenario=<i>x</i>"
     # text of the issue-13 keys: a verdict, a drawn quantity's name, a source, a decomposition note
     job.summary["counterfactual"]["targets"]["T1"]["2027"]["verdict"] = "<u>verdict</u>"
-    job.summary["drivers"]["T1"]["2027"][0].update(name="<s>driver</s>", source="<em>src</em>")
+    # (a quick run may have no driver beyond chance: put one in)
+    job.summary["drivers"].setdefault("T1", {})["2027"] = [{"source": "<em>src</em>", "name": "<s>driver</s>", "rho": 0.9, "p": 0.0}]
     block = job.summary["variance_decomposition"]["targets"]["T1"]["2027"]
     block.update(variance=1.0, note="<tt>note</tt>")
     images = {}

@@ -279,7 +279,7 @@ def test_calibration_run_of_another_version_is_refused_by_the_run_command(tmp_pa
 # --- interruptions: Ctrl-C and SIGTERM during a run -------------------------------------------------
 
 INTERRUPTED = ["run", "population.scale=0.03", "replicates=40", "seed=7", "workers=2", "output.progress=false",
-               "output.plots=false", "assumption_sensitivity.enabled=false"]
+               "output.plots=false", "assumption_sensitivity.enabled=false", "uncertainty.decomposition_pairs=2"]
 
 
 def _interrupt(cwd: Path, sig: signal.Signals, *, group: bool) -> subprocess.CompletedProcess:
@@ -320,7 +320,8 @@ def test_an_interrupted_run_leaves_nothing_half_written_and_a_rerun_completes(tm
 
 def test_a_sweep_stopped_by_sigterm_keeps_its_finished_job_and_a_rerun_completes_it(tmp_path):
     args = ["run", "-m", "scenario=baseline,land_tight", "population.scale=0.03", "replicates=24", "seed=7", "workers=1",
-            "output.progress=false", "output.plots=false", "assumption_sensitivity.enabled=false"]
+            "output.progress=false", "output.plots=false", "assumption_sensitivity.enabled=false",
+            "uncertainty.decomposition_pairs=2"]
     proc = subprocess.Popen([SIMMODEL, *args], cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     deadline = time.monotonic() + 240
