@@ -112,51 +112,50 @@ def longest_partial(df: pd.DataFrame, stem: str, year: int) -> tuple[str, float]
     return best
 
 
+def _rms_log_gap(history: pd.DataFrame, year: int | None, stem_of) -> tuple[float, list[str]]:
+    """Root mean square of log(1 + rate) - log(1 + reference) over every row whose name ``stem_of``
+    maps to the name of a reference series with a row in the same year (up to ``year``), and the pairs used."""
+    diffs, used = [], []
+    names = set(history["indicator"])
+    for name in sorted(names):
+        stem = stem_of(name)
+        if stem is None or stem not in names:
+            continue
+        ref = series(history, stem)
+        for y, v in series(history, name).items():
+            if y in ref.index and (year is None or y <= year):
+                diffs.append(_g(v) - _g(ref[y]))
+                used.append(f"{name} {y} = {v:g} vs {stem} {y} = {ref[y]:g}")
+    return (float(np.sqrt(np.mean(np.square(diffs)))) if diffs else float("nan")), used
+
+
 def partial_year_growth_error(history: pd.DataFrame, year: int | None = None) -> tuple[float, list[str]]:
     """How far a partial-year growth rate strays from the same year's full-year rate, in log points:
     the root mean square of log(1 + partial) - log(1 + annual) over every growth series (``*_growth_pct``)
     with a partial-year row and a full-year row in the same year (up to ``year``), and the pairs used."""
-    diffs, used = [], []
-    names = set(history["indicator"])
-    for name in sorted(names):
+    def stem_of(name: str) -> str | None:
         for suffix in PARTIAL_MONTHS:
-            if not name.endswith(suffix):
-                continue
-            stem = name[: -len(suffix)]
-            if not stem.endswith("_growth_pct") or stem not in names:
-                continue
-            annual = series(history, stem)
-            for y, v in series(history, name).items():
-                if y in annual.index and (year is None or y <= year):
-                    diffs.append(_g(v) - _g(annual[y]))
-                    used.append(f"{name} {y} = {v:g} vs {stem} {y} = {annual[y]:g}")
-    if not diffs:
+            if name.endswith(suffix) and name[: -len(suffix)].endswith("_growth_pct"):
+                return name[: -len(suffix)]
+        return None
+
+    rms, used = _rms_log_gap(history, year, stem_of)
+    if not used:
         raise DataError("evidence: no growth series has both a partial-year and a full-year row in the same year, "
                         "so the error of a partial-year rate cannot be measured; pass partial_sd")
-    return float(np.sqrt(np.mean(np.square(diffs)))), used
+    return rms, used
 
 
 def first_release_error(history: pd.DataFrame, year: int | None = None) -> tuple[float, list[str]]:
     """How far a first release of a growth rate strays from its final figure, in log points: the root
     mean square of log(1 + first) - log(1 + final) over the ``*_growth_pct_initial_release`` rows with a
     full-year row of the same year (up to ``year``), and the pairs used."""
-    diffs, used = [], []
-    names = set(history["indicator"])
-    for name in sorted(names):
-        if not name.endswith("_growth_pct_initial_release"):
-            continue
-        stem = name[: -len("_initial_release")]
-        if stem not in names:
-            continue
-        final = series(history, stem)
-        for y, v in series(history, name).items():
-            if y in final.index and (year is None or y <= year):
-                diffs.append(_g(v) - _g(final[y]))
-                used.append(f"{name} {y} = {v:g} vs {stem} {y} = {final[y]:g}")
-    if not diffs:
+    suffix = "_initial_release"
+    rms, used = _rms_log_gap(history, year, lambda n: n[: -len(suffix)] if n.endswith("_growth_pct" + suffix) else None)
+    if not used:
         raise DataError("evidence: no growth rate has both a first release and a final figure, so the error of a "
                         "preliminary full-year rate cannot be measured; pass full_sd")
-    return float(np.sqrt(np.mean(np.square(diffs)))), used
+    return rms, used
 
 
 # ---------------------------------------------------------------------------------------------- T2
