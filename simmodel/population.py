@@ -101,7 +101,10 @@ class Synthesiser:
         g = s.group == SectorGroup.OTHER_INDUSTRY
         out[g] = share / (1 - share) * ind415 * s.base_revenue_weight[g] / s.base_revenue_weight[g].sum()
         fut = s.is_future
-        out[fut] = s.base_revenue_cny_100m[fut]
+        # the future industries' revenues are placeholders (sector_sources.csv A6): an optional base-year
+        # quantity scales them all, so their stated range is drawn like any other base-year assumption
+        factor = self.base["future_base_revenue_factor"].value if "future_base_revenue_factor" in self.base else 1.0
+        out[fut] = s.base_revenue_cny_100m[fut] * factor
         return out
 
     def _emerging_targets(self, total: float) -> np.ndarray:

@@ -71,6 +71,20 @@ def test_future_industry_revenue_matches_sector_table(model, agg):
     assert ind.future_industry_revenue_cny_100m(agg, s) == pytest.approx(s.base_revenue_cny_100m[s.is_future].sum(), rel=0.005)
 
 
+def test_the_future_revenue_factor_scales_every_future_sector(inputs):
+    """future_base_revenue_factor (a drawn base-year assumption) multiplies the placeholders of
+    sectors.csv; every other sector's target stays."""
+    q = inputs.base["future_base_revenue_factor"]
+    assert q.value == 1.0 and q.low < 1.0 < q.high and q.kind == "assumption"
+    base = dict(inputs.base)
+    base["future_base_revenue_factor"] = dataclasses.replace(q, value=2.0)
+    s = inputs.sectors
+    one = Synthesiser(s, inputs.cities, inputs.base, inputs.params, 0.05).targets
+    two = Synthesiser(s, inputs.cities, base, inputs.params, 0.05).targets
+    assert two[s.is_future] == pytest.approx(2.0 * one[s.is_future])
+    assert two[~s.is_future] == pytest.approx(one[~s.is_future])
+
+
 @pytest.mark.parametrize("stage,quantity,expected", [
     ("n_high_tech", "n_high_tech_enterprises", 46000),
     ("n_little_giant", "n_little_giants", 1832),
