@@ -11,11 +11,11 @@ import enum
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from simmodel import levers as levers_mod
 from simmodel.errors import ConfigError
-from simmodel.levers import Levers, Uncertainties
+from simmodel.levers import Levers, PolicyHistory, Uncertainties
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +25,10 @@ class PopulationConfig:
     """The synthetic base-year population."""
 
     scale: float = 1.0  # 1.0 = one agent per firm (1:1); 0.1 = a tenth, for quick looks
+    # The year the population is synthesised for (from calibration/data/base_year_<year>.csv when the
+    # default table describes another year). None: the latest year with a full-year GDP value. An
+    # earlier year replays the history: see policy_history and scenarios/history.yaml.
+    base_year: Optional[int] = None
     # Base-year quantities to override (names from calibration/data/base_year.csv), e.g. to see how
     # much an answer depends on an assumption: population.overrides.t1_emerging_share_415x_pct=48
     overrides: dict[str, float] = field(default_factory=dict)
@@ -40,6 +44,38 @@ class DataConfig:
     fund_kinds: str = "calibration/data/fund_kinds.csv"
     base_year: str = "calibration/data/base_year.csv"
     parameters: str = "calibration/data/parameters.csv"
+
+
+@dataclass
+class PolicyHistoryConfig:
+    """The levers of the years before the draft's measures switch on (start_year): a replay from an
+    earlier base year runs them (simmodel.levers.PolicyHistory). Without steps, those years run under
+    the no_new_policy values; scenarios/history.yaml gives the instruments of the time, with sources."""
+
+    start_year: int = 2025
+    # "from year" -> {lever: value}: the value holds from that year until a later step changes it
+    levers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def policy_history_of(cfg: PolicyHistoryConfig) -> PolicyHistory:
+    """The checked PolicyHistory of a config section."""
+    return levers_mod.policy_history(cfg.start_year, {k: dict(v or {}) for k, v in (cfg.levers or {}).items()})
+
+
+def load_policy_history(path: str) -> PolicyHistory:
+    """The policy_history section of a scenario file (scenarios/history.yaml), checked."""
+    from omegaconf import OmegaConf
+
+    file = resolve_path(path)
+    if not file.is_file():
+        raise ConfigError(f"policy history file {file} does not exist; the project's is scenarios/history.yaml")
+    node = OmegaConf.to_container(OmegaConf.load(file)).get("policy_history")
+    if not isinstance(node, dict):
+        raise ConfigError(f"{file} has no policy_history section (start_year and levers by year)")
+    unknown = set(node) - {"start_year", "levers"}
+    if unknown:
+        raise ConfigError(f"{file}: policy_history.{sorted(unknown)[0]} is not a key; allowed: start_year, levers")
+    return levers_mod.policy_history(int(node.get("start_year", 2025)), node.get("levers") or {})
 
 
 @dataclass
@@ -139,7 +175,6 @@ class RunConfig:
     replicates: int = 100
     workers: int = 0  # processes for replicates (0: one per core); results do not depend on it
     end_year: int = 2030
-    base_year: Optional[int] = None  # None: the latest year with a full-year GDP value in the data
     # Calibration run whose parameters the model uses: a folder name under calibration/runs/, or
     # "prior" for the priors of data.parameters (calibration/data/parameters.csv).
     calibration: str = "default"
@@ -147,6 +182,7 @@ class RunConfig:
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
     counterfactual: CounterfactualConfig = field(default_factory=CounterfactualConfig)
     population: PopulationConfig = field(default_factory=PopulationConfig)
+    policy_history: PolicyHistoryConfig = field(default_factory=PolicyHistoryConfig)
     data: DataConfig = field(default_factory=DataConfig)
     params: ParamsConfig = field(default_factory=ParamsConfig)
     levers: Levers = field(default_factory=Levers)
@@ -196,8 +232,14 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"seed = {cfg.seed!r} is not allowed: a non-negative integer")
     if not 2025 <= cfg.end_year <= 2040:
         raise ConfigError(f"end_year = {cfg.end_year} is out of range: allowed [2025, 2040]")
-    if cfg.base_year is not None and not 2015 <= cfg.base_year < cfg.end_year:
-        raise ConfigError(f"base_year = {cfg.base_year} is out of range: allowed [2015, end_year)")
+    by = cfg.population.base_year
+    if by is not None and (isinstance(by, bool) or not isinstance(by, int) or not 2015 <= by < cfg.end_year):
+        raise ConfigError(f"population.base_year = {by!r} is out of range: allowed a year in [2015, end_year) with a "
+                          f"base-year table (calibration/data/base_year*.csv)")
+    ph = cfg.policy_history
+    if isinstance(ph.start_year, bool) or not isinstance(ph.start_year, int) or not 2015 < ph.start_year <= cfg.end_year:
+        raise ConfigError(f"policy_history.start_year = {ph.start_year!r}: allowed a year in (2015, end_year]")
+    policy_history_of(ph)
     for name in ("t1_2027_pct", "t2_2027_pct", "t3_2027_pct", "t1_2030_pct", "t2_2030_pct", "t3_2030_pct"):
         v = getattr(cfg.targets, name)
         _positive(f"targets.{name}", v, "a share in [0, 100]")
@@ -225,10 +267,14 @@ def validate(cfg: RunConfig) -> None:
     levers_mod.validate(cfg.levers, cfg.uncertainties)
 
 
-# The parameters the history can speak to (through simmodel.calibration.moments), estimated by default.
+# The parameters the replayed history (2020-2025) can speak to, estimated by default: the growth shifts
+# (GDP, VA and cluster levels), the rest of the economy (GDP), the certification and ladder rates
+# (high-tech, little-giant and single-champion counts), innovation (R&D and productivity) and Zhejiang's
+# share of national cluster winners (T4).
 DEFAULT_ESTIMATED = (
     "emerging_growth_shift_pct", "traditional_growth_shift_pct", "rest_of_economy_growth_pct",
-    "innovation_base_annual", "high_tech_certification_rate_annual", "exit_hazard_base_annual",
+    "high_tech_certification_rate_annual", "little_giant_new_per_year", "single_champion_new_per_year",
+    "innovation_base_annual", "national_cluster_zhejiang_share",
 )
 
 
@@ -247,7 +293,6 @@ class HistoryTreatmentConfig:
     partial_year_weight: float = 0.5
     # years at which a series breaks: no change is measured across them
     breaks: dict[str, list[int]] = field(default_factory=lambda: {"gdp_cny_100m": [2023]})
-    high_tech_count_from_year: int = 2015
 
 
 @dataclass
@@ -259,12 +304,15 @@ class CalibrateConfig:
     overwrite: bool = False
     runs_root: str = "calibration/runs"
     data: DataConfig = field(default_factory=DataConfig)
-    base_year: Optional[int] = None
-    end_year: int = 2030
+    # the replay: the population of base_year (a base-year table for it must exist) lives through the
+    # years after it under the policy of the time (policy_history: a scenario file's section)
+    base_year: int = 2020
+    policy_history: str = "scenarios/history.yaml"
     seed: int = 20240101
     replicates: int = 8
     scale: float = 0.1
-    max_evaluations: int = 200
+    max_evaluations: int = 400  # a safety budget: the search stops on its tolerance first
+    tolerance: float = 1e-3
     workers: int = 0
     estimated: list[str] = field(default_factory=lambda: list(DEFAULT_ESTIMATED))
     history: HistoryTreatmentConfig = field(default_factory=HistoryTreatmentConfig)
@@ -278,6 +326,10 @@ def validate_calibrate(cfg: CalibrateConfig) -> None:
         raise ConfigError(f"scale = {cfg.scale!r}: allowed (0, 10]")
     if not isinstance(cfg.max_evaluations, int) or not 1 <= cfg.max_evaluations <= 100000:
         raise ConfigError(f"max_evaluations = {cfg.max_evaluations!r}: allowed an integer in [1, 100000]")
+    if isinstance(cfg.tolerance, bool) or not isinstance(cfg.tolerance, (int, float)) or not 1e-8 <= cfg.tolerance <= 0.1:
+        raise ConfigError(f"tolerance = {cfg.tolerance!r}: allowed a number in [1e-8, 0.1]")
+    if isinstance(cfg.base_year, bool) or not isinstance(cfg.base_year, int) or not 2000 <= cfg.base_year <= 2100:
+        raise ConfigError(f"base_year = {cfg.base_year!r}: allowed a year with a base-year table (calibration/data/base_year*.csv)")
     if not isinstance(cfg.workers, int) or not 0 <= cfg.workers <= 256:
         raise ConfigError(f"workers = {cfg.workers!r}: allowed an integer in [0, 256] (0: one per core)")
     if not cfg.estimated:
@@ -300,15 +352,17 @@ class BacktestConfig:
 
     task: str = "backtest"
     cutoff: Optional[int] = None  # a single origin (overrides cutoffs)
-    cutoffs: list[int] = field(default_factory=lambda: [2017, 2019, 2021])
+    cutoffs: list[int] = field(default_factory=lambda: [2021, 2022])
     calibration_name: Optional[str] = None  # also write the scores into calibration/runs/<name>/backtest.csv
     runs_root: str = "calibration/runs"
     data: DataConfig = field(default_factory=DataConfig)
-    base_year: Optional[int] = None
+    base_year: int = 2020  # the replay's start: every origin simulates from it
+    policy_history: str = "scenarios/history.yaml"
     seed: int = 20240101
-    replicates: int = 4
+    replicates: int = 8
     scale: float = 0.1
-    max_evaluations: int = 60
+    max_evaluations: int = 400
+    tolerance: float = 1e-3
     # replicates of the projection from each origin, each with parameters drawn from the origin's
     # estimates and covariance: the model's forecast bands carry parameter and shock uncertainty
     forecast_replicates: int = 40

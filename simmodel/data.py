@@ -302,6 +302,35 @@ def load_base_year(path: Path, overrides: dict[str, float] | None = None) -> dic
     return out
 
 
+def base_year_path(path: Path, year: int | None) -> Path:
+    """The base-year table for ``year``: ``path`` when it describes that year (its gdp_cny_100m row's
+    year) or no year is asked for, else the table ``base_year_<year>.csv`` beside it."""
+    path = Path(path)
+    if year is None:
+        return path
+    for line, r in read_csv_rows(path, BASE_YEAR_COLUMNS, "base-year"):
+        if r["quantity"] == "gdp_cny_100m" and r["year"].strip() == str(year):
+            return path
+    sibling = path.with_name(f"base_year_{year}.csv")
+    if sibling.is_file():
+        return sibling
+    have = sorted(p.name for p in path.parent.glob("base_year*.csv"))
+    raise DataError(f"no base-year table for {year}: {path} describes another year and {sibling} does not exist; "
+                    f"tables in {path.parent}: {', '.join(have) or 'none'} (add one with a row per quantity of "
+                    f"{path.name}, or choose the base year one of them describes)")
+
+
+def load_base_year_table(path: Path, year: int, overrides: dict[str, float] | None = None) -> tuple[dict[str, "BaseQuantity"], Path]:
+    """The complete base-year table for ``year`` (see base_year_path) with user overrides, and its path."""
+    chosen = base_year_path(path, year)
+    base = load_base_year(chosen, overrides)
+    check_base_year_complete(base, chosen)
+    if base["gdp_cny_100m"].year != year:
+        raise DataError(f"the base-year table {chosen} describes {base['gdp_cny_100m'].year} (its gdp_cny_100m row), "
+                        f"but the base year is {year}")
+    return base, chosen
+
+
 REQUIRED_BASE = (
     "gdp_cny_100m", "above_size_industry_va_cny_100m", "cluster_415x_revenue_cny_100m",
     "t1_emerging_share_415x_pct", "t2_sei_share_pct", "digital_core_va_cny_100m",

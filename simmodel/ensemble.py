@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simmodel.config import RunConfig, resolve_path
-from simmodel.data import check_base_year_complete, draw_from_range, latest_full_year, load_base_year, load_indicators
+from simmodel.config import RunConfig, policy_history_of, resolve_path
+from simmodel.data import draw_from_range, latest_full_year, load_base_year_table, load_indicators
 from simmodel.errors import ConfigError, DataError
 from simmodel.levers import Levers, Uncertainties
 from simmodel.model import ModelInputs, SimModel
@@ -31,21 +31,15 @@ def load_inputs(cfg: RunConfig) -> tuple[ModelInputs, pd.DataFrame]:
     historical indicator table."""
     d = cfg.data
     history = load_indicators(resolve_path(d.indicators))
-    base_year = cfg.base_year or latest_full_year(history)
+    base_year = cfg.population.base_year or latest_full_year(history)
     if base_year >= cfg.end_year:
-        raise ConfigError(f"base_year {base_year} must be before end_year {cfg.end_year}")
-    base = load_base_year(resolve_path(d.base_year), dict(cfg.population.overrides))
-    check_base_year_complete(base, resolve_path(d.base_year))
-    if base["gdp_cny_100m"].year != base_year:
-        raise ConfigError(
-            f"the base-year table {resolve_path(d.base_year)} describes {base['gdp_cny_100m'].year}, but the base year is "
-            f"{base_year} ({'base_year=' + str(cfg.base_year) if cfg.base_year else 'the latest full-year GDP in ' + str(resolve_path(d.indicators))}); "
-            f"give a base-year table for {base_year} (data.base_year=PATH) or set base_year={base['gdp_cny_100m'].year}")
+        raise ConfigError(f"population.base_year {base_year} must be before end_year {cfg.end_year}")
+    base, _ = load_base_year_table(resolve_path(d.base_year), base_year, dict(cfg.population.overrides))
     inputs = ModelInputs(
         sectors=load_sectors(resolve_path(d.sectors)), cities=load_cities(resolve_path(d.cities)), base=base,
         fund_kinds=load_fund_kinds(resolve_path(d.fund_kinds)),
         params=load_params(parameter_file(cfg), dict(cfg.params.overrides)),
-        base_year=base_year, end_year=cfg.end_year)
+        base_year=base_year, end_year=cfg.end_year, policy_history=policy_history_of(cfg.policy_history))
     return inputs, history
 
 

@@ -15,6 +15,7 @@ What the functions assume beyond the data is said in their reasoning, with a ran
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -63,12 +64,22 @@ DIGITAL_CORE_UPPER_MARGIN = 0.05
 
 
 class Inferred(NamedTuple):
-    """A base-year value inferred from the data: central value, interval, and how."""
+    """A base-year value inferred from the data: central value, interval, and how. ``kind`` and
+    ``distribution``, where given, override the table row's defaults (INFERRED_ROWS): a function that
+    finds an observed row for the year returns it as kind 'observed', distribution 'fixed'."""
 
     value: float
     low: float
     high: float
     reasoning: str
+    kind: str | None = None
+    distribution: str | None = None
+
+
+def _observed(indicator: str, year: int, v: float, how: str, unit: str = "") -> Inferred:
+    """The year's own row: observed, fixed."""
+    return Inferred(v, v, v, f"Observed: {indicator} {year} = {v:g}{unit} ({how}: the year has its own row).",
+                    kind="observed", distribution="fixed")
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -82,6 +93,29 @@ def _require(df: pd.DataFrame, indicator: str, year: int) -> float:
     if v is None:
         raise DataError(f"evidence: the indicator table has no row {indicator} {year}, which this inference needs")
     return v
+
+
+def _note(df: pd.DataFrame, indicator: str, year: int) -> str:
+    """The note of a row ('' where the table has no note column or the row none)."""
+    if "note" not in df.columns:
+        return ""
+    sub = df[(df["indicator"] == indicator) & (df["year"] == year)]
+    return str(sub["note"].iloc[0]).strip() if len(sub) else ""
+
+
+def _with_note(df: pd.DataFrame, indicator: str, year: int) -> str:
+    """' (its note: ...)' for a row with a note, else ''."""
+    n = _note(df, indicator, year)
+    return f" (its note: {n})" if n else ""
+
+
+_GRADE_TAG = re.compile(r"^\[([ABC][+-]?(?:/[ABC][+-]?)?)\]")
+
+
+def _grade_tag(note: str) -> str | None:
+    """The grade tag ('[A]', '[B/C]', ...) a note opens with, without the brackets; None if none."""
+    m = _GRADE_TAG.match(note)
+    return m.group(1) if m else None
 
 
 def _g(pct: float) -> float:
@@ -159,6 +193,45 @@ def first_release_error(history: pd.DataFrame, year: int | None = None) -> tuple
 
 
 # ---------------------------------------------------------------------------------------------- T2
+class PremiumPool(NamedTuple):
+    """The observed yearly SEI growth premia ln(1 + g_sei) - ln(1 + g_above) up to a year, with their
+    weighted mean and spread."""
+
+    rows: list[tuple[int, float, float, str]]  # year, premium, weight, how (reasoning text)
+    mean: float
+    sd: float  # reliability-weighted, unbiased
+    n_eff: float
+    se_mean: float
+
+
+def sei_premium_pool(history: pd.DataFrame, year: int) -> PremiumPool:
+    """Every observed SEI growth premium up to ``year``, one per year: the full-year SEI growth row
+    against the year's above-size growth if there is one, else the longest partial-year SEI row (weight
+    PARTIAL_YEAR_WEIGHT); their weighted mean, spread, effective n and the standard error of the mean."""
+    g_sei = series(history, SEI_GROWTH)
+    g_above = series(history, ABOVE_GROWTH)
+    pool: list[tuple[int, float, float, str]] = []  # year, premium, weight, how
+    for y in sorted(int(v) for v in g_above.index if v <= year):
+        if y in g_sei.index:
+            p = _g(g_sei[y]) - _g(g_above[y])
+            pool.append((y, p, 1.0, f"{y} full year: ln(1 + {g_sei[y]:g} %) - ln(1 + {g_above[y]:g} %) = {_fmt(p)}"))
+        elif (part := longest_partial(history, SEI_GROWTH, y)) is not None:
+            suffix, v = part
+            p = _g(v) - _g(g_above[y])
+            pool.append((y, p, PARTIAL_YEAR_WEIGHT,
+                         f"{y} partial ({SEI_GROWTH}{suffix} {v:g} % vs the annual {g_above[y]:g} %): {_fmt(p)}"))
+    if len(pool) < 2:
+        raise DataError(f"evidence: fewer than two years with both SEI and above-size VA growth up to {year}; "
+                        "cannot measure the spread of the SEI growth premium")
+    w = np.array([r[2] for r in pool])
+    x = np.array([r[1] for r in pool])
+    v1, v2 = w.sum(), np.square(w).sum()
+    mu = float(np.sum(w * x) / v1)
+    tau = float(math.sqrt(np.sum(w * np.square(x - mu)) / (v1 - v2 / v1)))  # reliability-weighted, unbiased
+    n_eff = v1 * v1 / v2
+    return PremiumPool(pool, mu, tau, float(n_eff), tau / math.sqrt(n_eff))
+
+
 def infer_t2_sei_share(history: pd.DataFrame, year: int, *, full_sd: float | None = None,
                        partial_sd: float | None = None) -> Inferred:
     """T2 (SEI share of above-size industry VA, %) in ``year``, from its last full-year level carried
@@ -180,7 +253,7 @@ def infer_t2_sei_share(history: pd.DataFrame, year: int, *, full_sd: float | Non
     y0 = int(levels.index.max())
     s0 = float(levels[y0])
     if y0 == year:
-        return Inferred(s0, s0, s0, f"Observed: {SEI_SHARE} {year} = {s0:g} %.")
+        return _observed(SEI_SHARE, year, s0, "simmodel.evidence.infer_t2_sei_share", " %")
     g_sei = series(history, SEI_GROWTH)
     g_above = series(history, ABOVE_GROWTH)
     if full_sd is None:
@@ -198,27 +271,8 @@ def infer_t2_sei_share(history: pd.DataFrame, year: int, *, full_sd: float | Non
     else:
         part_note = f"a partial-year premium has sd {_fmt(partial_sd)} (given)"
 
-    # every observed premium up to `year`: one per year, the full-year row if there is one
-    pool: list[tuple[int, float, float, str]] = []  # year, premium, weight, how
-    for y in sorted(int(v) for v in g_above.index if v <= year):
-        if y in g_sei.index:
-            p = _g(g_sei[y]) - _g(g_above[y])
-            pool.append((y, p, 1.0, f"{y} full year: ln(1 + {g_sei[y]:g} %) - ln(1 + {g_above[y]:g} %) = {_fmt(p)}"))
-        elif (part := longest_partial(history, SEI_GROWTH, y)) is not None:
-            suffix, v = part
-            p = _g(v) - _g(g_above[y])
-            pool.append((y, p, PARTIAL_YEAR_WEIGHT,
-                         f"{y} partial ({SEI_GROWTH}{suffix} {v:g} % vs the annual {g_above[y]:g} %): {_fmt(p)}"))
-    if len(pool) < 2:
-        raise DataError(f"evidence: fewer than two years with both SEI and above-size VA growth up to {year}; "
-                        "cannot measure the spread of the SEI growth premium")
-    w = np.array([r[2] for r in pool])
-    x = np.array([r[1] for r in pool])
-    v1, v2 = w.sum(), np.square(w).sum()
-    mu = float(np.sum(w * x) / v1)
-    tau = float(math.sqrt(np.sum(w * np.square(x - mu)) / (v1 - v2 / v1)))  # reliability-weighted, unbiased
-    n_eff = v1 * v1 / v2
-    se_mu = tau / math.sqrt(n_eff)
+    pp = sei_premium_pool(history, year)
+    pool, mu, tau, n_eff, se_mu = pp.rows, pp.mean, pp.sd, pp.n_eff, pp.se_mean
 
     mean_s, var_meas, k_missing, steps = 0.0, 0.0, 0, []
     for y in range(y0 + 1, year + 1):
@@ -265,10 +319,89 @@ def infer_t2_sei_share(history: pd.DataFrame, year: int, *, full_sd: float | Non
 
 
 # ---------------------------------------------------------------------------------------------- 415X total
+GDP = "gdp_cny_100m"
+GDP_FIRST_RELEASE = "gdp_cny_100m_initial_release"
+GDP_REAL_GROWTH = "gdp_real_growth_pct"
+
+
+def gdp_price_factor(history: pd.DataFrame, y0: int, y1: int) -> tuple[float, list[str]]:
+    """The GDP deflator's rise from ``y0`` to ``y1``: the product over y0 < y <= y1 of the nominal level
+    ratio over real growth, (level_y / level_{y-1}) / (1 + gdp_real_growth_pct_y), and the steps.
+
+    level_{y-1} is the year's gdp_cny_100m; level_y is the first release of y (gdp_cny_100m_initial_release)
+    where the table has one, else gdp_cny_100m: a first release is on the basis of the year before, while a
+    later revision of y alone (the 5th economic census's of 2023) is a series break between y-1 and y."""
+    factor, steps = 1.0, []
+    for y in range(y0 + 1, y1 + 1):
+        prev = _require(history, GDP, y - 1)
+        first = _value(history, GDP_FIRST_RELEASE, y)
+        cur = first if first is not None else _require(history, GDP, y)
+        real = _require(history, GDP_REAL_GROWTH, y)
+        f = cur / prev / (1.0 + real / 100.0)
+        factor *= f
+        if first is not None:
+            final = _value(history, GDP, y)
+            src = (f"{GDP_FIRST_RELEASE} {y} {cur:g} / {GDP} {y - 1} {prev:g} / {1 + real / 100:g} = {f:.4f} (the first "
+                   f"release, on the basis of {y - 1}'s level: the final {GDP} {y} = {final:g} is a later revision "
+                   f"of {y} alone, a series break)" if final is not None and final != cur else
+                   f"{GDP_FIRST_RELEASE} {y} {cur:g} / {GDP} {y - 1} {prev:g} / {1 + real / 100:g} = {f:.4f}")
+        else:
+            src = f"{GDP} {y} {cur:g} / {y - 1} {prev:g} / {1 + real / 100:g} = {f:.4f}"
+        steps.append(src)
+    return factor, steps
+
+
+def _backcast_cluster_415x_revenue(history: pd.DataFrame, year: int) -> Inferred:
+    """415X revenue in a year with no level the year before: the year's own level (observed), else
+    the next observed level back-cast by the real above-size VA growth of the years between, the
+    interval from that divided by the GDP deflator's rise over the same years to the real back-cast."""
+    levels = series(history, CLUSTER_415X)
+    later = levels[levels.index >= year]
+    if later.empty:
+        raise DataError(f"evidence: no {CLUSTER_415X} row in {year - 1} to grow from, nor one in or after {year} "
+                        f"to back-cast from: cannot infer the 415X revenue of {year}")
+    y1 = int(later.index.min())
+    level = float(later[y1])
+    if y1 == year:
+        return _observed(CLUSTER_415X, year, level, "simmodel.evidence.infer_cluster_415x_revenue")
+    growth = [(y, _require(history, ABOVE_GROWTH, y)) for y in range(year + 1, y1 + 1)]
+    real = math.prod(1.0 + g / 100.0 for _, g in growth)
+    back = level / real
+    price, price_steps = gdp_price_factor(history, year, y1)
+    lo_raw, hi_raw = sorted((back / price, back))
+    central = (lo_raw + hi_raw) / 2.0
+    value, low, high = float(round(central)), float(math.floor(lo_raw + 1e-9)), float(math.ceil(hi_raw - 1e-9))
+    rising = price >= 1.0
+    reasoning = (
+        f"Derived (simmodel.evidence.infer_cluster_415x_revenue): no {CLUSTER_415X} row in {year - 1} to grow from; "
+        f"back-cast from the next level, {CLUSTER_415X} {y1} = {level:g}, by the real growth of above-size industry "
+        f"VA in the years between ({ABOVE_GROWTH} " + ", ".join(f"{y} {g:g} %" for y, g in growth)
+        + f"): {level:g} / (" + " x ".join(f"{1 + g / 100:g}" for _, g in growth) + f") = {back:.1f}. Real growth "
+        + ("deflates too little where prices rose: nominal revenue grew by the real rate times the price change, so "
+           f"the {year} level lies below the real back-cast" if rising else
+           f"deflates too much where prices fell, so the {year} level lies above the real back-cast")
+        + f". Price factor: the GDP deflator over the same years, the nominal level ratio over real growth "
+        f"({GDP} / {GDP_REAL_GROWTH}): " + "; ".join(price_steps) + f"; product {price:.4f} (the GDP deflator stands "
+        f"in for the prices of the clusters' output: no industrial price index is in the data). Range between {back:.1f} / "
+        f"{price:.4f} = {back / price:.1f} and {back:.1f}: [{lo_raw:.1f}, {hi_raw:.1f}], rounded outwards to "
+        f"[{low:.0f}, {high:.0f}]; "
+        f"the data say nothing about where in it: central value the middle, {value:.0f}, triangular with its mode "
+        f"there."
+    )
+    return Inferred(value, low, high, reasoning)
+
+
 def infer_cluster_415x_revenue(history: pd.DataFrame, year: int) -> Inferred:
     """415X cluster revenue in ``year`` (CNY 100 m): the previous year's level grown by the year's
     above-size industry VA growth; the interval runs from the year's observed lower bound (if any, else
-    -3 %) to the same distance above the central value."""
+    -3 %) to the same distance above the central value.
+
+    With no level the year before: the year's own level if there is one (observed); else the next
+    observed level back-cast by the real above-size VA growth of the years between, the interval from the
+    back-cast divided by the GDP deflator's rise over those years (``gdp_price_factor``) to the back-cast
+    itself, the value the middle (``_backcast_cluster_415x_revenue``)."""
+    if _value(history, CLUSTER_415X, year - 1) is None:
+        return _backcast_cluster_415x_revenue(history, year)
     prev = _require(history, CLUSTER_415X, year - 1)
     g = _require(history, ABOVE_GROWTH, year)
     central = prev * (1.0 + g / 100.0)
@@ -391,6 +524,72 @@ def infer_emerging_cluster_revenues(history: pd.DataFrame, year: int) -> dict[st
     return out
 
 
+def has_emerging_cluster_rows(history: pd.DataFrame, year: int) -> bool:
+    """Whether any emerging cluster of EMERGING_CLUSTER_ROWS has a revenue row (full or partial year) in ``year``."""
+    return any(_value(history, stem, year) is not None or longest_partial(history, stem, year) is not None
+               for stem in EMERGING_CLUSTER_ROWS)
+
+
+def has_all_emerging_cluster_rows(history: pd.DataFrame, year: int) -> bool:
+    """Whether every emerging cluster of EMERGING_CLUSTER_ROWS has a revenue row (full or partial year) in ``year``."""
+    return all(_value(history, stem, year) is not None or longest_partial(history, stem, year) is not None
+               for stem in EMERGING_CLUSTER_ROWS)
+
+
+# How far above the mean observed SEI growth premium the largest plausible premium lies, in spreads (sd).
+PREMIUM_MAX_SDS = 2.0
+
+
+def share_years_earlier(share: float, premium: float, years: int) -> float:
+    """The share (a fraction) ``years`` earlier of a group with share ``share`` that grew faster than the
+    rest by ``premium`` log points a year: s e^{-pk} / (s e^{-pk} + 1 - s)."""
+    e = share * math.exp(-premium * years)
+    return e / (e + 1.0 - share)
+
+
+def _carry_back_t1(history: pd.DataFrame, year: int) -> Inferred:
+    """T1 in a year without emerging-cluster revenue rows: the interval of the nearest later year with
+    them, carried back by the SEI growth premium: the low end with the largest plausible premium (the
+    observed premia's mean + PREMIUM_MAX_SDS spreads), the high end with premium 0; uniform, the middle."""
+    later = sorted(int(y) for y in set(history["year"]) if y > year and has_emerging_cluster_rows(history, int(y)))
+    if not later:
+        raise DataError(f"evidence: no emerging-cluster revenue row ({', '.join(EMERGING_CLUSTER_ROWS)}) in {year} "
+                        f"or any later year: cannot bound T1 in {year} nor carry a later interval back")
+    y1 = later[0]
+    k = y1 - year
+    at = infer_t1_emerging_share(history, y1)
+    pp = sei_premium_pool(history, y1)
+    p_max = pp.mean + PREMIUM_MAX_SDS * pp.sd
+    s_lo, s_hi = at.low / 100.0, at.high / 100.0
+    e_lo = s_lo * math.exp(-p_max * k)
+    lo = 100.0 * share_years_earlier(s_lo, p_max, k)
+    hi = 100.0 * share_years_earlier(s_hi, 0.0, k)
+    low, high = _floor1(lo), _ceil1(hi)
+    value = round((low + high) / 2.0, 1)
+    all_positive = all(r[1] > 0 for r in pp.rows)
+    reasoning = (
+        f"Inferred (simmodel.evidence.infer_t1_emerging_share). T1 is not in the data for any year (data README), "
+        f"and no emerging-cluster revenue row is in {year} ({', '.join(EMERGING_CLUSTER_ROWS)}). The nearest later "
+        f"year with them is {y1}, where the data bound T1 to [{at.low:g}, {at.high:g}] % (t1_emerging_share_415x_pct "
+        f"of the {y1} table: the clusters with a row at their smallest over the largest 415X total; at most the total "
+        f"less the two traditional clusters above CNY 1 trillion). Carried back {k} years by the growth premium of "
+        f"the emerging clusters over the 415X total: a group with share s growing faster by p log points a year had "
+        f"share s e^(-pk) / (s e^(-pk) + 1 - s) k years earlier. That premium is not in the data; the SEI growth "
+        f"premium ln(1 + {SEI_GROWTH}) - ln(1 + {ABOVE_GROWTH}) stands in for it. Observed premia up to {y1}: "
+        + "; ".join(r[3] for r in pp.rows)
+        + f" (partial years at weight {PARTIAL_YEAR_WEIGHT:g}): weighted mean {_fmt(pp.mean)}, spread (sd) "
+        f"{_fmt(pp.sd)}. Low end with the largest plausible premium, the mean + {PREMIUM_MAX_SDS:g} sd = {_fmt(pp.mean)} "
+        f"+ {PREMIUM_MAX_SDS:g} x {_fmt(pp.sd)} = {_fmt(p_max)}: {s_lo:g} x exp(-{_fmt(p_max)} x {k}) = {e_lo:.4f}; "
+        f"{e_lo:.4f} / ({e_lo:.4f} + {1 - s_lo:g}) = {lo:.2f} %. High end with premium 0 (the emerging clusters grew "
+        f"no faster than the rest): {hi:.2f} %."
+        + (" A negative premium is not in the interval: the SEI premium was positive in every observed year."
+           if all_positive else "")
+        + f" The data say little about where T1 lies in [{low:g}, {high:g}] %: uniform, central value the middle, "
+        f"{value:g} %."
+    )
+    return Inferred(value, low, high, reasoning)
+
+
 def infer_t1_emerging_share(history: pd.DataFrame, year: int) -> Inferred:
     """T1 (share of the 11 emerging clusters in 415X revenue, %) in ``year``: bounded by the data.
 
@@ -401,7 +600,12 @@ def infer_t1_emerging_share(history: pd.DataFrame, year: int) -> Inferred:
     them traditional; so the emerging clusters hold at most the 415X total less CNY 2 trillion (the other
     eight emerging clusters, each below CNY 1 trillion, bound nothing tighter). The data say nothing about
     where T1 lies in between: the value is the middle and the distribution uniform.
+
+    A year without any emerging-cluster revenue row: the interval of the nearest later year with them,
+    carried back by the SEI growth premium (``_carry_back_t1``).
     """
+    if not has_emerging_cluster_rows(history, year):
+        return _carry_back_t1(history, year)
     total = infer_cluster_415x_revenue(history, year)
     a = annualise_emerging_clusters(history, year)
     part_text = [f"{row} {year} = {v:g}" for _, row, v in a.rows]
@@ -458,24 +662,116 @@ def infer_digital_core_va(history: pd.DataFrame, year: int) -> Inferred:
     growth = _value(history, "digital_core_va_growth_pct", year)
     agrees = (f"; the growth its source gives agrees with digital_core_va_growth_pct {year} = {growth:g} %"
               if growth is not None else "")
+    grade = _grade_tag(_note(history, DIGITAL_CORE, year))
+    what = ("grade C: a compiled figure with no named original" if grade == "C"
+            else "a reported level" + (f", grade {grade}" if grade else ""))
     reasoning = (
-        f"Observed: {DIGITAL_CORE} {year} = {level:g} (grade C: a compiled figure with no named original{agrees}). "
+        f"Observed: {DIGITAL_CORE} {year} = {level:g} ({what}{agrees}). "
         f"Range: low end "
         + (f"the official lower bound {DIGITAL_CORE_LOWER} {year} = {bound:g} ('突破1万亿')" if bound is not None
-           else f"-{100 * DIGITAL_CORE_UPPER_MARGIN:g} %")
+           else f"-{100 * DIGITAL_CORE_UPPER_MARGIN:g} % = {low:g} (no lower bound in the data for the year)")
         + f"; high end +{100 * DIGITAL_CORE_UPPER_MARGIN:g} % = {high:g}, a revision of {rev}. Triangular with its "
         f"mode at the observed value.{share}"
     )
     return Inferred(level, float(low), high, reasoning)
 
 
+# ---------------------------------------------------------------------------------------------- counts
+def infer_count_between(history: pd.DataFrame, indicator: str, year: int) -> Inferred:
+    """A count in ``year`` between two observed rows of a series that rose at every observed step: the
+    year's own row if there is one (observed, fixed); else the log-linear interpolation between the
+    nearest rows before and after (central, a constant growth rate), from the earlier count (low end: the
+    series only rose) to the linear interpolation (high end: above the log-linear one on a convex path)."""
+    s = series(history, indicator)
+    if s.empty:
+        raise DataError(f"evidence: the indicator table has no {indicator} row")
+    if year in s.index:
+        return _observed(indicator, year, float(s[year]), "simmodel.evidence.infer_count_between")
+    before, after = s[s.index < year], s[s.index > year]
+    if before.empty or after.empty:
+        raise DataError(f"evidence: {indicator} needs a row before and a row after {year} to interpolate; it has rows "
+                        f"in {', '.join(str(int(y)) for y in s.index)}")
+    y0, y1 = int(before.index.max()), int(after.index.min())
+    v0, v1 = float(s[y0]), float(s[y1])
+    upto = s[s.index <= y1]
+    if not (np.diff(upto.to_numpy()) > 0).all():
+        raise DataError(f"evidence: {indicator} does not rise at every observed step up to {y1} "
+                        f"({', '.join(f'{int(y)} {v:g}' for y, v in upto.items())}): the earlier count is no lower "
+                        f"bound of {year}'s")
+    t = (year - y0) / (y1 - y0)
+    central = v0 * (v1 / v0) ** t
+    linear = v0 + (v1 - v0) * t
+    value, low, high = float(round(central)), v0, float(math.ceil(linear - 1e-9))
+    reasoning = (
+        f"Inferred (simmodel.evidence.infer_count_between). No {indicator} row in {year}; the nearest rows: {y0} = "
+        f"{v0:g}{_with_note(history, indicator, y0)} and {y1} = {v1:g}{_with_note(history, indicator, y1)}. Central "
+        f"value the log-linear interpolation (a constant growth rate): {v0:g} x ({v1:g} / {v0:g})^({year - y0}/"
+        f"{y1 - y0}) = {central:.1f}, rounded to {value:.0f}. The series rose at every observed step ("
+        + ", ".join(f"{int(y)} {v:g}" for y, v in upto.items())
+        + f"), so the earlier count {v0:g} is the low end; high end the linear interpolation, {v0:g} + ({v1:g} - "
+        f"{v0:g}) x {year - y0}/{y1 - y0} = {linear:.2f}, rounded up to {high:.0f} (above the log-linear path, which "
+        f"is convex). Triangular with its mode at the central value."
+    )
+    return Inferred(value, float(low), high, reasoning)
+
+
+def infer_count_before_batch(history: pd.DataFrame, cumulative: str, new: str, year: int) -> Inferred:
+    """A cumulative count of a designation at the end of ``year``: the year's own row if there is one
+    (observed, fixed); else the next year's cumulative count less the next year's new batch (derived,
+    fixed): the count before that batch."""
+    own = _value(history, cumulative, year)
+    if own is not None:
+        return _observed(cumulative, year, own, "simmodel.evidence.infer_count_before_batch")
+    cum = _value(history, cumulative, year + 1)
+    add = _value(history, new, year + 1)
+    if cum is None or add is None:
+        raise DataError(f"evidence: no {cumulative} row in {year}, and not both {cumulative} {year + 1} and {new} "
+                        f"{year + 1} to derive it from")
+    if add > cum:
+        raise DataError(f"evidence: {new} {year + 1} = {add:g} exceeds {cumulative} {year + 1} = {cum:g}")
+    d = cum - add
+    reasoning = (
+        f"Derived (simmodel.evidence.infer_count_before_batch): {cumulative} {year + 1} = {cum:g}"
+        f"{_with_note(history, cumulative, year + 1)} minus {new} {year + 1} = {add:g}{_with_note(history, new, year + 1)}"
+        f" = {d:g} at the end of {year}: the count before the {year + 1} batch (no other batch between the end of "
+        f"{year} and that one)."
+    )
+    return Inferred(d, d, d, reasoning)
+
+
+HIGH_TECH_COUNT = "high_tech_enterprises_count"
+LITTLE_GIANT_CUMULATIVE = "little_giant_national_cumulative_count"
+LITTLE_GIANT_NEW = "little_giant_national_new_count"
+
+
+def _interpolation_needed(indicator: str) -> Callable[[pd.DataFrame, int], bool]:
+    """A count's row is inferred where the year has no row but rows before and after it."""
+
+    def supported(history: pd.DataFrame, year: int) -> bool:
+        s = series(history, indicator)
+        return year not in s.index and (s.index < year).any() and (s.index > year).any()
+    return supported
+
+
+def _before_batch_needed(cumulative: str, new: str) -> Callable[[pd.DataFrame, int], bool]:
+    """A cumulative count is derived where the year has no row but the next year has the count and its batch."""
+
+    def supported(history: pd.DataFrame, year: int) -> bool:
+        return (_value(history, cumulative, year) is None and _value(history, cumulative, year + 1) is not None
+                and _value(history, new, year + 1) is not None)
+    return supported
+
+
 # ---------------------------------------------------------------------------------------------- the table's rows
-# quantity -> (function, distribution, kind, unit) for the rows of base_year.csv this module sets
+# quantity -> (function, distribution, kind, unit, supported) for the rows of a base-year table this module
+# sets. ``supported`` (None: always) says whether the data support the row in a year: an optional quantity
+# (an emerging cluster's revenue) or a count inferred only where the year lacks its own row. A function's
+# Inferred may override the distribution and kind (the year's own row: observed, fixed).
 INFERRED_ROWS = {
-    "cluster_415x_revenue_cny_100m": (infer_cluster_415x_revenue, "triangular", "derived", "CNY 100m"),
-    "t1_emerging_share_415x_pct": (infer_t1_emerging_share, "uniform", "inferred", "%"),
-    "t2_sei_share_pct": (infer_t2_sei_share, "triangular", "inferred", "%"),
-    "digital_core_va_cny_100m": (infer_digital_core_va, "triangular", "observed", "CNY 100m"),
+    "cluster_415x_revenue_cny_100m": (infer_cluster_415x_revenue, "triangular", "derived", "CNY 100m", None),
+    "t1_emerging_share_415x_pct": (infer_t1_emerging_share, "uniform", "inferred", "%", None),
+    "t2_sei_share_pct": (infer_t2_sei_share, "triangular", "inferred", "%", None),
+    "digital_core_va_cny_100m": (infer_digital_core_va, "triangular", "observed", "CNY 100m", None),
 }
 
 
@@ -488,15 +784,26 @@ def _cluster_revenue(sector_id: str) -> Callable[[pd.DataFrame, int], Inferred]:
     return infer
 
 
-INFERRED_ROWS.update({SECTOR_REVENUE_FORMAT.format(sid): (_cluster_revenue(sid), "triangular", "inferred", "CNY 100m")
+INFERRED_ROWS.update({SECTOR_REVENUE_FORMAT.format(sid): (_cluster_revenue(sid), "triangular", "inferred", "CNY 100m",
+                                                          has_all_emerging_cluster_rows)
                       for sid in EMERGING_CLUSTER_SECTORS.values()})
+INFERRED_ROWS.update({
+    "n_high_tech_enterprises": (lambda h, y: infer_count_between(h, HIGH_TECH_COUNT, y), "triangular", "inferred",
+                                "count", _interpolation_needed(HIGH_TECH_COUNT)),
+    "n_little_giants": (lambda h, y: infer_count_before_batch(h, LITTLE_GIANT_CUMULATIVE, LITTLE_GIANT_NEW, y), "fixed",
+                        "derived", "count", _before_batch_needed(LITTLE_GIANT_CUMULATIVE, LITTLE_GIANT_NEW)),
+})
 
 
 def inferred_base_rows(history: pd.DataFrame, year: int) -> dict[str, dict[str, object]]:
-    """The rows of the base-year table this module sets, in the table's columns."""
+    """The rows of the base-year table for ``year`` this module sets, in the table's columns: every row
+    of INFERRED_ROWS the data support in that year."""
     out = {}
-    for q, (fn, dist, kind, unit) in INFERRED_ROWS.items():
+    for q, (fn, dist, kind, unit, supported) in INFERRED_ROWS.items():
+        if supported is not None and not supported(history, year):
+            continue
         r = fn(history, year)
-        out[q] = {"quantity": q, "year": year, "value": r.value, "low": r.low, "high": r.high, "distribution": dist,
-                  "unit": unit, "kind": kind, "reasoning": r.reasoning}
+        out[q] = {"quantity": q, "year": year, "value": r.value, "low": r.low, "high": r.high,
+                  "distribution": r.distribution or dist, "unit": unit, "kind": r.kind or kind,
+                  "reasoning": r.reasoning}
     return out

@@ -12,7 +12,9 @@ Uncertainties (what nobody in the province controls) are declared the same way i
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
+import functools
 import math
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -370,6 +372,64 @@ def defaults(cls: type = Levers) -> dict[str, Any]:
 
 def no_new_policy_values() -> dict[str, Any]:
     return {name: s.no_new_policy for name, s in specs(Levers).items()}
+
+
+@dataclass(frozen=True)
+class PolicyHistory:
+    """The levers in force in the years before the draft's measures switch on.
+
+    Years from ``start_year`` on run under the scenario's levers. An earlier year runs under the
+    ``no_new_policy`` values (the programmes as they were before the draft) changed by every step
+    ``(from_year, values)`` with ``from_year`` at or before it, in order: a step holds until the next
+    one changes the same lever. ``scenarios/history.yaml`` gives Zhejiang's steps with their sources.
+    A run whose base year is start_year - 1 (the default, 2024) never sees a step."""
+
+    start_year: int = 2025
+    steps: tuple[tuple[int, tuple[tuple[str, Any], ...]], ...] = ()
+
+    def levers_at(self, year: int, levers: Levers) -> Levers:
+        """The levers in force in ``year``, ``levers`` being the scenario's (from start_year)."""
+        if year >= self.start_year:
+            return levers
+        values = no_new_policy_values()
+        for from_year, changes in self.steps:
+            if from_year <= year:
+                values.update(changes)
+        return _pre_policy(tuple(sorted(values.items())))
+
+
+@functools.lru_cache(maxsize=256)
+def _pre_policy(items: tuple[tuple[str, Any], ...]) -> Levers:
+    """One Levers object per distinct pre-policy setting (built once: the model asks every year)."""
+    values = dict(items)
+    values["fund_evaluation_regime"] = FundRegime(values["fund_evaluation_regime"])
+    return Levers(**values)
+
+
+def policy_history(start_year: int, steps: dict) -> PolicyHistory:
+    """Build and check a PolicyHistory from a config mapping {from_year: {lever: value}}: every name
+    must be a lever, every value in its declared range, every year before start_year."""
+    known = specs(Levers)
+    out = []
+    for key in sorted(steps, key=lambda k: int(k)):
+        try:
+            year = int(key)
+        except (TypeError, ValueError):
+            raise ConfigError(f"policy_history.levers: {key!r} is not a year; allowed: years before "
+                              f"policy_history.start_year = {start_year}") from None
+        if year >= start_year:
+            raise ConfigError(f"policy_history.levers.{year}: a step must come before policy_history.start_year = "
+                              f"{start_year} (from then on the scenario's levers apply)")
+        changes = dict(steps[key] or {})
+        for name, value in changes.items():
+            if name not in known:
+                close = difflib.get_close_matches(name, list(known), n=1)
+                raise ConfigError(f"policy_history.levers.{year}.{name}: no such lever"
+                                  + (f"; did you mean {close[0]}?" if close else "; the levers are listed in docs/ODD.md"))
+            _check_one(name, value.value if isinstance(value, enum.Enum) else value, known[name],
+                       f"policy_history.levers.{year}:")
+        out.append((year, tuple(sorted((k, v.value if isinstance(v, enum.Enum) else v) for k, v in changes.items()))))
+    return PolicyHistory(int(start_year), tuple(out))
 
 
 def _check_one(name: str, value: Any, spec: LeverSpec, kind: str) -> None:

@@ -37,10 +37,10 @@ from simmodel.agents.funds import Fund
 from simmodel.agents.government import EQUITY_LEVERS, Government, stochastic_round
 from simmodel.agents.talent import TalentPool
 from simmodel.data import BaseQuantity
-from simmodel.levers import FundRegime, Levers, Uncertainties, no_new_policy_values
+from simmodel.levers import FundRegime, Levers, PolicyHistory, Uncertainties, no_new_policy_values
 from simmodel.params import Params
 from simmodel.population import Synthesiser
-from simmodel.sectors import CityTable, FundKind, SectorGroup, SectorTable
+from simmodel.sectors import MOTHER_FUNDS, CityTable, FundKind, SectorGroup, SectorTable
 
 _PURPOSES = {name: i for i, name in enumerate((
     "synthesis", "growth", "innovation", "exit", "entry", "spinoff", "land", "ladder", "government",
@@ -58,6 +58,8 @@ class ModelInputs:
     base_year: int
     end_year: int
     fund_kinds: dict[str, FundKind]  # which stages and sectors each kind of fund backs (fund_kinds.csv)
+    # the levers of the years before the draft's measures (a replay from an earlier base year)
+    policy_history: PolicyHistory = PolicyHistory()
 
 
 class SimModel(mesa.Model):
@@ -74,11 +76,16 @@ class SimModel(mesa.Model):
         self.cities_table = inputs.cities
         self.base = inputs.base
         self.params = inputs.params
-        self.levers = levers
-        self.uncertainties = uncertainties
         self.scale = scale
         self.base_year = inputs.base_year
         self.years = list(range(inputs.base_year + 1, inputs.end_year + 1))
+        # the scenario's levers act from the policy's start year; before it (a replay from an early
+        # base year) the levers of the time, which start_year() puts in self.levers each year
+        self.policy_history = inputs.policy_history
+        self.policy_start_year = max(inputs.policy_history.start_year, self.years[0])
+        self.scenario_levers = levers
+        self.levers = self.policy_history.levers_at(self.years[0], levers)
+        self.uncertainties = uncertainties
         self.q = 0  # quarter index; year = years[q // 4]
         self.n_quarters = 4 * len(self.years)
         s = self.sectors
@@ -156,8 +163,11 @@ class SimModel(mesa.Model):
         self.make_fund("provincial", first, b["provincial_fund_initial_cny_100m"].value, None, life_years=old_life)
         for y in range(first + 1, self.base_year + 1):
             self.make_fund("provincial", y, per_year, None, life_years=old_life)
-        self.make_fund("mother_sci", self.base_year, b["sci_innov_mother_fund_cny_100m"].value, None, life_years=old_life)
-        self.make_fund("mother_srdi", self.base_year, b["srdi_mother_fund_cny_100m"].value, None, life_years=old_life)
+        # the mother funds set up by the base year hold from it; those set up later (a replay from an
+        # earlier base year) are set up when the replay reaches their year (Government.commit_funds)
+        for kind, q in MOTHER_FUNDS.items():
+            if b[q].year <= self.base_year:
+                self.make_fund(kind, self.base_year, b[q].value, None, life_years=old_life)
         for y in range(self.base_year - int(p.private_vc_life_years) + 1, self.base_year + 1):
             self.make_fund("private_vc", y, p.private_vc_commitment_cny_100m_per_year, None, life_years=p.private_vc_life_years)
         cache: dict = {}  # the base-year population stands in for every earlier year
@@ -308,8 +318,9 @@ class SimModel(mesa.Model):
         self.q += 1
 
     def start_year(self, year: int) -> None:
+        self.levers = self.policy_history.levers_at(year, self.scenario_levers)
         lv, p, g = self.levers, self.params, self.government
-        self.plot_effect = plot_ratio_effect(lv.plot_ratio_multiplier, year - self.base_year - 1, p.land_plot_ratio_phase_in_years)
+        self.plot_effect = plot_ratio_effect(lv.plot_ratio_multiplier, year - self.policy_start_year, p.land_plot_ratio_phase_in_years)
         renovated = sum(c.open_year(lv.land_quota_mu_per_year, lv.land_renovation_mu_per_year, self.scale) for c in self.city_agents)
         g.pay_renovation(year, renovated)
         g.commit_funds(year)
@@ -339,8 +350,10 @@ class SimModel(mesa.Model):
         self._counters["n_entries"] += n_attr / self.scale
         rng_t = self.rng_for("talent", year)
         recruits = stochastic_round(lv.n_talents_recruited_per_year * self.scale, rng_t)
-        # cultivated talents finish training a year after selection: none arrive in the first year
-        cultivated = stochastic_round(lv.n_talents_cultivated_per_year * self.scale, rng_t) if year > self.years[0] else 0
+        # cultivated talents finish training a year after selection: those selected under last year's
+        # levers arrive (none in the first simulated year, nor in the policy's first year)
+        last = self.policy_history.levers_at(year - 1, self.scenario_levers)
+        cultivated = stochastic_round(last.n_talents_cultivated_per_year * self.scale, rng_t) if year > self.years[0] else 0
         self.talent.recruit(year, recruits, cultivated, self.firms, self.target_sectors_talent, rng_t)
         g.pay_talent_incentives(year, self.talent.n_active)
         self.climb_ladder(year)
@@ -394,7 +407,7 @@ class SimModel(mesa.Model):
         """Uncertainties as additions to annual growth by sector."""
         s, u = self.sectors, self.uncertainties
         shift = np.where(s.is_industry, u.world_demand_shift_pct / 100.0, 0.0)
-        if year - self.base_year <= u.breakthrough_delay_years:
+        if year - self.policy_start_year + 1 <= u.breakthrough_delay_years:
             shift = shift + np.where(self.long_horizon, s.growth_low - s.growth_prior, 0.0)
         return shift
 

@@ -39,6 +39,10 @@ _GROUPS = {"emerging": SectorGroup.EMERGING, "traditional": SectorGroup.TRADITIO
 _FUTURE = {"none": 0, "fast": 1, "long": 2}
 
 
+# kind of fund (fund_kinds.csv) -> the base-year quantity of its size (CNY 100 m); the row's year is the
+# year it was set up, so a replay from an earlier base year sets it up when it reaches that year
+MOTHER_FUNDS = {"mother_sci": "sci_innov_mother_fund_cny_100m", "mother_srdi": "srdi_mother_fund_cny_100m"}
+
 @dataclass(frozen=True)
 class SectorTable:
     """Sector properties as arrays (index = sector number)."""

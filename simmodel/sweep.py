@@ -42,7 +42,7 @@ NEUTRAL_KEYS = ("workers", "output.progress")
 # Run settings two jobs must share for replicate r of both to have the same seeds (paired differences).
 PAIRING_KEYS = ("seed", "replicates", "population.scale", "calibration", "calibration_root", "uncertainty.assumptions",
                 "uncertainty.behaviour", "uncertainty.estimates", "uncertainty.shocks",
-                "end_year", "base_year", "data")
+                "end_year", "population.base_year", "data")
 
 
 class SweepError(SimmodelError):

@@ -422,44 +422,39 @@ def calibrate(cfg, *, command: str = "", echo=print) -> Path:
     import shutil
 
     from simmodel.calibration.fit import FitSettings, fit
-    from simmodel.calibration.moments import load_grades, observed_moments
+    from simmodel.calibration.moments import load_grades, path_observations
     from simmodel.calibration.runs import run_dir, write_run
     from simmodel.config import validate_calibrate
-    from simmodel.model import ModelInputs
 
     validate_calibrate(cfg)
     d = cfg.data
-    history, _, base_year, table, parts = _calibration_inputs(d, cfg.base_year)
+    h = cfg.history
+    history, last, table, inputs = _calibration_inputs(cfg, h.cutoff)
     unknown = [n for n in cfg.estimated if n not in table]
     if unknown:
         raise ConfigError(f"estimated: unknown parameter(s) {', '.join(unknown)}; see {resolve_path(d.parameters)}")
-    inputs = ModelInputs(**parts, base_year=base_year, end_year=cfg.end_year)
-    h = cfg.history
     hcfg = _history_config(h, h.cutoff)
     grades = load_grades(resolve_path(h.grades))
-    moments, bounds, notes = observed_moments(history, hcfg, grades)
-    if len(moments) < len(cfg.estimated):
-        raise ConfigError(f"the history gives {len(moments)} moments for {len(cfg.estimated)} parameters: "
-                          f"estimate at most {len(moments)} (estimated=[...]) or use more data")
+    moments, bounds, notes = path_observations(history, hcfg, grades, inputs.base_year)
     root = resolve_path(cfg.runs_root)
     final = run_dir(root, cfg.name)
     if final.exists() and not cfg.overwrite:
         raise ConfigError(f"calibration run {cfg.name!r} exists ({final}); choose another name=... or overwrite=true")
     settings = FitSettings(estimated=tuple(cfg.estimated), replicates=cfg.replicates, scale=cfg.scale, seed=cfg.seed,
-                           max_evaluations=cfg.max_evaluations, workers=cfg.workers, end_year=cfg.end_year)
+                           max_evaluations=cfg.max_evaluations, workers=cfg.workers, end_year=inputs.end_year,
+                           tolerance=cfg.tolerance)
     bar = None
     if cfg.progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=cfg.max_evaluations + 1 + 2 * len(cfg.estimated), desc=f"calibrate {cfg.name}", unit="eval", file=sys.stderr)
+        bar = tqdm(desc=f"calibrate {cfg.name}", unit="eval", file=sys.stderr)
     started = dt.datetime.now(dt.timezone.utc)
     result = fit(inputs, table, moments, bounds, settings,
                  progress=(lambda n, loss: (bar.update(1), bar.set_postfix(loss=f"{loss:.3g}"))) if bar else None)
     if bar:
-        bar.update(bar.total - bar.n)
         bar.close()
     files = {"indicators": d.indicators, "parameters": d.parameters, "sectors": d.sectors, "cities": d.cities,
-             "base_year": d.base_year, "grades": h.grades}
+             "base_year": str(inputs_path_of_base(d, inputs.base_year)), "grades": h.grades, "policy_history": cfg.policy_history}
     manifest = {
         "task": "calibrate", "name": cfg.name, "command": command, "started_utc": started.isoformat(),
         "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(), "config": plain(cfg),
@@ -481,7 +476,7 @@ def calibrate(cfg, *, command: str = "", echo=print) -> Path:
         raise
     if backup is not None:
         shutil.rmtree(backup, ignore_errors=True)
-    echo((path / "report.md").read_text(encoding="utf-8").split("## Fit, moment by moment")[0].rstrip())
+    echo((path / "report.md").read_text(encoding="utf-8").split("## Fit, row by row")[0].rstrip())
     echo(f"calibration run: {path}")
     return path
 
@@ -490,28 +485,24 @@ def backtest(cfg, *, command: str = "", echo=print) -> Path:
     """Rolling-origin backtest (see simmodel.calibration.backtest); writes results/backtest/<timestamp>/."""
     from simmodel.calibration import backtest as bt
     from simmodel.calibration.fit import FitSettings, fit
-    from simmodel.calibration.moments import load_grades, observed_moments
+    from simmodel.calibration.moments import load_grades, path_observations
     from simmodel.calibration.runs import run_dir, write_run
     from simmodel.config import CalibrateConfig, validate_calibrate
-    from simmodel.model import ModelInputs
 
     cutoffs = [cfg.cutoff] if cfg.cutoff is not None else sorted(set(cfg.cutoffs))
     d = cfg.data
-    history, last, base_year, table, parts = _calibration_inputs(d, cfg.base_year)
-    bad = [c for c in cutoffs if not 2000 <= c < last]
+    history, last, table, inputs = _calibration_inputs(cfg, None)
+    bad = [c for c in cutoffs if not inputs.base_year < c < last]
     if bad or not cutoffs:
-        raise ConfigError(f"cutoff(s) {bad or cutoffs}: each must be a year before the last full data year {last}")
+        raise ConfigError(f"cutoff(s) {bad or cutoffs}: each must lie after the replay's base year {inputs.base_year} "
+                          f"and before the last data year {last}, so that some years are held out")
     validate_calibrate(CalibrateConfig(replicates=cfg.replicates, scale=cfg.scale, max_evaluations=cfg.max_evaluations,
-                                       workers=cfg.workers, estimated=list(cfg.estimated), history=cfg.history))
+                                       workers=cfg.workers, estimated=list(cfg.estimated), history=cfg.history,
+                                       base_year=cfg.base_year, tolerance=cfg.tolerance))
     if cfg.calibration_name is not None:
         target = run_dir(resolve_path(cfg.runs_root), cfg.calibration_name)
         if not (target / "manifest.json").is_file():
             raise ConfigError(f"calibration_name={cfg.calibration_name!r}: no complete run in {target}")
-    # the longest horizon: from the earliest last observation at or before a cutoff to the last data year
-    last_obs = [int(g["year"][g["year"] <= c].max()) for c in cutoffs for name, _, _ in bt.BACKTEST_SERIES
-                for g in [history[history["indicator"] == name]] if (g["year"] <= c).any()]
-    end_year = base_year + (last - min(last_obs or cutoffs)) + 2
-    inputs = ModelInputs(**parts, base_year=base_year, end_year=end_year)
     grades = load_grades(resolve_path(cfg.history.grades))
     h = cfg.history
     final = new_run_dir(Path(cfg.output_root), "backtest", "rolling")
@@ -519,12 +510,13 @@ def backtest(cfg, *, command: str = "", echo=print) -> Path:
     try:
         frames = []
         for c in cutoffs:
-            moments, bounds, notes = observed_moments(history, _history_config(h, c), grades)
-            est = [n for n in cfg.estimated][: max(1, len(moments))]
-            settings = FitSettings(estimated=tuple(est), replicates=cfg.replicates, scale=cfg.scale, seed=cfg.seed,
-                                   max_evaluations=cfg.max_evaluations, workers=cfg.workers, end_year=end_year)
+            moments, bounds, notes = path_observations(history, _history_config(h, c), grades, inputs.base_year)
+            settings = FitSettings(estimated=tuple(cfg.estimated), replicates=cfg.replicates, scale=cfg.scale, seed=cfg.seed,
+                                   max_evaluations=cfg.max_evaluations, workers=cfg.workers, end_year=c,
+                                   tolerance=cfg.tolerance)
             if cfg.progress:
-                echo(f"backtest: calibrating on data up to {c} ({len(moments)} moments, {len(est)} parameters)")
+                echo(f"backtest: calibrating on the replayed years {inputs.base_year + 1}-{c} ({len(moments)} rows, "
+                     f"{len(cfg.estimated)} parameters)")
             result = fit(inputs, table, moments, bounds, settings)
             write_run(writer.tmp / f"calibration_{c}", f"backtest cutoff {c}", result, moments, bounds, notes, table,
                       history[history["year"] <= c], {"task": "backtest-calibration", "cutoff": c}, cutoff=c)
@@ -539,7 +531,7 @@ def backtest(cfg, *, command: str = "", echo=print) -> Path:
         (writer.tmp / "figures").mkdir(exist_ok=True)
         for ind in forecasts["indicator"].unique():
             plots.save(bt.figure(forecasts, history, ind), writer.path(f"figures/backtest_{ind}.png"))
-        report = backtest_markdown(cutoffs, sc, dm)
+        report = backtest_markdown(cutoffs, sc, dm, inputs.base_year)
         writer.path("report.md").write_text(report, encoding="utf-8")
         manifest = {"task": "backtest", "command": command, "cutoffs": cutoffs, "config": plain(cfg),
                     "data_files": {"indicators": {"path": str(resolve_path(d.indicators)), "sha256": file_sha256(resolve_path(d.indicators))}},
@@ -575,14 +567,19 @@ def _projection_paths(inputs, table, result, cfg, cutoff: int) -> tuple[dict[str
     return paths, res[0].trajectory.index.to_numpy(int)
 
 
-def backtest_markdown(cutoffs, sc: pd.DataFrame, dm: pd.DataFrame) -> str:
+def backtest_markdown(cutoffs, sc: pd.DataFrame, dm: pd.DataFrame, base_year: int | None = None) -> str:
+    from simmodel.calibration.backtest import scorecard, scorecard_lines
+
     lines = [f"# Backtest, rolling origin (cutoffs {', '.join(map(str, cutoffs))})", "",
-             "Errors: log points x 100 for levels, pp for shares. The model forecast carries the last observed value",
-             "forward with the calibrated model's own simulated change (replicates with parameters drawn from each",
-             "origin's estimates and covariance, so its bands carry parameter and shock uncertainty); the others are",
-             "plain statsmodels forecasters. GDP levels after 2022 are on the revised (5th economic census) basis, a",
-             "break no forecaster made from earlier data can see.", "",
-             "| indicator | method | n | RMSE | MAE | coverage 80 % | coverage 95 % |", "|---|---|---|---|---|---|---|"]
+             f"For each cutoff the model is calibrated on the replayed years up to it, then simulated from the base year "
+             f"({base_year}) through every later year with data; each held-out row is scored. The model's forecast is its",
+             "simulated level (replicates with parameters drawn from the origin's posterior and their own shocks); the others",
+             "are plain statsmodels forecasters fitted to the rows up to the cutoff. Errors: log points x 100 for levels, pp for",
+             "shares, units for counts. GDP levels from 2023 are on the revised (5th economic census) basis, a break no forecast",
+             "made from earlier data can see.", "", "## Scorecard", ""]
+    lines += scorecard_lines(scorecard(sc))
+    lines += ["", "## Every series and method", "",
+              "| indicator | method | n | RMSE | MAE | coverage 80 % | coverage 95 % |", "|---|---|---|---|---|---|---|"]
     for r in sc.itertuples():
         lines.append(f"| {r.indicator} | {r.method} | {r.n} | {r.rmse:.3f} | {r.mae:.3f} | {r.coverage80:.2f} | {r.coverage95:.2f} |")
     lines += ["", "Diebold-Mariano (model vs each forecaster, squared-error loss, HLN small-sample correction):", "",
@@ -626,27 +623,38 @@ def _history_config(h, cutoff):
     from simmodel.calibration.moments import HistoryConfig
 
     return HistoryConfig(cutoff=cutoff, grade_weights=dict(h.grade_weights), partial_year_weight=h.partial_year_weight,
-                         breaks={k: list(v) for k, v in h.breaks.items()}, high_tech_count_from_year=h.high_tech_count_from_year)
+                         breaks={k: list(v) for k, v in h.breaks.items()})
 
 
-def _calibration_inputs(d, base_year_cfg):
-    """History, base year, base-year table, prior parameter table and sector/city tables for the
-    calibration tasks (calibrate, backtest), all validated. The parameters are the priors."""
-    from simmodel.data import check_base_year_complete, latest_full_year, load_base_year, load_indicators
+def _calibration_inputs(cfg, cutoff: int | None):
+    """History, its last full year (up to ``cutoff``), prior parameter table and the model inputs of
+    the replay (calibrate, backtest): the population of cfg.base_year, the policy history of
+    cfg.policy_history, simulated through the last data year, all validated. Parameters: the priors."""
+    from simmodel.config import load_policy_history
+    from simmodel.data import latest_full_year, load_base_year_table, load_indicators
+    from simmodel.model import ModelInputs
     from simmodel.params import load_param_table, load_params
     from simmodel.sectors import load_cities, load_fund_kinds, load_sectors
 
+    d = cfg.data
     history = load_indicators(resolve_path(d.indicators))
-    last = latest_full_year(history)
-    base_year = base_year_cfg or last
-    base = load_base_year(resolve_path(d.base_year))
-    check_base_year_complete(base, resolve_path(d.base_year))
-    if base["gdp_cny_100m"].year != base_year:
-        raise ConfigError(f"the base-year table describes {base['gdp_cny_100m'].year}, the base year is {base_year}")
-    parts = {"sectors": load_sectors(resolve_path(d.sectors)), "cities": load_cities(resolve_path(d.cities)), "base": base,
-             "fund_kinds": load_fund_kinds(resolve_path(d.fund_kinds)),
-             "params": load_params(resolve_path(d.parameters))}
-    return history, last, base_year, load_param_table(resolve_path(d.parameters)), parts
+    last = int(history["year"].max()) if cutoff is None else min(int(history["year"].max()), cutoff)
+    if not cfg.base_year < last:
+        raise ConfigError(f"base_year = {cfg.base_year}: the replay needs data after it (the last data year is {last}); "
+                          f"the latest full-year GDP is {latest_full_year(history)}")
+    base, _ = load_base_year_table(resolve_path(d.base_year), cfg.base_year)
+    inputs = ModelInputs(
+        sectors=load_sectors(resolve_path(d.sectors)), cities=load_cities(resolve_path(d.cities)), base=base,
+        fund_kinds=load_fund_kinds(resolve_path(d.fund_kinds)), params=load_params(resolve_path(d.parameters)),
+        base_year=cfg.base_year, end_year=last, policy_history=load_policy_history(cfg.policy_history))
+    return history, last, load_param_table(resolve_path(d.parameters)), inputs
+
+
+def inputs_path_of_base(d, year: int) -> Path:
+    """The base-year table a replay from ``year`` reads (for manifests)."""
+    from simmodel.data import base_year_path
+
+    return base_year_path(resolve_path(d.base_year), year)
 
 
 def memo(cfg, *, command: str = "", echo=print) -> Path:

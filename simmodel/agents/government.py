@@ -14,7 +14,7 @@ import mesa
 import numpy as np
 
 from simmodel.agents.firms import ORIGIN_ATTRACTED, FirmStage, choose_top, stage_mask
-from simmodel.sectors import SectorGroup
+from simmodel.sectors import MOTHER_FUNDS, SectorGroup
 
 if TYPE_CHECKING:
     from simmodel.model import SimModel
@@ -297,14 +297,18 @@ class Government(mesa.Agent):
 
     def commit_funds(self, year: int) -> None:
         """New government fund vintages (art. 22): a provincial vintage every year; the
-        future-industry fund and the state venture funds in the first simulated year."""
+        future-industry fund and the state venture funds in the policy's first year; in a replay from
+        an earlier base year, the mother funds in the year they were set up (their base-year row's)."""
         m: SimModel = self.model
         lv = m.levers
+        for kind, q in MOTHER_FUNDS.items():
+            if m.base[q].year == year:
+                m.make_fund(kind, year, m.base[q].value, None, life_years=lv.fund_life_years)
         if lv.provincial_fund_commitment_cny_100m_per_year > 0:
             m.make_fund("provincial", year, lv.provincial_fund_commitment_cny_100m_per_year,
                         "provincial_fund_commitment_cny_100m_per_year", life_years=lv.fund_life_years)
             self.book("provincial_fund_commitment_cny_100m_per_year", year, lv.provincial_fund_commitment_cny_100m_per_year)
-        if year == m.years[0]:
+        if year == m.policy_start_year:
             for kind, lever in (("future", "future_industry_fund_cny_100m"), ("state_vc", "state_vc_fund_cny_100m")):
                 size = getattr(lv, lever)
                 if size > 0:

@@ -1,12 +1,14 @@
-"""Rolling-origin backtest: calibrate on the history up to a cutoff, project the years after it,
-score against what happened and against plain statsmodels forecasters.
+"""Rolling-origin backtest on the replayed history: for each cutoff, calibrate on the replayed years
+up to it (simmodel.calibration.fit), simulate from the early base year through every later year with
+data, and score the model's levels against what happened and against plain statsmodels forecasters
+fitted to the rows up to the cutoff (simmodel.calibration.forecasters).
 
-The model's forecast of an indicator is the last observed value at or before the cutoff carried
-forward with the calibrated model's own simulated change over the same number of years (growth
-factors for levels, pp changes for shares), replicate by replicate: the model starts from the base
-year's population, so it is the model's dynamics, not its levels, that a backtest can judge.
-Errors are in log points x 100 for levels (so indicators of different size compare) and in pp for
-shares.
+The model's forecast of a year is the simulated level itself, replicate by replicate (parameters
+drawn from the origin's posterior, its own shocks): the model starts from the base year's data and
+lives through the held-out years, as Poledna et al. (2023) score their ABM from each forecast origin.
+Any year after the cutoff with a row is scored, so rows a user adds (2025, 2026) are scored without a
+code change. Errors are in log points x 100 for levels (so indicators of different size compare) and
+in pp for shares.
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ import pandas as pd
 
 from simmodel.calibration import forecasters as fc
 
-# (indicator in the data, indicator in the model, kind): what the backtest scores
+# (indicator in the data, indicator in the model, kind): what the backtest scores; kind "level" is
+# scored in log points x 100 and forecast on the log scale, "share" in pp and "count" in units
 BACKTEST_SERIES = (
     ("gdp_cny_100m", "gdp_cny_100m", "level"),
     ("digital_core_va_cny_100m", "digital_core_va_cny_100m", "level"),
     ("digital_core_va_share_gdp_pct", "t3_digital_core_share_gdp_pct", "share"),
     ("rd_intensity_pct", "rd_intensity_pct", "share"),
     ("high_tech_enterprises_count", "n_high_tech", "level"),
+    ("little_giant_national_cumulative_count", "n_little_giant", "level"),
+    ("single_champion_cumulative_count", "n_single_champion", "level"),
+    ("national_adv_mfg_clusters_cumulative", "t4_national_clusters", "count"),
+    ("cluster_415x_revenue_cny_100m", "cluster_415x_revenue_cny_100m", "level"),
 )
 
 
@@ -39,23 +46,13 @@ def annual_rows(history: pd.DataFrame, indicator: str) -> pd.DataFrame:
     return sub[["year", "value"]]
 
 
-def model_forecast(paths: np.ndarray, years_sim: np.ndarray, last_year: int, last_value: float, target_years: np.ndarray,
-                   kind: str) -> tuple[np.ndarray, ...]:
-    """Quantiles of last_value carried forward with the simulated k-year change (k = year - last_year),
-    measured from the first simulated year (a yearly average like the later ones)."""
-    first = paths[:, 1]  # column 0 is the base-year state
-    out = []
-    for y in target_years:
-        k = int(y - last_year)
-        col = 1 + k
-        if col >= paths.shape[1]:
-            raise ValueError(f"simulation too short for a {k}-year horizon; raise end_year")
-        if kind == "level":
-            vals = last_value * paths[:, col] / first
-        else:
-            vals = last_value + paths[:, col] - first
-        out.append(np.quantile(vals, [0.5, 0.1, 0.9, 0.025, 0.975]))
-    q = np.array(out)
+def model_forecast(paths: np.ndarray, years_sim: np.ndarray, target_years: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Median and 80 % / 95 % quantiles over replicates of the simulated value in each target year."""
+    col = {int(y): i for i, y in enumerate(years_sim)}
+    missing = [int(y) for y in target_years if int(y) not in col]
+    if missing:
+        raise ValueError(f"the simulation does not reach year(s) {missing}; it runs {years_sim[0]}-{years_sim[-1]}")
+    q = np.array([np.quantile(paths[:, col[int(y)]], [0.5, 0.1, 0.9, 0.025, 0.975]) for y in target_years])
     return q[:, 0], q[:, 1], q[:, 2], q[:, 3], q[:, 4]
 
 
@@ -68,19 +65,23 @@ def error(actual: np.ndarray, predicted: np.ndarray, kind: str) -> np.ndarray:
 
 def score_origin(history: pd.DataFrame, cutoff: int, paths: dict[str, np.ndarray], years_sim: np.ndarray,
                  last_data_year: int) -> OriginResult:
+    """Every held-out row (after the cutoff, up to the last data year, within the simulated years) of
+    the scored series: the model's forecast and each forecaster's (fitted to the rows up to the
+    cutoff; a series needs two such rows for the forecasters, the model needs none)."""
     rows = []
     for data_name, sim_name, kind in BACKTEST_SERIES:
         obs = annual_rows(history, data_name)
         train = obs[obs["year"] <= cutoff]
-        test = obs[(obs["year"] > cutoff) & (obs["year"] <= last_data_year)]
-        if len(train) < 2 or test.empty or sim_name not in paths:
+        test = obs[(obs["year"] > cutoff) & (obs["year"] <= min(last_data_year, int(years_sim[-1])))]
+        if test.empty or sim_name not in paths:
             continue
         ty = test["year"].to_numpy(int)
         actual = test["value"].to_numpy(float)
-        ly, lv = int(train["year"].iloc[-1]), float(train["value"].iloc[-1])
-        mean, lo80, hi80, lo95, hi95 = model_forecast(paths[sim_name], years_sim, ly, lv, ty, kind)
+        mean, lo80, hi80, lo95, hi95 = model_forecast(paths[sim_name], years_sim, ty)
         rows += [dict(cutoff=cutoff, indicator=data_name, method="model", year=int(y), mean=m, lo80=a, hi80=b, lo95=c, hi95=d,
                       actual=act, notes="") for y, m, a, b, c, d, act in zip(ty, mean, lo80, hi80, lo95, hi95, actual)]
+        if len(train) < 2:
+            continue  # no forecaster can be fitted to fewer than two rows; the model is still scored
         for name, f in fc.FORECASTERS.items():
             res = f(train["year"].to_numpy(int), train["value"].to_numpy(float), ty, log=(kind == "level"))
             rows += [dict(cutoff=cutoff, indicator=data_name, method=name, year=int(y), mean=m, lo80=a, hi80=b, lo95=c, hi95=d,
@@ -113,6 +114,42 @@ def scores(forecasts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                             "statistic": res.get("statistic", float("nan")), "pvalue": res.get("pvalue", float("nan")),
                             "note": res.get("reason", "negative statistic: the model's squared errors are smaller")})
     return pd.DataFrame(rows), pd.DataFrame(dm_rows)
+
+
+# A series enters the headline scorecard with at least this many held-out model points (issue 14's goal)
+SCORECARD_MIN_POINTS = 3
+
+
+def scorecard(sc: pd.DataFrame, min_points: int = SCORECARD_MIN_POINTS) -> dict:
+    """The headline of a backtest from its scores table: for each series with at least ``min_points``
+    held-out model points, whether the model's RMSE is below the random walk with drift's; and the
+    coverage of the model's 80 % and 95 % intervals pooled over every held-out point."""
+    model = sc[sc["method"] == "model"].set_index("indicator")
+    rw = sc[sc["method"] == "random_walk_drift"].set_index("indicator")
+    series = []
+    for ind, r in model.iterrows():
+        if int(r["n"]) < min_points or ind not in rw.index:
+            continue
+        series.append({"indicator": ind, "n": int(r["n"]), "rmse_model": float(r["rmse"]), "rmse_rw": float(rw.loc[ind, "rmse"]),
+                       "beats_rw": bool(r["rmse"] < rw.loc[ind, "rmse"])})
+    n_pts = model["n"].astype(float)
+    cov80 = float((model["coverage80"] * n_pts).sum() / n_pts.sum()) if n_pts.sum() else float("nan")
+    cov95 = float((model["coverage95"] * n_pts).sum() / n_pts.sum()) if n_pts.sum() else float("nan")
+    return {"series": series, "n_series": len(series), "n_beats_rw": sum(s["beats_rw"] for s in series),
+            "coverage80": cov80, "coverage95": cov95, "n_points": int(n_pts.sum()), "min_points": min_points}
+
+
+def scorecard_lines(card: dict) -> list[str]:
+    """The scorecard as Markdown lines, with the goals of issue 14 stated beside the figures."""
+    lines = [f"Series with at least {card['min_points']} held-out points: the model beats the random walk with drift on "
+             f"{card['n_beats_rw']} of {card['n_series']} (goal: a majority). Coverage of the model's intervals over all "
+             f"{card['n_points']} held-out points: 80 % interval {100 * card['coverage80']:.0f} % (goal 70-90 %), 95 % interval "
+             f"{100 * card['coverage95']:.0f} %.", ""]
+    if card["series"]:
+        lines += ["| series | held-out points | RMSE model | RMSE random walk | model better |", "|---|---|---|---|---|"]
+        lines += [f"| {s['indicator']} | {s['n']} | {s['rmse_model']:.3f} | {s['rmse_rw']:.3f} | {'yes' if s['beats_rw'] else 'no'} |"
+                  for s in card["series"]]
+    return lines
 
 
 def figure(forecasts: pd.DataFrame, history: pd.DataFrame, indicator: str):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from simmodel.calibration import backtest as bt
 from simmodel.calibration.runs import CalibrationRun
 from simmodel.report import plots
 
@@ -27,7 +28,8 @@ def comparison_tables(runs: list[CalibrationRun]) -> dict[str, pd.DataFrame]:
             else:
                 row[r.name] = "not estimated"
         prow.append(row)
-    fit_keys = [("loss", "{:.2f}"), ("j_stat", "{:.2f}"), ("j_df", "{:d}"), ("j_pvalue", "{:.3f}"), ("n_evaluations", "{:d}"),
+    fit_keys = [("method", "{}"), ("base_year", "{}"), ("loss", "{:.2f}"), ("j_stat", "{:.2f}"), ("j_df", "{:.1f}"),
+                ("j_pvalue", "{:.3f}"), ("n_evaluations", "{:d}"),
                 ("converged", "{}"), ("n_moments", "{:d}"), ("cutoff", "{}"), ("seconds", "{:.0f}")]
     frow = []
     for k, fmt in fit_keys:
@@ -45,24 +47,29 @@ def comparison_tables(runs: list[CalibrationRun]) -> dict[str, pd.DataFrame]:
             mm = r.moments.set_index("moment")
             row[r.name] = f"{mm.loc[m, 't_stat']:+.2f}" if m in mm.index else "-"
         frow.append(row)
-    brow = []
+    brow, card_rows = [], []
     for r in runs:
         if r.backtest is None:
             continue
-        model = r.backtest[r.backtest["method"] == "model"]
-        for rec in model.itertuples():
-            brow.append({"run": r.name, "indicator": rec.indicator, "n": rec.n, "rmse": rec.rmse, "mae": rec.mae,
-                         "coverage80": rec.coverage80, "coverage95": rec.coverage95})
+        for rec in r.backtest[r.backtest["method"].isin(["model", "random_walk_drift"])].itertuples():
+            brow.append({"run": r.name, "indicator": rec.indicator, "method": rec.method, "rmse": rec.rmse})
+        card = bt.scorecard(r.backtest)
+        card_rows.append({"run": r.name, "series beating the random walk": f"{card['n_beats_rw']} of {card['n_series']}",
+                          "coverage 80 % (goal 70-90 %)": f"{100 * card['coverage80']:.0f} %",
+                          "coverage 95 %": f"{100 * card['coverage95']:.0f} %", "held-out points": card["n_points"],
+                          "method": r.fit.get("method", "growth moments from a 2024 start (before issue 14)")})
     back = pd.DataFrame(brow)
     if not back.empty:
-        back = back.pivot_table(index="indicator", columns="run", values="rmse").reset_index()
+        back["column"] = back["run"] + ": " + back["method"].map({"model": "model", "random_walk_drift": "random walk"})
+        back = back.pivot_table(index="indicator", columns="column", values="rmse").reset_index()
         back.columns.name = None
         for n in names:
-            if n not in back.columns:
+            if not any(c.startswith(n + ": ") for c in back.columns):
                 back[n] = "not backtested"
     else:
         back = pd.DataFrame({"indicator": ["(no run has been backtested: simmodel backtest calibration_name=NAME)"]})
-    return {"parameters": pd.DataFrame(prow), "fit": pd.DataFrame(frow), "backtest_rmse": back}
+    scorecard = pd.DataFrame(card_rows) if card_rows else pd.DataFrame({"run": ["(no run has been backtested)"]})
+    return {"parameters": pd.DataFrame(prow), "fit": pd.DataFrame(frow), "scorecard": scorecard, "backtest_rmse": back}
 
 
 def _md(df: pd.DataFrame) -> str:
@@ -77,7 +84,10 @@ def markdown(runs: list[CalibrationRun], tables: dict[str, pd.DataFrame]) -> str
     lines = ["# Calibration runs compared: " + ", ".join(f"`{r.name}`" for r in runs), ""]
     lines += ["## Parameters: estimate [95 % interval]", "", _md(tables["parameters"]), ""]
     lines += ["## Fit statistics (t = simulated minus observed moment, in observed standard errors)", "", _md(tables["fit"]), ""]
-    lines += ["## Backtest: the model's RMSE by indicator (log points x 100 for levels, pp for shares)", "", _md(tables["backtest_rmse"]), ""]
+    lines += ["## Backtest scorecard (out of sample; series with at least three held-out points)", "",
+              _md(tables["scorecard"]), ""]
+    lines += ["## Backtest: RMSE by indicator, the model beside the random walk with drift (log points x 100 for levels, "
+              "pp for shares, units for counts)", "", _md(tables["backtest_rmse"]), ""]
     lines += ["Data files: " + "; ".join(f"`{r.name}`: {r.manifest.get('data_files', {}).get('indicators', {}).get('sha256', '?')[:12]}"
                                          for r in runs), ""]
     return "\n".join(lines)

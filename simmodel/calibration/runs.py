@@ -78,20 +78,20 @@ def load_run(root: Path, name: str) -> CalibrationRun:
         manifest=manifest, backtest=pd.read_csv(bt) if bt.is_file() else None)
 
 
-def weight_shares(moments: list[Moment], jacobian: np.ndarray) -> dict[str, float]:
-    """How much each moment weighs in the estimates: its share of the information G'WG carries about
-    each parameter (G_ij^2 / se_i^2 over the column's sum), averaged over the parameters. Unit-free,
-    unlike a share of 1/se^2, and zero for a moment no parameter moves."""
-    se = np.array([m.se for m in moments])
+def weight_shares(moments: list[Moment], jacobian: np.ndarray, sd: dict[str, float] | None = None) -> dict[str, float]:
+    """How much each row weighs in the estimates: its share of the information G'WG carries about
+    each parameter (G_ij^2 / s_i^2 over the column's sum, s_i the row's total sd, else its
+    measurement se), averaged over the parameters. Unit-free, and zero for a row no parameter moves."""
+    se = np.array([(sd or {}).get(m.name, m.se) for m in moments])
     info = (jacobian / se[:, None]) ** 2
     col = info.sum(axis=0)
     share = np.where(col > 0, info / np.where(col > 0, col, 1.0), 0.0).mean(axis=1)
     return {m.name: float(s) for m, s in zip(moments, share)}
 
 
-def series_weights(moments: list[Moment], jacobian: np.ndarray) -> dict[str, float]:
-    """Weight share by data series (a moment's share split evenly over the series it uses)."""
-    ws = weight_shares(moments, jacobian)
+def series_weights(moments: list[Moment], jacobian: np.ndarray, sd: dict[str, float] | None = None) -> dict[str, float]:
+    """Weight share by data series (a row's share split evenly over the series it uses)."""
+    ws = weight_shares(moments, jacobian, sd)
     out: dict[str, float] = {}
     for m in moments:
         for s in m.series:
@@ -117,20 +117,20 @@ def write_run(path: Path, name: str, result: FitResult, moments: list[Moment], b
                     w.writerow([p.name, p.value, p.low, p.high, p.distribution, p.unit, p.kind, p.source])
         warn_of = {n: [x for x in result.warnings if x.startswith(n + ":")] for n in result.names}
         pd.DataFrame({
-            "name": result.names, "prior": result.prior, "estimate": result.estimate, "se": result.se,
-            "ci95_low": np.maximum(result.estimate - 1.96 * result.se, result.low),
-            "ci95_high": np.minimum(result.estimate + 1.96 * result.se, result.high),
-            "low": result.low, "high": result.high,
-            "identified": [int(not any("weakly" in x for x in warn_of[n])) for n in result.names],
+            "name": result.names, "prior": result.prior, "prior_sd": result.prior_sd, "estimate": result.estimate,
+            "se": result.se, "ci95_low": result.ci_low, "ci95_high": result.ci_high, "low": result.low, "high": result.high,
+            "identified": result.moved.astype(int),
             "note": ["; ".join(x.split(": ", 1)[1] for x in warn_of[n]) for n in result.names],
         }).to_csv(writer.path("estimates.csv"), index=False)
         pd.DataFrame(result.cov, index=result.names, columns=result.names).to_csv(writer.path("covariance.csv"))
-        ws = weight_shares(moments, result.jacobian)
+        ws = weight_shares(moments, result.jacobian, result.total_sd)
         pd.DataFrame([{
-            "moment": m.name, "unit": m.unit, "observed": m.value, "observed_se": m.se, "weight_share": ws[m.name],
-            "simulated_mean": result.sim_mean[m.name], "simulated_sd": result.sim_sd[m.name],
-            "t_stat": (result.sim_mean[m.name] - m.value) / m.se, "series": " ".join(m.series),
-            "years": " ".join(map(str, m.years)), "n_obs": m.n_obs, "method": m.method} for m in moments]
+            "moment": m.name, "unit": m.unit, "observed": m.value, "observed_se": m.se, "total_sd": result.total_sd[m.name],
+            "weight_share": ws[m.name], "simulated_mean": result.sim_mean[m.name], "simulated_sd": result.sim_sd[m.name],
+            "t_stat": result.residuals[m.name], "series": " ".join(m.series), "model": m.model,
+            "years": " ".join(map(str, m.years)), "n_obs": m.n_obs, "method": m.method} for m in moments],
+            columns=["moment", "unit", "observed", "observed_se", "total_sd", "weight_share", "simulated_mean", "simulated_sd",
+                     "t_stat", "series", "model", "years", "n_obs", "method"]
         ).to_csv(writer.path("moments.csv"), index=False)
         pd.DataFrame([{"moment": b.name, "lower_bound": b.value, "simulated_mean": result.sim_mean[b.name],
                        "satisfied": int(result.sim_mean[b.name] >= b.value), "source": b.note} for b in bounds],
@@ -138,9 +138,12 @@ def write_run(path: Path, name: str, result: FitResult, moments: list[Moment], b
         pd.DataFrame([{"evaluation": e, "loss": l, **dict(zip(result.names, x))} for e, l, x in result.trace]).to_csv(
             writer.path("trace.csv"), index=False)
         fit = {"loss": result.loss, "j_stat": result.j_stat, "j_df": result.j_df, "j_pvalue": result.j_pvalue,
+               "p_eff": result.p_eff, "method": "penalised indirect inference on the replayed history (least_squares, trf)",
+               "base_year": int(result.sim_years[0]) if len(result.sim_years) else None,
+               "not_moved": [n for n, mv in zip(result.names, result.moved) if not mv],
                "n_evaluations": result.n_evaluations, "converged": result.converged, "optimizer_message": result.message,
                "seconds": result.seconds, "n_moments": len(moments), "n_parameters": len(result.names),
-               "cutoff": cutoff, "warnings": result.warnings, "series_weight_share": series_weights(moments, result.jacobian)}
+               "cutoff": cutoff, "warnings": result.warnings, "series_weight_share": series_weights(moments, result.jacobian, result.total_sd)}
         write_json(writer.path("fit.json"), fit)
         (writer.tmp / "figures").mkdir()
         _figures(writer, result, moments, history)
@@ -154,20 +157,17 @@ def write_run(path: Path, name: str, result: FitResult, moments: list[Moment], b
 def _figures(writer: RunWriter, result: FitResult, moments: list[Moment], history: pd.DataFrame) -> None:
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.0, 0.5 + 0.55 * len(moments)), dpi=150)
+    fig, ax = plt.subplots(figsize=(7.0, 0.8 + 0.3 * max(len(moments), 1)), dpi=150)
     y = np.arange(len(moments))[::-1]
-    obs = np.array([m.value for m in moments])
-    se = np.array([m.se for m in moments])
-    sim = np.array([result.sim_mean[m.name] for m in moments])
-    sd = np.array([result.sim_sd[m.name] for m in moments])
-    scale = np.where(np.abs(obs) > 0, np.abs(obs), 1.0)  # each moment relative to its observed size
-    ax.errorbar(obs / scale, y + 0.12, xerr=1.96 * se / scale, fmt="o", color=plots.PALETTE["black"], label="observed, 95 % CI")
-    ax.errorbar(sim / scale, y - 0.12, xerr=1.96 * sd / scale, fmt="s", color=plots.PALETTE["blue"], label="simulated, 95 % band")
-    ax.set_yticks(y, [f"{m.name} ({m.value:.3g} {m.unit})" for m in moments], fontsize=7)
-    ax.axvline(1.0, color="0.7", lw=0.8)
-    ax.set_xlabel("relative to the observed value")
-    ax.legend(fontsize=7, frameon=False)
-    ax.set_title("Auxiliary statistics: observed vs simulated at the estimate", fontsize=10)
+    t = np.array([result.residuals[m.name] for m in moments])
+    colors = [plots.PALETTE["vermillion"] if abs(v) > 2 else plots.PALETTE["blue"] for v in t]
+    ax.barh(y, t, color=colors, height=0.6)
+    for v in (-2.0, 2.0):
+        ax.axvline(v, color="0.6", lw=0.8, ls="--")
+    ax.axvline(0.0, color="0.3", lw=0.8)
+    ax.set_yticks(y, [m.name for m in moments], fontsize=6)
+    ax.set_xlabel("simulated minus observed, in the row's total sd (measurement and the model's own spread)")
+    ax.set_title("The replay against each observed row at the estimate (beyond +/-2: not followed)", fontsize=9)
     fig.tight_layout()
     plots.save(fig, writer.path("figures/moments.png"))
 
@@ -188,6 +188,9 @@ def _figures(writer: RunWriter, result: FitResult, moments: list[Moment], histor
               ("digital_core_va_cny_100m", "digital_core_va_cny_100m", "digital-core VA", "CNY 100m"),
               ("digital_core_va_share_gdp_pct", "t3_digital_core_share_gdp_pct", "T3 digital-core share of GDP", "%"),
               ("high_tech_enterprises_count", "n_high_tech", "high-tech enterprises", "count"),
+              ("little_giant_national_cumulative_count", "n_little_giant", "little giants", "count"),
+              ("single_champion_cumulative_count", "n_single_champion", "single champions", "count"),
+              ("national_adv_mfg_clusters_cumulative", "t4_national_clusters", "national clusters (T4)", "count"),
               ("rd_intensity_pct", "rd_intensity_pct", "R&D intensity", "% of GDP"))
     for data_name, sim_name, label, unit in series:
         h = history[(history["indicator"] == data_name)]
@@ -197,57 +200,76 @@ def _figures(writer: RunWriter, result: FitResult, moments: list[Moment], histor
         vals = pd.DataFrame([(r, int(yr), float(v)) for r, row in enumerate(paths) for yr, v in zip(result.sim_years, row)],
                             columns=["replicate", "year", "value"])
         hist = pd.DataFrame({"year": h["year"], "value": h["value"], "label": "observed"})
-        fig = plots.fan_chart(vals, title=f"{label}: history and the calibrated model under pre-2025 policy", unit=unit,
+        fig = plots.fan_chart(vals, title=f"{label}: history and the calibrated replay under the policy of the time", unit=unit,
                               history=hist, base_year=int(result.sim_years[0]))
         plots.save(fig, writer.path(f"figures/fit_{data_name}.png"))
 
 
 def report_markdown(name: str, r: FitResult, moments: list[Moment], bounds: list[Bound], notes: list[str], fit: dict) -> str:
-    ws = weight_shares(moments, r.jacobian)
+    from simmodel.calibration.fit import NOT_MOVED_RATIO, cannot_follow
+
+    ws = weight_shares(moments, r.jacobian, r.total_sd)
+    base = fit.get("base_year")
+    years = f"{base + 1}-{int(r.sim_years[-1])}" if base is not None and len(r.sim_years) else "?"
     lines = [f"# Calibration run `{name}`", ""]
     lines += ["## Verdict", ""]
-    lines.append(f"- Loss {r.loss:.2f} over {len(moments)} moments and {len(r.names)} parameters; "
-                 + (f"J = {r.j_stat:.2f} on {r.j_df} degree(s) of freedom, p = {r.j_pvalue:.3f} "
-                    f"({'the model is rejected at 5 %' if r.j_pvalue < 0.05 else 'not rejected at 5 %'})."
-                    if r.j_df > 0 else "exactly identified: no overidentification test."))
-    lines.append(f"- Optimiser (Nelder-Mead): {r.n_evaluations} model evaluations of {fit.get('n_parameters')} parameters, "
-                 f"{'converged' if r.converged else 'stopped before its tolerance: ' + r.message}; {r.seconds:.0f} s.")
+    lines.append(f"- The model was synthesised for {base} and replayed {years} under the policy of the time; "
+                 f"{len(moments)} observed rows of those years and {len(bounds)} bound(s) were compared with the simulated paths.")
+    if r.j_df > 0.5 and np.isfinite(r.j_pvalue):
+        verdict = "the model is rejected at 5 %" if r.j_pvalue < 0.05 else "not rejected at 5 %"
+        lines.append(f"- J = {r.j_stat:.2f} on {r.j_df:.1f} degrees of freedom ({len(moments)} rows less {r.p_eff:.1f} "
+                     f"effective parameters), p = {r.j_pvalue:.3f}: {verdict}.")
+    else:
+        lines.append(f"- J = {r.j_stat:.2f}: no overidentification test ({len(moments)} rows, {r.p_eff:.1f} effective parameters).")
+    missed = cannot_follow(r, moments)
+    if missed:
+        lines.append("- Rows the model cannot follow (beyond 2 total sd), and why as far as the fit can tell:")
+        lines += [f"  - {m.name}: the replay is {'above' if t > 0 else 'below'} by {abs(t):.1f} sd; {why}." for m, t, why in missed]
+    else:
+        lines.append("- Every row lies within 2 total sd of the replay.")
+    lines.append(f"- Optimiser: scipy least_squares (trust region), {r.n_evaluations} model evaluations of {len(r.names)} "
+                 f"parameters; {'stopped on its tolerance' if r.converged else 'stopped on its budget, not its tolerance'} "
+                 f"({r.message}); {r.seconds:.0f} s.")
+    not_moved = [n for n, mv in zip(r.names, r.moved) if not mv]
+    if not_moved:
+        lines.append(f"- Not moved by the data (posterior sd above {NOT_MOVED_RATIO:g} of the prior's): "
+                     + ", ".join(f"`{n}`" for n in not_moved) + ". They stay at their prior.")
     for w in r.warnings:
-        lines.append(f"- Warning: {w}")
-    lines += ["", "## Parameters", "",
-              "| parameter | prior | estimate | s.e. | 95 % interval | plausible range | identified |", "|---|---|---|---|---|---|---|"]
+        if "not moved by the data" not in w:
+            lines.append(f"- Warning: {w}")
+    lines += ["", "## Parameters: prior and posterior", "",
+              "Posterior: Laplace approximation at the estimate, on the logit scale of the plausible range (intervals stay inside it).", "",
+              "| parameter | prior | prior sd | estimate | posterior sd | 95 % interval | plausible range | moved by the data |",
+              "|---|---|---|---|---|---|---|---|"]
     for j, n in enumerate(r.names):
-        lo_ci, hi_ci = max(r.estimate[j] - 1.96 * r.se[j], r.low[j]), min(r.estimate[j] + 1.96 * r.se[j], r.high[j])
-        weak = any(n + ":" in w and "weakly" in w for w in r.warnings)
-        lines.append(f"| `{n}` | {r.prior[j]:.4g} | {r.estimate[j]:.4g} | {r.se[j]:.3g} | [{lo_ci:.4g}, {hi_ci:.4g}] | "
-                     f"[{r.low[j]:g}, {r.high[j]:g}] | {'no (weak)' if weak else 'yes'} |")
-    lines += ["", "## Fit, moment by moment", "",
-              "| moment | observed (s.e.) | simulated (sd) | t | weight in the estimates | series | years | n |", "|---|---|---|---|---|---|---|---|"]
+        lines.append(f"| `{n}` | {r.prior[j]:.4g} | {r.prior_sd[j]:.3g} | {r.estimate[j]:.4g} | {r.se[j]:.3g} | "
+                     f"[{r.ci_low[j]:.4g}, {r.ci_high[j]:.4g}] | [{r.low[j]:g}, {r.high[j]:g}] | {'yes' if r.moved[j] else 'no'} |")
+    lines += ["", "## Fit, row by row", "",
+              "Residual: simulated mean minus observed, in the row's total sd (its measurement sd and the model's spread across replicates).", "",
+              "| row | observed | measurement sd | simulated (sd) | residual | weight in the estimates | how |", "|---|---|---|---|---|---|---|"]
     for m in moments:
-        t = (r.sim_mean[m.name] - m.value) / m.se
-        lines.append(f"| {m.name} ({m.unit}) | {m.value:.4f} ({m.se:.4f}) | {r.sim_mean[m.name]:.4f} ({r.sim_sd[m.name]:.4f}) | "
-                     f"{t:+.2f} | {100 * ws[m.name]:.0f} % | {', '.join(m.series)} | {' '.join(map(str, m.years))} | {m.n_obs} |")
+        lines.append(f"| {m.name} ({m.unit}) | {m.value:.4f} | {m.se:.4f} | {r.sim_mean[m.name]:.4f} ({r.sim_sd[m.name]:.4f}) | "
+                     f"{r.residuals[m.name]:+.2f} | {100 * ws[m.name]:.0f} % | {m.method} |")
     if bounds:
-        lines += ["", "Bounds (one-sided moments, from lower-bound rows):", ""]
+        lines += ["", "Bounds (lower-bound rows of years without an exact level):", ""]
         for b in bounds:
             ok = r.sim_mean[b.name] >= b.value
             lines.append(f"- {b.name} >= {b.value:.4f}: simulated {r.sim_mean[b.name]:.4f} ({'satisfied' if ok else 'violated'}); {b.note}")
     lines += ["", "## Which series carried how much weight", "",
-              "Share of the information about the parameters (G'WG) each series supplies, averaged over the parameters:", "",
               "| series | weight |", "|---|---|"]
     for s, w in fit["series_weight_share"].items():
         lines.append(f"| {s} | {100 * w:.1f} % |")
     lines += ["", "## How the data were treated", "",
-              "- Partial-year rows are never used as annual levels; partial-year growth rates and shares enter at reduced weight.",
-              "- Lower-bound rows are inequalities on growth since the last exact level (listed above); a bound in a year with an exact level is ignored.",
-              "- Series breaks split a series: no change is measured across a break year.",
-              "- Rows are weighted by grade (A/B/C, calibration/data/grades.csv or a tag in the row's note).",
-              "- Growth rates in the sources are at comparable prices; the model is nominal. They are compared as they are: an assumption.",
-              "- The model runs from the base year under the pre-2025 levers; the statistics of its simulated years stand for those of the",
-              "  historical years (stable growth processes), which the J test and the moment t-statistics put to the test."]
+              "- Every full-year row of a replayed year is compared with the simulated value of the same year: levels in logs, shares in pp, counts as counts.",
+              "- After a series break (GDP 2023, the 5th economic census) a level enters as its change since the first row on the new basis.",
+              "- Growth enters where only growth exists: the SEI growth premium over above-size industry (both at comparable prices).",
+              "- Partial-year shares and growth premia enter at the partial-year weight; partial-year levels never.",
+              "- Lower-bound rows are inequalities where no exact level of the year exists.",
+              "- Rows are weighted by grade (A/B/C, calibration/data/grades.csv or a tag in the row's note); measurement sds: simmodel/calibration/moments.py OBSERVATION_SD.",
+              "- Before 2025 the levers are those of the time (scenarios/history.yaml); from 2025 the no_new_policy values (the draft is not yet in force in any observed year)."]
     for n in notes:
         lines.append(f"- Left out: {n}")
-    lines += ["", "## Figures", "", "- `figures/moments.png`: each statistic, observed vs simulated.",
+    lines += ["", "## Figures", "", "- `figures/moments.png`: each row's residual at the estimate.",
               "- `figures/trace.png`: the loss at every evaluation.",
-              "- `figures/fit_*.png`: each series' history and the calibrated model's projection under pre-2025 policy.", ""]
+              "- `figures/fit_*.png`: each series' history and the calibrated replay.", ""]
     return "\n".join(lines)
