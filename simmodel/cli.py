@@ -13,7 +13,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 
 from simmodel.config import PROJECT_ROOT, RunConfig
-from simmodel.errors import SimmodelError
+from simmodel.errors import ConfigError, SimmodelError
 
 CONF_DIR = PROJECT_ROOT / "conf"
 SCENARIO_DIR = PROJECT_ROOT / "scenarios"
@@ -68,7 +68,7 @@ def scenario_question(slug: str, lang: str = "en") -> str:
 # What a scenario file may set (docs/extending.md): values only, under these keys. Hydra would also
 # accept hydra.*, defaults and _target_ nodes, interpolations and resolvers, through which a file
 # could run code or read the environment; a scenario is data, so check_scenario_file refuses them.
-SCENARIO_KEYS = ("levers", "uncertainties", "population", "params")
+SCENARIO_KEYS = ("levers", "uncertainties", "population", "params", "policy_history")
 
 
 def _scenario_error(path: Path, line: int | None, text: str) -> SimmodelError:
@@ -129,7 +129,7 @@ def check_scenario_file(path: Path) -> None:
 
     import yaml
 
-    from simmodel.levers import Levers, Uncertainties, specs, validate
+    from simmodel.levers import Levers, Uncertainties, policy_history, specs, validate
 
     path = Path(path)
     if not _re.match(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", path.stem):
@@ -178,11 +178,25 @@ def check_scenario_file(path: Path) -> None:
                                   + f"; a scenario may set {', '.join(SCENARIO_KEYS)}")
         if not isinstance(value, dict):
             raise _scenario_error(path, line, f"{top} must be a mapping of names to values, not {type(value).__name__}")
+        if top == "policy_history":
+            try:
+                policy_history(int(value.get("start_year", 2025)), value.get("levers") or {})
+                unknown = set(value) - {"start_year", "levers"}
+                if unknown:
+                    raise ConfigError(f"policy_history.{sorted(unknown)[0]} is not a key; allowed: start_year, levers")
+            except (SimmodelError, TypeError, ValueError, AttributeError) as exc:
+                raise _scenario_error(path, line, str(exc)) from None
+            continue
         if top in ("population", "params"):
-            extra = [k for k in value if k != "overrides"]
+            allowed = ("overrides", "base_year") if top == "population" else ("overrides",)
+            extra = [k for k in value if k not in allowed]
             if extra:
                 raise _scenario_error(path, sub[extra[0]],
-                                      f"{top}.{extra[0]} is not allowed; a scenario may set {top}.overrides only")
+                                      f"{top}.{extra[0]} is not allowed; a scenario may set {top}.{' and '.join(allowed)} only")
+            by = value.get("base_year")
+            if "base_year" in value and (isinstance(by, bool) or not isinstance(by, int) or not 2015 <= by <= 2030):
+                raise _scenario_error(path, sub["base_year"], f"population.base_year = {by!r}: allowed a year with a "
+                                                              f"base-year table (calibration/data/base_year*.csv)")
             over = value.get("overrides") or {}
             if not isinstance(over, dict):
                 raise _scenario_error(path, sub["overrides"], f"{top}.overrides must be a mapping of names to numbers")

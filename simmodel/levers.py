@@ -410,16 +410,21 @@ def policy_history(start_year: int, steps: dict) -> PolicyHistory:
     """Build and check a PolicyHistory from a config mapping {from_year: {lever: value}}: every name
     must be a lever, every value in its declared range, every year before start_year."""
     known = specs(Levers)
-    out = []
-    for key in sorted(steps, key=lambda k: int(k)):
+    years = {}
+    for key in steps:
         try:
-            year = int(key)
+            years[key] = int(key)
         except (TypeError, ValueError):
             raise ConfigError(f"policy_history.levers: {key!r} is not a year; allowed: years before "
                               f"policy_history.start_year = {start_year}") from None
+    out = []
+    for key in sorted(steps, key=years.get):
+        year = years[key]
         if year >= start_year:
             raise ConfigError(f"policy_history.levers.{year}: a step must come before policy_history.start_year = "
                               f"{start_year} (from then on the scenario's levers apply)")
+        if not isinstance(steps[key] or {}, dict):
+            raise ConfigError(f"policy_history.levers.{year}: expected lever names and values, not {steps[key]!r}")
         changes = dict(steps[key] or {})
         for name, value in changes.items():
             if name not in known:

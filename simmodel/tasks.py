@@ -97,6 +97,10 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
         if cfg.counterfactual.enabled:
             summary["counterfactual"] = counterfactual(cfg, traj, targets, Path(final), show)
         summary["base_year"] = inputs.base_year
+        gap = _replay_gap(cfg, inputs, results)
+        if not gap.empty:
+            gap.to_csv(writer.path(REPLAY_GAP), index=False)
+            summary["replay_gap"] = gap.to_dict(orient="records")
         summary["assumptions"] = {
             "base_year": {q.name: {"value": q.value, "low": q.low, "high": q.high, "unit": q.unit, "kind": q.kind,
                                    "distribution": q.distribution,
@@ -112,7 +116,8 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
             _fan_charts(writer, traj, history, summary, inputs.base_year)
         finished = dt.datetime.now(dt.timezone.utc)
         seeds = replicate_seeds(cfg.seed, cfg.replicates)
-        data_files = {k: str(resolve_path(getattr(cfg.data, k))) for k in ("indicators", "sectors", "cities", "base_year", "fund_kinds")}
+        data_files = {k: str(resolve_path(getattr(cfg.data, k))) for k in ("indicators", "sectors", "cities", "fund_kinds")}
+        data_files["base_year"] = str(inputs_path_of_base(cfg.data, inputs.base_year))
         data_files["parameters"] = str(parameter_file(cfg))
         manifest = {
             "task": cfg.task, "scenario": cfg.scenario_slug, "command": command, "overrides": list(overrides or []),
@@ -129,6 +134,10 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
         raise
     if show_table:  # a sweep shows one table for all its jobs instead (simmodel/sweep.py)
         echo(target_table(summary))
+        if summary.get("replay_gap"):
+            from simmodel.replay import gap_lines
+
+            echo("\n".join(gap_lines(pd.DataFrame(summary["replay_gap"]))))
         if summary.get("variance_decomposition"):
             echo(decomposition_table(summary))
         if summary.get("assumption_sensitivity"):
@@ -469,7 +478,11 @@ def calibrate(cfg, *, command: str = "", echo=print) -> Path:
         shutil.rmtree(backup, ignore_errors=True)
         final.rename(backup)
     try:
-        path = write_run(final, cfg.name, result, moments, bounds, notes, table, history, manifest, cutoff=h.cutoff)
+        from simmodel.data import load_base_year
+        from simmodel.replay import replay_gap
+
+        gap = replay_gap(result.sim_paths, result.sim_years, load_base_year(resolve_path(d.base_year)))
+        path = write_run(final, cfg.name, result, moments, bounds, notes, table, history, manifest, cutoff=h.cutoff, gap=gap)
     except BaseException:
         if backup is not None and not final.exists():
             backup.rename(final)
@@ -550,18 +563,23 @@ def backtest(cfg, *, command: str = "", echo=print) -> Path:
 
 
 def _projection_paths(inputs, table, result, cfg, cutoff: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Trajectories from the origin's estimate, one parameter draw per replicate (pre-2025 levers)."""
-    from simmodel.ensemble import ParameterSampler
+    """Trajectories from the base year through the last data year under the policy of the time, as a
+    run draws them: the origin's estimates from its posterior, every other behavioural parameter and
+    sector growth prior and every base-year assumption from its stated range, and the shocks."""
+    from simmodel.calibration.backtest import BACKTEST_SERIES
+    from simmodel.config import RunConfig
+    from simmodel.ensemble import ParameterSampler, UncertaintyDraws, assumption_sampler, behaviour_sampler
     from simmodel.levers import Levers, Uncertainties, no_new_policy_values
 
     params = dataclasses.replace(inputs.params, **dict(zip(result.names, map(float, result.estimate))))
+    inputs = dataclasses.replace(inputs, params=params)
     sampler = ParameterSampler(tuple(result.names), np.asarray(result.estimate, float), np.asarray(result.cov, float),
                                np.asarray(result.low, float), np.asarray(result.high, float))
-    res = run_ensemble(dataclasses.replace(inputs, params=params), dataclasses.replace(Levers(), **no_new_policy_values()),
-                       Uncertainties(), scale=cfg.scale, root_seed=cfg.seed + cutoff, replicates=cfg.forecast_replicates,
-                       workers=cfg.workers, sampler=sampler)
-    from simmodel.calibration.backtest import BACKTEST_SERIES
-
+    priors = RunConfig(calibration="prior", data=cfg.data)
+    draws = UncertaintyDraws(assumptions=assumption_sampler(priors, inputs),
+                             behaviour=behaviour_sampler(priors, inputs, tuple(result.names)), estimates=sampler)
+    res = run_ensemble(inputs, dataclasses.replace(Levers(), **no_new_policy_values()), Uncertainties(), scale=cfg.scale,
+                       root_seed=cfg.seed + cutoff, replicates=cfg.forecast_replicates, workers=cfg.workers, draws=draws)
     keys = {sim for _, sim, _ in BACKTEST_SERIES}
     paths = {k: np.array([r.trajectory[k].to_numpy(float) for r in res]) for k in keys}
     return paths, res[0].trajectory.index.to_numpy(int)
@@ -624,6 +642,23 @@ def _history_config(h, cutoff):
 
     return HistoryConfig(cutoff=cutoff, grade_weights=dict(h.grade_weights), partial_year_weight=h.partial_year_weight,
                          breaks={k: list(v) for k, v in h.breaks.items()})
+
+
+REPLAY_GAP = "replay_gap.csv"
+
+
+def _replay_gap(cfg, inputs, results) -> pd.DataFrame:
+    """A replay from an early base year beside the table of the latest base year it lives through
+    (the default data.base_year table); empty for a run from that year or later."""
+    from simmodel.data import load_base_year
+    from simmodel.replay import replay_gap
+
+    latest = load_base_year(resolve_path(cfg.data.base_year))
+    if latest["gdp_cny_100m"].year <= inputs.base_year:
+        return pd.DataFrame()
+    traj = [r.trajectory for r in results]
+    paths = {k: np.array([t[k].to_numpy(float) for t in traj]) for k in traj[0].columns}
+    return replay_gap(paths, traj[0].index.to_numpy(int), latest)
 
 
 def _calibration_inputs(cfg, cutoff: int | None):

@@ -54,7 +54,8 @@ NOT_MOVED_RATIO = 0.8
 # Paths kept for the report's figures and the backtest (model indicators).
 KEEP = ("gdp_cny_100m", "digital_core_va_cny_100m", "t3_digital_core_share_gdp_pct", "above_size_industry_va_cny_100m",
         "n_high_tech", "n_little_giant", "n_single_champion", "rd_intensity_pct", "sei_va_cny_100m", "t2_sei_share_pct",
-        "cluster_415x_revenue_cny_100m", "t4_national_clusters", "t5_pilot_zones", "t1_emerging_share_415x_pct")
+        "cluster_415x_revenue_cny_100m", "t4_national_clusters", "t5_pilot_zones", "t1_emerging_share_415x_pct",
+        "n_above_size_firms")
 
 
 @dataclass

@@ -100,7 +100,10 @@ def series_weights(moments: list[Moment], jacobian: np.ndarray, sd: dict[str, fl
 
 
 def write_run(path: Path, name: str, result: FitResult, moments: list[Moment], bounds: list[Bound], notes: list[str],
-              table: dict[str, ParamInfo], history: pd.DataFrame, manifest: dict, *, cutoff: int | None) -> Path:
+              table: dict[str, ParamInfo], history: pd.DataFrame, manifest: dict, *, cutoff: int | None,
+              gap: pd.DataFrame | None = None) -> Path:
+    """Write the run folder (atomically, manifest last). ``gap``: the calibrated replay beside a later
+    base-year table (simmodel.replay), written as replay_gap.csv and a section of the report."""
     writer = RunWriter(path)
     try:
         est = dict(zip(result.names, result.estimate))
@@ -147,7 +150,13 @@ def write_run(path: Path, name: str, result: FitResult, moments: list[Moment], b
         write_json(writer.path("fit.json"), fit)
         (writer.tmp / "figures").mkdir()
         _figures(writer, result, moments, history)
-        writer.path("report.md").write_text(report_markdown(name, result, moments, bounds, notes, fit), encoding="utf-8")
+        report = report_markdown(name, result, moments, bounds, notes, fit)
+        if gap is not None and not gap.empty:
+            from simmodel.replay import gap_lines
+
+            gap.to_csv(writer.path("replay_gap.csv"), index=False)
+            report += "\n" + "\n".join(gap_lines(gap)) + "\n"
+        writer.path("report.md").write_text(report, encoding="utf-8")
         return writer.commit(manifest)
     except BaseException:
         writer.abort()

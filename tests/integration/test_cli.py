@@ -190,8 +190,27 @@ def test_full_scale_run_end_to_end(tmp_path):
     assert "no new policy" in proc.stdout and "Where the uncertainty comes from" in proc.stdout
 
 
-def test_base_year_table_must_describe_the_base_year(tmp_path):
-    proc = run_cli(["run", *QUICK, "base_year=2023"], tmp_path)
+def test_base_year_table_must_exist_for_the_base_year(tmp_path):
+    proc = run_cli(["run", *QUICK, "population.base_year=2023"], tmp_path)
     assert proc.returncode != 0
-    assert "describes 2024" in proc.stderr and "base year is 2023" in proc.stderr
+    assert "no base-year table for 2023" in proc.stderr and "base_year_2020.csv" in proc.stderr
     assert not (tmp_path / "results").exists()
+    old = run_cli(["run", *QUICK, "base_year=2020"], tmp_path)  # the key moved under population
+    assert old.returncode != 0 and "base_year" in old.stderr and not (tmp_path / "results").exists()
+
+
+def test_the_history_scenario_replays_from_2020_and_reports_the_gap_to_2024(tmp_path):
+    proc = run_cli(["run", *QUICK, "scenario=history", "counterfactual.enabled=false", "uncertainty.decomposition_pairs=0"],
+                   tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    d = result_dirs(tmp_path / "results")[0]
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["base_year"] == 2020
+    traj = pd.read_parquet(d / "trajectories.parquet")
+    assert traj["year"].min() == 2020 and traj["year"].max() == 2030
+    gap = pd.read_csv(d / "replay_gap.csv")
+    assert set(gap["year"]) == {2024} and "gdp_cny_100m" in set(gap["quantity"])
+    assert gap.loc[gap["quantity"] == "gdp_cny_100m", "table_value"].iloc[0] == 90131
+    assert "Where the replay stands in 2024" in proc.stdout
+    # before 2025 no pilot zones until the first batch of 2022 (scenarios/history.yaml)
+    assert (traj.loc[traj["year"] <= 2021, "t5_pilot_zones"] == 0).all()
