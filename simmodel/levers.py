@@ -303,7 +303,7 @@ class Levers:
     fund_life_years: int = lever(
         20, article=22, unit="years", low=1, high=20, no_new_policy=10,
         source="seed art. 22: fund life up to 20 years; pre-2025 guidance funds typically 7-10 years (assumption: 10)",
-        mechanism="life of the government fund vintages raised from the first simulated year on (earlier vintages keep the life they were raised with): a fund backs only firms whose time to exit fits in its remaining life; at the end of life it exits everything, early exits cut revenue and raise exit hazard; longer lives crowd in more private money",
+        mechanism="life of the government fund vintages raised from the policy's first year on (earlier vintages, and those of a replayed history, keep the life they were raised with): a fund backs only firms whose time to exit fits in its remaining life; at the end of life it exits everything, early exits cut revenue and raise exit hazard; longer lives crowd in more private money",
         acts_in="simmodel.agents.funds.Fund.invest", grade="assumed", strength="fund_crowd_in_life_elasticity, fund_early_exit_revenue_cut, fund_early_exit_hazard_multiplier, fund_equity_growth_boost, fund_funded_hazard_multiplier, fund_crowd_in_base_ratio")
     fund_evaluation_regime: FundRegime = lever(
         FundRegime.portfolio, article=22, unit="regime", low=math.nan, high=math.nan,
@@ -319,12 +319,12 @@ class Levers:
     future_industry_fund_cny_100m: float = lever(
         100.0, article=22, unit="CNY 100m", low=0.0, high=2000.0, no_new_policy=0.0,
         source="assumption: the seed proposes a future-industry fund without a size",
-        mechanism="a new government fund (vintage = first simulated year) investing only in future industries",
+        mechanism="a new government fund (vintage = the policy's first year, 2025) investing only in future industries",
         acts_in="simmodel.agents.government.Government.commit_funds", grade="assumed", strength="fund_equity_growth_boost, fund_funded_hazard_multiplier, fund_crowd_in_base_ratio")
     state_vc_fund_cny_100m: float = lever(
         150.0, article=22, unit="CNY 100m", low=0.0, high=2000.0, no_new_policy=0.0,
         source="data: first batch of state-capital venture fund clusters, CNY 15 bn (2025)",
-        mechanism="a new government venture fund (vintage = first simulated year) investing in start-ups, tech SMEs and high-tech firms of emerging and future sectors",
+        mechanism="a new government venture fund (vintage = the policy's first year, 2025) investing in start-ups, tech SMEs and high-tech firms of emerging and future sectors",
         acts_in="simmodel.agents.government.Government.commit_funds", grade="assumed", strength="fund_equity_growth_boost, fund_funded_hazard_multiplier, fund_crowd_in_base_ratio")
     provincial_fund_commitment_cny_100m_per_year: float = lever(
         40.0, article=22, unit="CNY 100m per yr", low=0.0, high=1000.0, no_new_policy=40.0,

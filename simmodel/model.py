@@ -407,7 +407,8 @@ class SimModel(mesa.Model):
         """Uncertainties as additions to annual growth by sector."""
         s, u = self.sectors, self.uncertainties
         shift = np.where(s.is_industry, u.world_demand_shift_pct / 100.0, 0.0)
-        if year - self.policy_start_year + 1 <= u.breakthrough_delay_years:
+        # the delay counts from the policy's first year; the replayed years before it are history
+        if 1 <= year - self.policy_start_year + 1 <= u.breakthrough_delay_years:
             shift = shift + np.where(self.long_horizon, s.growth_low - s.growth_prior, 0.0)
         return shift
 

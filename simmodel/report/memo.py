@@ -348,7 +348,7 @@ def _calibration(job: sweep.Job) -> dict:
     except (OSError, json.JSONDecodeError, pd.errors.ParserError) as exc:
         out["missing"] = esc(f"{path}: {exc}")
         return out
-    out.update({"loss": f"{fit['loss']:.2f}", "j_stat": f"{fit['j_stat']:.2f}", "j_df": fit["j_df"],
+    out.update({"loss": f"{fit['loss']:.2f}", "j_stat": f"{fit['j_stat']:.2f}", "j_df": f"{float(fit['j_df']):.3g}",
                 "j_p": f"{fit['j_pvalue']:.3f}", "rejected": fit["j_pvalue"] < 0.05, "converged": fit["converged"],
                 "n_moments": fit["n_moments"], "n_parameters": fit["n_parameters"],
                 "weak": [esc(n) for n in est.loc[est["identified"] == 0, "name"]], "path": path,

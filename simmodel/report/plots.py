@@ -220,11 +220,12 @@ def cost_probability_chart(table: pd.DataFrame, *, year: int = 2027, lang: str =
 
 
 def calibration_fit_chart(moments: pd.DataFrame, *, lang: str = "en") -> plt.Figure:
-    """Observed against simulated statistics of a calibration run, each in standard errors of
-    its observed value (moments.csv of calibration/runs/<name>/: moment, observed, observed_se,
-    simulated_mean, simulated_sd, weight_share)."""
+    """Observed against simulated statistics of a calibration run, each in its standard error: the
+    row's total sd where the run has one (a replay calibration: measurement and the model's own
+    spread), else the observed value's (moments.csv of calibration/runs/<name>/: moment, observed,
+    observed_se, [total_sd,] simulated_mean, simulated_sd, weight_share)."""
     m = moments.reset_index(drop=True)
-    se = m["observed_se"].to_numpy(float)
+    se = (m["total_sd"] if "total_sd" in m else m["observed_se"]).to_numpy(float)
     z_sim = (m["simulated_mean"].to_numpy(float) - m["observed"].to_numpy(float)) / se
     z_sd = m["simulated_sd"].to_numpy(float) / se
     y = np.arange(len(m))[::-1]

@@ -16,10 +16,11 @@ import bench_replicate  # noqa: E402
 
 def test_bench_replicate_quick(tmp_path, capsys):
     res = bench_replicate.main(["--quick", "--json", str(tmp_path / "r.json")])
-    assert set(res["goals"]) == {"seconds_per_replicate", "seconds_per_drawn_replicate", "flat_per_firm_step", "peak_memory",
-                                 "stage_exponent"}
+    assert set(res["goals"]) == {"seconds_per_replicate", "seconds_per_drawn_replicate", "seconds_per_replay_2020_2030",
+                                 "flat_per_firm_step", "peak_memory", "stage_exponent"}
     one = json.loads((tmp_path / "r.json").read_text())["one_to_one"]
     assert one["seconds_per_replicate"] > 0 and one["seconds_per_drawn_replicate"] > 0
+    assert one["seconds_per_replay_2020_2030"] > 0
     assert abs(sum(res["stage_share"].values()) - 1.0) < 1e-9
     assert res["memory"]["peak_rss_mb"] >= res["memory"]["baseline_rss_mb"] > 0
     # the hot path: Python work per step must not grow with the firms (a per-firm loop gives ~1)
