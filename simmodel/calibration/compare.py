@@ -63,6 +63,7 @@ def comparison_tables(runs: list[CalibrationRun]) -> dict[str, pd.DataFrame]:
         back["column"] = back["run"] + ": " + back["method"].map({"model": "model", "random_walk_drift": "random walk"})
         back = back.pivot_table(index="indicator", columns="column", values="rmse").reset_index()
         back.columns.name = None
+        back = back.astype(object).where(back.notna(), "-")  # a series a run's backtest did not score
         for n in names:
             if not any(c.startswith(n + ": ") for c in back.columns):
                 back[n] = "not backtested"

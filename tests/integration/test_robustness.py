@@ -242,11 +242,11 @@ def test_damaged_run_folder_is_refused(run_folder, tmp_path, damage, fragment):
     assert str(d) in str(exc.value) and fragment in str(exc.value), str(exc.value)
 
 
-CALIBRATION = ROOT / "calibration" / "runs" / "default"
+CALIBRATION = ROOT / "calibration" / "runs" / "replay"
 
 
 def _older_calibration(root: Path) -> Path:
-    """The default run as a simmodel whose behavioural parameters lacked one would have written it:
+    """The default run (replay) as a simmodel whose behavioural parameters lacked one would have written it:
     parameters.csv without its last row, with a manifest that agrees (so only the version differs)."""
     d = root / "older"
     shutil.copytree(CALIBRATION, d)
