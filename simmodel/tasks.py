@@ -13,7 +13,7 @@ import pandas as pd
 from simmodel import config as config_mod
 from simmodel.agents.government import EQUITY_LEVERS
 from simmodel.config import RunConfig, plain, resolve_path
-from simmodel.errors import ConfigError
+from simmodel.errors import ConfigError, DataError
 from simmodel.data import file_sha256
 from simmodel.ensemble import (SOURCES, UncertaintyDraws, load_inputs, pair_keys, parameter_file, parameter_sampler,
                                replicate_seeds, run_ensemble, uncertainty_draws)
@@ -438,13 +438,14 @@ def calibrate(cfg, *, command: str = "", echo=print) -> Path:
     validate_calibrate(cfg)
     d = cfg.data
     h = cfg.history
-    history, last, table, inputs = _calibration_inputs(cfg, h.cutoff)
+    history, last, table, inputs = replay_inputs(cfg, h.cutoff)
     unknown = [n for n in cfg.estimated if n not in table]
     if unknown:
         raise ConfigError(f"estimated: unknown parameter(s) {', '.join(unknown)}; see {resolve_path(d.parameters)}")
     hcfg = _history_config(h, h.cutoff)
     grades = load_grades(resolve_path(h.grades))
     moments, bounds, notes = path_observations(history, hcfg, grades, inputs.base_year)
+    _require_rows(moments, bounds, resolve_path(d.indicators), inputs.base_year, last)
     root = resolve_path(cfg.runs_root)
     final = run_dir(root, cfg.name)
     if final.exists() and not cfg.overwrite:
@@ -504,7 +505,7 @@ def backtest(cfg, *, command: str = "", echo=print) -> Path:
 
     cutoffs = [cfg.cutoff] if cfg.cutoff is not None else sorted(set(cfg.cutoffs))
     d = cfg.data
-    history, last, table, inputs = _calibration_inputs(cfg, None)
+    history, last, table, inputs = replay_inputs(cfg, None)
     bad = [c for c in cutoffs if not inputs.base_year < c < last]
     if bad or not cutoffs:
         raise ConfigError(f"cutoff(s) {bad or cutoffs}: each must lie after the replay's base year {inputs.base_year} "
@@ -524,6 +525,7 @@ def backtest(cfg, *, command: str = "", echo=print) -> Path:
         frames = []
         for c in cutoffs:
             moments, bounds, notes = path_observations(history, _history_config(h, c), grades, inputs.base_year)
+            _require_rows(moments, bounds, resolve_path(d.indicators), inputs.base_year, c)
             settings = FitSettings(estimated=tuple(cfg.estimated), replicates=cfg.replicates, scale=cfg.scale, seed=cfg.seed,
                                    max_evaluations=cfg.max_evaluations, workers=cfg.workers, end_year=c,
                                    tolerance=cfg.tolerance)
@@ -661,7 +663,17 @@ def _replay_gap(cfg, inputs, results) -> pd.DataFrame:
     return replay_gap(paths, traj[0].index.to_numpy(int), latest)
 
 
-def _calibration_inputs(cfg, cutoff: int | None):
+def _require_rows(moments, bounds, path: Path, base_year: int, last: int) -> None:
+    """A calibration needs at least one row of a replayed year to compare with."""
+    from simmodel.calibration.moments import OBSERVATION_SD
+
+    if not moments and not bounds:
+        raise DataError(f"{path} has no row the replay can be compared with: none of the series of "
+                        f"simmodel/calibration/moments.py (OBSERVATION_SD: {', '.join(OBSERVATION_SD)}) in "
+                        f"{base_year + 1}-{last}; add rows of those years, or choose an earlier base_year")
+
+
+def replay_inputs(cfg, cutoff: int | None):
     """History, its last full year (up to ``cutoff``), prior parameter table and the model inputs of
     the replay (calibrate, backtest): the population of cfg.base_year, the policy history of
     cfg.policy_history, simulated through the last data year, all validated. Parameters: the priors."""

@@ -21,9 +21,9 @@ SMALL = ["replicates=2", "scale=0.03", "max_evaluations=6", "workers=1", "progre
 
 def _replay_inputs():
     from simmodel.config import CalibrateConfig
-    from simmodel.tasks import _calibration_inputs
+    from simmodel.tasks import replay_inputs
 
-    history, _, table, inputs = _calibration_inputs(CalibrateConfig(), None)
+    history, _, table, inputs = replay_inputs(CalibrateConfig(), None)
     return history, table, inputs
 
 
@@ -175,6 +175,11 @@ def test_calibrate_refuses_bad_input(small_runs, tmp_path):
     assert again.returncode != 0 and "exists" in again.stderr
     est = run_cli(["calibrate", "name=y", f"runs_root={root}", *SMALL, "estimated=[no_such_param]"], tmp_path)
     assert est.returncode != 0 and "no_such_param" in est.stderr
+    # a file with rows after the base year but none the replay can be compared with
+    header, rows = src[0], [r for r in src[1:] if ",2020," in r or r.startswith("a_share_listed_companies_count,")]
+    (tmp_path / "nothing.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    none = run_cli(["calibrate", "name=z", f"runs_root={root}", f"data.indicators={tmp_path / 'nothing.csv'}", *SMALL], tmp_path)
+    assert none.returncode != 0 and "no row the replay can be compared with" in none.stderr and not (root / "z").exists()
 
 
 def test_the_committed_runs_compare_and_the_default_is_the_one_the_scorecard_supports(tmp_path):

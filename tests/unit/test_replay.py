@@ -126,10 +126,10 @@ def test_the_replay_gap_sets_the_replay_beside_the_later_table(replay):
 
 
 def test_the_calibration_replays_from_2020_under_the_history_file():
-    from simmodel.tasks import _calibration_inputs
+    from simmodel.tasks import replay_inputs
 
-    _, last, _, inputs = _calibration_inputs(CalibrateConfig(), None)
+    _, last, _, inputs = replay_inputs(CalibrateConfig(), None)
     assert inputs.base_year == 2020 and inputs.end_year == last
     assert inputs.policy_history == load_policy_history("scenarios/history.yaml")
     with pytest.raises(ConfigError, match="needs data after it"):
-        _calibration_inputs(CalibrateConfig(base_year=2025), None)
+        replay_inputs(CalibrateConfig(base_year=2025), None)
