@@ -31,6 +31,7 @@ MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 TRAJECTORIES = "trajectories.parquet"
 DRAWS = "draws.parquet"  # what each replicate drew: replicate, source, name, value
+FISCAL = "fiscal.parquet"  # fiscal cost by replicate, lever and year: replicate, lever, year, cny_100m
 # The layout of the folders RunWriter publishes (file names, manifest keys). A reader refuses a folder
 # of another format rather than misread it. Folders written before the manifest recorded it have this
 # layout, so a manifest without "format" counts as format 1.
@@ -151,6 +152,14 @@ def _q(values: np.ndarray) -> dict[str, float]:
         return {k: float("nan") for k in ("median", "p10", "p90", "p025", "p975")}
     qs = np.quantile(v, [0.5, 0.1, 0.9, 0.025, 0.975])
     return dict(zip(("median", "p10", "p90", "p025", "p975"), (float(x) for x in qs)))
+
+
+def fiscal_frame(fiscal: list[dict[str, list[float]]], years: list[int]) -> pd.DataFrame:
+    """Long table of each replicate's fiscal cost: replicate, lever, year, cny_100m (CNY 100 m); the
+    sweep attributes a change in cost to the levers that caused it from it, replicate by replicate."""
+    rows = [(r, lever, y, float(v)) for r, f in enumerate(fiscal) for lever, per in f.items() for y, v in zip(years, per)]
+    out = pd.DataFrame(rows, columns=["replicate", "lever", "year", "cny_100m"])
+    return out.astype({"replicate": "int32", "year": "int32", "lever": str, "cny_100m": float})
 
 
 def summarise(traj: pd.DataFrame, targets: list[Target], fiscal: list[dict[str, list[float]]], years: list[int],

@@ -20,9 +20,9 @@ from simmodel.ensemble import (SOURCES, UncertaintyDraws, load_inputs, pair_keys
 from simmodel.indicators import targets_from_config
 from simmodel.levers import Levers, no_new_policy_values, specs
 from simmodel.report import plots
-from simmodel.results import (DRAWS, SUMMARY, TRAJECTORIES, ResultsError, RunWriter, code_version, difference_interval,
-                              median_difference_interval, new_run_dir, package_versions, read_run, summarise,
-                              trajectories_frame, write_json)
+from simmodel.results import (DRAWS, FISCAL, SUMMARY, TRAJECTORIES, ResultsError, RunWriter, code_version, difference_interval,
+                              fiscal_frame, median_difference_interval, new_run_dir, package_versions, read_run,
+                              summarise, trajectories_frame, write_json)
 
 
 
@@ -73,6 +73,7 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
         if not drawn.empty:
             drawn.to_parquet(writer.path(DRAWS), index=False)
         years = list(range(inputs.base_year + 1, inputs.end_year + 1))
+        fiscal_frame([r.fiscal_cost for r in results], years).to_parquet(writer.path(FISCAL), index=False)
         articles = {name: s.article for name, s in specs().items()}
         summary = summarise(traj, targets, [r.fiscal_cost for r in results], years, articles, EQUITY_LEVERS)
         summary["scenario"] = {"slug": cfg.scenario_slug, "question": cfg.scenario_question,
