@@ -3,7 +3,7 @@
 A sweep folder (results/run/multirun/<sweep>/) holds
 
 - ``sweep.json``: the plan, i.e. every job's number, overrides and label, written when the sweep starts;
-- one folder per job, ``<num>_<scenario>/``, complete when its manifest is in it (see results.py),
+- one folder per job, ``<num>_<what it changed>/`` (job_folder_name), complete when its manifest is in it (see results.py),
   or holding ``FAILED.json`` when the job raised (the other jobs go on);
 - ``aggregate/``: one table of every target's probability and median per job, the difference from
   the reference job (baseline) with intervals paired by common random numbers, a Markdown version,
@@ -117,8 +117,39 @@ def read_plan(sweep_dir: Path) -> dict | None:
 
 # --- jobs ------------------------------------------------------------------------------------------
 
+def job_folder_name(num: int, label: str) -> str:
+    """A job's folder, named by what the job changed (its label: the overrides in which it differs
+    from the other jobs), so that a reader never maps ``0_baseline`` to an override by hand:
+    ``scenario=baseline levers.fund_life_years=8`` -> ``0_baseline_fund_life_years=8``."""
+    parts = []
+    for item in str(label).split():
+        key, eq, value = item.partition("=")
+        if not eq:
+            parts.append(item)
+        elif key == "scenario":
+            parts.append(value)
+        else:
+            parts.append(f"{key.split('.')[-1]}={value}")
+    slug = re.sub(r"[^A-Za-z0-9_.=+-]+", "_", "_".join(parts)).strip("_.")[:80] or "job"
+    return f"{num}_{slug}"
+
+
+def named_job_dir(job_dir: Path, num: int, label: str) -> Path:
+    """The folder a job writes to. Hydra names it from hydra.sweep.subdir; conf/run.yaml sets that to
+    the bare job number, and the job then writes to a sibling named by job_folder_name (Hydra's
+    empty folder is removed). A folder already named otherwise (a user's subdir, or a sweep started
+    before the naming) is kept as it is, so that such sweeps still resume."""
+    if job_dir.name != str(num):
+        return job_dir
+    try:
+        job_dir.rmdir()  # Hydra's empty per-job folder
+    except OSError:
+        pass
+    return job_dir.with_name(job_folder_name(num, label))
+
+
 def job_dirs(sweep_dir: Path) -> dict[int, Path]:
-    """The job folders of a sweep by job number (``<num>_<scenario>``)."""
+    """The job folders of a sweep by job number (``<num>_<what it changed>``)."""
     out = {}
     for p in Path(sweep_dir).iterdir() if Path(sweep_dir).is_dir() else []:
         m = re.match(r"^(\d+)_", p.name)
@@ -179,7 +210,7 @@ def run_job(cfg, job_dir: Path, *, num: int, overrides: list[str], command: str,
         from simmodel.tasks import run
     from simmodel.config import plain
 
-    job_dir = Path(job_dir)
+    job_dir = named_job_dir(Path(job_dir), num, label)
     record = {"num": num, "label": label, "path": str(job_dir), "error": None}
     name = f"job {num} ({label})" if label else f"job {num}"
     replace = False
@@ -314,6 +345,97 @@ def _met(values: np.ndarray, t: dict) -> np.ndarray:
     return values > t["threshold"] if t["comparison"] == ">" else values >= t["threshold"]
 
 
+# The rule for cost-effectiveness (issue 15): a change in P(met) per CNY 100 m is printed only where the
+# extra fiscal cost is positive, at least MIN_COST_CHANGE_CNY_100M, and its own 95 % interval lies above
+# zero; a saving, or a cost change within its replicate noise, gives a ratio that says nothing.
+MIN_COST_CHANGE_CNY_100M = 1.0
+COST_EFFECTIVENESS_RULE = (f"change in P(met) per CNY 100 m of extra fiscal cost, shown only where the extra cost is "
+                           f"positive, at least CNY {MIN_COST_CHANGE_CNY_100M:g} x 100 m and its 95 % interval lies above "
+                           f"zero; its interval is that of the change in P(met) divided by the mean extra cost")
+FUND_YEAR = 2027  # the year of the fund budget and deployment shown beside the fiscal lines
+COST_KEYS = ("cost", "fund_budget", "fund_deployed")
+
+
+def mean_difference_interval(scenario: np.ndarray, reference: np.ndarray, *, paired: bool) -> tuple[float, float, float]:
+    """mean(scenario) - mean(reference) with a 95 % t interval: on the replicate pairs' differences
+    when paired (common random numbers), else Welch's. Means, unlike medians, add up: the changes of
+    the levers' costs sum to the change of the total. Returns (difference, low, high)."""
+    from scipy import stats
+
+    s, r = np.asarray(scenario, float), np.asarray(reference, float)
+    if s.size == 0 or r.size == 0:
+        return (float("nan"),) * 3
+    if paired and s.size == r.size:
+        d = s - r
+        m = float(d.mean())
+        if d.size < 2 or np.allclose(d, m):
+            return m, m, m
+        half = float(stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
+        return m, m - half, m + half
+    m = float(s.mean() - r.mean())
+    vs, vr = (s.var(ddof=1) / s.size if s.size > 1 else 0.0), (r.var(ddof=1) / r.size if r.size > 1 else 0.0)
+    se = float(np.sqrt(vs + vr))
+    if se == 0:
+        return m, m, m
+    dof = (vs + vr) ** 2 / ((vs ** 2 / max(s.size - 1, 1)) + (vr ** 2 / max(r.size - 1, 1)))
+    half = float(stats.t.ppf(0.975, dof) * se)
+    return m, m - half, m + half
+
+
+def _cost_values(job: Job) -> dict[str, np.ndarray]:
+    """Per replicate, in replicate order: the fiscal cost of the whole projection (grants and equity,
+    CNY 100 m) and the funds' budget and deployment in FUND_YEAR (CNY 100 m, crowd-in included)."""
+    wide = job.traj.pivot_table(index=["replicate", "year"], columns="indicator", values="value")
+    years = sorted(job.traj["year"].unique())
+    sim = wide[wide.index.get_level_values("year") > years[0]]  # the base year has no flows
+    out = {"cost": (sim["fiscal_cost_grants_cny_100m"] + sim["fiscal_cost_equity_cny_100m"]).groupby(level="replicate").sum()
+           .sort_index().to_numpy(float)}
+    for key, ind in (("fund_budget", "fund_budget_cny_100m"), ("fund_deployed", "fund_deployed_cny_100m")):
+        has = ind in wide.columns and FUND_YEAR in years
+        out[key] = wide.xs(FUND_YEAR, level="year")[ind].sort_index().to_numpy(float) if has else np.full(len(out["cost"]), np.nan)
+    return out
+
+
+def _lever_costs(job: Job) -> dict[str, np.ndarray] | None:
+    """Per lever, each replicate's fiscal cost over the projection (CNY 100 m), from the run's
+    fiscal.parquet; None for a run written before it existed."""
+    from simmodel.results import FISCAL
+
+    f = job.path / FISCAL
+    if not f.is_file():
+        return None
+    df = pd.read_parquet(f)
+    n = int(job.traj["replicate"].nunique())
+    tot = df.groupby(["lever", "replicate"])["cny_100m"].sum()
+    return {lever: tot.loc[lever].reindex(range(n), fill_value=0.0).to_numpy(float) for lever in tot.index.unique("lever")}
+
+
+def cost_attribution(jobs: list[Job], ref: Job | None) -> pd.DataFrame:
+    """One row per complete job and lever that costs anything in it or in the reference: the mean
+    cost of the projection in both and the change with its 95 % interval (paired where the jobs share
+    their seeds). The changes of a job's levers sum to the change of its total cost."""
+    from simmodel.levers import specs
+
+    spec = specs()
+    rows = []
+    ref_costs = _lever_costs(ref) if ref is not None else None
+    for job in (j for j in jobs if j.status == "complete"):
+        mine = _lever_costs(job)
+        if mine is None or ref_costs is None:
+            continue
+        paired = _pairing_key(job.manifest) == _pairing_key(ref.manifest)
+        for lever in sorted(set(mine) | set(ref_costs)):
+            a = mine.get(lever, np.zeros_like(next(iter(mine.values()))) if mine else np.zeros(0))
+            b = ref_costs.get(lever, np.zeros_like(next(iter(ref_costs.values()))) if ref_costs else np.zeros(0))
+            d, lo, hi = mean_difference_interval(a, b, paired=paired)
+            sp = spec.get(lever)
+            rows.append({"job": job.num, "label": job.label, "lever": lever, "article": sp.article if sp else None,
+                         "cost_cny_100m": float(a.mean()), "reference_cost_cny_100m": float(b.mean()),
+                         "change_cny_100m": d, "change_lo": lo, "change_hi": hi, "paired": paired})
+    return pd.DataFrame(rows, columns=["job", "label", "lever", "article", "cost_cny_100m", "reference_cost_cny_100m",
+                                       "change_cny_100m", "change_lo", "change_hi", "paired"])
+
+
 def aggregate_table(jobs: list[Job], reference: str = "baseline",
                     reference_job: Job | None = None) -> tuple[pd.DataFrame, Job | None, str]:
     """One row per complete job x target x year: P(met) with its Wilson interval, the median and
@@ -336,11 +458,21 @@ def aggregate_table(jobs: list[Job], reference: str = "baseline",
     else:
         how = "no complete job"
     ref_values = _target_values(ref) if ref is not None else {}
+    ref_costs = _cost_values(ref) if ref is not None else {}
     rows = []
     for job in done:
         values = _target_values(job)
         paired = _pairing_key(job.manifest) == _pairing_key(ref.manifest)
         cost = job.summary.get("fiscal_cost_total_cny_100m", {})
+        costs = _cost_values(job)
+        money = {}
+        for key in COST_KEYS:
+            money[f"{key}_cny_100m"] = float(np.nanmean(costs[key])) if np.isfinite(costs[key]).any() else float("nan")
+            d, lo, hi = (mean_difference_interval(costs[key], ref_costs[key], paired=paired)
+                         if np.isfinite(costs[key]).any() else (float("nan"),) * 3)
+            money.update({f"diff_{key}_cny_100m": d, f"diff_{key}_lo": lo, f"diff_{key}_hi": hi})
+        dcost, dcost_lo = money["diff_cost_cny_100m"], money["diff_cost_lo"]
+        effective = job is not ref and dcost >= MIN_COST_CHANGE_CNY_100M and dcost_lo > 0
         for tid, by_year in job.summary["targets"].items():
             for year, t in by_year.items():
                 v = values[(tid, year)]
@@ -354,12 +486,13 @@ def aggregate_table(jobs: list[Job], reference: str = "baseline",
                        "median": float(np.median(v)), "p10": float(np.quantile(v, 0.1)), "p90": float(np.quantile(v, 0.9)),
                        "grants_cny_100m_median": cost.get("grants", {}).get("median", float("nan")),
                        "equity_cny_100m_median": cost.get("equity", {}).get("median", float("nan")),
-                       "reference_job": ref.num, "paired": paired}
+                       "reference_job": ref.num, "paired": paired, **money, "cost_effective": bool(effective)}
                 rv = ref_values.get((tid, year))
                 if rv is None or (paired and rv.size != v.size):
                     row.update({k: float("nan") for k in ("diff_p_met", "diff_p_met_lo", "diff_p_met_hi",
                                                           "diff_p_met_lo_unpaired", "diff_p_met_hi_unpaired",
-                                                          "diff_median", "diff_median_lo", "diff_median_hi")})
+                                                          "diff_median", "diff_median_lo", "diff_median_hi",
+                                                          "dp_per_100m", "dp_per_100m_lo", "dp_per_100m_hi")})
                 else:
                     rmet = _met(rv, t)
                     d, dlo, dhi = difference_interval(met, rmet, paired=paired)
@@ -368,6 +501,9 @@ def aggregate_table(jobs: list[Job], reference: str = "baseline",
                     row.update({"diff_p_met": d, "diff_p_met_lo": dlo, "diff_p_met_hi": dhi,
                                 "diff_p_met_lo_unpaired": ulo, "diff_p_met_hi_unpaired": uhi,
                                 "diff_median": m, "diff_median_lo": mlo, "diff_median_hi": mhi})
+                # percentage points of P(met) per CNY 100 m, only where the rule allows a ratio
+                k = 100.0 / dcost if effective else float("nan")
+                row.update({"dp_per_100m": d * k, "dp_per_100m_lo": dlo * k, "dp_per_100m_hi": dhi * k})
                 rows.append(row)
     return pd.DataFrame(rows), ref, how
 
@@ -384,8 +520,10 @@ def _md_escape(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def aggregate_markdown(table: pd.DataFrame, jobs: list[Job], how: str, plan: dict | None) -> str:
-    """The aggregate as Markdown: probabilities, differences, medians, fiscal cost, failures."""
+def aggregate_markdown(table: pd.DataFrame, jobs: list[Job], how: str, plan: dict | None,
+                       attribution: pd.DataFrame | None = None) -> str:
+    """The aggregate as Markdown: probabilities, differences, medians, fiscal cost and where its
+    changes come from, cost-effectiveness where the rule allows it, failures."""
     lines = ["# Sweep: every target per job, and the change from the reference", ""]
     if plan:
         lines += [f"Command: `{plan['command']}`", ""]
@@ -429,12 +567,7 @@ def aggregate_markdown(table: pd.DataFrame, jobs: list[Job], how: str, plan: dic
     if ok.any():
         lines += [f"Pairing: the paired intervals of the changes in P(met) are on average {np.mean(w_p[ok] / w_u[ok]):.0%} "
                   "as wide as those of independent runs of the same size.", ""]
-    cost = table.drop_duplicates("job")[["job", "label", "grants_cny_100m_median", "equity_cny_100m_median"]]
-    lines += ["## Fiscal cost", "", "Median over replicates of the whole projection, CNY 100 million.", "",
-              "| job | label | grants | equity |", "|---|---|---|---|"]
-    lines += [f"| {r.job} | {_md_escape(r.label)} | {r.grants_cny_100m_median:.1f} | {r.equity_cny_100m_median:.1f} |"
-              for r in cost.itertuples()]
-    lines.append("")
+    lines += cost_markdown(table, attribution)
     bad = [j for j in jobs if j.status != "complete"]
     if bad:
         lines += ["## Jobs without results", ""]
@@ -442,6 +575,62 @@ def aggregate_markdown(table: pd.DataFrame, jobs: list[Job], how: str, plan: dic
                   for j in bad]
         lines += ["", "Re-run the same command to run them again; complete jobs are skipped.", ""]
     return "\n".join(lines)
+
+
+def _money(x: float) -> str:
+    return "–" if not np.isfinite(x) else f"{x:,.1f}"
+
+
+def _money_d(d: float, lo: float, hi: float) -> str:
+    return "–" if not np.isfinite(d) else f"{d:+,.1f} [{lo:+,.1f}, {hi:+,.1f}]"
+
+
+def cost_markdown(table: pd.DataFrame, attribution: pd.DataFrame | None) -> list[str]:
+    """The fiscal-cost sections of the aggregate: totals and fund money per job with their changes,
+    the levers each change comes from, and cost-effectiveness under COST_EFFECTIVENESS_RULE."""
+    jobs = table.drop_duplicates("job").sort_values("job")
+    lines = ["## Fiscal cost and fund money", "",
+             "Fiscal cost: mean over replicates of the whole projection (grants and fund commitments), CNY 100 million; "
+             f"fund budget and deployment: what the funds meant to invest and invested in {FUND_YEAR} (crowd-in included; "
+             "not fiscal cost). Changes from the reference with their 95 % intervals (paired t intervals where the jobs "
+             "share their seeds).", "",
+             f"| job | label | fiscal cost | change | fund budget {FUND_YEAR} | change | fund deployed {FUND_YEAR} | change |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in jobs.itertuples():
+        ref = r.job == r.reference_job
+        cell = (lambda k: "reference") if ref else (lambda k: _money_d(getattr(r, f"diff_{k}_cny_100m"), getattr(r, f"diff_{k}_lo"),
+                                                                       getattr(r, f"diff_{k}_hi")))
+        lines.append(f"| {r.job} | {_md_escape(r.label)} | {_money(r.cost_cny_100m)} | {cell('cost')} | "
+                     f"{_money(r.fund_budget_cny_100m)} | {cell('fund_budget')} | {_money(r.fund_deployed_cny_100m)} | "
+                     f"{cell('fund_deployed')} |")
+    lines.append("")
+    if attribution is not None and not attribution.empty:
+        lines += ["### Where each change in fiscal cost comes from", "",
+                  "The change of each lever's spending over the projection (means add up to the job's change); levers "
+                  "whose spending does not change are left out.", ""]
+        for (num, label), grp in attribution.groupby(["job", "label"], sort=True):
+            if (jobs.loc[jobs["job"] == num, "reference_job"] == num).all():
+                continue
+            moved = grp[(grp["change_cny_100m"].abs() >= 0.05) | (grp["change_lo"] > 0) | (grp["change_hi"] < 0)]
+            items = [f"`{x.lever}`" + (f" (art. {int(x.article)})" if pd.notna(x.article) and x.article else "")
+                     + f" {_money_d(x.change_cny_100m, x.change_lo, x.change_hi)}"
+                     for x in moved.sort_values("change_cny_100m", key=np.abs, ascending=False).itertuples()]
+            lines.append(f"- job {num} ({_md_escape(label)}): " + ("; ".join(items) if items else "no lever's spending changes"))
+        lines.append("")
+    lines += ["### Cost-effectiveness", "", f"Rule: {COST_EFFECTIVENESS_RULE}.", ""]
+    for r in jobs.itertuples():
+        if r.job == r.reference_job:
+            continue
+        rows = table[(table["job"] == r.job) & (table["year"] == FUND_YEAR)]
+        if not r.cost_effective:
+            why = ("the fiscal cost falls" if r.diff_cost_cny_100m < 0 else
+                   "the extra cost is within its own noise" if r.diff_cost_lo <= 0 else "the extra cost is below the minimum")
+            lines.append(f"- job {r.job} ({_md_escape(r.label)}): not shown ({why}: {_money_d(r.diff_cost_cny_100m, r.diff_cost_lo, r.diff_cost_hi)}).")
+            continue
+        eff = "; ".join(f"{x.target_id} {_fmt_d(x.dp_per_100m, x.dp_per_100m_lo, x.dp_per_100m_hi, 3)} pp"
+                        for x in rows.itertuples())
+        lines.append(f"- job {r.job} ({_md_escape(r.label)}), per CNY 100 m of extra cost ({FUND_YEAR} targets): {eff}.")
+    return lines + [""]
 
 
 def markdown_section(md: str, title: str) -> str:
@@ -457,10 +646,12 @@ def aggregate(sweep_dir: Path, *, reference: str = "baseline", plots: bool = Tru
     jobs = load_jobs(sweep_dir)
     plan = read_plan(sweep_dir)
     table, ref, how = aggregate_table(jobs, reference)
+    attribution = cost_attribution(jobs, ref)
     writer = RunWriter(sweep_dir / AGGREGATE)
     try:
         table.to_parquet(writer.path("aggregate.parquet"), index=False)
-        writer.path("aggregate.md").write_text(aggregate_markdown(table, jobs, how, plan), encoding="utf-8")
+        attribution.to_csv(writer.path("cost_by_lever.csv"), index=False)
+        writer.path("aggregate.md").write_text(aggregate_markdown(table, jobs, how, plan, attribution), encoding="utf-8")
         # a figure of one row per job stops being readable beyond a few dozen (an analysis design)
         if plots and not table.empty and table["job"].nunique() <= MAX_JOBS_IN_FIGURE:
             from simmodel.report import plots as plots_mod

@@ -252,3 +252,33 @@ def test_ray_sweep_on_an_existing_ray_head(tmp_path, ray_env):
     assert proc.returncode == 0, proc.stderr[-3000:]
     check_aggregate_against_jobs(the_sweep(tmp_path))
     assert _ray_processes(Path(ray_env["RAY_TMPDIR"])), "the head should still be up: the sweep used it, not its own"
+
+
+def test_jobs_are_named_by_what_they_changed_and_cost_changes_are_attributed(tmp_path):
+    """The study of issue 15: land tight and fund life 8 or 20 years. Job folders say what each job
+    changed; the change in fiscal cost is split over the levers that caused it (the splits add up to
+    the total); fund budgets and deployment sit beside the fiscal lines; cost-effectiveness is shown
+    only under its rule (never on a saving)."""
+    proc = run_cli(["run", "-m", "scenario=baseline,land_tight", "levers.fund_life_years=8,20", "population.scale=0.03",
+                    "replicates=6", "seed=7", "output.progress=false", "output.plots=false",
+                    "uncertainty.decomposition_pairs=0", "counterfactual.enabled=false"], tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    sweep = the_sweep(tmp_path)
+    assert sorted(p.name for p in sweep.iterdir() if p.name[0].isdigit()) == [
+        "0_baseline_fund_life_years=8", "1_baseline_fund_life_years=20", "2_land_tight_fund_life_years=8",
+        "3_land_tight_fund_life_years=20"]
+    table = pd.read_parquet(sweep / "aggregate" / "aggregate.parquet")
+    jobs = table.drop_duplicates("job").set_index("job")
+    assert (jobs["reference_job"] == 1).all()  # the baseline with nothing changed (20 years is the default)
+    by_lever = pd.read_csv(sweep / "aggregate" / "cost_by_lever.csv")
+    for num in (0, 2, 3):
+        total = by_lever.loc[by_lever["job"] == num, "change_cny_100m"].sum()
+        assert total == pytest.approx(jobs.loc[num, "diff_cost_cny_100m"], abs=1e-6)  # the splits add up
+    tight = by_lever[(by_lever["job"] == 3)].set_index("lever")
+    assert tight["change_cny_100m"].idxmin() == "land_renovation_mu_per_year"  # the saving is the renovation switched off
+    # shorter fund life: no fiscal line moves much, but the funds' budget falls, and it is shown
+    assert jobs.loc[0, "diff_fund_budget_cny_100m"] < 0 and jobs.loc[0, "diff_fund_budget_hi"] < 0
+    assert not jobs.loc[[2, 3], "cost_effective"].any() and table.loc[table["job"].isin([2, 3]), "dp_per_100m"].isna().all()
+    md = (sweep / "aggregate" / "aggregate.md").read_text(encoding="utf-8")
+    assert "fund budget 2027" in md and "`land_renovation_mu_per_year` (art. 21)" in md
+    assert "not shown (the fiscal cost falls" in md

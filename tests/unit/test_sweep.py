@@ -176,3 +176,29 @@ def test_the_reference_is_the_baseline_by_value():
     other = {"scenario": "land_tight", "config": plain(RunConfig()), "overrides": []}
     assert sweep._is_reference(other, "land_tight") and not sweep._is_reference(
         {**other, "overrides": ["levers.land_quota_mu_per_year=1"]}, "land_tight")
+
+
+def test_a_job_folder_says_what_the_job_changed(tmp_path):
+    assert sweep.job_folder_name(0, "scenario=baseline levers.fund_life_years=8") == "0_baseline_fund_life_years=8"
+    assert sweep.job_folder_name(3, "scenario=land_tight") == "3_land_tight"
+    assert sweep.job_folder_name(1, "levers.fund_evaluation_regime=portfolio uncertainties.world_demand_shift_pct=-2") \
+        == "1_fund_evaluation_regime=portfolio_world_demand_shift_pct=-2"
+    assert sweep.job_folder_name(2, "a/b c:d") == "2_a_b_c_d"  # nothing a file system could misread
+    hydra_dir = tmp_path / "0"
+    hydra_dir.mkdir()
+    named = sweep.named_job_dir(hydra_dir, 0, "scenario=baseline levers.fund_life_years=8")
+    assert named == tmp_path / "0_baseline_fund_life_years=8" and not hydra_dir.exists()
+    kept = tmp_path / "0_baseline"  # a sweep started before the naming, or a user's own subdir
+    assert sweep.named_job_dir(kept, 0, "scenario=baseline levers.fund_life_years=8") == kept
+
+
+def test_mean_difference_intervals_paired_and_not():
+    rng = np.random.default_rng(1)
+    ref = rng.normal(100, 10, 200)
+    d, lo, hi = sweep.mean_difference_interval(ref + 5.0, ref, paired=True)
+    assert d == pytest.approx(5.0) and lo == hi == pytest.approx(5.0)  # a constant paired shift: no noise
+    noisy = ref + 5.0 + rng.normal(0, 1, 200)
+    d, lo, hi = sweep.mean_difference_interval(noisy, ref, paired=True)
+    _, ulo, uhi = sweep.mean_difference_interval(noisy, ref, paired=False)
+    assert lo < 5.0 < hi and (hi - lo) < 0.2 * (uhi - ulo)  # pairing removes the shared variation
+    assert all(np.isnan(sweep.mean_difference_interval(np.array([]), ref, paired=True)))
