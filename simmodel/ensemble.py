@@ -7,10 +7,8 @@ Replicate r of every scenario gets the same SeedSequence child, so scenario diff
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing as mp
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from simmodel.levers import Levers, Uncertainties
 from simmodel.model import ModelInputs, SimModel
 from simmodel.params import load_params
 from simmodel.sectors import load_cities, load_fund_kinds, load_sectors
+from simmodel.workers import process_pool
 
 
 def load_inputs(cfg: RunConfig) -> tuple[ModelInputs, pd.DataFrame]:
@@ -339,9 +338,9 @@ def run_ensemble(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainti
             if progress:
                 progress(1)
         return out
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1), mp_context=ctx, initializer=_worker_init,
-                             initargs=(inputs, levers, uncertainties, scale, draws)) as pool:
+    # workers that exit when this process dies, even by SIGKILL (simmodel.workers)
+    with process_pool(min(workers, os.cpu_count() or 1), initializer=_worker_init,
+                      initargs=(inputs, levers, uncertainties, scale, draws)) as pool:
         for res in pool.map(_worker_run, [(ss, r) for r, ss in enumerate(seeds)]):
             out.append(res)
             if progress:

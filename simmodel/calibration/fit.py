@@ -32,10 +32,8 @@ series the model cannot follow.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing as mp
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -135,9 +133,10 @@ class Simulator:
         self.workers = max(1, min(workers, settings.replicates))
         self.pool = None
         if self.workers > 1:
-            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                            initargs=(self.inputs, self.levers, self.uncertainties, settings.scale))
+            from simmodel.workers import process_pool  # workers that exit when this process dies
+
+            self.pool = process_pool(self.workers, initializer=_init_worker,
+                                     initargs=(self.inputs, self.levers, self.uncertainties, settings.scale))
         else:
             _init_worker(self.inputs, self.levers, self.uncertainties, settings.scale)
         self.n_evaluations = 0
