@@ -1,19 +1,48 @@
-"""Figures from results: DataFrame in, matplotlib Figure out. Nothing here runs the model."""
+"""Figures from results: DataFrame in, matplotlib Figure out. Nothing here runs the model.
+
+matplotlib is imported on first use, not with this module: a task that imports the module but
+draws nothing (an analysis point, a sweep job with output.plots=false) does not pay for it.
+"""
 
 from __future__ import annotations
 
-import matplotlib
+import os
+import sys
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-matplotlib.use("Agg")  # files only; no display is ever needed
+import numpy as np
+import pandas as pd
 
-from contextlib import contextmanager  # noqa: E402
+from simmodel.report.fonts import font_family
+from simmodel.report.labels import target_name, text, unit
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
 
-from simmodel.report.fonts import font_family  # noqa: E402
-from simmodel.report.labels import target_name, text, unit  # noqa: E402
+# Files only; no display is ever needed: the Agg backend, chosen before pyplot is imported (by this
+# module or by a caller that imports pyplot itself after importing this module).
+if "matplotlib" in sys.modules:
+    sys.modules["matplotlib"].use("Agg")
+else:
+    os.environ["MPLBACKEND"] = "Agg"
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def __getattr__(name: str):
+    # plots.plt and plots.matplotlib, as before the import became lazy
+    if name == "plt":
+        return _plt()
+    if name == "matplotlib":
+        _plt()
+        return sys.modules["matplotlib"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies and in grey print.
 PALETTE = {"blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermillion": "#D55E00",
@@ -22,58 +51,93 @@ PALETTE = {"blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermilli
 
 @contextmanager
 def style(lang: str = "en"):
-    """Print-ready defaults for one figure: a font that has the language's glyphs, sizes that
-    survive being shrunk to a column's width."""
-    with plt.rc_context({"font.family": font_family(lang), "font.size": 9, "axes.titlesize": 10,
-                         "axes.labelsize": 9, "legend.fontsize": 7.5, "savefig.bbox": "tight"}):
+    """Print-ready defaults for one figure: a font that has the language's glyphs (the CJK face only
+    for zh: English figures never load it), sizes that survive being shrunk to a column's width."""
+    with _plt().rc_context({"font.family": font_family(lang), "font.size": 9, "axes.titlesize": 10,
+                            "axes.labelsize": 9, "legend.fontsize": 7.5, "savefig.bbox": "tight"}):
         yield
 
 
+def scenario_subtitle(lang: str, scenario: str | None = None, label: str | None = None) -> str:
+    """The line under a figure's title that names what was run: the scenario and, for a sweep job,
+    what the job changed (its label)."""
+    parts = []
+    if scenario:
+        parts.append(f"{text(lang, 'scenario')}{'：' if lang == 'zh' else ': '}{scenario}")
+    if label and label != scenario:
+        parts.append(str(label))
+    return ("；" if lang == "zh" else "; ").join(parts)
+
+
+# The target's value is printed just above its line; its line spans the year +- this.
+TARGET_HALF_WIDTH = 0.4
+X_MARGIN = 0.5  # years of empty axis before the first and after the last point drawn
+
+
 def fan_chart(values: pd.DataFrame, *, title: str, unit: str, history: pd.DataFrame | None = None,
-              targets: list[dict] | None = None, base_year: int | None = None, lang: str = "en") -> plt.Figure:
+              targets: list[dict] | None = None, base_year: int | None = None, lang: str = "en",
+              subtitle: str | None = None) -> plt.Figure:
     """Fan chart of one indicator.
 
     values: columns replicate, year, value (one indicator). history: columns year, value, label
     (observed points; label says what they are; a label containing "derived" is drawn hollow).
-    targets: dicts with year, threshold, assumption (bool) and optionally label.
+    targets: dicts with year, threshold, assumption (bool) and optionally label. subtitle: a line
+    under the title (what was run: see scenario_subtitle).
+
+    The x-axis spans the years drawn (projection, history, targets) with a margin of X_MARGIN; the
+    legend sits below the axes, so that it hides no data and no label (the base year's included).
     """
+    plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
     q = values.groupby("year")["value"].quantile([0.025, 0.1, 0.5, 0.9, 0.975]).unstack()
     with style(lang):
-        fig, ax = plt.subplots(figsize=(7.0, 4.2), dpi=150)
+        fig, ax = plt.subplots(figsize=(7.0, 4.6), dpi=150, layout="constrained")
         years = q.index.to_numpy()
         ax.fill_between(years, q[0.025], q[0.975], color=PALETTE["sky"], alpha=0.35, lw=0, label=text(lang, "band95"))
         ax.fill_between(years, q[0.1], q[0.9], color=PALETTE["blue"], alpha=0.35, lw=0, label=text(lang, "band80"))
         ax.plot(years, q[0.5], color=PALETTE["blue"], lw=2, label=text(lang, "median"))
+        xs = [years.min(), years.max()]
         if history is not None and len(history):
             for label, grp in history.groupby("label", sort=False):
                 derived = "derived" in label
                 shown = label if lang == "en" else text(lang, "derived" if derived else "observed")
                 ax.plot(grp["year"], grp["value"], "o", color=PALETTE["black"], ms=5,
                         mfc="white" if derived else PALETTE["black"], label=shown)
+            xs += [history["year"].min(), history["year"].max()]
         for t in targets or []:
             assumption = bool(t.get("assumption"))
             style_ = "--" if assumption else "-"
             color = PALETTE["orange"] if assumption else PALETTE["vermillion"]
             label = t.get("label") or text(lang, "proxy" if assumption else "target_seed", year=t["year"])
-            ax.plot([t["year"] - 0.4, t["year"] + 0.4], [t["threshold"]] * 2, style_, color=color, lw=2.5, label=label)
-            ax.annotate(f"{t['threshold']:g}", (t["year"] + 0.45, t["threshold"]), va="center", fontsize=8, color=color)
+            ax.plot([t["year"] - TARGET_HALF_WIDTH, t["year"] + TARGET_HALF_WIDTH], [t["threshold"]] * 2, style_,
+                    color=color, lw=2.5, label=label)
+            ax.annotate(f"{t['threshold']:g}", (t["year"], t["threshold"]), xytext=(0, 3), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=8, color=color)
+            xs += [t["year"] - TARGET_HALF_WIDTH, t["year"] + TARGET_HALF_WIDTH]
         if base_year is not None:
             ax.axvline(base_year, color="0.6", lw=0.8, ls=":")
-            ax.annotate(text(lang, "base_year"), (base_year, ax.get_ylim()[1]), xytext=(2, -10),
-                        textcoords="offset points", fontsize=7, color="0.4")
-        ax.set_title(title, fontsize=11)
+            # at the top of the marker, inside the axes: the legend is outside them
+            ax.annotate(text(lang, "base_year"), (base_year, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -3),
+                        textcoords="offset points", ha="left", va="top", fontsize=7, color="0.4", gid="base_year")
+            xs.append(base_year)
+        ax.set_title(title, fontsize=11, pad=16 if subtitle else 6)
+        if subtitle:  # a smaller line between the title and the axes
+            ax.annotate(subtitle, (0.5, 1.0), xycoords="axes fraction", xytext=(0, 4), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=8, color="0.3", gid="subtitle")
         ax.set_xlabel(text(lang, "year"))
         ax.set_ylabel(unit)
-        lo = min(years.min(), history["year"].min() if history is not None and len(history) else years.min())
-        ax.set_xlim(lo - 0.5, years.max() + 1.2)
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_xlim(min(xs) - X_MARGIN, max(xs) + X_MARGIN)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, color="0.9", lw=0.6)
-        ax.legend(loc="upper left", frameon=False)
-        fig.tight_layout()
+        handles, labels = ax.get_legend_handles_labels()
+        ncol = 3 if max(map(len, labels)) <= 32 else 2
+        fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False)
     return fig
 
 
 def save(fig: plt.Figure, path) -> None:
+    plt = _plt()
     fig.savefig(path)
     plt.close(fig)
 
@@ -104,6 +168,7 @@ def comparison_chart(table: pd.DataFrame, *, max_label: int = 38, lang: str = "e
     Thick bars: 95 % interval paired by common random numbers; thin light bars: the interval that
     independent runs of the same size would give, to show what the pairing buys.
     """
+    plt = _plt()
     panels = list(dict.fromkeys(zip(table["target_id"], table["year"])))
     jobs = table.drop_duplicates("job").sort_values("job")
     ref = int(table["reference_job"].iloc[0])
@@ -158,6 +223,7 @@ def probability_chart(table: pd.DataFrame, *, lang: str = "en") -> plt.Figure:
     """P(met) of every target and year, one marker per job with its 95 % Wilson interval.
 
     table: the sweep aggregate (columns job, label, target_id, year, p_met, p_met_lo, p_met_hi)."""
+    plt = _plt()
     panels = list(dict.fromkeys(zip(table["target_id"], table["year"])))
     jobs = table.drop_duplicates("job").sort_values("job")
     width = 0.8 / max(1, len(jobs))
@@ -185,6 +251,7 @@ def cost_probability_chart(table: pd.DataFrame, *, year: int = 2027, lang: str =
 
     table: the sweep aggregate (columns job, label, target_id, year, p_met, p_met_lo, p_met_hi,
     grants_cny_100m_median, equity_cny_100m_median)."""
+    plt = _plt()
     sub = table[table["year"] == year].copy()
     sub["cost"] = sub["grants_cny_100m_median"] + sub["equity_cny_100m_median"]
     tids = list(dict.fromkeys(sub["target_id"]))
@@ -224,6 +291,7 @@ def calibration_fit_chart(moments: pd.DataFrame, *, lang: str = "en") -> plt.Fig
     row's total sd where the run has one (a replay calibration: measurement and the model's own
     spread), else the observed value's (moments.csv of calibration/runs/<name>/: moment, observed,
     observed_se, [total_sd,] simulated_mean, simulated_sd, weight_share)."""
+    plt = _plt()
     m = moments.reset_index(drop=True)
     se = (m["total_sd"] if "total_sd" in m else m["observed_se"]).to_numpy(float)
     z_sim = (m["simulated_mean"].to_numpy(float) - m["observed"].to_numpy(float)) / se
@@ -248,6 +316,7 @@ def calibration_fit_chart(moments: pd.DataFrame, *, lang: str = "en") -> plt.Fig
 def backtest_error_chart(scores: pd.DataFrame, *, lang: str = "en") -> plt.Figure:
     """RMSE of the model and of each statistical forecaster, relative to the random walk with drift,
     per indicator (backtest.csv of a calibration run: indicator, method, rmse)."""
+    plt = _plt()
     piv = scores.pivot_table(index="indicator", columns="method", values="rmse")
     if "random_walk_drift" in piv:
         piv = piv.div(piv["random_walk_drift"], axis=0)
@@ -280,14 +349,16 @@ HISTORY = {
 
 
 def target_fan(traj: pd.DataFrame, history: pd.DataFrame, target_id: str, by_year: dict, base_year: int,
-               lang: str = "en") -> plt.Figure:
+               lang: str = "en", *, scenario: str | None = None, label: str | None = None) -> plt.Figure:
     """The fan chart of one target from a run's trajectories and summary.
 
     traj: trajectories.parquet (replicate, year, indicator, value); history: the indicator table
     (indicator, year, value); by_year: summary.json targets[target_id] (year -> indicator,
-    threshold, unit, threshold_source)."""
+    threshold, unit, threshold_source). scenario (summary.json scenario.slug) and, for a sweep job,
+    label (what the job changed) are named under the title."""
     from simmodel.indicators import INDICATORS
 
+    subtitle = scenario_subtitle(lang, scenario, label) or None
     first = next(iter(by_year.values()))
     indicator = first["indicator"]
     vals = traj[traj["indicator"] == indicator]
@@ -298,17 +369,18 @@ def target_fan(traj: pd.DataFrame, history: pd.DataFrame, target_id: str, by_yea
         hist = pd.concat([hist, derived_share(history, "digital_core_va_cny_100m", "gdp_cny_100m",
                                               "derived (digital-core VA / GDP)")], ignore_index=True)
         hist = hist.drop_duplicates("year", keep="first")
-    unit_, _, label = INDICATORS[indicator]
-    title = label if lang == "en" else f"{target_id} {target_name(lang, target_id)}"
+    unit_, _, name = INDICATORS[indicator]
+    title = name if lang == "en" else f"{target_id} {target_name(lang, target_id)}"
     lines = [{"year": int(y), "threshold": t["threshold"], "assumption": t["threshold_source"] != "seed"}
              for y, t in by_year.items()]
     return fan_chart(vals, title=title, unit=unit(lang, unit_), history=hist, targets=lines, base_year=base_year,
-                     lang=lang)
+                     lang=lang, subtitle=subtitle)
 
 
 def sensitivity_bars(table: pd.DataFrame, method: str, output: str, *, top: int = 15, lang: str = "en") -> plt.Figure:
     """Horizontal bars of the largest Morris mu* (with its 95 % half-width) or Sobol total and
     first-order indices for one output (rows of simmodel.analysis indices.parquet)."""
+    plt = _plt()
     metric, conf = ("mu_star", "mu_star_conf") if method == "morris" else ("ST", "ST_conf")
     t = table.sort_values(metric, ascending=False).head(top).iloc[::-1]
     with style(lang):
@@ -330,6 +402,7 @@ def sensitivity_bars(table: pd.DataFrame, method: str, output: str, *, top: int 
 def peeling_trajectory(trajectory: pd.DataFrame, chosen: int | None = None, *, lang: str = "en") -> plt.Figure:
     """PRIM's peeling trajectory: coverage against density per box, coloured by the number of
     restricted dimensions, the chosen box circled."""
+    plt = _plt()
     with style(lang):
         fig, ax = plt.subplots(figsize=(5.5, 4.2), dpi=150)
         sc = ax.scatter(trajectory["coverage"], trajectory["density"], c=trajectory["res_dim"], cmap="viridis", s=18)
@@ -347,7 +420,7 @@ def peeling_trajectory(trajectory: pd.DataFrame, chosen: int | None = None, *, l
     return fig
 
 
-__all__ = ["sensitivity_bars", "peeling_trajectory", "frontier_chart", "target_fan", "HISTORY", "backtest_error_chart", "calibration_fit_chart", "comparison_chart", "cost_probability_chart",
+__all__ = ["scenario_subtitle", "sensitivity_bars", "peeling_trajectory", "frontier_chart", "target_fan", "HISTORY", "backtest_error_chart", "calibration_fit_chart", "comparison_chart", "cost_probability_chart",
            "probability_chart", "style", "fan_chart", "save", "history_points", "derived_share", "PALETTE", "np"]
 
 
@@ -356,6 +429,7 @@ def frontier_chart(evaluations: pd.DataFrame, frontier: np.ndarray, best: int | 
     """Target inversion: every package evaluated (fiscal cost in CNY 100 m against P(met)), the
     cost-probability frontier, the probability asked for, the baseline (first point) and the
     least-cost package reaching it."""
+    plt = _plt()
     ev = evaluations
     with style(lang):
         fig, ax = plt.subplots(figsize=(6.0, 4.2), dpi=150)
