@@ -56,6 +56,13 @@ def die_with_parent(parent: int | None = None, *, interval: float = POLL_SECONDS
     """Make this process end when ``parent`` (default: the current parent) dies. Returns whether the
     kernel's death signal is armed (Linux); the polling thread is started in any case."""
     parent = os.getppid() if parent is None else parent
+    try:
+        # a forked worker inherits its parent's handlers: the CLI's turns SIGTERM into KeyboardInterrupt
+        # (to clean up its results folder), which a worker would catch as a failed task and go on
+        # waiting for work. A worker told to end (by the kernel here, or by its pool) ends.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except ValueError:  # not the main thread: leave the handlers alone
+        pass
     armed = _set_pdeathsig(signal.SIGTERM)
     if os.getppid() != parent:  # the parent died before prctl took effect: no signal will come
         os._exit(ORPHAN_EXIT)

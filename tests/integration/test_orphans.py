@@ -114,3 +114,31 @@ def test_a_worker_whose_parent_is_already_gone_exits(tmp_path):
     code = f"import os, simmodel.workers as w; w.die_with_parent({os.getpid()} + 10_000_000); print('survived')"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == workers.ORPHAN_EXIT and "survived" not in r.stdout
+
+
+def test_a_worker_ends_on_sigterm_whatever_its_parent_handles(tmp_path):
+    """The CLI turns SIGTERM into KeyboardInterrupt for its own clean-up; a forked worker inherits that
+    handler, but must end on SIGTERM (the kernel's death signal, or its pool terminating it)."""
+    code = """
+import os, signal, time
+from simmodel.workers import process_pool
+signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))  # as simmodel.cli does
+with process_pool(1) as pool:
+    pid = pool.submit(os.getpid).result()
+    pool.submit(time.sleep, 30)  # busy: a KeyboardInterrupt would only fail this task
+    time.sleep(0.5)
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(60):
+        try:
+            os.waitpid(pid, os.WNOHANG)
+            os.kill(pid, 0)
+        except (ChildProcessError, ProcessLookupError):
+            print("ended")
+            break
+        time.sleep(0.05)
+    else:
+        print("alive")
+    os._exit(0)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "ended", r.stdout + r.stderr[-2000:]
