@@ -8,6 +8,7 @@ test checks that none is missing).
 from __future__ import annotations
 
 import csv
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -109,7 +110,9 @@ UNITS = {"en": {"%": "%", "count": "count", "%/yr": "% per year", "CNY 100m": "C
                 "CNY 10k per platform": "万元/个", "bases per yr": "个/年", "CNY 10k per base": "万元/个",
                 "% of public incubator places free": "%（免费入驻的公共孵化器场地）", "products per yr": "项/年",
                 "scenarios per yr": "个/年", "certifications per yr": "项/年", "multiple of base plot ratio": "倍（相对基准容积率）",
-                "% of fund capital incl. crowd-in": "%（占含撬动资金的基金规模）", "pp of annual growth": "个百分点（年增速）"}}
+                "% of fund capital incl. crowd-in": "%（占含撬动资金的基金规模）", "pp of annual growth": "个百分点（年增速）",
+                # base-year quantities (calibration/data/base_year.csv)
+                "10k CNY per mu": "万元/亩", "mu": "亩", "ratio": "倍"}}
 
 # Pedigree of a lever's effect chain (simmodel.levers.LeverSpec.grade): grounded in a cited estimate,
 # assumed with a range and its reasoning (drawn per replicate), or booked as cost with no modelled effect.
@@ -227,3 +230,182 @@ def lever_name(lang: str, lever: str) -> str:
     if lang == "zh":
         return lever_names_zh().get(lever, lever)
     return lever.replace("_", " ")
+
+
+# --- scenarios, parameters and values in words (issue 15: no English left in the Chinese memo) ----
+
+# Each scenario file's name in Chinese (scenarios/<slug>.yaml; the file's '# 问题:' header line says
+# what it asks). English memos print the slug itself: it is what a user types. A test checks that
+# every scenario file has a name here.
+SCENARIO_NAMES_ZH = {
+    "baseline": "基准情景",
+    "no_new_policy": "无新政策情景",
+    "history": "历史重演情景",
+    "ai_plus_fast": "“人工智能+”加速推广情景",
+    "fund_life_8y": "基金存续期8年情景",
+    "fund_yearly_profit": "基金按年度盈亏考核情景",
+    "land_generous": "用地宽松情景",
+    "land_tight": "用地从紧情景",
+    "pilot_zones_plus": "先导区与“揭榜挂帅”倍增情景",
+    "slow_breakthroughs": "技术突破推迟情景",
+    "subsidy_double": "补助翻倍情景",
+    "subsidy_half": "补助减半情景",
+    "talent_surge": "人才倍增情景",
+    "world_demand_shock": "外需走弱情景",
+}
+
+# The behavioural parameters (calibration/data/parameters.csv) in Chinese: memos name them where a
+# replicate draws them (drivers), where the calibration estimates them (weakly identified ones) and
+# where a run overrides them (params.overrides). The Chinese memo prints the name with the code in
+# backticks beside it; a test checks that every parameter of the file has a name here.
+PARAMETER_NAMES_ZH = {
+    "growth_laplace_scale_annual": "企业年增长冲击尺度",
+    "growth_volatility_size_elasticity": "增长波动的规模弹性",
+    "growth_size_slope": "增长率对企业规模的斜率",
+    "growth_young_premium_annual": "新企业增长溢价",
+    "growth_young_halflife_years": "新企业增长溢价半衰期",
+    "exit_hazard_base_annual": "成熟企业年退出风险",
+    "exit_size_elasticity": "退出风险的规模弹性",
+    "exit_young_excess": "新企业超额退出风险倍数",
+    "exit_age_decay_years": "新企业超额退出风险衰减年限",
+    "exit_hazard_cap_annual": "企业年退出风险上限",
+    "entry_rate_annual": "年新创企业率",
+    "entrant_revenue_median_cny_100m": "新创企业营收中位数",
+    "entrant_revenue_sigma": "新创企业营收离散度",
+    "startup_record_rate_annual": "新创企业入库科技型中小企业的年概率",
+    "pilot_zone_entry_boost": "先导区对新创企业进入的带动",
+    "incubator_entry_elasticity": "孵化器免费入驻对新创企业进入的带动",
+    "innovation_base_annual": "企业年创新基准概率",
+    "innovation_rd_elasticity": "创新概率的研发弹性",
+    "innovation_step_mean": "单次创新的平均生产率提升",
+    "subsidy_additionality": "补助的研发额外性",
+    "basic_research_spillover": "基础研究溢出弹性",
+    "talent_innovation_boost": "人才对企业创新的带动",
+    "talent_leave_rate_annual": "人才年流失率",
+    "talent_incentive_half_effect_cny_10k": "使人才流失率减半的激励额",
+    "fund_deploy_years": "基金投资期",
+    "fund_ticket_to_revenue": "单笔投资与被投企业营收之比",
+    "fund_min_ticket_cny_100m": "基金最小单笔投资",
+    "fund_equity_growth_boost": "股权投资对被投企业增长的带动",
+    "fund_funded_hazard_multiplier": "获投企业的退出风险倍数",
+    "fund_early_exit_revenue_cut": "基金提前退出造成的营收损失比例",
+    "fund_early_exit_hazard_multiplier": "基金提前退出后的退出风险倍数",
+    "fund_crowd_in_base_ratio": "基金撬动社会资本的基准倍数",
+    "fund_crowd_in_life_elasticity": "撬动倍数的存续期弹性",
+    "fund_yearly_profit_crowd_in_factor": "按年度盈亏考核时的撬动倍数系数",
+    "fund_yearly_profit_horizon_years": "按年度盈亏考核的基金可接受的最长退出期",
+    "fund_yearly_profit_loss_exit_prob": "按年度盈亏考核的基金卖出亏损持仓的年概率",
+    "fund_maturity_discount_per_stage": "企业梯度每升一级的退出期缩短比例",
+    "private_vc_commitment_cny_100m_per_year": "社会创投资本年新增募资",
+    "private_vc_life_years": "社会创投基金存续期",
+    "land_capacity_slack": "企业用地产能余量",
+    "land_refused_growth_share": "用地申请被拒企业仍能实现的增长比例",
+    "land_relocation_prob": "用地申请被拒企业的迁移概率",
+    "land_plot_ratio_phase_in_years": "容积率调整全面生效年限",
+    "little_giant_new_per_year": "年新增专精特新“小巨人”企业数",
+    "single_champion_new_per_year": "年新增制造业单项冠军数",
+    "high_tech_certification_rate_annual": "科技型中小企业年获高新技术企业认定概率",
+    "high_tech_lapse_rate_annual": "高新技术企业资格年失效概率",
+    "ladder_support_elasticity": "国家级认定数对梯度培育支持的弹性",
+    "designation_growth_boost": "获认定企业的增长带动",
+    "national_cluster_strength_elasticity": "国家集群胜出率对集群实力的弹性",
+    "pilot_zone_min_future_firms": "申报先导区所需的最少未来产业企业数",
+    "pilot_zone_removal_rate_annual": "先导区年摘牌概率",
+    "flagship_demand_boost": "标志性产品和场景的需求带动",
+    "ai_plus_productivity_gain": "应用“人工智能+”的生产率提升",
+    "quality_brand_demand_boost": "“浙江制造”认证的需求带动",
+    "spinoff_revenue_share": "裂变企业带走的母公司营收比例",
+    "rest_of_economy_growth_pct": "模型外经济的名义增速",
+    "grant_cap_utilisation": "补助实际额占上限的比例",
+    "land_renovation_cost_cny_10k_per_mu": "每亩低效工业用地整治的财政成本",
+    "base_age_mean_above_size_years": "基年规上企业平均年龄",
+    "base_age_mean_tech_sme_years": "基年科技型中小企业平均年龄",
+    "base_productivity_dispersion": "基年企业生产率离散度",
+    "base_rd_dispersion": "行业内研发强度离散度",
+    "largest_firm_revenue_cny_100m": "最大企业营收上限",
+    "spinoff_same_sector_prob": "裂变企业留在母公司行业的概率",
+    "fund_early_exit_penalty_years": "基金提前退出后退出风险升高的年限",
+    "national_cluster_innovation_elasticity": "国家集群胜出率对集群生产率的半弹性",
+    "fund_follow_on_share": "基金年度预算中留作追加投资的比例",
+    "fund_follow_on_ticket_ratio": "追加投资与首笔投资之比",
+    "emerging_growth_shift_pct": "新兴和未来产业增长先验的平移",
+    "traditional_growth_shift_pct": "传统产业增长先验的平移",
+    "aggregate_growth_shock_sd": "全省年度增长冲击标准差",
+    "pilot_zone_batch_prob_annual": "全省年内认定一批先导区的概率",
+    "pilot_zone_min_future_revenue_cny_100m": "申报先导区所需的最低未来产业营收",
+    "national_cluster_round_prob_annual": "国家先进制造业集群年内开展竞赛的概率",
+    "national_cluster_winners_per_round": "每轮国家先进制造业集群胜出数",
+    "national_cluster_zhejiang_share": "每轮胜出集群中浙江所占比例",
+    "national_cluster_bid_elasticity": "浙江胜出概率对争创力度的弹性",
+    "future_type_support_years": "未来型企业认定和支持年限",
+    "fund_min_tte_share": "新投资的最短退出期占孕育期的比例",
+    "compute_voucher_min_digital_share": "享受算力券的行业数字经济核心占比下限",
+    "high_tech_lapse_multiplier_below_threshold": "研发强度不达标的高新技术企业资格失效倍数",
+    "little_giant_min_revenue_cny_100m": "“小巨人”企业最低营收",
+    "little_giant_max_revenue_cny_100m": "“小巨人”企业最高营收",
+    "single_champion_min_revenue_cny_100m": "单项冠军最低营收",
+    "selection_rd_weight": "认定遴选中研发强度的权重",
+    "growth_laplace_scale_min": "增长冲击尺度下限",
+    "growth_laplace_scale_max": "增长冲击尺度上限",
+    "new_track_entry_effect": "新赛道市场准入放宽对新创企业进入的带动",
+    "finance_hazard_reduction_pct": "金融支持措施降低的小企业退出风险",
+}
+
+# Values of a lever that are words, not numbers (simmodel.levers.FundRegime)
+VALUE_NAMES_ZH = {"portfolio": "整体业绩考核", "yearly_profit": "按年度盈亏考核"}
+
+
+def scenario_name(lang: str, slug: str) -> str:
+    """A scenario's name: the slug in English, the Chinese name in Chinese ('' where it has none)."""
+    if lang == "zh":
+        return SCENARIO_NAMES_ZH.get(slug, "")
+    return slug
+
+
+def parameter_name(lang: str, name: str) -> str:
+    """A behavioural parameter's Chinese name ('' where it has none, and always in English, where
+    the memo prints the code name itself)."""
+    return PARAMETER_NAMES_ZH.get(name, "") if lang == "zh" else ""
+
+
+def value_name(lang: str, value) -> str:
+    """A lever's value in words where it is a word (a fund regime), else as it is."""
+    v = getattr(value, "value", value)
+    return VALUE_NAMES_ZH.get(str(v), str(v)) if lang == "zh" else str(v)
+
+
+_EN_UNIT_SUFFIX = re.compile(r"(?:_(?:cny|10k|100m|pct|mu|years)|_per_(?:year|project))+$")
+
+
+def lever_short_en(lever: str) -> str:
+    """A lever's English name without the unit its code name ends in (the value's unit follows it
+    in a job's label): fund_life_years -> 'fund life', n_chain_projects_per_year -> 'number of
+    chain projects'."""
+    stem = _EN_UNIT_SUFFIX.sub("", lever) or lever
+    words = stem.replace("_", " ")
+    return "number of " + words[2:] if words.startswith("n ") else words
+
+
+# Notes of the variance decomposition (simmodel/decompose.py), in Chinese
+_NOTES_ZH = [
+    (re.compile(r"the output does not vary \(its variance is 0 or not finite\): no share of variance to decompose"),
+     "输出不变（方差为 0 或非有限值）：没有可分解的方差份额"),
+    (re.compile(r"(\d+) of (\d+) main outputs are not finite and were left out"), r"\2 个主输出中有 \1 个不是有限值，已剔除"),
+    (re.compile(r"(\d+) of (\d+) pairs dropped \(an output is NaN or infinite\)"), r"\2 对中有 \1 对因输出非有限值而剔除"),
+    (re.compile(r"the output does not vary: st is undefined"), "输出不变：全效应指数无定义"),
+    (re.compile(r"no valid pair: st is undefined"), "没有有效的配对：全效应指数无定义"),
+]
+
+
+def note_zh(note: str) -> str | None:
+    """A decomposition note in Chinese, each '; '-separated part translated; None where a part is
+    not known (the memo then quotes the note as written)."""
+    out = []
+    for part in str(note).split("; "):
+        for pattern, repl in _NOTES_ZH:
+            if pattern.fullmatch(part):
+                out.append(pattern.sub(repl, part))
+                break
+        else:
+            return None
+    return "；".join(out)

@@ -7,7 +7,9 @@ no_new_policy (``counterfactual``: the answer to "does the policy matter?"), the
 decomposition and the drivers (where the uncertainty comes from), and the lever registry's evidence
 grade of each lever changed, and renders one Jinja2 template per language
 (templates/memo_zh.md.j2, templates/memo_en.md.j2) to Markdown, then to one self-contained HTML
-file (figures embedded), and to PDF where a converter exists. Every number in the text is formatted
+file (figures and, for Chinese, the subset of the CJK font its characters need embedded), and to PDF
+where a converter exists. Each job is named by what it changed (its scenario and overrides, in the
+memo's language); a baseline that names no scenario, job or run folder is refused. Every number in the text is formatted
 here, once, so both languages print the same digits.
 """
 
@@ -55,30 +57,115 @@ class Study:
     how: str
     command: str
     baseline: str
+    # how the reference was chosen: "scenario" (the baseline scenario unchanged), "job" (a job of the
+    # sweep named by baseline=), "run" (a run folder named by baseline=) or "first" (the baseline is a
+    # scenario but no job is it unchanged: the first complete job)
+    ref_kind: str = "scenario"
+    plan: dict | None = None
+
+
+def scenario_slugs() -> list[str]:
+    """The scenarios a baseline may name: the files scenarios/*.yaml of the project."""
+    from simmodel.config import PROJECT_ROOT
+
+    return sorted(p.stem for p in (PROJECT_ROOT / "scenarios").glob("*.yaml"))
+
+
+def _refuse_baseline(baseline: str, jobs: list[sweep.Job] | None) -> MemoError:
+    """One line: what was given, the closest valid name, what is allowed."""
+    import difflib
+
+    slugs = scenario_slugs()
+    names = list(slugs)
+    if jobs:
+        names += [j.path.name for j in jobs] + [j.label for j in jobs]
+    close = difflib.get_close_matches(str(baseline), names, n=1, cutoff=0.5)
+    hint = f"did you mean baseline={close[0]}? " if close else ""
+    allowed = f"a scenario ({', '.join(slugs)})"
+    if jobs:
+        nums = [j.num for j in jobs]
+        allowed += (f", a job of this sweep (its number, {min(nums)}-{max(nums)}, or its folder name, e.g. "
+                    f"{jobs[0].path.name})")
+    return MemoError(f"baseline={baseline} is not a scenario (no scenarios/{baseline}.yaml), "
+                     f"{'a job of this sweep ' if jobs else ''}or a run folder; {hint}"
+                     f"allowed: {allowed} or the path of a run folder")
+
+
+def _named_job(jobs: list[sweep.Job], baseline: str) -> sweep.Job | None:
+    """The job of a sweep that baseline= names: its number, its folder's name or path, or its label."""
+    given = Path(str(baseline))
+    for j in jobs:
+        if str(baseline) in (str(j.num), j.path.name, j.label):
+            return j
+        if given.is_dir() and given.resolve() == j.path.resolve():
+            return j
+    return None
+
+
+def _run_folder(baseline: str) -> sweep.Job | None:
+    path = Path(str(baseline))
+    if not path.is_dir():
+        return None
+    try:
+        return _job_from_run(path, 0)
+    except ResultsError as exc:
+        raise MemoError(f"baseline={baseline}: not a complete run folder ({exc})") from None
 
 
 def load_study(results: Path, baseline: str, output_root: Path) -> Study:
-    """A sweep folder, or a run folder with a baseline (a scenario slug: the latest complete run of
-    it under output_root/run/<slug>/ with the same seeds; or a run folder's path)."""
+    """A sweep folder, or a run folder with a baseline. The baseline is a scenario's slug (a file
+    scenarios/<slug>.yaml: in a sweep, the job that is that scenario unchanged; for a run, the latest
+    complete run of it under output_root/run/<slug>/ with the same seeds), a job of the sweep (its
+    number, folder name or label) or a run folder's path; anything else is refused, with the closest
+    valid name, before anything is written."""
     results = Path(results)
+    baseline = str(baseline)
     if not results.is_dir():
         raise MemoError(f"results={results}: no such folder; give a run folder (results/run/<scenario>/<time>/) "
                         "or a sweep folder (results/run/multirun/<sweep>/)")
     if (results / sweep.PLAN).is_file() or sweep.job_dirs(results):
         jobs = sweep.load_jobs(results)
-        table, ref, how = sweep.aggregate_table(jobs, baseline)
+        plan = sweep.read_plan(results) or {}
+        named = None if baseline in scenario_slugs() else _named_job(jobs, baseline)
+        external = None
+        if baseline not in scenario_slugs() and named is None:
+            external = _run_folder(baseline)
+            if external is None:
+                raise _refuse_baseline(baseline, jobs)
+        if named is not None:
+            if named.status != "complete":
+                raise MemoError(f"baseline={baseline}: job {named.num} ({named.label}) is {named.status}, not complete; "
+                                "re-run the sweep or name another baseline")
+            table, ref, how = sweep.aggregate_table(jobs, baseline, reference_job=named)
+            kind = "job"
+        elif external is not None:
+            external.num = -1
+            jobs = [external, *jobs]
+            table, ref, how = sweep.aggregate_table(jobs, baseline, reference_job=external)
+            kind = "run"
+        else:
+            table, ref, how = sweep.aggregate_table(jobs, baseline)
+            kind = "scenario" if ref is not None and sweep._is_reference(ref.manifest, baseline) else "first"
         if ref is None:
             raise MemoError(f"{results}: no complete job in this sweep; re-run it (complete jobs are skipped)")
-        plan = sweep.read_plan(results) or {}
-        return Study(results, "sweep", jobs, table, ref, how, plan.get("command", ""), baseline)
+        return Study(results, "sweep", jobs, table, ref, how, plan.get("command", ""), baseline, kind, plan)
     try:
         job = _job_from_run(results, 1)
     except ResultsError as exc:
         raise MemoError(str(exc)) from None
+    if baseline not in scenario_slugs() and not Path(baseline).is_dir():
+        raise _refuse_baseline(baseline, None)
     base_dir = _baseline_run(job, baseline, output_root)
-    jobs = [_job_from_run(base_dir, 0), job] if base_dir is not None else [job]
+    if base_dir is not None:
+        try:
+            jobs = [_job_from_run(base_dir, 0), job]
+        except ResultsError as exc:
+            raise MemoError(f"baseline={baseline}: not a complete run folder ({exc})") from None
+    else:
+        jobs = [job]
     table, ref, how = sweep.aggregate_table(jobs, baseline, reference_job=jobs[0])
-    return Study(results, "run", jobs, table, ref, how, job.manifest.get("command", ""), baseline)
+    return Study(results, "run", jobs, table, ref, how, job.manifest.get("command", ""), baseline,
+                 "run" if base_dir is not None else "scenario")
 
 
 def _job_from_run(path: Path, num: int) -> sweep.Job:
@@ -111,6 +198,221 @@ def _baseline_run(job: sweep.Job, baseline: str, output_root: Path) -> Path | No
         f"or make the memo from a sweep that includes the baseline")
 
 
+# --- what each job changed, in words ---------------------------------------------------------------
+
+# Override keys that change the policy or the world (shown in words); any other key shown is a run
+# setting a sweep varies (calibration=, seed=), printed as code.
+_CHANGE_GROUPS = ("levers", "uncertainties", "params.overrides", "population.overrides")
+
+
+def _overrides(job: sweep.Job, plan: dict | None) -> list[str]:
+    """The overrides a job was run with: its manifest's, else the sweep plan's (a failed job)."""
+    if job.manifest and job.manifest.get("overrides") is not None:
+        return list(job.manifest["overrides"])
+    for e in (plan or {}).get("jobs", []):
+        if e.get("num") == job.num:
+            return list(e.get("overrides", []))
+    return []
+
+
+def _split(override: str) -> tuple[str, str]:
+    key, _, value = override.lstrip("+~").partition("=")
+    return key.strip(), value.strip().strip("'\"")
+
+
+def _typed(raw: str):
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        return float(raw)
+    except ValueError:
+        return raw
+
+
+def _number(v) -> str:
+    """A design value as a reader writes it: 8, 63500, 0.25, portfolio."""
+    v = getattr(v, "value", v)
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{float(v):.6g}"
+    return str(v)
+
+
+def _same(a, b) -> bool:
+    a, b = getattr(a, "value", a), getattr(b, "value", b)
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+
+
+def _scenario_file_value(slug: str, group: str, name: str):
+    """A lever's (uncertainty's) value in a scenario as its file sets it, else the registry's default;
+    None where neither is known."""
+    import yaml
+
+    from simmodel.config import PROJECT_ROOT
+    from simmodel.levers import Levers, Uncertainties, defaults
+
+    try:
+        data = yaml.safe_load((PROJECT_ROOT / "scenarios" / f"{slug}.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        data = {}
+    section = data.get(group) if isinstance(data, dict) else None
+    if isinstance(section, dict) and name in section:
+        return section[name]
+    return defaults(Levers if group == "levers" else Uncertainties).get(name)
+
+
+def _short_unit(lang: str, u: str) -> str:
+    """A unit short enough for a job's label: no parenthesis, none for an index, weight or regime."""
+    if lang == "zh":
+        short = re.sub(r"（[^）]*）", "", labels.unit("zh", u))
+        return "" if short.startswith(("指数", "权重", "方式")) else short
+    if u.startswith(("index", "weight", "regime")):
+        return ""
+    return {"multiple of base plot ratio": "x the base plot ratio"}.get(u, re.sub(r"\s*\([^)]*\)", "", u))
+
+
+@dataclass
+class Change:
+    group: str  # levers, uncertainties, params.overrides, population.overrides
+    name: str
+    value: object
+    scenario_value: object = None  # the scenario's own value (levers, uncertainties), where known
+
+    def name_words(self, lang: str, md: bool) -> str:
+        if self.group in ("levers", "uncertainties"):
+            name = labels.lever_name("zh", self.name) if lang == "zh" else labels.lever_short_en(self.name)
+            return esc(name) if md else name
+        if self.group == "params.overrides":
+            return _param_words(lang, self.name, md)
+        name = labels.assumption_name(lang, self.name)  # a base-year quantity
+        if not md:
+            return name
+        return esc(name) if name != self.name else code(name)
+
+    def value_words(self, lang: str, md: bool, value=None) -> str:
+        """'8 years' / '8 年': the value (this change's, or the one given) with a short unit."""
+        from simmodel.levers import Uncertainties, specs
+
+        v = self.value if value is None else value
+        raw = getattr(v, "value", v)
+        text = labels.value_name(lang, raw) if isinstance(raw, str) else _number(raw)
+        unit = ""
+        if self.group in ("levers", "uncertainties"):
+            spec = {**specs(), **specs(Uncertainties)}.get(self.name)
+            unit = _short_unit(lang, spec.unit) if spec else ""
+        sep = "" if lang == "zh" and unit.startswith("%") else " "
+        return f"{esc(text) if md else text}{sep + unit if unit else ''}"
+
+    def words(self, lang: str, md: bool) -> str:
+        """'fund life 8 years' / '基金存续期 8 年' (parameters and base-year quantities by name)."""
+        return f"{self.name_words(lang, md)} {self.value_words(lang, md)}"
+
+    def scenario_words(self, lang: str) -> str:
+        """The scenario's own value with its unit, e.g. '20 years' / '20 年'."""
+        return self.value_words(lang, True, self.scenario_value)
+
+
+def _param_words(lang: str, name: str, md: bool) -> str:
+    """A behavioural parameter: its Chinese name with the code name beside it (zh), the code name (en)."""
+    zh = labels.parameter_name(lang, name)
+    if not md:
+        return zh or name
+    return f"{esc(zh)}（{code(name)}）" if zh else code(name)
+
+
+@dataclass
+class JobLabel:
+    scenario: str
+    changes: list[Change]
+    extra: list[tuple[str, str]]  # run settings a sweep varies (key, value), shown as code
+
+    def render(self, lang: str, md: bool = True) -> str:
+        name = labels.scenario_name(lang, self.scenario)
+        if md:
+            head = esc(name) if name else (f"{code(self.scenario)}情景" if lang == "zh" else code(self.scenario))
+        else:
+            head = name or self.scenario
+        parts = [head] + [c.words(lang, md) for c in self.changes]
+        parts += [code(f"{k}={v}") if md else f"{k}={v}" for k, v in self.extra]
+        return " + ".join(parts)
+
+
+def _varying_keys(study_jobs: list[sweep.Job], plan: dict | None) -> set[str]:
+    """The override keys whose value differs between the jobs of a sweep (the keys of its plan's
+    labels, simmodel.sweep.job_labels; without a plan, found from the jobs' overrides)."""
+    if plan and plan.get("jobs"):
+        return {_split(part)[0] for e in plan["jobs"] for part in str(e.get("label", "")).split() if "=" in part}
+    keyed = []
+    for j in (j for j in study_jobs if j.num >= 0):  # not a run folder named as the baseline
+        keyed.append(dict(_split(o) for o in _overrides(j, plan) if "=" in o))
+    keys = {k for d in keyed for k in d}
+    return {k for k in keys if len({d.get(k) for d in keyed}) > 1}
+
+
+def job_label(job: sweep.Job, plan: dict | None = None, varying: set[str] = frozenset()) -> JobLabel:
+    """What a job changed: its scenario, the levers, uncertainties, parameters and base-year
+    quantities its overrides set (with the values it ran with), and any other setting the sweep
+    varies."""
+    over = [_split(o) for o in _overrides(job, plan) if "=" in o]
+    cfg = (job.manifest or {}).get("config", {})
+    scenario = next((v for k, v in over if k == "scenario"), None) or (job.manifest or {}).get("scenario") \
+        or ((job.summary or {}).get("scenario") or {}).get("slug") or "baseline"
+    changes, extra = [], []
+    for key, raw in over:
+        group = next((g for g in _CHANGE_GROUPS if key.startswith(g + ".")), None)
+        if group is None:
+            if key != "scenario" and key in varying:
+                extra.append((key, raw))
+            continue
+        name = key[len(group) + 1:]
+        node = cfg
+        for part in group.split("."):
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        value = node.get(name, _typed(raw)) if isinstance(node, dict) else _typed(raw)
+        scen = _scenario_file_value(scenario, group, name) if group in ("levers", "uncertainties") else None
+        changes.append(Change(group, name, value, scen))
+    return JobLabel(scenario, changes, extra)
+
+
+def job_question(job: sweep.Job, lab: JobLabel, lang: str) -> str:
+    """The question a job answers: its scenario's question (file header), with the changes its
+    overrides make to it. Returns Markdown."""
+    scen = (job.summary or {}).get("scenario", {})
+    q = scen.get("question_zh") if lang == "zh" and scen.get("question_zh") else scen.get("question", "")
+    if not lab.changes:
+        return esc(q)
+    plain_baseline = lab.scenario == "baseline"
+    items = []
+    for c in lab.changes:
+        words = f"{c.name_words(lang, True)}为 {c.value_words(lang, True)}" if lang == "zh" else c.words(lang, md=True)
+        if c.scenario_value is None:
+            items.append(words)
+        elif _same(c.value, c.scenario_value):
+            items.append(words + ("（与政策原文相同）" if plain_baseline else "（与该情景相同）") if lang == "zh"
+                         else words + (" (as in the seed)" if plain_baseline else " (as in the scenario)"))
+        else:
+            was = c.scenario_words(lang)
+            items.append(words + (f"（政策原文为 {was}）" if plain_baseline else f"（该情景为 {was}）") if lang == "zh"
+                         else words + (f" (the seed's: {was})" if plain_baseline else f" (the scenario's: {was})"))
+    if plain_baseline:
+        if lang == "zh":
+            return (f"如果{'、'.join(items)}，其余措施均按政策原文数字实施，2027年目标（T1-T6）和2030年参照值实现的"
+                    "可能性有多大？")
+        return ("How likely are the 2027 targets (T1-T6) and the 2030 proxies to be met with "
+                f"{'; '.join(items)}, every other measure at the seed's own numbers?")
+    if lang == "zh":
+        return f"{esc(q)}本任务在该情景基础上另外设定：{'；'.join(items)}。"
+    return f"{esc(q)} On top of this scenario, this job sets {'; '.join(items)}."
+
+
 # --- numbers, formatted once -----------------------------------------------------------------------
 
 def f2(x: float) -> str:
@@ -128,11 +430,24 @@ def interval(lo: float, hi: float, fmt=f2) -> str:
 
 
 def esc(value) -> str:
-    """Text that came from a file (a scenario's name or header, a label, an error): HTML special
-    characters become entities and Markdown's own characters are backslash-escaped, so it shows
-    as written in the .md and the HTML and can never become markup."""
-    text = html.escape(str(value), quote=True)
-    return re.sub(r"([\\`*_\[\]{}|#!~])", r"\\\1", text).replace("\n", " ")
+    """Text that came from a file (a scenario's header, a label, an error), made inert in Markdown:
+    Markdown's own characters and '<', '>' are backslash-escaped, and so is an '&' that would start
+    an entity, so that it shows as written in the .md and the HTML and can never become markup. No
+    HTML entity is written into the Markdown (render_html turns the escapes into entities)."""
+    text = re.sub(r"([\\`*_\[\]{}|#!~<>])", r"\\\1", str(value))
+    text = re.sub(r"&(?=#|[A-Za-z][A-Za-z0-9]*;)", r"\\&", text)
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def code(value) -> str:
+    """Text shown as code (a file or folder name, a command, an identifier): a Markdown code span,
+    its fence longer than any run of backticks in it."""
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    if not text:
+        return ""
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if "`" in text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _threshold(r: pd.Series, lang: str) -> str:
@@ -158,7 +473,7 @@ def _lever_changes(job: sweep.Job, ref: sweep.Job, lang: str) -> list[dict]:
                 out.append({"name": esc(labels.lever_name(lang, name)), "code": name,
                             "article": getattr(s, "article", None) or "–",
                             "grade": esc(labels.grade(lang, s.grade)) if s else "–",
-                            "base": _value(a.get(name)), "value": _value(b.get(name)),
+                            "base": _value(a.get(name), lang), "value": _value(b.get(name), lang),
                             "unit": esc(labels.unit(lang, getattr(s, "unit", ""))) if s else "",
                             "uncertainty": group == "uncertainties"})
     for group in ("params", "population"):
@@ -166,7 +481,9 @@ def _lever_changes(job: sweep.Job, ref: sweep.Job, lang: str) -> list[dict]:
         b = job.manifest.get("config", {}).get(group, {}).get("overrides", {})
         for name in sorted(set(a) | set(b)):
             if a.get(name) != b.get(name):
-                out.append({"name": esc(name), "code": name, "article": "–", "grade": "–", "base": _value(a.get(name)),
+                shown = (_param_words(lang, name, True) if group == "params"
+                         else Change("population.overrides", name, None).name_words(lang, True))
+                out.append({"name": shown, "code": name, "article": "–", "grade": "–", "base": _value(a.get(name)),
                             "value": _value(b.get(name)), "unit": "", "uncertainty": False})
     return out
 
@@ -176,11 +493,13 @@ def _sig(v):
     return float(f"{v:.4g}") if isinstance(v, float) else (v.item() if hasattr(v, "item") else v)
 
 
-def _value(v) -> str:
+def _value(v, lang: str = "en") -> str:
     if v is None:
         return "–"
     if isinstance(v, float):
         return f"{v:g}"
+    if isinstance(v, str):
+        return esc(labels.value_name(lang, v))
     return esc(v)
 
 
@@ -268,9 +587,11 @@ def _drawn_name(lang: str, source: str, name: str, sectors: dict[str, str]) -> s
         return esc(labels.assumption_name(lang, name))
     if name.startswith(prefix):
         sid = name[len(prefix):]
-        sector = sectors.get(sid, sid)
-        return esc(f"{sector}增长先验（%/年）" if lang == "zh" else f"growth prior of {sector} (% per year)")
-    return esc(name)
+        sector = sectors.get(sid)
+        if lang == "zh":
+            return f"{esc(sector)}增长先验（%/年）" if sector else f"{code(sid)}增长先验（%/年）"
+        return esc(f"growth prior of {sector or sid} (% per year)")
+    return _param_words(lang, name, True)
 
 
 def _decomposition(job: sweep.Job, lang: str, year: str = DECOMPOSITION_YEAR) -> dict:
@@ -296,7 +617,8 @@ def _decomposition(job: sweep.Job, lang: str, year: str = DECOMPOSITION_YEAR) ->
             cells.append({"off": off, "st": f2(ix.get("st")), "ci": interval(*(ix.get("ci95") or (None, None)))})
         rows.append({"tid": esc(tid), "varies": varies, "cells": cells, "overlap": f2(b.get("overlap"))})
         if varies and b.get("note"):
-            notes.append({"tid": esc(tid), "note": esc(b["note"])})
+            zh = labels.note_zh(b["note"]) if lang == "zh" else None
+            notes.append({"tid": esc(tid), "note": esc(zh) if zh else (code(b["note"]) if lang == "zh" else esc(b["note"]))})
     return {"present": True, "year": year, "pairs": esc(vd.get("pairs", "–")), "rows": rows, "notes": notes,
             "sources": [esc(labels.source_name(lang, s)) for s in sources],
             "off": [esc(labels.source_name(lang, s)) for s in sources if s not in active]}
@@ -332,12 +654,12 @@ def _carried(summary: dict, lang: str) -> dict:
             "sources": [esc(labels.term(lang, x)) for x in unc.get("sources", [])]}
 
 
-def _calibration(job: sweep.Job) -> dict:
+def _calibration(job: sweep.Job, lang: str = "en") -> dict:
     from simmodel.config import resolve_path
 
     cfg = job.manifest.get("config", {})
     name = cfg.get("calibration", "prior")
-    out = {"name": esc(name), "prior": name == "prior", "missing": None, "rejected": False, "weak": [],
+    out = {"name": code(name), "prior": name == "prior", "missing": None, "rejected": False, "weak": [],
            "j_p": "–", "n_parameters": 0}
     if name == "prior":
         return out
@@ -346,17 +668,37 @@ def _calibration(job: sweep.Job) -> dict:
         fit = json.loads((path / "fit.json").read_text(encoding="utf-8"))
         est = pd.read_csv(path / "estimates.csv")
     except (OSError, json.JSONDecodeError, pd.errors.ParserError) as exc:
-        out["missing"] = esc(f"{path}: {exc}")
+        out["missing"] = code(f"{path}: {exc}")
         return out
     out.update({"loss": f"{fit['loss']:.2f}", "j_stat": f"{fit['j_stat']:.2f}", "j_df": f"{float(fit['j_df']):.3g}",
                 "j_p": f"{fit['j_pvalue']:.3f}", "rejected": fit["j_pvalue"] < 0.05, "converged": fit["converged"],
                 "n_moments": fit["n_moments"], "n_parameters": fit["n_parameters"],
-                "weak": [esc(n) for n in est.loc[est["identified"] == 0, "name"]], "path": path,
+                "weak": [_param_words(lang, n, True) for n in est.loc[est["identified"] == 0, "name"]], "path": path,
                 "moments": pd.read_csv(path / "moments.csv") if (path / "moments.csv").is_file() else None})
     return out
 
 
 # --- the memo --------------------------------------------------------------------------------------
+
+def _factor_words(lang: str, name: str) -> str:
+    """A factor of an analysis in words: a lever or uncertainty by its name, a behavioural parameter
+    by its name and code name, anything else as code."""
+    from simmodel.levers import Uncertainties, specs
+
+    if name in specs() or name in specs(Uncertainties):
+        return esc(labels.lever_name(lang, name))
+    if labels.parameter_name("zh", name):
+        return _param_words(lang, name, True)
+    return code(name)
+
+
+def _success_words(lang: str, success: str) -> str:
+    """PRIM's success criterion (simmodel/analysis/run.py writes it in English)."""
+    m = re.fullmatch(r"every (\d{4}) target met with probability >= ([0-9.]+)", success or "")
+    if lang == "zh":
+        return f"每个 {m.group(1)} 年目标的实现概率均不低于 {m.group(2)}" if m else code(success)
+    return esc(success)
+
 
 def load_analyses(paths: list[str], output_root: Path, lang: str) -> list[dict]:
     """What each analysis folder (``simmodel analyze``) says, for the memo to cite: the three
@@ -376,9 +718,10 @@ def load_analyses(paths: list[str], output_root: Path, lang: str) -> list[dict]:
             read_manifest(folder, ("summary.json",))
             summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         except (ResultsError, OSError, ValueError) as exc:
-            raise MemoError(f"memo.analyses: {given}: not a complete analysis folder ({exc})") from None
+            raise MemoError(f"analyses: {given}: not a complete analysis folder ({exc})") from None
         method = summary.get("method")
-        a = {"method": method, "folder": esc(folder.parent.name), "source": esc(labels.term(lang, summary.get("source", ""))),
+        a = {"method": method, "folder": code(folder.parent.name), "name": folder.parent.name,
+             "source": esc(labels.term(lang, summary.get("source", ""))),
              "points": summary.get("points"), "replicates": summary.get("replicates"), "scale": summary.get("scale"),
              "manifest_sha": hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()[:16],
              "rows": [], "package": None, "box": None}
@@ -391,19 +734,20 @@ def load_analyses(paths: list[str], output_root: Path, lang: str) -> list[dict]:
                 top = t[(t["output"] == col) & (t[metric] > 0)].sort_values(metric, ascending=False).head(3)
                 if top.empty:
                     continue
-                a["rows"].append({"tid": tid, "name": f"{tid} {labels.target_name(lang, tid)}" if tid.startswith("T") else esc(tid),
+                a["rows"].append({"tid": tid,
+                                  "name": f"{tid} {labels.target_name(lang, tid)}" if tid.startswith("T") else code(tid),
                                   "what": "p" if what.endswith("p_met") else "median",
                                   "source": esc(labels.term(lang, top["source"].iloc[0])),
-                                  "top": [{"name": esc(labels.lever_name(lang, r.factor)), "value": f"{getattr(r, metric):.3g}"}
+                                  "top": [{"name": _factor_words(lang, r.factor), "value": f"{getattr(r, metric):.3g}"}
                                           for r in top.itertuples()]})
             a["metric"] = "mu*" if method == "morris" else "ST"
         elif method == "prim":
             p = summary.get("prim", {})
             if p.get("box"):
                 a["box"] = {"coverage": f2(p["coverage"]), "density": f2(p["density"]),
-                            "limits": [{"name": esc(labels.lever_name(lang, k)), "lo": f"{lo:.4g}", "hi": f"{hi:.4g}"}
+                            "limits": [{"name": _factor_words(lang, k), "lo": f"{lo:.4g}", "hi": f"{hi:.4g}"}
                                        for k, (lo, hi) in p["box"].items()]}
-            a["success"] = esc(p.get("success", ""))
+            a["success"] = _success_words(lang, p.get("success", ""))
         elif method == "invert":
             pk, base = summary.get("package"), summary.get("baseline", {})
             all_specs = specs()
@@ -417,11 +761,22 @@ def load_analyses(paths: list[str], output_root: Path, lang: str) -> list[dict]:
                     "cost": f"{pk['fiscal_cost_cny_100m']:.1f}",
                     "dcost": f"{pk['fiscal_cost_cny_100m'] - base.get('fiscal_cost_cny_100m', 0):+.1f}",
                     "p": f2(pk["p_met"]), "p_ci": interval(*pk["p_met_interval"]),
-                    "levers": [{"name": esc(labels.lever_name(lang, k)), "base": _value(_sig(first[k])), "value": _value(_sig(v)),
+                    "levers": [{"name": _factor_words(lang, k), "base": _value(_sig(first[k]), lang),
+                                "value": _value(_sig(v), lang),
                                 "unit": esc(labels.unit(lang, getattr(all_specs.get(k), "unit", "")))}
                                for k, v in pk["levers"].items() if not np.isclose(float(first[k]), float(v))]}
         out.append(a)
     return out
+
+
+def job_labels(study: Study) -> dict[int, JobLabel]:
+    """Each job's label (what it changed), by job number."""
+    varying = _varying_keys(study.jobs, study.plan) if study.kind == "sweep" else set()
+    return {j.num: job_label(j, study.plan, varying if j.num >= 0 else set()) for j in study.jobs}
+
+
+def _distinct(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(names))
 
 
 def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses: list[dict] | None = None) -> dict:
@@ -430,6 +785,13 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses:
     ref = study.reference
     base_year = int(ref.summary.get("base_year", 2024))
     ref_rows = t[t["job"] == ref.num].set_index(["target_id", "year"])
+    labs = job_labels(study)
+    shown = {n: lab.render(lang) for n, lab in labs.items()}
+    # two jobs that changed the same things (a sweep over a setting it does not show) keep their numbers
+    dup = {n for n, v in shown.items() if list(shown.values()).count(v) > 1}
+    shown = {n: (v + (f"（任务 {n}）" if lang == "zh" else f" (job {n})") if n in dup else v) for n, v in shown.items()}
+    plain = {n: lab.render(lang, md=False) + (f"（任务 {n}）" if lang == "zh" else f" (job {n})") * (n in dup)
+             for n, lab in labs.items()}
     scenarios = []
     for job in [j for j in study.jobs if j.status == "complete" and j.num != ref.num] or [ref]:
         rows = t[t["job"] == job.num]
@@ -459,7 +821,8 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses:
                 effect.append({"tid": r.target_id, "eff": signed(r.diff_p_met * k), "ci": interval(lo, hi, signed)})
         fans = []
         for tid, by_year in job.summary["targets"].items():
-            ref_name = fig(f"fan_{job.num}_{tid}.png", plots.target_fan(job.traj, history, tid, by_year, base_year, lang))
+            ref_name = fig(f"fan_{job.num}_{tid}.png", plots.target_fan(job.traj, history, tid, by_year, base_year, lang,
+                                                                     label=plain[job.num]))
             fans.append({"tid": tid, "name": labels.target_name(lang, tid), "img": ref_name})
         either = {w: [{"tid": h["tid"], "year": h["year"], "p": h["p"], "cf_p": h["cf_p"]} for h in headline
                       if h["either"] == w] for w in ("met", "missed")}
@@ -468,9 +831,8 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses:
         strongest = max(drivers["rows"], key=lambda d: d["abs"], default=None)
         scen = job.summary.get("scenario", {})
         scenarios.append({
-            "num": job.num, "label": esc(job.label), "slug": esc(scen.get("slug", "")),
-            "question": esc(scen.get("question_zh") if lang == "zh" and scen.get("question_zh") else scen.get("question", "")),
-            "own": own,
+            "num": job.num, "label": shown[job.num], "slug": esc(scen.get("slug", "")), "folder": code(job.path.name),
+            "question": job_question(job, labs[job.num], lang), "own": own,
             "levers": _lever_changes(job, ref, lang) if not own else [], "headline": headline,
             "grants": f"{r0['grants_cny_100m_median']:.1f}", "equity": f"{r0['equity_cny_100m_median']:.1f}",
             "cost": f"{cost:.1f}", "ref_cost": f"{ref_cost:.1f}", "dcost": f"{dcost:+.1f}", "effect": effect,
@@ -480,10 +842,13 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses:
             "ends": ends, "fans": fans, "replicates": int(r0["n_replicates"]), "paired": bool(r0["paired"])})
     figures = dict.fromkeys(("comparison", "probability", "cost", "fit"))  # None: not drawn (the template asks)
     if len(t["job"].unique()) > 1:
-        figures["comparison"] = fig("comparison.png", plots.comparison_chart(t, lang=lang))
-        figures["probability"] = fig("probability.png", plots.probability_chart(t, lang=lang))
-        figures["cost"] = fig("cost_probability.png", plots.cost_probability_chart(t, lang=lang))
-    calib = _calibration(ref)
+        # the figures' legends name each job as the text does
+        tp = t.copy()
+        tp["label"] = tp["job"].map(plain)
+        figures["comparison"] = fig("comparison.png", plots.comparison_chart(tp, lang=lang))
+        figures["probability"] = fig("probability.png", plots.probability_chart(tp, lang=lang))
+        figures["cost"] = fig("cost_probability.png", plots.cost_probability_chart(tp, lang=lang))
+    calib = _calibration(ref, lang)
     if calib.get("moments") is not None:
         figures["fit"] = fig("calibration_fit.png", plots.calibration_fit_chart(calib["moments"], lang=lang))
     calib.pop("moments", None)
@@ -494,36 +859,45 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses:
         if job.status != "complete":
             continue
         m = job.manifest
-        appendix.append({"num": job.num, "folder": esc(job.path.name), "config_hash": _sha(m.get("config")),
+        num = job.num if job.num >= 0 else ("基准" if lang == "zh" else "baseline")  # a run folder named by baseline=
+        appendix.append({"num": num, "folder": code(job.path.name), "config_hash": _sha(m.get("config")),
                          "data_hash": _sha({k: v.get("sha256") for k, v in m.get("data_files", {}).items()}),
-                         "code": esc(" ".join(f"{k}={v}" for k, v in m.get("code", {}).items())),
-                         "command": esc(m.get("command", "")), "seed": m.get("seeds", {}).get("root_seed"),
+                         "code": code(" ".join(f"{k}={v}" for k, v in m.get("code", {}).items())),
+                         "command": code(m.get("command", "")), "seed": m.get("seeds", {}).get("root_seed"),
                          "manifest_sha": hashlib.sha256((job.path / MANIFEST).read_bytes()).hexdigest()[:16]})
     counterfactuals = []
     for job in study.jobs:
         run = ((job.summary or {}).get("counterfactual") or {}).get("run") if job.status == "complete" else None
         if run:
             found = _counterfactual_folder(run, study)
-            counterfactuals.append({"num": job.num, "folder": esc(Path(run).name), "path": str(found or run),
+            counterfactuals.append({"num": job.num, "folder": code(Path(run).name), "path": str(found or run),
                                     "manifest_sha": hashlib.sha256((found / MANIFEST).read_bytes()).hexdigest()[:16]
                                     if found else None})
-    failed = [{"num": j.num, "label": esc(j.label), "status": labels.term(lang, j.status), "error": esc(j.error or "")}
-              for j in study.jobs if j.status != "complete"]
-    if study.kind == "run":
-        how = (f"基准运行 {esc(ref.path.name)}，随机种子相同" if lang == "zh"
-               else f"the baseline run {esc(ref.path.name)}, with the same seeds")
-    elif sweep._is_reference(ref.manifest, study.baseline):
-        how = (f"任务 {ref.num}（{esc(ref.label)}）：未作任何调整的{esc(study.baseline)}情景" if lang == "zh"
-               else f"job {ref.num} ({esc(ref.label)}): the {esc(study.baseline)} scenario with nothing changed")
+    failed = [{"num": j.num, "label": shown[j.num], "status": labels.term(lang, j.status),
+               "error": code(j.error or "")} for j in study.jobs if j.status != "complete"]
+    base = labels.scenario_name(lang, study.baseline) or study.baseline
+    base = esc(base) if labels.scenario_name(lang, study.baseline) else code(study.baseline)
+    rlab = shown[ref.num]
+    if study.ref_kind == "run":
+        how = (f"基准运行 {code(ref.path.name)}（{rlab}），随机种子相同" if lang == "zh"
+               else f"the baseline run {code(ref.path.name)} ({rlab}), with the same seeds")
+    elif study.ref_kind == "job":
+        how = (f"任务 {ref.num}（{rlab}），由 {code('baseline=' + study.baseline)} 指定" if lang == "zh"
+               else f"job {ref.num} ({rlab}), named by {code('baseline=' + study.baseline)}")
+    elif study.ref_kind == "scenario":
+        how = (f"任务 {ref.num}（{rlab}）：未作任何调整的{base}" if lang == "zh"
+               else f"job {ref.num} ({rlab}): the {base} scenario with nothing changed")
     else:
-        how = (f"本批情景中没有未作调整的{esc(study.baseline)}情景，变化相对第一个完成的任务 {ref.num}（{esc(ref.label)}）计算"
-               if lang == "zh" else f"no job of this sweep is the {esc(study.baseline)} scenario unchanged, so changes are "
-               f"from the first complete job, {ref.num} ({esc(ref.label)})")
+        how = (f"本批任务中没有未作调整的{base}，变化相对第一个完成的任务 {ref.num}（{rlab}）计算"
+               if lang == "zh" else f"no job of this sweep is the {base} scenario unchanged, so changes are "
+               f"from the first complete job, {ref.num} ({rlab})")
+    others = [shown[s["num"]] for s in scenarios if not s["own"]]
     return {
-        "lang": lang, "source": esc(study.source.name), "kind": study.kind, "command": esc(study.command),
+        "lang": lang, "source": code(study.source.name), "kind": study.kind, "command": code(study.command),
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "reference": {"num": ref.num, "label": esc(ref.label), "how": how,
-                      "question": esc(ref.summary.get("scenario", {}).get("question", ""))},
+        "title_jobs": _distinct(others) or [rlab],
+        "reference": {"num": ref.num, "label": rlab, "how": how, "kind": study.ref_kind,
+                      "question": job_question(ref, labs[ref.num], lang)},
         "scenarios": scenarios, "figures": figures, "calibration": calib,
         "assumed_targets": [{"tid": a["target_id"], "year": a["year"], "threshold": f"{a['threshold']:g}"}
                             for a in assumptions.get("targets", [])],
@@ -562,19 +936,90 @@ def render_markdown(context: dict) -> str:
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
+_ENTITY = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+_CODE_SPAN = re.compile(r"(?<!\\)(`+)(.+?)(?<!`)\1(?!`)")
+
+
+def _inert_html(markdown_text: str) -> str:
+    """The Markdown with every '<' and '&' outside code spans (and every backslash-escaped '<', '>',
+    '&' of esc()) written as an entity, so that Python-Markdown, which passes raw HTML through, shows
+    them as text. Code spans are left alone: Python-Markdown escapes them itself."""
+
+    def plain(text: str) -> str:
+        return re.sub(r"(\\\\)|\\([<>&])|([<&])",
+                      lambda m: m.group(1) or _ENTITY[m.group(2) or m.group(3)], text)
+
+    out, pos = [], 0
+    for m in _CODE_SPAN.finditer(markdown_text):
+        out += [plain(markdown_text[pos:m.start()]), m.group(0)]
+        pos = m.end()
+    return "".join(out) + plain(markdown_text[pos:])
+
+
+FONT_FAMILY = "simmodel-cjk"  # the @font-face of the CJK subset embedded in memo.html
+
+
+def font_subset(text: str) -> tuple[str, bytes] | None:
+    """The CJK font (simmodel/report/fonts.py) cut down to the characters of `text`, as (MIME type,
+    bytes): WOFF2 where brotli is installed, else WOFF (zlib). None where no CJK font is found."""
+    import io
+    import logging
+
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    from simmodel.report.fonts import cjk_font_file
+
+    path = cjk_font_file()
+    if path is None:
+        return None
+    try:
+        import brotli  # noqa: F401
+
+        flavor = "woff2"
+    except ImportError:
+        flavor = "woff"
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    options = subset.Options()
+    options.flavor = flavor
+    options.ignore_missing_unicodes = True
+    font = TTFont(str(path), lazy=True)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text="".join(sorted(set(text))))
+    subsetter.subset(font)
+    buf = io.BytesIO()
+    font.save(buf)
+    return f"font/{flavor}", buf.getvalue()
+
+
+def _has_cjk(text: str) -> bool:
+    return bool(re.search(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]", text))
+
+
 def render_html(markdown_text: str, lang: str, title: str, images: dict[str, bytes]) -> str:
-    """One self-contained HTML file: the Markdown converted, each figure embedded as a data URI."""
+    """One self-contained HTML file: the Markdown converted, each figure embedded as a data URI and,
+    where the text has Chinese, the subset of the CJK font that draws its characters embedded as an
+    @font-face, so that no system font is needed."""
     import jinja2
     import markdown
 
-    body = markdown.markdown(markdown_text, extensions=["tables"], output_format="html")
+    body = markdown.markdown(_inert_html(markdown_text), extensions=["tables"], output_format="html")
+    shown = html.unescape(body) + title  # text and attributes (a figure's alt text shows where it cannot)
     for name, data in images.items():
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
         body = body.replace(f'src="figures/{name}"', f'src="{uri}"')
+    font_css = ""
+    if _has_cjk(shown):
+        sub = font_subset(shown)
+        if sub is not None:
+            mime, data = sub
+            font_css = (f"@font-face {{ font-family: '{FONT_FAMILY}'; src: url('data:{mime};base64,"
+                        f"{base64.b64encode(data).decode('ascii')}') format('{mime.split('/')[1]}'); }}")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)
-    # body: markdown's output of text whose file-derived parts esc() already neutralised
+    # body: markdown's output of text whose file-derived parts esc() and _inert_html() neutralised
     return env.get_template("memo.html.j2").render(lang="zh-CN" if lang == "zh" else "en", title=title,
-                                                   body=Markup(body))
+                                                   body=Markup(body), font_css=Markup(font_css),
+                                                   font_family=FONT_FAMILY if font_css else "")
 
 
 def pdf_converter() -> tuple[str, list[str]] | None:
@@ -599,12 +1044,18 @@ def write_pdf(html_path: Path, pdf_path: Path) -> str | None:
     if conv is None:
         return None
     name, cmd = conv
+    html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path).resolve()
     # The converter sees the CJK font file through @font-face: Chinese text needs no system font.
     printable = html_path.with_name(f".print-{html_path.name}")
     printable.write_text(html_path.read_text(encoding="utf-8").replace("<style>", "<style>\n" + _font_face(), 1),
                          encoding="utf-8")
     try:
         _convert(name, cmd, printable, pdf_path)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+        err = getattr(exc, "stderr", None)
+        err = err.decode("utf-8", "replace") if isinstance(err, bytes) else (err or "")
+        last = next((line for line in reversed(err.splitlines()) if line.strip()), str(exc))
+        raise MemoError(f"the PDF converter {name} failed: {last.strip()}") from None
     finally:
         printable.unlink(missing_ok=True)
     return name
@@ -616,7 +1067,8 @@ def _font_face() -> str:
     path = cjk_font_file()
     if path is None:
         return ""
-    return ("@font-face { font-family: 'Noto Sans CJK SC'; src: url('" + path.as_uri() + "'); }\n")
+    # as_uri() needs an absolute path: a font found through a relative path would raise ValueError
+    return ("@font-face { font-family: 'Noto Sans CJK SC'; src: url('" + Path(path).resolve().as_uri() + "'); }\n")
 
 
 def _convert(name: str, cmd: list[str], html_path: Path, pdf_path: Path) -> None:
@@ -630,8 +1082,9 @@ def _convert(name: str, cmd: list[str], html_path: Path, pdf_path: Path) -> None
         subprocess.run([*cmd, "--quiet", "--enable-local-file-access", str(html_path), str(pdf_path)], check=True,
                        capture_output=True, timeout=300)
     else:
-        subprocess.run([*cmd, "--headless", "--no-sandbox", "--disable-gpu", f"--print-to-pdf={pdf_path}",
-                        html_path.as_uri()], check=True, capture_output=True, timeout=300)
+        # a file URI needs an absolute path (results= and output_root are often relative)
+        subprocess.run([*cmd, "--headless", "--no-sandbox", "--disable-gpu", f"--print-to-pdf={Path(pdf_path).resolve()}",
+                        Path(html_path).resolve().as_uri()], check=True, capture_output=True, timeout=300)
 
 
 def write_memo(results: Path, *, baseline: str = "baseline", lang: str = "zh", output_root: Path = Path("results"),
@@ -642,7 +1095,7 @@ def write_memo(results: Path, *, baseline: str = "baseline", lang: str = "zh", o
     labels.check_lang(lang)
     pdf = str(pdf).lower()  # the command line's true/false arrive as booleans
     if pdf not in ("auto", "true", "false"):
-        raise MemoError(f"memo.pdf = {pdf!r} is not allowed: auto (where a converter exists), true (required) or false")
+        raise MemoError(f"pdf = {pdf!r} is not allowed: auto (where a converter exists), true (required) or false")
     study = load_study(results, baseline, output_root)
     cited = load_analyses(list(analyses), output_root, lang)
     if history is None:
@@ -672,14 +1125,20 @@ def write_memo(results: Path, *, baseline: str = "baseline", lang: str = "zh", o
         title = "政策情景分析备忘录" if lang == "zh" else "What-if memo"
         writer.path("memo.html").write_text(render_html(md, lang, f"{title}: {study.source.name}", images), encoding="utf-8")
         if pdf != "false":
-            status["pdf"] = write_pdf(writer.path("memo.html"), writer.path("memo.pdf"))
+            try:
+                status["pdf"] = write_pdf(writer.path("memo.html"), writer.path("memo.pdf"))
+            except MemoError as exc:
+                if pdf == "true":
+                    raise
+                status["pdf_error"] = str(exc)  # pdf=auto: the memo without its PDF, and why
+                writer.path("memo.pdf").unlink(missing_ok=True)
             if status["pdf"] is None and pdf == "true":
-                raise MemoError("memo.pdf=true but no HTML-to-PDF converter was found: install weasyprint "
-                                "(pip) or wkhtmltopdf / chromium (apt), or use memo.pdf=auto")
+                raise MemoError("pdf=true but no HTML-to-PDF converter was found: install weasyprint "
+                                "(pip) or wkhtmltopdf / chromium (apt), or use pdf=auto")
         manifest = {"task": "memo", "source": str(study.source.resolve()), "kind": study.kind, "lang": lang,
                     "baseline": baseline, "reference_job": study.reference.num, "command": command,
                     "pdf_converter": status["pdf"],
-                    "analyses": [{"folder": a["folder"], "method": a["method"], "manifest_sha256_16": a["manifest_sha"]}
+                    "analyses": [{"folder": a["name"], "method": a["method"], "manifest_sha256_16": a["manifest_sha"]}
                                  for a in cited],
                     # the no_new_policy runs the headline's comparison comes from (summary.json: counterfactual.run)
                     "counterfactuals": [{"job": c["num"], "path": c["path"], "manifest_sha256_16": c["manifest_sha"]}

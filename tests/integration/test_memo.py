@@ -14,6 +14,7 @@ import pytest
 from simmodel.report import memo as memo_mod
 from simmodel.results import read_run
 from tests.integration.test_cli import run_cli
+from tests.integration.test_memo_study import check_language
 from tests.integration.test_sweeps import QUICK, the_sweep
 
 SWEEP = ["run", "-m", "scenario=baseline,subsidy_half", *[a for a in QUICK if not a.startswith("assumption")],
@@ -28,7 +29,7 @@ def memos(tmp_path_factory):
     sweep = the_sweep(cwd)
     out = {}
     for lang in ("en", "zh"):
-        m = run_cli(["memo", f"results={sweep}", "baseline=baseline", f"memo.lang={lang}", "memo.pdf=false"], cwd)
+        m = run_cli(["memo", f"results={sweep}", "baseline=baseline", f"lang={lang}", "pdf=false"], cwd)
         assert m.returncode == 0, m.stderr
         folder = next((cwd / "results" / "memo" / sweep.name).glob(f"{lang}-*"))
         out[lang] = folder
@@ -204,7 +205,9 @@ def test_memo_shows_where_the_uncertainty_comes_from(memos, lang):
         if d["source"] == "assumptions":
             assert _cell(name) == labels.assumption_name(lang, d["name"])
         elif not d["name"].startswith("growth_prior_pct:"):
-            assert _cell(name) == d["name"]
+            # a parameter: its code name as code, beside its Chinese name in the Chinese memo
+            assert name == (f"{labels.parameter_name(lang, d['name'])}（`{d['name']}`）" if lang == "zh"
+                            else f"`{d['name']}`")
 
 
 def _render(study, lang: str) -> str:
@@ -298,6 +301,14 @@ def test_memo_of_older_results_says_what_is_not_in_the_run(memos, lang):
     assert "| T1 | 0.25 | 0.75 |" in row
 
 
+def test_no_english_in_the_chinese_memo_and_no_entities_in_either(memos):
+    """With everything a run can hold (no_new_policy comparison, decomposition, drivers, levers,
+    calibration): no HTML entity in either Markdown, no English word left in the Chinese one outside
+    code, file names and the short list of test_memo_study.ALLOWED_ASCII."""
+    _, _, out = memos
+    check_language({lang: (out[lang] / "memo.md").read_text(encoding="utf-8") for lang in out})
+
+
 def test_chinese_and_english_memos_agree_on_every_number(memos):
     _, _, out = memos
     texts = {lang: (out[lang] / "memo.md").read_text(encoding="utf-8") for lang in out}
@@ -370,7 +381,9 @@ def test_text_from_files_is_escaped_in_html(memos):
     job = next(j for j in study.jobs if j.num == 1)
     job.summary["scenario"]["question"] = nasty
     job.summary["scenario"]["slug"] = "<b>slug</b>"
-    job.label = "scenario=<i>x</i>"
+    # the heading names the job by its scenario and overrides (its manifest's)
+    job.manifest["overrides"] = ["scenario=<b>slug</b>", "levers.fund_evaluation_regime=<i>x</i>"]
+    job.manifest["config"]["levers"]["fund_evaluation_regime"] = "<i>x</i>"
     # text of the issue-13 keys: a verdict, a drawn quantity's name, a source, a decomposition note
     job.summary["counterfactual"]["targets"]["T1"]["2027"]["verdict"] = "<u>verdict</u>"
     # (a quick run may have no driver beyond chance: put one in)
@@ -407,13 +420,13 @@ def test_memo_of_a_single_run_finds_its_baseline_or_says_how_to_make_one(tmp_pat
     args = [a for a in QUICK] + ["output.plots=false"]
     assert run_cli(["run", "scenario=subsidy_half", *args], tmp_path).returncode == 0
     run = next((tmp_path / "results" / "run" / "subsidy_half").iterdir())
-    missing = run_cli(["memo", f"results={run}", "memo.lang=en"], tmp_path)
+    missing = run_cli(["memo", f"results={run}", "lang=en"], tmp_path)
     assert missing.returncode == 2
     assert "no complete baseline run with the same seed" in missing.stderr
     assert "simmodel run scenario=baseline seed=7 replicates=8" in missing.stderr
     assert not (tmp_path / "results" / "memo").exists()
     assert run_cli(["run", "scenario=baseline", *args], tmp_path).returncode == 0
-    ok = run_cli(["memo", f"results={run}", "memo.lang=zh"], tmp_path)
+    ok = run_cli(["memo", f"results={run}", "lang=zh"], tmp_path)
     assert ok.returncode == 0, ok.stderr
     md = next((tmp_path / "results" / "memo").rglob("memo.md")).read_text(encoding="utf-8")
     assert "基准运行" in md and "政策杠杆" in md
@@ -434,7 +447,7 @@ def test_plot_command_writes_each_kind(memos, tmp_path):
 
 def test_pdf_where_a_converter_exists_and_a_clear_note_where_not(memos):
     cwd, sweep, _ = memos
-    proc = run_cli(["memo", f"results={sweep}", "memo.lang=zh", "memo.pdf=auto"], cwd)
+    proc = run_cli(["memo", f"results={sweep}", "lang=zh", "pdf=auto"], cwd)
     assert proc.returncode == 0, proc.stderr
     folder = sorted((cwd / "results" / "memo" / sweep.name).glob("zh-*"))[-1]
     if memo_mod.pdf_converter() is not None:
@@ -442,7 +455,7 @@ def test_pdf_where_a_converter_exists_and_a_clear_note_where_not(memos):
     else:
         assert not (folder / "memo.pdf").exists()
         assert "no PDF written" in proc.stdout
-        required = run_cli(["memo", f"results={sweep}", "memo.pdf=true"], cwd)
+        required = run_cli(["memo", f"results={sweep}", "pdf=true"], cwd)
         assert required.returncode == 2 and "no HTML-to-PDF converter" in required.stderr
 
 
@@ -451,7 +464,7 @@ def test_a_memo_cites_the_analyses_it_is_given(memos):
     least-cost package (invert) from the analysis folders, with their source and manifest hash;
     a folder that is not a complete analysis is refused."""
     cwd, sweep, _ = memos
-    small = ["replicates=2", "scale=0.02"]
+    small = ["replicates=2", "population.scale=0.02"]
     assert run_cli(["analyze", "method=morris", "trajectories=2", "name=screen", *small,
                     "factors=[land_quota_mu_per_year,talent_incentive_cny_10k_per_year,world_demand_shift_pct]"],
                    cwd).returncode == 0
@@ -459,12 +472,13 @@ def test_a_memo_cites_the_analyses_it_is_given(memos):
                     "polish_rounds=1", "factors=[talent_incentive_cny_10k_per_year]", *small], cwd).returncode == 0
     for lang, words in (("en", ("Which levers matter: analyses cited", "Least-cost package for T2 2027")),
                         ("zh", ("哪些措施最关键", "以最低财政成本"))):
-        proc = run_cli(["memo", f"results={sweep}", f"memo.lang={lang}", "memo.pdf=false",
-                        "memo.analyses=[screen,cheapest]"], cwd)
+        proc = run_cli(["memo", f"results={sweep}", f"lang={lang}", "pdf=false",
+                        "analyses=[screen,cheapest]"], cwd)
         assert proc.returncode == 0, proc.stderr
         folder = max((cwd / "results" / "memo" / sweep.name).glob(f"{lang}-*"))
         md = (folder / "memo.md").read_text(encoding="utf-8")
         assert all(w in md for w in words)
+        check_language({lang: md})  # the analyses' words too
         manifest = json.loads((folder / "manifest.json").read_text())
         assert [a["folder"] for a in manifest["analyses"]] == ["screen", "cheapest"]
     # the English memo's Morris rows name the factor with the largest mu* for each 2027 output
@@ -477,5 +491,5 @@ def test_a_memo_cites_the_analyses_it_is_given(memos):
 
     row = next(line for line in en.splitlines() if line.startswith("| T2 ") and "| median |" in line)
     assert lever_name("en", top["factor"]) in row.split("|")[3].split(";")[0]
-    bad = run_cli(["memo", f"results={sweep}", "memo.lang=en", "memo.analyses=[nowhere]"], cwd)
+    bad = run_cli(["memo", f"results={sweep}", "lang=en", "analyses=[nowhere]"], cwd)
     assert bad.returncode == 2 and "not a complete analysis folder" in bad.stderr
