@@ -142,6 +142,108 @@ def save(fig: plt.Figure, path) -> None:
     plt.close(fig)
 
 
+class PendingFigures:
+    """Figures being drawn by forked child processes (save_figures); wait() before relying on the
+    files, cancel() when giving up on them (the children end with their parent in any case)."""
+
+    def __init__(self, procs: list, conns: list):
+        self._procs, self._conns = procs, conns
+        self.paths: list[str] = []
+
+    def wait(self) -> list[str]:
+        """Block until every figure is written; raises RuntimeError naming the figure that failed."""
+        errors = []
+        for proc, conn in zip(self._procs, self._conns):
+            try:
+                status, detail = conn.recv()
+            except EOFError:  # the child died without a word (killed)
+                proc.join()
+                status, detail = "error", f"a figure process ended with status {proc.exitcode}"
+            conn.close()
+            proc.join()
+            if status != "ok":
+                errors.append(detail)
+        self._procs, self._conns = [], []
+        if errors:
+            raise RuntimeError("drawing figures failed:\n" + "\n".join(errors))
+        return self.paths
+
+    def cancel(self) -> None:
+        for proc in self._procs:
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
+        for conn in self._conns:
+            conn.close()
+        self._procs, self._conns = [], []
+
+
+def _draw_chunk(jobs, conn) -> None:
+    import traceback
+
+    from simmodel.workers import die_with_parent
+
+    die_with_parent()
+    path = None
+    try:
+        for path, make in jobs:
+            save(make(), path)
+        conn.send(("ok", None))
+    except BaseException:  # noqa: BLE001 - the parent reports it
+        conn.send(("error", f"{path}: {traceback.format_exc()}"))
+    finally:
+        conn.close()
+
+
+def save_figures(jobs, *, processes: int | None = None) -> PendingFigures:
+    """Draw and save figures in the background: jobs is [(path, make)], make() returning a Figure.
+
+    A figure takes matplotlib about 0.2 s to lay out and render, and matplotlib 0.4 s to import: a
+    run's six fan charts cost more than its simulation at a small scale. Here they are split over
+    ``processes`` forked children (default: one per CPU, at most one per figure), which the caller
+    can start as soon as the data are ready and wait for (PendingFigures.wait) only before it needs
+    the files. processes=0, or a platform without fork: drawn here, before returning."""
+    import multiprocessing as mp
+
+    jobs = [(str(p), make) for p, make in jobs]
+    n = min(len(jobs), os.cpu_count() or 1) if processes is None else min(processes, len(jobs))
+    if n <= 0 or "fork" not in mp.get_all_start_methods():
+        for path, make in jobs:
+            save(make(), path)
+        done = PendingFigures([], [])
+        done.paths = [p for p, _ in jobs]
+        return done
+    import gc
+
+    _plt()  # imported once here rather than once in every child
+    ctx = mp.get_context("fork")
+    procs, conns = [], []
+    gc.freeze()  # the children's garbage collections then leave the parent's objects (and pages) alone
+    try:
+        for k in range(n):
+            recv, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_draw_chunk, args=(jobs[k::n], send), name=f"simmodel-figures-{k}", daemon=True)
+            proc.start()
+            send.close()
+            procs.append(proc)
+            conns.append(recv)
+    finally:
+        gc.unfreeze()
+    pending = PendingFigures(procs, conns)
+    pending.paths = [p for p, _ in jobs]
+    return pending
+
+
+def fan_chart_jobs(traj: pd.DataFrame, history: pd.DataFrame, targets: dict, base_year: int, path_of, *,
+                   lang: str = "en", scenario: str | None = None, label: str | None = None) -> list:
+    """save_figures jobs for the fan chart of every target of a run's summary (targets: summary.json
+    targets); path_of(target_id) gives each file's path."""
+    from functools import partial
+
+    return [(path_of(tid), partial(target_fan, traj, history, tid, by_year, base_year, lang, scenario=scenario,
+                                   label=label)) for tid, by_year in targets.items()]
+
+
 def history_points(history: pd.DataFrame, spec: list[tuple[str, str, float]]) -> pd.DataFrame:
     """Observed points from the indicator table: spec is [(indicator, label, multiplier)]."""
     rows = []
@@ -420,7 +522,7 @@ def peeling_trajectory(trajectory: pd.DataFrame, chosen: int | None = None, *, l
     return fig
 
 
-__all__ = ["scenario_subtitle", "sensitivity_bars", "peeling_trajectory", "frontier_chart", "target_fan", "HISTORY", "backtest_error_chart", "calibration_fit_chart", "comparison_chart", "cost_probability_chart",
+__all__ = ["save_figures", "PendingFigures", "fan_chart_jobs", "scenario_subtitle", "sensitivity_bars", "peeling_trajectory", "frontier_chart", "target_fan", "HISTORY", "backtest_error_chart", "calibration_fit_chart", "comparison_chart", "cost_probability_chart",
            "probability_chart", "style", "fan_chart", "save", "history_points", "derived_share", "PALETTE", "np"]
 
 
