@@ -43,9 +43,9 @@ def main(argv: list[str] | None = None) -> dict:
                          "and cited; default: a temporary folder, removed")
     args = ap.parse_args(argv)
     cmd = [sys.executable, "-m", "simmodel", "analyze", "method=morris", f"trajectories={args.trajectories}",
-           f"replicates={args.replicates}", f"scale={args.scale}", "name=bench"]
+           f"replicates={args.replicates}", f"population.scale={args.scale}", "name=bench"]
     if args.quick:
-        cmd = [sys.executable, "-m", "simmodel", "analyze", "method=morris", "trajectories=2", "replicates=2", "scale=0.02",
+        cmd = [sys.executable, "-m", "simmodel", "analyze", "method=morris", "trajectories=2", "replicates=2", "population.scale=0.02",
                "factors=[fund_life_years,land_quota_mu_per_year,world_demand_shift_pct]", "name=bench"]
     if args.launcher == "joblib":
         cmd += ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]

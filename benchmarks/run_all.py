@@ -30,7 +30,7 @@ def run_script(script: str, quick: bool, json_path: Path) -> tuple[str, float]:
     args = [sys.executable, str(HERE / script), "--json", str(json_path)] + (["--quick"] if quick else [])
     if script == "bench_analyze.py" and not quick:
         # the 1:1 Morris screening is a result in itself: keep it where `simmodel analyze screen=...`
-        # and `simmodel memo memo.analyses=[...]` find it
+        # and `simmodel memo analyses=[...]` find it
         args += ["--keep", str(HERE.parent / "results")]
     t = time.perf_counter()
     proc = subprocess.run(args, capture_output=True, text=True, check=False)

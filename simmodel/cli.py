@@ -20,9 +20,9 @@ SCENARIO_DIR = PROJECT_ROOT / "scenarios"
 TASKS = {"run": "Project the targets' probabilities for one scenario (conf/run.yaml).",
          "calibrate": "Estimate behavioural parameters from the history; write calibration/runs/<name>/ (conf/calibrate.yaml).",
          "backtest": "Calibrate up to cutoff years, project, score against statsmodels forecasters (conf/backtest.yaml).",
-         "compare": "Compare calibration runs side by side: runs=[default,other] (conf/compare.yaml).",
-         "memo": "Write a what-if memo from results on disk: results=PATH memo.lang=zh|en (conf/memo.yaml).",
-         "plot": "One figure from results on disk: kind=fan|probability|comparison|cost|calibration|backtest results=PATH (conf/plot.yaml).",
+         "compare": "Compare calibration runs side by side: runs=[default,replay] (names or run folders; conf/compare.yaml).",
+         "memo": "Write a what-if memo from results on disk: results=PATH lang=zh|en (conf/memo.yaml).",
+         "plot": "One figure from results on disk: kind=fan|probability|comparison|cost|calibration|backtest results=PATH lang=en|zh (conf/plot.yaml).",
          "analyze": "Which levers matter: method=morris|sobol|prim, points evaluated as a sweep (conf/analyze.yaml)."}
 _USAGE = "usage: simmodel TASK [hydra overrides]   (simmodel TASK --help for a task's options)\ntasks:\n" + "\n".join(
     f"  {name:<10} {text}" for name, text in TASKS.items())
@@ -216,7 +216,7 @@ def check_scenario_file(path: Path) -> None:
             if spec.choices:
                 if v not in spec.choices:
                     raise _scenario_error(path, sub[name], f"{kind} {name} = {v!r} is not allowed: choose one of "
-                                                           f"{', '.join(spec.choices)} (seed article {spec.article})")
+                                                           f"{', '.join(spec.choices)} (draft article {spec.article})")
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or (known[name] == "int" and not isinstance(v, int)):
                 want = "a whole number" if known[name] == "int" else "a number"
                 raise _scenario_error(path, sub[name], f"{kind} {name} = {v!r} is not {want}; allowed range "
@@ -258,13 +258,71 @@ def precheck_overrides(overrides: list[str]) -> None:
             raise SimmodelError(f"unknown {'lever' if head == 'levers' else 'uncertainty'} {name!r}{hint}")
 
 
+def _schema_keys(schema, prefix: str = "") -> tuple[list[str], list[str]]:
+    """Every settable key of a task's schema as a dotted path: (leaves, open). A leaf is a field that
+    holds a value; an open key is a mapping whose own keys are free (population.overrides, ranges)."""
+    import dataclasses
+    import typing
+
+    leaves: list[str] = []
+    open_: list[str] = []
+    hints = typing.get_type_hints(schema)
+    for f in dataclasses.fields(schema):
+        path = prefix + f.name
+        kind = hints.get(f.name)
+        if dataclasses.is_dataclass(kind):
+            sub_leaves, sub_open = _schema_keys(kind, path + ".")
+            leaves += sub_leaves
+            open_ += sub_open
+        elif typing.get_origin(kind) is dict:
+            open_.append(path)
+        else:
+            leaves.append(path)
+    return leaves, open_
+
+
+# Options that moved (issue 15: one name per thing): the old name -> the new one, suggested first
+MOVED = {"scale": "population.scale", "base_year": "population.base_year", "memo.lang": "lang", "memo.pdf": "pdf",
+         "memo.analyses": "analyses"}
+
+
+def suggest_key(key: str, leaves: list[str], open_: list[str] = ()) -> str | None:
+    """The valid key closest to an unknown one: where it moved (MOVED: `scale` -> `population.scale`,
+    `memo.lang` -> `lang`), else a key with the same last name (`seed` -> `...`), the closest path
+    or last name by spelling (`populaton.scale`, `lnag`); None when nothing is close."""
+    import difflib
+
+    keys = list(leaves) + list(open_)
+    if MOVED.get(key) in keys:
+        return MOVED[key]
+    last = key.rsplit(".", 1)[-1]
+    by_last: dict[str, list[str]] = {}
+    for k in keys:
+        by_last.setdefault(k.rsplit(".", 1)[-1], []).append(k)
+    found = list(by_last.get(last, []))
+    if not found:
+        found = difflib.get_close_matches(key, keys, n=3, cutoff=0.75)
+        found += [k for name in difflib.get_close_matches(last, list(by_last), n=3, cutoff=0.75) for k in by_last[name]]
+        # a longer or shorter form of a name (language -> lang)
+        found += [k for name, ks in by_last.items() if min(len(name), len(last)) >= 4
+                  and (name.startswith(last) or last.startswith(name)) for k in ks]
+    # the closest whole path first; among equals the shallower (replicates before assumption_sensitivity.replicates)
+    found.sort(key=lambda k: (-difflib.SequenceMatcher(None, key, k).ratio(), k.count("."), k))
+    return found[0] if found else None
+
+
+def _known_key(key: str, leaves: list[str], open_: list[str]) -> bool:
+    """Whether a dotted key is in the schema: a leaf, a section above leaves, or under an open mapping."""
+    return (key in leaves or any(k.startswith(key + ".") for k in leaves + open_)
+            or any(key == o or key.startswith(o + ".") for o in open_))
+
+
 def precheck_types(task: str, overrides: list[str]) -> None:
     """Type-check each plain override against the task's schema before Hydra composes, so that a
     wrong type or an unknown key is one line naming the key and what it takes (Hydra's own report is
-    several lines and exits 1). Sweeps (a,b / range()), config groups and hydra.* are left to Hydra."""
-    import dataclasses
-    import difflib
-
+    several lines and exits 1). An unknown key, top-level or nested, gets the closest valid names
+    (`simmodel calibrate scale=0.05`: did you mean population.scale?). Sweeps (a,b / range()) get the
+    key check only; config groups and hydra.* are left to Hydra."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
@@ -281,15 +339,17 @@ def precheck_types(task: str, overrides: list[str]) -> None:
     except Exception as exc:  # noqa: BLE001 - Hydra's grammar error: say it in one line
         raise SimmodelError(f"cannot read the overrides: {' '.join(str(exc).split())}") from None
     cfg = OmegaConf.structured(schema)
-    names = [f.name for f in dataclasses.fields(schema)]
+    leaves, open_ = _schema_keys(schema)
     for o in parsed:
         key = o.key_or_group
-        if o.is_sweep_override() or o.is_delete() or key.split(".")[0].split("/")[0] in groups:
+        if key.split(".")[0].split("/")[0] in groups:
             continue
-        if key.split(".")[0] not in names:
-            close = difflib.get_close_matches(key.split(".")[0], names, n=1)
-            raise SimmodelError(f"unknown option {key!r} for simmodel {task}" + (f"; did you mean {close[0]}?" if close else "")
-                                + f" (simmodel {task} --cfg job lists every option)")
+        if not o.is_delete() and not _known_key(key, leaves, open_):
+            close = suggest_key(key, leaves, open_)
+            hint = f"; did you mean {close}?" if close else ""
+            raise SimmodelError(f"unknown option {key!r} for simmodel {task}{hint} (simmodel {task} --cfg job lists every option)")
+        if o.is_sweep_override() or o.is_delete():
+            continue
         try:
             OmegaConf.update(cfg, key, o.value(), merge=True, force_add=o.is_add())
         except OmegaConfBaseException as exc:

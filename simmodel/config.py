@@ -87,17 +87,17 @@ class ParamsConfig:
 
 @dataclass
 class TargetsConfig:
-    """Thresholds of T1-T6. 2027 values are the seed's; 2030 values and T6 are assumptions."""
+    """Thresholds of T1-T6. 2027 values are the draft's; 2030 values and T6 are assumptions."""
 
-    t1_2027_pct: float = 58.0  # seed
-    t2_2027_pct: float = 34.0  # seed
-    t3_2027_pct: float = 12.5  # seed ("超12.5%": strictly above)
-    t4_2027_count: float = 10.0  # seed
-    t5_2027_count: float = 35.0  # seed
+    t1_2027_pct: float = 58.0  # draft
+    t2_2027_pct: float = 34.0  # draft
+    t3_2027_pct: float = 12.5  # draft ("超12.5%": strictly above)
+    t4_2027_count: float = 10.0  # draft
+    t5_2027_count: float = 35.0  # draft
     # Assumption: "keep high-speed growth" read as compound growth of future-industry revenue of at
     # least 15 %/yr from the base year (double-digit growth is how Chinese plans use the phrase).
     t6_threshold_pct_per_year: float = 15.0
-    # 2030 proxies, all assumptions: the seed's 2030 aims are qualitative. Default: the 2027 target
+    # 2030 proxies, all assumptions: the draft's 2030 aims are qualitative. Default: the 2027 target
     # plus three more years at roughly the pace the 2027 target implies from the base year.
     t1_2030_pct: float = 64.0
     t2_2030_pct: float = 35.0
@@ -222,11 +222,24 @@ def _positive(name: str, value: float, allowed: str) -> None:
         raise ConfigError(f"{name} = {value!r} is not a number; allowed: {allowed}")
 
 
+def check_population(pop: PopulationConfig, replay: bool = False) -> None:
+    """population.scale in (0, 10]; population.base_year a year (a replay needs one: it has no
+    'latest year' default); population.overrides numbers (their names are checked where the table is read)."""
+    _positive("population.scale", pop.scale, "a number in (0, 10]")
+    if not 0 < pop.scale <= 10:
+        raise ConfigError(f"population.scale = {pop.scale:g} is out of range: allowed (0, 10] (1 = one agent per firm)")
+    by = pop.base_year
+    if (by is None and replay) or (by is not None and (isinstance(by, bool) or not isinstance(by, int) or not 2000 <= by <= 2100)):
+        raise ConfigError(f"population.base_year = {by!r}: allowed a year with a base-year table "
+                          f"(calibration/data/base_year*.csv)")
+    for name, v in (pop.overrides or {}).items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"population.overrides.{name} = {v!r} is not a number")
+
+
 def validate(cfg: RunConfig) -> None:
     """Check every value a user can set; raise ConfigError naming the key and what is allowed."""
-    _positive("population.scale", cfg.population.scale, "a number in (0, 10]")
-    if not 0 < cfg.population.scale <= 10:
-        raise ConfigError(f"population.scale = {cfg.population.scale:g} is out of range: allowed (0, 10] (1 = one agent per firm)")
+    check_population(cfg.population)
     if not isinstance(cfg.replicates, int) or not 1 <= cfg.replicates <= 100000:
         raise ConfigError(f"replicates = {cfg.replicates!r} is out of range: allowed an integer in [1, 100000]")
     if not isinstance(cfg.workers, int) or not 0 <= cfg.workers <= 256:
@@ -298,6 +311,11 @@ class HistoryTreatmentConfig:
     breaks: dict[str, list[int]] = field(default_factory=lambda: {"gdp_cny_100m": [2023]})
 
 
+def replay_population() -> PopulationConfig:
+    """The population of a replay (calibrate, backtest): the 2020 table at a tenth of 1:1."""
+    return PopulationConfig(scale=0.1, base_year=2020)
+
+
 @dataclass
 class CalibrateConfig:
     """Primary config of ``simmodel calibrate``."""
@@ -307,13 +325,13 @@ class CalibrateConfig:
     overwrite: bool = False
     runs_root: str = "calibration/runs"
     data: DataConfig = field(default_factory=DataConfig)
-    # the replay: the population of base_year (a base-year table for it must exist) lives through the
-    # years after it under the policy of the time (policy_history: a scenario file's section)
-    base_year: int = 2020
+    # the replay: the population of population.base_year (a base-year table for it must exist) lives
+    # through the years after it under the policy of the time (policy_history: a scenario file's
+    # section), at population.scale; population.overrides fixes base-year quantities as in a run
+    population: PopulationConfig = field(default_factory=replay_population)
     policy_history: str = "scenarios/history.yaml"
     seed: int = 20240101
     replicates: int = 8
-    scale: float = 0.1
     max_evaluations: int = 400  # a safety budget: the search stops on its tolerance first
     tolerance: float = 1e-3
     workers: int = 0
@@ -325,14 +343,11 @@ class CalibrateConfig:
 def validate_calibrate(cfg: CalibrateConfig) -> None:
     if not isinstance(cfg.replicates, int) or not 2 <= cfg.replicates <= 1000:
         raise ConfigError(f"replicates = {cfg.replicates!r}: allowed an integer in [2, 1000] (standard errors need two)")
-    if not 0 < cfg.scale <= 10:
-        raise ConfigError(f"scale = {cfg.scale!r}: allowed (0, 10]")
+    check_population(cfg.population, replay=True)
     if not isinstance(cfg.max_evaluations, int) or not 1 <= cfg.max_evaluations <= 100000:
         raise ConfigError(f"max_evaluations = {cfg.max_evaluations!r}: allowed an integer in [1, 100000]")
     if isinstance(cfg.tolerance, bool) or not isinstance(cfg.tolerance, (int, float)) or not 1e-8 <= cfg.tolerance <= 0.1:
         raise ConfigError(f"tolerance = {cfg.tolerance!r}: allowed a number in [1e-8, 0.1]")
-    if isinstance(cfg.base_year, bool) or not isinstance(cfg.base_year, int) or not 2000 <= cfg.base_year <= 2100:
-        raise ConfigError(f"base_year = {cfg.base_year!r}: allowed a year with a base-year table (calibration/data/base_year*.csv)")
     if not isinstance(cfg.workers, int) or not 0 <= cfg.workers <= 256:
         raise ConfigError(f"workers = {cfg.workers!r}: allowed an integer in [0, 256] (0: one per core)")
     if not cfg.estimated:
@@ -359,11 +374,11 @@ class BacktestConfig:
     calibration_name: Optional[str] = None  # also write the scores into calibration/runs/<name>/backtest.csv
     runs_root: str = "calibration/runs"
     data: DataConfig = field(default_factory=DataConfig)
-    base_year: int = 2020  # the replay's start: every origin simulates from it
+    # the replay's start (population.base_year: every origin simulates from it) and scale
+    population: PopulationConfig = field(default_factory=replay_population)
     policy_history: str = "scenarios/history.yaml"
     seed: int = 20240101
     replicates: int = 8
-    scale: float = 0.1
     max_evaluations: int = 400
     tolerance: float = 1e-3
     # replicates of the projection from each origin, each with parameters drawn from the origin's
@@ -388,22 +403,17 @@ class CompareConfig:
 
 
 @dataclass
-class MemoOptions:
-    lang: str = "zh"  # zh or en: the whole memo in that language (templates per language)
-    pdf: str = "auto"  # auto: where a converter exists; true: required; false: never
-    # analysis folders (simmodel analyze; a folder or a name under <output_root>/analyze/) whose
-    # findings the memo cites: which levers matter, PRIM's box, the least-cost package
-    analyses: list[str] = field(default_factory=list)
-
-
-@dataclass
 class MemoConfig:
     """Primary config of ``simmodel memo``: a memo from results on disk (never runs the model)."""
 
     task: str = "memo"
     results: str = ""  # a run folder or a sweep folder
     baseline: str = "baseline"  # the reference scenario's slug, or a run folder to compare with
-    memo: MemoOptions = field(default_factory=MemoOptions)
+    lang: str = "zh"  # zh or en: the whole memo in that language (templates per language); as in simmodel plot
+    pdf: str = "auto"  # auto: where a converter exists; true: required; false: never
+    # analysis folders (simmodel analyze; a folder or a name under <output_root>/analyze/) whose
+    # findings the memo cites: which levers matter, PRIM's box, the least-cost package
+    analyses: list[str] = field(default_factory=list)
     output_root: str = "results"  # the memo goes to <output_root>/memo/<source>/<lang>-<time>/
 
 
@@ -421,7 +431,7 @@ class PlotConfig:
     results: str = ""
     target: str = "T1"  # fan: which target
     year: int = 2027  # cost: which year's targets
-    lang: str = "en"
+    lang: str = "en"  # en or zh: the figure's words; as in simmodel memo
     out: str = ""  # file to write (.png, .svg or .pdf); default <output_root>/plots/<kind>[_<target>]_<lang>.png
     calibration_root: str = "calibration/runs"
     output_root: str = "results"
@@ -445,7 +455,8 @@ class AnalyzeConfig:
     samples: int = 200  # prim: Latin-hypercube points
     p_level: float = 0.8  # prim: a point is a success if every 2027 target is met with at least this probability
     replicates: int = 10  # per point, the same seeds at every point (common random numbers)
-    scale: float = 1.0  # population scale of every evaluation
+    # the population of every evaluation, as in simmodel run: scale, base_year (None: the latest), overrides
+    population: PopulationConfig = field(default_factory=PopulationConfig)
     seed: int = 20250101
     scenario: str = "baseline"  # the scenario the factors vary around
     name: str = ""  # the analysis folder under <output_root>/analyze/; default: method and a hash of the settings

@@ -440,7 +440,7 @@ def policy_history(start_year: int, steps: dict) -> PolicyHistory:
 def _check_one(name: str, value: Any, spec: LeverSpec, kind: str) -> None:
     if spec.grade not in LEVER_GRADES + ("uncertainty",):
         raise ConfigError(f"{kind} {name}: pedigree grade {spec.grade!r} is not one of {', '.join(LEVER_GRADES)}")
-    where = f"(seed article {spec.article})" if spec.article else "(uncertainty)"
+    where = f"(draft article {spec.article})" if spec.article else "(uncertainty)"
     if spec.choices:
         raw = value.value if isinstance(value, enum.Enum) else value
         if raw not in spec.choices:

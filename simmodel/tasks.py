@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import sys
 from pathlib import Path
 
@@ -451,8 +452,8 @@ def calibrate(cfg, *, command: str = "", echo=print) -> Path:
     final = run_dir(root, cfg.name)
     if final.exists() and not cfg.overwrite:
         raise ConfigError(f"calibration run {cfg.name!r} exists ({final}); choose another name=... or overwrite=true")
-    settings = FitSettings(estimated=tuple(cfg.estimated), replicates=cfg.replicates, scale=cfg.scale, seed=cfg.seed,
-                           max_evaluations=cfg.max_evaluations, workers=cfg.workers, end_year=inputs.end_year,
+    settings = FitSettings(estimated=tuple(cfg.estimated), replicates=cfg.replicates, scale=cfg.population.scale,
+                           seed=cfg.seed, max_evaluations=cfg.max_evaluations, workers=cfg.workers, end_year=inputs.end_year,
                            tolerance=cfg.tolerance)
     bar = None
     if cfg.progress:
@@ -511,9 +512,9 @@ def backtest(cfg, *, command: str = "", echo=print) -> Path:
     if bad or not cutoffs:
         raise ConfigError(f"cutoff(s) {bad or cutoffs}: each must lie after the replay's base year {inputs.base_year} "
                           f"and before the last data year {last}, so that some years are held out")
-    validate_calibrate(CalibrateConfig(replicates=cfg.replicates, scale=cfg.scale, max_evaluations=cfg.max_evaluations,
-                                       workers=cfg.workers, estimated=list(cfg.estimated), history=cfg.history,
-                                       base_year=cfg.base_year, tolerance=cfg.tolerance))
+    validate_calibrate(CalibrateConfig(replicates=cfg.replicates, population=cfg.population,
+                                       max_evaluations=cfg.max_evaluations, workers=cfg.workers,
+                                       estimated=list(cfg.estimated), history=cfg.history, tolerance=cfg.tolerance))
     if cfg.calibration_name is not None:
         target = run_dir(resolve_path(cfg.runs_root), cfg.calibration_name)
         if not (target / "manifest.json").is_file():
@@ -527,7 +528,8 @@ def backtest(cfg, *, command: str = "", echo=print) -> Path:
         for c in cutoffs:
             moments, bounds, notes = path_observations(history, _history_config(h, c), grades, inputs.base_year)
             _require_rows(moments, bounds, resolve_path(d.indicators), inputs.base_year, c)
-            settings = FitSettings(estimated=tuple(cfg.estimated), replicates=cfg.replicates, scale=cfg.scale, seed=cfg.seed,
+            settings = FitSettings(estimated=tuple(cfg.estimated), replicates=cfg.replicates, scale=cfg.population.scale,
+                                   seed=cfg.seed,
                                    max_evaluations=cfg.max_evaluations, workers=cfg.workers, end_year=c,
                                    tolerance=cfg.tolerance)
             if cfg.progress:
@@ -581,8 +583,8 @@ def _projection_paths(inputs, table, result, cfg, cutoff: int) -> tuple[dict[str
     priors = RunConfig(calibration="prior", data=cfg.data)
     draws = UncertaintyDraws(assumptions=assumption_sampler(priors, inputs),
                              behaviour=behaviour_sampler(priors, inputs, tuple(result.names)), estimates=sampler)
-    res = run_ensemble(inputs, dataclasses.replace(Levers(), **no_new_policy_values()), Uncertainties(), scale=cfg.scale,
-                       root_seed=cfg.seed + cutoff, replicates=cfg.forecast_replicates, workers=cfg.workers, draws=draws)
+    res = run_ensemble(inputs, dataclasses.replace(Levers(), **no_new_policy_values()), Uncertainties(),
+                       scale=cfg.population.scale, root_seed=cfg.seed + cutoff, replicates=cfg.forecast_replicates, workers=cfg.workers, draws=draws)
     keys = {sim for _, sim, _ in BACKTEST_SERIES}
     paths = {k: np.array([r.trajectory[k].to_numpy(float) for r in res]) for k in keys}
     return paths, res[0].trajectory.index.to_numpy(int)
@@ -619,18 +621,27 @@ def compare(cfg, *, command: str = "", echo=print) -> Path:
     from simmodel.calibration.runs import load_run
 
     if len(cfg.runs) < 1:
-        raise ConfigError("runs: give at least one calibration run, e.g. runs=[default,other]")
-    runs = [load_run(resolve_path(cfg.runs_root), n) for n in cfg.runs]
+        raise ConfigError("runs: give at least one calibration run: names under runs_root or run folders, "
+                          "e.g. runs=[default,replay] or runs=[replay,/path/to/other]")
+    runs = [load_run(resolve_path(cfg.runs_root), str(n), task="compare") for n in cfg.runs]
+    names = [r.name for r in runs]
+    if len(set(names)) < len(names):  # two folders of the same name: tell them apart by what was given
+        for r, given in zip(runs, cfg.runs):
+            r.name = str(given)
+        names = [r.name for r in runs]
     tables = cmp.comparison_tables(runs)
     md = cmp.markdown(runs, tables)
-    final = new_run_dir(Path(cfg.output_root), "compare", "-".join(cfg.runs)[:80])
+    slug = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(Path(n).name for n in names)))
+    slug = slug[:80].strip("._-") or "runs"
+    final = new_run_dir(Path(cfg.output_root), "compare", slug)
     writer = RunWriter(final)
     try:
         writer.path("compare.md").write_text(md, encoding="utf-8")
         for k, t in tables.items():
             t.to_csv(writer.path(f"{k}.csv"), index=False)
         plots.save(cmp.overlay_figure(runs), writer.path("parameters_overlay.png"))
-        path = writer.commit({"task": "compare", "runs": cfg.runs, "command": command, "code": code_version()})
+        path = writer.commit({"task": "compare", "runs": list(cfg.runs), "run_folders": [str(r.path.absolute()) for r in runs],
+                              "command": command, "code": code_version()})
     except BaseException:
         writer.abort()
         raise
@@ -671,13 +682,14 @@ def _require_rows(moments, bounds, path: Path, base_year: int, last: int) -> Non
     if not moments and not bounds:
         raise DataError(f"{path} has no row the replay can be compared with: none of the series of "
                         f"simmodel/calibration/moments.py (OBSERVATION_SD: {', '.join(OBSERVATION_SD)}) in "
-                        f"{base_year + 1}-{last}; add rows of those years, or choose an earlier base_year")
+                        f"{base_year + 1}-{last}; add rows of those years, or choose an earlier population.base_year")
 
 
 def replay_inputs(cfg, cutoff: int | None):
     """History, its last full year (up to ``cutoff``), prior parameter table and the model inputs of
-    the replay (calibrate, backtest): the population of cfg.base_year, the policy history of
-    cfg.policy_history, simulated through the last data year, all validated. Parameters: the priors."""
+    the replay (calibrate, backtest): the population of cfg.population.base_year (with
+    cfg.population.overrides), the policy history of cfg.policy_history, simulated through the last
+    data year, all validated. Parameters: the priors."""
     from simmodel.config import load_policy_history
     from simmodel.data import latest_full_year, load_base_year_table, load_indicators
     from simmodel.model import ModelInputs
@@ -687,14 +699,15 @@ def replay_inputs(cfg, cutoff: int | None):
     d = cfg.data
     history = load_indicators(resolve_path(d.indicators))
     last = int(history["year"].max()) if cutoff is None else min(int(history["year"].max()), cutoff)
-    if not cfg.base_year < last:
-        raise ConfigError(f"base_year = {cfg.base_year}: the replay needs data after it (the last data year is {last}); "
+    by = cfg.population.base_year
+    if by is None or not by < last:
+        raise ConfigError(f"population.base_year = {by}: the replay needs data after it (the last data year is {last}); "
                           f"the latest full-year GDP is {latest_full_year(history)}")
-    base, _ = load_base_year_table(resolve_path(d.base_year), cfg.base_year)
+    base, _ = load_base_year_table(resolve_path(d.base_year), by, dict(cfg.population.overrides or {}))
     inputs = ModelInputs(
         sectors=load_sectors(resolve_path(d.sectors)), cities=load_cities(resolve_path(d.cities)), base=base,
         fund_kinds=load_fund_kinds(resolve_path(d.fund_kinds)), params=load_params(resolve_path(d.parameters)),
-        base_year=cfg.base_year, end_year=last, policy_history=load_policy_history(cfg.policy_history))
+        base_year=by, end_year=last, policy_history=load_policy_history(cfg.policy_history))
     return history, last, load_param_table(resolve_path(d.parameters)), inputs
 
 
@@ -711,10 +724,10 @@ def memo(cfg, *, command: str = "", echo=print) -> Path:
 
     if not cfg.results:
         raise ConfigError("results: give the results folder to write about, e.g. results=results/run/multirun/<sweep>")
-    path, status = write_memo(Path(cfg.results), baseline=cfg.baseline, lang=cfg.memo.lang,
-                              output_root=Path(cfg.output_root), pdf=cfg.memo.pdf, command=command,
-                              analyses=list(cfg.memo.analyses))
-    if status["pdf"] is None and str(cfg.memo.pdf).lower() != "false":
+    path, status = write_memo(Path(cfg.results), baseline=cfg.baseline, lang=cfg.lang,
+                              output_root=Path(cfg.output_root), pdf=cfg.pdf, command=command,
+                              analyses=list(cfg.analyses))
+    if status["pdf"] is None and str(cfg.pdf).lower() != "false":
         echo("note: no PDF written (no HTML-to-PDF converter here; see README: `pip install weasyprint` or "
              "`apt-get install wkhtmltopdf`); memo.html prints to PDF from any browser")
     echo(f"memo: {path / 'memo.md'}")

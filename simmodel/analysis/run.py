@@ -34,7 +34,7 @@ import pandas as pd
 from simmodel import sweep
 from simmodel.analysis import methods, space
 from simmodel.analysis.design import read_design, write_design
-from simmodel.config import ANALYZE_METHODS, plain
+from simmodel.config import ANALYZE_METHODS, check_population, plain
 from simmodel.errors import ConfigError, SimmodelError
 from simmodel.results import (
     MANIFEST,
@@ -77,8 +77,7 @@ def _check(cfg) -> None:
         raise ConfigError(f"sobol_n = {cfg.sobol_n}: must be a power of two (Sobol sequences are balanced at 2^m)")
     if not 0 < cfg.p_level <= 1:
         raise ConfigError(f"p_level = {cfg.p_level}: allowed (0, 1]")
-    if not 0 < cfg.scale <= 10:
-        raise ConfigError(f"scale = {cfg.scale}: allowed (0, 10]")
+    check_population(cfg.population)
     # Hydra reads emulator=true as a boolean, which the str field holds as "True"
     cfg.emulator = str(cfg.emulator).lower()
     if cfg.emulator not in ("auto", "true", "false"):
@@ -115,16 +114,25 @@ def analysis_dir(cfg) -> tuple[Path, dict]:
     return (Path(cfg.output_root) / "analyze" / name).absolute(), settings
 
 
+def population_overrides(pop) -> list[str]:
+    """The run overrides that give every point the analysis's population (scale, base year, overrides)."""
+    args = [f"population.scale={pop.scale}"]
+    if pop.base_year is not None:
+        args.append(f"population.base_year={pop.base_year}")
+    args += [f"population.overrides.{k}={v}" for k, v in sorted((pop.overrides or {}).items())]
+    return args
+
+
 def evaluate(design_dir: Path, runs_dir: Path, n: int, cfg, launcher_args: list[str], echo=print) -> None:
     """Run the design's points as a sweep through the command line (and so through the launcher)."""
     args = [sys.executable, "-m", "simmodel", "run", "-m", f"scenario={cfg.scenario}", f"design={design_dir}",
-            f"design_row=range(0,{n})", f"replicates={cfg.replicates}", f"population.scale={cfg.scale}",
+            f"design_row=range(0,{n})", f"replicates={cfg.replicates}", *population_overrides(cfg.population),
             f"seed={cfg.seed}", "assumption_sensitivity.enabled=false", "output.plots=false",
             # every point shares the draws of every unknown (common random numbers), but needs neither
             # its own no_new_policy counterfactual nor a variance decomposition
             "counterfactual.enabled=false", "uncertainty.decomposition_pairs=0",
             "output.progress=false", f"hydra.sweep.dir={runs_dir}", *launcher_args]
-    echo(f"analyze: evaluating {n} points x {cfg.replicates} replicates at scale {cfg.scale:g} -> {runs_dir}")
+    echo(f"analyze: evaluating {n} points x {cfg.replicates} replicates at scale {cfg.population.scale:g} -> {runs_dir}")
     proc = subprocess.run(args, stdout=subprocess.DEVNULL)
     if proc.returncode != 0:
         raise SimmodelError(f"some evaluations failed (see {runs_dir}/*/FAILED.json); re-run the same command: "
@@ -202,11 +210,11 @@ def evaluate_points(folder: Path, fs: list[space.Factor], x: np.ndarray, meta: d
 
 
 def model_minutes(points: int, cfg) -> float:
-    """Estimated minutes of model time on this machine for points x cfg.replicates at cfg.scale."""
+    """Estimated minutes of model time on this machine for points x cfg.replicates at cfg.population.scale."""
     import os
 
     cores = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    return points * (SECONDS_PER_POINT + cfg.replicates * cfg.scale * SECONDS_PER_REPLICATE_1TO1 / cores) / 60
+    return points * (SECONDS_PER_POINT + cfg.replicates * cfg.population.scale * SECONDS_PER_REPLICATE_1TO1 / cores) / 60
 
 
 def _claim(folder: Path, settings: dict) -> None:
@@ -242,7 +250,7 @@ def analyze(cfg, *, launcher_args: list[str] | None = None, command: str = "", e
             raise ConfigError(f"{folder} holds another analysis (other settings); choose name=... or delete it")
     _claim(folder, settings)
     launcher_args = list(launcher_args or [])
-    summary: dict = {"method": cfg.method, "replicates": cfg.replicates, "scale": cfg.scale,
+    summary: dict = {"method": cfg.method, "replicates": cfg.replicates, "scale": cfg.population.scale,
                      "factors": [f.name for f in fs], "screen": cfg.screen or None}
     writer = RunWriter(folder / "analysis")
     try:
@@ -431,7 +439,7 @@ def _package_markdown(cfg, fs, ev: pd.DataFrame, best: int | None, front: pd.Dat
     base = ev.iloc[0]
     lines = [f"# The least-cost package for {target} with P(met) >= {cfg.p_level:g}", "",
              f"{len(ev)} lever packages, every one evaluated on the model (source: {SOURCE}), {cfg.replicates} replicates each at scale "
-             f"{cfg.scale:g}, the same seeds for every package (common random numbers). Cost: fiscal cost 2025-2030, "
+             f"{cfg.population.scale:g}, the same seeds for every package (common random numbers). Cost: fiscal cost 2025-2030, "
              "grants plus fund commitments, median over replicates, CNY 100 m. Levers varied over: "
              f"{space.RANGE_RULE}; the others stay at the scenario's values ({cfg.scenario}).", "",
              f"Baseline package: cost {base['fiscal_cost_cny_100m']:.4g}, P(met) {base['p_met']:.2f}.", ""]
@@ -462,7 +470,7 @@ def _indices_markdown(table: pd.DataFrame, cfg, fs, source: str, constant: list[
     how = (f"the model ({SOURCE}), {cfg.replicates} replicates per point" if source == SOURCE else
            f"the {EMULATED} trained on model runs of {cfg.replicates} replicates per point (validation below)")
     lines = [f"# Which levers matter: {cfg.method} ({table['output'].nunique()} outputs, {len(fs)} factors)", "",
-             f"Every number comes from {how} at scale {cfg.scale:g}, common random numbers. "
+             f"Every number comes from {how} at scale {cfg.population.scale:g}, common random numbers. "
              f"Factor ranges: {space.RANGE_RULE}.", ""]
     if constant:
         lines += ["Constant over every point, so no indices (nothing to apportion): " + ", ".join(constant) + ".", ""]

@@ -52,12 +52,36 @@ class CalibrationRun:
     backtest: pd.DataFrame | None
 
 
-def load_run(root: Path, name: str) -> CalibrationRun:
-    """Open a complete calibration run, verifying the checksums its manifest lists."""
+def is_path(name: str) -> bool:
+    """Whether a run given on the command line is a folder path rather than a name under the runs root."""
+    return "/" in name or "\\" in name or name.startswith(("~", "."))
+
+
+def find_run(root: Path, name: str, paths: bool = False) -> Path:
+    """The folder of a calibration run: a name under root; with paths=True also the path to a run
+    folder anywhere (given with a '/', or a name not under root that is a folder here)."""
+    if paths and is_path(name):
+        return Path(name).expanduser()
     path = run_dir(root, name)
+    if paths and not path.exists() and Path(name).is_dir():
+        return Path(name)
+    return path
+
+
+def load_run(root: Path, name: str, *, task: str = "run") -> CalibrationRun:
+    """Open a complete calibration run, verifying the checksums its manifest lists. ``task`` says
+    who asks, for the hints: ``run`` (calibration=NAME or prior) takes a name under root;
+    ``compare`` (runs=[...]) also a path to a run folder."""
+    compare = task == "compare"
+    path = find_run(root, name, paths=compare)
     if not (path / "manifest.json").is_file():
+        available = ", ".join(available_runs(root)) or "none"
+        if compare:
+            raise ConfigError(f"calibration run {name!r}: no complete run at {path.absolute()} (no manifest.json); "
+                              f"simmodel compare takes run names under {root} (available: {available}) or paths to "
+                              f"calibration run folders, which simmodel calibrate writes (runs=[replay,/path/to/run])")
         raise ConfigError(f"calibration run {name!r} not found or incomplete in {root} (no manifest.json); "
-                          f"available: {', '.join(available_runs(root)) or 'none'}; or calibration=prior for the priors")
+                          f"available: {available}; or calibration=prior for the priors")
     try:
         manifest = read_manifest(path, RUN_FILES)
     except ResultsError as exc:
@@ -66,13 +90,14 @@ def load_run(root: Path, name: str) -> CalibrationRun:
         load_param_table(path / "parameters.csv")
     except DataError as exc:
         made_by = manifest.get("code", {})
+        again = f"simmodel calibrate name={path.name} overwrite=true" + (f" runs_root={path.parent}" if compare else "")
         raise ResultsError(
             f"calibration run {name} does not fit this version of simmodel ({exc}); it was made by simmodel "
             f"{made_by.get('simmodel', '?')} at commit {made_by.get('git_commit', '?')}: re-run "
-            f"`simmodel calibrate name={name} overwrite=true`, or use calibration=prior") from None
+            f"`{again}`" + ("" if compare else ", or use calibration=prior")) from None
     bt = path / "backtest.csv"
     return CalibrationRun(
-        name=name, path=path, parameters_csv=path / "parameters.csv",
+        name=path.name if compare and is_path(name) else name, path=path, parameters_csv=path / "parameters.csv",
         estimates=pd.read_csv(path / "estimates.csv"), covariance=pd.read_csv(path / "covariance.csv", index_col=0),
         fit=json.loads((path / "fit.json").read_text(encoding="utf-8")), moments=pd.read_csv(path / "moments.csv"),
         manifest=manifest, backtest=pd.read_csv(bt) if bt.is_file() else None)

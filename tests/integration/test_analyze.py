@@ -13,7 +13,7 @@ from simmodel.analysis.design import read_design
 from simmodel.results import read_run
 from tests.integration.test_cli import run_cli
 
-SMALL = ["factors=[fund_life_years,land_quota_mu_per_year,world_demand_shift_pct]", "replicates=2", "scale=0.02"]
+SMALL = ["factors=[fund_life_years,land_quota_mu_per_year,world_demand_shift_pct]", "replicates=2", "population.scale=0.02"]
 
 
 def the_analysis(cwd: Path) -> Path:
@@ -79,7 +79,7 @@ def test_rerunning_an_analysis_reuses_its_evaluations(morris):
 
 def test_sobol_and_prim_end_to_end(tmp_path):
     proc = run_cli(["analyze", "method=sobol", "sobol_n=2", "factors=[fund_life_years,world_demand_shift_pct]",
-                    "replicates=2", "scale=0.02"], tmp_path, timeout=900)
+                    "replicates=2", "population.scale=0.02"], tmp_path, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = pd.read_parquet(the_analysis(tmp_path) / "analysis" / "indices.parquet")
     assert {"S1", "S1_conf", "ST", "ST_conf"} <= set(table.columns)
@@ -87,7 +87,7 @@ def test_sobol_and_prim_end_to_end(tmp_path):
     cwd = tmp_path / "prim"
     cwd.mkdir()
     proc = run_cli(["analyze", "method=prim", "samples=12", "factors=[land_quota_mu_per_year,world_demand_shift_pct]",
-                    "replicates=2", "scale=0.02", "p_level=0.5"], cwd, timeout=900)
+                    "replicates=2", "population.scale=0.02", "p_level=0.5"], cwd, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((the_analysis(cwd) / "analysis" / "summary.json").read_text())
     assert summary["points"] == 12 and summary["source"] == "model"
@@ -113,7 +113,7 @@ def test_sobol_on_an_emulator_after_a_morris_screen(morris, tmp_path):
     cwd, _ = morris
     screen = the_analysis(cwd)
     proc = run_cli(["analyze", "method=sobol", f"screen={screen}", "screen_top=2", "emulator=true",
-                    "emulator_points=16", "emulator_sobol_n=256", "replicates=2", "scale=0.02"], tmp_path, timeout=900)
+                    "emulator_points=16", "emulator_sobol_n=256", "replicates=2", "population.scale=0.02"], tmp_path, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     folder = the_analysis(tmp_path)
     summary = json.loads((folder / "analysis" / "summary.json").read_text())
@@ -141,7 +141,7 @@ def test_sobol_on_an_emulator_after_a_morris_screen(morris, tmp_path):
 
 def test_target_inversion_end_to_end_and_resumed(tmp_path):
     args = ["analyze", "method=invert", "factors=[n_chain_projects_per_year,talent_incentive_cny_10k_per_year]",
-            "target=T2", "p_level=0.5", "batch=4", "generations=2", "polish_rounds=1", "replicates=2", "scale=0.02"]
+            "target=T2", "p_level=0.5", "batch=4", "generations=2", "polish_rounds=1", "replicates=2", "population.scale=0.02"]
     proc = run_cli(args, tmp_path, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     folder = the_analysis(tmp_path)

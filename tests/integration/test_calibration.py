@@ -16,7 +16,7 @@ from simmodel.calibration.moments import HistoryConfig, load_grades, path_observ
 from .test_cli import run_cli, result_dirs
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["replicates=2", "scale=0.03", "max_evaluations=6", "workers=1", "progress=false"]
+SMALL = ["replicates=2", "population.scale=0.03", "max_evaluations=6", "workers=1", "progress=false"]
 
 
 def _replay_inputs():
@@ -200,3 +200,24 @@ def test_the_committed_runs_compare_and_the_default_is_the_one_the_scorecard_sup
     share = {n: c["n_beats_rw"] / max(c["n_series"], 1) for n, c in cards.items()}
     assert share[chosen] >= share[other]
     assert abs(cards[chosen]["coverage80"] - 0.8) <= abs(cards[other]["coverage80"] - 0.8)
+
+
+def test_compare_takes_a_run_folder_as_well_as_a_name(tmp_path):
+    """runs=[name,/path/to/run]: a calibration run folder anywhere; a run that is neither gets a hint
+    that says what compare takes (never simmodel run's calibration=prior)."""
+    import shutil
+
+    other = tmp_path / "x" / "other"
+    shutil.copytree(ROOT / "calibration" / "runs" / "default", other)
+    p = run_cli(["compare", f"runs=[replay,{other}]", "output_root=out"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    c = result_dirs(tmp_path / "out" / "compare")[0]
+    assert c.parent.name == "replay-other"
+    assert list(pd.read_csv(c / "scorecard.csv")["run"]) == ["replay", "other"]
+    assert json.loads((c / "manifest.json").read_text())["run_folders"][1] == str(other)
+    bad = run_cli(["compare", f"runs=[replay,{tmp_path / 'nowhere'}]", "output_root=out"], tmp_path)
+    assert bad.returncode != 0 and "nowhere" in bad.stderr
+    assert "simmodel compare takes run names under" in bad.stderr and "paths to calibration run folders" in bad.stderr
+    assert "calibration=prior" not in bad.stderr
+    name = run_cli(["compare", "runs=[replay,nope]", "output_root=out"], tmp_path)
+    assert name.returncode != 0 and "available: " in name.stderr and "calibration=prior" not in name.stderr

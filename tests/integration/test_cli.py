@@ -116,7 +116,7 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ("levers.fund_life_years=25", ["fund_life_years", "[1, 20]", "article 22"]),
+        ("levers.fund_life_years=25", ["fund_life_years", "[1, 20]", "draft article 22"]),
         ("levers.land_quota_mu_per_year=-5", ["land_quota_mu_per_year", "article 21"]),
         ("levers.chain_project_grant_cny_10k=-1", ["chain_project_grant_cny_10k", "article 2"]),
         ("scenario=no_such_scenario", ["no_such_scenario", "baseline", "no_new_policy"]),
@@ -135,6 +135,60 @@ def test_bad_input_fails_with_one_clear_line_and_no_results(tmp_path, override, 
         assert text in err[0], (text, err[0])
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+# Issue 15: one name per thing. Options that moved (scale and base_year under population in every task,
+# the memo's language as plot's: lang) and misspelt ones, top-level or nested, get the closest valid name.
+@pytest.mark.parametrize(("task", "override", "suggestion"), [
+    ("calibrate", "scale=0.05", "population.scale"),
+    ("backtest", "scale=0.05", "population.scale"),
+    ("analyze", "scale=0.05", "population.scale"),
+    ("run", "scale=0.05", "population.scale"),
+    ("calibrate", "base_year=2020", "population.base_year"),
+    ("backtest", "base_year=2020", "population.base_year"),
+    ("run", "base_year=2020", "population.base_year"),
+    ("memo", "memo.lang=zh", "lang"),
+    ("memo", "memo.pdf=false", "pdf"),
+    ("memo", "memo.analyses=[a]", "analyses"),
+    ("plot", "memo.lang=zh", "lang"),
+    ("memo", "language=zh", "lang"),
+    ("plot", "lnag=zh", "lang"),
+    ("run", "populaton.scale=0.1", "population.scale"),
+    ("run", "population.scal=0.1", "population.scale"),
+    ("run", "lever.fund_life_years=8", "levers.fund_life_years"),
+    ("run", "replicate=5", "replicates"),
+    ("compare", "run=[a]", "runs"),
+])
+def test_an_unknown_option_gets_the_closest_valid_name(task, override, suggestion):
+    from simmodel.cli import precheck_types
+    from simmodel.errors import SimmodelError
+
+    with pytest.raises(SimmodelError) as exc:
+        precheck_types(task, [override])
+    key = override.split("=")[0]
+    assert str(exc.value).startswith(f"unknown option {key!r} for simmodel {task}; did you mean {suggestion}?"), exc.value
+
+
+def test_the_same_names_in_every_task_and_no_suggestion_for_nonsense():
+    from simmodel.cli import precheck_types
+    from simmodel.errors import SimmodelError
+
+    for task in ("run", "calibrate", "backtest", "analyze"):
+        precheck_types(task, ["population.scale=0.05", "replicates=2", "seed=3"])
+    for task in ("calibrate", "backtest", "run"):
+        precheck_types(task, ["population.base_year=2020"])
+    for task in ("memo", "plot"):
+        precheck_types(task, ["lang=en"])
+    with pytest.raises(SimmodelError, match=r"^unknown option 'xyzzy' for simmodel run \(simmodel run --cfg job"):
+        precheck_types("run", ["xyzzy=1"])
+
+
+def test_a_moved_option_on_the_command_line_is_one_line_with_its_new_name(tmp_path):
+    proc = run_cli(["calibrate", "scale=0.05", f"runs_root={tmp_path / 'runs'}"], tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        "simmodel: error: unknown option 'scale' for simmodel calibrate; did you mean population.scale? "
+        "(simmodel calibrate --cfg job lists every option)")
+    assert not (tmp_path / "runs").exists()
 
 
 def test_malformed_data_file_is_named_with_its_line(tmp_path):
@@ -196,7 +250,7 @@ def test_base_year_table_must_exist_for_the_base_year(tmp_path):
     assert "no base-year table for 2023" in proc.stderr and "base_year_2020.csv" in proc.stderr
     assert not (tmp_path / "results").exists()
     old = run_cli(["run", *QUICK, "base_year=2020"], tmp_path)  # the key moved under population
-    assert old.returncode != 0 and "base_year" in old.stderr and not (tmp_path / "results").exists()
+    assert old.returncode != 0 and "did you mean population.base_year?" in old.stderr and not (tmp_path / "results").exists()
 
 
 def test_the_history_scenario_replays_from_2020_and_reports_the_gap_to_2024(tmp_path):

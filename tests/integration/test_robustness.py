@@ -64,7 +64,7 @@ HEADER = "# @package _global_\n"
     ("levers:\n  fund_life_years: 8.5\n", 3, ["not a whole number"]),
     ("levers:\n  fund_life_years: true\n", 3, ["True is not a whole number"]),
     ("levers:\n  land_quota_mu_per_year: [1, 2]\n", 3, ["is not a number"]),
-    ("levers:\n  fund_life_years: 25\n", 3, ["out of range [1, 20] years (seed article 22)"]),
+    ("levers:\n  fund_life_years: 25\n", 3, ["out of range [1, 20] years (draft article 22)"]),
     ("uncertainties:\n  world_demand_shift_pct: -50\n", 3, ["out of range [-10, 5]"]),
     ("levers:\n  fund_evaluation_regime: yearly\n", 3, ["choose one of portfolio, yearly_profit"]),
     ("lever:\n  fund_life_years: 8\n", 2, ["unknown key 'lever'", "did you mean levers"]),

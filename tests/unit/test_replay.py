@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simmodel.config import CalibrateConfig, RunConfig, load_policy_history
+from simmodel.config import CalibrateConfig, PopulationConfig, RunConfig, load_policy_history
 from simmodel.data import base_year_path, load_base_year
 from simmodel.errors import ConfigError, DataError
 from simmodel.ensemble import load_inputs
@@ -132,4 +132,4 @@ def test_the_calibration_replays_from_2020_under_the_history_file():
     assert inputs.base_year == 2020 and inputs.end_year == last
     assert inputs.policy_history == load_policy_history("scenarios/history.yaml")
     with pytest.raises(ConfigError, match="needs data after it"):
-        replay_inputs(CalibrateConfig(base_year=2025), None)
+        replay_inputs(CalibrateConfig(population=PopulationConfig(scale=0.1, base_year=2025)), None)
