@@ -288,8 +288,8 @@ MOVED = {"scale": "population.scale", "base_year": "population.base_year", "memo
 
 def suggest_key(key: str, leaves: list[str], open_: list[str] = ()) -> str | None:
     """The valid key closest to an unknown one: where it moved (MOVED: `scale` -> `population.scale`,
-    `memo.lang` -> `lang`), else a key with the same last name (`history.cutoff` in backtest ->
-    `cutoff`), the closest path or last name by spelling (`populaton.scale`, `lnag`) or a longer or
+    `memo.lang` -> `lang`), else a key with the same last name (`population.seed` ->
+    `seed`), the closest path or last name by spelling (`populaton.scale`, `lnag`) or a longer or
     shorter form of it (`language`); None when nothing is close."""
     import difflib
 
