@@ -202,12 +202,13 @@ def save_figures(jobs, *, processes: int | None = None) -> PendingFigures:
     run's six fan charts cost more than its simulation at a small scale. Here they are split over
     ``processes`` forked children (default: one per CPU, at most one per figure), which the caller
     can start as soon as the data are ready and wait for (PendingFigures.wait) only before it needs
-    the files. processes=0, or a platform without fork: drawn here, before returning."""
+    the files. processes=0, a platform without fork or a daemonic process (which may not have
+    children): drawn here, before returning."""
     import multiprocessing as mp
 
     jobs = [(str(p), make) for p, make in jobs]
     n = min(len(jobs), os.cpu_count() or 1) if processes is None else min(processes, len(jobs))
-    if n <= 0 or "fork" not in mp.get_all_start_methods():
+    if n <= 0 or "fork" not in mp.get_all_start_methods() or mp.current_process().daemon:
         for path, make in jobs:
             save(make(), path)
         done = PendingFigures([], [])

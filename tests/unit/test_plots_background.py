@@ -68,3 +68,12 @@ def test_fan_chart_jobs_name_one_file_per_target(tmp_path):
     assert texts == ["scenario: land_tight; levers.fund_life_years=8"]
     plots.save_figures(jobs).wait()
     assert (tmp_path / "fan_T2.png").stat().st_size > 0
+
+
+def test_a_daemonic_process_draws_in_the_foreground(tmp_path, monkeypatch):
+    """A daemonic process (a pool worker of some launchers) may not start children: no error, the
+    figures are drawn before save_figures returns."""
+    monkeypatch.setitem(mp.current_process()._config, "daemon", True)
+    pending = plots.save_figures([(tmp_path / "d.png", lambda: _fan(0))])
+    assert not pending._procs and (tmp_path / "d.png").stat().st_size > 0
+    assert pending.wait() == [str(tmp_path / "d.png")]
