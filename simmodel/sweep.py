@@ -120,7 +120,8 @@ def read_plan(sweep_dir: Path) -> dict | None:
 def job_folder_name(num: int, label: str) -> str:
     """A job's folder, named by what the job changed (its label: the overrides in which it differs
     from the other jobs), so that a reader never maps ``0_baseline`` to an override by hand:
-    ``scenario=baseline levers.fund_life_years=8`` -> ``0_baseline_fund_life_years=8``."""
+    ``scenario=baseline levers.fund_life_years=8`` -> ``0_baseline_fund_life_years-8`` (no ``=``: a
+    folder name is passed back as ``results=PATH``, where Hydra would read an ``=`` as an override)."""
     parts = []
     for item in str(label).split():
         key, eq, value = item.partition("=")
@@ -129,8 +130,8 @@ def job_folder_name(num: int, label: str) -> str:
         elif key == "scenario":
             parts.append(value)
         else:
-            parts.append(f"{key.split('.')[-1]}={value}")
-    slug = re.sub(r"[^A-Za-z0-9_.=+-]+", "_", "_".join(parts)).strip("_.")[:80] or "job"
+            parts.append(f"{key.split('.')[-1]}-{value}")
+    slug = re.sub(r"[^A-Za-z0-9_.+-]+", "_", "_".join(parts)).strip("_.")[:80] or "job"
     return f"{num}_{slug}"
 
 

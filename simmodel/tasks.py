@@ -727,7 +727,9 @@ def memo(cfg, *, command: str = "", echo=print) -> Path:
     path, status = write_memo(Path(cfg.results), baseline=cfg.baseline, lang=cfg.lang,
                               output_root=Path(cfg.output_root), pdf=cfg.pdf, command=command,
                               analyses=list(cfg.analyses))
-    if status["pdf"] is None and str(cfg.pdf).lower() != "false":
+    if status["pdf"] is None and status.get("pdf_error"):
+        echo(f"note: no PDF written ({status['pdf_error']}); memo.html prints to PDF from any browser")
+    elif status["pdf"] is None and str(cfg.pdf).lower() != "false":
         echo("note: no PDF written (no HTML-to-PDF converter here; see README: `pip install weasyprint` or "
              "`apt-get install wkhtmltopdf`); memo.html prints to PDF from any browser")
     echo(f"memo: {path / 'memo.md'}")

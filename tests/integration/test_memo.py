@@ -460,7 +460,7 @@ def test_pdf_where_a_converter_exists_and_a_clear_note_where_not(memos):
 
 
 def test_a_memo_cites_the_analyses_it_is_given(memos):
-    """`memo.analyses=[...]`: the memo names the factors that matter most (Morris) and the
+    """`analyses=[...]`: the memo names the factors that matter most (Morris) and the
     least-cost package (invert) from the analysis folders, with their source and manifest hash;
     a folder that is not a complete analysis is refused."""
     cwd, sweep, _ = memos

@@ -142,7 +142,8 @@ def test_a_misspelt_baseline_is_refused_before_anything_is_written(study, tmp_pa
     assert not out.exists()
     # a run folder's memo refuses it too
     job = next(sweep.glob("2_*"))
-    bad = run_cli(["memo", f"results='{job}'", "baseline=basline", f"output_root={out}"], cwd)  # quoted: '=' in the name
+    bad = run_cli(["memo", f"results={job}", "baseline=basline", f"output_root={out}"], cwd)  # job folders hold no '='
+
     assert bad.returncode == 2 and "did you mean baseline=baseline?" in bad.stderr and not out.exists()
 
     study_ = memo_mod.load_study(sweep, "no_new_policy", cwd / "results")

@@ -265,8 +265,8 @@ def test_jobs_are_named_by_what_they_changed_and_cost_changes_are_attributed(tmp
     assert proc.returncode == 0, proc.stderr
     sweep = the_sweep(tmp_path)
     assert sorted(p.name for p in sweep.iterdir() if p.name[0].isdigit()) == [
-        "0_baseline_fund_life_years=8", "1_baseline_fund_life_years=20", "2_land_tight_fund_life_years=8",
-        "3_land_tight_fund_life_years=20"]
+        "0_baseline_fund_life_years-8", "1_baseline_fund_life_years-20", "2_land_tight_fund_life_years-8",
+        "3_land_tight_fund_life_years-20"]
     table = pd.read_parquet(sweep / "aggregate" / "aggregate.parquet")
     jobs = table.drop_duplicates("job").set_index("job")
     assert (jobs["reference_job"] == 1).all()  # the baseline with nothing changed (20 years is the default)

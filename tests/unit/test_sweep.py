@@ -179,15 +179,15 @@ def test_the_reference_is_the_baseline_by_value():
 
 
 def test_a_job_folder_says_what_the_job_changed(tmp_path):
-    assert sweep.job_folder_name(0, "scenario=baseline levers.fund_life_years=8") == "0_baseline_fund_life_years=8"
+    assert sweep.job_folder_name(0, "scenario=baseline levers.fund_life_years=8") == "0_baseline_fund_life_years-8"
     assert sweep.job_folder_name(3, "scenario=land_tight") == "3_land_tight"
     assert sweep.job_folder_name(1, "levers.fund_evaluation_regime=portfolio uncertainties.world_demand_shift_pct=-2") \
-        == "1_fund_evaluation_regime=portfolio_world_demand_shift_pct=-2"
+        == "1_fund_evaluation_regime-portfolio_world_demand_shift_pct--2"
     assert sweep.job_folder_name(2, "a/b c:d") == "2_a_b_c_d"  # nothing a file system could misread
     hydra_dir = tmp_path / "0"
     hydra_dir.mkdir()
     named = sweep.named_job_dir(hydra_dir, 0, "scenario=baseline levers.fund_life_years=8")
-    assert named == tmp_path / "0_baseline_fund_life_years=8" and not hydra_dir.exists()
+    assert named == tmp_path / "0_baseline_fund_life_years-8" and not hydra_dir.exists()
     kept = tmp_path / "0_baseline"  # a sweep started before the naming, or a user's own subdir
     assert sweep.named_job_dir(kept, 0, "scenario=baseline levers.fund_life_years=8") == kept
 
