@@ -767,12 +767,22 @@ def plot(cfg, *, command: str = "", echo=print) -> Path:
         fig = (plots.calibration_fit_chart(frame, lang=cfg.lang) if cfg.kind == "calibration"
                else plots.backtest_error_chart(frame, lang=cfg.lang))
     elif cfg.kind == "fan":
-        traj, summary, _ = read_run(src)
+        if src.is_dir() and (src / sweep_mod.PLAN).is_file():
+            # a sweep holds one run per job: say which ones there are rather than "manifest.json is missing"
+            jobs = sweep_mod.load_jobs(src)
+            listed = "; ".join(f"results={j.path} ({j.label}, {j.status})" for j in jobs) or "none yet"
+            raise ConfigError(f"results={cfg.results} is a sweep: a fan chart is drawn for one job; choose one: {listed}")
+        traj, summary, manifest = read_run(src)
         if cfg.target not in summary["targets"]:
             raise ConfigError(f"target = {cfg.target!r}: one of {', '.join(summary['targets'])}")
         history = load_indicators(resolve_path(RunConfig().data.indicators))
+        plan = sweep_mod.read_plan(src.parent) if (src.parent / sweep_mod.PLAN).is_file() else None
+        label = next((j["label"] for j in (plan or {}).get("jobs", []) if sweep_mod.job_dirs(src.parent).get(j["num"]) == src),
+                     None)
+        # the subtitle names the scenario, then what the job changed besides it
+        label = " ".join(x for x in (label or "").split() if not x.startswith("scenario=")) or None
         fig = plots.target_fan(traj, history, cfg.target, summary["targets"][cfg.target], int(summary["base_year"]),
-                               lang=cfg.lang)
+                               lang=cfg.lang, scenario=summary.get("scenario", {}).get("slug"), label=label)
     else:
         if not src.is_dir() or not ((src / sweep_mod.PLAN).is_file() or sweep_mod.job_dirs(src)):
             raise ConfigError(f"results={cfg.results}: kind={cfg.kind} needs a sweep folder (results/run/multirun/<sweep>)")

@@ -130,7 +130,7 @@ SOURCE_NAMES = {"en": {"assumptions": "base-year assumptions", "behaviour": "beh
 TEXT = {
     "en": {
         "year": "year", "median": "median projection", "band80": "80 % band", "band95": "95 % band",
-        "base_year": "base year", "target_seed": "{year} target (seed)", "proxy": "{year} proxy (assumption)",
+        "base_year": "base year", "target_seed": "{year} target (draft)", "proxy": "{year} proxy (assumption)",
         "observed": "observed", "derived": "derived from observed series",
         "p_met": "probability the target is met", "change_p": "change in P(met) from reference",
         "reference": "reference", "paired": "thick: 95 % interval paired by common random numbers; thin: as independent runs",

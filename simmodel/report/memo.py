@@ -36,9 +36,6 @@ from simmodel.report import labels, plots
 from simmodel.results import MANIFEST, ResultsError, RunWriter, code_version, package_versions, read_run
 
 TEMPLATES = Path(__file__).with_name("templates")
-# Below this change in fiscal cost (CNY 100 million over the projection) cost-effectiveness is not
-# reported: a ratio over a near-zero denominator says nothing.
-MIN_COST_CHANGE_CNY_100M = 1.0
 
 
 class MemoError(SimmodelError):
@@ -397,17 +394,17 @@ def job_question(job: sweep.Job, lab: JobLabel, lang: str) -> str:
             items.append(words)
         elif _same(c.value, c.scenario_value):
             items.append(words + ("（与政策原文相同）" if plain_baseline else "（与该情景相同）") if lang == "zh"
-                         else words + (" (as in the seed)" if plain_baseline else " (as in the scenario)"))
+                         else words + (" (as in the draft)" if plain_baseline else " (as in the scenario)"))
         else:
             was = c.scenario_words(lang)
             items.append(words + (f"（政策原文为 {was}）" if plain_baseline else f"（该情景为 {was}）") if lang == "zh"
-                         else words + (f" (the seed's: {was})" if plain_baseline else f" (the scenario's: {was})"))
+                         else words + (f" (the draft's: {was})" if plain_baseline else f" (the scenario's: {was})"))
     if plain_baseline:
         if lang == "zh":
             return (f"如果{'、'.join(items)}，其余措施均按政策原文数字实施，2027年目标（T1-T6）和2030年参照值实现的"
                     "可能性有多大？")
         return ("How likely are the 2027 targets (T1-T6) and the 2030 proxies to be met with "
-                f"{'; '.join(items)}, every other measure at the seed's own numbers?")
+                f"{'; '.join(items)}, every other measure at the draft's own numbers?")
     if lang == "zh":
         return f"{esc(q)}本任务在该情景基础上另外设定：{'；'.join(items)}。"
     return f"{esc(q)} On top of this scenario, this job sets {'; '.join(items)}."
@@ -779,6 +776,43 @@ def _distinct(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _money_d(d: float, lo: float, hi: float) -> str:
+    return "–" if not np.isfinite(d) else f"{d:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+
+
+def _money(r0, own: bool, attribution: pd.DataFrame, num: int, lang: str) -> dict:
+    """A job's fiscal cost, the funds' budget and deployment (sweep.FUND_YEAR) and their changes from
+    the reference with 95 % intervals, the levers the change in cost comes from, and why
+    cost-effectiveness is or is not shown (sweep.COST_EFFECTIVENESS_RULE)."""
+    def get(k):
+        v = r0.get(k, float("nan"))
+        return float(v) if v is not None else float("nan")
+
+    out = {"cost": f"{get('cost_cny_100m'):.1f}", "fund_budget": f"{get('fund_budget_cny_100m'):.1f}",
+           "fund_deployed": f"{get('fund_deployed_cny_100m'):.1f}", "dcost": "", "dbudget": "", "ddeployed": "",
+           "by_lever": [], "no_effect": ""}
+    if own:
+        return out
+    out.update(dcost=_money_d(get("diff_cost_cny_100m"), get("diff_cost_lo"), get("diff_cost_hi")),
+               dbudget=_money_d(get("diff_fund_budget_cny_100m"), get("diff_fund_budget_lo"), get("diff_fund_budget_hi")),
+               ddeployed=_money_d(get("diff_fund_deployed_cny_100m"), get("diff_fund_deployed_lo"), get("diff_fund_deployed_hi")))
+    mine = attribution[attribution["job"] == num]
+    moved = mine[(mine["change_cny_100m"].abs() >= 0.05) | (mine["change_lo"] > 0) | (mine["change_hi"] < 0)]
+    out["by_lever"] = [{"lever": esc(labels.lever_name(lang, x.lever)), "code": code(x.lever),
+                        "d": _money_d(x.change_cny_100m, x.change_lo, x.change_hi)}
+                       for x in moved.sort_values("change_cny_100m", key=np.abs, ascending=False).head(6).itertuples()]
+    if not bool(r0.get("cost_effective", False)):
+        d, lo = get("diff_cost_cny_100m"), get("diff_cost_lo")
+        key = "falls" if d < 0 else "noise" if lo <= 0 else "small"
+        out["no_effect"] = {"zh": {"falls": "财政成本下降，节省不能折算为每亿元的效果",
+                                   "noise": "财政成本增加量在其自身随机波动范围之内（95% 区间含零）",
+                                   "small": f"财政成本增加不足 {sweep.MIN_COST_CHANGE_CNY_100M:g} 亿元"},
+                            "en": {"falls": "the fiscal cost falls; a saving is not a cost to divide by",
+                                   "noise": "the extra cost is within its own noise (its 95 % interval includes zero)",
+                                   "small": f"the extra cost is below CNY {sweep.MIN_COST_CHANGE_CNY_100M:g} x 100 million"}}[lang][key]
+    return out
+
+
 def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses: list[dict] | None = None) -> dict:
     """Everything the template prints. fig(name, figure) saves a figure and returns its reference."""
     t = study.table
@@ -786,6 +820,7 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses:
     base_year = int(ref.summary.get("base_year", 2024))
     ref_rows = t[t["job"] == ref.num].set_index(["target_id", "year"])
     labs = job_labels(study)
+    attribution = sweep.cost_attribution(study.jobs, ref)
     shown = {n: lab.render(lang) for n, lab in labs.items()}
     # two jobs that changed the same things (a sweep over a setting it does not show) keep their numbers
     dup = {n for n, v in shown.items() if list(shown.values()).count(v) > 1}
@@ -810,15 +845,13 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses:
                 "dm": signed(r.diff_median), "dm_ci": interval(r.diff_median_lo, r.diff_median_hi, signed),
                 "unit": labels.unit(lang, r.unit)})
         r0 = rows.iloc[0]
-        cost = r0["grants_cny_100m_median"] + r0["equity_cny_100m_median"]
-        ref_cost = ref_rows.iloc[0]["grants_cny_100m_median"] + ref_rows.iloc[0]["equity_cny_100m_median"]
-        dcost = cost - ref_cost
+        money = _money(r0, own, attribution, job.num, lang)
         effect = []
-        if not own and abs(dcost) >= MIN_COST_CHANGE_CNY_100M:
-            for r in rows[rows["year"] == 2027].itertuples():
-                k = 100.0 / dcost  # percentage points per CNY 100 million
-                lo, hi = sorted((r.diff_p_met_lo * k, r.diff_p_met_hi * k))
-                effect.append({"tid": r.target_id, "eff": signed(r.diff_p_met * k), "ci": interval(lo, hi, signed)})
+        if not own and bool(r0.get("cost_effective", False)):
+            # sweep.COST_EFFECTIVENESS_RULE: the extra cost is positive and above its own noise
+            for r in rows[rows["year"] == sweep.FUND_YEAR].itertuples():
+                lo, hi = sorted((r.dp_per_100m_lo, r.dp_per_100m_hi))
+                effect.append({"tid": r.target_id, "eff": signed(r.dp_per_100m), "ci": interval(lo, hi, signed)})
         fans = []
         for tid, by_year in job.summary["targets"].items():
             ref_name = fig(f"fan_{job.num}_{tid}.png", plots.target_fan(job.traj, history, tid, by_year, base_year, lang,
@@ -835,7 +868,7 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses:
             "question": job_question(job, labs[job.num], lang), "own": own,
             "levers": _lever_changes(job, ref, lang) if not own else [], "headline": headline,
             "grants": f"{r0['grants_cny_100m_median']:.1f}", "equity": f"{r0['equity_cny_100m_median']:.1f}",
-            "cost": f"{cost:.1f}", "ref_cost": f"{ref_cost:.1f}", "dcost": f"{dcost:+.1f}", "effect": effect,
+            **money, "effect": effect,
             "cf": {k: v for k, v in cf.items() if k != "targets"}, "either": either,
             "compare_cf": cf["present"] and not cf["self"],
             "decomposition": _decomposition(job, lang), "drivers": drivers, "strongest": strongest,
@@ -904,7 +937,7 @@ def build_context(study: Study, lang: str, history: pd.DataFrame, fig, analyses:
         "data_gaps": [tid for tid, spec in plots.HISTORY.items() if not spec],
         "uncertainty": _carried(ref.summary, lang),
         "appendix": appendix, "counterfactuals": counterfactuals, "failed": failed,
-        "min_cost_change": f"{MIN_COST_CHANGE_CNY_100M:g}", "analyses": analyses or [],
+        "min_cost_change": f"{sweep.MIN_COST_CHANGE_CNY_100M:g}", "fund_year": sweep.FUND_YEAR, "analyses": analyses or [],
         "base_year": base_year,
     }
 

@@ -119,7 +119,7 @@ def test_each_job_is_headed_by_what_it_changed(study, lang):
         assert "新增工业用地指标减半" in questions[1] and "基金存续期为 8 年（该情景为 20 年）" in questions[1]
         assert "基金存续期为 20 年（与该情景相同）" in questions[2]
     else:
-        assert "fund life 8 years (the seed's: 20 years)" in questions[0]
+        assert "fund life 8 years (the draft's: 20 years)" in questions[0]
         assert "industrial land quota is cut by half" in questions[1]
         assert "fund life 8 years (the scenario's: 20 years)" in questions[1]
         assert "fund life 20 years (as in the scenario)" in questions[2]
@@ -207,3 +207,60 @@ def test_pdf_from_relative_paths(study, tmp_path, monkeypatch):
     uri = next(a for a in args if a.startswith("file:"))
     assert uri.startswith("file:///") and uri.endswith(".print-memo.html")
     assert not (work / "memo" / ".print-memo.html").exists()  # the print copy is removed
+
+
+def _sections(md: str) -> dict[int, str]:
+    """Each job's section of a memo, by job number (from the line under its heading)."""
+    out = {}
+    parts = re.split(r"^## ", md, flags=re.M)
+    for part in parts[1:]:
+        m = re.search(r"`(\d+)_[^`]*`", part.split("\n", 3)[2] if part.count("\n") >= 2 else "")
+        if m:
+            out[int(m.group(1))] = part
+    return out
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_memo_prints_the_summaries_numbers(study, lang):
+    """Every P(met) of a job's headline table is that job's summary.json value, to the digit printed."""
+    _, sweep, out = study
+    sections = _sections(_md(out, lang))
+    assert set(sections) == {0, 2, 3}
+    for num, text in sections.items():
+        folder = next(sweep.glob(f"{num}_*"))
+        summary = json.loads((folder / "summary.json").read_text())
+        for tid, by_year in summary["targets"].items():
+            for year, t in by_year.items():
+                row = re.search(rf"^\| {tid} \| {year} \| [^|]+\| ([0-9.]+) \|", text, flags=re.M)
+                assert row, (num, tid, year)
+                assert row.group(1) == f"{t['p_met']:.2f}", (num, tid, year, row.group(1), t["p_met"])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_cost_section_says_where_a_change_comes_from_and_when_a_ratio_is_shown(study, lang):
+    """The land_tight jobs save what the land renovation lever no longer spends: the memo names the
+    lever, shows the funds' budget beside the fiscal cost, and prints no cost-effectiveness on a saving."""
+    from simmodel.report import labels
+
+    _, sweep, out = study
+    text = _read(_sections(_md(out, lang))[3])
+    assert labels.lever_name(lang, "land_renovation_mu_per_year") in text and "land_renovation_mu_per_year" in text
+    assert ("基金计划投资" if lang == "zh" else "The funds' budget in 2027") in text
+    assert ("不报告成本效益：财政成本下降" if lang == "zh" else "Cost-effectiveness is not reported: the fiscal cost falls") in text
+    table = __import__("pandas").read_parquet(sweep / "aggregate" / "aggregate.parquet")
+    assert not table.loc[table["job"] == 3, "cost_effective"].any()
+
+
+def test_a_figure_for_a_paper_and_a_comparison_of_calibrations(study):
+    """The rest of the study through the real command line: a fan chart of one job (a sweep folder
+    is answered with its jobs), and the two committed calibrations compared."""
+    cwd, sweep, _ = study
+    whole = run_cli(["plot", f"results={sweep}", "target=T3"], cwd)
+    assert whole.returncode == 2 and "is a sweep" in whole.stderr and "3_land_tight_fund_life_years-20" in whole.stderr
+    job = next(sweep.glob("3_*"))
+    fan = run_cli(["plot", f"results={job}", "target=T3", "lang=zh", f"out={cwd / 'fan_t3.png'}"], cwd)
+    assert fan.returncode == 0, fan.stderr
+    assert (cwd / "fan_t3.png").stat().st_size > 10_000
+    cmp = run_cli(["compare", "runs=[default,replay]", f"output_root={cwd / 'cmp'}"], cwd)
+    assert cmp.returncode == 0, cmp.stderr
+    assert "Backtest scorecard" in cmp.stdout
