@@ -537,6 +537,12 @@ def _absolute_sweep_dir(rest: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import atexit
+    import gc
+
+    # Registered first, so run last, just before the interpreter's teardown: frozen objects are left
+    # out of its final garbage collection, which for the modules a run loads takes about 0.3 s.
+    atexit.register(gc.freeze)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_USAGE)

@@ -53,6 +53,7 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
     targets = targets_from_config(cfg.targets, inputs.base_year)
     final = Path(out_dir) if out_dir else new_run_dir(Path(cfg.output.root), cfg.task, cfg.scenario_slug)
     writer = RunWriter(final)
+    figures = None
     try:
         show = cfg.output.progress if progress is None else progress
         bar = None
@@ -77,6 +78,10 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
         fiscal_frame([r.fiscal_cost for r in results], years).to_parquet(writer.path(FISCAL), index=False)
         articles = {name: s.article for name, s in specs().items()}
         summary = summarise(traj, targets, [r.fiscal_cost for r in results], years, articles, EQUITY_LEVERS)
+        if cfg.output.plots:  # the fan charts, drawn by child processes while the rest of the run goes on
+            figures = plots.save_figures(plots.fan_chart_jobs(traj, history, summary["targets"], inputs.base_year,
+                                                              lambda tid: writer.path(f"fan_{tid}.png"),
+                                                              scenario=cfg.scenario_slug, label=label))
         summary["scenario"] = {"slug": cfg.scenario_slug, "question": cfg.scenario_question,
                                "question_zh": cfg.scenario_question_zh}
         summary["uncertainty"] = {
@@ -114,8 +119,8 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
         if cfg.assumption_sensitivity.enabled:
             summary["assumption_sensitivity"] = assumption_sensitivity(cfg, inputs, targets, show)
         write_json(writer.path(SUMMARY), summary)
-        if cfg.output.plots:
-            _fan_charts(writer, traj, history, summary, inputs.base_year)
+        if figures is not None:
+            figures.wait()
         finished = dt.datetime.now(dt.timezone.utc)
         seeds = replicate_seeds(cfg.seed, cfg.replicates)
         data_files = {k: str(resolve_path(getattr(cfg.data, k))) for k in ("indicators", "sectors", "cities", "fund_kinds")}
@@ -132,6 +137,8 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
         }
         path = writer.commit(manifest, replace=replace)
     except BaseException:
+        if figures is not None:
+            figures.cancel()
         writer.abort()
         raise
     if show_table:  # a sweep shows one table for all its jobs instead (simmodel/sweep.py)
@@ -173,14 +180,14 @@ def drivers(traj: pd.DataFrame, drawn: pd.DataFrame, targets, top: int = 5, alph
     more quantities and a hundred replicates, correlations of 0.3 arise by chance, so only those whose
     p-value passes Bonferroni's correction over the quantities tested (alpha / n) are kept. It ranks what
     decides the answer; the variance decomposition says how much each source does."""
-    from scipy.stats import spearmanr
-
     out: dict = {}
     if drawn.empty:
         return out
     wide = drawn.pivot_table(index="replicate", columns=["source", "name"], values="value").sort_index()
     if len(wide) < 5:
         return out
+    from scipy.stats import spearmanr  # only here: importing scipy.stats takes about 0.45 s
+
     cols = [(key, col.to_numpy(float)) for key, col in wide.items() if np.nanstd(col.to_numpy(float)) > 0]
     threshold = alpha / max(len(cols), 1)
     for t in targets:
@@ -395,11 +402,6 @@ def sensitivity_table(summary: dict, year: str = "2027") -> str:
             rows.append(f"{q:<38}{end:>5}{d[end]['value']:>10g} " + " ".join(
                 f"{blk[t][year]['p_met']:>5.2f}" if year in blk[t] else f"{'':>5}" for t in tids))
     return "\n".join(rows)
-
-
-def _fan_charts(writer: RunWriter, traj: pd.DataFrame, history: pd.DataFrame, summary: dict, base_year: int) -> None:
-    for tid, by_year in summary["targets"].items():
-        plots.save(plots.target_fan(traj, history, tid, by_year, base_year), writer.path(f"fan_{tid}.png"))
 
 
 def target_table(summary: dict) -> str:

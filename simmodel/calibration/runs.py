@@ -8,16 +8,19 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from simmodel.calibration.fit import FitResult
 from simmodel.calibration.moments import Bound, Moment
 from simmodel.errors import ConfigError, DataError
 from simmodel.params import PARAM_COLUMNS, ParamInfo, load_param_table
 from simmodel.report import plots
 from simmodel.results import ResultsError, RunWriter, read_manifest, write_json
+
+if TYPE_CHECKING:  # the fit module imports scipy.optimize and scipy.stats (0.45 s); a run needs neither
+    from simmodel.calibration.fit import FitResult
 
 # what load_run reads; a manifest that does not list them is not a calibration run's
 RUN_FILES = ("parameters.csv", "estimates.csv", "covariance.csv", "fit.json", "moments.csv")

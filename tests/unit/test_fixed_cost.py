@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,8 +28,6 @@ def test_the_plots_module_still_selects_agg_for_whoever_imports_pyplot_after_it(
     assert "matplotlib" in mods
 
 
-@pytest.mark.xfail(strict=True, reason="needs simmodel/calibration/runs.py to import FitResult under TYPE_CHECKING "
-                                       "(report of issue 15's fixed cost); remove this marker with that change")
 def test_loading_a_runs_inputs_does_not_import_the_calibration_fit():
     """A run reads a calibration's parameter file; it does not need the optimiser (scipy.stats and
     the fit module: about 0.45 s)."""
