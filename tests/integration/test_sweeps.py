@@ -104,11 +104,12 @@ def test_a_failing_job_does_not_lose_the_others_and_the_reference_is_found_by_va
     assert "1 of 3 sweep jobs have no results" in proc.stderr
     assert "fund_life_years = 25 is out of range" in proc.stderr
     sweep = the_sweep(tmp_path)
-    assert (sweep / "0_baseline" / "manifest.json").is_file()
-    assert (sweep / "1_baseline" / "manifest.json").is_file()
-    failed = json.loads((sweep / "2_baseline" / "FAILED.json").read_text())
+    # each job's folder is named by what it changed
+    assert (sweep / "0_fund_life_years-8" / "manifest.json").is_file()
+    assert (sweep / "1_fund_life_years-20" / "manifest.json").is_file()
+    failed = json.loads((sweep / "2_fund_life_years-25" / "FAILED.json").read_text())
     assert failed["user_error"] and "out of range" in failed["error"]
-    assert not (sweep / "2_baseline" / "manifest.json").exists()
+    assert not (sweep / "2_fund_life_years-25" / "manifest.json").exists()
     table = check_aggregate_against_jobs(sweep)
     assert set(table["reference_job"]) == {1}
     assert set(table["label"]) == {"levers.fund_life_years=8", "levers.fund_life_years=20"}
