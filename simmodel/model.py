@@ -406,9 +406,13 @@ class SimModel(mesa.Model):
     def sector_shift(self, year: int) -> np.ndarray:
         """Uncertainties as additions to annual growth by sector."""
         s, u = self.sectors, self.uncertainties
+        # the uncertainties are about the years ahead: the replayed years before the policy's first
+        # year are history (whatever world demand did then is in the data the replay is judged on)
+        if year < self.policy_start_year:
+            return np.zeros(s.n)
         shift = np.where(s.is_industry, u.world_demand_shift_pct / 100.0, 0.0)
-        # the delay counts from the policy's first year; the replayed years before it are history
-        if 1 <= year - self.policy_start_year + 1 <= u.breakthrough_delay_years:
+        # the delay counts from the policy's first year
+        if year - self.policy_start_year + 1 <= u.breakthrough_delay_years:
             shift = shift + np.where(self.long_horizon, s.growth_low - s.growth_prior, 0.0)
         return shift
 

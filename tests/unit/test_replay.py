@@ -133,3 +133,13 @@ def test_the_calibration_replays_from_2020_under_the_history_file():
     assert inputs.policy_history == load_policy_history("scenarios/history.yaml")
     with pytest.raises(ConfigError, match="needs data after it"):
         replay_inputs(CalibrateConfig(population=PopulationConfig(scale=0.1, base_year=2025)), None)
+
+
+def test_uncertainties_about_the_years_ahead_leave_the_replayed_years_alone(replay_inputs):
+    """A world-demand shock acts on growth from the policy's first year: the replayed years 2021-2024
+    are the same with or without it. (A breakthrough delay also lengthens the funds' expected time to
+    exit from the start, as funds judge prospects: that channel is not confined to the years ahead.)"""
+    calm = SimModel(replay_inputs, Levers(), Uncertainties(), scale=SCALE, seed=SEED).run()
+    shocked = SimModel(replay_inputs, Levers(), Uncertainties(world_demand_shift_pct=-5.0), scale=SCALE, seed=SEED).run()
+    pd.testing.assert_frame_equal(calm.loc[:2024], shocked.loc[:2024])
+    assert (shocked.loc[2026:, "above_size_industry_va_cny_100m"] < calm.loc[2026:, "above_size_industry_va_cny_100m"]).all()
