@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	echo "using $$py ($$($$py --version))"; \
 	[ -x $(BIN)/python ] || $$py -m venv $(VENV); \
 	$(BIN)/python -m pip install -q --upgrade pip; \
-	$(BIN)/python -m pip install -q -e ''.[test,ray,explore]'
+	$(BIN)/python -m pip install -q -e '.[test,ray,explore]'
 	@touch $@
 
 run: $(STAMP)
