@@ -409,3 +409,45 @@ def note_zh(note: str) -> str | None:
         else:
             return None
     return "；".join(out)
+
+
+# The 24 measures' headings: Chinese verbatim from the seed (the first sentence of each numbered
+# measure, （一）-（二十四）), English our translation. The explorer groups its levers under them.
+ARTICLE_TITLES = {
+    "zh": {1: "实施集群提能升级壮大新兴产业", 2: "推进产业链协同创新提升新兴产业", 3: "深化“人工智能+”赋能新兴产业",
+           4: "推动企业内生裂变催生新兴产业", 5: "以技术预见识别发展方向", 6: "以区域先导引领前瞻布局",
+           7: "以业态模式创新开辟新赛道", 8: "以投入增长激活新动力", 9: "面向全球开放引才", 10: "适度超前精准育才",
+           11: "产业导向用好人才", 12: "加强原创性颠覆性创新", 13: "支持核心技术攻关", 14: "加速成果产业化应用",
+           15: "选种育苗孵化企业", 16: "精准招引培优企业", 17: "分类施策育强企业", 18: "支持产品市场开拓",
+           19: "提供场景应用机会", 20: "加强质量品牌建设", 21: "加强用地供给", 22: "强化基金引导", 23: "创新金融服务",
+           24: "加强数据供给"},
+    "en": {1: "Upgrade the clusters to grow emerging industries",
+           2: "Lift emerging industries by innovation along the chain",
+           3: "Empower emerging industries with \"AI+\"",
+           4: "Spawn emerging industries from firms' own spin-offs",
+           5: "Find directions by technology foresight",
+           6: "Lay out future industries early through pilot zones",
+           7: "Open new tracks with new business forms and models",
+           8: "Activate new drivers by growing investment",
+           9: "Recruit talent openly worldwide",
+           10: "Train talent precisely and somewhat ahead of need",
+           11: "Use talent where industry needs it",
+           12: "Strengthen original and disruptive innovation",
+           13: "Support breakthroughs in core technologies",
+           14: "Speed up the industrial use of research results",
+           15: "Select seeds and incubate firms",
+           16: "Attract and cultivate firms precisely",
+           17: "Grow firms stronger with measures by kind",
+           18: "Support products in opening markets",
+           19: "Offer scenarios for applications",
+           20: "Strengthen quality and brands",
+           21: "Strengthen the supply of land",
+           22: "Strengthen the guidance of funds",
+           23: "Innovate financial services",
+           24: "Strengthen the supply of data"},
+}
+
+
+def article_title(lang: str, article: int) -> str:
+    """A measure's heading in the seed ('第 N 条' is not the seed's numbering: it numbers （一）-（二十四）)."""
+    return ARTICLE_TITLES[lang].get(article, str(article))
