@@ -1,9 +1,11 @@
 """Funds: government guidance funds, the future-industry fund, state venture funds and private VC.
 
 Each fund is a Mesa agent with a size, a vintage, a life and an evaluation regime. Once a year it
-exits what has matured, sells early what its rules force it to sell, and invests in firms whose
-expected time to exit fits in its remaining life (SPEC 4a, seed art. 22). Holdings are small arrays
-(one row per deal); the screening of candidates is vectorised over the whole firm population.
+exits what has matured, sells early what its rules force it to sell (exit_year), follows on in its
+growing holdings (follow_on), and invests in firms whose expected time to exit fits in its remaining
+life (screen, take_deals; SPEC 4a, seed art. 22); simmodel.model.funds runs the year over every fund.
+Holdings are small arrays (one row per deal); the screening of candidates is vectorised over the
+whole firm population.
 """
 
 from __future__ import annotations
@@ -21,6 +23,19 @@ from simmodel.params import Params
 
 
 _ALIVE = "_alive"  # key of the kind-independent screen in a candidates cache
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """A kind of fund's candidates in a year: the alive firms in its stages and sectors, in index
+    order, with what a screen reads (screened once a year per kind and shared by its funds)."""
+
+    firm: np.ndarray  # row in the firm arrays
+    tte_years: np.ndarray  # expected time to exit, years (float32)
+    log_productivity: np.ndarray  # float32
+    revenue: np.ndarray  # CNY 100 m per yr, when the kind was first screened this year
+    position: np.ndarray  # position among the n_screened alive firms (indexes a screening-noise row)
+    n_screened: int  # alive firms when the year's first screen was taken
 
 
 @dataclass(frozen=True)
@@ -76,9 +91,9 @@ class Fund(mesa.Agent):
             ratio *= params.fund_yearly_profit_crowd_in_factor
         return ratio
 
-    def candidates(self, firms: Firms, gestation: np.ndarray, params: Params, cache: dict | None) -> tuple[np.ndarray, ...]:
-        """Firms in this fund's stages and sectors: (index, expected time to exit in years, log
-        productivity, revenue). Funds of one kind share the screen within a year (``cache``)."""
+    def candidates(self, firms: Firms, gestation: np.ndarray, params: Params, cache: dict | None) -> Candidates:
+        """Firms in this fund's stages and sectors (see Candidates). Funds of one kind share the
+        screen within a year (``cache``)."""
         if cache is not None and self.kind in cache:
             return cache[self.kind]
         # The alive firms' stage, sector, time to exit and productivity do not depend on the kind,
@@ -96,9 +111,10 @@ class Fund(mesa.Agent):
             if cache is not None:
                 cache[_ALIVE] = base
         alive, stage, sector, tte, lp = base
-        keep = self.stage_table[stage] & self.sector_mask[sector]
+        keep = np.flatnonzero(self.stage_table[stage] & self.sector_mask[sector])
         idx = alive[keep]
-        out = (idx, tte[keep], lp[keep], firms.revenue[idx])
+        out = Candidates(firm=idx, tte_years=tte[keep], log_productivity=lp[keep], revenue=firms.revenue[idx],
+                         position=keep, n_screened=alive.size)
         if cache is not None:
             cache[self.kind] = out
         return out
@@ -123,37 +139,50 @@ class Fund(mesa.Agent):
         for name in ("h_firm", "h_ticket", "h_year_in", "h_tte"):
             setattr(self, name, getattr(self, name)[keep])
 
-    def invest(self, *, year: int, q: int, firms: Firms, gestation: np.ndarray, long_horizon: np.ndarray,
-               life_years: float, regime: FundRegime, max_single_share: float, params: Params,
-               rng: np.random.Generator, scale: float, pool_cache: dict | None = None) -> float:
-        """One year of the fund's life: exits, forced sales, new deals. Returns capital deployed."""
-        end_year = self.vintage + life_years  # the fund is wound up at the start of this year
+    def deploying(self, year: int, params: Params) -> bool:
+        """Whether the fund invests new money in ``year`` (its first fund_deploy_years years)."""
+        return self.vintage <= year < self.vintage + params.fund_deploy_years
+
+    def exit_year(self, *, year: int, q: int, firms: Firms, regime: FundRegime, params: Params,
+                  sell_u: np.ndarray) -> bool:
+        """The year's exits. At the end of its life (vintage + life_years) the fund sells everything
+        and returns False (wound up). Otherwise it exits matured holdings and writes off those whose
+        firm has exited; under yearly-profit rules it also sells each holding whose revenue fell over
+        the past year with probability fund_yearly_profit_loss_exit_prob (``sell_u``: one uniform per
+        holding, in holding order). Early exits cut the firm's revenue and raise its exit hazard.
+        Writes equity, n_investors, revenue and penalty_until_q of the firms it leaves."""
+        end_year = self.vintage + self.life_years  # the fund is wound up at the start of this year
         held_years = year - self.h_year_in
         matured = held_years >= self.h_tte
         early = ~matured
         dead = ~firms.alive[self.h_firm] if self.h_firm.size else np.zeros(0, bool)
         if year >= end_year:
             self._release(np.zeros(self.h_firm.size, bool), firms, early, params, q)
-            return 0.0
+            return False
         keep = ~(matured | dead)
         if regime == FundRegime.yearly_profit and self.h_firm.size:
             fell = firms.revenue[self.h_firm] < firms.revenue_year_start[self.h_firm]
-            sell = fell & (rng.random(self.h_firm.size) < params.fund_yearly_profit_loss_exit_prob)
-            keep &= ~sell
+            keep &= ~(fell & (sell_u < params.fund_yearly_profit_loss_exit_prob))
         self._release(keep, firms, early & ~dead, params, q)
+        return True
 
-        if not (self.vintage <= year < self.vintage + params.fund_deploy_years):
-            return 0.0
-        remaining_life = end_year - year
-        crowd = self.crowd_in_ratio(life_years, regime, params)
-        budget = self.size_cny_100m * scale * (1.0 + crowd) / params.fund_deploy_years
-        self.last_budget = budget
-        spent_follow_on = self.follow_on(firms, budget * params.fund_follow_on_share, params)
-        budget -= spent_follow_on
-        idx, tte, lp, rev = self.candidates(firms, gestation, params, pool_cache)
-        if budget <= 0 or idx.size == 0:
-            return spent_follow_on
-        ok = tte <= remaining_life
+    def year_budget(self, regime: FundRegime, params: Params, scale: float) -> tuple[float, float]:
+        """(budget, crowd-in ratio): the money the fund means to deploy this year (CNY 100 m,
+        population units: its size and the private money it crowds in, spread over its deployment
+        years) and the private money per yuan of its capital."""
+        crowd = self.crowd_in_ratio(self.life_years, regime, params)
+        return self.size_cny_100m * scale * (1.0 + crowd) / params.fund_deploy_years, crowd
+
+    def screen(self, cand: Candidates, noise: np.ndarray, *, year: int, budget: float, crowd: float,
+               regime: FundRegime, max_single_share: float, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """New deals within ``budget`` (CNY 100 m): among the candidates whose expected time to exit
+        fits in the fund's remaining life (and, under yearly-profit rules, its short horizon, above
+        size) and that it does not hold, the best by log productivity plus screening noise (``noise``:
+        a uniform on [0, 1) per screened alive firm, indexed by Candidates.position), best first, until
+        the budget is spent. Returns (firms, tickets in CNY 100 m, expected years to exit)."""
+        idx, tte, lp, rev = cand.firm, cand.tte_years, cand.log_productivity, cand.revenue
+        none = (idx[:0], np.zeros(0), np.zeros(0))
+        ok = tte <= self.vintage + self.life_years - year
         if regime == FundRegime.yearly_profit:
             ok &= (tte <= params.fund_yearly_profit_horizon_years) & (rev >= ABOVE_SIZE_REVENUE_CNY_100M)
         if self.h_firm.size:  # not twice in one firm; idx is sorted, so find holdings by bisection
@@ -162,19 +191,24 @@ class Fund(mesa.Agent):
             ok[pos_h] = False
         sel = np.flatnonzero(ok)
         if sel.size == 0:
-            return spent_follow_on
+            return none
         cap = max(max_single_share * self.size_cny_100m * (1.0 + crowd), params.fund_min_ticket_cny_100m)
         ticket_all = np.clip(params.fund_ticket_to_revenue * rev[sel], params.fund_min_ticket_cny_100m, cap)
         k = min(sel.size, int(math.ceil(2 * budget / float(ticket_all.mean()))) + 1)
         # screening is noisy: uniform noise on log productivity (cheaper than Gumbel, same role)
-        score = lp[sel] + rng.random(sel.size, dtype=np.float32)
+        score = lp[sel] + noise[cand.position[sel]]
         pos = top_positions(score, k)
         pos = pos[np.argsort(-score[pos], kind="stable")]
-        chosen, tickets, tte = idx[sel[pos]], ticket_all[pos], tte[sel[pos]].astype(np.float64)
+        chosen, tickets, tte_chosen = idx[sel[pos]], ticket_all[pos], tte[sel[pos]].astype(np.float64)
         take = np.cumsum(tickets) <= budget
-        chosen, tickets, tte = chosen[take], tickets[take], tte[take]
+        return chosen[take], tickets[take], tte_chosen[take]
+
+    def take_deals(self, year: int, firms: Firms, chosen: np.ndarray, tickets: np.ndarray, tte: np.ndarray,
+                   crowd: float, long_horizon: np.ndarray) -> float:
+        """Book the deals of ``screen`` (firms' equity and investors, the fund's holdings and
+        books); returns the money invested (CNY 100 m, population units)."""
         if chosen.size == 0:
-            return spent_follow_on
+            return 0.0
         firms.equity[chosen] += tickets
         firms.n_investors[chosen] += 1
         self.h_firm = np.concatenate((self.h_firm, chosen))
@@ -183,11 +217,10 @@ class Fund(mesa.Agent):
         self.h_tte = np.concatenate((self.h_tte, tte))
         spent = float(tickets.sum())
         self.deployed += spent
-        spent_all = spent + spent_follow_on
         self.private_crowd_in += spent * crowd / (1.0 + crowd)
         self.n_deals += int(chosen.size)
         self.deployed_long_horizon += float(tickets[long_horizon[firms.sector[chosen]]].sum())
-        return spent_all
+        return spent
 
     def follow_on(self, firms: Firms, budget: float, params: Params) -> float:
         """Follow-on rounds in holdings whose revenue grew over the past year, best growth first,

@@ -51,6 +51,12 @@ def stochastic_round(x: float, rng: np.random.Generator) -> int:
     return int(base + (rng.uniform() < x - base))
 
 
+def stochastic_round_all(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """stochastic_round of every element of x, with one draw (int64 array)."""
+    base = np.floor(x)
+    return (base + (rng.random(x.size) < x - base)).astype(np.int64)
+
+
 def pilot_zone_candidates(firms: Firms, is_future: np.ndarray, n_cities: int, params: Params,
                           scale: float) -> tuple[np.ndarray, np.ndarray]:
     """(qualifies, merit) per (city, sector): a place meets the pilot-zone programme's criteria
@@ -136,11 +142,12 @@ class Government(mesa.Agent):
 
     # ---------------------------------------------------------------- selection
     def pool(self, name: str, firms: Firms, q: int) -> np.ndarray:
-        """Eligible firms of a named pool (cached for the current quarter's decisions)."""
+        """Indices (ascending) of the eligible firms of a named pool (cached for the current quarter's
+        decisions: no selection changes what a pool reads)."""
         key = (q, firms.n, name)
         if key not in self._pool_cache:
             self._pool_cache = {k: v for k, v in self._pool_cache.items() if k[:2] == key[:2]}
-            self._pool_cache[key] = self._pool(name, firms)
+            self._pool_cache[key] = np.flatnonzero(self._pool(name, firms))
         return self._pool_cache[key]
 
     def _pool(self, name: str, firms: Firms) -> np.ndarray:
@@ -183,16 +190,17 @@ class Government(mesa.Agent):
             self._score_key = key
         return self._score
 
-    def select_recipients(self, pool: np.ndarray, k: int, rng: np.random.Generator, future_share: float,
+    def select_recipients(self, pool: np.ndarray, k: int, noise: np.ndarray, future_share: float,
                           firms: Firms, base_score: np.ndarray) -> np.ndarray:
-        """Choose k firms from pool: a reserved share from future industries (art. 8), the rest by
-        a score mixing the firm's productivity and, with the foresight weight (art. 5), its
-        sector's growth prospects (``base_score``), plus screening noise."""
-        idx = np.flatnonzero(pool)
+        """Choose k firms of ``pool`` (indices, ascending): a reserved share from future industries
+        (art. 8), the rest by a score mixing the firm's productivity and, with the foresight weight
+        (art. 5), its sector's growth prospects (``base_score``), plus screening noise (``noise``: a
+        uniform on [0, 1) per firm of the pool)."""
+        idx = pool
         if idx.size == 0 or k <= 0:
             return idx[:0]
         score = base_score[idx]
-        score += rng.random(idx.size)  # uniform on [0, 1)
+        score += noise
         k_future = int(round(k * future_share))
         if k_future == 0:
             return choose_top(idx, score, k)
@@ -206,6 +214,20 @@ class Government(mesa.Agent):
             chosen = np.concatenate((chosen, choose_top(idx[left], score[left], k - chosen.size)))
         return chosen
 
+    def _selections(self, counts: np.ndarray, pools: list[str | None], firms: Firms, q: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """The randomness of a round of selections, each kind drawn in one call: the number of
+        recipients of each (``counts``: recipients per yr times the scale, stochastically rounded),
+        then screening noise for every firm of the pools of those that choose anyone. Returns
+        (numbers, pools as indices, noise per pool); a selection with no recipient, or whose pool is
+        None (it pays nothing), gets an empty pool and no noise."""
+        ks = stochastic_round_all(counts, rng)
+        chosen_pools = [self.pool(name, firms, q) if k > 0 and name else np.zeros(0, np.intp)
+                        for name, k in zip(pools, ks, strict=True)]
+        ends = np.cumsum([p.size for p in chosen_pools])
+        noise = np.split(rng.random(int(ends[-1]) if ends.size else 0), ends[:-1])
+        return ks, chosen_pools, noise
+
     # ---------------------------------------------------------------- yearly actions
     def award_grants(self, year: int, q: int, firms: Firms, levers: Levers, params: Params, scale: float,
                      prospects: np.ndarray, rng: np.random.Generator) -> None:
@@ -218,17 +240,17 @@ class Government(mesa.Agent):
         # a future-type designation lasts future_type_support_years from selection, then lapses
         np.logical_and(f.future_type, f.future_type_until_q > q, out=f.future_type)
         share = lv.future_industry_funding_share_pct / 100.0
-        for count_lever, amount_lever, is_cap, pool_name in GRANT_PROGRAMMES:
-            n = getattr(lv, count_lever)
-            amount = getattr(lv, amount_lever) / CNY_10K_PER_CNY_100M
-            if is_cap:
-                amount *= params.grant_cap_utilisation
-            k = stochastic_round(n * scale, rng)
+        amounts = [getattr(lv, amount_lever) / CNY_10K_PER_CNY_100M * (params.grant_cap_utilisation if is_cap else 1.0)
+                   for _, amount_lever, is_cap, _ in GRANT_PROGRAMMES]
+        counts = np.array([getattr(lv, count_lever) * scale for count_lever, _, _, _ in GRANT_PROGRAMMES], dtype=float)
+        ks, pools, noise = self._selections(counts, [pool_name if amount > 0 else None for (*_, pool_name), amount
+                                                     in zip(GRANT_PROGRAMMES, amounts, strict=True)], f, q, rng)
+        for (count_lever, _, _, pool_name), amount, k, pool, u in zip(GRANT_PROGRAMMES, amounts, ks, pools, noise, strict=True):
             if k == 0 or amount <= 0:
                 continue
             fut_share = 1.0 if pool_name == "future" else share
             score = self.base_score(f, q, lv.foresight_targeting_weight, prospects)
-            chosen = self.select_recipients(self.pool(pool_name, f, q), k, rng, fut_share, f, score)
+            chosen = self.select_recipients(pool, int(k), u, fut_share, f, score)
             f.grant_rd[chosen] += amount
             if pool_name == "future":
                 f.designated[chosen] = True
@@ -263,16 +285,16 @@ class Government(mesa.Agent):
         lv = levers
         expired = f.boost_until_q <= q
         f.boost[expired] = 0.0
-        for n, pool_name, boost in (
-            (lv.n_flagship_products_per_year, "emerging_or_future", params.flagship_demand_boost),
-            (lv.n_flagship_scenarios_per_year, "emerging_or_future", params.flagship_demand_boost),
-            (lv.n_quality_certifications_per_year, "above_size", params.quality_brand_demand_boost),
-        ):
-            k = stochastic_round(n * scale, rng)
+        programmes = ((lv.n_flagship_products_per_year, "emerging_or_future", params.flagship_demand_boost),
+                      (lv.n_flagship_scenarios_per_year, "emerging_or_future", params.flagship_demand_boost),
+                      (lv.n_quality_certifications_per_year, "above_size", params.quality_brand_demand_boost))
+        ks, pools, noise = self._selections(np.array([n * scale for n, _, _ in programmes], dtype=float),
+                                            [name for _, name, _ in programmes], f, q, rng)
+        for (_, _, boost), k, pool, u in zip(programmes, ks, pools, noise, strict=True):
             if k == 0:
                 continue
             score = self.base_score(f, q, lv.foresight_targeting_weight, prospects)
-            chosen = self.select_recipients(self.pool(pool_name, f, q), k, rng, 0.0, f, score)
+            chosen = self.select_recipients(pool, int(k), u, 0.0, f, score)
             f.boost[chosen] += boost
             f.boost_until_q[chosen] = q + 4
 

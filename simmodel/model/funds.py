@@ -1,8 +1,9 @@
-"""The year's fund decisions over every fund vintage (the Mesa fund agents keep their own books)."""
+"""The year's fund decisions over every fund vintage, their randomness drawn at once (the Mesa fund
+agents keep their own books)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,26 +47,47 @@ def initial_commitments(base: Mapping[str, BaseQuantity], params: Params, base_y
 
 
 def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime: FundRegime, max_share: float,
-              gestation: np.ndarray, long_horizon: np.ndarray, params: Params, scale: float,
-              stream: Callable[[int], np.random.Generator], cache: dict) -> FundYear:
-    """One year of every fund in ``funds``: exits, forced sales, follow-ons and new deals (see
-    ``Fund.invest``). Government funds follow ``regime`` and ``max_share`` (the largest share of a
-    fund in one firm); private ones a portfolio regime. ``stream(i)`` is fund i's generator this year;
-    ``cache`` shares candidate screens between funds (and, in the set-up, between years). Writes
-    equity, n_investors, revenue and penalty_until_q of the firms they touch."""
-    deployed = 0.0
-    early_before = sum(fd.n_exits_early for fd in funds)
-    long_before = sum(fd.deployed_long_horizon for fd in funds)
+              gestation: np.ndarray, long_horizon: np.ndarray, params: Params, scale: float, rng: np.random.Generator,
+              sales_rng: np.random.Generator, cache: dict) -> FundYear:
+    """One year of every fund raised by ``year``. Government funds follow ``regime`` and ``max_share``
+    (the largest share of a fund in one firm), private ones a portfolio regime.
+
+    In creation order, each fund exits (wound up at the end of its life, matured holdings, write-offs,
+    forced sales), then, in its deployment years, follows on and takes its candidates' screen (one per
+    kind, when the kind is first screened: after the exits of the funds before it, as each fund's
+    exits may cut revenue). Then every deploying fund screens for new deals and books them, in the
+    same order: deals change only equity and investor counts, which no exit, follow-on or screen
+    reads. The year's randomness is drawn at once, each kind in one call: a uniform per holding from
+    ``sales_rng`` (forced sales; a stream of its own, so that a scenario whose funds hold more firms
+    does not shift everyone's screening noise) and a row of screening noise per deploying fund over the
+    screened alive firms from ``rng``. ``cache`` shares
+    the candidates' screens between funds (and, in the set-up, between years). Writes equity,
+    n_investors, revenue and penalty_until_q of the firms the funds enter or leave."""
     for fd in funds:
         fd.last_budget = 0.0
-    for i, fund in enumerate(funds):
-        if fund.vintage > year:
-            continue  # raised later (the set-up replays the years before the base year)
-        if fund.h_firm.size == 0 and not fund.vintage <= year < fund.vintage + params.fund_deploy_years:
-            continue  # nothing held, nothing to invest: skip (its random stream is keyed, so no shift)
-        deployed += fund.invest(year=year, q=q, firms=firms, gestation=gestation, long_horizon=long_horizon,
-                                life_years=fund.life_years, regime=regime if fund.government else FundRegime.portfolio,
-                                max_single_share=max_share, params=params, rng=stream(i), scale=scale, pool_cache=cache)
+    early_before = sum(fd.n_exits_early for fd in funds)
+    long_before = sum(fd.deployed_long_horizon for fd in funds)
+    active = [fd for fd in funds if fd.vintage <= year and (fd.h_firm.size or fd.deploying(year, params))]
+    held = np.cumsum([fd.h_firm.size for fd in active], dtype=np.int64)
+    sell_u = np.split(sales_rng.random(int(held[-1]) if held.size else 0), held[:-1])
+    plans = []
+    for fd, u in zip(active, sell_u, strict=True):
+        reg = regime if fd.government else FundRegime.portfolio
+        if not fd.exit_year(year=year, q=q, firms=firms, regime=reg, params=params, sell_u=u) or not fd.deploying(year, params):
+            continue
+        budget, crowd = fd.year_budget(reg, params, scale)
+        fd.last_budget = budget
+        follow_on = fd.follow_on(firms, budget * params.fund_follow_on_share, params)
+        plans.append((fd, reg, budget - follow_on, crowd, follow_on, fd.candidates(firms, gestation, params, cache)))
+    noise = rng.random((len(plans), max((p[-1].n_screened for p in plans), default=0)), dtype=np.float32)
+    deployed = 0.0
+    for (fd, reg, budget, crowd, follow_on, cand), row in zip(plans, noise, strict=True):
+        spent = 0.0
+        if budget > 0 and cand.firm.size:
+            deals = fd.screen(cand, row, year=year, budget=budget, crowd=crowd, regime=reg, max_single_share=max_share,
+                              params=params)
+            spent = fd.take_deals(year, firms, *deals, crowd=crowd, long_horizon=long_horizon)
+        deployed += spent + follow_on
     return FundYear(deployed_cny_100m=deployed, budget_cny_100m=sum(fd.last_budget for fd in funds),
                     n_early_exits=sum(fd.n_exits_early for fd in funds) - early_before,
                     deployed_long_horizon_cny_100m=sum(fd.deployed_long_horizon for fd in funds) - long_before)

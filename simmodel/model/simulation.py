@@ -21,7 +21,6 @@ their decisions differ.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -55,7 +54,8 @@ from simmodel.sectors import CityTable, FundKind, SectorTable
 
 _PURPOSES = {name: i for i, name in enumerate((
     "synthesis", "growth", "innovation", "exit", "entry", "spinoff", "land", "ladder", "government",
-    "funds", "talent", "ai", "zones", "clusters", "markets", "attract", "init_funds", "growth_entry", "macro"))}
+    "funds", "talent", "ai", "zones", "clusters", "markets", "attract", "init_funds", "growth_entry", "macro",
+    "fund_sales", "init_fund_sales"))}
 
 
 @dataclass(frozen=True)
@@ -151,10 +151,6 @@ class SimModel(mesa.Model):
         ss = np.random.SeedSequence(self._seed_entropy, spawn_key=self._seed_key + (_PURPOSES[purpose], index))
         return np.random.Generator(np.random.PCG64(ss))
 
-    def _fund_stream(self, purpose: str, year: int, i: int) -> np.random.Generator:
-        """Fund i's generator in a year."""
-        return self.rng_for(purpose, year * 1000 + i)
-
     # ------------------------------------------------------------------ agents
     def make_fund(self, c: FundCommitment) -> Fund:
         """Raise the fund vintage ``c``: a new Fund agent, backing the stages and sectors of its kind."""
@@ -180,7 +176,7 @@ class SimModel(mesa.Model):
             fund_year(self.funds, self.firms, year=y, q=-1, regime=FundRegime(pre["fund_evaluation_regime"]),
                       max_share=pre["fund_max_single_project_pct"] / 100, gestation=self.gestation,
                       long_horizon=self.long_horizon, params=self.params, scale=self.scale,
-                      stream=functools.partial(self._fund_stream, "init_funds", y), cache=cache)
+                      rng=self.rng_for("init_funds", y), sales_rng=self.rng_for("init_fund_sales", y), cache=cache)
 
     # ------------------------------------------------------------------ the step
     def step(self) -> None:
@@ -214,8 +210,8 @@ class SimModel(mesa.Model):
         np.maximum(f.equity, 0.0, out=f.equity)  # rounding in repeated +/- of tickets
         fy = fund_year(self.funds, f, year=year, q=q, regime=FundRegime(lv.fund_evaluation_regime),
                        max_share=lv.fund_max_single_project_pct / 100, gestation=self.gestation,
-                       long_horizon=self.long_horizon, params=p, scale=sc,
-                       stream=functools.partial(self._fund_stream, "funds", year), cache={})
+                       long_horizon=self.long_horizon, params=p, scale=sc, rng=self.rng_for("funds", year),
+                       sales_rng=self.rng_for("fund_sales", year), cache={})
         self.counters["fund_deployed_cny_100m"] += fy.deployed_cny_100m / sc
         # what the deploying funds meant to invest: deployed far below it is the known pattern of
         # Chinese guidance funds (Wei, Ang and Jia 2023), here when too few firms fit their rules

@@ -12,10 +12,10 @@ differences with the expected sign is tested with scipy.stats.binomtest against 
 N_REPLICATES = 16 and no ties, 13 of 16 gives p = 0.011 (not enough) and 14 of 16 gives p = 0.0021:
 the test asks for at least 14 replicates of 16 in the expected direction.
 
-  a. Fund life (funds.Fund.invest): a fund backs only firms whose expected time to exit fits its
+  a. Fund life (funds.Fund.screen): a fund backs only firms whose expected time to exit fits its
      remaining life. 20-year vs 8-year life for the vintages raised from the first simulated year
      on: more long-horizon deployment (2025-2030) and more future-industry revenue in 2030.
-     Removed: the lever no longer reaches the funds (every vintage raised in the simulation gets the
+     Removed: the lever no longer reaches the funds (every government vintage raised in the simulation gets the
      default life).
   b. Land (cities.allocate_land, City.open_year): a quarter of the default land quota and the
      no_new_policy renovation pace vs the defaults: more refusals (summed over the simulated years)
@@ -43,8 +43,7 @@ from scipy.stats import binomtest
 
 import simmodel.agents.cities as cities_mod
 import simmodel.model.stages.grow as grow_stage
-from simmodel.agents.funds import Fund
-from simmodel.agents.government import GRANT_PROGRAMMES
+from simmodel.agents.government import GRANT_PROGRAMMES, Government
 from simmodel.levers import Levers, Uncertainties, no_new_policy_values, validate
 from simmodel.model import ModelInputs, SimModel
 
@@ -254,22 +253,23 @@ def test_fund_life_check_fails_without_the_mechanism(inputs, monkeypatch, defaul
     the default life (older vintages keep theirs). The short-life arm is then the default arm, bit
     for bit (nothing but the funds' life reads the lever), and the check no longer passes."""
     default_life = float(Levers().fund_life_years)
-    original = Fund.invest
+    original = Government.commit_funds
     seen = {"new government vintages": 0}
 
-    def lever_never_reaches_funds(self, **kw):
-        if self.government and self.vintage > inputs.base_year:
-            seen["new government vintages"] += 1
-            kw["life_years"] = default_life
-            if hasattr(self, "life_years"):
-                self.life_years = default_life
-        return original(self, **kw)
+    def lever_never_reaches_funds(self, *args, **kw):
+        out = []
+        for c in original(self, *args, **kw):
+            if inputs.fund_kinds[c.kind].government:
+                seen["new government vintages"] += 1
+                c = dataclasses.replace(c, life_years=default_life)
+            out.append(c)
+        return out
 
-    monkeypatch.setattr(Fund, "invest", lever_never_reaches_funds)
+    monkeypatch.setattr(Government, "commit_funds", lever_never_reaches_funds)
     short = run_arm(inputs, short_fund_life())
     checks = fund_life_check(short, default_arm)
     print("\nfund life, removed:", describe(checks))
-    assert seen["new government vintages"] > 0, "the patch never reached Fund.invest: update this test"
+    assert seen["new government vintages"] > 0, "the patch never reached Government.commit_funds: update this test"
     assert not any(c.passed for c in checks.values()), describe(checks)
     for a, b in zip(short.trajectories, default_arm.trajectories, strict=True):
         pd.testing.assert_frame_equal(a, b, check_exact=True)

@@ -1,0 +1,89 @@
+"""A year of the funds (simmodel.model.funds.fund_year, simmodel.agents.funds) on hand-made firm
+arrays: deals fit the fund's remaining life and budget, are booked on both sides, follow the
+generators they are given, and forced sales under yearly-profit rules use their own stream."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import mesa
+import numpy as np
+import pytest
+
+from simmodel.agents.firms import FirmStage, Firms
+from simmodel.agents.funds import Fund
+from simmodel.levers import FundRegime
+from simmodel.model.funds import fund_year
+
+N = 400  # firms: half in a quick sector (3 years to exit), half in a slow one (12 years)
+
+
+@pytest.fixture()
+def params(inputs):
+    return dataclasses.replace(inputs.params, fund_follow_on_share=0.0, fund_ticket_to_revenue=0.1,
+                               fund_min_ticket_cny_100m=0.01, fund_maturity_discount_per_stage=0.0)
+
+
+def setting(params, *, life: float = 5.0, size: float = 4.0):
+    f = Firms(N)
+    rng = np.random.default_rng(0)
+    f.add(N, sector=np.repeat([0, 1], N // 2), city=0, stage=int(FirmStage.TECH_SME), revenue=rng.uniform(0.5, 2.0, N),
+          revenue_year_start=1.0, log_productivity=rng.normal(0.0, 0.3, N), boost_until_q=-1, penalty_until_q=-1)
+    model = mesa.Model()
+    fund = Fund(model, fund_id="f", kind="provincial", government=True, size_cny_100m=size, vintage=2025,
+                stages=(FirmStage.TECH_SME,), sector_mask=np.array([True, True]), budget_lever=None, life_years=life)
+    return f, fund
+
+
+def one_year(f, fund, params, seed: int, *, year: int = 2025, regime: FundRegime = FundRegime.portfolio):
+    return fund_year([fund], f, year=year, q=0, regime=regime, max_share=0.2, gestation=np.array([3.0, 12.0]),
+                     long_horizon=np.array([False, True]), params=params, scale=1.0, rng=np.random.default_rng(seed),
+                     sales_rng=np.random.default_rng(seed + 1000), cache={})
+
+
+def test_deals_fit_the_remaining_life_and_the_budget(params):
+    f, fund = setting(params)
+    fy = one_year(f, fund, params, seed=1)
+    budget = 4.0 * (1.0 + fund.crowd_in_ratio(5.0, FundRegime.portfolio, params)) / params.fund_deploy_years
+    assert fund.h_firm.size > 0 and fy.budget_cny_100m == pytest.approx(budget)
+    assert (f.sector[fund.h_firm] == 0).all()  # 12 years to exit does not fit a 5-year life
+    assert 0 < fy.deployed_cny_100m <= budget
+    np.testing.assert_allclose(f.equity[fund.h_firm], fund.h_ticket)
+    assert (f.n_investors[fund.h_firm] == 1).all() and f.n_investors.sum() == fund.h_firm.size
+    assert fy.deployed_long_horizon_cny_100m == 0.0 and fund.n_deals == fund.h_firm.size
+
+
+def test_deals_follow_the_generator(params):
+    runs = []
+    for seed in (1, 1, 2):
+        f, fund = setting(params)
+        one_year(f, fund, params, seed)
+        runs.append(np.sort(fund.h_firm))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
+
+
+def test_a_fund_is_wound_up_at_the_end_of_its_life(params):
+    f, fund = setting(params, life=5.0)
+    one_year(f, fund, params, seed=1)
+    held = fund.h_firm.copy()
+    fy = one_year(f, fund, params, seed=2, year=2030)
+    assert fund.h_firm.size == 0 and fy.deployed_cny_100m == 0.0
+    assert (f.n_investors[held] == 0).all() and np.allclose(f.equity, 0.0)
+    # a deal fits the life left when it is made, so every holding has matured by the end of it
+    assert fy.n_early_exits == 0 and fund.n_exits_normal == held.size
+
+
+def test_yearly_profit_sells_holdings_whose_revenue_fell(params):
+    p = dataclasses.replace(params, fund_yearly_profit_loss_exit_prob=1.0, fund_yearly_profit_horizon_years=20.0,
+                            fund_deploy_years=1)  # no new deals in the second year
+    f, fund = setting(p)
+    f.revenue[:] = 1.0  # above size
+    one_year(f, fund, p, seed=1, regime=FundRegime.yearly_profit)
+    held = fund.h_firm.copy()
+    f.revenue_year_start[:] = 1.0
+    f.revenue[held[::2]] = 0.5  # half of them fell over the year
+    one_year(f, fund, p, seed=2, year=2026, regime=FundRegime.yearly_profit)
+    assert not np.isin(held[::2], fund.h_firm).any() and np.isin(held[1::2], fund.h_firm).all()
+    assert fund.n_exits_early == held[::2].size  # sold before maturity (3 years)
+    assert (f.penalty_until_q[held[::2]] > 0).all() and (f.revenue[held[::2]] < 0.5).all()
