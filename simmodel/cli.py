@@ -23,7 +23,8 @@ TASKS = {"run": "Project the targets' probabilities for one scenario (conf/run.y
          "compare": "Compare calibration runs side by side: runs=[default,replay] (names or run folders; conf/compare.yaml).",
          "memo": "Write a what-if memo from results on disk: results=PATH lang=zh|en (conf/memo.yaml).",
          "plot": "One figure from results on disk: kind=fan|probability|comparison|cost|calibration|backtest results=PATH lang=en|zh (conf/plot.yaml).",
-         "analyze": "Which levers matter: method=morris|sobol|prim, points evaluated as a sweep (conf/analyze.yaml)."}
+         "analyze": "Which levers matter: method=morris|sobol|prim, points evaluated as a sweep (conf/analyze.yaml).",
+         "explore": "The what-if explorer in the browser: levers as controls, an instant estimate, then the model (conf/explore.yaml)."}
 _USAGE = "usage: simmodel TASK [hydra overrides]   (simmodel TASK --help for a task's options)\ntasks:\n" + "\n".join(
     f"  {name:<10} {text}" for name, text in TASKS.items())
 
@@ -47,6 +48,9 @@ def register_configs() -> None:
     from simmodel.config import AnalyzeConfig
 
     cs.store(name="analyze_schema", node=AnalyzeConfig)
+    from simmodel.explorer.config import ExploreConfig
+
+    cs.store(name="explore_schema", node=ExploreConfig)
 
 
 def scenario_question(slug: str, lang: str = "en") -> str:
@@ -318,6 +322,12 @@ def _known_key(key: str, leaves: list[str], open_: list[str]) -> bool:
             or any(key == o or key.startswith(o + ".") for o in open_))
 
 
+def _explore_schema():
+    from simmodel.explorer.config import ExploreConfig
+
+    return ExploreConfig
+
+
 def precheck_types(task: str, overrides: list[str]) -> None:
     """Type-check each plain override against the task's schema before Hydra composes, so that a
     wrong type or an unknown key is one line naming the key and what it takes (Hydra's own report is
@@ -332,7 +342,7 @@ def precheck_types(task: str, overrides: list[str]) -> None:
 
     schema = {"run": RunConfig, "calibrate": config.CalibrateConfig, "backtest": config.BacktestConfig,
               "compare": config.CompareConfig, "memo": config.MemoConfig, "plot": config.PlotConfig,
-              "analyze": config.AnalyzeConfig}[task]
+              "analyze": config.AnalyzeConfig, "explore": _explore_schema()}[task]
     groups = {p.name for p in CONF_DIR.iterdir() if p.is_dir()}
     plain = [a for a in overrides if "=" in a and not a.startswith("-")]
     try:
@@ -513,7 +523,23 @@ def _plain_task_app(task: str):
     return app
 
 
-_APPS = {"run": _run_app, "calibrate": _plain_task_app("calibrate"), "backtest": _plain_task_app("backtest"),
+def _explore_app(cfg) -> None:
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from simmodel.explorer.server import serve
+
+    try:
+        try:
+            typed = OmegaConf.to_object(cfg)
+        except OmegaConfBaseException as exc:
+            raise SimmodelError(str(exc).splitlines()[0]) from None
+        serve(typed)
+    except SimmodelError as exc:
+        _fail(exc)
+
+
+_APPS = {"run": _run_app, "explore": _explore_app, "calibrate": _plain_task_app("calibrate"), "backtest": _plain_task_app("backtest"),
          "compare": _plain_task_app("compare"), "memo": _plain_task_app("memo"), "plot": _plain_task_app("plot"),
          "analyze": _plain_task_app("analyze")}
 
