@@ -305,9 +305,7 @@ def estimate(emu, state: PageState, start: dict[str, object], max_error: float) 
         return Estimate({}, "no emulator")
     values = dict(start)
     values.update(state.changed())
-    factor_names = {f["name"] if isinstance(f, dict) else f.name for f in emu.factors}
-    base = emu.base_values() if hasattr(emu, "base_values") else {}
-    fixed = [n for n in CONTROLS if n not in factor_names and n in base and not _same(values[n], base[n])]
+    fixed = emu.unvaried(values)
     if fixed:
         return Estimate({}, "the emulator was not trained on " + ", ".join(fixed)
                         + ": it holds them at the values of its scenario")
