@@ -159,6 +159,8 @@ class Runner:
                         other.append(line)
             rc = job._proc.wait()
             reader.join()
+            job._proc.stdout.close()
+            job._proc.stderr.close()
             job.finished = time.monotonic()
             if job.status == "cancelled":
                 return
