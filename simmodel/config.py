@@ -437,13 +437,14 @@ class PlotConfig:
     output_root: str = "results"
 
 
-ANALYZE_METHODS = ("morris", "sobol", "prim", "invert")
+ANALYZE_METHODS = ("morris", "sobol", "prim", "invert", "emulator")
 
 
 @dataclass
 class AnalyzeConfig:
-    """Primary config of ``simmodel analyze``: which levers matter (Morris, Sobol) and which
-    combinations are enough (PRIM), the model evaluated as a sweep through any Hydra launcher."""
+    """Primary config of ``simmodel analyze``: which levers matter (Morris, Sobol), which
+    combinations are enough (PRIM), the least-cost package (invert) and the stored emulator the
+    explorer previews with (emulator), the model evaluated as a sweep through any Hydra launcher."""
 
     task: str = "analyze"
     method: str = "morris"  # one of ANALYZE_METHODS
@@ -475,9 +476,13 @@ class AnalyzeConfig:
     # emulator_budget_minutes here, "true" always, "false" never
     emulator: str = "auto"
     emulator_budget_minutes: float = 30.0
-    emulator_points: int = 0  # model runs to train it on; 0: 10 per factor, at least 20
+    # sobol with an emulator, and method=emulator (a Latin hypercube over the factors, the fitted
+    # emulator stored in the analysis folder for simmodel explore): model runs to train it on; 0:
+    # 10 per factor, at least 20
+    emulator_points: int = 0
     emulator_holdout: float = 0.25  # share of those held out to measure its error
     # Q^2 (share of held-out variance predicted) an output's emulator needs to be used. An
     # assumption: 0.9 is a common acceptance level for surrogate models; the table shows every Q^2.
+    # method=emulator stores every output and records whether it reaches this level ("accepted").
     emulator_min_q2: float = 0.9
     emulator_sobol_n: int = 4096  # Sobol base sample on the emulator (cheap: no model runs)

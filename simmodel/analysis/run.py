@@ -87,6 +87,9 @@ def _check(cfg) -> None:
         v = getattr(cfg, key)
         if not isinstance(v, int) or not lo <= v <= hi:
             raise ConfigError(f"{key} = {v!r} is out of range: allowed an integer in [{lo}, {hi}]")
+    if 0 < cfg.emulator_points < 6:
+        raise ConfigError(f"emulator_points = {cfg.emulator_points}: allowed 0 (10 per factor, at least 20) or at least 6 "
+                          "(an emulator needs points to fit and held-out points to test)")
     if not 0 < cfg.emulator_min_q2 <= 1 or not 0 < cfg.emulator_holdout < 1:
         raise ConfigError(f"emulator_min_q2 = {cfg.emulator_min_q2} (allowed (0, 1]) and emulator_holdout = "
                           f"{cfg.emulator_holdout} (allowed (0, 1)) ")
@@ -211,9 +214,7 @@ def evaluate_points(folder: Path, fs: list[space.Factor], x: np.ndarray, meta: d
 
 def model_minutes(points: int, cfg) -> float:
     """Estimated minutes of model time on this machine for points x cfg.replicates at cfg.population.scale."""
-    import os
-
-    cores = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    cores = _cores()
     return points * (SECONDS_PER_POINT + cfg.replicates * cfg.population.scale * SECONDS_PER_REPLICATE_1TO1 / cores) / 60
 
 
@@ -258,6 +259,8 @@ def analyze(cfg, *, launcher_args: list[str] | None = None, command: str = "", e
             report = _invert(cfg, fs, folder, launcher_args, writer, summary, echo)
         elif cfg.method == "sobol" and _use_emulator(cfg, fs, echo):
             report = _sobol_emulated(cfg, fs, folder, settings, launcher_args, writer, summary, echo)
+        elif cfg.method == "emulator":
+            report = _emulator_store(cfg, fs, folder, settings, launcher_args, writer, summary, echo)
         else:
             report = _on_model(cfg, fs, folder, settings, launcher_args, writer, summary, echo)
         write_json(writer.path("summary.json"), summary)
@@ -341,9 +344,14 @@ def _on_model(cfg, fs, folder, settings, launcher_args, writer, summary, echo) -
     return "boxes.md"
 
 
-def _sobol_emulated(cfg, fs, folder, settings, launcher_args, writer, summary, echo) -> str:
-    """Sobol indices on a Gaussian-process emulator trained on model runs and validated on held-out
-    ones; outputs the emulator does not predict well enough get no indices."""
+def _train_emulator(cfg, fs, folder, settings, launcher_args, writer, echo, *, store: bool):
+    """Model runs on a Latin hypercube (``<folder>/train/``), then a Gaussian process per output
+    validated on held-out runs; writes outputs.parquet and emulator_validation.parquet. Returns the
+    points as the model ran them (DataFrame), their outputs, the output names, the emulator and
+    its validation table. ``store``: for an emulator kept on disk (method=emulator): fitted on the
+    values the model ran (integers rounded, a switch 0 or 1), every non-constant output fitted
+    whatever its error, and the kernel fitted once, on the training share, so that the stored
+    kernel is the validated one; else as Sobol on the emulator needs it."""
     from simmodel.analysis import emulator
 
     prob = space.problem(fs)
@@ -352,17 +360,36 @@ def _sobol_emulated(cfg, fs, folder, settings, launcher_args, writer, summary, e
     out = evaluate_points(folder / "train", fs, x, {"method": "emulator training (Latin hypercube)", "settings": settings,
                                                     "range_rule": space.RANGE_RULE}, cfg, launcher_args, echo)
     x = read_design(folder / "train" / "design")[1]
+    if store:
+        x = pd.DataFrame(space.effective(fs, x.to_numpy(float)), columns=x.columns)
     pd.concat([x.reset_index(drop=True), out.reset_index(drop=True)], axis=1).to_parquet(
         writer.path("outputs.parquet"), index=False)
     outputs = [c for c in out.columns if c != "source"]
     bounds = np.array(prob["bounds"], float)
+    echo(f"analyze: fitting a Gaussian process per output ({len(outputs)} outputs, {n_train} points, {len(fs)} factors)")
     emu, validation = emulator.validate_and_fit(x.to_numpy(float), out[outputs], bounds, holdout=cfg.emulator_holdout,
-                                                min_q2=cfg.emulator_min_q2, seed=cfg.seed % 2 ** 32)
+                                                min_q2=cfg.emulator_min_q2, seed=cfg.seed % 2 ** 32, fit_refused=store,
+                                                reoptimise=not store, workers=_cores())
     validation["source"] = SOURCE  # the errors are measured against model runs
     validation.to_parquet(writer.path("emulator_validation.parquet"), index=False)
+    echo(f"analyze: emulator fitted on {n_train} model points; {int(validation['used'].sum())} of {len(outputs)} outputs "
+         f"pass held-out Q^2 >= {cfg.emulator_min_q2:g}")
+    return x, out, outputs, emu, validation
+
+
+def _validation_lines(validation: pd.DataFrame, min_q2: float) -> list[str]:
+    lines = ["| output | held-out RMSE | largest error | Q^2 | used |", "|---|---|---|---|---|"]
+    return lines + [f"| {r.output} | {r.rmse:.3g} | {r.max_abs_error:.3g} | {r.q2:.3f} | "
+                    f"{'yes' if r.used else 'no: ' + r.note} |" for r in validation.itertuples()]
+
+
+def _sobol_emulated(cfg, fs, folder, settings, launcher_args, writer, summary, echo) -> str:
+    """Sobol indices on a Gaussian-process emulator trained on model runs and validated on held-out
+    ones; outputs the emulator does not predict well enough get no indices."""
+    x, out, outputs, emu, validation = _train_emulator(cfg, fs, folder, settings, launcher_args, writer, echo, store=False)
+    n_train = len(x)
+    prob = space.problem(fs)
     used = validation.loc[validation["used"], "output"].tolist()
-    echo(f"analyze: emulator fitted on {n_train} model points; {len(used)} of {len(outputs)} outputs pass "
-         f"held-out Q^2 >= {cfg.emulator_min_q2:g}")
     xs = methods.sobol_design(prob, cfg.emulator_sobol_n, seed=cfg.seed % 2 ** 32)
     emulated = pd.DataFrame({c: emu.predict(xs, c) for c in used})
     summary.update(points=n_train, source=f"{SOURCE} ({n_train} training points) and {EMULATED} (Sobol indices)",
@@ -374,12 +401,100 @@ def _sobol_emulated(cfg, fs, folder, settings, launcher_args, writer, summary, e
              f"A Gaussian process per output, fitted on {validation['n_train'].iloc[0]} model runs and tested on "
              f"{validation['n_holdout'].iloc[0]} held-out ones; used where Q^2 >= {cfg.emulator_min_q2:g}. The Sobol "
              f"indices above are computed on the emulator ({EMULATED}) at {len(xs)} points; outputs marked 'no' have "
-             "no indices: run `emulator=false` for them on the model.", "",
-             "| output | held-out RMSE | largest error | Q^2 | used |", "|---|---|---|---|---|"]
-    lines += [f"| {r.output} | {r.rmse:.3g} | {r.max_abs_error:.3g} | {r.q2:.3f} | {'yes' if r.used else 'no: ' + r.note} |"
-              for r in validation.itertuples()]
+             "no indices: run `emulator=false` for them on the model.", ""]
+    lines += _validation_lines(validation, cfg.emulator_min_q2)
     table = _index_tables(cfg, prob, xs, emulated, used, EMULATED)
     return _write_indices(cfg, fs, table, writer, used, EMULATED, "\n".join(lines) + "\n")
+
+
+def _point_settings(runs_dir: Path) -> dict:
+    """What the model points ran with, from a complete point's own manifest (so a scenario's
+    population or the run default of calibration is recorded as it was, not as assumed)."""
+    for job in sweep.job_dirs(runs_dir).values():
+        try:
+            manifest = read_manifest(job)
+        except ResultsError:
+            continue
+        c = manifest["config"]
+        return {"scenario": c["scenario_slug"], "population": c["population"], "replicates": c["replicates"],
+                "seed": c["seed"], "calibration": c["calibration"], "end_year": c["end_year"],
+                "data_files": manifest.get("data_files", {}), "run_code": manifest.get("code", {})}
+    raise SimmodelError(f"{runs_dir}: no complete point to read the run settings from; re-run the command")
+
+
+def _scenario_values(slug: str) -> dict[str, dict[str, object]]:
+    """Every lever and uncertainty as scenario ``slug`` sets it (scenarios/<slug>.yaml over the
+    registry defaults), enum levers by their choice."""
+    import yaml
+
+    from simmodel.config import PROJECT_ROOT
+    from simmodel.levers import Levers, Uncertainties, defaults
+
+    path = PROJECT_ROOT / "scenarios" / f"{slug}.yaml"
+    try:
+        # a scenario file is plain data (simmodel.cli.check_scenario_file refused anything else
+        # before the points ran): safe_load builds no objects
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"scenario = {slug!r}: cannot read {path} ({exc})") from None
+    out = {}
+    for group, cls in (("levers", Levers), ("uncertainties", Uncertainties)):
+        values = {k: getattr(v, "value", v) for k, v in defaults(cls).items()}
+        values.update((data.get(group) or {}) if isinstance(data, dict) else {})
+        out[group] = values
+    return out
+
+
+def _start(fs: list[space.Factor], scenario: dict) -> dict[str, float]:
+    """Each factor's value in the scenario, as a number of the design (a switch 0 or 1)."""
+    from simmodel.levers import Levers, specs
+
+    out = {}
+    for f in fs:
+        v = scenario[f.group][f.name]
+        out[f.name] = float(specs(Levers)[f.name].choices.index(v)) if f.kind == "switch" else float(v)
+    return out
+
+
+def _emulator_store(cfg, fs, folder, settings, launcher_args, writer, summary, echo) -> str:
+    """The emulator simmodel explore previews with: trained on model runs, validated on held-out
+    ones, stored as plain arrays and JSON (simmodel.analysis.emulator.load_emulator reads it)."""
+    from simmodel.analysis import emulator
+
+    x, out, outputs, emu, validation = _train_emulator(cfg, fs, folder, settings, launcher_args, writer, echo, store=True)
+    run = _point_settings(folder / "train" / "runs")
+    scenario = _scenario_values(run["scenario"])
+    start = _start(fs, scenario)
+    stored = {**run, "scenario_values": scenario, "n_points": len(x), "holdout_share": cfg.emulator_holdout,
+              "min_q2": cfg.emulator_min_q2, "range_rule": space.RANGE_RULE, "analysis": settings}
+    emulator.write_emulator(writer.path(""), fs, start, emu, x.to_numpy(float), out[outputs], validation, stored,
+                            min_q2=cfg.emulator_min_q2)
+    accepted = validation.loc[validation["used"], "output"].tolist()
+    summary.update(points=len(x), source=f"{SOURCE} ({len(x)} training points)",
+                   emulator={"kind": emulator.EMULATOR_KIND, "training_points": len(x),
+                             "holdout_share": cfg.emulator_holdout, "min_q2": cfg.emulator_min_q2,
+                             "outputs_accepted": accepted, "outputs_below_min_q2": [c for c in outputs if c not in accepted],
+                             "files": [emulator.EMULATOR_NPZ, emulator.EMULATOR_JSON]})
+    lines = [f"# Emulator for the explorer: {len(fs)} factors, {len(x)} model points", "",
+             f"Scenario {run['scenario']}, {run['replicates']} replicates per point at population scale "
+             f"{run['population']['scale']:g}, calibration {run['calibration']}, seed {run['seed']} (common random "
+             f"numbers). A Gaussian process per output on {validation['n_train'].iloc[0]} points, its error measured on "
+             f"{validation['n_holdout'].iloc[0]} held-out model runs, then conditioned on all {len(x)}. Every "
+             f"non-constant output is stored; 'used' says whether its held-out Q^2 reaches emulator_min_q2 = "
+             f"{cfg.emulator_min_q2:g} (the explorer applies its own threshold). Load it with "
+             "`simmodel.analysis.emulator.load_emulator(folder)`.", "", "## Held-out validation", ""]
+    lines += _validation_lines(validation, cfg.emulator_min_q2)
+    lines += ["", "## Factors (natural units; the scenario's value is where an unset factor is held)", "",
+              "| factor | article | unit | low | high | scenario |", "|---|---|---|---|---|---|"]
+    lines += [f"| {f.name} | {f.article or '-'} | {f.unit} | {f.low:g} | {f.high:g} | {_show(f, start[f.name])} |" for f in fs]
+    writer.path("emulator.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return "emulator.md"
+
+
+def _cores() -> int:
+    import os
+
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def _invert(cfg, fs, folder, launcher_args, writer, summary, echo) -> str:

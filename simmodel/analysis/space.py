@@ -17,6 +17,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, fields
 
+import numpy as np
+
 from simmodel.errors import ConfigError
 from simmodel.levers import Levers, Uncertainties, specs
 
@@ -107,3 +109,15 @@ def values(fs: list[Factor], row) -> dict[str, dict[str, object]]:
             v = x
         out[f.group][f.name] = v
     return out
+
+
+def effective(fs: list[Factor], x: np.ndarray) -> np.ndarray:
+    """Sample rows (n x k, natural units) as the model runs them (see :func:`values`): integers
+    rounded, a switch 0 below 0.5 and 1 from 0.5."""
+    x = np.array(x, float, copy=True)
+    for j, f in enumerate(fs):
+        if f.kind == "int":
+            x[:, j] = np.round(x[:, j])  # half to even, as Python's round in values()
+        elif f.kind == "switch":
+            x[:, j] = (x[:, j] >= 0.5).astype(float)
+    return x
