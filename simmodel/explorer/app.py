@@ -10,6 +10,7 @@ runs are `simmodel run` processes (simmodel/explorer/runs.py) and it reads their
 from __future__ import annotations
 
 import base64
+import html
 import functools
 import json
 import os
@@ -232,6 +233,25 @@ def fan_png(folder: str, target_id: str, lang: str) -> bytes:
     return buf.getvalue()
 
 
+def heading(text: str, level: int = 3, classes: list[str] | None = None) -> None:
+    solara.HTML(tag=f"h{level}", unsafe_innerHTML=html.escape(text), classes=classes or [])
+
+
+def bold(text: str, rest: str = "") -> None:
+    solara.HTML(tag="p", unsafe_innerHTML=f"<b>{html.escape(text)}</b> {html.escape(rest)}")
+
+
+def table(md: str, classes: list[str] | None = None, style: str | None = None) -> None:
+    """A pipe table written as Markdown, shown as HTML with every cell escaped. Not solara.Markdown:
+    that one fetches a diagram library (mermaid) from a CDN, which a network without internet lacks."""
+    lines = [ln.strip().strip("|") for ln in md.strip().splitlines()]
+    head, body = lines[0], lines[2:]
+    cells = lambda ln: [html.escape(c.strip()) for c in ln.split(" | ")]  # noqa: E731
+    out = "<thead><tr>" + "".join(f"<th>{c}</th>" for c in cells(head)) + "</tr></thead><tbody>"
+    out += "".join("<tr>" + "".join(f"<td>{c}</td>" for c in cells(ln)) + "</tr>" for ln in body) + "</tbody>"
+    solara.HTML(tag="table", unsafe_innerHTML=out, classes=classes or [], style=style)
+
+
 def _pct(x: float) -> str:
     return "–" if x != x else f"{x:.2f}"
 
@@ -289,14 +309,14 @@ def Controls(state: S.PageState, start: dict, on_change):
     values = dict(start)
     values.update(state.changed())
     with solara.Column(classes=["controls"]):
-        solara.Markdown(f"### {t(lang, 'policies')}")
+        heading(t(lang, 'policies'))
         for article, title, cs in S.by_article(lang):
             n_changed = sum(1 for c in cs if c.name in state.changed())
             summary = f"{t(lang, 'article', n=article)} {title}" + (f" ({n_changed} ✎)" if n_changed else "")
             with solara.Details(summary=summary, expand=bool(n_changed)):
                 for c in cs:
                     LeverControl(c, values[c.name], start[c.name], state.scenario, lang, on_change)
-        solara.Markdown(f"### {t(lang, 'uncertainties')}")
+        heading(t(lang, 'uncertainties'))
         for c in S.uncertainty_controls():
             LeverControl(c, values[c.name], start[c.name], state.scenario, lang, on_change)
 
@@ -395,7 +415,7 @@ def ModelPanel(state: S.PageState, start_state: S.PageState):
     job = use_job(S.run_overrides(state, rs))
     start_job = use_job(S.run_overrides(start_state, rs))
     s = labels.scenario_name(lang, state.scenario)
-    solara.Markdown(f"### {t(lang, 'model_head')}")
+    heading(t(lang, 'model_head'))
     for j in ([job] if same else [job, start_job]):
         if j is None:
             continue
@@ -414,21 +434,22 @@ def ModelPanel(state: S.PageState, start_state: S.PageState):
     with solara.Column(classes=["model-result"]):
         if same:
             solara.Text(t(lang, "same_as_start"))
-        solara.Markdown(_model_table(cmp, summary, lang, state.scenario, same))
+        table(_model_table(cmp, summary, lang, state.scenario, same), classes=["model-table"])
         first = cmp.iloc[0]
         end = settings_end_year(summary)
-        solara.Markdown(f"**{t(lang, 'cost', end=end)}:** " + t(lang, "cost_line", v=f"{first.cost_cny_100m:,.1f}", s=s,
+        bold(f"{t(lang, 'cost', end=end)}:", t(lang, "cost_line", v=f"{first.cost_cny_100m:,.1f}", s=s,
                                                                    d=f"{first.diff_cost_cny_100m:+,.1f}",
                                                                    lo=f"{first.diff_cost_lo:+,.1f}",
                                                                    hi=f"{first.diff_cost_hi:+,.1f}"))
         if summary.get("variance_decomposition"):
-            solara.Markdown(f"**{t(lang, 'decomposition')}**\n\n" + _decomposition_table(summary, lang))
-        solara.Markdown(f"**{t(lang, 'fans')}**")
+            bold(t(lang, 'decomposition'))
+            table(_decomposition_table(summary, lang), classes=["decomposition-table"])
+        bold(t(lang, 'fans'))
         with solara.Row(style={"flex-wrap": "wrap"}, classes=["fan-charts"]):
             for tid in S.TARGET_IDS:
                 if tid in summary["targets"]:
                     solara.Image(fan_png(str(job.folder), tid, lang), width="420px")
-        solara.Markdown(f"**{t(lang, 'reproduce')}**")
+        bold(t(lang, 'reproduce'))
         solara.Text(t(lang, "run_cmd"))
         full = S.RunSettings(scale=1.0, replicates=100, seed=rs.seed, decomposition_pairs=32)
         solara.Text(S.run_command(state, full), classes=["cmd", "run-command"])
@@ -458,7 +479,7 @@ def SavePanel(state: S.PageState, start: dict):
         except SimmodelError as exc:
             set_message(("error", str(exc)))
 
-    solara.Markdown(f"### {t(lang, 'save_head')}")
+    heading(t(lang, 'save_head'))
     solara.InputText(t(lang, "save_name"), value=name, on_value=set_name, classes=["save-name"])
     solara.InputText(t(lang, "save_q_en"), value=q_en, on_value=set_q_en, classes=["save-q-en"])
     solara.InputText(t(lang, "save_q_zh"), value=q_zh, on_value=set_q_zh, classes=["save-q-zh"])
@@ -489,7 +510,7 @@ def Page():
     solara.Style(font_css() + CSS)
     with solara.Column(classes=["simmodel-page"], style={"padding": "12px"}):
         with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}, gap="16px"):
-            solara.Markdown(f"## {t(lang, 'title')}")
+            heading(t(lang, 'title'), 2)
             solara.ToggleButtonsSingle(value=lang, classes=["lang-switch"],
                                        on_value=lambda v: push(S.PageState(state.scenario, v, state.changes)),
                                        children=[solara.Button("中文", value="zh", text=True),
@@ -512,11 +533,11 @@ def Page():
                 est = S.estimate(emu, state, start, cfg.emulator_max_error) if emu is not None else S.Estimate(
                     {}, t(lang, "emulator_off", why=why))
                 with solara.Column(classes=["estimate"]):
-                    solara.Markdown(f"### {t(lang, 'estimate_head')}")
+                    heading(t(lang, 'estimate_head'))
                     if est.note:
                         solara.Info(t(lang, "no_estimate", why=est.note), classes=["no-estimate"])
                     else:
-                        solara.Markdown(_estimate_table(est, lang, state.scenario), style={"color": "#4a2c73"})
+                        table(_estimate_table(est, lang, state.scenario), classes=["estimate-table"], style="color: #4a2c73")
                         solara.Text(t(lang, "estimate_note"), classes=["caption"])
                 ModelPanel(state, S.PageState(state.scenario, lang))
                 SavePanel(state, start)

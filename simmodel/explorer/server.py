@@ -63,8 +63,8 @@ def emulator_status(cfg: ExploreConfig) -> str:
         emu = load_emulator(path)
     except SimmodelError as exc:
         return f"simmodel explore: no emulator ({exc}); the page waits for the model; to train one: {hint}"
-    ok = [k for k, v in emu.validation.items() if k.endswith("_p_met") and v.get("rmse") is not None
-          and v["rmse"] <= cfg.emulator_max_error]
+    ok = [k for k, v in emu.validation.items() if k.endswith("_p_met") and (v.get("constant") is not None or (
+        v.get("rmse") is not None and v["rmse"] <= cfg.emulator_max_error))]
     n = sum(1 for k in emu.validation if k.endswith("_p_met"))
     return (f"simmodel explore: emulator {path}: {len(ok)} of {n} P(met) outputs within the held-out error "
             f"{cfg.emulator_max_error:g} (the others wait for the model)")
