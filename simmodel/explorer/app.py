@@ -57,6 +57,8 @@ TEXT = {
         "reused": "(reused: the same run was made before)", "grades": {"grounded": "grounded", "assumed": "assumed",
                                                                      "cost_only": "cost only", "uncertainty": "uncertainty"},
         "lang": "Language", "value": "value",
+        "trained": "Trained on {n} model runs around {s} at scale {scale} with {reps} replicates (the page runs "
+                   "scale {page_scale} with {page_reps}).",
     },
     "zh": {
         "title": "simmodel 政策情景探索：浙江 2027、2030 年目标", "policies": "政策（征求意见稿 24 条措施）",
@@ -81,6 +83,7 @@ TEXT = {
         "same_as_start": "当前设置即起始情景本身。", "source_model": "模型",
         "reused": "（复用：此前已运行过相同设置）", "grades": labels.GRADES["zh"],
         "lang": "语言", "value": "取值",
+        "trained": "基于{s}附近的 {n} 次模型运行训练（规模 {scale}，每次 {reps} 次模拟；本页运行规模 {page_scale}，{page_reps} 次模拟）。",
     },
 }
 
@@ -102,9 +105,13 @@ def settings() -> ExploreConfig:
 
 
 def run_settings() -> S.RunSettings:
+    from simmodel.analysis.run import population_overrides
+
     c = settings()
     return S.RunSettings(scale=c.population.scale, replicates=c.replicates, seed=c.seed,
-                         decomposition_pairs=c.decomposition_pairs)
+                         decomposition_pairs=c.decomposition_pairs,
+                         population=tuple(a for a in population_overrides(c.population)
+                                          if not a.startswith("population.scale=")))
 
 
 def scenario_dir() -> Path:
@@ -459,6 +466,14 @@ def ModelPanel(state: S.PageState, start_state: S.PageState):
         solara.Text(S.memo_command(job.folder, None if same else start_job.folder, lang), classes=["cmd", "memo-command"])
 
 
+def _trained(emu, lang: str) -> str:
+    st, rs = emu.settings, run_settings()
+    pop = st.get("population") or {}
+    n = next((v.get("n_train", 0) + v.get("n_holdout", 0) for v in emu.validation.values() if v.get("n_train")), 0)
+    return t(lang, "trained", n=n, scale=f"{pop.get('scale', float('nan')):g}", reps=st.get("replicates", "?"),
+             s=st.get("scenario", "?"), page_scale=f"{rs.scale:g}", page_reps=rs.replicates)
+
+
 def settings_end_year(summary: dict) -> int:
     years = [int(y) for by in summary["targets"].values() for y in by]
     return max(years) if years else 2030
@@ -530,7 +545,8 @@ def Page():
             Controls(state, start, on_change)
             with solara.Column():
                 emu, why = emulator()
-                est = S.estimate(emu, state, start, cfg.emulator_max_error) if emu is not None else S.Estimate(
+                est = S.estimate(emu, state, start, cfg.emulator_max_error,
+                                 S.scenario_settings(scenario_dir(), state.scenario)) if emu is not None else S.Estimate(
                     {}, t(lang, "emulator_off", why=why))
                 with solara.Column(classes=["estimate"]):
                     heading(t(lang, 'estimate_head'))
@@ -538,6 +554,6 @@ def Page():
                         solara.Info(t(lang, "no_estimate", why=est.note), classes=["no-estimate"])
                     else:
                         table(_estimate_table(est, lang, state.scenario), classes=["estimate-table"], style="color: #4a2c73")
-                        solara.Text(t(lang, "estimate_note"), classes=["caption"])
+                        solara.Text(t(lang, "estimate_note") + " " + _trained(emu, lang), classes=["caption"])
                 ModelPanel(state, S.PageState(state.scenario, lang))
                 SavePanel(state, start)

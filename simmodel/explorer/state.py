@@ -161,6 +161,11 @@ def scenario_values(scenario_dir: Path, slug: str) -> dict[str, object]:
     return values
 
 
+def scenario_settings(scenario_dir: Path, slug: str) -> dict:
+    """What a scenario file sets besides levers and uncertainties (a base year, a policy history)."""
+    return {k: v for k, v in scenario_data(scenario_dir, slug).items() if k not in GROUPS}
+
+
 def scenario_question(scenario_dir: Path, slug: str, lang: str) -> str:
     key = "问题:" if lang == "zh" else "Question:"
     for line in scenario_file(scenario_dir, slug).read_text(encoding="utf-8").splitlines():
@@ -256,6 +261,7 @@ class RunSettings:
     replicates: int = 20
     seed: int = 20250101
     decomposition_pairs: int = 8
+    population: tuple[str, ...] = ()  # population.base_year=... / population.overrides.X=... of the server
 
 
 def run_overrides(state: PageState, settings: RunSettings) -> list[str]:
@@ -263,7 +269,8 @@ def run_overrides(state: PageState, settings: RunSettings) -> list[str]:
     out = [f"scenario={state.scenario}"]
     for name, v in state.changes:
         out.append(f"{CONTROLS[name].group}.{name}={_fmt(v)}")
-    out += [f"population.scale={_fmt(float(settings.scale))}", f"replicates={settings.replicates}", f"seed={settings.seed}",
+    out += [f"population.scale={_fmt(float(settings.scale))}", *settings.population, f"replicates={settings.replicates}",
+            f"seed={settings.seed}",
             f"uncertainty.decomposition_pairs={settings.decomposition_pairs}"]
     return out
 
@@ -296,13 +303,19 @@ def _emu_value(name: str, v):
     return v.value if isinstance(v, enum.Enum) else v
 
 
-def estimate(emu, state: PageState, start: dict[str, object], max_error: float) -> Estimate:
+def estimate(emu, state: PageState, start: dict[str, object], max_error: float,
+             other_settings: dict | None = None) -> Estimate:
     """The emulator's answer for a state: its P(met) at the state's values and the change from the
     starting scenario's, each with its held-out error; an output whose held-out RMSE exceeds
     max_error is refused, and so is every output where the state leaves the emulator's ground (a
-    lever it was not trained on moved, or a value outside its training range)."""
+    lever it was not trained on moved, or a value outside its training range, or a starting scenario
+    that sets more than levers, other_settings: its base year or policy history)."""
     if emu is None:
         return Estimate({}, "no emulator")
+    trained_on = emu.settings.get("scenario")
+    if trained_on and trained_on != state.scenario and other_settings:
+        return Estimate({}, f"scenario {state.scenario} also sets {', '.join(sorted(other_settings))}, which the emulator "
+                            f"(trained around {trained_on}) did not see")
     values = dict(start)
     values.update(state.changed())
     fixed = emu.unvaried(values)

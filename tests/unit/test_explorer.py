@@ -119,6 +119,8 @@ class _Emu:
     """A stand-in with the stored emulator's interface (simmodel.analysis.emulator.StoredEmulator),
     to check the page's refusal rules apart from any fitting."""
 
+    settings = {"scenario": "baseline"}
+
     def __init__(self, rmse):
         self.validation = {f"{t}_{y}_p_met": {"rmse": rmse.get(t, 0.05)} for t in S.TARGET_IDS for y in S.YEARS}
 
@@ -144,6 +146,11 @@ def test_the_estimate_is_refused_where_its_error_is_too_large_or_it_would_extrap
     assert "outside the emulator's training range: fund_life_years" in S.estimate(
         _Emu({}), state.with_value("fund_life_years", 3, start), start, 0.1).note
     assert S.estimate(None, state, start, 0.1).note == "no emulator"
+    # a starting scenario that sets a base year the emulator never saw
+    hist = S.PageState("history", "en")
+    note = S.estimate(_Emu({}), hist, S.scenario_values(SCENARIOS, "history"), 0.1,
+                      S.scenario_settings(SCENARIOS, "history")).note
+    assert note.startswith("scenario history also sets policy_history, population")
 
 
 def test_a_failed_run_gives_its_one_line_error_and_a_done_run_is_reused(tmp_path):
