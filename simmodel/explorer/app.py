@@ -311,6 +311,23 @@ def LeverControl(c: S.Control, value, start_value, scenario: str, lang: str, on_
 
 
 @solara.component
+def ArticleGroup(article: int, title: str, cs: list, values: dict, start: dict, state: S.PageState, on_change):
+    """One measure of the draft: its heading, and its levers once opened. Closed groups render no
+    controls at all: a change then re-renders a few dozen widgets, not every lever's."""
+    lang = state.lang
+    n_changed = sum(1 for c in cs if c.name in state.changed())
+    open_, set_open = solara.use_state(n_changed > 0)
+    summary = f"{'▾' if open_ else '▸'} {t(lang, 'article', n=article)} {title}" + (f" ({n_changed} ✎)" if n_changed else "")
+    with solara.Column(classes=["article", f"article-{article}"], gap="0px"):
+        solara.Button(summary, on_click=lambda: set_open(not open_), text=True, classes=["article-toggle"],
+                      style={"text-transform": "none", "justify-content": "flex-start", "font-size": "14px"})
+        if open_:
+            with solara.Column(style={"padding-left": "16px"}, gap="0px"):
+                for c in cs:
+                    LeverControl(c, values[c.name], start[c.name], state.scenario, lang, on_change)
+
+
+@solara.component
 def Controls(state: S.PageState, start: dict, on_change):
     lang = state.lang
     values = dict(start)
@@ -318,11 +335,7 @@ def Controls(state: S.PageState, start: dict, on_change):
     with solara.Column(classes=["controls"]):
         heading(t(lang, 'policies'))
         for article, title, cs in S.by_article(lang):
-            n_changed = sum(1 for c in cs if c.name in state.changed())
-            summary = f"{t(lang, 'article', n=article)} {title}" + (f" ({n_changed} ✎)" if n_changed else "")
-            with solara.Details(summary=summary, expand=bool(n_changed)):
-                for c in cs:
-                    LeverControl(c, values[c.name], start[c.name], state.scenario, lang, on_change)
+            ArticleGroup(article, title, cs, values, start, state, on_change)
         heading(t(lang, 'uncertainties'))
         for c in S.uncertainty_controls():
             LeverControl(c, values[c.name], start[c.name], state.scenario, lang, on_change)
@@ -334,7 +347,9 @@ def _estimate_table(est: S.Estimate, lang: str, scenario: str) -> str:
             "|---|---|---|---|"]
     for tid in S.TARGET_IDS:
         for year in S.YEARS:
-            v = est.values.get((tid, year), {"refused": "—"})
+            if (tid, year) not in est.values:
+                continue
+            v = est.values[(tid, year)]
             name = f"{tid} {labels.target_name(lang, tid)}"
             if "refused" in v:
                 rows.append(f"| {name} | {year} | {t(lang, 'refused', why=v['refused'])} | |")

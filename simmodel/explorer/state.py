@@ -331,6 +331,8 @@ def estimate(emu, state: PageState, start: dict[str, object], max_error: float,
         for year in YEARS:
             key = f"{tid}_{year}_p_met"
             v = emu.validation.get(key)
+            if key not in emu.outputs:  # no such target in that year (T4 and T5 are 2027 targets)
+                continue
             if v is None or key not in at:
                 out[(tid, year)] = {"refused": "not emulated"}
                 continue
