@@ -63,7 +63,7 @@ TEXT = {
     "zh": {
         "title": "simmodel 政策情景探索：浙江 2027、2030 年目标", "policies": "政策（征求意见稿 24 条措施）",
         "uncertainties": "外部不确定性（非本省可控）", "scenario": "起始情景",
-        "article": "第{n}条", "draft": "原文取值", "nnp": "无新政策", "range": "范围", "grade": "依据",
+        "article": "（{n}）", "draft": "原文取值", "nnp": "无新政策", "range": "范围", "grade": "依据",
         "changed": "相对{s}已修改：{v}", "reset": "恢复起始情景",
         "estimate_head": "即时估计（代理模型，非模型结果）",
         "estimate_note": "由模型的高斯过程代理模型估计；± 为其在留出模型运行上的误差（均方根误差）。模型运行结束后以模型结果替换。",
@@ -89,7 +89,16 @@ TEXT = {
 
 
 def t(lang: str, key: str, **kw) -> str:
+    if lang == "zh" and key == "article":  # the seed numbers its measures （一）-（二十四）
+        kw = {"n": zh_numeral(kw["n"])}
     return TEXT[lang][key].format(**kw) if kw else TEXT[lang][key]
+
+
+def zh_numeral(n: int) -> str:
+    """1-99 in Chinese numerals, as the seed numbers its measures (二十二 for 22)."""
+    digits = "零一二三四五六七八九"
+    tens, ones = divmod(int(n), 10)
+    return (("" if tens == 1 else digits[tens]) + "十" if tens else "") + (digits[ones] if ones or not tens else "")
 
 
 # --- the server's settings and shared objects (one per server process) -----------------------------
