@@ -53,10 +53,10 @@ def register_configs() -> None:
     cs.store(name="explore_schema", node=ExploreConfig)
 
 
-def scenario_question(slug: str, lang: str = "en") -> str:
+def scenario_question(slug: str, lang: str = "en", scenario_dir: Path = SCENARIO_DIR) -> str:
     """The question a scenario answers, from its file header: '# Question: ...' (English) or
     '# 问题: ...' (Chinese, for memos in Chinese)."""
-    path = SCENARIO_DIR / f"{slug}.yaml"
+    path = Path(scenario_dir) / f"{slug}.yaml"
     if not path.is_file():
         return ""
     key = "问题:" if lang == "zh" else "Question:"
@@ -506,13 +506,17 @@ def _plain_task_app(task: str):
         from omegaconf import OmegaConf
         from omegaconf.errors import OmegaConfBaseException
 
-        from simmodel import tasks
-
         try:
             try:
                 typed = OmegaConf.to_object(cfg)
             except OmegaConfBaseException as exc:
                 raise SimmodelError(str(exc).splitlines()[0]) from None
+            if task == "explore":  # a server: it takes this process's place and does not return
+                from simmodel.explorer.server import serve
+
+                return serve(typed)
+            from simmodel import tasks
+
             extra = {"launcher_args": _LAUNCHER_ARGS} if task == "analyze" else {}
             getattr(tasks, task)(typed, command=" ".join(["simmodel", task] + list(HydraConfig.get().overrides.task)),
                                  **extra)
@@ -523,23 +527,7 @@ def _plain_task_app(task: str):
     return app
 
 
-def _explore_app(cfg) -> None:
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    from simmodel.explorer.server import serve
-
-    try:
-        try:
-            typed = OmegaConf.to_object(cfg)
-        except OmegaConfBaseException as exc:
-            raise SimmodelError(str(exc).splitlines()[0]) from None
-        serve(typed)
-    except SimmodelError as exc:
-        _fail(exc)
-
-
-_APPS = {"run": _run_app, "explore": _explore_app, "calibrate": _plain_task_app("calibrate"), "backtest": _plain_task_app("backtest"),
+_APPS = {"run": _run_app, "explore": _plain_task_app("explore"), "calibrate": _plain_task_app("calibrate"), "backtest": _plain_task_app("backtest"),
          "compare": _plain_task_app("compare"), "memo": _plain_task_app("memo"), "plot": _plain_task_app("plot"),
          "analyze": _plain_task_app("analyze")}
 

@@ -167,14 +167,9 @@ def scenario_settings(scenario_dir: Path, slug: str) -> dict:
 
 
 def scenario_question(scenario_dir: Path, slug: str, lang: str) -> str:
-    key = "问题:" if lang == "zh" else "Question:"
-    for line in scenario_file(scenario_dir, slug).read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            break
-        text = line.lstrip("#").strip()
-        if text.startswith(key):
-            return text[len(key):].strip()
-    return ""
+    from simmodel.cli import scenario_question
+
+    return scenario_question(scenario_file(scenario_dir, slug).stem, lang, scenario_dir)
 
 
 # --- the page's state and its address -----------------------------------------------------------
