@@ -47,7 +47,8 @@ TEXT = {
         "est_change": "change from {s}, estimate", "refused": "refused: {why}",
         "fans": "Projections (median, 80 % and 95 % bands, history and targets)",
         "cost": "Fiscal cost 2025-{end}, mean over replicates", "cost_line": "{v} CNY 100 m (change from {s}: {d} [{lo}, {hi}])",
-        "decomposition": "Where the uncertainty comes from (2027, share of variance; total-effect Sobol)",
+        "decomposition": "Where the uncertainty comes from (2027, share of variance; total-effect Sobol on {pairs} pairs "
+                         "per source: wide at the page's settings, a full run uses 32)",
         "reproduce": "Reproduce", "run_cmd": "This run at full scale:", "memo_cmd": "A memo of this run:",
         "explorer_cmd": "The run the page made:", "save_head": "Save as scenario", "save_name": "scenario name (a-z, 0-9, _)",
         "save_q_en": "question (English; empty: written from the changes)", "save_q_zh": "question (Chinese; empty: written from the changes)",
@@ -74,7 +75,7 @@ TEXT = {
         "est_p": "实现概率（估计）", "est_change": "相对{s}的变化（估计）", "refused": "不予估计：{why}",
         "fans": "预测（中位数、80% 与 95% 区间、历史值与目标）",
         "cost": "2025-{end} 年财政成本（各次模拟均值）", "cost_line": "{v} 亿元（相对{s}：{d} [{lo}, {hi}]）",
-        "decomposition": "不确定性来源（2027 年，方差占比；总效应 Sobol 指数）",
+        "decomposition": "不确定性来源（2027 年，方差占比；总效应 Sobol 指数，每个来源 {pairs} 对：本页设置下区间较宽，完整运行用 32 对）",
         "reproduce": "复现", "run_cmd": "全规模运行本情景：", "memo_cmd": "生成本次运行的备忘录：",
         "explorer_cmd": "本页面实际运行的命令：", "save_head": "另存为情景", "save_name": "情景名称（a-z、0-9、_）",
         "save_q_en": "问题（英文；留空则按修改自动生成）", "save_q_zh": "问题（中文；留空则按修改自动生成）",
@@ -473,7 +474,7 @@ def ModelPanel(state: S.PageState, start_state: S.PageState):
                                                                    lo=f"{first.diff_cost_lo:+,.1f}",
                                                                    hi=f"{first.diff_cost_hi:+,.1f}"))
         if summary.get("variance_decomposition"):
-            bold(t(lang, 'decomposition'))
+            bold(t(lang, 'decomposition', pairs=summary["variance_decomposition"].get("pairs", "?")))
             table(_decomposition_table(summary, lang), classes=["decomposition-table"])
         bold(t(lang, 'fans'))
         with solara.Row(style={"flex-wrap": "wrap"}, classes=["fan-charts"]):
