@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import STAGES, baseline, machine, stage_methods
 
-from simmodel.agents.firms import _FIELDS, Firms
+from simmodel.agents.firms import FIELDS, Firms
 from simmodel.model import SimModel
 
 
@@ -69,7 +69,7 @@ class _Tracer:
         tracer = self
 
         def getattr_traced(firms, name):
-            if name in _FIELDS:
+            if name in FIELDS:
                 tracer.read[tracer.current].add(name)
             return orig(firms, name)
 
@@ -87,7 +87,7 @@ def traced_replicate(inputs, cfg, scale: float) -> dict:
     tracer = _Tracer()
 
     def snapshot() -> dict[str, np.ndarray]:
-        return {k: object.__getattribute__(f, "_" + k)[: f.n].copy() for k in _FIELDS}
+        return {k: object.__getattribute__(f, "_" + k)[: f.n].copy() for k in FIELDS}
 
     stack: list[list] = []  # [stage, snapshot] of the traced calls in progress
 
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"machine: {m['cpu']}, {m['cores']} cores, L2 {m['l2_cache']}, L3 {m['l3_cache']}, {m['ram_gb']} GB RAM")
 
     tr = traced_replicate(inputs, cfg, args.scale)
-    itemsize = {k: np.dtype(v).itemsize for k, v in _FIELDS.items()}
+    itemsize = {k: np.dtype(v).itemsize for k, v in FIELDS.items()}
     per_stage = {}
     for st in STAGES:
         r = sorted(tr["read"].get(st, set()))
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> dict:
         bytes_stage[st] += tr["appended_rows"].get(st, 0) * row_bytes + tr["rate_rows"].get(st, 0) * rate_bytes
     total_bytes = sum(bytes_stage.values())
     print(f"\nbytes each stage moves per firm slot (scale {args.scale:g}; {int(slots[0])} slots at the start, {int(slots[-1])} at the end; "
-          f"all {len(_FIELDS)} firm arrays {sum(itemsize.values())} bytes per slot)")
+          f"all {len(FIELDS)} firm arrays {sum(itemsize.values())} bytes per slot)")
     for st in STAGES:
         d = per_stage[st]
         when = {"start_year": "Q1", "refresh_rates": "Q1", "close_year": "Q4"}.get(st, "every quarter")

@@ -7,10 +7,10 @@ model's ``random`` (Python's generator, seeded by Mesa from the replicate's Seed
 
 What is reimplemented per agent (written again from the ODD, not called from simmodel.agents.firms):
 
-- the yearly rates of every firm (``SimModel.refresh_rates``: expected growth with its size, age,
+- the yearly rates of every firm (``simmodel.model.stages.rates.refresh_rates``: expected growth with its size, age,
   equity, designation and demand-boost terms, the Laplace growth shock, the innovation and exit
   hazards), at the start of each year and at entry;
-- every quarterly firm stage of ``SimModel.step``: innovate, grow (desired growth, the land request,
+- every quarterly firm stage of ``SimModel.step`` (``simmodel.model.stages``): innovate, grow (desired growth, the land request,
   and what the firm does with the city's answer: land granted, or growth capped and a chance to
   relocate), exit, enter (start-ups and spin-offs), age;
 - the quarterly sector aggregates (revenue of all and of above-size firms by sector), collected by
@@ -27,7 +27,7 @@ What is shared code, identical in both models (the few big actors, and the bookk
   before Q1 and reads it back after (``_gather`` / ``_scatter``: bookkeeping that an all-Mesa model
   would not need; timed apart and left out of the reference's cost);
 - the quarterly departures of talents, the cities' allocation rule (``allocate_land``), the entry
-  weights and expected number of start-ups, and the yearly indicators (``SimModel._indicators``).
+  weights and expected number of start-ups, and the yearly indicators (``simmodel.model.record``).
 
 The reference draws from other streams than the vectorised model (Python's ``random`` per agent,
 in shuffled order; a Laplace shock as a difference of two exponentials rather than by inversion),
@@ -50,7 +50,7 @@ import numpy as np
 from simmodel import indicators as ind
 from simmodel.agents.cities import allocate_land
 from simmodel.agents.firms import (
-    _FIELDS,
+    FIELDS as FIRM_FIELDS,
     ABOVE_SIZE_REVENUE_CNY_100M,
     ORIGIN_SPINOFF,
     ORIGIN_STARTUP,
@@ -59,8 +59,9 @@ from simmodel.agents.firms import (
     finance_hazard_cut,
 )
 from simmodel.model import SimModel
+from simmodel.model.stages.rates import sector_shift, spillover
 
-FIELDS = tuple(_FIELDS)
+FIELDS = tuple(FIRM_FIELDS)
 # What the agents' own methods change (refresh_rates, innovate, plan_growth / receive_land, exit,
 # maybe_spin_off, age); everything else only changes in the shared yearly block, on the arrays.
 AGENT_WRITTEN = ("g_annual", "shock_q", "p_innovate_q", "p_exit_q", "n_innovations", "ai_ramp_q", "log_productivity",
@@ -128,7 +129,7 @@ class FirmAgent(mesa.Agent):
         if self.random.random() < self.p_innovate_q:
             gain = m.params.innovation_step_mean * self.random.expovariate(1.0)
             self.n_innovations += 1
-            m._counters["n_innovations"] += 1.0 / m.scale
+            m.counters["n_innovations"] += 1.0 / m.scale
         if self.ai_ramp_q > 0:
             gain += m.params.ai_plus_productivity_gain / 4.0
             self.ai_ramp_q -= 1
@@ -142,7 +143,7 @@ class FirmAgent(mesa.Agent):
         self.land_refused = False
         if desired >= ABOVE_SIZE_REVENUE_CNY_100M and m.industry[self.sector]:
             slack = 1.0 + m.params.land_capacity_slack
-            need = desired * m.land_per_revenue[self.sector] / m.plot_effect
+            need = desired * m.land_per_revenue_by_sector[self.sector] / m.plot_effect
             if need > self.land_mu * slack:
                 m.land_requests.append((self, need * slack - self.land_mu, desired))
                 return
@@ -171,7 +172,7 @@ class FirmAgent(mesa.Agent):
         if self.random.random() < self.p_exit_q:
             self.alive = False
             self.exit_q = m.q
-            m._counters["n_exits"] += 1.0 / m.scale
+            m.counters["n_exits"] += 1.0 / m.scale
             m.exited.append(self)
             self.remove()
 
@@ -190,8 +191,8 @@ class FirmAgent(mesa.Agent):
                           rd_intensity=m.sector_rd[sector], entry_q=m.q, origin=ORIGIN_SPINOFF, land_mu=0.0,
                           boost_until_q=-1, penalty_until_q=-1)
         child.refresh_rates()
-        m._counters["n_entries"] += 1.0 / m.scale
-        m._counters["n_spinoffs"] += 1.0 / m.scale
+        m.counters["n_entries"] += 1.0 / m.scale
+        m.counters["n_spinoffs"] += 1.0 / m.scale
 
     def age(self) -> None:
         self.age_q += 1
@@ -222,13 +223,15 @@ class _RatesContext:
         year = model.years[min(model.q // 4, len(model.years) - 1)]
         ctx = model.growth_ctx
         self.q = model.q
-        self.drift = (ctx.drift_annual + model.sector_shift(year)).tolist()
+        shift = sector_shift(model.sectors, model.uncertainties, model.long_horizon, year, model.policy_start_year)
+        self.drift = (ctx.drift_annual + shift).tolist()
         self.size_center = ctx.size_center.tolist()
         self.rd_reference = ctx.rd_reference.tolist()
-        self.young_premium = model._young_premium.tolist()
-        self.young_hazard = model._young_hazard.tolist()
+        self.young_premium = model.young_premium.tolist()
+        self.young_hazard = model.young_hazard.tolist()
         self.max_age = len(self.young_premium) - 1
-        self.spillover = model.spillover()
+        self.spillover = spillover(model.government.basic_research_cny_100m_this_year, model.calib.other_rd_cny_100m,
+                                   model.params)
         self.macro_shock = model.macro_shock
         self.small_firm_reduction = finance_hazard_cut(model.params, model.levers.small_firm_finance_index)
 
@@ -245,7 +248,7 @@ class ReferenceModel(SimModel):
         s = self.sectors
         self.industry = s.is_industry.tolist()
         self.modern = (s.emerging | s.is_future).tolist()
-        self.land_per_revenue = self._land_per_revenue.tolist()
+        self.land_per_revenue_by_sector = self.land_per_revenue.tolist()
         self.land_per_va = self.growth_ctx.land_per_va.tolist()
         self.va_ratio = self.growth_ctx.va_ratio.tolist()
         self.sector_rd = self.sectors_rd_intensity.tolist()
@@ -346,8 +349,7 @@ class ReferenceModel(SimModel):
         total = np.asarray(total) / self.scale
         va = self.calib.va_ratio
         agg = ind.SectorAggregates(revenue_above=above, va_above=above * va, revenue_all=total, va_all=total * va)
-        self._last_agg = agg
-        self._year_agg = agg if self._year_agg is None else self._year_agg + agg
+        self.record_quarter(agg)
         if q % 4 == 3:
             self.close_year(year)
         self.timings["record_shared"] += time.perf_counter() - t
@@ -385,9 +387,9 @@ class ReferenceModel(SimModel):
             c.refused_mu += self.refused_by_city[c.index]
         n_ko = int((~granted).sum())
         if n_ko:
-            self._counters["land_refused_mu"] += float(request[~granted].sum()) / self.scale
-            self._counters["n_land_refusals"] += n_ko / self.scale
-        self._counters["land_allocated_mu"] += float(used.sum()) / self.scale
+            self.counters["land_refused_mu"] += float(request[~granted].sum()) / self.scale
+            self.counters["n_land_refusals"] += n_ko / self.scale
+        self.counters["land_allocated_mu"] += float(used.sum()) / self.scale
 
     def enter_firms(self, q: int) -> None:
         """Start-ups (as many as SimModel expects, placed by its weights) and spin-offs."""
@@ -408,7 +410,7 @@ class ReferenceModel(SimModel):
                               rd_intensity=self.sector_rd[sector], entry_q=q, origin=ORIGIN_STARTUP,
                               boost_until_q=-1, penalty_until_q=-1)
                 a.refresh_rates()
-            self._counters["n_entries"] += n / self.scale
+            self.counters["n_entries"] += n / self.scale
         rate = lv.spinoff_rate_pct_per_year / 100.0
         if rate > 0:
             self.p_spinoff_q = -math.expm1(-rate / 4.0)

@@ -88,13 +88,13 @@ class Levers:
         10.0, article=3, unit="% of non-adopters per yr", low=0.0, high=50.0, no_new_policy=4.0,
         source="assumption: 10 %/yr under the AI+ programme, 4 %/yr pre-2025 diffusion",
         mechanism="share of above-size firms not yet using AI+ that adopt it each year; an adopter gains ai_plus_productivity_gain in productivity over a year",
-        acts_in="simmodel.model.SimModel.adopt_ai_plus", grade="assumed", strength="ai_plus_productivity_gain")
+        acts_in="simmodel.model.stages.ai_plus.adopt_ai_plus", grade="assumed", strength="ai_plus_productivity_gain")
     # art. 4 ----------------------------------------------------------------------------------
     spinoff_rate_pct_per_year: float = lever(
         0.6, article=4, unit="% of eligible incumbents per yr", low=0.0, high=5.0, no_new_policy=0.3,
         source="assumption: 0.3 %/yr organic spin-offs, doubled by the carve-out and tax-sharing measures",
         mechanism="high-tech and larger incumbents create new firms in emerging or future sectors, each taking spinoff_revenue_share of the parent's revenue",
-        acts_in="simmodel.model.SimModel.enter", grade="assumed", strength="spinoff_revenue_share, spinoff_same_sector_prob")
+        acts_in="simmodel.model.stages.enter.spin_off", grade="assumed", strength="spinoff_revenue_share, spinoff_same_sector_prob")
     # art. 5 ----------------------------------------------------------------------------------
     foresight_targeting_weight: float = lever(
         0.5, article=5, unit="weight 0-1", low=0.0, high=1.0, no_new_policy=0.0,
@@ -123,7 +123,7 @@ class Levers:
         1.0, article=7, unit="index (1 = the seed's market-access easing)", low=0.0, high=3.0, no_new_policy=0.0,
         source="seed art. 7: market access and application scenarios for new tracks (low-altitude economy, commercial space, autonomous driving); 0 before",
         mechanism="raises start-up entry in the new-track sectors by new_track_entry_effect x index",
-        acts_in="simmodel.model.SimModel.expected_entrants", strength="new_track_entry_effect")
+        acts_in="simmodel.model.stages.enter.expected_entrants", strength="new_track_entry_effect")
     # art. 8 ----------------------------------------------------------------------------------
     future_industry_funding_share_pct: float = lever(
         30.0, article=8, unit="% of grants", low=0.0, high=100.0, no_new_policy=10.0,
@@ -236,7 +236,7 @@ class Levers:
         100.0, article=15, unit="% of public incubator places free", low=0.0, high=100.0, no_new_policy=0.0,
         source="seed art. 15: newly registered firms may enter government-built incubators free of charge",
         mechanism="raises start-up entry by incubator_entry_elasticity x lever / 100",
-        acts_in="simmodel.model.SimModel.expected_entrants", grade="assumed", strength="incubator_entry_elasticity")
+        acts_in="simmodel.model.stages.enter.expected_entrants", grade="assumed", strength="incubator_entry_elasticity")
     # art. 16 ---------------------------------------------------------------------------------
     n_attracted_projects_per_year: int = lever(
         50, article=16, unit="projects per yr", low=0, high=1000, no_new_policy=30,
@@ -261,7 +261,7 @@ class Levers:
         1.5, article=17, unit="index (1 = pre-2025 support)", low=0.0, high=3.0, no_new_policy=1.0,
         source="assumption: the seed 'increases support' for tech SMEs, specialised SMEs and champions by half",
         mechanism="scales high-tech certification and the number of little giants and champions won (elasticity ladder_support_elasticity)",
-        acts_in="simmodel.model.SimModel.climb_ladder", grade="assumed", strength="ladder_support_elasticity")
+        acts_in="simmodel.model.stages.ladder.climb_ladder", grade="assumed", strength="ladder_support_elasticity")
     # art. 18-20 ------------------------------------------------------------------------------
     n_flagship_products_per_year: int = lever(
         100, article=18, unit="products per yr", low=0, high=1000, no_new_policy=0,
@@ -353,12 +353,12 @@ class Uncertainties:
         0.0, article=0, unit="pp of annual growth", low=-10.0, high=5.0, no_new_policy=0.0,
         source="assumption: 0 = world demand as in the growth priors",
         mechanism="added to the annual growth of every industrial sector",
-        acts_in="simmodel.model.SimModel.sector_shift", grade="uncertainty")
+        acts_in="simmodel.model.stages.rates.sector_shift", grade="uncertainty")
     breakthrough_delay_years: float = lever(
         0.0, article=0, unit="years", low=0.0, high=10.0, no_new_policy=0.0,
         source="assumption: 0 = long-horizon future industries mature as in their growth priors",
         mechanism="long-horizon future industries grow at their low growth prior until the delay has passed, and their gestation (time to a fund exit) is longer by the delay",
-        acts_in="simmodel.model.SimModel.sector_shift", grade="uncertainty")
+        acts_in="simmodel.model.stages.rates.sector_shift", grade="uncertainty")
 
 
 def specs(cls: type = Levers) -> dict[str, LeverSpec]:

@@ -205,10 +205,11 @@ def run_job(cfg, job_dir: Path, *, num: int, overrides: list[str], command: str,
 
     Skips a job whose folder is complete for the same config and code. Returns a status record:
     {"num", "label", "status": complete|skipped|failed, "path", "error"}. run: the task function
-    (simmodel.tasks.run), injectable so that this module does not import the model.
+    (simmodel.run_task.run, re-exported by simmodel.tasks), imported on first use so that importing this
+    module does not import the model; injectable (tests).
     """
     if run is None:
-        from simmodel.tasks import run
+        from simmodel.run_task import run
     from simmodel.config import plain
 
     job_dir = named_job_dir(Path(job_dir), num, label)
@@ -283,13 +284,15 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def _pairing_key(manifest: dict) -> tuple:
+def pairing_key(manifest: dict) -> tuple:
+    """The run settings of a run's manifest that decide its replicates' seeds (PAIRING_KEYS), as a
+    hashable tuple: two runs with equal keys can be compared replicate by replicate (paired)."""
     flat = _flat(manifest.get("config", {}))
     return tuple((k, json.dumps(v, sort_keys=True, default=str)) for k, v in sorted(flat.items())
                  if any(k == p or k.startswith(p + ".") for p in PAIRING_KEYS))
 
 
-def _is_reference(manifest: dict, reference: str) -> bool:
+def is_reference(manifest: dict, reference: str) -> bool:
     """The reference job: the reference scenario as it stands, i.e. every lever, uncertainty,
     parameter and base-year quantity at that scenario's values. For baseline these are the
     registry's defaults (scenarios/baseline.yaml sets nothing; a test checks it), so a lever sweep
@@ -424,7 +427,7 @@ def cost_attribution(jobs: list[Job], ref: Job | None) -> pd.DataFrame:
         mine = _lever_costs(job)
         if mine is None or ref_costs is None:
             continue
-        paired = _pairing_key(job.manifest) == _pairing_key(ref.manifest)
+        paired = pairing_key(job.manifest) == pairing_key(ref.manifest)
         for lever in sorted(set(mine) | set(ref_costs)):
             a = mine.get(lever, np.zeros_like(next(iter(mine.values()))) if mine else np.zeros(0))
             b = ref_costs.get(lever, np.zeros_like(next(iter(ref_costs.values()))) if ref_costs else np.zeros(0))
@@ -445,7 +448,7 @@ def aggregate_table(jobs: list[Job], reference: str = "baseline",
     the reference job and a sentence saying how it was chosen. reference_job: use this one (a memo
     comparing two run folders)."""
     done = [j for j in jobs if j.status == "complete"]
-    candidates = [j for j in done if _is_reference(j.manifest, reference)]
+    candidates = [j for j in done if is_reference(j.manifest, reference)]
     ref = next((j for j in candidates if j.manifest.get("scenario") == reference), candidates[0] if candidates else None)
     if reference_job is not None:
         ref = reference_job
@@ -463,7 +466,7 @@ def aggregate_table(jobs: list[Job], reference: str = "baseline",
     rows = []
     for job in done:
         values = _target_values(job)
-        paired = _pairing_key(job.manifest) == _pairing_key(ref.manifest)
+        paired = pairing_key(job.manifest) == pairing_key(ref.manifest)
         cost = job.summary.get("fiscal_cost_total_cny_100m", {})
         costs = _cost_values(job)
         money = {}

@@ -39,6 +39,12 @@ class City(mesa.Agent):
         self.refused_mu = 0.0
         return self.renovated_mu
 
+    def book_land(self, allocated_mu: float, refused_mu: float) -> None:
+        """Take land granted to firms out of this year's budget; record what was refused (mu)."""
+        self.budget_mu -= allocated_mu
+        self.allocated_mu += allocated_mu
+        self.refused_mu += refused_mu
+
 
 def land_need_mu(va: np.ndarray, land_per_va: np.ndarray, plot_ratio_effect: float) -> np.ndarray:
     """Land a firm needs for its VA (mu); a higher plot ratio raises output per mu (art. 21)."""

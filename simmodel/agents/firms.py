@@ -40,7 +40,7 @@ class FirmStage(enum.IntEnum):
 # Steps up the ladder, for the time-to-exit discount of funds.
 LADDER_RANK = np.array([0, 1, 1, 2, 3, 4], dtype=np.int8)
 
-_FIELDS: dict[str, type] = {
+FIELDS: dict[str, type] = {
     # sector is pointer-sized: numpy gathers table[index] 2-3x faster with an intp index than with a
     # narrower one (which it converts chunk by chunk), and every stage looks up sector tables
     "alive": np.bool_, "sector": np.intp, "city": np.int8, "stage": np.int8,
@@ -71,19 +71,19 @@ class Firms:
     def __init__(self, capacity: int):
         self.n = 0
         self._cap = max(int(capacity), 16)
-        for name, dtype in _FIELDS.items():
+        for name, dtype in FIELDS.items():
             object.__setattr__(self, "_" + name, np.zeros(self._cap, dtype=dtype))
 
     def __getattr__(self, name: str) -> np.ndarray:
         # Views of the used prefix: firms.revenue is always the live array, length n.
-        if name in _FIELDS:
+        if name in FIELDS:
             return object.__getattribute__(self, "_" + name)[: self.n]
         raise AttributeError(name)
 
     def __setattr__(self, name: str, value) -> None:
         # ``firms.revenue += x`` ends in a setattr of the (already updated) view: write through to
         # the storage instead of shadowing it with a stale array.
-        if name in _FIELDS:
+        if name in FIELDS:
             store = object.__getattribute__(self, "_" + name)
             if value is not None and not (isinstance(value, np.ndarray) and np.shares_memory(value, store)):
                 store[: self.n] = value
@@ -92,7 +92,7 @@ class Firms:
 
     def _grow(self, need: int) -> None:
         new_cap = max(need, int(self._cap * 1.5))
-        for name in _FIELDS:
+        for name in FIELDS:
             old = object.__getattribute__(self, "_" + name)
             arr = np.zeros(new_cap, dtype=old.dtype)
             arr[: self.n] = old[: self.n]
@@ -108,7 +108,7 @@ class Firms:
         object.__getattribute__(self, "_alive")[sl] = True
         object.__getattribute__(self, "_exit_q")[sl] = -1
         for name, values in columns.items():
-            if name not in _FIELDS:
+            if name not in FIELDS:
                 raise KeyError(f"unknown firm field {name}")
             object.__getattribute__(self, "_" + name)[sl] = values
         return sl

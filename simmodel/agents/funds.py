@@ -9,6 +9,7 @@ expected time to exit fits in its remaining life (SPEC 4a, seed art. 22). Holdin
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import mesa
 import numpy as np
@@ -20,6 +21,18 @@ from simmodel.params import Params
 
 
 _ALIVE = "_alive"  # key of the kind-independent screen in a candidates cache
+
+
+@dataclass(frozen=True)
+class FundCommitment:
+    """A fund vintage to be raised: its kind (fund_kinds.csv), vintage year, size (CNY 100 m), the
+    lever its government commitment is booked to (None: not booked) and its life (years)."""
+
+    kind: str
+    vintage: int
+    size_cny_100m: float
+    budget_lever: str | None
+    life_years: float
 
 
 class Fund(mesa.Agent):

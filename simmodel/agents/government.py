@@ -1,5 +1,8 @@
 """The provincial government: applies the levers each year and books every yuan it spends.
 
+The government is a Mesa agent that acts on what it is handed (the firm arrays, the levers, the
+parameters, a random generator): it never reads the model it belongs to.
+
 Fiscal cost is booked per lever and per year in CNY 100 m, in province-equivalent units (amounts
 spent on a scaled population are divided by the scale), so costs do not depend on
 ``population.scale``.
@@ -8,16 +11,18 @@ spent on a scaled population are divided by the scale), so costs do not depend o
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
 
 import mesa
 import numpy as np
 
-from simmodel.agents.firms import ORIGIN_ATTRACTED, FirmStage, choose_top, stage_mask
-from simmodel.sectors import MOTHER_FUNDS, SectorGroup
-
-if TYPE_CHECKING:
-    from simmodel.model import SimModel
+from simmodel.agents.cities import City
+from simmodel.agents.firms import ORIGIN_ATTRACTED, FirmStage, Firms, GrowthContext, choose_top, stage_mask
+from simmodel.agents.funds import FundCommitment
+from simmodel.data import BaseQuantity
+from simmodel.levers import Levers
+from simmodel.params import Params
+from simmodel.sectors import MOTHER_FUNDS, SectorGroup, SectorTable
 
 CNY_10K_PER_CNY_100M = 10_000.0
 
@@ -46,14 +51,78 @@ def stochastic_round(x: float, rng: np.random.Generator) -> int:
     return int(base + (rng.uniform() < x - base))
 
 
+def pilot_zone_candidates(firms: Firms, is_future: np.ndarray, n_cities: int, params: Params,
+                          scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """(qualifies, merit) per (city, sector): a place meets the pilot-zone programme's criteria
+    when it is a future-industry sector with at least pilot_zone_min_future_firms alive firms whose
+    revenue reaches pilot_zone_min_future_revenue_cny_100m (both scaled with the population);
+    merit is that revenue (CNY 100 m per yr, population units)."""
+    f, p = firms, params
+    S = is_future.size
+    alive = f.alive
+    flat = f.city[alive].astype(np.int64) * S + f.sector[alive]
+    shape = (n_cities, S)
+    counts = np.bincount(flat, minlength=shape[0] * S).reshape(shape)
+    revenue = np.bincount(flat, weights=f.revenue[alive], minlength=shape[0] * S).reshape(shape)
+    qualifies = ((counts >= max(1, math.ceil(p.pilot_zone_min_future_firms * scale)))
+                 & (revenue >= p.pilot_zone_min_future_revenue_cny_100m * scale) & is_future[None, :])
+    return qualifies, revenue
+
+
+def initial_pilot_zones(firms: Firms, is_future: np.ndarray, n_cities: int, params: Params, scale: float,
+                        n_zones: int, rng: np.random.Generator) -> np.ndarray:
+    """The zones of the base year (city x sector mask): the ``n_zones`` best-qualified places
+    (future-industry revenue), whether or not they meet today's criteria (the first batches chose
+    among fewer firms); ties at random."""
+    _, merit = pilot_zone_candidates(firms, is_future, n_cities, params, scale)
+    merit = np.where(is_future[None, :], merit, -1.0)
+    u = rng.uniform(size=merit.size)
+    zones = np.zeros(merit.shape, dtype=bool)
+    zones.flat[np.lexsort((u, -merit.ravel()))[:n_zones]] = True
+    return zones
+
+
+def sector_prospects(revenue_history: Sequence[np.ndarray], n_sectors: int) -> np.ndarray:
+    """Standardised prospects by sector as a planner sees them in the current year (art. 5): the
+    observed log growth of each sector's revenue (CNY 100 m per yr at each year-end so far, oldest
+    first) over the last (up to three) years; zero where nothing has been observed yet (the first
+    simulated year)."""
+    hist = revenue_history
+    if len(hist) < 2:
+        return np.zeros(n_sectors)
+    span = min(3, len(hist) - 1)
+    old, new = hist[-1 - span], hist[-1]
+    ok = (old > 0) & (new > 0)
+    g = np.zeros(n_sectors)
+    g[ok] = np.log(new[ok] / old[ok]) / span
+    sd = g[ok].std()
+    if not ok.any() or sd == 0:
+        return np.zeros(n_sectors)
+    return np.where(ok, (g - g[ok].mean()) / sd, 0.0)
+
+
+def emerging_productivity(firms: Firms, emerging: np.ndarray) -> float:
+    """Mean log productivity of above-size firms in the emerging clusters."""
+    f = firms
+    m = f.above_size & emerging[f.sector]
+    return float(f.log_productivity[m].mean()) if m.any() else 0.0
+
+
 class Government(mesa.Agent):
-    def __init__(self, model: "SimModel"):
-        super().__init__(model)
+    """The provincial government. ``years``: the simulated years its ledger covers; ``base``: the
+    base-year table (cluster core areas, the mother funds' sizes and years)."""
+
+    def __init__(self, model: mesa.Model, *, years: Sequence[int], sectors: SectorTable,
+                 base: Mapping[str, BaseQuantity], pilot_zone: np.ndarray, n_national_clusters: int):
+        super().__init__(model)  # registration with Mesa only: the government reads nothing from the model
+        self.years = list(years)
+        self.sectors = sectors
+        self.base = base
         self.ledger: dict[str, np.ndarray] = {}
         self.cum_basic_research_cny_100m = 0.0
         self.basic_research_cny_100m_this_year = 0.0
-        self.n_national_clusters = 0
-        self.pilot_zone = np.zeros((0, 0), dtype=bool)  # city x sector
+        self.n_national_clusters = n_national_clusters
+        self.pilot_zone = pilot_zone  # city x sector
         self.n_pilot_zones_removed = 0
         self._pool_cache: dict = {}
         self._score_key: tuple | None = None
@@ -61,26 +130,24 @@ class Government(mesa.Agent):
 
     # ---------------------------------------------------------------- bookkeeping
     def book(self, lever: str, year: int, amount_cny_100m: float) -> None:
-        m: SimModel = self.model
         if lever not in self.ledger:
-            self.ledger[lever] = np.zeros(len(m.years))
-        self.ledger[lever][year - m.years[0]] += amount_cny_100m
+            self.ledger[lever] = np.zeros(len(self.years))
+        self.ledger[lever][year - self.years[0]] += amount_cny_100m
 
     # ---------------------------------------------------------------- selection
-    def pool(self, name: str) -> np.ndarray:
-        """Eligible firms of a named pool (cached for the current year's Q1 decisions)."""
-        key = (self.model.q, self.model.firms.n, name)
+    def pool(self, name: str, firms: Firms, q: int) -> np.ndarray:
+        """Eligible firms of a named pool (cached for the current quarter's decisions)."""
+        key = (q, firms.n, name)
         if key not in self._pool_cache:
             self._pool_cache = {k: v for k, v in self._pool_cache.items() if k[:2] == key[:2]}
-            self._pool_cache[key] = self._pool(name)
+            self._pool_cache[key] = self._pool(name, firms)
         return self._pool_cache[key]
 
-    def _pool(self, name: str) -> np.ndarray:
-        m: SimModel = self.model
-        f = m.firms
+    def _pool(self, name: str, firms: Firms) -> np.ndarray:
+        f, s = firms, self.sectors
         st = f.stage
         if name == "emerging_high_tech":
-            mask = m.sectors.emerging[f.sector] & stage_mask(st, *_HIGH_TECH_UP)
+            mask = s.emerging[f.sector] & stage_mask(st, *_HIGH_TECH_UP)
         elif name == "pilot_zone":
             # one flat lookup with an intp index (a 2-D lookup with the int8 city is 4x slower)
             mask = self.pilot_zone.ravel()[f.city.astype(np.intp) * self.pilot_zone.shape[1] + f.sector]
@@ -93,44 +160,43 @@ class Government(mesa.Agent):
         elif name == "tech":
             mask = stage_mask(st, FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT)
         elif name == "future":
-            mask = m.sectors.is_future[f.sector] & stage_mask(st, FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH)
+            mask = s.is_future[f.sector] & stage_mask(st, FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH)
         elif name == "emerging_or_future":
-            mask = (m.sectors.emerging | m.sectors.is_future)[f.sector] & (st != FirmStage.STARTUP)
+            mask = (s.emerging | s.is_future)[f.sector] & (st != FirmStage.STARTUP)
         elif name == "above_size":
             mask = f.above_size
         else:
             raise KeyError(name)
         return mask & f.alive
 
-    def _base_score(self) -> np.ndarray:
+    def base_score(self, firms: Firms, q: int, foresight_weight: float, prospects: np.ndarray) -> np.ndarray:
         """Selection score without noise, once per decision round: the firm's standardised log
         productivity and, with the foresight weight (art. 5), its sector's standardised prospects."""
-        m: SimModel = self.model
-        key = (m.q, m.firms.n)
+        key = (q, firms.n)
         if self._score_key != key:
-            f = m.firms
-            w = m.levers.foresight_targeting_weight
+            f = firms
+            w = foresight_weight
             lp = f.log_productivity
             alive = f.alive
             mu, sd = lp[alive].mean(), lp[alive].std() + 1e-12
-            self._score = (1.0 - w) * (lp - mu) / sd + w * m.sector_prospects()[f.sector]
+            self._score = (1.0 - w) * (lp - mu) / sd + w * prospects[f.sector]
             self._score_key = key
         return self._score
 
-    def select_recipients(self, pool: np.ndarray, k: int, rng: np.random.Generator, future_share: float) -> np.ndarray:
+    def select_recipients(self, pool: np.ndarray, k: int, rng: np.random.Generator, future_share: float,
+                          firms: Firms, base_score: np.ndarray) -> np.ndarray:
         """Choose k firms from pool: a reserved share from future industries (art. 8), the rest by
         a score mixing the firm's productivity and, with the foresight weight (art. 5), its
-        sector's growth prospects, plus screening noise."""
-        m: SimModel = self.model
+        sector's growth prospects (``base_score``), plus screening noise."""
         idx = np.flatnonzero(pool)
         if idx.size == 0 or k <= 0:
             return idx[:0]
-        score = self._base_score()[idx]
+        score = base_score[idx]
         score += rng.random(idx.size)  # uniform on [0, 1)
         k_future = int(round(k * future_share))
         if k_future == 0:
             return choose_top(idx, score, k)
-        fut = m.sectors.is_future[m.firms.sector[idx]]
+        fut = self.sectors.is_future[firms.sector[idx]]
         first = choose_top(idx[fut], score[fut], k_future)
         second = choose_top(idx[~fut], score[~fut], k - first.size)
         chosen = np.concatenate((first, second))
@@ -141,143 +207,154 @@ class Government(mesa.Agent):
         return chosen
 
     # ---------------------------------------------------------------- yearly actions
-    def award_grants(self, year: int, rng: np.random.Generator) -> None:
+    def award_grants(self, year: int, q: int, firms: Firms, levers: Levers, params: Params, scale: float,
+                     prospects: np.ndarray, rng: np.random.Generator) -> None:
         """Firm grants of arts. 2, 6, 13, 14, 17 and compute vouchers (art. 24); grants are spent
-        on R&D over the year with the additionality of the parameters."""
-        m: SimModel = self.model
-        f = m.firms
-        lv = m.levers
+        on R&D over the year with the additionality of the parameters. Writes grant_rd, designated,
+        future_type and future_type_until_q."""
+        f = firms
+        lv = levers
         f.grant_rd[:] = 0.0
         # a future-type designation lasts future_type_support_years from selection, then lapses
-        np.logical_and(f.future_type, f.future_type_until_q > m.q, out=f.future_type)
+        np.logical_and(f.future_type, f.future_type_until_q > q, out=f.future_type)
         share = lv.future_industry_funding_share_pct / 100.0
         for count_lever, amount_lever, is_cap, pool_name in GRANT_PROGRAMMES:
             n = getattr(lv, count_lever)
             amount = getattr(lv, amount_lever) / CNY_10K_PER_CNY_100M
             if is_cap:
-                amount *= m.params.grant_cap_utilisation
-            k = stochastic_round(n * m.scale, rng)
+                amount *= params.grant_cap_utilisation
+            k = stochastic_round(n * scale, rng)
             if k == 0 or amount <= 0:
                 continue
             fut_share = 1.0 if pool_name == "future" else share
-            chosen = self.select_recipients(self.pool(pool_name), k, rng, fut_share)
+            score = self.base_score(f, q, lv.foresight_targeting_weight, prospects)
+            chosen = self.select_recipients(self.pool(pool_name, f, q), k, rng, fut_share, f, score)
             f.grant_rd[chosen] += amount
             if pool_name == "future":
                 f.designated[chosen] = True
                 f.future_type[chosen] = True
-                f.future_type_until_q[chosen] = m.q + int(round(4 * m.params.future_type_support_years))
-            self.book(count_lever, year, chosen.size * amount / m.scale)
+                f.future_type_until_q[chosen] = q + int(round(4 * params.future_type_support_years))
+            self.book(count_lever, year, chosen.size * amount / scale)
         voucher = lv.compute_voucher_cny_100m_per_year
         if voucher > 0:
-            dig = f.alive & (m.sectors.digital_core_share[f.sector] >= m.params.compute_voucher_min_digital_share)
+            dig = f.alive & (self.sectors.digital_core_share[f.sector] >= params.compute_voucher_min_digital_share)
             if dig.any():
                 w = f.revenue * dig
-                f.grant_rd += voucher * m.scale * w / w.sum()
+                f.grant_rd += voucher * scale * w / w.sum()
                 self.book("compute_voucher_cny_100m_per_year", year, voucher)
 
-    def fund_basic_research(self, year: int) -> None:
+    def fund_basic_research(self, year: int, levers: Levers, params: Params) -> None:
         """Basic-research grants (art. 12) go to universities and institutes; firms gain through
-        spillover in the same year (see SimModel.spillover)."""
-        lv = self.model.levers
+        spillover in the same year (see simmodel.model.stages.rates.spillover)."""
+        lv = levers
         mix = lv.applied_basic_research_share_pct / 100.0
         mean_grant = mix * lv.applied_basic_research_grant_cap_cny_10k + (1 - mix) * lv.natural_science_grant_cap_cny_10k
-        cost = lv.n_basic_research_grants_per_year * mean_grant * self.model.params.grant_cap_utilisation / CNY_10K_PER_CNY_100M
+        cost = lv.n_basic_research_grants_per_year * mean_grant * params.grant_cap_utilisation / CNY_10K_PER_CNY_100M
         self.cum_basic_research_cny_100m += cost
         self.basic_research_cny_100m_this_year = cost
         if cost > 0:
             self.book("n_basic_research_grants_per_year", year, cost)
 
-    def open_markets(self, q: int, rng: np.random.Generator) -> None:
+    def open_markets(self, q: int, firms: Firms, levers: Levers, params: Params, scale: float,
+                     prospects: np.ndarray, rng: np.random.Generator) -> None:
         """Flagship products (art. 18), flagship scenarios (art. 19), quality certification (art. 20):
-        one-year demand boosts for the chosen firms."""
-        m: SimModel = self.model
-        f = m.firms
-        lv = m.levers
+        one-year demand boosts for the chosen firms. Writes boost and boost_until_q."""
+        f = firms
+        lv = levers
         expired = f.boost_until_q <= q
         f.boost[expired] = 0.0
         for n, pool_name, boost in (
-            (lv.n_flagship_products_per_year, "emerging_or_future", m.params.flagship_demand_boost),
-            (lv.n_flagship_scenarios_per_year, "emerging_or_future", m.params.flagship_demand_boost),
-            (lv.n_quality_certifications_per_year, "above_size", m.params.quality_brand_demand_boost),
+            (lv.n_flagship_products_per_year, "emerging_or_future", params.flagship_demand_boost),
+            (lv.n_flagship_scenarios_per_year, "emerging_or_future", params.flagship_demand_boost),
+            (lv.n_quality_certifications_per_year, "above_size", params.quality_brand_demand_boost),
         ):
-            k = stochastic_round(n * m.scale, rng)
+            k = stochastic_round(n * scale, rng)
             if k == 0:
                 continue
-            chosen = self.select_recipients(self.pool(pool_name), k, rng, 0.0)
+            score = self.base_score(f, q, lv.foresight_targeting_weight, prospects)
+            chosen = self.select_recipients(self.pool(pool_name, f, q), k, rng, 0.0, f, score)
             f.boost[chosen] += boost
             f.boost_until_q[chosen] = q + 4
 
-    def attract_projects(self, year: int, rng: np.random.Generator) -> int:
-        """Targeted investment attraction (art. 16): new above-size firms in emerging clusters, if
-        a city has land for them this year. Returns the number created."""
-        m: SimModel = self.model
-        lv = m.levers
-        k = stochastic_round(lv.n_attracted_projects_per_year * m.scale, rng)
+    def attract_projects(self, year: int, q: int, firms: Firms, levers: Levers, params: Params, scale: float,
+                         rng: np.random.Generator, *, sector_revenue: np.ndarray, city_weight: np.ndarray,
+                         draw_revenue: Callable[[np.random.Generator, int], np.ndarray], ctx: GrowthContext,
+                         plot_effect: float, cities: Sequence[City], sector_rd_intensity: np.ndarray) -> slice | None:
+        """Targeted investment attraction (art. 16): new above-size firms in emerging clusters
+        (weighted by ``sector_revenue``, CNY 100 m per yr) and cities (``city_weight``), if the city has
+        land for them this year (taken from its budget). Appends their rows (rates not set) and
+        returns their slice, or None."""
+        lv = levers
+        s = self.sectors
+        k = stochastic_round(lv.n_attracted_projects_per_year * scale, rng)
         if k == 0:
-            return 0
-        emerging = np.flatnonzero(m.sectors.group == SectorGroup.EMERGING)
-        w = m.base_sector_revenue[emerging]
+            return None
+        emerging = np.flatnonzero(s.group == SectorGroup.EMERGING)
+        w = sector_revenue[emerging]
         sector = emerging[rng.choice(emerging.size, size=k, p=w / w.sum())]
-        city = rng.choice(m.cities_table.n, size=k, p=m.cities_table.firm_weight)
-        revenue = m.synth.draw_above_size_revenue(rng, k)
-        va = revenue * m.growth_ctx.va_ratio[sector]
-        need = va * m.growth_ctx.land_per_va[sector] / m.plot_effect
-        budget = np.array([c.budget_mu for c in m.city_agents])
+        city = rng.choice(city_weight.size, size=k, p=city_weight)
+        revenue = draw_revenue(rng, k)
+        va = revenue * ctx.va_ratio[sector]
+        need = va * ctx.land_per_va[sector] / plot_effect
+        budget = np.array([c.budget_mu for c in cities])
         ok = np.zeros(k, bool)
         for i in range(k):  # k is tens a year: a Python loop over projects, not firms
-            if not m.sectors.is_industry[sector[i]] or need[i] <= budget[city[i]]:
+            if not s.is_industry[sector[i]] or need[i] <= budget[city[i]]:
                 ok[i] = True
-                if m.sectors.is_industry[sector[i]]:
+                if s.is_industry[sector[i]]:
                     budget[city[i]] -= need[i]
-        for c in m.city_agents:
+        for c in cities:
             used = c.budget_mu - budget[c.index]
             c.allocated_mu += used
             c.budget_mu = budget[c.index]
         n_ok = int(ok.sum())
-        if n_ok:
-            new = m.firms.add(
-                n_ok, sector=sector[ok], city=city[ok], stage=int(FirmStage.CONVENTIONAL), revenue=revenue[ok],
-                log_productivity=rng.normal(0.0, m.params.base_productivity_dispersion, n_ok),
-                rd_intensity=m.sectors_rd_intensity[sector[ok]],
-                land_mu=np.where(m.sectors.is_industry[sector[ok]], need[ok], 0.0),
-                entry_q=m.q, origin=ORIGIN_ATTRACTED, revenue_year_start=revenue[ok], age_q=0,
-                penalty_until_q=-1, boost_until_q=-1)
-            m.refresh_rates(m.rng_for("growth_entry", 10 * m.q + 2), new)
-            self.book("n_attracted_projects_per_year", year, n_ok * lv.attraction_grant_cny_10k_per_project / CNY_10K_PER_CNY_100M / m.scale)
-        return n_ok
+        if not n_ok:
+            return None
+        new = firms.add(
+            n_ok, sector=sector[ok], city=city[ok], stage=int(FirmStage.CONVENTIONAL), revenue=revenue[ok],
+            log_productivity=rng.normal(0.0, params.base_productivity_dispersion, n_ok),
+            rd_intensity=sector_rd_intensity[sector[ok]],
+            land_mu=np.where(s.is_industry[sector[ok]], need[ok], 0.0),
+            entry_q=q, origin=ORIGIN_ATTRACTED, revenue_year_start=revenue[ok], age_q=0,
+            penalty_until_q=-1, boost_until_q=-1)
+        self.book("n_attracted_projects_per_year", year, n_ok * lv.attraction_grant_cny_10k_per_project / CNY_10K_PER_CNY_100M / scale)
+        return new
 
-    def bid_national_clusters(self, year: int, rng: np.random.Generator) -> int:
+    def bid_national_clusters(self, year: int, params: Params, levers: Levers, rng: np.random.Generator, *,
+                              firms: Firms, revenue_ratio: float, base_productivity: float) -> int:
         """National advanced-manufacturing cluster competition (art. 1, T4), decided by the ministry,
         not the province. A round is held in a year with probability national_cluster_round_prob_annual
         (rounds in 2021, 2022 and 2024) and names about national_cluster_winners_per_round winners
         nationally (25, 20, 35). Each winner is a Zhejiang cluster with odds set by Zhejiang's share of
         the winners so far (8 of 80), the quality of its bids (art. 1 lever, elasticity
-        national_cluster_bid_elasticity), and its emerging clusters' scale and innovation relative to the
-        base year. Zhejiang can win no more than its candidate core areas not yet national."""
-        m: SimModel = self.model
-        p = m.params
+        national_cluster_bid_elasticity), and its emerging clusters' scale (``revenue_ratio``: their
+        revenue now over the base year's) and innovation (mean log productivity of their above-size
+        firms against ``base_productivity``). Zhejiang can win no more than its candidate core areas
+        not yet national."""
+        p = params
         if rng.random() >= p.national_cluster_round_prob_annual:
             return 0
         n_round = stochastic_round(p.national_cluster_winners_per_round, rng)
-        strength = (m.emerging_revenue_now() / m.base_emerging_revenue) ** p.national_cluster_strength_elasticity
-        strength *= math.exp(p.national_cluster_innovation_elasticity * (m.emerging_productivity_now() - m.base_emerging_productivity))
+        strength = revenue_ratio ** p.national_cluster_strength_elasticity
+        productivity = emerging_productivity(firms, self.sectors.emerging)
+        strength *= math.exp(p.national_cluster_innovation_elasticity * (productivity - base_productivity))
         share = p.national_cluster_zhejiang_share
-        odds = share / (1.0 - share) * m.levers.national_cluster_bid_intensity ** p.national_cluster_bid_elasticity * strength
-        pool_left = int(m.base["n_provincial_cluster_core_areas"].value) - self.n_national_clusters
+        odds = share / (1.0 - share) * levers.national_cluster_bid_intensity ** p.national_cluster_bid_elasticity * strength
+        pool_left = int(self.base["n_provincial_cluster_core_areas"].value) - self.n_national_clusters
         wins = min(int(rng.binomial(n_round, odds / (1.0 + odds))), max(pool_left, 0))
         self.n_national_clusters += wins
         return wins
 
-    def designate_pilot_zones(self, year: int, rng: np.random.Generator) -> int:
+    def designate_pilot_zones(self, year: int, firms: Firms, params: Params, levers: Levers, scale: float,
+                              rng: np.random.Generator) -> int:
         """Future-industry pilot zones (art. 6, T5), an administrative act limited by what qualifies.
         Existing zones are evaluated (some removed); in a year with a designation batch (probability
         pilot_zone_batch_prob_annual: three batches in 2022-2025) the province designates up to its
         planned number (lever) among the (city, future sector) places that meet the programme's
         criteria (enough future-industry firms with enough revenue), best-qualified first. How many
         zones exist by a year is what the qualifying places and the batches allow."""
-        m: SimModel = self.model
-        p = m.params
-        lv = m.levers
+        p = params
+        lv = levers
         zones = np.argwhere(self.pilot_zone)
         if zones.size and p.pilot_zone_removal_rate_annual > 0:
             drop = rng.uniform(size=len(zones)) < p.pilot_zone_removal_rate_annual
@@ -285,7 +362,7 @@ class Government(mesa.Agent):
             self.n_pilot_zones_removed += int(drop.sum())
         if rng.random() >= p.pilot_zone_batch_prob_annual or lv.pilot_zones_planned_per_batch <= 0:
             return 0
-        cand, merit = m.pilot_zone_candidates()
+        cand, merit = pilot_zone_candidates(firms, self.sectors.is_future, self.pilot_zone.shape[0], p, scale)
         cand &= ~self.pilot_zone
         cells = np.argwhere(cand)
         if cells.size == 0:
@@ -295,36 +372,36 @@ class Government(mesa.Agent):
         self.pilot_zone[chosen[:, 0], chosen[:, 1]] = True
         return len(chosen)
 
-    def commit_funds(self, year: int) -> None:
-        """New government fund vintages (art. 22): a provincial vintage every year; the
-        future-industry fund and the state venture funds in the policy's first year; in a replay from
-        an earlier base year, the mother funds in the year they were set up (their base-year row's)."""
-        m: SimModel = self.model
-        lv = m.levers
+    def commit_funds(self, year: int, levers: Levers, params: Params, policy_start_year: int) -> list[FundCommitment]:
+        """New government fund vintages (art. 22), in the order they are raised: a provincial vintage
+        every year; the future-industry fund and the state venture funds in the policy's first year; in
+        a replay from an earlier base year, the mother funds in the year they were set up (their
+        base-year row's); and the year's private VC. Books the government's commitments."""
+        lv = levers
+        out = []
         for kind, q in MOTHER_FUNDS.items():
-            if m.base[q].year == year:
-                m.make_fund(kind, year, m.base[q].value, None, life_years=lv.fund_life_years)
+            if self.base[q].year == year:
+                out.append(FundCommitment(kind, year, self.base[q].value, None, life_years=lv.fund_life_years))
         if lv.provincial_fund_commitment_cny_100m_per_year > 0:
-            m.make_fund("provincial", year, lv.provincial_fund_commitment_cny_100m_per_year,
-                        "provincial_fund_commitment_cny_100m_per_year", life_years=lv.fund_life_years)
+            out.append(FundCommitment("provincial", year, lv.provincial_fund_commitment_cny_100m_per_year,
+                                      "provincial_fund_commitment_cny_100m_per_year", life_years=lv.fund_life_years))
             self.book("provincial_fund_commitment_cny_100m_per_year", year, lv.provincial_fund_commitment_cny_100m_per_year)
-        if year == m.policy_start_year:
+        if year == policy_start_year:
             for kind, lever in (("future", "future_industry_fund_cny_100m"), ("state_vc", "state_vc_fund_cny_100m")):
                 size = getattr(lv, lever)
                 if size > 0:
-                    m.make_fund(kind, year, size, lever, life_years=lv.fund_life_years)
+                    out.append(FundCommitment(kind, year, size, lever, life_years=lv.fund_life_years))
                     self.book(lever, year, size)
-        m.make_fund("private_vc", year, m.params.private_vc_commitment_cny_100m_per_year, None,
-                    life_years=m.params.private_vc_life_years)
+        out.append(FundCommitment("private_vc", year, params.private_vc_commitment_cny_100m_per_year, None,
+                                  life_years=params.private_vc_life_years))
+        return out
 
-    def pay_talent_incentives(self, year: int, n_active: int) -> None:
-        m: SimModel = self.model
-        cost = n_active * m.levers.talent_incentive_cny_10k_per_year / CNY_10K_PER_CNY_100M / m.scale
+    def pay_talent_incentives(self, year: int, n_active: int, levers: Levers, scale: float) -> None:
+        cost = n_active * levers.talent_incentive_cny_10k_per_year / CNY_10K_PER_CNY_100M / scale
         if cost > 0:
             self.book("talent_incentive_cny_10k_per_year", year, cost)
 
-    def pay_renovation(self, year: int, renovated_mu: float) -> None:
-        m: SimModel = self.model
-        cost = renovated_mu * m.params.land_renovation_cost_cny_10k_per_mu / CNY_10K_PER_CNY_100M / m.scale
+    def pay_renovation(self, year: int, renovated_mu: float, params: Params, scale: float) -> None:
+        cost = renovated_mu * params.land_renovation_cost_cny_10k_per_mu / CNY_10K_PER_CNY_100M / scale
         if cost > 0:
             self.book("land_renovation_mu_per_year", year, cost)

@@ -142,7 +142,7 @@ def load_study(results: Path, baseline: str, output_root: Path) -> Study:
             kind = "run"
         else:
             table, ref, how = sweep.aggregate_table(jobs, baseline)
-            kind = "scenario" if ref is not None and sweep._is_reference(ref.manifest, baseline) else "first"
+            kind = "scenario" if ref is not None and sweep.is_reference(ref.manifest, baseline) else "first"
         if ref is None:
             raise MemoError(f"{results}: no complete job in this sweep; re-run it (complete jobs are skipped)")
         return Study(results, "sweep", jobs, table, ref, how, plan.get("command", ""), baseline, kind, plan)
@@ -175,9 +175,9 @@ def _baseline_run(job: sweep.Job, baseline: str, output_root: Path) -> Path | No
     """The run to compare with: None when the run is itself the baseline."""
     if Path(baseline).is_dir():
         return Path(baseline)
-    if sweep._is_reference(job.manifest, baseline):
+    if sweep.is_reference(job.manifest, baseline):
         return None
-    key = sweep._pairing_key(job.manifest)
+    key = sweep.pairing_key(job.manifest)
     root = Path(output_root) / "run" / baseline
     found = sorted((p for p in root.glob("*/") if (p / MANIFEST).is_file()), key=lambda p: p.name, reverse=True)
     for p in found:
@@ -185,7 +185,7 @@ def _baseline_run(job: sweep.Job, baseline: str, output_root: Path) -> Path | No
             manifest = json.loads((p / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             continue
-        if sweep._pairing_key(manifest) == key and sweep._is_reference(manifest, baseline):
+        if sweep.pairing_key(manifest) == key and sweep.is_reference(manifest, baseline):
             return p
     cfg = job.manifest.get("config", {})
     raise MemoError(

@@ -42,7 +42,7 @@ def test_scenario_composes_validates_and_runs_a_few_steps(slug):
 
 
 def test_baseline_is_the_registry_defaults():
-    """The sweep finds its reference by value on this (simmodel.sweep._is_reference)."""
+    """The sweep finds its reference by value on this (simmodel.sweep.is_reference)."""
     from simmodel.levers import Levers, Uncertainties
 
     base = compose_run(["scenario=baseline"])

@@ -42,7 +42,7 @@ import pytest
 from scipy.stats import binomtest
 
 import simmodel.agents.cities as cities_mod
-import simmodel.model as model_mod
+import simmodel.model.stages.grow as grow_stage
 from simmodel.agents.funds import Fund
 from simmodel.agents.government import GRANT_PROGRAMMES
 from simmodel.levers import Levers, Uncertainties, no_new_policy_values, validate
@@ -291,7 +291,7 @@ def test_land_check_fails_without_the_mechanism(inputs, monkeypatch):
         used = np.bincount(city, weights=request_mu, minlength=budget_mu.size)
         return np.ones(request_mu.size, dtype=bool), used
 
-    monkeypatch.setattr(model_mod, "allocate_land", grant_all)
+    monkeypatch.setattr(grow_stage, "allocate_land", grant_all)
     monkeypatch.setattr(cities_mod, "allocate_land", grant_all)
     checks = land_check(run_arm(inputs, Levers()), run_arm(inputs, tight_land()))
     print("\nland, removed:", describe(checks))

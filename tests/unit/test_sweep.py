@@ -169,12 +169,12 @@ def test_a_previous_failure_and_a_stale_partial_folder_are_cleared_on_rerun(tmp_
 
 def test_the_reference_is_the_baseline_by_value():
     base = {"scenario": "baseline", "config": plain(RunConfig()), "overrides": ["levers.fund_life_years=20"]}
-    assert sweep._is_reference(base, "baseline")
+    assert sweep.is_reference(base, "baseline")
     changed = json.loads(json.dumps(base))
     changed["config"]["levers"]["fund_life_years"] = 8
-    assert not sweep._is_reference(changed, "baseline")
+    assert not sweep.is_reference(changed, "baseline")
     other = {"scenario": "land_tight", "config": plain(RunConfig()), "overrides": []}
-    assert sweep._is_reference(other, "land_tight") and not sweep._is_reference(
+    assert sweep.is_reference(other, "land_tight") and not sweep.is_reference(
         {**other, "overrides": ["levers.land_quota_mu_per_year=1"]}, "land_tight")
 
 

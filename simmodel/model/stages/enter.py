@@ -1,0 +1,76 @@
+"""Entry, every quarter: start-ups (incubators art. 15, pilot zones art. 6, new tracks art. 7) and
+spin-offs (art. 4)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP, FirmStage, Firms
+from simmodel.levers import Levers
+from simmodel.params import Params
+from simmodel.sectors import SectorGroup, SectorTable
+
+
+def expected_entrants(params: Params, levers: Levers, sectors: SectorTable, *, n_tech_smes: float, scale: float,
+                      city_weight: np.ndarray, sector_weight: np.ndarray,
+                      pilot_zone: np.ndarray) -> tuple[float, np.ndarray]:
+    """Expected start-ups this quarter (firms of the scaled population; n_tech_smes is the base year's
+    count, province units) and the city x sector weights they are placed by: incubators (art. 15)
+    raise the rate, new tracks (art. 7) and pilot zones (art. 6, a city x sector mask) tilt the
+    weights and add their extra entry to the total."""
+    p, s, lv = params, sectors, levers
+    expected = p.entry_rate_annual * n_tech_smes * scale / 4.0 * (1.0 + p.incubator_entry_elasticity * lv.incubator_free_entry_pct / 100.0)
+    mult = np.where(s.group == SectorGroup.NEW_TRACK, 1.0 + p.new_track_entry_effect * lv.new_track_access_index, 1.0)
+    w = city_weight[:, None] * (sector_weight * mult)[None, :]
+    w = w * (1.0 + p.pilot_zone_entry_boost * pilot_zone)
+    expected *= w.sum() / (city_weight[:, None] * sector_weight[None, :]).sum()
+    return expected, w
+
+
+def enter_startups(firms: Firms, params: Params, *, q: int, expected: float, weights: np.ndarray,
+                   sector_rd_intensity: np.ndarray, rng: np.random.Generator) -> slice | None:
+    """A Poisson number of start-ups with mean ``expected``, placed by ``weights`` (city x sector),
+    below the above-size threshold; appends their rows (rates not set). Returns their slice, or None."""
+    p = params
+    n = int(rng.poisson(expected))
+    if not n:
+        return None
+    cell = rng.choice(weights.size, size=n, p=(weights / weights.sum()).ravel())
+    city, sector = np.divmod(cell, weights.shape[1])
+    rev = np.exp(rng.normal(math.log(p.entrant_revenue_median_cny_100m), p.entrant_revenue_sigma, n))
+    rev = np.minimum(rev, ABOVE_SIZE_REVENUE_CNY_100M * 0.999)
+    return firms.add(n, sector=sector, city=city, stage=int(FirmStage.STARTUP), revenue=rev, revenue_year_start=rev,
+                     log_productivity=rng.normal(0.0, p.base_productivity_dispersion, n),
+                     rd_intensity=sector_rd_intensity[sector], entry_q=q, origin=ORIGIN_STARTUP,
+                     boost_until_q=-1, penalty_until_q=-1)
+
+
+def spin_off(firms: Firms, params: Params, levers: Levers, sectors: SectorTable, *, q: int,
+             base_sector_revenue: np.ndarray, sector_rd_intensity: np.ndarray,
+             rng: np.random.Generator) -> slice | None:
+    """High-tech (or higher) firms found spin-offs at spinoff_rate_pct_per_year; a spin-off takes a
+    share of its parent's revenue (written) and stays in the parent's emerging or future sector or
+    goes to one drawn by base-year revenue (CNY 100 m per yr, by sector). Appends their rows (rates
+    not set); returns their slice, or None."""
+    f, p, s = firms, params, sectors
+    rate = levers.spinoff_rate_pct_per_year / 100.0
+    if rate <= 0:
+        return None
+    elig = np.flatnonzero(f.alive & (f.stage >= FirmStage.HIGH_TECH))
+    parents = elig[rng.random(elig.size) < -np.expm1(-rate / 4.0)]
+    if not parents.size:
+        return None
+    psec = f.sector[parents]
+    keep_sector = s.emerging[psec] | s.is_future[psec]
+    targets = np.flatnonzero(s.emerging | s.is_future)
+    tw = base_sector_revenue[targets]
+    drawn = targets[rng.choice(targets.size, size=parents.size, p=tw / tw.sum())]
+    csec = np.where(keep_sector & (rng.random(parents.size) < p.spinoff_same_sector_prob), psec, drawn)
+    crev = f.revenue[parents] * p.spinoff_revenue_share
+    f.revenue[parents] -= crev
+    return f.add(parents.size, sector=csec, city=f.city[parents], stage=int(FirmStage.TECH_SME), revenue=crev,
+                 revenue_year_start=crev, log_productivity=f.log_productivity[parents],
+                 rd_intensity=sector_rd_intensity[csec], entry_q=q, origin=ORIGIN_SPINOFF,
+                 land_mu=0.0, boost_until_q=-1, penalty_until_q=-1)

@@ -1,0 +1,17 @@
+"""Exits, every quarter."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simmodel.agents.firms import Firms
+
+
+def exit_firms(firms: Firms, q: int, rng: np.random.Generator) -> int:
+    """Each alive firm exits with its p_exit_q; writes alive and exit_q (= q). Returns the number of
+    exits (firms of the scaled population)."""
+    f = firms
+    die = f.alive & (rng.random(f.n, dtype=np.float32) < f.p_exit_q)
+    f.alive[die] = False
+    f.exit_q[die] = q
+    return int(die.sum())
