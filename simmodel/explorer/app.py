@@ -246,7 +246,9 @@ def fan_png(folder: str, target_id: str, lang: str) -> bytes:
                            job.summary.get("base_year", 2024), lang, scenario=job.summary["scenario"]["slug"])
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)
-    plots._plt().close(fig)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
     return buf.getvalue()
 
 
@@ -285,7 +287,7 @@ def LeverControl(c: S.Control, value, start_value, scenario: str, lang: str, on_
     """One lever: its name, a slider (or the choices) and a box for an exact value, and beneath them
     its unit, range, the draft's value, the no_new_policy value and its evidence grade."""
     error, set_error = solara.use_state("")
-    changed = not S._same(value, start_value)
+    changed = not S.same_value(value, start_value)
 
     def set_value(v):
         try:
@@ -308,13 +310,13 @@ def LeverControl(c: S.Control, value, start_value, scenario: str, lang: str, on_
                 with solara.Column(style={"flex": "1 1 auto"}):
                     slider("", value=value, min=c.low, max=c.high, step=c.step, on_value=set_value,
                            thumb_label=False)
-                solara.InputText(t(lang, "value"), value=S._fmt(value), on_value=set_value, continuous_update=False,
+                solara.InputText(t(lang, "value"), value=S.format_value(value), on_value=set_value, continuous_update=False,
                                  classes=[f"value-{c.name}"], style={"max-width": "130px"}, error=error or False)
         grade = TEXT[lang]["grades"].get(c.grade, c.grade)
         span = "" if c.kind == "choice" else f" · {t(lang, 'range')} [{c.low:g}, {c.high:g}]"
-        solara.Text(f"{c.unit}{span} · {t(lang, 'draft')} {S._fmt(c.default)} · "
-                    f"{t(lang, 'nnp')} {S._fmt(c.no_new_policy)} · {t(lang, 'grade')}: {grade}"
-                    + (f" · {labels.scenario_name(lang, scenario)}: {S._fmt(start_value)}" if scenario != "baseline" else ""),
+        solara.Text(f"{c.unit}{span} · {t(lang, 'draft')} {S.format_value(c.default)} · "
+                    f"{t(lang, 'nnp')} {S.format_value(c.no_new_policy)} · {t(lang, 'grade')}: {grade}"
+                    + (f" · {labels.scenario_name(lang, scenario)}: {S.format_value(start_value)}" if scenario != "baseline" else ""),
                     classes=["caption"])
         if error:
             solara.Text(error, style={"color": "#b00020"}, classes=["lever-error"])

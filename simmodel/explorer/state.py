@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from simmodel.errors import ConfigError, SimmodelError
-from simmodel.levers import Levers, Uncertainties, _check_one, defaults, specs
+from simmodel.levers import Levers, Uncertainties, check_one, defaults, specs
 from simmodel.report import labels
 
 GROUPS = {"levers": Levers, "uncertainties": Uncertainties}
@@ -119,7 +119,7 @@ def check_value(name: str, value) -> object:
         value = int(round(value))
     if c.kind == "float" and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    _check_one(name, value, specs(GROUPS[c.group])[name], "lever" if c.group == "levers" else "uncertainty")
+    check_one(name, value, specs(GROUPS[c.group])[name], "lever" if c.group == "levers" else "uncertainty")
     return value
 
 
@@ -143,8 +143,8 @@ def scenario_file(scenario_dir: Path, slug: str) -> Path:
 
 
 def scenario_data(scenario_dir: Path, slug: str) -> dict:
-    """A scenario file's content, checked as every scenario file is (simmodel.cli.check_scenario_file)."""
-    from simmodel.cli import check_scenario_file
+    """A scenario file's content, checked as every scenario file is (simmodel.scenario_files.check_scenario_file)."""
+    from simmodel.scenario_files import check_scenario_file
 
     path = scenario_file(scenario_dir, slug)
     check_scenario_file(path)
@@ -167,7 +167,7 @@ def scenario_settings(scenario_dir: Path, slug: str) -> dict:
 
 
 def scenario_question(scenario_dir: Path, slug: str, lang: str) -> str:
-    from simmodel.cli import scenario_question
+    from simmodel.scenario_files import scenario_question
 
     return scenario_question(scenario_file(scenario_dir, slug).stem, lang, scenario_dir)
 
@@ -190,20 +190,20 @@ class PageState:
         """This state with one value set (checked); a value equal to the scenario's drops out."""
         value = check_value(name, value)
         ch = self.changed()
-        if _same(value, start[name]):
+        if same_value(value, start[name]):
             ch.pop(name, None)
         else:
             ch[name] = value
         return dataclasses.replace(self, changes=tuple(sorted(ch.items())))
 
 
-def _same(a, b) -> bool:
+def same_value(a, b) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-12)
     return a == b
 
 
-def _fmt(v) -> str:
+def format_value(v) -> str:
     """A value as the address and the command line write it: the shortest exact form."""
     if isinstance(v, float):
         return repr(v) if v != int(v) or abs(v) >= 1e16 else str(int(v)) + ".0"
@@ -241,7 +241,7 @@ def parse_query(search: str | None, scenario_dir: Path, default_scenario: str = 
 
 
 def to_query(state: PageState) -> str:
-    parts = [("scenario", state.scenario), ("lang", state.lang)] + [(k, _fmt(v)) for k, v in state.changes]
+    parts = [("scenario", state.scenario), ("lang", state.lang)] + [(k, format_value(v)) for k, v in state.changes]
     return urllib.parse.urlencode(parts)
 
 
@@ -263,8 +263,8 @@ def run_overrides(state: PageState, settings: RunSettings) -> list[str]:
     """The `simmodel run` overrides of a state, in a fixed order (the same state gives the same list)."""
     out = [f"scenario={state.scenario}"]
     for name, v in state.changes:
-        out.append(f"{CONTROLS[name].group}.{name}={_fmt(v)}")
-    out += [f"population.scale={_fmt(float(settings.scale))}", *settings.population, f"replicates={settings.replicates}",
+        out.append(f"{CONTROLS[name].group}.{name}={format_value(v)}")
+    out += [f"population.scale={format_value(float(settings.scale))}", *settings.population, f"replicates={settings.replicates}",
             f"seed={settings.seed}",
             f"uncertainty.decomposition_pairs={settings.decomposition_pairs}"]
     return out
@@ -351,9 +351,9 @@ def _default_question(state: PageState, start: dict[str, object], lang: str) -> 
         c = CONTROLS[name]
         was = start[name]
         if lang == "zh":
-            parts.append(f"{c.label('zh')}为 {_fmt(v)}（{labels.scenario_name('zh', state.scenario)}中为 {_fmt(was)}）")
+            parts.append(f"{c.label('zh')}为 {format_value(v)}（{labels.scenario_name('zh', state.scenario)}中为 {format_value(was)}）")
         else:
-            parts.append(f"{c.label('en')} is {_fmt(v)} ({state.scenario}: {_fmt(was)})")
+            parts.append(f"{c.label('en')} is {format_value(v)} ({state.scenario}: {format_value(was)})")
     if lang == "zh":
         return ("如果" + "，".join(parts) + "，会怎样？") if parts else f"{labels.scenario_name('zh', state.scenario)}会怎样？"
     return ("What if " + ", ".join(parts) + "?") if parts else f"What does {state.scenario} give?"
@@ -371,7 +371,7 @@ def save_scenario(state: PageState, start: dict[str, object], name: str, scenari
     """Write the state as scenarios/<name>.yaml with its '# Question:' header, check it as every
     scenario file is checked, and return its path. Refuses a name that is not a plain lower-case
     identifier or that exists already (a saved scenario never overwrites another)."""
-    from simmodel.cli import check_scenario_file
+    from simmodel.scenario_files import check_scenario_file
 
     if not isinstance(name, str) or not SCENARIO_NAME.match(name):
         raise ConfigError(f"scenario name {name!r} is not allowed: lower-case letters, digits and '_', starting "
@@ -388,13 +388,13 @@ def save_scenario(state: PageState, start: dict[str, object], name: str, scenari
     lines = ["# @package _global_", f"# Question: {q_en}", f"# 问题: {q_zh}", f"# Command: simmodel run scenario={name}",
              f"# Saved from the explorer on {dt.date.today().isoformat()}, starting from scenario {state.scenario}."]
     for group in GROUPS:
-        moved = [(n, full[n]) for n, c in CONTROLS.items() if c.group == group and not _same(full[n], c.default)]
+        moved = [(n, full[n]) for n, c in CONTROLS.items() if c.group == group and not same_value(full[n], c.default)]
         if moved:
             lines.append(f"{group}:")
             for n, v in moved:
                 c = CONTROLS[n]
                 where = f"art. {c.article}" if c.article else "uncertainty"
-                lines.append(f"  {n}: {_fmt(v)}  # {where}; draft value {_fmt(c.default)} {c.unit}")
+                lines.append(f"  {n}: {format_value(v)}  # {where}; draft value {format_value(c.default)} {c.unit}")
     rest = {k: v for k, v in data.items() if k not in GROUPS}
     if rest:  # what the starting scenario sets besides levers (a base year, a policy history), kept
         lines.append(f"# from scenario {state.scenario}:")
