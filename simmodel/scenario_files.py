@@ -18,17 +18,9 @@ SCENARIO_DIR = PROJECT_ROOT / "scenarios"
 def scenario_question(slug: str, lang: str = "en", scenario_dir: Path = SCENARIO_DIR) -> str:
     """The question a scenario answers, from its file header: '# Question: ...' (English) or
     '# 问题: ...' (Chinese, for memos in Chinese)."""
-    path = Path(scenario_dir) / f"{slug}.yaml"
-    if not path.is_file():
-        return ""
-    key = "问题:" if lang == "zh" else "Question:"
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            break
-        text = line.lstrip("#").strip()
-        if text.startswith(key):
-            return text[len(key):].strip()
-    return ""
+    from simmodel.report.labels import scenario_header
+
+    return scenario_header(slug, "问题:" if lang == "zh" else "Question:", scenario_dir)
 
 
 # What a scenario file may set (docs/extending.md): values only, under these keys. Hydra would also

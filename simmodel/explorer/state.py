@@ -385,7 +385,10 @@ def save_scenario(state: PageState, start: dict[str, object], name: str, scenari
     data = scenario_data(scenario_dir, state.scenario)
     full = dict(start)
     full.update(state.changed())
-    lines = ["# @package _global_", f"# Question: {q_en}", f"# 问题: {q_zh}", f"# Command: simmodel run scenario={name}",
+    moved_zh = "、".join(CONTROLS[n].label("zh") for n, _ in state.changes)
+    name_zh = labels.scenario_name("zh", state.scenario) + (f"（调整{moved_zh}）" if moved_zh else "")
+    lines = ["# @package _global_", f"# Question: {q_en}", f"# 问题: {q_zh}", f"# 名称: {name_zh}",
+             f"# Command: simmodel run scenario={name}",
              f"# Saved from the explorer on {dt.date.today().isoformat()}, starting from scenario {state.scenario}."]
     for group in GROUPS:
         moved = [(n, full[n]) for n, c in CONTROLS.items() if c.group == group and not same_value(full[n], c.default)]

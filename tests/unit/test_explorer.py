@@ -94,6 +94,7 @@ def test_save_as_scenario_writes_a_checked_file_that_reproduces_the_state(tmp_pa
     path = S.save_scenario(state, start, "tight_short_funds", tmp_path, question_en="What if\nfunds are short?\n# x: 1")
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# @package _global_\n# Question: What if funds are short? # x: 1\n# 问题: 如果")
+    assert "# 名称: 用地从紧情景（调整" in text
     again = S.scenario_values(tmp_path, "tight_short_funds")
     assert again["fund_life_years"] == 8 and again["land_quota_mu_per_year"] == 63500.0
     assert again["land_renovation_mu_per_year"] == 0.0
