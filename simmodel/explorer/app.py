@@ -161,7 +161,8 @@ def _page_words() -> str:
              json.dumps(labels.GRADES, ensure_ascii=False), json.dumps(labels.SOURCE_NAMES, ensure_ascii=False),
              json.dumps(labels.TERMS_ZH, ensure_ascii=False), json.dumps(labels.VALUE_NAMES_ZH, ensure_ascii=False),
              json.dumps(labels.TEXT, ensure_ascii=False), "".join(labels.lever_names_zh().values()),
-             "0123456789.,;:%±≈✎–—[]()-+ abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_/→…“”，。：；（）、？"]
+             "0123456789.,;:%±≈✎–—[]()-+ abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_/→…“”，。：；（）、？▸▾",
+             "零一二三四五六七八九十"]  # the measures' numbers, （一）-（二十四）
     for p in sorted(Path(scenario_dir()).glob("*.yaml")):
         words.append("".join(ln for ln in p.read_text(encoding="utf-8").splitlines()[:6] if ln.startswith("#")))
     return "".join(sorted(set("".join(words))))
@@ -314,9 +315,10 @@ def LeverControl(c: S.Control, value, start_value, scenario: str, lang: str, on_
                                  classes=[f"value-{c.name}"], style={"max-width": "130px"}, error=error or False)
         grade = TEXT[lang]["grades"].get(c.grade, c.grade)
         span = "" if c.kind == "choice" else f" · {t(lang, 'range')} [{c.low:g}, {c.high:g}]"
-        solara.Text(f"{c.unit}{span} · {t(lang, 'draft')} {S.format_value(c.default)} · "
-                    f"{t(lang, 'nnp')} {S.format_value(c.no_new_policy)} · {t(lang, 'grade')}: {grade}"
-                    + (f" · {labels.scenario_name(lang, scenario)}: {S.format_value(start_value)}" if scenario != "baseline" else ""),
+        shown = (lambda v: labels.value_name(lang, v)) if c.kind == "choice" else S.format_value
+        solara.Text(f"{c.unit}{span} · {t(lang, 'draft')} {shown(c.default)} · "
+                    f"{t(lang, 'nnp')} {shown(c.no_new_policy)} · {t(lang, 'grade')}: {grade}"
+                    + (f" · {labels.scenario_name(lang, scenario) or scenario}: {shown(start_value)}" if scenario != "baseline" else ""),
                     classes=["caption"])
         if error:
             solara.Text(error, style={"color": "#b00020"}, classes=["lever-error"])
