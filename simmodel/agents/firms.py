@@ -140,13 +140,32 @@ def stage_mask(stage: np.ndarray, *stages: FirmStage) -> np.ndarray:
     return ((np.uint8(bits) >> stage.view(np.uint8)) & np.uint8(1)).view(np.bool_)
 
 
+# A selection keeps a few hundred firms out of tens of thousands: a threshold taken from a strided
+# sample of the scores leaves a partition over a few times k candidates instead of all of them.
+_THRESHOLD_SAMPLE = 1024
+
+
 def top_positions(score: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the k highest scores; O(len(score)). choose_top(np.arange(n), score, k)
-    without building the arange."""
-    if k <= 0 or score.size == 0:
+    """Positions of the k highest scores, in no particular order; O(len(score)).
+
+    The k-th highest score is at least a threshold whenever k scores reach it, so the k highest are
+    the k highest of those that reach it: the threshold, a high quantile of a strided sample of the
+    scores, leaves about 2k candidates for the partition. When fewer than k reach it (a sample far off
+    the population) the whole array is partitioned. Without ties at the k-th score the positions are
+    those of a partition of the whole array."""
+    n = score.size
+    if k <= 0 or n == 0:
         return np.zeros(0, dtype=np.intp)
-    if k >= score.size:
-        return np.arange(score.size)
+    if k >= n:
+        return np.arange(n)
+    if n >= 8 * _THRESHOLD_SAMPLE and 16 * k < n:
+        sample = score[:: n // _THRESHOLD_SAMPLE]
+        m = sample.size
+        above = min(m - 1, 2 * k * m // n + 8)  # sample scores above the threshold: about twice k's share
+        threshold = np.partition(sample, m - 1 - above)[m - 1 - above]
+        cand = np.flatnonzero(score >= threshold)
+        if cand.size >= k:
+            return cand[np.argpartition(score[cand], cand.size - k)[cand.size - k:]]
     return np.argpartition(-score, k - 1)[:k]
 
 
@@ -156,7 +175,7 @@ def choose_top(idx: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
         return idx[:0]
     if k >= idx.size:
         return idx
-    return idx[np.argpartition(-score, k - 1)[:k]]
+    return idx[top_positions(score, k)]
 
 
 def top_k(score: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:

@@ -112,7 +112,9 @@ def _validate_one(task: tuple) -> tuple[dict, object]:
     err = np.clip(gp.predict(xu[test]), lo, hi) - y[test]
     sst = float(((y[test] - y[test].mean()) ** 2).sum())
     row = {"rmse": float(np.sqrt((err ** 2).mean())), "max_abs_error": float(np.abs(err).max())}
-    if sst == 0:
+    # ptp, not sst == 0: the mean of equal values need not equal them in floating point, and a
+    # sum of squares of 1e-32 made a Q^2 of -5e28 out of twenty equal P(met)
+    if np.ptp(y[test]) == 0:
         # Q^2 is undefined when the held-out runs all agree (a probability of 0 or 1 on most of
         # the space): the emulator is not trusted without a measure of its error
         row["note"] = "held-out runs all equal: Q^2 undefined"
@@ -317,6 +319,26 @@ class StoredEmulator:
         there the emulator extrapolates, and its held-out error says nothing."""
         x = self.point(values)
         return [f.name for f, v in zip(self.factors, x) if not f.low <= v <= f.high]
+
+    def refused(self, max_rmse: float, outputs: list[str] | None = None) -> dict[str, str]:
+        """Output -> why its estimate is not to be shown, for each of ``outputs`` (default: every
+        P(met), whose unit max_rmse then is: 0.05 is 5 points of probability) that is emulated and
+        whose held-out RMSE exceeds max_rmse. An output that never varied over the training points
+        is not refused: it is that constant."""
+        out = {}
+        wanted = [c for c in self.outputs if c.endswith("_p_met")] if outputs is None else list(outputs)
+        unknown = sorted(set(wanted) - set(self.outputs))
+        if unknown:
+            raise ConfigError(f"emulator {self.folder}: no output {unknown[0]!r}; it has {', '.join(self.outputs)}")
+        for name in [c for c in wanted if c in self._emulated]:
+            v = self.validation[name]
+            if v.get("rmse") is None:
+                out[name] = "no held-out error measured"
+            elif v["rmse"] > max_rmse:
+                q2 = "undefined (the held-out runs all agree)" if v.get("q2") is None else f"{v['q2']:.2f}"
+                out[name] = (f"held-out error too large: RMSE {v['rmse']:.3g} above {max_rmse:g} (largest error "
+                             f"{v['max_abs_error']:.3g}, Q^2 {q2}, {v['n_holdout']} held-out model runs)")
+        return out
 
     def unvaried(self, values: dict[str, object]) -> list[str]:
         """Levers and uncertainties given with a value other than the training scenario's that the

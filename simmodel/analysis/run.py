@@ -377,7 +377,7 @@ def _train_emulator(cfg, fs, folder, settings, launcher_args, writer, echo, *, s
     return x, out, outputs, emu, validation
 
 
-def _validation_lines(validation: pd.DataFrame, min_q2: float) -> list[str]:
+def _validation_lines(validation: pd.DataFrame) -> list[str]:
     lines = ["| output | held-out RMSE | largest error | Q^2 | used |", "|---|---|---|---|---|"]
     return lines + [f"| {r.output} | {r.rmse:.3g} | {r.max_abs_error:.3g} | {r.q2:.3f} | "
                     f"{'yes' if r.used else 'no: ' + r.note} |" for r in validation.itertuples()]
@@ -402,7 +402,7 @@ def _sobol_emulated(cfg, fs, folder, settings, launcher_args, writer, summary, e
              f"{validation['n_holdout'].iloc[0]} held-out ones; used where Q^2 >= {cfg.emulator_min_q2:g}. The Sobol "
              f"indices above are computed on the emulator ({EMULATED}) at {len(xs)} points; outputs marked 'no' have "
              "no indices: run `emulator=false` for them on the model.", ""]
-    lines += _validation_lines(validation, cfg.emulator_min_q2)
+    lines += _validation_lines(validation)
     table = _index_tables(cfg, prob, xs, emulated, used, EMULATED)
     return _write_indices(cfg, fs, table, writer, used, EMULATED, "\n".join(lines) + "\n")
 
@@ -483,7 +483,7 @@ def _emulator_store(cfg, fs, folder, settings, launcher_args, writer, summary, e
              f"non-constant output is stored; 'used' says whether its held-out Q^2 reaches emulator_min_q2 = "
              f"{cfg.emulator_min_q2:g} (the explorer applies its own threshold). Load it with "
              "`simmodel.analysis.emulator.load_emulator(folder)`.", "", "## Held-out validation", ""]
-    lines += _validation_lines(validation, cfg.emulator_min_q2)
+    lines += _validation_lines(validation)
     lines += ["", "## Factors (natural units; the scenario's value is where an unset factor is held)", "",
               "| factor | article | unit | low | high | scenario |", "|---|---|---|---|---|---|"]
     lines += [f"| {f.name} | {f.article or '-'} | {f.unit} | {f.low:g} | {f.high:g} | {_show(f, start[f.name])} |" for f in fs]

@@ -164,6 +164,22 @@ def test_predict_fills_unset_factors_reads_choices_and_says_where_it_extrapolate
         stored.predict({"world_demand_shift_pct": float("nan")})
 
 
+def test_outputs_whose_held_out_error_is_too_large_are_named_with_the_reason(trained):
+    stored = load_emulator(trained)
+    rmse = {c: v["rmse"] for c, v in stored.validation.items() if v["emulated"]}
+    worst = max(rmse, key=rmse.get)
+    refused = stored.refused(rmse[worst] / 2, outputs=stored.outputs)
+    assert worst in refused and "held-out error too large: RMSE" in refused[worst]
+    assert set(refused) == {c for c, e in rmse.items() if e > rmse[worst] / 2}
+    assert stored.refused(rmse[worst], outputs=stored.outputs) == {}
+    # by default the P(met) outputs only (one unit, so one threshold)
+    assert set(stored.refused(0.0)) == {c for c in rmse if c.endswith("_p_met") and rmse[c] > 0}
+    # a constant output is never refused: it is that constant everywhere the points went
+    assert not set(refused) & {c for c, v in stored.validation.items() if v["constant"] is not None}
+    with pytest.raises(ConfigError, match="no output 'T9_2027_p_met'"):
+        stored.refused(0.05, outputs=["T9_2027_p_met"])
+
+
 def test_a_missing_or_incomplete_folder_is_refused_with_one_line(trained, tmp_path):
     with pytest.raises(ResultsError, match="no such folder") as exc:
         load_emulator(tmp_path / "nowhere")

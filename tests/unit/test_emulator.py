@@ -116,3 +116,19 @@ def test_a_prediction_at_the_explorers_default_size_is_fast():
         stored.predict(values)
         times.append(time.perf_counter() - t)
     assert statistics.median(times) < 0.003, f"median {statistics.median(times) * 1e3:.2f} ms"
+
+
+def test_held_out_runs_that_all_agree_leave_q2_undefined_not_huge():
+    """Twenty equal P(met) have a floating-point mean that is not quite theirs: Q^2 must say
+    'undefined', not divide by a sum of squares of 1e-32."""
+    rng = np.random.default_rng(0)
+    x = rng.random((80, 2))
+    test = np.zeros(80, bool)
+    test[np.random.default_rng(1).choice(80, size=20, replace=False)] = True  # validate_and_fit's split, seed 1
+    y = np.full(80, 0.35)
+    y[np.flatnonzero(~test)[:3]] = 0.4  # it varies, but not on the held-out points
+    assert float(((y[test] - y[test].mean()) ** 2).sum()) > 0  # the trap
+    _, table = validate_and_fit(x, pd.DataFrame({"T1_2030_p_met": y}), np.array([[0.0, 1.0]] * 2), seed=1,
+                                fit_refused=True)
+    row = table.iloc[0]
+    assert np.isnan(row["q2"]) and "Q^2 undefined" in row["note"] and not row["used"] and row["rmse"] < 0.05

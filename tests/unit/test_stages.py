@@ -1,0 +1,125 @@
+"""The stage kernels (simmodel.model.stages) on hand-made firm arrays, without a model: each writes
+what its docstring says and returns what the model books; and the fast top-k of
+simmodel.agents.firms, which every selection uses, against a full partition."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from simmodel.agents.firms import FirmStage, Firms, GrowthContext, choose_top, top_positions
+from simmodel.levers import Levers
+from simmodel.model.stages.ai_plus import adopt_ai_plus
+from simmodel.model.stages.exit import exit_firms
+from simmodel.model.stages.grow import grow_firms
+from simmodel.model.stages.innovate import innovate_firms
+
+
+def population(n: int, *, revenue: float = 1.0, sector: int = 0) -> Firms:
+    f = Firms(n)
+    f.add(n, sector=sector, city=0, stage=int(FirmStage.TECH_SME), revenue=revenue, revenue_year_start=revenue,
+          boost_until_q=-1, penalty_until_q=-1)
+    return f
+
+
+# ----------------------------------------------------------------------------------- top-k
+@pytest.mark.parametrize("n, k", [(10, 3), (5000, 40), (65_000, 900), (65_000, 2400), (200_000, 30), (20_000, 19_999)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_top_positions_are_the_k_highest(n, k, dtype):
+    rng = np.random.default_rng(n + k)
+    score = (rng.normal(0.0, 0.3, n) + rng.random(n)).astype(dtype)
+    got = top_positions(score, k)
+    assert got.size == k and np.unique(got).size == k
+    assert set(got.tolist()) == set(np.argpartition(-score, k - 1)[:k].tolist())
+
+
+def test_top_positions_falls_back_when_the_sample_misleads():
+    """The strided sample holds only the highest scores: about a hundred reach its threshold, fewer
+    than k, and the whole array is partitioned instead."""
+    n, k = 20_000, 1000
+    step = n // 1024
+    score = np.random.default_rng(1).random(n)
+    score[::step] += 10.0  # the sampled positions: the 1053 highest scores
+    score[1::step] += 5.0  # the next ones, never sampled
+    sample = score[::step]
+    assert (score >= np.sort(sample)[-114]).sum() < k  # the threshold the sample gives leaves too few
+    got = top_positions(score, k)
+    assert set(got.tolist()) == set(np.argsort(-score)[:k].tolist())
+
+
+def test_top_positions_edge_cases():
+    assert top_positions(np.array([1.0, 2.0]), 0).size == 0
+    assert top_positions(np.zeros(0), 3).size == 0
+    assert sorted(top_positions(np.array([3.0, 1.0, 2.0]), 5).tolist()) == [0, 1, 2]
+    idx = np.array([7, 9, 11, 13])
+    assert sorted(choose_top(idx, np.array([0.1, 0.9, 0.5, 0.7]), 2).tolist()) == [9, 13]
+
+
+# ----------------------------------------------------------------------------------- kernels
+def test_exit_takes_the_firms_whose_draw_is_below_their_probability():
+    f = population(6)
+    f.p_exit_q[:] = [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    f.alive[4] = False  # already gone: not counted again
+    n = exit_firms(f, q=7, rng=np.random.default_rng(0))
+    assert n == 2
+    assert f.alive.tolist() == [False, True, False, True, False, True]
+    assert f.exit_q.tolist() == [7, -1, 7, -1, -1, -1]
+
+
+def test_innovate_adds_steps_and_the_ai_ramp(inputs):
+    p = dataclasses.replace(inputs.params, innovation_step_mean=0.05, ai_plus_productivity_gain=0.08)
+    f = population(4)
+    f.p_innovate_q[:] = [1.0, 0.0, 0.0, 1.0]
+    f.alive[3] = False
+    f.ai_ramp_q[:] = [0, 2, 0, 0]
+    gain, n = innovate_firms(f, p, np.random.default_rng(3))
+    assert n == 1 and f.n_innovations.tolist() == [1, 0, 0, 0]
+    assert gain[0] > 0 and gain[1] == pytest.approx(0.02) and gain[2] == 0.0 and gain[3] == 0.0
+    np.testing.assert_array_equal(f.log_productivity, gain)
+    assert f.ai_ramp_q.tolist() == [0, 1, 0, 0]
+
+
+def test_ai_plus_is_adopted_by_above_size_firms_only():
+    f = population(3)
+    f.revenue[:] = [5.0, 0.1, 5.0]
+    f.ai_plus[2] = True
+    n = adopt_ai_plus(f, dataclasses.replace(Levers(), ai_plus_adoption_pct_per_year=100.0), np.random.default_rng(0))
+    assert n == 1 and f.ai_plus.tolist() == [True, False, True] and f.ai_ramp_q.tolist() == [4, 0, 0]
+
+
+def test_grow_without_land_caps_growth_and_books_the_refusal(inputs):
+    """Two above-size industrial firms double their revenue; the city has no land: both are refused,
+    grow only by the refused-growth share beyond what their land supports (none), and the refusal is
+    booked per city; a firm outside industry grows freely."""
+    s = inputs.sectors
+    ind_sector = int(np.flatnonzero(s.is_industry)[0])
+    p = dataclasses.replace(inputs.params, land_relocation_prob=0.0, land_refused_growth_share=0.25, land_capacity_slack=0.0)
+    f = population(3, revenue=1.0, sector=ind_sector)
+    f.sector[2] = int(np.flatnonzero(~s.is_industry)[0])
+    f.g_annual[:] = 4 * np.log(2.0)  # a quarter of it doubles revenue
+    ctx = GrowthContext(drift_annual=np.zeros(s.n), size_center=np.zeros(s.n), rd_reference=np.ones(s.n),
+                        va_ratio=np.full(s.n, 0.5), land_per_va=np.full(s.n, 10.0))
+    land = grow_firms(f, p, Levers(), q=0, dlogp=np.zeros(3), ctx=ctx, land_per_revenue=ctx.va_ratio * ctx.land_per_va,
+                      industry_sector=s.is_industry, priority_sector=s.emerging | s.is_future, plot_effect=1.0,
+                      budget_mu=np.zeros(2), rng=np.random.default_rng(0))
+    assert land.n_refused == 2 and land.allocated_mu.tolist() == [0.0, 0.0]
+    assert land.refused_mu[0] == pytest.approx(2 * 10.0) and land.refused_total_mu == pytest.approx(20.0)
+    assert f.land_refused.tolist() == [True, True, False]
+    np.testing.assert_allclose(f.revenue, [1.25, 1.25, 2.0], rtol=1e-6)
+
+
+def test_grow_with_land_grants_it_and_charges_the_city(inputs):
+    s = inputs.sectors
+    ind_sector = int(np.flatnonzero(s.is_industry)[0])
+    f = population(1, revenue=1.0, sector=ind_sector)
+    f.g_annual[:] = 4 * np.log(2.0)
+    ctx = GrowthContext(drift_annual=np.zeros(s.n), size_center=np.zeros(s.n), rd_reference=np.ones(s.n),
+                        va_ratio=np.full(s.n, 0.5), land_per_va=np.full(s.n, 10.0))
+    p = dataclasses.replace(inputs.params, land_capacity_slack=0.0)
+    land = grow_firms(f, p, Levers(), q=3, dlogp=np.zeros(1), ctx=ctx, land_per_revenue=ctx.va_ratio * ctx.land_per_va,
+                      industry_sector=s.is_industry, priority_sector=s.emerging | s.is_future, plot_effect=1.0,
+                      budget_mu=np.array([100.0]), rng=np.random.default_rng(0))
+    assert land.n_refused == 0 and land.allocated_mu[0] == pytest.approx(10.0)
+    assert f.land_mu[0] == pytest.approx(10.0) and f.revenue[0] == pytest.approx(2.0, rel=1e-6)
