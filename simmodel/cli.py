@@ -23,7 +23,7 @@ TASKS = {"run": "Project the targets' probabilities for one scenario (conf/run.y
          "compare": "Compare calibration runs side by side: runs=[default,replay] (names or run folders; conf/compare.yaml).",
          "memo": "Write a what-if memo from results on disk: results=PATH lang=zh|en (conf/memo.yaml).",
          "plot": "One figure from results on disk: kind=fan|probability|comparison|cost|calibration|backtest results=PATH lang=en|zh (conf/plot.yaml).",
-         "analyze": "Which levers matter: method=morris|sobol|prim, points evaluated as a sweep (conf/analyze.yaml).",
+         "analyze": "Which levers matter: method=morris|sobol|prim|invert|emulator, points evaluated as a sweep (conf/analyze.yaml).",
          "explore": "The what-if explorer in the browser: levers as controls, an instant estimate, then the model (conf/explore.yaml)."}
 _USAGE = "usage: simmodel TASK [hydra overrides]   (simmodel TASK --help for a task's options)\ntasks:\n" + "\n".join(
     f"  {name:<10} {text}" for name, text in TASKS.items())

@@ -41,8 +41,8 @@ def server_env(cfg: ExploreConfig) -> dict[str, str]:
                 SOLARA_TELEMETRY_MIXPANEL_ENABLE="False", SOLARA_THEME_SHOW_BANNER="False")
 
 
-TRAIN_HINT = ("simmodel analyze method=emulator name=explorer population.scale={scale:g} replicates={reps} "
-              "hydra/launcher=joblib")
+TRAIN_HINT = ("simmodel analyze method=emulator name=explorer screen=<a Morris analysis> population.scale={scale:g} "
+              "replicates={reps} hydra/launcher=joblib (README: The explorer)")
 
 
 def emulator_status(cfg: ExploreConfig) -> str:
