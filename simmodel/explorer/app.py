@@ -57,7 +57,7 @@ TEXT = {
         "same_as_start": "The state is the starting scenario itself.", "source_model": "model",
         "reused": "(reused: the same run was made before)", "grades": {"grounded": "grounded", "assumed": "assumed",
                                                                      "cost_only": "cost only", "uncertainty": "uncertainty"},
-        "lang": "Language", "value": "value",
+        "lang": "Language", "value": "value", "this_run": "This setting. ", "start_run": "The starting scenario, {s}. ",
         "trained": "Trained on {n} model runs around {s} at scale {scale} with {reps} replicates (the page runs "
                    "scale {page_scale} with {page_reps}).",
     },
@@ -83,7 +83,7 @@ TEXT = {
         "url_errors": "网址中以下部分未被采用：", "emulator_off": "无代理模型（{why}）",
         "same_as_start": "当前设置即起始情景本身。", "source_model": "模型",
         "reused": "（复用：此前已运行过相同设置）", "grades": labels.GRADES["zh"],
-        "lang": "语言", "value": "取值",
+        "lang": "语言", "value": "取值", "this_run": "当前设置。", "start_run": "起始情景（{s}）。",
         "trained": "基于{s}附近的 {n} 次模型运行训练（规模 {scale}，每次 {reps} 次模拟；本页运行规模 {page_scale}，{page_reps} 次模拟）。",
     },
 }
@@ -356,7 +356,7 @@ def Controls(state: S.PageState, start: dict, on_change):
 
 
 def _estimate_table(est: S.Estimate, lang: str, scenario: str) -> str:
-    s = labels.scenario_name(lang, scenario)
+    s = labels.scenario_name(lang, scenario) or scenario
     rows = [f"| {t(lang, 'target')} | {t(lang, 'year')} | {t(lang, 'est_p')} | {t(lang, 'est_change', s=s)} |",
             "|---|---|---|---|"]
     for tid in S.TARGET_IDS:
@@ -373,7 +373,7 @@ def _estimate_table(est: S.Estimate, lang: str, scenario: str) -> str:
 
 
 def _model_table(cmp, summary: dict, lang: str, scenario: str, same: bool) -> str:
-    s = labels.scenario_name(lang, scenario)
+    s = labels.scenario_name(lang, scenario) or scenario
     head = f"| {t(lang, 'target')} | {t(lang, 'year')} | {t(lang, 'p_met')} |"
     head += "" if same else f" {t(lang, 'change', s=s)} |"
     head += f" {t(lang, 'vs_nnp')} |"
@@ -443,23 +443,38 @@ def use_job(overrides: list[str]):
 
 
 @solara.component
-def ModelPanel(state: S.PageState, start_state: S.PageState):
+def EstimatePanel(est: S.Estimate, emu, lang: str, scenario: str):
+    with solara.Column(classes=["estimate"]):
+        heading(t(lang, 'estimate_head'))
+        if est.note:
+            solara.Info(t(lang, "no_estimate", why=est.note), classes=["no-estimate"])
+        else:
+            table(_estimate_table(est, lang, scenario), classes=["estimate-table"], style="color: #4a2c73")
+            solara.Text(t(lang, "estimate_note") + " " + _trained(emu, lang), classes=["caption"])
+
+
+@solara.component
+def ModelPanel(state: S.PageState, start_state: S.PageState, est: S.Estimate, emu):
+    """The estimate while the model runs, then the model's answer in its place."""
     lang = state.lang
     rs = run_settings()
     same = not state.changes
     # both hooks every time (hooks keep their order); with no change the two are one shared run
     job = use_job(S.run_overrides(state, rs))
     start_job = use_job(S.run_overrides(start_state, rs))
-    s = labels.scenario_name(lang, state.scenario)
+    s = labels.scenario_name(lang, state.scenario) or state.scenario
+    answered = job is not None and job.status == "done" and start_job is not None and start_job.status == "done"
+    if not answered:
+        EstimatePanel(est, emu, lang, state.scenario)
     heading(t(lang, 'model_head'))
-    for j in ([job] if same else [job, start_job]):
+    for j, whose in ([(job, "")] if same else [(job, t(lang, "this_run")), (start_job, t(lang, "start_run", s=s))]):
         if j is None:
             continue
         if j.status == "queued":
-            solara.Text(t(lang, "queued"))
+            solara.Text(whose + t(lang, "queued"))
         elif j.status == "running":
-            solara.Text(t(lang, "running", scale=f"{rs.scale:g}", reps=rs.replicates, s=s, stage=j.stage,
-                          done=j.done, total=j.total or "?"), classes=["run-progress"])
+            solara.Text(whose + t(lang, "running", scale=f"{rs.scale:g}", reps=rs.replicates, s=s, stage=j.stage,
+                                  done=j.done, total=j.total or "?"), classes=["run-progress"])
             solara.ProgressLinear(j.fraction if j.total else True)
         elif j.status == "failed":
             solara.Error(t(lang, "failed", error=j.error), classes=["run-error"])
@@ -577,12 +592,5 @@ def Page():
                 est = S.estimate(emu, state, start, cfg.emulator_max_error,
                                  S.scenario_settings(scenario_dir(), state.scenario)) if emu is not None else S.Estimate(
                     {}, t(lang, "emulator_off", why=why))
-                with solara.Column(classes=["estimate"]):
-                    heading(t(lang, 'estimate_head'))
-                    if est.note:
-                        solara.Info(t(lang, "no_estimate", why=est.note), classes=["no-estimate"])
-                    else:
-                        table(_estimate_table(est, lang, state.scenario), classes=["estimate-table"], style="color: #4a2c73")
-                        solara.Text(t(lang, "estimate_note") + " " + _trained(emu, lang), classes=["caption"])
-                ModelPanel(state, S.PageState(state.scenario, lang))
+                ModelPanel(state, S.PageState(state.scenario, lang), est, emu)
                 SavePanel(state, start)
