@@ -168,15 +168,20 @@ def _page_words() -> str:
     return "".join(sorted(set("".join(words))))
 
 
-@functools.lru_cache(maxsize=1)
 def font_css() -> str:
     """The CJK font cut down to every character the page can show, as an @font-face: the page then
     draws Chinese on a machine with no CJK font, and fetches nothing to do it. Cutting the font
     takes seconds, so the result is kept on disk beside the runs, keyed by the characters; the
-    server makes it before it starts (simmodel/explorer/server.py)."""
+    server makes it before it starts (simmodel/explorer/server.py). The characters are read again
+    at every render (about 2 ms): a scenario saved on the page brings words of its own (its
+    question), which the next cut carries."""
+    return _font_css(_page_words())
+
+
+@functools.lru_cache(maxsize=8)
+def _font_css(chars: str) -> str:
     import hashlib
 
-    chars = _page_words()
     cache = explore_root(settings().output_root) / "fonts" / f"cjk-{hashlib.sha256(chars.encode()).hexdigest()[:16]}.css"
     if cache.is_file():
         return cache.read_text(encoding="utf-8")
