@@ -382,7 +382,8 @@ def test_lever_estimate_model_refusal_and_save(server, browser, emulator_dir):
 
         # save as scenario, then compose it as `simmodel run` would
         name = f"browser_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        # the Chinese question uses characters found nowhere else on the page (倘, 若, 载): the page's font must still draw them
+        # the Chinese question uses characters found nowhere else on the page (倘, 若, 载): the page's
+        # font must still draw them
         q_en, q_zh = "What if the funds lived 12 years?", "倘若基金存续十二载，浙江新兴产业何如？"
         page.locator(".save-name input").fill(name)
         page.locator(".save-q-en input").fill(q_en)
@@ -432,7 +433,8 @@ def check_cjk_font(page) -> None:
         }
         const rules = [...document.styleSheets].flatMap(s => { try { return [...s.cssRules]; } catch (e) { return []; } })
             .filter(r => r instanceof CSSFontFaceRule && r.style.getPropertyValue('font-family').includes('simmodel-cjk'));
-        return {loaded: faces.some(f => f.status === 'loaded'), faces: faces.map(f => f.status), check: document.fonts.check('14px simmodel-cjk', text),
+        return {loaded: faces.some(f => f.status === 'loaded'), faces: faces.map(f => f.status),
+                check: document.fonts.check('14px simmodel-cjk', text),
                 src: rules.map(r => r.style.getPropertyValue('src')),
                 family: getComputedStyle(document.querySelector('.simmodel-page')).fontFamily};
     }""", "".join(sorted(chars)))
@@ -494,25 +496,28 @@ def test_saved_question_drawn_in_chinese(server, browser):
 
 def test_two_sessions_and_a_bad_address(server, browser):
     """Two browser sessions at once, each asking for its own run: both finish with their own
-    results. The second one's address also carries a value out of range and an unknown key."""
+    results. The first moves a lever the emulator was not trained on: no estimate, and why; the
+    second one's address also carries a value out of range and an unknown key."""
     a, b = Offline(browser), Offline(browser)
     try:
-        pa = a.page(server.url + "?scenario=baseline&lang=en&land_quota_mu_per_year=200000.0")
+        pa = a.page(server.url + "?scenario=baseline&lang=en&n_attracted_projects_per_year=80")
         pb = b.page(server.url + "?scenario=baseline&lang=en&land_quota_mu_per_year=80000.0&fund_life_years=99&nope=1")
+        wait_text(pa.locator(".no-estimate"), "not trained on n_attracted_projects_per_year", 60)
         errors = wait_text(pb.locator(".url-errors"), "nope", 60)
         assert "fund_life_years" in errors and "99" in errors and "[1, 20]" in errors, errors
         assert pa.locator(".url-errors").count() == 0
-        for page, quota in ((pa, "200000.0"), (pb, "80000.0")):
+        asked = ((pa, "levers.n_attracted_projects_per_year=80"), (pb, "levers.land_quota_mu_per_year=80000.0"))
+        for page, override in asked:
             wait_model(page)
             assert page.locator(".explorer-command").inner_text() == (
-                f"simmodel run scenario=baseline levers.land_quota_mu_per_year={quota} population.scale=0.02 "
-                "replicates=4 seed=20250101 uncertainty.decomposition_pairs=2")
-        fa, fb = run_folders(pa)[0], run_folders(pb)[0]
-        assert fa != fb
-        for page, folder, quota in ((pa, fa, "200000.0"), (pb, fb, "80000.0")):
+                f"simmodel run scenario=baseline {override} population.scale=0.02 replicates=4 seed=20250101 "
+                "uncertainty.decomposition_pairs=2")
+        folders = [run_folders(page)[0] for page, _ in asked]
+        assert folders[0] != folders[1]
+        for (page, override), folder in zip(asked, folders):
             overrides = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["overrides"]
-            assert f"levers.land_quota_mu_per_year={quota}" in overrides, overrides
-            assert not any("fund_life_years" in o for o in overrides), overrides
+            assert override in overrides, overrides
+            assert not any(o.startswith("levers.") and o != override for o in overrides), overrides
             check_p_met(page, folder)
         a.check()
         b.check()
