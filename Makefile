@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all bench clean python
+.PHONY: run test test-all bench explore clean python browser
 
 # Find a Python >= 3.12, preferring 3.12 (the tested one): $(PYTHON) if given, python3.12 on the PATH,
 # versions folder (pyenv's global version may be older and its 3.12 shim may not answer).
@@ -30,12 +30,31 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/simmodel run
 
+# The what-if explorer in the browser (simmodel/explorer/): its front end is installed into the
+# virtual environment once (from the npm registry; offline: python -m simmodel.explorer.assets --from DIR),
+# then the page is served on http://127.0.0.1:8765/ (simmodel explore port=... lang=en ...).
+explore: $(STAMP)
+	@$(BIN)/python -m simmodel.explorer.assets --check >/dev/null 2>&1 || $(BIN)/python -m simmodel.explorer.assets
+	$(BIN)/simmodel explore
+
 # Two processes, a test file each at a time: most tests wait on a subprocess, and files keep
 # their module fixtures (and the Ray tests) to themselves.
-test: $(STAMP)
+# The browser tests drive the explorer in a headless Chromium (Debian's package; Playwright's own download
+# cannot be reached from every network). Installed here where apt and root allow; otherwise those tests
+# fail saying what is missing (tests/integration/test_explorer_browser.py), they are never skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      echo "installing Debian's chromium for the browser tests (about 1.5 min)"; \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    else echo "warning: no chromium found and apt-get/root not available: the browser tests will fail; install chromium or set SIMMODEL_CHROMIUM=/path/to/chrome" >&2; fi; }
+
+test: $(STAMP) browser
+	@$(BIN)/python -m simmodel.explorer.assets --check >/dev/null 2>&1 || $(BIN)/python -m simmodel.explorer.assets
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-test-all: $(STAMP)
+test-all: $(STAMP) browser
+	@$(BIN)/python -m simmodel.explorer.assets --check >/dev/null 2>&1 || $(BIN)/python -m simmodel.explorer.assets
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m ''
 
 # Every benchmark, one process each, figures into benchmarks/RESULTS.md (about 25 min on 2 cores;

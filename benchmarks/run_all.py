@@ -1,5 +1,5 @@
 """Run every benchmark (each in its own process) and write benchmarks/RESULTS.md: the machine, the
-goals of issues 6 and 7 met or missed with their margins, and each script's printed figures.
+goals of issues 6, 7 and 16 met or missed with their margins, and each script's printed figures.
 
     .venv/bin/python benchmarks/run_all.py [--quick] [--out benchmarks/RESULTS.md] [--skip calibrate,sweep]
 
@@ -23,7 +23,8 @@ sys.path.insert(0, str(HERE))
 from _common import machine
 
 SCRIPTS = (("replicate", "bench_replicate.py"), ("reference", "bench_reference.py"), ("bandwidth", "bench_bandwidth.py"),
-           ("sweep", "bench_sweep.py"), ("calibrate", "bench_calibrate.py"), ("analyze", "bench_analyze.py"))
+           ("sweep", "bench_sweep.py"), ("calibrate", "bench_calibrate.py"), ("analyze", "bench_analyze.py"),
+           ("explorer", "bench_explorer.py"))
 
 
 def run_script(script: str, quick: bool, json_path: Path) -> tuple[str, float]:
@@ -81,6 +82,16 @@ def goal_rows(res: dict) -> list[tuple[str, str, str, str]]:
                      f"{an['wall_s'] / 60:.1f} min, {an['evaluations_per_min']:.0f} evaluations/min "
                      f"({an['points']} points x {an['replicates']} replicates)",
                      "met" if an["met"] else "missed", f"{100 * (an['wall_s'] / 60 / an['goal_minutes'] - 1):+.0f} %"))
+    ex = res.get("explorer")
+    if ex and not ex["quick"]:  # issue 16, through the browser
+        rows.append((f"explorer: lever change to the emulator's estimate on screen < {ex['goal_estimate_s']:g} s "
+                     f"(median of {len(ex['estimate_s'])} changes)",
+                     f"median {ex['estimate_median_s']:.2f} s, max {ex['estimate_max_s']:.2f} s",
+                     "met" if ex["estimate_met"] else "missed",
+                     f"{100 * (ex['estimate_median_s'] / ex['goal_estimate_s'] - 1):+.0f} %"))
+        rows.append((f"explorer: lever change to the model's answer at scale {ex['run']['scale']:g}, "
+                     f"{ex['run']['replicates']} replicates < {ex['goal_model_s']:g} s", f"{ex['model_s']:.1f} s",
+                     "met" if ex["model_met"] else "missed", f"{100 * (ex['model_s'] / ex['goal_model_s'] - 1):+.0f} %"))
     return rows
 
 

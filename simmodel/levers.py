@@ -431,13 +431,13 @@ def policy_history(start_year: int, steps: dict) -> PolicyHistory:
                 close = difflib.get_close_matches(name, list(known), n=1)
                 raise ConfigError(f"policy_history.levers.{year}.{name}: no such lever"
                                   + (f"; did you mean {close[0]}?" if close else "; the levers are listed in docs/ODD.md"))
-            _check_one(name, value.value if isinstance(value, enum.Enum) else value, known[name],
+            check_one(name, value.value if isinstance(value, enum.Enum) else value, known[name],
                        f"policy_history.levers.{year}:")
         out.append((year, tuple(sorted((k, v.value if isinstance(v, enum.Enum) else v) for k, v in changes.items()))))
     return PolicyHistory(int(start_year), tuple(out))
 
 
-def _check_one(name: str, value: Any, spec: LeverSpec, kind: str) -> None:
+def check_one(name: str, value: Any, spec: LeverSpec, kind: str) -> None:
     if spec.grade not in LEVER_GRADES + ("uncertainty",):
         raise ConfigError(f"{kind} {name}: pedigree grade {spec.grade!r} is not one of {', '.join(LEVER_GRADES)}")
     where = f"(draft article {spec.article})" if spec.article else "(uncertainty)"
@@ -457,10 +457,10 @@ def _check_one(name: str, value: Any, spec: LeverSpec, kind: str) -> None:
 def validate(levers: Levers, uncertainties: Uncertainties | None = None) -> None:
     """Raise ConfigError naming the first lever or uncertainty outside its declared range."""
     for name, spec in specs(Levers).items():
-        _check_one(name, getattr(levers, name), spec, "lever")
+        check_one(name, getattr(levers, name), spec, "lever")
     if uncertainties is not None:
         for name, spec in specs(Uncertainties).items():
-            _check_one(name, getattr(uncertainties, name), spec, "uncertainty")
+            check_one(name, getattr(uncertainties, name), spec, "uncertainty")
 
 
 def articles_covered() -> set[int]:

@@ -356,10 +356,27 @@ VALUE_NAMES_ZH = {"portfolio": "整体业绩考核", "yearly_profit": "按年度
 
 
 def scenario_name(lang: str, slug: str) -> str:
-    """A scenario's name: the slug in English, the Chinese name in Chinese ('' where it has none)."""
+    """A scenario's name: the slug in English, the Chinese name in Chinese: from SCENARIO_NAMES_ZH, else
+    the file's '# 名称:' header line (a scenario saved from the explorer has one), else ''."""
     if lang == "zh":
-        return SCENARIO_NAMES_ZH.get(slug, "")
+        return SCENARIO_NAMES_ZH.get(slug) or scenario_header(slug, "名称:")
     return slug
+
+
+def scenario_header(slug: str, key: str, scenario_dir: Path | None = None) -> str:
+    """The value of a '# key ...' line in the header of scenarios/<slug>.yaml ('' where there is none)."""
+    from simmodel.config import PROJECT_ROOT
+
+    path = Path(scenario_dir or PROJECT_ROOT / "scenarios") / f"{slug}.yaml"
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", str(slug)) or not path.is_file():
+        return ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        text = line.lstrip("#").strip()
+        if text.startswith(key):
+            return text[len(key):].strip()
+    return ""
 
 
 def parameter_name(lang: str, name: str) -> str:

@@ -52,7 +52,7 @@ from pathlib import Path
 from tests.integration.test_cli import ROOT, run_cli
 
 README = ROOT / "README.md"
-TASKS = ("run", "calibrate", "backtest", "compare", "memo", "plot", "analyze")
+TASKS = ("run", "calibrate", "backtest", "compare", "memo", "plot", "analyze", "explore")
 FACTORS = "factors=[fund_life_years,land_quota_mu_per_year,world_demand_shift_pct]"
 SMALL = {
     "run": ["population.scale=0.02", "replicates=2", "workers=1", "uncertainty.decomposition_pairs=0",
@@ -61,7 +61,9 @@ SMALL = {
     "backtest": ["population.scale=0.02", "replicates=2", "max_evaluations=3", "forecast_replicates=2", "workers=1",
                  "progress=false"],
     "analyze": ["population.scale=0.02", "replicates=2", "trajectories=2", "samples=10", "sobol_n=2", "batch=2",
-                "generations=1", "polish_rounds=0"],
+                "generations=1", "polish_rounds=0", "emulator_points=8"],
+    # a server: it runs until the page answers (see serve_once), on any free port
+    "explore": ["port=0"],
     "memo": ["pdf=false"],  # the same memo whether or not this machine has a PDF converter
     "compare": [],
     "plot": [],
@@ -211,7 +213,7 @@ class Workspace:
 
     def execute(self, args: list[str], label: str) -> subprocess.CompletedProcess:
         t0 = time.perf_counter()
-        proc = run_cli(args, self.cwd, timeout=600)
+        proc = serve_once(args, self.cwd) if args[:1] == ["explore"] and "--cfg" not in args else run_cli(args, self.cwd, timeout=600)
         self.log.append((label, time.perf_counter() - t0, proc.returncode))
         return proc
 
@@ -266,6 +268,44 @@ class Workspace:
         for t in threads:
             t.join()
         return failures
+
+
+def serve_once(args: list[str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
+    """`simmodel explore` runs until stopped: it passes when it prints its address and the page
+    answers there; it is then stopped. Exits early with the server's own status and message."""
+    import os
+    import signal
+    import urllib.request
+
+    from tests.integration.test_cli import SIMMODEL
+
+    proc = subprocess.Popen([SIMMODEL, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    out, url, deadline = [], None, time.monotonic() + timeout
+    try:
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            out.append(line)
+            m = re.search(r"(http://\S+?/)\s", line)
+            url = m.group(1) if m else None
+        while url and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    if r.status == 200:
+                        return subprocess.CompletedProcess(args, 0, "".join(out), "")
+            except OSError:
+                time.sleep(0.5)
+        proc.poll()
+        err = proc.stderr.read() if proc.returncode is not None else "the page did not answer"
+        return subprocess.CompletedProcess(args, proc.returncode or 1, "".join(out), err)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 def _digest(folder: Path) -> str:
