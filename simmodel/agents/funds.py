@@ -3,7 +3,7 @@
 Each fund is a Mesa agent with a size, a vintage, a life and an evaluation regime. Once a year it
 exits what has matured, sells early what its rules force it to sell (exit_year), follows on in its
 growing holdings (follow_on), and invests in firms whose expected time to exit fits in its remaining
-life (screen, take_deals; SPEC 4a, seed art. 22); simmodel.model.funds runs the year over every fund.
+life (eligible, screen, take_deals; SPEC 4a, seed art. 22); simmodel.model.funds runs the year over every fund.
 Holdings are small arrays (one row per deal); the screening of candidates is vectorised over the
 whole firm population.
 """
@@ -34,8 +34,6 @@ class Candidates:
     tte_years: np.ndarray  # expected time to exit, years (float32)
     log_productivity: np.ndarray  # float32
     revenue: np.ndarray  # CNY 100 m per yr, when the kind was first screened this year
-    position: np.ndarray  # position among the n_screened alive firms (indexes a screening-noise row)
-    n_screened: int  # alive firms when the year's first screen was taken
 
 
 @dataclass(frozen=True)
@@ -111,10 +109,9 @@ class Fund(mesa.Agent):
             if cache is not None:
                 cache[_ALIVE] = base
         alive, stage, sector, tte, lp = base
-        keep = np.flatnonzero(self.stage_table[stage] & self.sector_mask[sector])
+        keep = self.stage_table[stage] & self.sector_mask[sector]
         idx = alive[keep]
-        out = Candidates(firm=idx, tte_years=tte[keep], log_productivity=lp[keep], revenue=firms.revenue[idx],
-                         position=keep, n_screened=alive.size)
+        out = Candidates(firm=idx, tte_years=tte[keep], log_productivity=lp[keep], revenue=firms.revenue[idx])
         if cache is not None:
             cache[self.kind] = out
         return out
@@ -173,33 +170,37 @@ class Fund(mesa.Agent):
         crowd = self.crowd_in_ratio(self.life_years, regime, params)
         return self.size_cny_100m * scale * (1.0 + crowd) / params.fund_deploy_years, crowd
 
-    def screen(self, cand: Candidates, noise: np.ndarray, *, year: int, budget: float, crowd: float,
-               regime: FundRegime, max_single_share: float, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """New deals within ``budget`` (CNY 100 m): among the candidates whose expected time to exit
-        fits in the fund's remaining life (and, under yearly-profit rules, its short horizon, above
-        size) and that it does not hold, the best by log productivity plus screening noise (``noise``:
-        a uniform on [0, 1) per screened alive firm, indexed by Candidates.position), best first, until
-        the budget is spent. Returns (firms, tickets in CNY 100 m, expected years to exit)."""
-        idx, tte, lp, rev = cand.firm, cand.tte_years, cand.log_productivity, cand.revenue
-        none = (idx[:0], np.zeros(0), np.zeros(0))
+    def eligible(self, cand: Candidates, *, year: int, regime: FundRegime, params: Params) -> np.ndarray:
+        """Positions (in ``cand``) of the candidates the fund may back this year: their expected time
+        to exit fits in its remaining life (and, under yearly-profit rules, its short horizon, and they
+        are above size), and it does not hold them already."""
+        idx, tte = cand.firm, cand.tte_years
         ok = tte <= self.vintage + self.life_years - year
         if regime == FundRegime.yearly_profit:
-            ok &= (tte <= params.fund_yearly_profit_horizon_years) & (rev >= ABOVE_SIZE_REVENUE_CNY_100M)
+            ok &= (tte <= params.fund_yearly_profit_horizon_years) & (cand.revenue >= ABOVE_SIZE_REVENUE_CNY_100M)
         if self.h_firm.size:  # not twice in one firm; idx is sorted, so find holdings by bisection
             pos_h = np.searchsorted(idx, self.h_firm)
             pos_h = pos_h[(pos_h < idx.size) & (idx[np.minimum(pos_h, idx.size - 1)] == self.h_firm)]
             ok[pos_h] = False
-        sel = np.flatnonzero(ok)
+        return np.flatnonzero(ok)
+
+    def screen(self, cand: Candidates, sel: np.ndarray, noise: np.ndarray, *, budget: float, crowd: float,
+               max_single_share: float, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """New deals within ``budget`` (CNY 100 m) among the eligible candidates ``sel`` (see
+        eligible): the best by log productivity plus screening noise (``noise``: a uniform on [0, 1)
+        per eligible candidate), best first, until the budget is spent. Returns (firms, tickets in
+        CNY 100 m, expected years to exit)."""
         if sel.size == 0:
-            return none
+            return cand.firm[:0], np.zeros(0), np.zeros(0)
         cap = max(max_single_share * self.size_cny_100m * (1.0 + crowd), params.fund_min_ticket_cny_100m)
-        ticket_all = np.clip(params.fund_ticket_to_revenue * rev[sel], params.fund_min_ticket_cny_100m, cap)
+        ticket_all = np.clip(params.fund_ticket_to_revenue * cand.revenue[sel], params.fund_min_ticket_cny_100m, cap)
         k = min(sel.size, int(math.ceil(2 * budget / float(ticket_all.mean()))) + 1)
         # screening is noisy: uniform noise on log productivity (cheaper than Gumbel, same role)
-        score = lp[sel] + noise[cand.position[sel]]
+        score = cand.log_productivity[sel] + noise
         pos = top_positions(score, k)
         pos = pos[np.argsort(-score[pos], kind="stable")]
-        chosen, tickets, tte_chosen = idx[sel[pos]], ticket_all[pos], tte[sel[pos]].astype(np.float64)
+        best = sel[pos]
+        chosen, tickets, tte_chosen = cand.firm[best], ticket_all[pos], cand.tte_years[best].astype(np.float64)
         take = np.cumsum(tickets) <= budget
         return chosen[take], tickets[take], tte_chosen[take]
 

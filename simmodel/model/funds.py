@@ -46,6 +46,11 @@ def initial_commitments(base: Mapping[str, BaseQuantity], params: Params, base_y
     return out
 
 
+def _draws(rng: np.random.Generator, sizes: list[int], dtype: type) -> list[np.ndarray]:
+    """Uniforms on [0, 1) in one call, split into consecutive parts of the given sizes."""
+    return np.split(rng.random(sum(sizes), dtype=dtype), np.cumsum(sizes)[:-1]) if sizes else []
+
+
 def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime: FundRegime, max_share: float,
               gestation: np.ndarray, long_horizon: np.ndarray, params: Params, scale: float, rng: np.random.Generator,
               sales_rng: np.random.Generator, cache: dict) -> FundYear:
@@ -59,17 +64,16 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
     same order: deals change only equity and investor counts, which no exit, follow-on or screen
     reads. The year's randomness is drawn at once, each kind in one call: a uniform per holding from
     ``sales_rng`` (forced sales; a stream of its own, so that a scenario whose funds hold more firms
-    does not shift everyone's screening noise) and a row of screening noise per deploying fund over the
-    screened alive firms from ``rng``. ``cache`` shares
-    the candidates' screens between funds (and, in the set-up, between years). Writes equity,
-    n_investors, revenue and penalty_until_q of the firms the funds enter or leave."""
+    does not shift everyone's screening noise) and, from ``rng``, screening noise: a uniform per
+    candidate of its kind for every deploying fund. ``cache`` shares the candidates' screens between funds
+    (and, in the set-up, between years). Writes equity, n_investors, revenue and penalty_until_q of
+    the firms the funds enter or leave."""
     for fd in funds:
         fd.last_budget = 0.0
     early_before = sum(fd.n_exits_early for fd in funds)
     long_before = sum(fd.deployed_long_horizon for fd in funds)
     active = [fd for fd in funds if fd.vintage <= year and (fd.h_firm.size or fd.deploying(year, params))]
-    held = np.cumsum([fd.h_firm.size for fd in active], dtype=np.int64)
-    sell_u = np.split(sales_rng.random(int(held[-1]) if held.size else 0), held[:-1])
+    sell_u = _draws(sales_rng, [fd.h_firm.size for fd in active], np.float64)
     plans = []
     for fd, u in zip(active, sell_u, strict=True):
         reg = regime if fd.government else FundRegime.portfolio
@@ -78,16 +82,17 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
         budget, crowd = fd.year_budget(reg, params, scale)
         fd.last_budget = budget
         follow_on = fd.follow_on(firms, budget * params.fund_follow_on_share, params)
-        plans.append((fd, reg, budget - follow_on, crowd, follow_on, fd.candidates(firms, gestation, params, cache)))
-    noise = rng.random((len(plans), max((p[-1].n_screened for p in plans), default=0)), dtype=np.float32)
+        cand = fd.candidates(firms, gestation, params, cache)
+        sel = fd.eligible(cand, year=year, regime=reg, params=params) if budget > follow_on else cand.firm[:0]
+        plans.append((fd, budget - follow_on, crowd, follow_on, cand, sel))
+    # a noise row per deploying fund over every candidate of its kind, eligible or not: a firm's draw
+    # does not depend on which others a fund may back, so two scenarios whose rules differ (a fund's
+    # life, its regime) still screen the same firms with the same noise (common random numbers)
+    noise = _draws(rng, [p[4].firm.size for p in plans], np.float32)
     deployed = 0.0
-    for (fd, reg, budget, crowd, follow_on, cand), row in zip(plans, noise, strict=True):
-        spent = 0.0
-        if budget > 0 and cand.firm.size:
-            deals = fd.screen(cand, row, year=year, budget=budget, crowd=crowd, regime=reg, max_single_share=max_share,
-                              params=params)
-            spent = fd.take_deals(year, firms, *deals, crowd=crowd, long_horizon=long_horizon)
-        deployed += spent + follow_on
+    for (fd, budget, crowd, follow_on, cand, sel), u in zip(plans, noise, strict=True):
+        deals = fd.screen(cand, sel, u[sel], budget=budget, crowd=crowd, max_single_share=max_share, params=params)
+        deployed += fd.take_deals(year, firms, *deals, crowd=crowd, long_horizon=long_horizon) + follow_on
     return FundYear(deployed_cny_100m=deployed, budget_cny_100m=sum(fd.last_budget for fd in funds),
                     n_early_exits=sum(fd.n_exits_early for fd in funds) - early_before,
                     deployed_long_horizon_cny_100m=sum(fd.deployed_long_horizon for fd in funds) - long_before)
