@@ -274,7 +274,7 @@ def wait_model(page, timeout_s: float = RUN_S) -> None:
 SEEN: dict = {}
 
 
-def test_lever_estimate_model_refusal_and_save(server, browser, emulator_dir):
+def test_lever_estimate_model_refusal_and_save(browser, server, emulator_dir):  # browser first: fails fast without Chromium
     from simmodel.analysis.emulator import load_emulator
     from simmodel.errors import ConfigError
     from simmodel.explorer import state as S
@@ -449,7 +449,7 @@ def check_cjk_font(page) -> None:
     assert not missing, f"the page's CJK font has no glyph for {''.join(missing)!r}: those show as boxes"
 
 
-def test_reload_from_the_address_then_chinese(server, browser):
+def test_reload_from_the_address_then_chinese(browser, server):
     if "url" not in SEEN:
         pytest.fail("needs the state that test_lever_estimate_model_refusal_and_save reached (it failed)")
     off = Offline(browser)
@@ -479,7 +479,7 @@ def test_reload_from_the_address_then_chinese(server, browser):
         off.close()
 
 
-def test_saved_question_drawn_in_chinese(server, browser):
+def test_saved_question_drawn_in_chinese(browser, server):
     """A scenario saved on the page with its Chinese question, chosen as the starting point: the
     question shows, and the page's font has its characters."""
     if "saved" not in SEEN:
@@ -494,7 +494,7 @@ def test_saved_question_drawn_in_chinese(server, browser):
         off.close()
 
 
-def test_two_sessions_and_a_bad_address(server, browser):
+def test_two_sessions_and_a_bad_address(browser, server):
     """Two browser sessions at once, each asking for its own run: both finish with their own
     results. The first moves a lever the emulator was not trained on: no estimate, and why; the
     second one's address also carries a value out of range and an unknown key."""
