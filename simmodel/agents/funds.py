@@ -104,12 +104,13 @@ class Fund(mesa.Agent):
             stage, sector = firms.stage[alive].astype(np.intp), firms.sector[alive]  # intp: fast lookups below
             # time to exit shrinks as the firm climbs the ladder
             tte_factor = np.maximum(params.fund_min_tte_share, 1.0 - params.fund_maturity_discount_per_stage * LADDER_RANK)
-            base = (alive, stage, sector, (gestation[sector] * tte_factor[stage]).astype(np.float32),
+            # (stage, sector) as one code: each kind's screen is then one table lookup per firm
+            base = (alive, stage * gestation.size + sector, (gestation[sector] * tte_factor[stage]).astype(np.float32),
                     firms.log_productivity[alive].astype(np.float32))
             if cache is not None:
                 cache[_ALIVE] = base
-        alive, stage, sector, tte, lp = base
-        keep = self.stage_table[stage] & self.sector_mask[sector]
+        alive, code, tte, lp = base
+        keep = (self.stage_table[:, None] & self.sector_mask[None, :]).ravel()[code]
         idx = alive[keep]
         out = Candidates(firm=idx, tte_years=tte[keep], log_productivity=lp[keep], revenue=firms.revenue[idx])
         if cache is not None:

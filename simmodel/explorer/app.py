@@ -57,7 +57,7 @@ TEXT = {
         "same_as_start": "The state is the starting scenario itself.", "source_model": "model",
         "reused": "(reused: the same run was made before)", "grades": {"grounded": "grounded", "assumed": "assumed",
                                                                      "cost_only": "cost only", "uncertainty": "uncertainty"},
-        "lang": "Language", "value": "value", "this_run": "This setting. ", "start_run": "The starting scenario, {s}. ",
+        "lang": "Language", "value": "value", "this_run": "This setting. ", "constant": "(the same in every training run)", "start_run": "The starting scenario, {s}. ",
         "trained": "Trained on {n} model runs around {s} at scale {scale} with {reps} replicates (the page runs "
                    "scale {page_scale} with {page_reps}).",
     },
@@ -83,7 +83,7 @@ TEXT = {
         "url_errors": "网址中以下部分未被采用：", "emulator_off": "无代理模型（{why}）",
         "same_as_start": "当前设置即起始情景本身。", "source_model": "模型",
         "reused": "（复用：此前已运行过相同设置）", "grades": labels.GRADES["zh"],
-        "lang": "语言", "value": "取值", "this_run": "当前设置。", "start_run": "起始情景（{s}）。",
+        "lang": "语言", "value": "取值", "this_run": "当前设置。", "constant": "（所有训练运行中均相同）", "start_run": "起始情景（{s}）。",
         "trained": "基于{s}附近的 {n} 次模型运行训练（规模 {scale}，每次 {reps} 次模拟；本页运行规模 {page_scale}，{page_reps} 次模拟）。",
     },
 }
@@ -282,7 +282,8 @@ def _pct(x: float) -> str:
 
 
 def _signed(x: float) -> str:
-    return "–" if x != x else f"{x:+.2f}"
+    """+0.12; a change that rounds to zero is +0.00, never -0.00."""
+    return "–" if x != x else f"{(0.0 if abs(x) < 0.005 else x):+.2f}"
 
 
 # --- components ----------------------------------------------------------------------------------
@@ -372,8 +373,10 @@ def _estimate_table(est: S.Estimate, lang: str, scenario: str) -> str:
             name = f"{tid} {labels.target_name(lang, tid)}"
             if "refused" in v:
                 rows.append(f"| {name} | {year} | {t(lang, 'refused', why=v['refused'])} | |")
+            elif v.get("constant"):  # never varied over the training runs: no error to show, nothing to estimate
+                rows.append(f"| {name} | {year} | {v['p']:.2f} {t(lang, 'constant')} | {_signed(0.0)} |")
             else:
-                rows.append(f"| {name} | {year} | ≈ {v['p']:.2f} ± {v['error']:.2f} | ≈ {v['change']:+.2f} |")
+                rows.append(f"| {name} | {year} | ≈ {v['p']:.2f} ± {v['error']:.2f} | ≈ {_signed(v['change'])} |")
     return "\n".join(rows)
 
 

@@ -82,17 +82,18 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
         budget, crowd = fd.year_budget(reg, params, scale)
         fd.last_budget = budget
         follow_on = fd.follow_on(firms, budget * params.fund_follow_on_share, params)
-        cand = fd.candidates(firms, gestation, params, cache)
-        sel = fd.eligible(cand, year=year, regime=reg, params=params) if budget > follow_on else cand.firm[:0]
-        plans.append((fd, budget - follow_on, crowd, follow_on, cand, sel))
+        plans.append((fd, reg, budget - follow_on, crowd, follow_on, fd.candidates(firms, gestation, params, cache)))
     # a noise row per deploying fund over every candidate of its kind, eligible or not: a firm's draw
     # does not depend on which others a fund may back, so two scenarios whose rules differ (a fund's
     # life, its regime) still screen the same firms with the same noise (common random numbers)
-    noise = _draws(rng, [p[4].firm.size for p in plans], np.float32)
+    noise = _draws(rng, [p[-1].firm.size for p in plans], np.float32)
     deployed = 0.0
-    for (fd, budget, crowd, follow_on, cand, sel), u in zip(plans, noise, strict=True):
-        deals = fd.screen(cand, sel, u[sel], budget=budget, crowd=crowd, max_single_share=max_share, params=params)
-        deployed += fd.take_deals(year, firms, *deals, crowd=crowd, long_horizon=long_horizon) + follow_on
+    for (fd, reg, budget, crowd, follow_on, cand), u in zip(plans, noise, strict=True):
+        if budget > 0:
+            sel = fd.eligible(cand, year=year, regime=reg, params=params)
+            deals = fd.screen(cand, sel, u[sel], budget=budget, crowd=crowd, max_single_share=max_share, params=params)
+            follow_on += fd.take_deals(year, firms, *deals, crowd=crowd, long_horizon=long_horizon)
+        deployed += follow_on
     return FundYear(deployed_cny_100m=deployed, budget_cny_100m=sum(fd.last_budget for fd in funds),
                     n_early_exits=sum(fd.n_exits_early for fd in funds) - early_before,
                     deployed_long_horizon_cny_100m=sum(fd.deployed_long_horizon for fd in funds) - long_before)
