@@ -65,9 +65,9 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
     reads. The year's randomness is drawn at once, each kind in one call: a uniform per holding from
     ``sales_rng`` (forced sales; a stream of its own, so that a scenario whose funds hold more firms
     does not shift everyone's screening noise) and, from ``rng``, screening noise: a uniform per
-    candidate of its kind for every deploying fund. ``cache`` shares the candidates' screens between funds
-    (and, in the set-up, between years). Writes equity, n_investors, revenue and penalty_until_q of
-    the firms the funds enter or leave."""
+    candidate of its kind for every deploying fund. ``cache`` shares the candidates' screens between
+    funds (and, in the set-up, between years). Writes equity, n_investors, revenue and penalty_until_q
+    of the firms the funds enter or leave."""
     for fd in funds:
         fd.last_budget = 0.0
     early_before = sum(fd.n_exits_early for fd in funds)
