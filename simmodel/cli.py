@@ -13,8 +13,8 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 
 from simmodel.config import PROJECT_ROOT, RunConfig
-from simmodel.errors import ConfigError, SimmodelError
-from simmodel.scenario_files import SCENARIO_DIR, check_scenario_file, scenario_question  # noqa: F401 - public here too
+from simmodel.errors import SimmodelError
+from simmodel.scenario_files import SCENARIO_DIR, SCENARIO_KEYS, check_scenario_file, scenario_question  # noqa: F401 - public here too
 
 CONF_DIR = PROJECT_ROOT / "conf"
 TASKS = {"run": "Project the targets' probabilities for one scenario (conf/run.yaml).",

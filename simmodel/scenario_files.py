@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from simmodel.config import PROJECT_ROOT
-from simmodel.errors import SimmodelError
+from simmodel.errors import ConfigError, SimmodelError
 
 SCENARIO_DIR = PROJECT_ROOT / "scenarios"
 
@@ -30,8 +30,6 @@ SCENARIO_KEYS = ("levers", "uncertainties", "population", "params", "policy_hist
 
 
 def _scenario_error(path: Path, line: int | None, text: str) -> SimmodelError:
-    from simmodel.errors import ConfigError
-
     where = f"scenario file {path}" + (f", line {line}" if line else "")
     # one line whatever the file holds: a key or value with a newline or control character is escaped
     text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

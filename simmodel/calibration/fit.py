@@ -249,7 +249,7 @@ def fit(inputs: ModelInputs, table: dict[str, ParamInfo], moments: list[Moment],
         J = jacobian(z_hat)
     finally:
         sim.close()
-    M, B = len(moments), len(bounds)
+    M = len(moments)
     r = residuals(z_hat)
     data_r = r[:M]
     loss = float(r @ r)

@@ -31,13 +31,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simmodel import config as config_mod
-from simmodel.cli import SCENARIO_KEYS, check_scenario_file, precheck_overrides
+from simmodel.cli import precheck_overrides
 from simmodel.config import PROJECT_ROOT, RunConfig
 from simmodel.data import INDICATOR_COLUMNS, INDICATOR_UNITS, YEAR_RANGE, load_indicators
 from simmodel.errors import SimmodelError
 from simmodel.indicators import INDICATORS
 from simmodel.levers import Levers, Uncertainties, specs
 from simmodel.model import SimModel
+from simmodel.scenario_files import SCENARIO_KEYS, check_scenario_file
 
 SCALE = 0.005  # about 600 firms: a replicate to 2030 in a few tenths of a second
 INDICATOR_FILE = PROJECT_ROOT / "calibration" / "data" / "zhejiang_indicators.csv"

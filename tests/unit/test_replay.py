@@ -15,7 +15,7 @@ from simmodel.config import CalibrateConfig, PopulationConfig, RunConfig, load_p
 from simmodel.data import base_year_path, load_base_year
 from simmodel.errors import ConfigError, DataError
 from simmodel.ensemble import load_inputs
-from simmodel.levers import Levers, PolicyHistory, Uncertainties, no_new_policy_values, policy_history
+from simmodel.levers import Levers, Uncertainties, no_new_policy_values, policy_history
 from simmodel.model import SimModel
 from simmodel.replay import GAP_QUANTITIES, replay_gap
 
