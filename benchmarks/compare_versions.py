@@ -10,8 +10,9 @@ that worktree first on its path; this checkout runs in this process. Each runs `
 replicates per scenario, from one root seed: seeds 0..R-1 of ``simmodel.ensemble.replicate_seeds``
 for this checkout and R..2R-1 for the other, so that the two samples are independent (on common
 seeds two versions that share most of their streams would give correlated samples, which the tests
-do not assume). A scenario is a file of scenarios/ (its levers and uncertainties). Checked: the indicators of the reference check (``bench_reference.CHECKED``) and the
-flows of the stages a stream change usually touches (funds, fiscal cost, designations), in 2027.
+do not assume). A scenario is a file of scenarios/ (its levers and uncertainties). Checked: the
+indicators of the reference check (``bench_reference.CHECKED``) and the flows of the stages a stream
+change usually touches (funds, fiscal cost, designations), in 2027.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ SCENARIOS = ROOT / "scenarios"
 _SAMPLER = r"""
 import dataclasses, json, sys
 import numpy as np
-root, out, scale, r0, r1, root_seed = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+root, out, scale = sys.argv[1], sys.argv[2], float(sys.argv[3])
+r0, r1, root_seed = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 changes, keys = json.loads(sys.argv[7]), [tuple(k) for k in json.loads(sys.argv[8])]
 sys.path.insert(0, root)
 from simmodel.config import RunConfig
@@ -91,7 +93,8 @@ def main(argv: list[str] | None = None) -> dict:
     scenarios = args.scenario or ["baseline", "fund_yearly_profit"]
     commit = subprocess.run(["git", "rev-parse", "--short", args.against], cwd=ROOT, capture_output=True, text=True,
                             check=True).stdout.strip()
-    here = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    here = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
     if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True,
                       check=False).stdout.strip():
         here += " with uncommitted changes"

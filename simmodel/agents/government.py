@@ -339,7 +339,8 @@ class Government(mesa.Agent):
             land_mu=np.where(s.is_industry[sector[ok]], need[ok], 0.0),
             entry_q=q, origin=ORIGIN_ATTRACTED, revenue_year_start=revenue[ok], age_q=0,
             penalty_until_q=-1, boost_until_q=-1)
-        self.book("n_attracted_projects_per_year", year, n_ok * lv.attraction_grant_cny_10k_per_project / CNY_10K_PER_CNY_100M / scale)
+        self.book("n_attracted_projects_per_year", year,
+                  n_ok * lv.attraction_grant_cny_10k_per_project / CNY_10K_PER_CNY_100M / scale)
         return new
 
     def bid_national_clusters(self, year: int, params: Params, levers: Levers, rng: np.random.Generator, *,

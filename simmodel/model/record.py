@@ -36,6 +36,7 @@ def year_record(year: int, *, base_year: int, years: Sequence[int], agg: ind.Sec
     gdp = ind.gdp_cny_100m(agg, rest)
     other_rd = c.other_rd_cny_100m * gdp / base_gdp_cny_100m
     fut = ind.future_industry_revenue_cny_100m(agg, s)
+    t6 = ind.t6_future_growth_pct_per_year(fut, base_future_revenue_cny_100m, years_since) if years_since else float("nan")
     rec = {
         "year": year,
         "t1_emerging_share_415x_pct": ind.t1_emerging_share_415x_pct(agg, s),
@@ -43,7 +44,7 @@ def year_record(year: int, *, base_year: int, years: Sequence[int], agg: ind.Sec
         "t3_digital_core_share_gdp_pct": ind.t3_digital_core_share_gdp_pct(agg, s, c.digital_scale, rest),
         "t4_national_clusters": float(n_national_clusters),
         "t5_pilot_zones": float(n_pilot_zones),
-        "t6_future_growth_pct_per_year": ind.t6_future_growth_pct_per_year(fut, base_future_revenue_cny_100m, years_since) if years_since else float("nan"),
+        "t6_future_growth_pct_per_year": t6,
         "gdp_cny_100m": gdp,
         "digital_core_va_cny_100m": ind.digital_core_va_cny_100m(agg, s, c.digital_scale),
         "above_size_industry_va_cny_100m": ind.above_size_industry_va_cny_100m(agg, s),

@@ -31,7 +31,8 @@ def calibrate_growth(firms: Firms, sectors: SectorTable, params: Params, calib: 
     w = f.revenue
     sec = f.sector
     logr = log_revenue(f)
-    size_center = np.bincount(sec, weights=w * logr, minlength=s.n) / np.maximum(np.bincount(sec, weights=w, minlength=s.n), 1e-12)
+    size_center = (np.bincount(sec, weights=w * logr, minlength=s.n)
+                   / np.maximum(np.bincount(sec, weights=w, minlength=s.n), 1e-12))
     rd = f.rd_spending(p)
     counts = np.bincount(sec, minlength=s.n)
     rd_ref = np.bincount(sec, weights=rd, minlength=s.n) / np.maximum(counts, 1)
@@ -45,7 +46,8 @@ def calibrate_growth(firms: Firms, sectors: SectorTable, params: Params, calib: 
     innov = innovation_hazard(f, ctx, p, 1.0) * p.innovation_step_mean
     hazard = exit_hazard(f, p, 0, 0.0, logr, young_hazard)
     terms = det + convexity + innov - hazard
-    mean_terms = np.bincount(sec, weights=w * terms, minlength=s.n) / np.maximum(np.bincount(sec, weights=w, minlength=s.n), 1e-12)
+    mean_terms = (np.bincount(sec, weights=w * terms, minlength=s.n)
+                  / np.maximum(np.bincount(sec, weights=w, minlength=s.n), 1e-12))
     ctx.drift_annual = (np.log1p(growth_prior(s, p)) - mean_terms).astype(np.float32)
     ctx.size_center = ctx.size_center.astype(np.float32)
     return ctx

@@ -202,7 +202,8 @@ class SimModel(mesa.Model):
         """The yearly block of Q1: cities, government, funds, talents, the ladder, AI+, the rates."""
         self.levers = self.policy_history.levers_at(year, self.scenario_levers)
         lv, p, g, f, q, sc = self.levers, self.params, self.government, self.firms, self.q, self.scale
-        self.plot_effect = plot_ratio_effect(lv.plot_ratio_multiplier, year - self.policy_start_year, p.land_plot_ratio_phase_in_years)
+        self.plot_effect = plot_ratio_effect(lv.plot_ratio_multiplier, year - self.policy_start_year,
+                                             p.land_plot_ratio_phase_in_years)
         renovated = sum(c.open_year(lv.land_quota_mu_per_year, lv.land_renovation_mu_per_year, sc) for c in self.city_agents)
         g.pay_renovation(year, renovated, p, sc)
         for c in g.commit_funds(year, lv, p, self.policy_start_year):
@@ -220,8 +221,9 @@ class SimModel(mesa.Model):
         self.counters["fund_deployed_long_horizon_cny_100m"] += fy.deployed_long_horizon_cny_100m / sc
         f.revenue_year_start[:] = f.revenue
         g.designate_pilot_zones(year, f, p, lv, sc, self.rng_for("zones", year))
+        emerging_now = float(self.last_agg.revenue_above[self.sectors.emerging].sum())
         g.bid_national_clusters(year, p, lv, self.rng_for("clusters", year), firms=f,
-                                revenue_ratio=float(self.last_agg.revenue_above[self.sectors.emerging].sum()) / self.base_emerging_revenue,
+                                revenue_ratio=emerging_now / self.base_emerging_revenue,
                                 base_productivity=self.base_emerging_productivity)
         prospects = sector_prospects(self.sector_revenue_history, self.sectors.n)
         g.award_grants(year, q, f, lv, p, sc, prospects, self.rng_for("government", year))
@@ -253,9 +255,9 @@ class SimModel(mesa.Model):
     def refresh_rates(self, rng: np.random.Generator, sl: slice = slice(None)) -> None:
         """The year's rates of the firms in ``sl`` (everyone in Q1; entrants at entry)."""
         year = self.years[min(self.q // 4, len(self.years) - 1)]
-        refresh_rates(self.firms, self.growth_ctx, self.params, self.levers, q=self.q,
-                      sector_shift=sector_shift(self.sectors, self.uncertainties, self.long_horizon, year, self.policy_start_year),
-                      spillover=spillover(self.government.basic_research_cny_100m_this_year, self.calib.other_rd_cny_100m, self.params),
+        shift = sector_shift(self.sectors, self.uncertainties, self.long_horizon, year, self.policy_start_year)
+        spill = spillover(self.government.basic_research_cny_100m_this_year, self.calib.other_rd_cny_100m, self.params)
+        refresh_rates(self.firms, self.growth_ctx, self.params, self.levers, q=self.q, sector_shift=shift, spillover=spill,
                       macro_shock=self.macro_shock, young_premium=self.young_premium, young_hazard=self.young_hazard,
                       rng=rng, sl=sl)
 

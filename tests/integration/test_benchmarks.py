@@ -55,3 +55,13 @@ def test_bench_analyze_quick(tmp_path):
     res = bench_analyze.main(["--quick", "--json", str(tmp_path / "a.json")])
     assert res["points"] == 2 * (3 + 1) and res["evaluations"] == res["points"] * 2
     assert res["evaluations_per_min"] > 0 and json.loads((tmp_path / "a.json").read_text())["quick"]
+
+
+def test_compare_versions_finds_a_version_consistent_with_itself(capsys):
+    """The check of a stream change, run against the committed tree (same code, independent seeds)."""
+    import compare_versions
+
+    res = compare_versions.main(["--against", "HEAD", "--replicates", "3", "--scale", "0.01", "--scenario", "baseline"])
+    chk = res["scenarios"]["baseline"]
+    assert len(chk["rows"]) == len(compare_versions.KEYS) and chk["consistent"]
+    assert "no indicator differs" in capsys.readouterr().out

@@ -21,7 +21,8 @@ def expected_entrants(params: Params, levers: Levers, sectors: SectorTable, *, n
     raise the rate, new tracks (art. 7) and pilot zones (art. 6, a city x sector mask) tilt the
     weights and add their extra entry to the total."""
     p, s, lv = params, sectors, levers
-    expected = p.entry_rate_annual * n_tech_smes * scale / 4.0 * (1.0 + p.incubator_entry_elasticity * lv.incubator_free_entry_pct / 100.0)
+    expected = (p.entry_rate_annual * n_tech_smes * scale / 4.0
+                * (1.0 + p.incubator_entry_elasticity * lv.incubator_free_entry_pct / 100.0))
     mult = np.where(s.group == SectorGroup.NEW_TRACK, 1.0 + p.new_track_entry_effect * lv.new_track_access_index, 1.0)
     w = city_weight[:, None] * (sector_weight * mult)[None, :]
     w = w * (1.0 + p.pilot_zone_entry_boost * pilot_zone)

@@ -61,7 +61,8 @@ def grow_firms(firms: Firms, params: Params, levers: Levers, *, q: int, dlogp: n
             n_refused = int(ko.size)
             f.land_refused[ko] = True
             # a refused firm grows only up to what its land supports, plus a share of the rest
-            cap = f.land_mu[ko] * (1.0 + p.land_capacity_slack) * plot_effect / (ctx.land_per_va[f.sector[ko]] * ctx.va_ratio[f.sector[ko]])
+            cap = (f.land_mu[ko] * (1.0 + p.land_capacity_slack) * plot_effect
+                   / (ctx.land_per_va[f.sector[ko]] * ctx.va_ratio[f.sector[ko]]))
             floor = np.minimum(desired[ko], np.maximum(cap, f.revenue[ko]))
             # desired is this stage's own array: cap it in place (the right side reads desired[ko] first)
             desired[ko] = floor + p.land_refused_growth_share * (desired[ko] - floor)
