@@ -31,10 +31,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import STAGES, baseline, machine, stage_methods
+from _common import STAGES, baseline, machine, stage_methods, verdict
 
 from simmodel.agents.firms import FIELDS, Firms
 from simmodel.model import SimModel
+
+GOAL_RATIO = 5.0  # issue 17: every stage within 5x of its memory-bandwidth bound
 
 
 def bandwidth(n_bytes: int, repeats: int = 7) -> dict[str, float]:
@@ -213,11 +215,17 @@ def main(argv: list[str] | None = None) -> dict:
         t = meas["by_stage"][st]
         rows.append({"stage": st, "measured_s": t, "bound_s": b, "ratio": t / b if b else float("inf")})
     for r in sorted(rows, key=lambda r: -r["measured_s"]):
-        print(f"  {r['stage']:<15} {1e3 * r['measured_s']:8.1f} ms  bound {1e3 * r['bound_s']:6.2f} ms  {r['ratio']:6.0f}x")
+        over = "" if r["ratio"] <= GOAL_RATIO else f"  <- above {GOAL_RATIO:g}x"
+        print(f"  {r['stage']:<15} {1e3 * r['measured_s']:8.1f} ms  bound {1e3 * r['bound_s']:6.2f} ms  {r['ratio']:6.0f}x{over}")
+    worst = max(rows, key=lambda r: r["ratio"])
+    goal = {"target": GOAL_RATIO, "stage": worst["stage"], "ratio": worst["ratio"], "met": worst["ratio"] <= GOAL_RATIO,
+            "n_above": sum(r["ratio"] > GOAL_RATIO for r in rows)}
+    print(f"  goal: every stage within {GOAL_RATIO:g}x of its bound -> "
+          + verdict(goal["met"], f"furthest {worst['stage']} {worst['ratio']:.0f}x; {goal['n_above']} of {len(rows)} stages above"))
     res = {"machine": m, "quick": args.quick, "scale": args.scale, "per_stage": per_stage, "bytes_by_stage": bytes_stage,
            "bytes_per_firm_step": per_firm_step, "bytes_per_replicate": total_bytes, "bandwidth_memory": bw_mem,
            "bandwidth_cache": bw_cache, "measured_s": meas["seconds"], "bound_memory_s": bound_mem, "bound_cache_s": bound_cache,
-           "stages": rows, "working_set_bytes": float(working_set)}
+           "stages": rows, "working_set_bytes": float(working_set), "goal_stage_ratio": goal}
     if args.json:
         args.json.write_text(json.dumps(res, indent=2, default=float))
     return res

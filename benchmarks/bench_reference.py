@@ -43,7 +43,10 @@ STOCKS = ("n_firms", "n_startup", "n_tech_sme", "n_conventional", "n_high_tech",
 FLOWS = ("n_entries", "n_exits", "n_land_refusals")
 CHECKED = tuple((k, y) for y in (2027, 2030) for k in STOCKS) + tuple((k, 2027) for k in FLOWS)
 ALPHA = 0.05
-GOAL_RATIO = 100.0  # issue 7: at least 100 times faster than the reference at 100 000 firms
+# issue 17 (issue 7 asked for 100x on the firm stages): at 100 000 firms, at least 300 times faster than the
+# reference on the firm stages and 100 times on the whole step (the big actors' yearly block included)
+GOAL_RATIO = 300.0
+GOAL_RATIO_WHOLE_STEP = 100.0
 
 
 def compare_samples(a: dict[str, np.ndarray], b: dict[str, np.ndarray], alpha: float = ALPHA) -> dict:
@@ -161,6 +164,11 @@ def main(argv: list[str] | None = None) -> dict:
     result["goal_ratio"] = {"target": GOAL_RATIO, "n_firms": big["n_firms"], "ratio": ratio, "met": met}
     print(f"  goal: >= {GOAL_RATIO:.0f}x faster than the reference at {big['n_firms']} firms (firm stages) -> "
           + verdict(met, f"{ratio:.0f}x, {100 * (ratio / GOAL_RATIO - 1):+.0f} % against the goal"))
+    whole = big["ratio_whole_step"]
+    result["goal_ratio_whole_step"] = {"target": GOAL_RATIO_WHOLE_STEP, "n_firms": big["n_firms"], "ratio": whole,
+                                       "met": whole >= GOAL_RATIO_WHOLE_STEP}
+    print(f"  goal: >= {GOAL_RATIO_WHOLE_STEP:.0f}x faster than the reference at {big['n_firms']} firms (whole step) -> "
+          + verdict(whole >= GOAL_RATIO_WHOLE_STEP, f"{whole:.0f}x, {100 * (whole / GOAL_RATIO_WHOLE_STEP - 1):+.0f} % against the goal"))
     if any(r["quarters"] < 24 for r in result["speed"]):
         print("  (where quarters < 24 the reference ran only the first quarters of 2025 and the vectorised model was timed on the same ones)")
 

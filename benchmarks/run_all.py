@@ -1,9 +1,11 @@
 """Run every benchmark (each in its own process) and write benchmarks/RESULTS.md: the machine, the
-goals of issues 6, 7 and 16 met or missed with their margins, and each script's printed figures.
+goals of issues 6, 7, 16 and 17 met or missed with their margins (beside the
+previous RESULTS.md's figures), and each script's printed figures.
 
     .venv/bin/python benchmarks/run_all.py [--quick] [--out benchmarks/RESULTS.md] [--skip calibrate,sweep]
 
-``--quick`` runs every script's quick mode (tiny sizes, seconds each) and writes to --out only when
+``--skip`` leaves scripts out; their sections and goals are carried over from the RESULTS.md being
+replaced, marked as not re-run with the commit they came from. ``--quick`` runs every script's quick mode (tiny sizes, seconds each) and writes to --out only when
 one is given: quick figures say nothing about speed.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -75,6 +78,16 @@ def goal_rows(res: dict) -> list[tuple[str, str, str, str]]:
         v = ref["goal_ratio"]
         rows.append((f">= {v['target']:g}x faster than the idiomatic Mesa reference at {v['n_firms']} firms (firm stages)",
                      f"{v['ratio']:.0f}x", "met" if v["met"] else "missed", f"{100 * (v['ratio'] / v['target'] - 1):+.0f} %"))
+        v = ref.get("goal_ratio_whole_step")
+        if v:  # issue 17
+            rows.append((f">= {v['target']:g}x faster than the idiomatic Mesa reference at {v['n_firms']} firms (whole step)",
+                         f"{v['ratio']:.0f}x", "met" if v["met"] else "missed", f"{100 * (v['ratio'] / v['target'] - 1):+.0f} %"))
+    bw = res.get("bandwidth")
+    if bw and bw.get("goal_stage_ratio"):  # issue 17
+        v = bw["goal_stage_ratio"]
+        rows.append((f"every stage within {v['target']:g}x of its memory-bandwidth bound",
+                     f"furthest: {v['stage']} {v['ratio']:.0f}x", "met" if v["met"] else "missed",
+                     f"{v['n_above']} stages above"))
     an = res.get("analyze")
     if an and not an["quick"]:
         rows.append((f"Morris over all {an['factors']} levers and uncertainties at scale {an['scale']:g} within "
@@ -95,17 +108,66 @@ def goal_rows(res: dict) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+# A goal's row is found again in an earlier RESULTS.md by the words of its quantity, which stay when
+# a later issue moves its threshold ("<= 1 s per replicate" became "<= 0.3 s per replicate").
+GOAL_KEYS = (("drawn", "with every unknown drawn"), ("replay", "replayed 2020-2030"), ("replicate", "s per replicate at scale"),
+             ("flat", "time per firm-step flat"), ("memory", "peak memory"), ("exponent", "no stage above n log n"),
+             ("reference_step", "(whole step)"), ("reference", "(firm stages)"), ("bandwidth", "memory-bandwidth bound"),
+             ("morris", "Morris over"), ("explorer_estimate", "estimate on screen"), ("explorer_model", "model's answer"))
+
+
+def goal_key(goal: str) -> str | None:
+    return next((k for k, words in GOAL_KEYS if words in goal), None)
+
+
+def previous_results(path: Path) -> tuple[str, dict[str, str], dict[str, str]]:
+    """What an earlier RESULTS.md says: its commit and date, and (by goal_key) each goal's figure and
+    row, each stage's distance from its bandwidth bound ("61x") and each script's printed section.
+    Empty where there is no earlier file."""
+    if not path.is_file():
+        return "", {"figures": {}, "goals": {}, "stages": {}, "printed": {}}
+    text = path.read_text(encoding="utf-8")
+    when = re.search(r"- date (\S+); git commit (\w+)", text)
+    label = f"{when.group(2)}, {when.group(1)[:10]}" if when else "the previous run"
+    figures, goals = {}, {}
+    for line in text.split("## Figures, as printed", 1)[0].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) >= 2 and goal_key(cells[0]):
+            figures.setdefault(goal_key(cells[0]), cells[1])
+            goals.setdefault(goal_key(cells[0]), (cells[0], cells[1]))
+    section = text.split("by stage: measured / bound", 1)[-1] if "by stage: measured / bound" in text else ""
+    stages = {m.group(1): m.group(2) for m in re.finditer(r"^  (\w+)\s+[\d.]+ ms\s+bound\s+[\d.]+ ms\s+(\d+x)", section, re.M)}
+    printed = {m.group(1): m.group(0) for m in re.finditer(r"^### (\w+) \(\d+ s\)\n\n```\n.*?\n```$", text, re.M | re.S)}
+    return label, {"figures": figures, "goals": goals, "stages": stages, "printed": printed}
+
+
 def write_results(out: Path, res: dict, outputs: dict[str, str], walls: dict[str, float], quick: bool) -> None:
     m = machine()
-    lines = ["# Benchmark results (issues 6 and 7)", "",
+    before, prev = previous_results(out)
+    figures, stages_before = prev["figures"], prev["stages"]
+    rows = goal_rows(res)
+    # a script skipped this time (--skip) keeps its goals and printed figures from the earlier file, marked
+    kept = [name for name, _ in SCRIPTS if name not in outputs and name in prev["printed"]]
+    keys_now = {goal_key(r[0]) for r in rows}
+    stale = [(goal, f"{fig} (not re-run)", "not re-run", "–") for key, (goal, fig) in prev["goals"].items()
+             if key not in keys_now and kept]
+    lines = ["# Benchmark results (issues 6, 7, 16 and 17)", "",
              "Written by `make bench` (`benchmarks/run_all.py`); every figure below is printed by the scripts in this folder.",
              ("**Quick mode: tiny sizes. These figures check that the scripts run; they say nothing about speed.**" if quick else ""), "",
              "## Machine", "",
              f"- CPU: {m['cpu']}, {m['cores']} cores; L2 {m['l2_cache']}, L3 {m['l3_cache']}; RAM {m['ram_gb']} GB",
              f"- Python {m['python']}; numpy {m['numpy']}, mesa {m['mesa']}, scipy {m['scipy']}, pandas {m['pandas']}",
              f"- date {m['date']}; git commit {m['commit']}; load average at the end {m['load_average_1min']}", "",
-             "## Goals", "", "| goal | figure | verdict | margin |", "|---|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in goal_rows(res)]
+             "## Goals", ""]
+    if before:
+        lines += [f"The column *before* is the figure of the previous `make bench` ({before}), read from the RESULTS.md "
+                  "this run replaced; where a later issue moved a goal, the goal is the new one.", "",
+                  "| goal | figure | before | verdict | margin |", "|---|---|---|---|---|"]
+        lines += [f"| {a} | {b} | {figures.get(goal_key(a), '–')} | {c} | {d} |" for a, b, c, d in rows]
+        lines += [f"| {a} | – | {b.removesuffix(' (not re-run)')} | {c} | {d} |" for a, b, c, d in stale]
+    else:
+        lines += ["| goal | figure | verdict | margin |", "|---|---|---|---|"]
+        lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     ref = res.get("reference")
     if ref:
         d = ref["distribution"]
@@ -119,10 +181,16 @@ def write_results(out: Path, res: dict, outputs: dict[str, str], walls: dict[str
                   f"{bw['bytes_per_replicate'] / 1e6:.1f} MB per replicate; at {bw['bandwidth_memory']['copy'] / 1e9:.1f} GB/s "
                   f"(numpy copy) the bound is {1e3 * bw['bound_memory_s']:.1f} ms against {1e3 * bw['measured_s']:.0f} ms measured "
                   f"({bw['measured_s'] / bw['bound_memory_s']:.0f}x)."]
+        if stages_before:
+            lines += ["", f"Each stage's time over its bound, now and before ({before}):", "",
+                      "| stage | now | before |", "|---|---|---|"]
+            lines += [f"| {r['stage']} | {r['ratio']:.0f}x | {stages_before.get(r['stage'], '–')} |" for r in bw["stages"]]
     lines += ["", "## Figures, as printed", ""]
     for name, _ in SCRIPTS:
         if name in outputs:
             lines += [f"### {name} ({walls[name]:.0f} s)", "", "```", outputs[name].rstrip(), "```", ""]
+        elif name in kept:
+            lines += [f"*{name}: not re-run this time (`--skip`); the figures of {before}:*", "", prev["printed"][name], ""]
     out.write_text("\n".join(lines) + "\n")
 
 

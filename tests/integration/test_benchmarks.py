@@ -65,3 +65,55 @@ def test_compare_versions_finds_a_version_consistent_with_itself(capsys):
     chk = res["scenarios"]["baseline"]
     assert len(chk["rows"]) == len(compare_versions.KEYS) and chk["consistent"]
     assert "no indicator differs" in capsys.readouterr().out
+
+
+EARLIER = """# Benchmark results
+
+- date 2026-11-30T04:37+00:00; git commit abc1234 (with uncommitted changes); load average at the end 1.69
+
+## Goals
+
+| goal | figure | verdict | margin |
+|---|---|---|---|
+| <= 1 s per replicate at scale 1 | 0.911 s | met | -9 % |
+| Morris over all 56 levers and uncertainties at scale 1 within 30 min (issue 6) | 17.7 min | met | -41 % |
+
+## Figures, as printed
+
+### bandwidth (15 s)
+
+```
+  by stage: measured / bound at main-memory bandwidth (what holds the model back)
+  start_year         342.6 ms  bound   5.62 ms      61x
+  grow               100.6 ms  bound  10.18 ms      10x
+```
+
+### analyze (1066 s)
+
+```
+Morris over 56 factors (456 points) x 4 replicates at scale 1, joblib launcher
+```
+"""
+
+
+def test_results_show_the_new_figures_beside_the_old(tmp_path):
+    """make bench writes each goal's new figure beside the one of the RESULTS.md it replaces, each
+    stage's distance from its bound now and before, and carries a skipped script's section over, marked."""
+    import run_all
+
+    out = tmp_path / "RESULTS.md"
+    out.write_text(EARLIER)
+    stages = [{"stage": "start_year", "measured_s": 0.2, "bound_s": 0.005, "ratio": 40.0},
+              {"stage": "grow", "measured_s": 0.05, "bound_s": 0.01, "ratio": 5.0}]
+    bw = {"scale": 1.0, "bytes_per_firm_step": 245.0, "bytes_per_replicate": 9.68e8, "bandwidth_memory": {"copy": 2.37e10},
+          "bound_memory_s": 0.0409, "measured_s": 0.25, "stages": stages,
+          "goal_stage_ratio": {"target": 5.0, "stage": "start_year", "ratio": 40.0, "met": False, "n_above": 1}}
+    run_all.write_results(out, {"bandwidth": bw}, {"bandwidth": "printed now"}, {"bandwidth": 3.0}, quick=False)
+    text = out.read_text()
+    assert "| goal | figure | before | verdict | margin |" in text and "abc1234, 2026-11-30" in text
+    assert "| every stage within 5x of its memory-bandwidth bound | furthest: start_year 40x | – | missed |" in text
+    assert "| start_year | 40x | 61x |" in text and "| grow | 5x | 10x |" in text
+    # analyze was not run: its section and goal come from the earlier file, marked as such
+    assert "analyze: not re-run this time" in text and "Morris over 56 factors (456 points)" in text
+    assert "| Morris over all 56 levers and uncertainties at scale 1 within 30 min (issue 6) | – | 17.7 min | not re-run |" in text
+    assert "### bandwidth (3 s)" in text and "printed now" in text and "342.6 ms" not in text
