@@ -57,7 +57,7 @@ test-all: $(STAMP) browser
 	@$(BIN)/python -m simmodel.explorer.assets --check >/dev/null 2>&1 || $(BIN)/python -m simmodel.explorer.assets
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m ''
 
-# Every benchmark, one process each, figures into benchmarks/RESULTS.md (about 25 min on 2 cores;
+# Every benchmark, one process each, figures into benchmarks/RESULTS.md (over 30 min on 2 cores;
 # `$(BIN)/python benchmarks/run_all.py --quick` checks in a minute that the scripts run).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
