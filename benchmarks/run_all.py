@@ -5,7 +5,8 @@ previous RESULTS.md's figures), and each script's printed figures.
     .venv/bin/python benchmarks/run_all.py [--quick] [--out benchmarks/RESULTS.md] [--skip calibrate,sweep]
 
 ``--skip`` leaves scripts out; their sections and goals are carried over from the RESULTS.md being
-replaced, marked as not re-run with the commit they came from. ``--quick`` runs every script's quick mode (tiny sizes, seconds each) and writes to --out only when
+replaced, marked as not re-run with the commit they came from. ``--before FILE`` compares with
+another RESULTS.md than the one replaced (``git show 7cf0c33:benchmarks/RESULTS.md > before.md``). ``--quick`` runs every script's quick mode (tiny sizes, seconds each) and writes to --out only when
 one is given: quick figures say nothing about speed.
 """
 
@@ -120,12 +121,15 @@ def goal_key(goal: str) -> str | None:
     return next((k for k, words in GOAL_KEYS if words in goal), None)
 
 
+CARRIED = r"^\*(\w+): not re-run this time \(`--skip`\); the figures of (.+?):\*$"
+
+
 def previous_results(path: Path) -> tuple[str, dict[str, str], dict[str, str]]:
     """What an earlier RESULTS.md says: its commit and date, and (by goal_key) each goal's figure and
     row, each stage's distance from its bandwidth bound ("61x") and each script's printed section.
     Empty where there is no earlier file."""
     if not path.is_file():
-        return "", {"figures": {}, "goals": {}, "stages": {}, "printed": {}}
+        return "", {"figures": {}, "goals": {}, "stages": {}, "printed": {}, "origin": {}}
     text = path.read_text(encoding="utf-8")
     when = re.search(r"- date (\S+); git commit (\w+)", text)
     label = f"{when.group(2)}, {when.group(1)[:10]}" if when else "the previous run"
@@ -138,19 +142,25 @@ def previous_results(path: Path) -> tuple[str, dict[str, str], dict[str, str]]:
     section = text.split("by stage: measured / bound", 1)[-1] if "by stage: measured / bound" in text else ""
     stages = {m.group(1): m.group(2) for m in re.finditer(r"^  (\w+)\s+[\d.]+ ms\s+bound\s+[\d.]+ ms\s+(\d+x)", section, re.M)}
     printed = {m.group(1): m.group(0) for m in re.finditer(r"^### (\w+) \(\d+ s\)\n\n```\n.*?\n```$", text, re.M | re.S)}
-    return label, {"figures": figures, "goals": goals, "stages": stages, "printed": printed}
+    # a section this file itself carried over keeps the run it came from
+    origin = {m.group(1): m.group(2) for m in re.finditer(CARRIED, text, re.M)}
+    return label, {"figures": figures, "goals": goals, "stages": stages, "printed": printed, "origin": origin}
 
 
-def write_results(out: Path, res: dict, outputs: dict[str, str], walls: dict[str, float], quick: bool) -> None:
+def write_results(out: Path, res: dict, outputs: dict[str, str], walls: dict[str, float], quick: bool,
+                  before_path: Path | None = None) -> None:
+    """Write RESULTS.md to ``out``. The *before* column compares with ``before_path`` (default: the
+    file ``out`` replaces); sections of skipped scripts are carried over from the file ``out`` replaces."""
     m = machine()
-    before, prev = previous_results(out)
-    figures, stages_before = prev["figures"], prev["stages"]
+    replaced, prev = previous_results(out)
+    before, cmp = previous_results(before_path) if before_path else (replaced, prev)
+    figures, stages_before = cmp["figures"], cmp["stages"]
     rows = goal_rows(res)
     # a script skipped this time (--skip) keeps its goals and printed figures from the earlier file, marked
     kept = [name for name, _ in SCRIPTS if name not in outputs and name in prev["printed"]]
     keys_now = {goal_key(r[0]) for r in rows}
-    stale = [(goal, f"{fig} (not re-run)", "not re-run", "–") for key, (goal, fig) in prev["goals"].items()
-             if key not in keys_now and kept]
+    stale = [(goal, fig if "carried from" in fig else f"{fig} (carried from {replaced})", "not re-run", "–")
+             for key, (goal, fig) in prev["goals"].items() if key not in keys_now and kept]
     lines = ["# Benchmark results (issues 6, 7, 16 and 17)", "",
              "Written by `make bench` (`benchmarks/run_all.py`); every figure below is printed by the scripts in this folder.",
              ("**Quick mode: tiny sizes. These figures check that the scripts run; they say nothing about speed.**" if quick else ""), "",
@@ -160,11 +170,12 @@ def write_results(out: Path, res: dict, outputs: dict[str, str], walls: dict[str
              f"- date {m['date']}; git commit {m['commit']}; load average at the end {m['load_average_1min']}", "",
              "## Goals", ""]
     if before:
-        lines += [f"The column *before* is the figure of the previous `make bench` ({before}), read from the RESULTS.md "
-                  "this run replaced; where a later issue moved a goal, the goal is the new one.", "",
+        lines += [f"The column *before* is the figure of an earlier `make bench` ({before}), read from "
+                  + ("the RESULTS.md this run replaced" if before_path is None else f"`{before_path.name}`")
+                  + "; where a later issue moved a goal, the goal is the new one.", "",
                   "| goal | figure | before | verdict | margin |", "|---|---|---|---|---|"]
         lines += [f"| {a} | {b} | {figures.get(goal_key(a), '–')} | {c} | {d} |" for a, b, c, d in rows]
-        lines += [f"| {a} | – | {b.removesuffix(' (not re-run)')} | {c} | {d} |" for a, b, c, d in stale]
+        lines += [f"| {a} | {b} | {figures.get(goal_key(a), '–')} | {c} | {d} |" for a, b, c, d in stale]
     else:
         lines += ["| goal | figure | verdict | margin |", "|---|---|---|---|"]
         lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
@@ -190,7 +201,8 @@ def write_results(out: Path, res: dict, outputs: dict[str, str], walls: dict[str
         if name in outputs:
             lines += [f"### {name} ({walls[name]:.0f} s)", "", "```", outputs[name].rstrip(), "```", ""]
         elif name in kept:
-            lines += [f"*{name}: not re-run this time (`--skip`); the figures of {before}:*", "", prev["printed"][name], ""]
+            lines += [f"*{name}: not re-run this time (`--skip`); the figures of {prev['origin'].get(name, replaced)}:*", "",
+                      prev["printed"][name], ""]
     out.write_text("\n".join(lines) + "\n")
 
 
@@ -199,6 +211,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", type=Path, default=None, help="default: benchmarks/RESULTS.md (none in quick mode)")
     ap.add_argument("--skip", default="", help="comma-separated names to skip: " + ",".join(n for n, _ in SCRIPTS))
+    ap.add_argument("--before", type=Path, default=None,
+                    help="the RESULTS.md to compare with (default: the one --out replaces), e.g. one from `git show`")
     args = ap.parse_args(argv)
     out = args.out or (None if args.quick else HERE / "RESULTS.md")
     skip = set(filter(None, args.skip.split(",")))
@@ -212,7 +226,7 @@ def main(argv: list[str] | None = None) -> dict:
             outputs[name], walls[name] = run_script(script, args.quick, path)
             res[name] = json.loads(path.read_text())
     if out:
-        write_results(out, res, outputs, walls, args.quick)
+        write_results(out, res, outputs, walls, args.quick, args.before)
         print(f"\nwrote {out}")
     return res
 

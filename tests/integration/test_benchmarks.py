@@ -115,5 +115,15 @@ def test_results_show_the_new_figures_beside_the_old(tmp_path):
     assert "| start_year | 40x | 61x |" in text and "| grow | 5x | 10x |" in text
     # analyze was not run: its section and goal come from the earlier file, marked as such
     assert "analyze: not re-run this time" in text and "Morris over 56 factors (456 points)" in text
-    assert "| Morris over all 56 levers and uncertainties at scale 1 within 30 min (issue 6) | – | 17.7 min | not re-run |" in text
+    morris = "| Morris over all 56 levers and uncertainties at scale 1 within 30 min (issue 6) |"
+    assert f"{morris} 17.7 min (carried from abc1234, 2026-11-30) | 17.7 min | not re-run |" in text
     assert "### bandwidth (3 s)" in text and "printed now" in text and "342.6 ms" not in text
+    # run again, comparing with the first file: what was carried keeps where it came from
+    first = tmp_path / "first.md"
+    first.write_text(EARLIER)
+    run_all.write_results(out, {"bandwidth": bw}, {"bandwidth": "printed again"}, {"bandwidth": 3.0}, quick=False,
+                          before_path=first)
+    again = out.read_text()
+    assert "analyze: not re-run this time (`--skip`); the figures of abc1234, 2026-11-30" in again
+    assert f"{morris} 17.7 min (carried from abc1234, 2026-11-30) | 17.7 min | not re-run |" in again
+    assert "| start_year | 40x | 61x |" in again and "read from `first.md`" in again
