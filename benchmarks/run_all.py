@@ -124,7 +124,7 @@ def goal_key(goal: str) -> str | None:
 CARRIED = r"^\*(\w+): not re-run this time \(`--skip`\); the figures of (.+?):\*$"
 
 
-def previous_results(path: Path) -> tuple[str, dict[str, str], dict[str, str]]:
+def previous_results(path: Path) -> tuple[str, dict[str, dict]]:
     """What an earlier RESULTS.md says: its commit and date, and (by goal_key) each goal's figure and
     row, each stage's distance from its bandwidth bound ("61x") and each script's printed section.
     Empty where there is no earlier file."""
@@ -216,6 +216,12 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     out = args.out or (None if args.quick else HERE / "RESULTS.md")
     skip = set(filter(None, args.skip.split(",")))
+    names = [n for n, _ in SCRIPTS]
+    # a misspelt name would otherwise run the script it meant to skip (the Morris one takes 18 min)
+    if skip - set(names):
+        ap.error(f"--skip: unknown {', '.join(sorted(skip - set(names)))}; allowed: {', '.join(names)}")
+    if args.before is not None and not args.before.is_file():
+        ap.error(f"--before: {args.before} is not a file (an earlier RESULTS.md, e.g. from `git show`)")
     res, outputs, walls = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, script in SCRIPTS:

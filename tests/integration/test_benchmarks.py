@@ -127,3 +127,15 @@ def test_results_show_the_new_figures_beside_the_old(tmp_path):
     assert "analyze: not re-run this time (`--skip`); the figures of abc1234, 2026-11-30" in again
     assert f"{morris} 17.7 min (carried from abc1234, 2026-11-30) | 17.7 min | not re-run |" in again
     assert "| start_year | 40x | 61x |" in again and "read from `first.md`" in again
+
+
+def test_run_all_refuses_an_unknown_skip_or_a_missing_before_file(tmp_path, capsys):
+    """Before anything runs: a misspelt --skip name would run the script meant to be skipped."""
+    import run_all
+
+    for argv, words in ((["--skip", "analyse"], "--skip: unknown analyse; allowed: replicate"),
+                        (["--before", str(tmp_path / "none.md")], "is not a file")):
+        with pytest.raises(SystemExit) as exc:
+            run_all.main(["--out", str(tmp_path / "R.md"), *argv])
+        assert exc.value.code == 2 and words in capsys.readouterr().err
+        assert not (tmp_path / "R.md").exists()
