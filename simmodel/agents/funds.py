@@ -10,8 +10,9 @@ whole firm population.
 
 from __future__ import annotations
 
+import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mesa
 import numpy as np
@@ -34,6 +35,57 @@ class Candidates:
     tte_years: np.ndarray  # expected time to exit, years (float32)
     log_productivity: np.ndarray  # float32
     revenue: np.ndarray  # CNY 100 m per yr, when the kind was first screened this year
+    _floors: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def productivity_floor(self, n: int) -> float:
+        """The ``n``-th highest log productivity among the candidates (-inf when there are at most
+        n): where every fund of the kind starts its screen (one partition a year, shared)."""
+        if n >= self.firm.size:
+            return -math.inf
+        if n not in self._floors:
+            lp = self.log_productivity
+            self._floors[n] = float(np.partition(lp, lp.size - n)[lp.size - n])
+        return self._floors[n]
+
+
+# splitmix64 (Steele, Lea and Flood 2014): a bijective 64-bit mixer whose outputs, over consecutive
+# counters, pass BigCrush; here it turns (a fund's key, a firm's row) into that firm's screening noise
+_GAMMA = 0x9E3779B97F4A7C15
+_M64 = (1 << 64) - 1
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def mix_key(*parts: int) -> int:
+    """One 64-bit key from several (a year's draw, a fund's key): each part mixed into the last."""
+    z = 0
+    for part in parts:
+        z = int(_mix64(np.array([(z ^ part) & _M64], dtype=np.uint64))[0])
+    return z
+
+
+def keyed_uniform(key: int, index: np.ndarray) -> np.ndarray:
+    """Uniforms on [0, 1) (float32, multiples of 2^-24), one per ``index`` (firm rows), that depend
+    only on (key, index): a firm's draw does not depend on which other firms are drawn for, so a
+    screen can draw for the few candidates it ranks and still give every firm the draw it would
+    have had in a screen of all of them (common random numbers between scenarios)."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(key) + index.astype(np.uint64) * np.uint64(_GAMMA)
+        return (_mix64(z) >> np.uint64(40)).astype(np.float32) * np.float32(2.0 ** -24)
+
+
+def string_key(text: str) -> int:
+    """A stable 64-bit key for a name (not Python's hash, which changes between processes)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
+# A screen first ranks about this many of its kind's most productive candidates, then lowers its
+# floor until the deals it picked provably are the best of all candidates (see Fund.screen).
+_FIRST_BLOCK = 2048
 
 
 @dataclass(frozen=True)
@@ -53,9 +105,12 @@ class Fund(mesa.Agent):
 
     def __init__(self, model: mesa.Model, *, fund_id: str, kind: str, government: bool, size_cny_100m: float,
                  vintage: int, stages: tuple[FirmStage, ...], sector_mask: np.ndarray, budget_lever: str | None,
-                 life_years: float):
+                 life_years: float, key: str | None = None):
         super().__init__(model)
         self.fund_id = fund_id
+        # its screening noise is keyed by what it is (kind, vintage, the how-manieth of them), not
+        # by its place among the funds, which a scenario that raises other funds would shift
+        self.screen_key = string_key(fund_id if key is None else key)
         self.kind = kind
         self.government = government
         self.size_cny_100m = size_cny_100m
@@ -171,39 +226,61 @@ class Fund(mesa.Agent):
         crowd = self.crowd_in_ratio(self.life_years, regime, params)
         return self.size_cny_100m * scale * (1.0 + crowd) / params.fund_deploy_years, crowd
 
-    def eligible(self, cand: Candidates, *, year: int, regime: FundRegime, params: Params) -> np.ndarray:
-        """Positions (in ``cand``) of the candidates the fund may back this year: their expected time
-        to exit fits in its remaining life (and, under yearly-profit rules, its short horizon, and they
-        are above size), and it does not hold them already."""
-        idx, tte = cand.firm, cand.tte_years
+    def eligible(self, cand: Candidates, pos: np.ndarray, *, year: int, regime: FundRegime, params: Params) -> np.ndarray:
+        """Which candidates at positions ``pos`` (in ``cand``) the fund may back this year (a mask
+        over ``pos``): their expected time to exit fits in its remaining life (and, under
+        yearly-profit rules, its short horizon, and they are above size), and it does not hold them already."""
+        tte = cand.tte_years[pos]
         ok = tte <= self.vintage + self.life_years - year
         if regime == FundRegime.yearly_profit:
-            ok &= (tte <= params.fund_yearly_profit_horizon_years) & (cand.revenue >= ABOVE_SIZE_REVENUE_CNY_100M)
-        if self.h_firm.size:  # not twice in one firm; idx is sorted, so find holdings by bisection
-            pos_h = np.searchsorted(idx, self.h_firm)
-            pos_h = pos_h[(pos_h < idx.size) & (idx[np.minimum(pos_h, idx.size - 1)] == self.h_firm)]
-            ok[pos_h] = False
-        return np.flatnonzero(ok)
+            ok &= (tte <= params.fund_yearly_profit_horizon_years) & (cand.revenue[pos] >= ABOVE_SIZE_REVENUE_CNY_100M)
+        if self.h_firm.size:  # not twice in one firm (a mark per firm row: no sort, unlike np.isin)
+            held = np.zeros(max(int(cand.firm[-1]), int(self.h_firm.max())) + 1, dtype=bool)
+            held[self.h_firm] = True
+            ok &= ~held[cand.firm[pos]]
+        return ok
 
-    def screen(self, cand: Candidates, sel: np.ndarray, noise: np.ndarray, *, budget: float, crowd: float,
+    def screen(self, cand: Candidates, *, year: int, regime: FundRegime, key: int, budget: float, crowd: float,
                max_single_share: float, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """New deals within ``budget`` (CNY 100 m) among the eligible candidates ``sel`` (see
-        eligible): the best by log productivity plus screening noise (``noise``: a uniform on [0, 1)
-        per eligible candidate), best first, until the budget is spent. Returns (firms, tickets in
-        CNY 100 m, expected years to exit)."""
-        if sel.size == 0:
-            return cand.firm[:0], np.zeros(0), np.zeros(0)
+        """New deals within ``budget`` (CNY 100 m) among the candidates the fund may back (see
+        eligible): the best by score, log productivity plus screening noise (a uniform on [0, 1) per
+        firm, ``keyed_uniform(key, firm)``), best first, until the next would break the budget.
+        Returns (firms, tickets in CNY 100 m, expected years to exit).
+
+        The screen scores only the candidates whose log productivity reaches a floor, and lowers the
+        floor until it is exact: a firm below the floor scores below the floor plus 1, so once the
+        first deal the budget refuses scores at least that, no firm below could have ranked before it.
+        Scores are summed in double precision, where the sum of two singles is exact."""
         cap = max(max_single_share * self.size_cny_100m * (1.0 + crowd), params.fund_min_ticket_cny_100m)
-        ticket_all = np.clip(params.fund_ticket_to_revenue * cand.revenue[sel], params.fund_min_ticket_cny_100m, cap)
-        k = min(sel.size, int(math.ceil(2 * budget / float(ticket_all.mean()))) + 1)
-        # screening is noisy: uniform noise on log productivity (cheaper than Gumbel, same role)
-        score = cand.log_productivity[sel] + noise
-        pos = top_positions(score, k)
-        pos = pos[np.argsort(-score[pos], kind="stable")]
-        best = sel[pos]
-        chosen, tickets, tte_chosen = cand.firm[best], ticket_all[pos], cand.tte_years[best].astype(np.float64)
-        take = np.cumsum(tickets) <= budget
-        return chosen[take], tickets[take], tte_chosen[take]
+        lp = cand.log_productivity
+        floor = cand.productivity_floor(_FIRST_BLOCK)
+        while True:
+            block = np.flatnonzero(lp >= floor) if floor > -math.inf else np.arange(lp.size)
+            pos = block[self.eligible(cand, block, year=year, regime=regime, params=params)]
+            score = lp[pos].astype(np.float64) + keyed_uniform(key, cand.firm[pos])
+            ticket = np.clip(params.fund_ticket_to_revenue * cand.revenue[pos], params.fund_min_ticket_cny_100m, cap)
+            # rank only about twice the deals the budget buys at the mean ticket; all of them if
+            # those do not spend it
+            k = min(pos.size, int(math.ceil(2 * budget / float(ticket.mean()))) + 1) if pos.size else 0
+            for top in (top_positions(score, k), None):
+                order = top if top is not None else np.arange(pos.size)
+                order = order[np.argsort(-score[order], kind="stable")]
+                tickets = ticket[order]
+                m = int(np.searchsorted(np.cumsum(tickets), budget, side="right"))
+                if m < order.size or order.size == pos.size:
+                    break
+            pos = pos[order]
+            if floor == -math.inf:
+                break
+            if m < pos.size:
+                refused = float(score[order[m]])
+                if refused >= floor + 1.0:
+                    break
+                floor = refused - 1.0  # every firm that could score above the refused deal
+            else:
+                floor = -math.inf  # the budget outlasts the block: every candidate
+        pos = pos[:m]
+        return cand.firm[pos], tickets[:m], cand.tte_years[pos].astype(np.float64)
 
     def take_deals(self, year: int, firms: Firms, chosen: np.ndarray, tickets: np.ndarray, tte: np.ndarray,
                    crowd: float, long_horizon: np.ndarray) -> float:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simmodel.agents.firms import Firms
-from simmodel.agents.funds import Fund, FundCommitment
+from simmodel.agents.funds import Fund, FundCommitment, mix_key
 from simmodel.data import BaseQuantity
 from simmodel.levers import FundRegime
 from simmodel.params import Params
@@ -62,11 +62,11 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
     kind, when the kind is first screened: after the exits of the funds before it, as each fund's
     exits may cut revenue). Then every deploying fund screens for new deals and books them, in the
     same order: deals change only equity and investor counts, which no exit, follow-on or screen
-    reads. The year's randomness is drawn at once, each kind in one call: a uniform per holding from
-    ``sales_rng`` (forced sales; a stream of its own, so that a scenario whose funds hold more firms
-    does not shift everyone's screening noise) and, from ``rng``, screening noise: a uniform per
-    candidate of its kind for every deploying fund. ``cache`` shares the candidates' screens between
-    funds (and, in the set-up, between years). Writes equity, n_investors, revenue and penalty_until_q
+    reads. The year's randomness: a uniform per holding from ``sales_rng``, drawn at once (forced
+    sales; a stream of its own, so that a scenario whose funds hold more firms does not shift
+    everyone's screening noise) and, from ``rng``, one 64-bit key from which each fund's screening
+    noise for each firm is derived (``keyed_uniform``). ``cache`` shares the candidates' screens and
+    their ranking by productivity between funds (and, in the set-up, between years). Writes equity, n_investors, revenue and penalty_until_q
     of the firms the funds enter or leave."""
     for fd in funds:
         fd.last_budget = 0.0
@@ -83,15 +83,15 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
         fd.last_budget = budget
         follow_on = fd.follow_on(firms, budget * params.fund_follow_on_share, params)
         plans.append((fd, reg, budget - follow_on, crowd, follow_on, fd.candidates(firms, gestation, params, cache)))
-    # a noise row per deploying fund over every candidate of its kind, eligible or not: a firm's draw
-    # does not depend on which others a fund may back, so two scenarios whose rules differ (a fund's
-    # life, its regime) still screen the same firms with the same noise (common random numbers)
-    noise = _draws(rng, [p[-1].firm.size for p in plans], np.float32)
+    # screening noise keyed by (the year's draw, the fund, the firm): a firm's draw does not depend
+    # on which others a fund may back, so two scenarios whose rules differ (a fund's life, its
+    # regime) still screen the same firms with the same noise (common random numbers)
+    year_key = int(rng.integers(0, 2 ** 64, dtype=np.uint64)) if plans else 0
     deployed = 0.0
-    for (fd, reg, budget, crowd, follow_on, cand), u in zip(plans, noise, strict=True):
-        if budget > 0:
-            sel = fd.eligible(cand, year=year, regime=reg, params=params)
-            deals = fd.screen(cand, sel, u[sel], budget=budget, crowd=crowd, max_single_share=max_share, params=params)
+    for fd, reg, budget, crowd, follow_on, cand in plans:
+        if budget > 0 and cand.firm.size:
+            deals = fd.screen(cand, year=year, regime=reg, key=mix_key(year_key, fd.screen_key), budget=budget,
+                              crowd=crowd, max_single_share=max_share, params=params)
             follow_on += fd.take_deals(year, firms, *deals, crowd=crowd, long_horizon=long_horizon)
         deployed += follow_on
     return FundYear(deployed_cny_100m=deployed, budget_cny_100m=sum(fd.last_budget for fd in funds),

@@ -157,7 +157,9 @@ class SimModel(mesa.Model):
         s = self.sectors
         fk = self.inputs.fund_kinds[c.kind]
         mask = s.is_future.copy() if fk.sectors == "future" else s.emerging | s.is_future
-        fund = Fund(self, fund_id=f"{c.kind}_{c.vintage}_{len(self.funds)}", kind=c.kind, government=fk.government,
+        ordinal = sum(fd.kind == c.kind and fd.vintage == c.vintage for fd in self.funds)
+        fund = Fund(self, fund_id=f"{c.kind}_{c.vintage}_{len(self.funds)}", key=f"{c.kind}/{c.vintage}/{ordinal}",
+                    kind=c.kind, government=fk.government,
                     size_cny_100m=c.size_cny_100m, vintage=c.vintage, stages=tuple(FirmStage[x.upper()] for x in fk.stages),
                     sector_mask=mask, budget_lever=c.budget_lever, life_years=c.life_years)
         self.funds.append(fund)

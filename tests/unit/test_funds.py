@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from simmodel.agents.firms import FirmStage, Firms
-from simmodel.agents.funds import Fund
+from simmodel.agents.funds import Candidates, Fund, keyed_uniform, mix_key
 from simmodel.levers import FundRegime
 from simmodel.model.funds import fund_year
 
@@ -87,3 +87,56 @@ def test_yearly_profit_sells_holdings_whose_revenue_fell(params):
     assert not np.isin(held[::2], fund.h_firm).any() and np.isin(held[1::2], fund.h_firm).all()
     assert fund.n_exits_early == held[::2].size  # sold before maturity (3 years)
     assert (f.penalty_until_q[held[::2]] > 0).all() and (f.revenue[held[::2]] < 0.5).all()
+
+
+def _brute_force_screen(fund, cand, *, year, regime, key, budget, crowd, max_share, params):
+    """The screen's definition, over every candidate: score all that the fund may back, best first,
+    take while the tickets fit the budget."""
+    pos = np.arange(cand.firm.size)
+    pos = pos[fund.eligible(cand, pos, year=year, regime=regime, params=params)]
+    score = cand.log_productivity[pos].astype(np.float64) + keyed_uniform(key, cand.firm[pos])
+    pos = pos[np.argsort(-score, kind="stable")]
+    cap = max(max_share * fund.size_cny_100m * (1.0 + crowd), params.fund_min_ticket_cny_100m)
+    tickets = np.clip(params.fund_ticket_to_revenue * cand.revenue[pos], params.fund_min_ticket_cny_100m, cap)
+    return cand.firm[pos[np.cumsum(tickets) <= budget]]
+
+
+@pytest.mark.parametrize("life, regime, budget", [
+    (5.0, FundRegime.portfolio, 3.0),  # most candidates fit the life: the first block is enough
+    (2.0, FundRegime.portfolio, 3.0),  # one candidate in ten fits: the floor must drop
+    (5.0, FundRegime.yearly_profit, 3.0),
+    (5.0, FundRegime.portfolio, 1e6),  # the budget outlasts every candidate
+    (5.0, FundRegime.portfolio, 0.3),  # a few deals
+])
+def test_the_screen_picks_exactly_the_best_of_all_candidates(params, life, regime, budget):
+    """Fund.screen scores only a block of the most productive candidates; its deals must be those of
+    scoring every candidate, in the same order, whatever the share of candidates the fund may back."""
+    rng = np.random.default_rng(7)
+    n = 30_000
+    firm = np.sort(rng.choice(3 * n, n, replace=False))
+    cand = Candidates(firm=firm, tte_years=rng.choice([1.5, 3.0, 12.0], n, p=[0.1, 0.5, 0.4]).astype(np.float32),
+                      log_productivity=rng.normal(0.0, 0.3, n).astype(np.float32), revenue=rng.lognormal(-1.0, 1.0, n))
+    fund = Fund(mesa.Model(), fund_id="f", kind="provincial", government=True, size_cny_100m=40.0, vintage=2025,
+                stages=(FirmStage.TECH_SME,), sector_mask=np.array([True]), budget_lever=None, life_years=life)
+    fund.h_firm = firm[rng.choice(n, 500, replace=False)]  # held firms are not backed twice
+    kw = dict(year=2025, regime=regime, key=mix_key(12345, fund.screen_key), budget=budget, crowd=0.5)
+    chosen, tickets, tte = fund.screen(cand, max_single_share=0.2, params=params, **kw)
+    expected = _brute_force_screen(fund, cand, max_share=0.2, params=params, **kw)
+    assert chosen.size > 0
+    np.testing.assert_array_equal(chosen, expected)
+    assert tickets.sum() <= budget and not np.isin(chosen, fund.h_firm).any()
+    assert (tte <= life).all()
+
+
+def test_screening_noise_depends_only_on_the_key_and_the_firm():
+    """keyed_uniform: uniform on [0, 1), the same for a firm whichever others are drawn, independent
+    between keys (what common random numbers between scenarios rest on)."""
+    from scipy import stats
+    idx = np.arange(200_000)
+    u = keyed_uniform(mix_key(1, 2), idx)
+    assert u.dtype == np.float32 and 0.0 <= u.min() and u.max() < 1.0
+    assert stats.kstest(u, "uniform").pvalue > 1e-3
+    sub = np.sort(np.random.default_rng(0).choice(idx, 5_000, replace=False))
+    np.testing.assert_array_equal(keyed_uniform(mix_key(1, 2), sub), u[sub])
+    assert abs(np.corrcoef(u, keyed_uniform(mix_key(1, 3), idx))[0, 1]) < 0.01
+    assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 0.01  # neighbouring firms
