@@ -84,7 +84,10 @@ def allocate_land(request_mu: np.ndarray, city: np.ndarray, priority: np.ndarray
     used = np.zeros(budget_mu.size)
     if r == 0:
         return granted, used
-    order = np.lexsort((-efficiency, ~priority, city))
+    # One order serves both phases: by city, most efficient first, priority first among equals.
+    # Phase 1 sums only priority requests (the others add exactly 0.0), which keep their order
+    # within the city, so its sums are those of the priority requests alone.
+    order = np.lexsort((~priority, -efficiency, city))
     c_sorted = city[order]
     need_sorted = request_mu[order]
     pri_sorted = priority[order]
@@ -92,13 +95,9 @@ def allocate_land(request_mu: np.ndarray, city: np.ndarray, priority: np.ndarray
     reserved = budget_mu * priority_share
     need1 = np.where(pri_sorted, need_sorted, 0.0)
     cs1 = _grouped_cumsum(c_sorted, need1)
-    g1 = pri_sorted & (cs1 <= reserved[c_sorted])
+    g = pri_sorted & (cs1 <= reserved[c_sorted])
     # Phase 2: what is left, for every request not yet served, most efficient first whatever its
     # class. A request that does not fit is skipped, not a stop: passes repeat until nothing fits.
-    order2 = np.lexsort((-efficiency[order], c_sorted))  # positions within the sorted arrays
-    c_sorted, need_sorted, g1 = c_sorted[order2], need_sorted[order2], g1[order2]
-    order = order[order2]
-    g = g1.copy()
     for _ in range(_PASSES):
         left = budget_mu - np.bincount(c_sorted[g], weights=need_sorted[g], minlength=budget_mu.size)
         fits = (~g) & (need_sorted <= left[c_sorted])  # a request larger than what is left is skipped
