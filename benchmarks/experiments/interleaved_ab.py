@@ -1,0 +1,80 @@
+"""Seconds per 1:1 replicate of this checkout against another commit, measured in alternation: on a
+machine whose speed drifts by tens of percent within minutes (a virtual machine with neighbours),
+two versions timed in turn, round after round, see the same drift, where two benchmark runs an hour
+apart do not.
+
+    .venv/bin/python benchmarks/experiments/interleaved_ab.py --against COMMIT [--rounds 4] [--replicates 7]
+
+Each round runs, in a fresh process per version (other version first), one warm-up replicate and
+then ``--replicates`` replicates of the baseline at 1:1 (seeds 1..R, the same for both), and prints
+each version's median and minimum. The summary: in how many rounds this checkout was faster, and the
+median over the rounds of each version's median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import ROOT  # noqa: E402
+
+_TIMER = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from simmodel.config import RunConfig
+from simmodel.ensemble import load_inputs
+from simmodel.model import SimModel
+cfg = RunConfig(); inputs, _ = load_inputs(cfg)
+SimModel(inputs, cfg.levers, cfg.uncertainties, scale=1.0, seed=0).run()
+ts = []
+for seed in range(1, int(sys.argv[2]) + 1):
+    t = time.perf_counter()
+    SimModel(inputs, cfg.levers, cfg.uncertainties, scale=1.0, seed=seed).run()
+    ts.append(time.perf_counter() - t)
+print(json.dumps(ts))
+"""
+
+
+def seconds(root: Path, replicates: int) -> list[float]:
+    out = subprocess.run([sys.executable, "-c", _TIMER, str(root), str(replicates)], cwd=root, check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--against", required=True)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--replicates", type=int, default=7)
+    args = ap.parse_args(argv)
+    commit = subprocess.run(["git", "rev-parse", "--short", args.against], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    here, there, wins = [], [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        other = Path(tmp) / "other"
+        subprocess.run(["git", "worktree", "add", "--detach", str(other), commit], cwd=ROOT, check=True, capture_output=True)
+        try:
+            for r in range(1, args.rounds + 1):
+                b = seconds(other, args.replicates)
+                a = seconds(ROOT, args.replicates)
+                here.append(statistics.median(a))
+                there.append(statistics.median(b))
+                wins += here[-1] < there[-1]
+                print(f"round {r}: {commit} median {there[-1]:.3f} s (min {min(b):.3f}); "
+                      f"this checkout median {here[-1]:.3f} s (min {min(a):.3f})", flush=True)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=ROOT, check=False, capture_output=True)
+    h, t = statistics.median(here), statistics.median(there)
+    print(f"this checkout faster in {wins} of {args.rounds} rounds; median of the rounds' medians "
+          f"{h:.3f} s against {t:.3f} s ({100 * (h / t - 1):+.1f} %)")
+
+
+if __name__ == "__main__":
+    main()
