@@ -249,8 +249,9 @@ class Fund(mesa.Agent):
 
         The screen scores only the candidates whose log productivity reaches a floor, and lowers the
         floor until it is exact: a firm below the floor scores below the floor plus 1, so once the
-        first deal the budget refuses scores at least that, no firm below could have ranked before it.
-        Scores are summed in double precision, where the sum of two singles is exact."""
+        first deal the budget refuses scores at least that, no firm below could have ranked before it
+        (scores are summed in double precision; a firm below whose score ties the refused deal's to
+        the last bit is the one case where the order may differ from scoring every candidate)."""
         cap = max(max_single_share * self.size_cny_100m * (1.0 + crowd), params.fund_min_ticket_cny_100m)
         lp = cand.log_productivity
         floor = cand.productivity_floor(_FIRST_BLOCK)

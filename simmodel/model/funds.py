@@ -66,8 +66,8 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
     sales; a stream of its own, so that a scenario whose funds hold more firms does not shift
     everyone's screening noise) and, from ``rng``, one 64-bit key from which each fund's screening
     noise for each firm is derived (``keyed_uniform``). ``cache`` shares the candidates' screens and
-    their ranking by productivity between funds (and, in the set-up, between years). Writes equity, n_investors, revenue and penalty_until_q
-    of the firms the funds enter or leave."""
+    their productivity floor between funds (and, in the set-up, between years). Writes equity,
+    n_investors, revenue and penalty_until_q of the firms the funds enter or leave."""
     for fd in funds:
         fd.last_budget = 0.0
     early_before = sum(fd.n_exits_early for fd in funds)
