@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all bench explore clean python browser
+.PHONY: run test test-all bench explore assets clean python browser
 
 # Find a Python >= 3.12, preferring 3.12 (the tested one): $(PYTHON) if given, python3.12 on the PATH,
 # versions folder (pyenv's global version may be older and its 3.12 shim may not answer).
@@ -30,11 +30,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/simmodel run
 
-# The what-if explorer in the browser (simmodel/explorer/): its front end is installed into the
-# virtual environment once (from the npm registry; offline: python -m simmodel.explorer.assets --from DIR),
-# then the page is served on http://127.0.0.1:8765/ (simmodel explore port=... lang=en ...).
-explore: $(STAMP)
+# The what-if explorer's front end, installed into the virtual environment once (from the npm registry;
+# offline: python -m simmodel.explorer.assets --from DIR): the page, its browser tests and its benchmark need it.
+assets: $(STAMP)
 	@$(BIN)/python -m simmodel.explorer.assets --check >/dev/null 2>&1 || $(BIN)/python -m simmodel.explorer.assets
+
+# The what-if explorer in the browser (simmodel/explorer/), served on http://127.0.0.1:8765/
+# (simmodel explore port=... lang=en ...).
+explore: assets
 	$(BIN)/simmodel explore
 
 # Two processes, a test file each at a time: most tests wait on a subprocess, and files keep
@@ -49,17 +52,15 @@ browser:
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	    else echo "warning: no chromium found and apt-get/root not available: the browser tests will fail; install chromium or set SIMMODEL_CHROMIUM=/path/to/chrome" >&2; fi; }
 
-test: $(STAMP) browser
-	@$(BIN)/python -m simmodel.explorer.assets --check >/dev/null 2>&1 || $(BIN)/python -m simmodel.explorer.assets
+test: assets browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-test-all: $(STAMP) browser
-	@$(BIN)/python -m simmodel.explorer.assets --check >/dev/null 2>&1 || $(BIN)/python -m simmodel.explorer.assets
+test-all: assets browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m ''
 
 # Every benchmark, one process each, figures into benchmarks/RESULTS.md (over 30 min on 2 cores;
 # `$(BIN)/python benchmarks/run_all.py --quick` checks in a minute that the scripts run).
-bench: $(STAMP)
+bench: assets browser
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

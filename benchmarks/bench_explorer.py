@@ -82,6 +82,20 @@ def chromium() -> str:
                      "or set SIMMODEL_CHROMIUM=/path/to/chromium")
 
 
+def prerequisites() -> str:
+    """The Chromium to drive, after checking that the explorer's front end is installed; exits saying
+    what is missing otherwise. run_all calls it before any benchmark, so that a long `make bench`
+    does not fail at its last script."""
+    from simmodel.explorer.assets import missing
+
+    gone = missing()
+    if gone:
+        raise SystemExit("bench_explorer: the explorer's front end is not installed on this machine; run "
+                         "`make explore` or `python -m simmodel.explorer.assets` (offline: --from DIR); missing: "
+                         + ", ".join(gone[:3]) + (" ..." if len(gone) > 3 else ""))
+    return chromium()
+
+
 def train_emulator(out: Path) -> Path:
     cmd = [sys.executable, "-m", "simmodel", "analyze", "method=emulator", "factors=[fund_life_years,land_quota_mu_per_year]",
            "emulator_points=12", "replicates=4", "population.scale=0.02", f"output_root={out}", "name=explorer"]
@@ -205,6 +219,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--quick", action="store_true", help="scale 0.02, 4 replicates, 3 changes: checks that the script runs")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
+    browser_path = prerequisites()
     from playwright.sync_api import sync_playwright
 
     from simmodel.analysis.emulator import load_emulator
@@ -212,7 +227,6 @@ def main(argv: list[str] | None = None) -> dict:
 
     run = QUICK if args.quick else DEFAULT
     n_changes = 3 if args.quick else args.changes
-    browser_path = chromium()
     res: dict = {"quick": args.quick, "run": run, "changes": n_changes, "goal_estimate_s": GOAL_ESTIMATE_S,
                  "goal_model_s": GOAL_MODEL_S}
     with tempfile.TemporaryDirectory(prefix="bench_explorer_") as tmp:

@@ -222,6 +222,15 @@ def main(argv: list[str] | None = None) -> dict:
         ap.error(f"--skip: unknown {', '.join(sorted(skip - set(names)))}; allowed: {', '.join(names)}")
     if args.before is not None and not args.before.is_file():
         ap.error(f"--before: {args.before} is not a file (an earlier RESULTS.md, e.g. from `git show`)")
+    if "explorer" not in skip:
+        # the explorer's benchmark runs last and needs a browser and the front end: say so before
+        # the half hour of the others, not after it
+        from bench_explorer import prerequisites
+
+        try:
+            prerequisites()
+        except SystemExit as e:
+            sys.exit(f"{e}\n(or leave it out: --skip explorer)")
     res, outputs, walls = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, script in SCRIPTS:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCH))
 
 import bench_bandwidth  # noqa: E402
 import bench_replicate  # noqa: E402
@@ -139,3 +143,20 @@ def test_run_all_refuses_an_unknown_skip_or_a_missing_before_file(tmp_path, caps
             run_all.main(["--out", str(tmp_path / "R.md"), *argv])
         assert exc.value.code == 2 and words in capsys.readouterr().err
         assert not (tmp_path / "R.md").exists()
+
+
+def test_run_all_says_at_once_when_the_explorer_benchmark_cannot_run(tmp_path):
+    """The explorer's benchmark runs last: without the front end, make bench must stop before the half
+    hour of the others, say what is missing and how to install it, and write no RESULTS.md."""
+    empty = tmp_path / "cdn"
+    empty.mkdir()
+    out = tmp_path / "R.md"
+    env = dict(os.environ, SOLARA_ASSETS_PROXY_CACHE_DIR=str(empty))
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(BENCH / "run_all.py"), "--out", str(out)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "front end is not installed" in proc.stderr and "python -m simmodel.explorer.assets" in proc.stderr
+    assert "--skip explorer" in proc.stderr
+    assert "=====" not in proc.stdout  # no benchmark started
+    assert not out.exists() and time.perf_counter() - t < 60
