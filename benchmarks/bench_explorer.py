@@ -86,13 +86,11 @@ def prerequisites() -> str:
     """The Chromium to drive, after checking that the explorer's front end is installed; exits saying
     what is missing otherwise. run_all calls it before any benchmark, so that a long `make bench`
     does not fail at its last script."""
-    from simmodel.explorer.assets import missing
+    from simmodel.explorer.assets import not_installed
 
-    gone = missing()
-    if gone:
-        raise SystemExit("bench_explorer: the explorer's front end is not installed on this machine; run "
-                         "`make explore` or `python -m simmodel.explorer.assets` (offline: --from DIR); missing: "
-                         + ", ".join(gone[:3]) + (" ..." if len(gone) > 3 else ""))
+    message = not_installed()
+    if message:
+        raise SystemExit(f"bench_explorer: {message}")
     return chromium()
 
 

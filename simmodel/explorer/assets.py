@@ -74,6 +74,17 @@ def missing(root: Path | None = None) -> list[str]:
     return [f"{pkg}/{rel}" for pkg, rels in required().items() for rel in rels if not (root / pkg / rel).is_file()]
 
 
+def not_installed() -> str | None:
+    """What to tell a user whose machine lacks the front end (what is missing and how to install it),
+    or None when it is ready."""
+    left = missing()
+    if not left:
+        return None
+    return ("the explorer's front end is not installed on this machine (it would otherwise be fetched from "
+            "a CDN); run `make explore` or `python -m simmodel.explorer.assets` (offline: --from DIR); "
+            f"missing: {', '.join(left[:3])}{' ...' if len(left) > 3 else ''}")
+
+
 def _tarball_name(pkg: str) -> str:
     name, version = pkg.rsplit("@", 1)
     return f"{name.split('/')[-1]}-{version}.tgz"

@@ -78,11 +78,9 @@ def serve(cfg: ExploreConfig, *, echo=print) -> None:
     from simmodel.explorer.app import scenario_dir
 
     state.scenario_values(scenario_dir(), cfg.scenario)  # an unknown starting scenario fails here
-    left = assets.missing()
-    if left:
-        raise ConfigError("the explorer's front end is not installed on this machine (it would otherwise be fetched from "
-                          "a CDN); run `make explore` or `python -m simmodel.explorer.assets` (offline: --from DIR); "
-                          f"missing: {', '.join(left[:3])}{' ...' if len(left) > 3 else ''}")
+    not_installed = assets.not_installed()
+    if not_installed:
+        raise ConfigError(not_installed)
     port = cfg.port or free_port(cfg.host)
     if not port_free(cfg.host, port):
         raise ConfigError(f"port = {port}: another program listens there; choose another (port=0: any free port)")
