@@ -33,7 +33,8 @@ n = f.n
 
 def numpy_version():
     refresh_rates(f, ctx, p, lv, q=q, sector_shift=shift, spillover=spill, macro_shock=0.01,
-                  young_premium=m.young_premium, young_hazard=m.young_hazard, rng=np.random.default_rng(7))
+                  young_premium=m.young_premium, young_hazard=m.young_hazard,
+                  shock_u=np.random.default_rng(7).random(n, dtype=np.float32))
     return f.g_annual[:n].copy(), f.shock_q[:n].copy(), f.p_innovate_q[:n].copy(), f.p_exit_q[:n].copy()
 
 @numba.njit(cache=False, fastmath="--fastmath" in sys.argv)

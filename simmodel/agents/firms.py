@@ -65,38 +65,47 @@ FIELDS: dict[str, type] = {
 ORIGIN_BASE, ORIGIN_STARTUP, ORIGIN_SPINOFF, ORIGIN_ATTRACTED = 0, 1, 2, 3
 
 
+class _Field:
+    """A firm field as a view of the used prefix of its storage: ``firms.revenue`` is always the live
+    array, length n. A data descriptor rather than ``__getattr__``: the stages read firm fields
+    thousands of times a replicate, and a failed lookup before ``__getattr__`` costs about a
+    microsecond each (a few per cent of a small population's replicate)."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, name: str):
+        self.store = "_" + name
+
+    def __get__(self, firms: "Firms | None", owner: type) -> "np.ndarray | _Field":
+        if firms is None:
+            return self
+        return firms.__dict__[self.store][: firms.n]
+
+    def __set__(self, firms: "Firms", value) -> None:
+        # ``firms.revenue += x`` ends in a set of the (already updated) view: write through to the
+        # storage instead of shadowing it with a stale array
+        store = firms.__dict__[self.store]
+        if value is not None and not (isinstance(value, np.ndarray) and np.shares_memory(value, store)):
+            store[: firms.n] = value
+
+
 class Firms:
-    """Struct of arrays with amortised growth; ``n`` slots are in use, dead firms stay (alive=False)."""
+    """Struct of arrays with amortised growth; ``n`` slots are in use, dead firms stay (alive=False).
+    Each field of FIELDS reads as the array of the n slots in use (see _Field)."""
 
     def __init__(self, capacity: int):
         self.n = 0
         self._cap = max(int(capacity), 16)
         for name, dtype in FIELDS.items():
-            object.__setattr__(self, "_" + name, np.zeros(self._cap, dtype=dtype))
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        # Views of the used prefix: firms.revenue is always the live array, length n.
-        if name in FIELDS:
-            return object.__getattribute__(self, "_" + name)[: self.n]
-        raise AttributeError(name)
-
-    def __setattr__(self, name: str, value) -> None:
-        # ``firms.revenue += x`` ends in a setattr of the (already updated) view: write through to
-        # the storage instead of shadowing it with a stale array.
-        if name in FIELDS:
-            store = object.__getattribute__(self, "_" + name)
-            if value is not None and not (isinstance(value, np.ndarray) and np.shares_memory(value, store)):
-                store[: self.n] = value
-            return
-        object.__setattr__(self, name, value)
+            self.__dict__["_" + name] = np.zeros(self._cap, dtype=dtype)
 
     def _grow(self, need: int) -> None:
         new_cap = max(need, int(self._cap * 1.5))
+        store = self.__dict__
         for name in FIELDS:
-            old = object.__getattribute__(self, "_" + name)
-            arr = np.zeros(new_cap, dtype=old.dtype)
-            arr[: self.n] = old[: self.n]
-            object.__setattr__(self, "_" + name, arr)
+            old = store["_" + name]
+            store["_" + name] = np.zeros(new_cap, dtype=old.dtype)
+            store["_" + name][: self.n] = old[: self.n]
         self._cap = new_cap
 
     def add(self, count: int, **columns: np.ndarray) -> slice:
@@ -105,12 +114,13 @@ class Firms:
             self._grow(self.n + count)
         sl = slice(self.n, self.n + count)
         self.n += count
-        object.__getattribute__(self, "_alive")[sl] = True
-        object.__getattribute__(self, "_exit_q")[sl] = -1
+        store = self.__dict__
+        store["_alive"][sl] = True
+        store["_exit_q"][sl] = -1
         for name, values in columns.items():
             if name not in FIELDS:
                 raise KeyError(f"unknown firm field {name}")
-            object.__getattribute__(self, "_" + name)[sl] = values
+            store["_" + name][sl] = values
         return sl
 
     @property
@@ -120,6 +130,11 @@ class Firms:
     def rd_spending(self, params: Params) -> np.ndarray:
         """R&D spending, CNY 100 m per yr: own R&D plus the additional R&D that grants induce."""
         return self.rd_intensity * self.revenue + params.subsidy_additionality * self.grant_rd
+
+
+for _name in FIELDS:
+    setattr(Firms, _name, _Field(_name))
+del _name
 
 
 def high_tech_rd_threshold(revenue: np.ndarray) -> np.ndarray:

@@ -47,7 +47,7 @@ from simmodel.model.stages.exit import exit_firms
 from simmodel.model.stages.grow import grow_firms
 from simmodel.model.stages.innovate import innovate_firms
 from simmodel.model.stages.ladder import climb_ladder
-from simmodel.model.stages.rates import refresh_rates, sector_shift, spillover
+from simmodel.model.stages.rates import refresh_rates, sector_shift, shock_uniforms, spillover
 from simmodel.params import Params
 from simmodel.population import Synthesiser
 from simmodel.sectors import CityTable, FundKind, SectorTable
@@ -237,7 +237,7 @@ class SimModel(mesa.Model):
                                        plot_effect=self.plot_effect, cities=self.city_agents,
                                        sector_rd_intensity=self.sectors_rd_intensity)
         if attracted is not None:
-            self.refresh_rates(self.rng_for("growth_entry", 10 * q + 2), attracted)
+            # their rates are set with everyone's at the end of this block
             self.counters["n_entries"] += (attracted.stop - attracted.start) / sc
         rng_t = self.rng_for("talent", year)
         recruits = stochastic_round(lv.n_talents_recruited_per_year * sc, rng_t)
@@ -251,17 +251,18 @@ class SimModel(mesa.Model):
         adopt_ai_plus(f, lv, self.rng_for("ai", year))
         # the year's province-wide growth shock, common to every firm and the rest of the economy
         self.macro_shock = float(self.rng_for("macro", year).normal(0.0, p.aggregate_growth_shock_sd))
-        self.refresh_rates(self.rng_for("growth", year))
+        self.refresh_rates(shock_uniforms(self.rng_for("growth", year), f.n))
 
     # ------------------------------------------------------------------ the firm stages, bound to the model's state
-    def refresh_rates(self, rng: np.random.Generator, sl: slice = slice(None)) -> None:
-        """The year's rates of the firms in ``sl`` (everyone in Q1; entrants at entry)."""
+    def refresh_rates(self, shock_u: np.ndarray, sl: slice = slice(None)) -> None:
+        """The year's rates of the firms in ``sl`` (everyone in Q1; entrants at entry), their growth
+        shocks from ``shock_u`` (one uniform per firm of ``sl``, see shock_uniforms)."""
         year = self.years[min(self.q // 4, len(self.years) - 1)]
         shift = sector_shift(self.sectors, self.uncertainties, self.long_horizon, year, self.policy_start_year)
         spill = spillover(self.government.basic_research_cny_100m_this_year, self.calib.other_rd_cny_100m, self.params)
         refresh_rates(self.firms, self.growth_ctx, self.params, self.levers, q=self.q, sector_shift=shift, spillover=spill,
                       macro_shock=self.macro_shock, young_premium=self.young_premium, young_hazard=self.young_hazard,
-                      rng=rng, sl=sl)
+                      shock_u=shock_u, sl=sl)
 
     def innovate(self, q: int) -> np.ndarray:
         """Innovations this quarter; returns each firm's log-productivity gain."""
@@ -294,17 +295,23 @@ class SimModel(mesa.Model):
     def enter(self, q: int) -> None:
         """Start-ups and spin-offs this quarter, each cohort with its rates."""
         expected, w = self.expected_entrants()
+        first = self.firms.n
+        shocks = []  # each cohort's shock uniforms, from a stream of its own
         new = enter_startups(self.firms, self.params, q=q, expected=expected, weights=w,
                              sector_rd_intensity=self.sectors_rd_intensity, rng=self.rng_for("entry", q))
         if new is not None:
-            self.refresh_rates(self.rng_for("growth_entry", 10 * q), new)
+            shocks.append(shock_uniforms(self.rng_for("growth_entry", 10 * q), new.stop - new.start))
             self.counters["n_entries"] += (new.stop - new.start) / self.scale
         new = spin_off(self.firms, self.params, self.levers, self.sectors, q=q, base_sector_revenue=self.base_sector_revenue,
                        sector_rd_intensity=self.sectors_rd_intensity, rng=self.rng_for("spinoff", q))
         if new is not None:
-            self.refresh_rates(self.rng_for("growth_entry", 10 * q + 1), new)
+            shocks.append(shock_uniforms(self.rng_for("growth_entry", 10 * q + 1), new.stop - new.start))
             self.counters["n_entries"] += (new.stop - new.start) / self.scale
             self.counters["n_spinoffs"] += (new.stop - new.start) / self.scale
+        # both cohorts' rates in one call (the rows are consecutive): a spin-off's parent is never a
+        # start-up, so nothing the spin-offs change is read by the start-ups' rates
+        if shocks:
+            self.refresh_rates(np.concatenate(shocks), slice(first, self.firms.n))
 
     # ------------------------------------------------------------------ recording
     def _record(self, year: int, agg: ind.SectorAggregates) -> dict[str, float]:

@@ -34,21 +34,28 @@ def spillover(basic_research_cny_100m: float, public_rd_cny_100m: float, params:
     return (1.0 + basic_research_cny_100m / public_rd) ** params.basic_research_spillover
 
 
+def shock_uniforms(rng: np.random.Generator, n: int) -> np.ndarray:
+    """The uniforms of ``n`` firms' growth shocks (refresh_rates), single precision: firm i of a
+    cohort always takes the i-th draw of its stream, so scenarios share their shocks (common random
+    numbers)."""
+    return rng.random(n, dtype=np.float32)
+
+
 def refresh_rates(firms: Firms, ctx: GrowthContext, params: Params, levers: Levers, *, q: int,
                   sector_shift: np.ndarray, spillover: float, macro_shock: float, young_premium: np.ndarray,
-                  young_hazard: np.ndarray, rng: np.random.Generator, sl: slice = ALL) -> None:
+                  young_hazard: np.ndarray, shock_u: np.ndarray, sl: slice = ALL) -> None:
     """Set g_annual (log growth per yr), shock_q (log points per quarter), p_innovate_q and p_exit_q
     (probabilities per quarter) of the firms in ``sl``. Reads revenue, sector, age, equity,
     designation, boosts, R&D, grants, talents, investors, penalties and stage.
 
     The growth shock is drawn once a year, Laplace (tent-shaped, Bottazzi and Secchi 2006), and
-    spread evenly over the four quarters: annual growth rates are exactly Laplace given size."""
+    spread evenly over the four quarters: annual growth rates are exactly Laplace given size.
+    ``shock_u``: one uniform on [0, 1) per firm of ``sl``, single precision (see shock_uniforms)."""
     f, p = firms, params
     logr = log_revenue(f, sl)
     f.g_annual[sl] = annual_growth(f, ctx, p, q, sector_shift, logr, young_premium, sl) + macro_shock
-    # Laplace(0, 1) by inversion of one uniform per firm: firm i always takes the i-th draw of
-    # the year's stream, so scenarios share their shocks (common random numbers)
-    u = rng.random(logr.size, dtype=np.float32) - np.float32(0.5)
+    # Laplace(0, 1) by inversion of one uniform per firm
+    u = shock_u - np.float32(0.5)
     # a draw of exactly 0 would give log(0): keep 2|u| strictly below 1
     e = np.log1p(-np.minimum(np.float32(2.0) * np.abs(u), np.float32(1.0 - 2.0 ** -24)))
     e *= -np.sign(u)
