@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import STAGES, baseline, machine, stage_methods, verdict
 
-from simmodel.agents.firms import FIELDS, Firms
+from simmodel.agents.firms import FIELDS, FirmField
 from simmodel.model import SimModel
 
 GOAL_RATIO = 5.0  # issue 17: every stage within 5x of its memory-bandwidth bound
@@ -56,7 +56,8 @@ def bandwidth(n_bytes: int, repeats: int = 7) -> dict[str, float]:
 
 
 class _Tracer:
-    """Records which Firms fields are accessed while a stage runs (class-level hook on __getattr__)."""
+    """Records which Firms fields are accessed while a stage runs (class-level hook on the fields'
+    descriptor, ``FirmField.__get__``)."""
 
     def __init__(self):
         self.current = "age_aggregates"  # code in step() outside the named stages
@@ -64,22 +65,22 @@ class _Tracer:
         self.written: dict[str, set[str]] = defaultdict(set)
         self.appended_rows: dict[str, int] = defaultdict(int)  # new firms' rows written, whole replicate
         self.rate_rows: dict[str, int] = defaultdict(int)  # entrants whose yearly rates a stage set
-        self._orig = Firms.__getattr__
+        self._orig = FirmField.__get__
 
     def __enter__(self):
         orig = self._orig
         tracer = self
 
-        def getattr_traced(firms, name):
-            if name in FIELDS:
-                tracer.read[tracer.current].add(name)
-            return orig(firms, name)
+        def get_traced(field, firms, owner):
+            if firms is not None:
+                tracer.read[tracer.current].add(field.store[1:])
+            return orig(field, firms, owner)
 
-        Firms.__getattr__ = getattr_traced
+        FirmField.__get__ = get_traced
         return self
 
     def __exit__(self, *exc):
-        Firms.__getattr__ = self._orig
+        FirmField.__get__ = self._orig
 
 
 def traced_replicate(inputs, cfg, scale: float) -> dict:

@@ -65,7 +65,7 @@ FIELDS: dict[str, type] = {
 ORIGIN_BASE, ORIGIN_STARTUP, ORIGIN_SPINOFF, ORIGIN_ATTRACTED = 0, 1, 2, 3
 
 
-class _Field:
+class FirmField:
     """A firm field as a view of the used prefix of its storage: ``firms.revenue`` is always the live
     array, length n. A data descriptor rather than ``__getattr__``: the stages read firm fields
     thousands of times a replicate, and a failed lookup before ``__getattr__`` costs about a
@@ -76,7 +76,7 @@ class _Field:
     def __init__(self, name: str):
         self.store = "_" + name
 
-    def __get__(self, firms: "Firms | None", owner: type) -> "np.ndarray | _Field":
+    def __get__(self, firms: "Firms | None", owner: type) -> "np.ndarray | FirmField":
         if firms is None:
             return self
         return firms.__dict__[self.store][: firms.n]
@@ -91,7 +91,7 @@ class _Field:
 
 class Firms:
     """Struct of arrays with amortised growth; ``n`` slots are in use, dead firms stay (alive=False).
-    Each field of FIELDS reads as the array of the n slots in use (see _Field)."""
+    Each field of FIELDS reads as the array of the n slots in use (see FirmField)."""
 
     def __init__(self, capacity: int):
         self.n = 0
@@ -133,7 +133,7 @@ class Firms:
 
 
 for _name in FIELDS:
-    setattr(Firms, _name, _Field(_name))
+    setattr(Firms, _name, FirmField(_name))
 del _name
 
 
