@@ -60,6 +60,20 @@ def test_base_year_does_not_depend_on_levers(run_model, traj):
     assert not other.equals(traj)
 
 
+def test_every_firm_has_its_rates_after_each_step(inputs):
+    """Entrants (start-ups and spin-offs, whose rates are set in one call at entry) and attracted
+    projects (set with everyone's in Q1) never run a quarter with unset rates: an exit hazard is
+    positive for every firm, so a zero probability would mean rates never set."""
+    m = SimModel(inputs, Levers(), Uncertainties(), scale=0.03, seed=11)
+    for _ in range(8):
+        before = m.firms.n
+        m.step()
+        f = m.firms
+        assert f.n > before
+        assert (f.p_exit_q[f.alive] > 0).all() and np.isfinite(f.g_annual[f.alive]).all()
+        assert (f.p_innovate_q[f.alive] > 0).all()
+
+
 # ------------------------------------------------------------------------------------- accounting
 def test_firm_conservation(traj):
     """n_firms(t) = n_firms(t-1) + n_entries(t) - n_exits(t), in firms of the scaled population."""

@@ -1,6 +1,7 @@
 """The stage kernels (simmodel.model.stages) on hand-made firm arrays, without a model: each writes
 what its docstring says and returns what the model books; and the fast top-k of
-simmodel.agents.firms, which every selection uses, against a full partition."""
+simmodel.agents.firms, which every selection uses, against a full partition; and the firm arrays
+themselves (views of the slots in use that write through)."""
 
 from __future__ import annotations
 
@@ -123,3 +124,27 @@ def test_grow_with_land_grants_it_and_charges_the_city(inputs):
                       budget_mu=np.array([100.0]), rng=np.random.default_rng(0))
     assert land.n_refused == 0 and land.allocated_mu[0] == pytest.approx(10.0)
     assert f.land_mu[0] == pytest.approx(10.0) and f.revenue[0] == pytest.approx(2.0, rel=1e-6)
+
+
+# ----------------------------------------------------------------------------------- the firm arrays
+def test_firm_fields_are_live_views_that_write_through_and_survive_growth():
+    """A field reads as the n slots in use; an in-place update, a whole new array and a scalar all
+    land in the storage; appending past the capacity keeps every row; an unknown field is refused."""
+    f = population(3, revenue=2.0)
+    assert f.revenue.shape == (3,)
+    f.revenue *= 1.5  # augmented assignment: updates the view, then sets it back
+    f.revenue[0] = 7.0
+    assert f.revenue.tolist() == [7.0, 3.0, 3.0]
+    f.equity = np.array([1.0, 2.0, 3.0])  # a new array is copied into the storage, not kept
+    f.land_mu = 0.5
+    assert f.equity.tolist() == [1.0, 2.0, 3.0] and f.land_mu.tolist() == [0.5] * 3
+    sl = f.add(40, sector=1, revenue=np.arange(40.0))  # beyond the capacity of 16
+    assert f.n == 43 and sl == slice(3, 43)
+    assert f.revenue[:3].tolist() == [7.0, 3.0, 3.0] and f.revenue[3:].tolist() == list(range(40))
+    assert f.equity[:3].tolist() == [1.0, 2.0, 3.0] and not f.equity[3:].any()
+    assert f.alive.all() and (f.exit_q[3:] == -1).all() and (f.sector[3:] == 1).all()
+    with pytest.raises(KeyError, match="unknown firm field"):
+        f.add(1, no_such_field=1.0)
+    with pytest.raises(AttributeError):
+        f.no_such_field  # noqa: B018
+
