@@ -78,9 +78,9 @@ def serve(cfg: ExploreConfig, *, echo=print) -> None:
     from simmodel.explorer.app import scenario_dir
 
     state.scenario_values(scenario_dir(), cfg.scenario)  # an unknown starting scenario fails here
-    not_installed = assets.not_installed()
-    if not_installed:
-        raise ConfigError(not_installed)
+    message = assets.not_installed()
+    if message:
+        raise ConfigError(message)
     port = cfg.port or free_port(cfg.host)
     if not port_free(cfg.host, port):
         raise ConfigError(f"port = {port}: another program listens there; choose another (port=0: any free port)")
