@@ -304,18 +304,18 @@ class Levers:
         20, article=22, unit="years", low=1, high=20, no_new_policy=10,
         source="seed art. 22: fund life up to 20 years; pre-2025 guidance funds typically 7-10 years (assumption: 10)",
         mechanism="life of the government fund vintages raised from the policy's first year on (earlier vintages, and those of a replayed history, keep the life they were raised with): a fund backs only firms whose time to exit fits in its remaining life; at the end of life it exits everything, early exits cut revenue and raise exit hazard; longer lives crowd in more private money",
-        acts_in="simmodel.agents.funds.Fund.screen", grade="assumed", strength="fund_crowd_in_life_elasticity, fund_early_exit_revenue_cut, fund_early_exit_hazard_multiplier, fund_equity_growth_boost, fund_funded_hazard_multiplier, fund_crowd_in_base_ratio")
+        acts_in="simmodel.agents.funds.screen", grade="assumed", strength="fund_crowd_in_life_elasticity, fund_early_exit_revenue_cut, fund_early_exit_hazard_multiplier, fund_equity_growth_boost, fund_funded_hazard_multiplier, fund_crowd_in_base_ratio")
     fund_evaluation_regime: FundRegime = lever(
         FundRegime.portfolio, article=22, unit="regime", low=math.nan, high=math.nan,
         no_new_policy=FundRegime.yearly_profit,
         source="seed art. 22: funds not judged on one project or one year's profit",
         mechanism="yearly_profit: funds back only firms with a short time to exit, sell holdings whose revenue fell, and crowd in less",
-        acts_in="simmodel.agents.funds.Fund.screen", choices=tuple(r.value for r in FundRegime), grade="assumed", strength="fund_yearly_profit_horizon_years, fund_yearly_profit_loss_exit_prob, fund_yearly_profit_crowd_in_factor")
+        acts_in="simmodel.agents.funds.screen", choices=tuple(r.value for r in FundRegime), grade="assumed", strength="fund_yearly_profit_horizon_years, fund_yearly_profit_loss_exit_prob, fund_yearly_profit_crowd_in_factor")
     fund_max_single_project_pct: float = lever(
         20.0, article=22, unit="% of fund capital incl. crowd-in", low=1.0, high=50.0, no_new_policy=10.0,
         source="assumption: the seed raises the single-project share; 10 % before, 20 % after",
         mechanism="cap on one ticket as a share of the fund",
-        acts_in="simmodel.agents.funds.Fund.screen", grade="assumed", strength="fund_ticket_to_revenue")
+        acts_in="simmodel.agents.funds.screen", grade="assumed", strength="fund_ticket_to_revenue")
     future_industry_fund_cny_100m: float = lever(
         100.0, article=22, unit="CNY 100m", low=0.0, high=2000.0, no_new_policy=0.0,
         source="assumption: the seed proposes a future-industry fund without a size",

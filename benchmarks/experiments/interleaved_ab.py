@@ -1,12 +1,14 @@
-"""Seconds per 1:1 replicate of this checkout against another commit, measured in alternation: on a
+"""Seconds per replicate (1:1 by default) of this checkout against another commit, measured in alternation: on a
 machine whose speed drifts by tens of percent within minutes (a virtual machine with neighbours),
 two versions timed in turn, round after round, see the same drift, where two benchmark runs an hour
 apart do not.
 
     .venv/bin/python benchmarks/experiments/interleaved_ab.py --against COMMIT [--rounds 4] [--replicates 7]
+                                                              [--scale 1.0]
 
 Each round runs, in a fresh process per version (other version first), one warm-up replicate and
-then ``--replicates`` replicates of the baseline at 1:1 (seeds 1..R, the same for both), and prints
+then ``--replicates`` replicates of the baseline at ``--scale`` (1:1 by default; 0.0847 is about
+10 000 firms; seeds 1..R, the same for both), and prints
 each version's median and minimum. The summary: in how many rounds this checkout was faster, and the
 median over the rounds of each version's median.
 """
@@ -32,18 +34,19 @@ from simmodel.config import RunConfig
 from simmodel.ensemble import load_inputs
 from simmodel.model import SimModel
 cfg = RunConfig(); inputs, _ = load_inputs(cfg)
-SimModel(inputs, cfg.levers, cfg.uncertainties, scale=1.0, seed=0).run()
+scale = float(sys.argv[3])
+SimModel(inputs, cfg.levers, cfg.uncertainties, scale=scale, seed=0).run()
 ts = []
 for seed in range(1, int(sys.argv[2]) + 1):
     t = time.perf_counter()
-    SimModel(inputs, cfg.levers, cfg.uncertainties, scale=1.0, seed=seed).run()
+    SimModel(inputs, cfg.levers, cfg.uncertainties, scale=scale, seed=seed).run()
     ts.append(time.perf_counter() - t)
 print(json.dumps(ts))
 """
 
 
-def seconds(root: Path, replicates: int) -> list[float]:
-    out = subprocess.run([sys.executable, "-c", _TIMER, str(root), str(replicates)], cwd=root, check=True,
+def seconds(root: Path, replicates: int, scale: float) -> list[float]:
+    out = subprocess.run([sys.executable, "-c", _TIMER, str(root), str(replicates), str(scale)], cwd=root, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -53,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--against", required=True)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--replicates", type=int, default=7)
+    ap.add_argument("--scale", type=float, default=1.0, help="population scale (1.0: 1:1)")
     args = ap.parse_args(argv)
     commit = subprocess.run(["git", "rev-parse", "--short", args.against], cwd=ROOT, capture_output=True, text=True,
                             check=True).stdout.strip()
@@ -62,8 +66,8 @@ def main(argv: list[str] | None = None) -> None:
         subprocess.run(["git", "worktree", "add", "--detach", str(other), commit], cwd=ROOT, check=True, capture_output=True)
         try:
             for r in range(1, args.rounds + 1):
-                b = seconds(other, args.replicates)
-                a = seconds(ROOT, args.replicates)
+                b = seconds(other, args.replicates, args.scale)
+                a = seconds(ROOT, args.replicates, args.scale)
                 here.append(statistics.median(a))
                 there.append(statistics.median(b))
                 wins += here[-1] < there[-1]

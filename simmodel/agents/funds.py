@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import mesa
 import numpy as np
 
-from simmodel.agents.firms import LADDER_RANK, FirmStage, Firms, top_positions
-from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M
+from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M, LADDER_RANK, FirmStage, Firms, top_positions
 from simmodel.levers import FundRegime
 from simmodel.params import Params
 
@@ -49,33 +49,42 @@ class Candidates:
 
 
 # splitmix64 (Steele, Lea and Flood 2014): a bijective 64-bit mixer whose outputs, over consecutive
-# counters, pass BigCrush; here it turns (a fund's key, a firm's row) into that firm's screening noise
-_GAMMA = 0x9E3779B97F4A7C15
+# counters, pass BigCrush; here it turns (a year's draw, a fund's name) into the fund's key
 _M64 = (1 << 64) - 1
 
 
-def _mix64(z: np.ndarray) -> np.ndarray:
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+def _mix64(z: int) -> int:
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
 
 
 def mix_key(*parts: int) -> int:
     """One 64-bit key from several (a year's draw, a fund's key): each part mixed into the last."""
     z = 0
     for part in parts:
-        z = int(_mix64(np.array([(z ^ part) & _M64], dtype=np.uint64))[0])
+        z = _mix64((z ^ part) & _M64)
     return z
 
 
-def keyed_uniform(key: int, index: np.ndarray) -> np.ndarray:
+_GAMMA = 0x9E3779B97F4A7C15
+
+
+def _mix64_array(z: np.ndarray) -> np.ndarray:
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def keyed_uniform(key: int | np.ndarray, index: np.ndarray) -> np.ndarray:
     """Uniforms on [0, 1) (float32, multiples of 2^-24), one per ``index`` (firm rows), that depend
     only on (key, index): a firm's draw does not depend on which other firms are drawn for, so a
     screen can draw for the few candidates it ranks and still give every firm the draw it would
-    have had in a screen of all of them (common random numbers between scenarios)."""
+    have had in a screen of all of them (common random numbers between scenarios). ``key`` may be an
+    array of keys that broadcasts against ``index`` (a column of keys: one row of draws per key)."""
     with np.errstate(over="ignore"):
-        z = np.uint64(key) + index.astype(np.uint64) * np.uint64(_GAMMA)
-        return (_mix64(z) >> np.uint64(40)).astype(np.float32) * np.float32(2.0 ** -24)
+        z = np.asarray(key, dtype=np.uint64) + index.astype(np.uint64) * np.uint64(_GAMMA)
+        return (_mix64_array(z) >> np.uint64(40)).astype(np.float32) * np.float32(2.0 ** -24)
 
 
 def string_key(text: str) -> int:
@@ -84,7 +93,7 @@ def string_key(text: str) -> int:
 
 
 # A screen first ranks about this many of its kind's most productive candidates, then lowers its
-# floor until the deals it picked provably are the best of all candidates (see Fund.screen).
+# floor until the deals it picked provably are the best of all candidates (see screen).
 _FIRST_BLOCK = 2048
 
 
@@ -226,63 +235,6 @@ class Fund(mesa.Agent):
         crowd = self.crowd_in_ratio(self.life_years, regime, params)
         return self.size_cny_100m * scale * (1.0 + crowd) / params.fund_deploy_years, crowd
 
-    def eligible(self, cand: Candidates, pos: np.ndarray, *, year: int, regime: FundRegime, params: Params) -> np.ndarray:
-        """Which candidates at positions ``pos`` (in ``cand``) the fund may back this year (a mask
-        over ``pos``): their expected time to exit fits in its remaining life (and, under
-        yearly-profit rules, its short horizon, and they are above size), and it does not hold them already."""
-        tte = cand.tte_years[pos]
-        ok = tte <= self.vintage + self.life_years - year
-        if regime == FundRegime.yearly_profit:
-            ok &= (tte <= params.fund_yearly_profit_horizon_years) & (cand.revenue[pos] >= ABOVE_SIZE_REVENUE_CNY_100M)
-        if self.h_firm.size:  # not twice in one firm (a mark per firm row: no sort, unlike np.isin)
-            held = np.zeros(max(int(cand.firm[-1]), int(self.h_firm.max())) + 1, dtype=bool)
-            held[self.h_firm] = True
-            ok &= ~held[cand.firm[pos]]
-        return ok
-
-    def screen(self, cand: Candidates, *, year: int, regime: FundRegime, key: int, budget: float, crowd: float,
-               max_single_share: float, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """New deals within ``budget`` (CNY 100 m) among the candidates the fund may back (see
-        eligible): the best by score, log productivity plus screening noise (a uniform on [0, 1) per
-        firm, ``keyed_uniform(key, firm)``), best first, until the next would break the budget.
-        Returns (firms, tickets in CNY 100 m, expected years to exit).
-
-        The screen scores only the candidates whose log productivity reaches a floor, and lowers the
-        floor until it is exact: a firm below the floor scores below the floor plus 1, so once the
-        first deal the budget refuses scores at least that, no firm below could have ranked before it
-        (scores are summed in double precision; a firm below whose score ties the refused deal's to
-        the last bit is the one case where the order may differ from scoring every candidate)."""
-        cap = max(max_single_share * self.size_cny_100m * (1.0 + crowd), params.fund_min_ticket_cny_100m)
-        lp = cand.log_productivity
-        floor = cand.productivity_floor(_FIRST_BLOCK)
-        while True:
-            block = np.flatnonzero(lp >= floor) if floor > -math.inf else np.arange(lp.size)
-            pos = block[self.eligible(cand, block, year=year, regime=regime, params=params)]
-            score = lp[pos].astype(np.float64) + keyed_uniform(key, cand.firm[pos])
-            ticket = np.clip(params.fund_ticket_to_revenue * cand.revenue[pos], params.fund_min_ticket_cny_100m, cap)
-            # rank only about twice the deals the budget buys at the mean ticket; all of them if
-            # those do not spend it
-            k = min(pos.size, int(math.ceil(2 * budget / float(ticket.mean()))) + 1) if pos.size else 0
-            for top in (top_positions(score, k), None):
-                order = top if top is not None else np.arange(pos.size)
-                order = order[np.argsort(-score[order], kind="stable")]
-                tickets = ticket[order]
-                m = int(np.searchsorted(np.cumsum(tickets), budget, side="right"))
-                if m < order.size or order.size == pos.size:
-                    break
-            pos = pos[order]
-            if floor == -math.inf:
-                break
-            if m < pos.size:
-                refused = float(score[order[m]])
-                if refused >= floor + 1.0:
-                    break
-                floor = refused - 1.0  # every firm that could score above the refused deal
-            else:
-                floor = -math.inf  # the budget outlasts the block: every candidate
-        pos = pos[:m]
-        return cand.firm[pos], tickets[:m], cand.tte_years[pos].astype(np.float64)
-
     def take_deals(self, year: int, firms: Firms, chosen: np.ndarray, tickets: np.ndarray, tte: np.ndarray,
                    crowd: float, long_horizon: np.ndarray) -> float:
         """Book the deals of ``screen`` (firms' equity and investors, the fund's holdings and
@@ -322,3 +274,93 @@ class Fund(mesa.Agent):
         self.deployed += spent
         self.n_follow_ons += int(rows.size)
         return spent
+
+
+def eligible(funds: Sequence[Fund], cand: Candidates, pos: np.ndarray, *, year: int, regime: FundRegime,
+             params: Params) -> np.ndarray:
+    """Which candidates at positions ``pos`` (in ``cand``) each fund may back this year: a mask of one
+    row per fund over ``pos``. A candidate fits when its expected time to exit fits in the fund's
+    remaining life (and, under yearly-profit rules, its short horizon, and it is above size), and the
+    fund does not hold it already."""
+    tte = cand.tte_years[pos]
+    # single precision like tte, so that the comparison is the one of tte with each fund's life left
+    life_left = np.array([fd.vintage + fd.life_years - year for fd in funds], dtype=np.float32)
+    ok = tte[None, :] <= life_left[:, None]
+    if regime == FundRegime.yearly_profit:
+        ok &= (tte <= params.fund_yearly_profit_horizon_years) & (cand.revenue[pos] >= ABOVE_SIZE_REVENUE_CNY_100M)
+    held = [fd.h_firm for fd in funds]
+    n_held = [h.size for h in held]
+    if sum(n_held) and pos.size:  # not twice in one firm: each holding's column, through a map of firm rows
+        held = np.concatenate(held)
+        column = np.full(max(int(cand.firm[pos[-1]]), int(held.max())) + 1, -1, dtype=np.intp)
+        column[cand.firm[pos]] = np.arange(pos.size)
+        col = column[held]
+        hit = col >= 0
+        ok[np.repeat(np.arange(len(funds)), n_held)[hit], col[hit]] = False
+    return ok
+
+
+def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRegime, keys: Sequence[int],
+           budgets: Sequence[float], crowds: Sequence[float], max_single_share: float,
+           params: Params) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The new deals of funds of one kind, each within its budget (``budgets``, CNY 100 m) among the
+    candidates it may back (see eligible): the best by score, log productivity plus screening noise (a
+    uniform on [0, 1) per fund and firm, ``keyed_uniform(key, firm)`` with the fund's key from
+    ``keys``), best first, until the next would break the budget. ``crowds``: each fund's private money
+    per yuan (its largest ticket is ``max_single_share`` of its capital and that money). Returns, per
+    fund, (firms, tickets in CNY 100 m, expected years to exit).
+
+    One ranking pass serves all the funds: their scores are the rows of one matrix over a block of
+    the candidates, the most productive ones. A fund's deals are exact once the first deal its budget
+    refuses scores at least the block's floor plus 1, since a firm below the floor scores below that;
+    the funds that are not exact yet go round again, on a block with a lower floor (those whose blocks
+    differ more than twofold in rounds of their own). Scores are summed in double precision; a firm
+    below the floor whose score ties the refused deal's to the last bit is the one case where the order
+    may differ from scoring every candidate."""
+    p = params
+    lp = cand.log_productivity
+    floor = np.full(len(funds), cand.productivity_floor(_FIRST_BLOCK))
+    key = np.array(keys, dtype=np.uint64)[:, None]
+    out: list = [None] * len(funds)
+    todo = np.arange(len(funds))
+    while todo.size:
+        # a round takes the funds whose blocks are the smallest, within a factor 2: scoring a fund on a
+        # block far larger than its own would cost more than a round of its own
+        size = np.array([lp.size if floor[i] == -math.inf else np.count_nonzero(lp >= floor[i]) for i in todo])
+        group, rest = todo[size <= 2 * size.min()], todo[size > 2 * size.min()]
+        fl = float(floor[group].min())
+        block = np.flatnonzero(lp >= fl) if fl > -math.inf else np.arange(lp.size)
+        ok = eligible([funds[i] for i in group], cand, block, year=year, regime=regime, params=p)
+        score = lp[block].astype(np.float64) + keyed_uniform(key[group], cand.firm[block])
+        score[~ok] = -np.inf
+        base_ticket = p.fund_ticket_to_revenue * cand.revenue[block]
+        again = list(rest)
+        for j, i in enumerate(group):
+            fd, budget, s = funds[i], budgets[i], score[j]
+            cap = max(max_single_share * fd.size_cny_100m * (1.0 + crowds[i]), p.fund_min_ticket_cny_100m)
+            n_ok = int(np.count_nonzero(ok[j]))
+            # rank only about twice the deals the budget buys at the mean ticket; all of them if
+            # those do not spend it
+            k = min(n_ok, int(math.ceil(2 * budget / min(float(base_ticket.mean()), cap))) + 1) if n_ok else 0
+            for top in (top_positions(s, k), None):
+                # in firm order before the stable sort: equal scores rank by firm row, as in a sort of all
+                order = np.sort(top) if top is not None else np.flatnonzero(ok[j])
+                order = order[np.argsort(-s[order], kind="stable")]
+                tickets = np.clip(base_ticket[order], p.fund_min_ticket_cny_100m, cap)
+                m = int(np.searchsorted(np.cumsum(tickets), budget, side="right"))
+                if m < order.size or order.size == n_ok:
+                    break
+            if m < order.size:
+                refused = float(s[order[m]])
+                exact = fl == -math.inf or refused >= fl + 1.0
+                floor[i] = refused - 1.0  # every firm that could score above the refused deal
+            else:  # every candidate of the block it may back fits the budget: all candidates
+                exact = fl == -math.inf
+                floor[i] = -math.inf
+            if exact:
+                rows = block[order[:m]]
+                out[i] = (cand.firm[rows], tickets[:m], cand.tte_years[rows].astype(np.float64))
+            else:
+                again.append(i)
+        todo = np.array(again, dtype=np.intp)
+    return out

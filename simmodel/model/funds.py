@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simmodel.agents.firms import Firms
-from simmodel.agents.funds import Fund, FundCommitment, mix_key
+from simmodel.agents.funds import Fund, FundCommitment, mix_key, screen
 from simmodel.data import BaseQuantity
 from simmodel.levers import FundRegime
 from simmodel.params import Params
@@ -87,12 +87,21 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
     # on which others a fund may back, so two scenarios whose rules differ (a fund's life, its
     # regime) still screen the same firms with the same noise (common random numbers)
     year_key = int(rng.integers(0, 2 ** 64, dtype=np.uint64)) if plans else 0
-    deployed = 0.0
-    for fd, reg, budget, crowd, follow_on, cand in plans:
+    # the funds of a kind share their candidates and rules: one ranking pass screens them all
+    kinds: dict[tuple[int, FundRegime], list[int]] = {}
+    for j, (fd, reg, budget, crowd, follow_on, cand) in enumerate(plans):
         if budget > 0 and cand.firm.size:
-            deals = fd.screen(cand, year=year, regime=reg, key=mix_key(year_key, fd.screen_key), budget=budget,
-                              crowd=crowd, max_single_share=max_share, params=params)
-            follow_on += fd.take_deals(year, firms, *deals, crowd=crowd, long_horizon=long_horizon)
+            kinds.setdefault((id(cand), reg), []).append(j)
+    deals = {}
+    for (_, reg), js in kinds.items():
+        picked = screen([plans[j][0] for j in js], plans[js[0]][5], year=year, regime=reg,
+                        keys=[mix_key(year_key, plans[j][0].screen_key) for j in js], budgets=[plans[j][2] for j in js],
+                        crowds=[plans[j][3] for j in js], max_single_share=max_share, params=params)
+        deals.update(zip(js, picked, strict=True))
+    deployed = 0.0
+    for j, (fd, reg, budget, crowd, follow_on, cand) in enumerate(plans):
+        if j in deals:
+            follow_on += fd.take_deals(year, firms, *deals[j], crowd=crowd, long_horizon=long_horizon)
         deployed += follow_on
     return FundYear(deployed_cny_100m=deployed, budget_cny_100m=sum(fd.last_budget for fd in funds),
                     n_early_exits=sum(fd.n_exits_early for fd in funds) - early_before,

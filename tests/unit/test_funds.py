@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from simmodel.agents.firms import FirmStage, Firms
-from simmodel.agents.funds import Candidates, Fund, keyed_uniform, mix_key
+from simmodel.agents.funds import Candidates, Fund, eligible, keyed_uniform, mix_key, screen
 from simmodel.levers import FundRegime
 from simmodel.model.funds import fund_year
 
@@ -93,12 +93,23 @@ def _brute_force_screen(fund, cand, *, year, regime, key, budget, crowd, max_sha
     """The screen's definition, over every candidate: score all that the fund may back, best first,
     take while the tickets fit the budget."""
     pos = np.arange(cand.firm.size)
-    pos = pos[fund.eligible(cand, pos, year=year, regime=regime, params=params)]
+    pos = pos[eligible([fund], cand, pos, year=year, regime=regime, params=params)[0]]
     score = cand.log_productivity[pos].astype(np.float64) + keyed_uniform(key, cand.firm[pos])
     pos = pos[np.argsort(-score, kind="stable")]
     cap = max(max_share * fund.size_cny_100m * (1.0 + crowd), params.fund_min_ticket_cny_100m)
     tickets = np.clip(params.fund_ticket_to_revenue * cand.revenue[pos], params.fund_min_ticket_cny_100m, cap)
     return cand.firm[pos[np.cumsum(tickets) <= budget]]
+
+
+def _candidates(rng, n):
+    firm = np.sort(rng.choice(3 * n, n, replace=False))
+    return Candidates(firm=firm, tte_years=rng.choice([1.5, 3.0, 12.0], n, p=[0.1, 0.5, 0.4]).astype(np.float32),
+                      log_productivity=rng.normal(0.0, 0.3, n).astype(np.float32), revenue=rng.lognormal(-1.0, 1.0, n))
+
+
+def _fund(life, name="f", vintage=2025, size=40.0):
+    return Fund(mesa.Model(), fund_id=name, kind="provincial", government=True, size_cny_100m=size, vintage=vintage,
+                stages=(FirmStage.TECH_SME,), sector_mask=np.array([True]), budget_lever=None, life_years=life)
 
 
 @pytest.mark.parametrize("life, regime, budget", [
@@ -109,23 +120,49 @@ def _brute_force_screen(fund, cand, *, year, regime, key, budget, crowd, max_sha
     (5.0, FundRegime.portfolio, 0.3),  # a few deals
 ])
 def test_the_screen_picks_exactly_the_best_of_all_candidates(params, life, regime, budget):
-    """Fund.screen scores only a block of the most productive candidates; its deals must be those of
+    """screen scores only a block of the most productive candidates; its deals must be those of
     scoring every candidate, in the same order, whatever the share of candidates the fund may back."""
     rng = np.random.default_rng(7)
     n = 30_000
-    firm = np.sort(rng.choice(3 * n, n, replace=False))
-    cand = Candidates(firm=firm, tte_years=rng.choice([1.5, 3.0, 12.0], n, p=[0.1, 0.5, 0.4]).astype(np.float32),
-                      log_productivity=rng.normal(0.0, 0.3, n).astype(np.float32), revenue=rng.lognormal(-1.0, 1.0, n))
-    fund = Fund(mesa.Model(), fund_id="f", kind="provincial", government=True, size_cny_100m=40.0, vintage=2025,
-                stages=(FirmStage.TECH_SME,), sector_mask=np.array([True]), budget_lever=None, life_years=life)
-    fund.h_firm = firm[rng.choice(n, 500, replace=False)]  # held firms are not backed twice
+    cand = _candidates(rng, n)
+    fund = _fund(life)
+    fund.h_firm = cand.firm[rng.choice(n, 500, replace=False)]  # held firms are not backed twice
     kw = dict(year=2025, regime=regime, key=mix_key(12345, fund.screen_key), budget=budget, crowd=0.5)
-    chosen, tickets, tte = fund.screen(cand, max_single_share=0.2, params=params, **kw)
+    [(chosen, tickets, tte)] = screen([fund], cand, year=2025, regime=regime, keys=[kw["key"]], budgets=[budget],
+                                      crowds=[0.5], max_single_share=0.2, params=params)
     expected = _brute_force_screen(fund, cand, max_share=0.2, params=params, **kw)
     assert chosen.size > 0
     np.testing.assert_array_equal(chosen, expected)
     assert tickets.sum() <= budget and not np.isin(chosen, fund.h_firm).any()
     assert (tte <= life).all()
+
+
+@pytest.mark.parametrize("regime", list(FundRegime))
+def test_funds_screened_together_each_get_the_deals_of_their_own_screen(params, regime):
+    """A kind's funds are screened in one pass (one matrix of scores, rounds with a shared floor):
+    each fund's deals must still be those of scoring every candidate for it alone, with its own life,
+    holdings, budget, largest ticket and noise, whether its first block is enough or not."""
+    rng = np.random.default_rng(11)
+    n = 20_000
+    cand = _candidates(rng, n)
+    lives = [5.0, 2.0, 12.0, 5.0, 3.0, 20.0]
+    budgets = [3.0, 3.0, 0.3, 1e6, 8.0, 0.0]  # the last one buys nothing
+    sizes = [40.0, 40.0, 5.0, 40.0, 2.0, 40.0]  # a small fund's largest ticket binds
+    funds = [_fund(life, name=f"f{i}", vintage=2024 + i % 2, size=size)
+             for i, (life, size) in enumerate(zip(lives, sizes))]
+    for i, fd in enumerate(funds[:4]):
+        fd.h_firm = cand.firm[rng.choice(n, 300 * (i + 1), replace=False)]
+    keys = [mix_key(99, fd.screen_key) for fd in funds]
+    crowds = [0.5, 0.0, 1.0, 0.5, 0.0, 0.5]
+    picked = screen(funds, cand, year=2026, regime=regime, keys=keys, budgets=budgets, crowds=crowds,
+                    max_single_share=0.2, params=params)
+    assert len(picked) == len(funds)
+    for fd, key, budget, crowd, (chosen, tickets, tte) in zip(funds, keys, budgets, crowds, picked):
+        expected = _brute_force_screen(fd, cand, year=2026, regime=regime, key=key, budget=budget, crowd=crowd,
+                                       max_share=0.2, params=params)
+        np.testing.assert_array_equal(chosen, expected)
+        assert tickets.sum() <= budget and tickets.size == chosen.size == tte.size
+    assert sum(c.size for c, _, _ in picked) > 0 and picked[-1][0].size == 0
 
 
 def test_screening_noise_depends_only_on_the_key_and_the_firm():

@@ -12,7 +12,7 @@ differences with the expected sign is tested with scipy.stats.binomtest against 
 N_REPLICATES = 16 and no ties, 13 of 16 gives p = 0.011 (not enough) and 14 of 16 gives p = 0.0021:
 the test asks for at least 14 replicates of 16 in the expected direction.
 
-  a. Fund life (funds.Fund.screen): a fund backs only firms whose expected time to exit fits its
+  a. Fund life (funds.screen): a fund backs only firms whose expected time to exit fits its
      remaining life. 20-year vs 8-year life for the vintages raised from the first simulated year
      on: more long-horizon deployment (2025-2030) and more future-industry revenue in 2030.
      Removed: the lever no longer reaches the funds (every government vintage raised in the simulation gets the
