@@ -67,24 +67,39 @@ def mix_key(*parts: int) -> int:
     return z
 
 
-_GAMMA = 0x9E3779B97F4A7C15
+# The screening noise is 32-bit arithmetic: this machine's vector units multiply 32-bit integers
+# but not 64-bit ones, so murmur3's 32-bit finaliser runs about ten times faster per firm than
+# splitmix64 did here (2.3 against 23 ns), and the screens draw for millions of firms a replicate.
+_WEYL32 = np.uint32(0x9E3779B9)  # odd: i -> i * _WEYL32 is a bijection of the firm rows
 
 
-def _mix64_array(z: np.ndarray) -> np.ndarray:
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """murmur3's finaliser (Appleby 2011): a bijective 32-bit mixer with full avalanche (every input
+    bit flips each output bit with probability about 1/2). Updates ``h`` in place."""
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    return h
 
 
 def keyed_uniform(key: int | np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Uniforms on [0, 1) (float32, multiples of 2^-24), one per ``index`` (firm rows), that depend
-    only on (key, index): a firm's draw does not depend on which other firms are drawn for, so a
-    screen can draw for the few candidates it ranks and still give every firm the draw it would
-    have had in a screen of all of them (common random numbers between scenarios). ``key`` may be an
-    array of keys that broadcasts against ``index`` (a column of keys: one row of draws per key)."""
+    """Uniforms on [0, 1) (float32, multiples of 2^-24), one per ``index`` (firm rows, below 2^32),
+    that depend only on (key, index): a firm's draw does not depend on which other firms are drawn
+    for, so a screen can draw for the few candidates it ranks and still give every firm the draw it
+    would have had in a screen of all of them (common random numbers between scenarios). ``key`` (64
+    bits, of which the low 32 count) may be an array of keys that broadcasts against ``index`` (a
+    column of keys: one row of draws per key).
+
+    The draw is the top 24 bits of fmix32(index * 0x9E3779B9 XOR key): for one key, distinct firms
+    give distinct inputs; the key enters by XOR after the multiply, so that no two keys give the same
+    sequence shifted along the firm rows (as adding it would)."""
+    k = np.asarray(key, dtype=np.uint64) & np.uint64(0xFFFFFFFF)
     with np.errstate(over="ignore"):
-        z = np.asarray(key, dtype=np.uint64) + index.astype(np.uint64) * np.uint64(_GAMMA)
-        return (_mix64_array(z) >> np.uint64(40)).astype(np.float32) * np.float32(2.0 ** -24)
+        h = index.astype(np.uint32) * _WEYL32
+        h = _fmix32(h ^ k.astype(np.uint32))
+    return (h >> np.uint32(8)).astype(np.float32) * np.float32(2.0 ** -24)
 
 
 def string_key(text: str) -> int:
@@ -278,8 +293,8 @@ class Fund(mesa.Agent):
 
 def eligible(funds: Sequence[Fund], cand: Candidates, pos: np.ndarray, *, year: int, regime: FundRegime,
              params: Params) -> np.ndarray:
-    """Which candidates at positions ``pos`` (in ``cand``) each fund may back this year: a mask of one
-    row per fund over ``pos``. A candidate fits when its expected time to exit fits in the fund's
+    """Which candidates at positions ``pos`` (in ``cand``, ascending) each fund may back this year: a
+    mask of one row per fund over ``pos``. A candidate fits when its expected time to exit fits in the fund's
     remaining life (and, under yearly-profit rules, its short horizon, and it is above size), and the
     fund does not hold it already."""
     tte = cand.tte_years[pos]
@@ -290,12 +305,11 @@ def eligible(funds: Sequence[Fund], cand: Candidates, pos: np.ndarray, *, year: 
         ok &= (tte <= params.fund_yearly_profit_horizon_years) & (cand.revenue[pos] >= ABOVE_SIZE_REVENUE_CNY_100M)
     held = [fd.h_firm for fd in funds]
     n_held = [h.size for h in held]
-    if sum(n_held) and pos.size:  # not twice in one firm: each holding's column, through a map of firm rows
+    if sum(n_held) and pos.size:  # not twice in one firm: each holding's column, by bisection
         held = np.concatenate(held)
-        column = np.full(max(int(cand.firm[pos[-1]]), int(held.max())) + 1, -1, dtype=np.intp)
-        column[cand.firm[pos]] = np.arange(pos.size)
-        col = column[held]
-        hit = col >= 0
+        firm = cand.firm[pos]  # ascending: candidates are in firm order and so are the positions
+        col = np.minimum(np.searchsorted(firm, held), pos.size - 1)
+        hit = firm[col] == held
         ok[np.repeat(np.arange(len(funds)), n_held)[hit], col[hit]] = False
     return ok
 
