@@ -170,7 +170,7 @@ class Fund(mesa.Agent):
 
     def candidates(self, firms: Firms, gestation: np.ndarray, params: Params, cache: dict | None) -> Candidates:
         """Firms in this fund's stages and sectors (see Candidates). Funds of one kind share the
-        screen within a year (``cache``)."""
+        screen within a year, and kinds of the same stages and sectors its rows (``cache``)."""
         if cache is not None and self.kind in cache:
             return cache[self.kind]
         # The alive firms' stage, sector, time to exit and productivity do not depend on the kind,
@@ -189,9 +189,17 @@ class Fund(mesa.Agent):
             if cache is not None:
                 cache[_ALIVE] = base
         alive, code, tte, lp = base
-        keep = (self.stage_table[:, None] & self.sector_mask[None, :]).ravel()[code]
-        idx = alive[keep]
-        out = Candidates(firm=idx, tte_years=tte[keep], log_productivity=lp[keep], revenue=firms.revenue[idx])
+        # kinds that back the same stages and sectors (three venture kinds do) share their rows, and
+        # the productivity floors that depend on nothing else
+        table = (self.stage_table[:, None] & self.sector_mask[None, :]).ravel()
+        rows = cache.get((_ALIVE, table.tobytes())) if cache is not None else None
+        if rows is None:
+            keep = table[code]
+            rows = (alive[keep], tte[keep], lp[keep], {})
+            if cache is not None:
+                cache[(_ALIVE, table.tobytes())] = rows
+        idx, tte, lp, floors = rows
+        out = Candidates(firm=idx, tte_years=tte, log_productivity=lp, revenue=firms.revenue[idx], _floors=floors)
         if cache is not None:
             cache[self.kind] = out
         return out
