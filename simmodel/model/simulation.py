@@ -45,7 +45,7 @@ from simmodel.model.stages.ai_plus import adopt_ai_plus
 from simmodel.model.stages.enter import enter_startups, expected_entrants, spin_off
 from simmodel.model.stages.exit import exit_firms
 from simmodel.model.stages.grow import grow_firms
-from simmodel.model.stages.innovate import innovate_firms
+from simmodel.model.stages.innovate import ProductivityGain, innovate_firms
 from simmodel.model.stages.ladder import climb_ladder
 from simmodel.model.stages.rates import refresh_rates, sector_shift, shock_uniforms, spillover
 from simmodel.params import Params
@@ -264,13 +264,13 @@ class SimModel(mesa.Model):
                       macro_shock=self.macro_shock, young_premium=self.young_premium, young_hazard=self.young_hazard,
                       shock_u=shock_u, sl=sl)
 
-    def innovate(self, q: int) -> np.ndarray:
-        """Innovations this quarter; returns each firm's log-productivity gain."""
+    def innovate(self, q: int) -> ProductivityGain:
+        """Innovations this quarter; returns the log-productivity gains."""
         gain, n = innovate_firms(self.firms, self.params, self.rng_for("innovation", q))
         self.counters["n_innovations"] += n / self.scale
         return gain
 
-    def grow(self, q: int, dlogp: np.ndarray) -> None:
+    def grow(self, q: int, dlogp: ProductivityGain) -> None:
         """Growth and land this quarter; the cities book what they granted and refused."""
         land = grow_firms(self.firms, self.params, self.levers, q=q, dlogp=dlogp, ctx=self.growth_ctx,
                           land_per_revenue=self.land_per_revenue, industry_sector=self.sectors.is_industry,

@@ -15,7 +15,7 @@ from simmodel.levers import Levers
 from simmodel.model.stages.ai_plus import adopt_ai_plus
 from simmodel.model.stages.exit import exit_firms
 from simmodel.model.stages.grow import grow_firms
-from simmodel.model.stages.innovate import innovate_firms
+from simmodel.model.stages.innovate import ProductivityGain, innovate_firms
 
 
 def population(n: int, *, revenue: float = 1.0, sector: int = 0) -> Firms:
@@ -74,11 +74,14 @@ def test_innovate_adds_steps_and_the_ai_ramp(inputs):
     f = population(4)
     f.p_innovate_q[:] = [1.0, 0.0, 0.0, 1.0]
     f.alive[3] = False
-    f.ai_ramp_q[:] = [0, 2, 0, 0]
+    f.ai_ramp_q[:] = [1, 2, 0, 0]  # firm 0 innovates and ramps up: both gains, summed
     gain, n = innovate_firms(f, p, np.random.default_rng(3))
     assert n == 1 and f.n_innovations.tolist() == [1, 0, 0, 0]
-    assert gain[0] > 0 and gain[1] == pytest.approx(0.02) and gain[2] == 0.0 and gain[3] == 0.0
-    np.testing.assert_array_equal(f.log_productivity, gain)
+    assert gain.rows.tolist() == [0, 1]  # only the firms that gained
+    rng = np.random.default_rng(3)
+    rng.random(4, dtype=np.float32)  # the innovation draws, then the step of the one innovator
+    assert gain.log_points.tolist() == [rng.exponential(0.05) + 0.02, 0.02]
+    np.testing.assert_array_equal(f.log_productivity, [gain.log_points[0], 0.02, 0.0, 0.0])
     assert f.ai_ramp_q.tolist() == [0, 1, 0, 0]
 
 
@@ -102,7 +105,7 @@ def test_grow_without_land_caps_growth_and_books_the_refusal(inputs):
     f.g_annual[:] = 4 * np.log(2.0)  # a quarter of it doubles revenue
     ctx = GrowthContext(drift_annual=np.zeros(s.n), size_center=np.zeros(s.n), rd_reference=np.ones(s.n),
                         va_ratio=np.full(s.n, 0.5), land_per_va=np.full(s.n, 10.0))
-    land = grow_firms(f, p, Levers(), q=0, dlogp=np.zeros(3), ctx=ctx, land_per_revenue=ctx.va_ratio * ctx.land_per_va,
+    land = grow_firms(f, p, Levers(), q=0, dlogp=ProductivityGain(rows=np.zeros(0, np.intp), log_points=np.zeros(0)), ctx=ctx, land_per_revenue=ctx.va_ratio * ctx.land_per_va,
                       industry_sector=s.is_industry, priority_sector=s.emerging | s.is_future, plot_effect=1.0,
                       budget_mu=np.zeros(2), rng=np.random.default_rng(0))
     assert land.n_refused == 2 and land.allocated_mu.tolist() == [0.0, 0.0]
@@ -119,7 +122,7 @@ def test_grow_with_land_grants_it_and_charges_the_city(inputs):
     ctx = GrowthContext(drift_annual=np.zeros(s.n), size_center=np.zeros(s.n), rd_reference=np.ones(s.n),
                         va_ratio=np.full(s.n, 0.5), land_per_va=np.full(s.n, 10.0))
     p = dataclasses.replace(inputs.params, land_capacity_slack=0.0)
-    land = grow_firms(f, p, Levers(), q=3, dlogp=np.zeros(1), ctx=ctx, land_per_revenue=ctx.va_ratio * ctx.land_per_va,
+    land = grow_firms(f, p, Levers(), q=3, dlogp=ProductivityGain(rows=np.zeros(0, np.intp), log_points=np.zeros(0)), ctx=ctx, land_per_revenue=ctx.va_ratio * ctx.land_per_va,
                       industry_sector=s.is_industry, priority_sector=s.emerging | s.is_future, plot_effect=1.0,
                       budget_mu=np.array([100.0]), rng=np.random.default_rng(0))
     assert land.n_refused == 0 and land.allocated_mu[0] == pytest.approx(10.0)

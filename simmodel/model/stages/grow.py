@@ -9,6 +9,7 @@ import numpy as np
 from simmodel.agents.cities import allocate_land, land_need_mu
 from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M, Firms, GrowthContext
 from simmodel.levers import Levers
+from simmodel.model.stages.innovate import ProductivityGain
 from simmodel.params import Params
 
 
@@ -22,11 +23,11 @@ class LandUse:
     n_refused: int  # firms refused
 
 
-def grow_firms(firms: Firms, params: Params, levers: Levers, *, q: int, dlogp: np.ndarray, ctx: GrowthContext,
+def grow_firms(firms: Firms, params: Params, levers: Levers, *, q: int, dlogp: ProductivityGain, ctx: GrowthContext,
                land_per_revenue: np.ndarray, industry_sector: np.ndarray, priority_sector: np.ndarray,
                plot_effect: float, budget_mu: np.ndarray, rng: np.random.Generator) -> LandUse:
-    """Desired growth (the year's rate, its shock and this quarter's productivity gain ``dlogp``, log
-    points), then land: an above-size industrial firm that outgrows its land asks its city, which
+    """Desired growth (the year's rate, its shock and this quarter's productivity gains ``dlogp``, log
+    points, see innovate_firms), then land: an above-size industrial firm that outgrows its land asks its city, which
     serves requests by the rule of art. 21 within a quarter of what it has left this year
     (``budget_mu``, mu per city; priority to ``priority_sector``). A refused firm grows only up to what
     its land supports plus a share of the rest, and may move to the city with most land left.
@@ -36,12 +37,14 @@ def grow_firms(firms: Firms, params: Params, levers: Levers, *, q: int, dlogp: n
     f, p = firms, params
     g = 0.25 * f.g_annual
     g += f.shock_q
-    g += dlogp.astype(np.float32)
+    g[dlogp.rows] += dlogp.log_points.astype(np.float32)
     # dead firms do not grow: g is finite, so times False gives +-0.0 and exp(+-0.0) is exactly 1
     # (a multiply is ten times cheaper than a masked assignment)
     g *= f.alive
     desired = f.revenue * np.exp(g)
-    cand = np.flatnonzero(f.alive & (desired >= ABOVE_SIZE_REVENUE_CNY_100M) & industry_sector[f.sector])
+    # above-size first, then industry: the sector lookup then runs over a third of the firms, not all
+    cand = np.flatnonzero(f.alive & (desired >= ABOVE_SIZE_REVENUE_CNY_100M))
+    cand = cand[industry_sector[f.sector[cand]]]
     need = land_need_mu(desired[cand], land_per_revenue[f.sector[cand]], plot_effect)
     over = need > f.land_mu[cand] * (1.0 + p.land_capacity_slack)
     req, need = cand[over], need[over]

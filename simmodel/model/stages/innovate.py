@@ -2,28 +2,42 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from simmodel.agents.firms import Firms
 from simmodel.params import Params
 
 
-def innovate_firms(firms: Firms, params: Params, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+@dataclass(frozen=True)
+class ProductivityGain:
+    """This quarter's log-productivity gains (log points) of the firms that have one: a few per cent
+    of the firms innovate and a few adopters of AI+ ramp up, so the gains are kept by row (ascending)
+    rather than as an array over every firm, which would cost the stages a pass each to write and
+    read."""
+
+    rows: np.ndarray  # firm rows, ascending
+    log_points: np.ndarray  # the gain of each row
+
+
+def innovate_firms(firms: Firms, params: Params, rng: np.random.Generator) -> tuple[ProductivityGain, int]:
     """Each alive firm innovates with its p_innovate_q; an innovation raises log_productivity by an
     exponential step, and AI+ adopters still ramping up (ai_ramp_q > 0) gain a quarter of the AI+
-    gain. Writes log_productivity, n_innovations and ai_ramp_q. Returns each firm's
-    log-productivity gain this quarter (log points) and the number of innovations (firms of the
-    scaled population)."""
+    gain. Writes log_productivity, n_innovations and ai_ramp_q. Returns this quarter's gains (log
+    points) and the number of innovations (firms of the scaled population)."""
     f, p = firms, params
-    hit = f.alive & (rng.random(f.n, dtype=np.float32) < f.p_innovate_q)
-    n_hit = int(hit.sum())
-    gain = np.zeros(f.n)
-    gain[hit] = rng.exponential(p.innovation_step_mean, n_hit)
-    ramp = f.ai_ramp_q > 0
-    if ramp.any():
-        # add the gain times the mask rather than through it: gain + 0.0 == gain, no gather and scatter
-        gain += (p.ai_plus_productivity_gain / 4.0) * ramp
-        f.ai_ramp_q -= ramp
-    f.log_productivity += gain
-    f.n_innovations += hit
-    return gain, n_hit
+    hit = np.flatnonzero(f.alive & (rng.random(f.n, dtype=np.float32) < f.p_innovate_q))
+    gain = rng.exponential(p.innovation_step_mean, hit.size)
+    f.n_innovations[hit] += 1
+    rows = hit
+    ramp = np.flatnonzero(f.ai_ramp_q > 0)
+    if ramp.size:
+        f.ai_ramp_q[ramp] -= 1
+        # an innovator that also ramps up gains its step plus the ramp, summed in that order
+        rows = np.union1d(hit, ramp)
+        step, gain = gain, np.zeros(rows.size)
+        gain[np.searchsorted(rows, hit)] = step
+        gain[np.searchsorted(rows, ramp)] += p.ai_plus_productivity_gain / 4.0
+    f.log_productivity[rows] += gain
+    return ProductivityGain(rows=rows, log_points=gain), int(hit.size)
