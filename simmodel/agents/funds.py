@@ -356,6 +356,8 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
         score = lp[block].astype(np.float64) + keyed_uniform(key[group], cand.firm[block])
         score[~ok] = -np.inf
         base_ticket = p.fund_ticket_to_revenue * cand.revenue[block]
+        # about the mean ticket (a ticket is at least the smallest one): how many deals a budget buys
+        mean_ticket = max(float(base_ticket.mean()) if block.size else 0.0, p.fund_min_ticket_cny_100m)
         again = list(rest)
         for j, i in enumerate(group):
             fd, budget, s = funds[i], budgets[i], score[j]
@@ -363,12 +365,13 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
             n_ok = int(np.count_nonzero(ok[j]))
             # rank only about twice the deals the budget buys at the mean ticket; all of them if
             # those do not spend it
-            k = min(n_ok, int(math.ceil(2 * budget / min(float(base_ticket.mean()), cap))) + 1) if n_ok else 0
+            k = min(n_ok, int(math.ceil(2 * budget / min(mean_ticket, cap))) + 1) if n_ok else 0
             for top in (top_positions(s, k), None):
                 # in firm order before the stable sort: equal scores rank by firm row, as in a sort of all
                 order = np.sort(top) if top is not None else np.flatnonzero(ok[j])
                 order = order[np.argsort(-s[order], kind="stable")]
-                tickets = np.clip(base_ticket[order], p.fund_min_ticket_cny_100m, cap)
+                # np.clip's arithmetic (a maximum, then a minimum) without its overhead on small arrays
+                tickets = np.minimum(np.maximum(base_ticket[order], p.fund_min_ticket_cny_100m), cap)
                 m = int(np.searchsorted(np.cumsum(tickets), budget, side="right"))
                 if m < order.size or order.size == n_ok:
                     break

@@ -177,3 +177,20 @@ def test_screening_noise_depends_only_on_the_key_and_the_firm():
     np.testing.assert_array_equal(keyed_uniform(mix_key(1, 2), sub), u[sub])
     assert abs(np.corrcoef(u, keyed_uniform(mix_key(1, 3), idx))[0, 1]) < 0.01
     assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 0.01  # neighbouring firms
+
+
+def test_a_screen_of_firms_without_revenue_takes_the_smallest_tickets(params):
+    """Firms with no revenue yet (tickets at the smallest size, fund_min_ticket_cny_100m): the screen
+    still ranks them exactly, however many deals the budget buys."""
+    rng = np.random.default_rng(5)
+    cand = _candidates(rng, 5_000)
+    cand.revenue[:] = 0.0
+    fund = _fund(5.0)
+    key = mix_key(3, fund.screen_key)
+    budget = 40.5 * params.fund_min_ticket_cny_100m
+    [(chosen, tickets, _)] = screen([fund], cand, year=2025, regime=FundRegime.portfolio, keys=[key], budgets=[budget],
+                                    crowds=[0.5], max_single_share=0.2, params=params)
+    expected = _brute_force_screen(fund, cand, year=2025, regime=FundRegime.portfolio, key=key, budget=budget,
+                                   crowd=0.5, max_share=0.2, params=params)
+    np.testing.assert_array_equal(chosen, expected)
+    assert chosen.size == 40 and (tickets == params.fund_min_ticket_cny_100m).all()
