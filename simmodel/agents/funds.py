@@ -47,6 +47,16 @@ class Candidates:
             self._floors[n] = float(np.partition(lp, lp.size - n)[lp.size - n])
         return self._floors[n]
 
+    def approx_count_above(self, floors: np.ndarray) -> np.ndarray:
+        """About how many candidates have a log productivity at or above each of ``floors``, from a
+        strided sample of 1024 (shared like the floors): enough to tell blocks of very different
+        sizes apart, at a bisection each instead of a pass over the candidates."""
+        if "sample" not in self._floors:
+            lp = self.log_productivity
+            self._floors["sample"] = (np.sort(lp[:: max(1, lp.size // 1024)]), max(1, lp.size // 1024))
+        sample, stride = self._floors["sample"]
+        return (sample.size - np.searchsorted(sample, floors, side="left")) * stride
+
 
 # splitmix64 (Steele, Lea and Flood 2014): a bijective 64-bit mixer whose outputs, over consecutive
 # counters, pass BigCrush; here it turns (a year's draw, a fund's name) into the fund's key
@@ -348,7 +358,7 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
     while todo.size:
         # a round takes the funds whose blocks are the smallest, within a factor 2: scoring a fund on a
         # block far larger than its own would cost more than a round of its own
-        size = np.array([lp.size if floor[i] == -math.inf else np.count_nonzero(lp >= floor[i]) for i in todo])
+        size = cand.approx_count_above(floor[todo])
         group, rest = todo[size <= 2 * size.min()], todo[size > 2 * size.min()]
         fl = float(floor[group].min())
         block = np.flatnonzero(lp >= fl) if fl > -math.inf else np.arange(lp.size)
@@ -367,9 +377,13 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
             # those do not spend it
             k = min(n_ok, int(math.ceil(2 * budget / min(mean_ticket, cap))) + 1) if n_ok else 0
             for top in (top_positions(s, k), None):
-                # in firm order before the stable sort: equal scores rank by firm row, as in a sort of all
-                order = np.sort(top) if top is not None else np.flatnonzero(ok[j])
+                order = top if top is not None else np.flatnonzero(ok[j])
                 order = order[np.argsort(-s[order], kind="stable")]
+                best = s[order]
+                if top is not None and (best[1:] == best[:-1]).any():
+                    # equal scores rank by firm row, as in a sort of all: the stable sort again, in firm order
+                    order = np.sort(top)
+                    order = order[np.argsort(-s[order], kind="stable")]
                 # np.clip's arithmetic (a maximum, then a minimum) without its overhead on small arrays
                 tickets = np.minimum(np.maximum(base_ticket[order], p.fund_min_ticket_cny_100m), cap)
                 m = int(np.searchsorted(np.cumsum(tickets), budget, side="right"))
