@@ -13,11 +13,10 @@ from simmodel.params import Params
 @dataclass(frozen=True)
 class ProductivityGain:
     """This quarter's log-productivity gains (log points) of the firms that have one: a few per cent
-    of the firms innovate and a few adopters of AI+ ramp up, so the gains are kept by row (ascending)
-    rather than as an array over every firm, which would cost the stages a pass each to write and
-    read."""
+    of the firms innovate and a few adopters of AI+ ramp up, so the gains are kept by row rather than
+    as an array over every firm, which would cost the stages a pass each to write and read."""
 
-    rows: np.ndarray  # firm rows, ascending
+    rows: np.ndarray  # firm rows, each at most once (the innovators, then the other firms ramping up)
     log_points: np.ndarray  # the gain of each row
 
 
@@ -27,17 +26,20 @@ def innovate_firms(firms: Firms, params: Params, rng: np.random.Generator) -> tu
     gain. Writes log_productivity, n_innovations and ai_ramp_q. Returns this quarter's gains (log
     points) and the number of innovations (firms of the scaled population)."""
     f, p = firms, params
-    hit = np.flatnonzero(f.alive & (rng.random(f.n, dtype=np.float32) < f.p_innovate_q))
+    innovates = f.alive & (rng.random(f.n, dtype=np.float32) < f.p_innovate_q)
+    hit = np.flatnonzero(innovates)
     gain = rng.exponential(p.innovation_step_mean, hit.size)
     f.n_innovations[hit] += 1
+    ramps = f.ai_ramp_q > 0
+    ramp = np.flatnonzero(ramps)
     rows = hit
-    ramp = np.flatnonzero(f.ai_ramp_q > 0)
     if ramp.size:
         f.ai_ramp_q[ramp] -= 1
+        ramp_gain = p.ai_plus_productivity_gain / 4.0
         # an innovator that also ramps up gains its step plus the ramp, summed in that order
-        rows = np.union1d(hit, ramp)
-        step, gain = gain, np.zeros(rows.size)
-        gain[np.searchsorted(rows, hit)] = step
-        gain[np.searchsorted(rows, ramp)] += p.ai_plus_productivity_gain / 4.0
+        gain += ramp_gain * ramps[hit]
+        ramp = ramp[~innovates[ramp]]
+        rows = np.concatenate((hit, ramp))
+        gain = np.concatenate((gain, np.full(ramp.size, ramp_gain)))
     f.log_productivity[rows] += gain
     return ProductivityGain(rows=rows, log_points=gain), int(hit.size)
