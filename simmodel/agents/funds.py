@@ -106,9 +106,9 @@ def keyed_uniform(key: int | np.ndarray, index: np.ndarray) -> np.ndarray:
     give distinct inputs; the key enters by XOR after the multiply, so that no two keys give the same
     sequence shifted along the firm rows (as adding it would)."""
     k = np.asarray(key, dtype=np.uint64) & np.uint64(0xFFFFFFFF)
-    with np.errstate(over="ignore"):
-        h = index.astype(np.uint32) * _WEYL32
-        h = _fmix32(h ^ k.astype(np.uint32))
+    # array arithmetic wraps modulo 2^32 silently (only numpy scalars warn): no errstate needed
+    h = index.astype(np.uint32) * _WEYL32
+    h = _fmix32(h ^ k.astype(np.uint32))
     return (h >> np.uint32(8)).astype(np.float32) * np.float32(2.0 ** -24)
 
 
