@@ -22,7 +22,7 @@ from scipy import optimize
 
 from simmodel.agents.firms import (
     ABOVE_SIZE_REVENUE_CNY_100M, HIGH_TECH_RD_THRESHOLDS,
-    TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, Firms, gumbel, high_tech_rd_threshold, stage_mask, top_k)
+    TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, Firms, categorical, gumbel, high_tech_rd_threshold, stage_mask, top_k)
 from simmodel.data import BaseQuantity
 from simmodel.errors import DataError
 from simmodel.evidence import SECTOR_REVENUE_FORMAT
@@ -187,7 +187,7 @@ class Synthesiser:
         # (np.zeros maps zero pages lazily), so it costs neither time nor resident memory.
         firms = Firms(capacity=int(n * 2.5) + 1024)
         firms.add(n, sector=sector, revenue=revenue, revenue_year_start=revenue, boost_until_q=-1, penalty_until_q=-1)
-        firms.city[:] = rng.choice(self.cities.n, size=n, p=self.cities.firm_weight)
+        firms.city[:] = categorical(rng, self.cities.firm_weight, n)
         age_mean = np.where(above, p.base_age_mean_above_size_years, p.base_age_mean_tech_sme_years)
         firms.age_q[:] = np.round(4 * (1 + rng.exponential(np.maximum(age_mean - 1, 0.1)))).astype(np.int32)
         firms.log_productivity[:] = rng.normal(0.0, p.base_productivity_dispersion, n)

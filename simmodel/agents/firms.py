@@ -199,6 +199,29 @@ def top_k(score: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
     return choose_top(idx, score[idx], k)
 
 
+def categorical(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
+    """``n`` draws of a category (0 .. p.size - 1) with probabilities ``p`` (non-negative, summing to 1
+    up to rounding): the numbers of ``rng.choice(p.size, size=n, p=p)``, from the same cumulative sum
+    and the same one uniform per draw. numpy searches the cumulative sum for each uniform, about 55 ns
+    a draw for random keys; for many draws over few categories a table of the cumulative sum at
+    equal steps gives each draw a lower bound to step on from, three to four times faster."""
+    cdf = np.cumsum(p, dtype=np.float64)
+    if not (cdf.size and np.isfinite(cdf[-1]) and cdf[-1] > 0) or (np.asarray(p) < 0).any():
+        raise ValueError("categorical: probabilities must be non-negative with a positive finite sum")
+    cdf /= cdf[-1]
+    u = rng.random(n)
+    if n < 4 * cdf.size:  # few draws: the table would cost more than it saves
+        return cdf.searchsorted(u, side="right")
+    bins = 1 << int(np.ceil(np.log2(4 * cdf.size)))  # a power of two: u * bins and the steps are exact
+    idx = cdf.searchsorted(np.arange(bins) / bins, side="right")[(u * bins).astype(np.intp)]
+    # idx counts the cumulative sums at or below the draw's step, at or below u: move on past the rest
+    todo = np.flatnonzero(cdf[idx] <= u)
+    while todo.size:
+        idx[todo] += 1
+        todo = todo[cdf[idx[todo]] <= u[todo]]
+    return idx
+
+
 def gumbel(rng: np.random.Generator, n: int) -> np.ndarray:
     """Gumbel noise: adding it to log-weights and taking the top k samples k without replacement."""
     return rng.gumbel(size=n)

@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from simmodel.agents.firms import FirmStage, Firms, GrowthContext, choose_top, top_positions
+from simmodel.agents.firms import FirmStage, Firms, GrowthContext, categorical, choose_top, top_positions
 from simmodel.levers import Levers
 from simmodel.model.stages.ai_plus import adopt_ai_plus
 from simmodel.model.stages.exit import exit_firms
@@ -151,3 +151,21 @@ def test_firm_fields_are_live_views_that_write_through_and_survive_growth():
     with pytest.raises(AttributeError):
         f.no_such_field  # noqa: B018
 
+
+
+def test_categorical_draws_the_numbers_of_numpys_choice():
+    """categorical: the same categories as Generator.choice with p, from the same uniforms, for few
+    and many draws, skewed weights and categories of weight zero (never drawn); bad weights refused."""
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        m = int(rng.integers(1, 400))
+        w = rng.pareto(0.5, m) * (rng.random(m) < 0.7)
+        w[int(rng.integers(m))] += 1.0
+        p = w / w.sum()
+        for n in (0, 3, 4 * m, 5000):
+            got = categorical(np.random.default_rng(trial), p, n)
+            np.testing.assert_array_equal(got, np.random.default_rng(trial).choice(m, size=n, p=p))
+            assert (w[got] > 0).all()
+    for bad in ([0.5, -0.1, 0.6], [0.0, 0.0], [np.nan, 1.0]):
+        with pytest.raises(ValueError, match="non-negative"):
+            categorical(rng, np.array(bad), 10)

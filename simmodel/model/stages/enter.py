@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP, FirmStage, Firms
+from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP, FirmStage, Firms, categorical
 from simmodel.levers import Levers
 from simmodel.params import Params
 from simmodel.sectors import SectorGroup, SectorTable
@@ -38,7 +38,7 @@ def enter_startups(firms: Firms, params: Params, *, q: int, expected: float, wei
     n = int(rng.poisson(expected))
     if not n:
         return None
-    cell = rng.choice(weights.size, size=n, p=(weights / weights.sum()).ravel())
+    cell = categorical(rng, (weights / weights.sum()).ravel(), n)
     city, sector = np.divmod(cell, weights.shape[1])
     rev = np.exp(rng.normal(math.log(p.entrant_revenue_median_cny_100m), p.entrant_revenue_sigma, n))
     rev = np.minimum(rev, ABOVE_SIZE_REVENUE_CNY_100M * 0.999)
@@ -67,7 +67,7 @@ def spin_off(firms: Firms, params: Params, levers: Levers, sectors: SectorTable,
     keep_sector = s.emerging[psec] | s.is_future[psec]
     targets = np.flatnonzero(s.emerging | s.is_future)
     tw = base_sector_revenue[targets]
-    drawn = targets[rng.choice(targets.size, size=parents.size, p=tw / tw.sum())]
+    drawn = targets[categorical(rng, tw / tw.sum(), parents.size)]
     csec = np.where(keep_sector & (rng.random(parents.size) < p.spinoff_same_sector_prob), psec, drawn)
     crev = f.revenue[parents] * p.spinoff_revenue_share
     f.revenue[parents] -= crev
