@@ -58,7 +58,7 @@ test: assets browser
 test-all: assets browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m ''
 
-# Every benchmark, one process each, figures into benchmarks/RESULTS.md (26-31 min on 2 cores;
+# Every benchmark, one process each, figures into benchmarks/RESULTS.md (26-33 min on 2 cores;
 # `$(BIN)/python benchmarks/run_all.py --quick` checks in a minute that the scripts run).
 bench: assets browser
 	$(BIN)/python benchmarks/run_all.py

@@ -204,7 +204,8 @@ def categorical(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
     up to rounding): the numbers of ``rng.choice(p.size, size=n, p=p)``, from the same cumulative sum
     and the same one uniform per draw. numpy searches the cumulative sum for each uniform, about 55 ns
     a draw for random keys; for many draws over few categories a table of the cumulative sum at
-    equal steps gives each draw a lower bound to step on from, three to four times faster."""
+    equal steps gives each draw a lower bound to step on from (4000 draws over 396 categories: 129
+    against 296 us; 118 000 over 11: 2.7 against 4.9 ms)."""
     cdf = np.cumsum(p, dtype=np.float64)
     if not (cdf.size and np.isfinite(cdf[-1]) and cdf[-1] > 0) or (np.asarray(p) < 0).any():
         raise ValueError("categorical: probabilities must be non-negative with a positive finite sum")

@@ -346,9 +346,10 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
     the candidates, the most productive ones. A fund's deals are exact once the first deal its budget
     refuses scores at least the block's floor plus 1, since a firm below the floor scores below that;
     the funds that are not exact yet go round again, on a block with a lower floor (those whose blocks
-    differ more than twofold in rounds of their own). Scores are summed in double precision; a firm
-    below the floor whose score ties the refused deal's to the last bit is the one case where the order
-    may differ from scoring every candidate."""
+    differ more than twofold in rounds of their own). Scores are summed in double precision; scores
+    equal to the last bit rank by firm row, except where they straddle the edge of the block or of the
+    ranked ones (a firm below the floor tying the refused deal, or equal scores cut by the partial
+    ranking): the one case where the order may differ from scoring every candidate."""
     p = params
     lp = cand.log_productivity
     floor = np.full(len(funds), cand.productivity_floor(_FIRST_BLOCK))

@@ -27,8 +27,8 @@ def grow_firms(firms: Firms, params: Params, levers: Levers, *, q: int, dlogp: P
                land_per_revenue: np.ndarray, industry_sector: np.ndarray, priority_sector: np.ndarray,
                plot_effect: float, budget_mu: np.ndarray, rng: np.random.Generator) -> LandUse:
     """Desired growth (the year's rate, its shock and this quarter's productivity gains ``dlogp``, log
-    points, see innovate_firms), then land: an above-size industrial firm that outgrows its land asks its city, which
-    serves requests by the rule of art. 21 within a quarter of what it has left this year
+    points, see innovate_firms), then land: an above-size industrial firm that outgrows its land asks
+    its city, which serves requests by the rule of art. 21 within a quarter of what it has left this year
     (``budget_mu``, mu per city; priority to ``priority_sector``). A refused firm grows only up to what
     its land supports plus a share of the rest, and may move to the city with most land left.
 
