@@ -10,7 +10,6 @@ whole firm population.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import mesa
 import numpy as np
 
 from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M, LADDER_RANK, FirmStage, Firms, top_positions
+from simmodel.agents.noise import keyed_uniform, string_key
 from simmodel.levers import FundRegime
 from simmodel.params import Params
 
@@ -56,65 +56,6 @@ class Candidates:
             self._floors["sample"] = (np.sort(lp[:: max(1, lp.size // 1024)]), max(1, lp.size // 1024))
         sample, stride = self._floors["sample"]
         return (sample.size - np.searchsorted(sample, floors, side="left")) * stride
-
-
-# splitmix64 (Steele, Lea and Flood 2014): a bijective 64-bit mixer whose outputs, over consecutive
-# counters, pass BigCrush; here it turns (a year's draw, a fund's name) into the fund's key
-_M64 = (1 << 64) - 1
-
-
-def _mix64(z: int) -> int:
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
-    return z ^ (z >> 31)
-
-
-def mix_key(*parts: int) -> int:
-    """One 64-bit key from several (a year's draw, a fund's key): each part mixed into the last."""
-    z = 0
-    for part in parts:
-        z = _mix64((z ^ part) & _M64)
-    return z
-
-
-# The screening noise is 32-bit arithmetic: this machine's vector units multiply 32-bit integers
-# but not 64-bit ones, so murmur3's 32-bit finaliser runs about ten times faster per firm than
-# splitmix64 did here (2.3 against 23 ns), and the screens draw for millions of firms a replicate.
-_WEYL32 = np.uint32(0x9E3779B9)  # odd: i -> i * _WEYL32 is a bijection of the firm rows
-
-
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    """murmur3's finaliser (Appleby 2011): a bijective 32-bit mixer with full avalanche (every input
-    bit flips each output bit with probability about 1/2). Updates ``h`` in place."""
-    h ^= h >> np.uint32(16)
-    h *= np.uint32(0x85EBCA6B)
-    h ^= h >> np.uint32(13)
-    h *= np.uint32(0xC2B2AE35)
-    h ^= h >> np.uint32(16)
-    return h
-
-
-def keyed_uniform(key: int | np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Uniforms on [0, 1) (float32, multiples of 2^-24), one per ``index`` (firm rows, below 2^32),
-    that depend only on (key, index): a firm's draw does not depend on which other firms are drawn
-    for, so a screen can draw for the few candidates it ranks and still give every firm the draw it
-    would have had in a screen of all of them (common random numbers between scenarios). ``key`` (64
-    bits, of which the low 32 count) may be an array of keys that broadcasts against ``index`` (a
-    column of keys: one row of draws per key).
-
-    The draw is the top 24 bits of fmix32(index * 0x9E3779B9 XOR key): for one key, distinct firms
-    give distinct inputs; the key enters by XOR after the multiply, so that no two keys give the same
-    sequence shifted along the firm rows (as adding it would)."""
-    k = np.asarray(key, dtype=np.uint64) & np.uint64(0xFFFFFFFF)
-    # array arithmetic wraps modulo 2^32 silently (only numpy scalars warn): no errstate needed
-    h = index.astype(np.uint32) * _WEYL32
-    h = _fmix32(h ^ k.astype(np.uint32))
-    return (h >> np.uint32(8)).astype(np.float32) * np.float32(2.0 ** -24)
-
-
-def string_key(text: str) -> int:
-    """A stable 64-bit key for a name (not Python's hash, which changes between processes)."""
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
 # A screen first ranks about this many of its kind's most productive candidates, then lowers its

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from simmodel.agents.firms import Firms
-from simmodel.agents.funds import Fund, FundCommitment, mix_key, screen
+from simmodel.agents.funds import Fund, FundCommitment, screen
+from simmodel.agents.noise import mix_key
 from simmodel.data import BaseQuantity
 from simmodel.levers import FundRegime
 from simmodel.params import Params

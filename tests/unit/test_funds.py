@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from simmodel.agents.firms import FirmStage, Firms
-from simmodel.agents.funds import Candidates, Fund, eligible, keyed_uniform, mix_key, screen
+from simmodel.agents.funds import Candidates, Fund, eligible, screen
+from simmodel.agents.noise import keyed_uniform, mix_key
 from simmodel.levers import FundRegime
 from simmodel.model.funds import fund_year
 
