@@ -1,8 +1,7 @@
-"""Keyed noise: uniforms that depend only on (a key, a firm row), so that a selection can draw for the
+"""Keyed noise: uniforms that depend only on (a key, a firm row), so that a screen can draw for the
 few firms it ranks and still give every firm the draw it would have had among all of them, and two
 scenarios screen the same firm with the same draw (common random numbers). The funds' screens
-(simmodel.agents.funds.screen) and the government's selections
-(simmodel.agents.government.Government.select_recipients) draw their noise here."""
+(simmodel.agents.funds.screen) draw their noise here."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ import hashlib
 import numpy as np
 
 # splitmix64 (Steele, Lea and Flood 2014): a bijective 64-bit mixer whose outputs, over consecutive
-# counters, pass BigCrush; here it turns (a year's draw, a fund's or a programme's name) into its key
+# counters, pass BigCrush; here it turns (a year's draw, a fund's name) into the fund's key
 _M64 = (1 << 64) - 1
 
 
