@@ -152,7 +152,6 @@ def test_firm_fields_are_live_views_that_write_through_and_survive_growth():
         f.no_such_field  # noqa: B018
 
 
-
 def test_categorical_draws_the_numbers_of_numpys_choice():
     """categorical: the same categories as Generator.choice with p, from the same uniforms, for few
     and many draws, skewed weights and categories of weight zero (never drawn); bad weights refused."""
