@@ -12,6 +12,8 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
+from simmodel.agents.firms import argsort_descending
+
 
 class City(mesa.Agent):
     """One prefecture-level city: land budget and bookkeeping (mu)."""
@@ -59,17 +61,25 @@ def plot_ratio_effect(multiplier: float, years_since_base: float, phase_in_years
 _PASSES = 32  # bound on passes over refused requests; each is one vectorised sweep, most stop after 2-3
 
 
-def _grouped_cumsum(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Cumulative sum of values restarting at each new group (groups must be sorted)."""
+def _grouped_cumsum(values: np.ndarray, groups: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Cumulative sum of ``values`` restarting at each group: ``groups`` (sorted) is each value's group
+    and ``first`` each group's first position, as np.searchsorted(groups, every group) gives it."""
     cs = np.cumsum(values)
-    if cs.size == 0:
-        return cs
-    new_group = np.empty(groups.size, dtype=bool)
-    new_group[0] = True
-    np.not_equal(groups[1:], groups[:-1], out=new_group[1:])
-    starts = np.flatnonzero(new_group)
-    offset = np.repeat(np.concatenate(([0.0], cs[starts[1:] - 1])), np.diff(starts, append=cs.size))
-    return cs - offset
+    # a group's sum starts after the last value of the groups before it (nothing before the first)
+    return cs - np.where(first > 0, cs[first - 1], 0.0)[groups]
+
+
+def request_order(city: np.ndarray, efficiency: np.ndarray, priority: np.ndarray, n_cities: int) -> np.ndarray:
+    """The order in which requests are served: by city (codes 0 .. n_cities - 1), most efficient
+    first, priority first among equal efficiencies, then by position: ``np.lexsort((~priority,
+    -efficiency, city))``. Efficiencies are log productivities and almost never equal; then priority
+    never decides, and two sorts that numpy runs several times faster than lexsort give the same
+    order (5 552 requests: 124 against 529 us): its SIMD quicksort of the efficiencies, then a stable
+    radix sort of the city codes as 16-bit integers."""
+    order = argsort_descending(efficiency, distinct_only=True)
+    if order is None or n_cities > np.iinfo(np.int16).max:
+        return np.lexsort((~priority, -efficiency, city))
+    return order[np.argsort(city[order].astype(np.int16), kind="stable")]
 
 
 def allocate_land(request_mu: np.ndarray, city: np.ndarray, priority: np.ndarray, efficiency: np.ndarray,
@@ -84,24 +94,24 @@ def allocate_land(request_mu: np.ndarray, city: np.ndarray, priority: np.ndarray
     used = np.zeros(budget_mu.size)
     if r == 0:
         return granted, used
-    # One order serves both phases: by city, most efficient first, priority first among equals.
-    # Phase 1 sums only priority requests (the others add exactly 0.0), which keep their order
-    # within the city, so its sums are those of the priority requests alone.
-    order = np.lexsort((~priority, -efficiency, city))
+    # One order serves both phases. Phase 1 sums only priority requests (the others add exactly
+    # 0.0), which keep their order within the city, so its sums are those of the priority requests alone.
+    order = request_order(city, efficiency, priority, budget_mu.size)
     c_sorted = city[order]
+    first = np.searchsorted(c_sorted, np.arange(budget_mu.size))  # each city's first request
     need_sorted = request_mu[order]
     pri_sorted = priority[order]
     # Phase 1: the reserved share, for priority requests only.
     reserved = budget_mu * priority_share
     need1 = np.where(pri_sorted, need_sorted, 0.0)
-    cs1 = _grouped_cumsum(c_sorted, need1)
+    cs1 = _grouped_cumsum(need1, c_sorted, first)
     g = pri_sorted & (cs1 <= reserved[c_sorted])
     # Phase 2: what is left, for every request not yet served, most efficient first whatever its
     # class. A request that does not fit is skipped, not a stop: passes repeat until nothing fits.
     for _ in range(_PASSES):
         left = budget_mu - np.bincount(c_sorted[g], weights=need_sorted[g], minlength=budget_mu.size)
         fits = (~g) & (need_sorted <= left[c_sorted])  # a request larger than what is left is skipped
-        cs2 = _grouped_cumsum(c_sorted, np.where(fits, need_sorted, 0.0))
+        cs2 = _grouped_cumsum(np.where(fits, need_sorted, 0.0), c_sorted, first)
         new = fits & (cs2 <= left[c_sorted])
         if not new.any():
             break

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import mesa
 import numpy as np
 
-from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M, LADDER_RANK, FirmStage, Firms, top_positions
+from simmodel.agents.firms import (ABOVE_SIZE_REVENUE_CNY_100M, LADDER_RANK, FirmStage, Firms, argsort_descending,
+                                   top_positions)
 from simmodel.agents.noise import keyed_uniform, string_key
 from simmodel.levers import FundRegime
 from simmodel.params import Params
@@ -238,7 +239,7 @@ class Fund(mesa.Agent):
         grew = np.flatnonzero(firms.alive[f] & (growth > 1.0))
         if grew.size == 0:
             return 0.0
-        grew = grew[np.argsort(-growth[grew], kind="stable")]
+        grew = grew[argsort_descending(growth[grew])]
         tickets = params.fund_follow_on_ticket_ratio * self.h_ticket[grew]
         take = np.cumsum(tickets) <= budget
         rows, tickets = grew[take], tickets[take]
@@ -320,7 +321,7 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
             k = min(n_ok, int(math.ceil(2 * budget / min(mean_ticket, cap))) + 1) if n_ok else 0
             for top in (top_positions(s, k), None):
                 order = top if top is not None else np.flatnonzero(ok[j])
-                order = order[np.argsort(-s[order], kind="stable")]
+                order = order[argsort_descending(s[order])]
                 best = s[order]
                 if top is not None and (best[1:] == best[:-1]).any():
                     # equal scores rank by firm row, as in a sort of all: the stable sort again, in firm order

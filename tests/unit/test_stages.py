@@ -10,7 +10,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from simmodel.agents.firms import FirmStage, Firms, GrowthContext, categorical, choose_top, top_positions
+from simmodel.agents.firms import (FirmStage, Firms, GrowthContext, argsort_descending, categorical, choose_top,
+                                   top_positions)
 from simmodel.levers import Levers
 from simmodel.model.stages.ai_plus import adopt_ai_plus
 from simmodel.model.stages.exit import exit_firms
@@ -48,6 +49,23 @@ def test_top_positions_falls_back_when_the_sample_misleads():
     assert (score >= np.sort(sample)[-114]).sum() < k  # the threshold the sample gives leaves too few
     got = top_positions(score, k)
     assert set(got.tolist()) == set(np.argsort(-score)[:k].tolist())
+
+
+@pytest.mark.parametrize("case", ["distinct", "ties", "nan", "inf", "signed_zero", "one", "empty"])
+def test_argsort_descending_is_the_stable_sort(case):
+    """The quicksort's order where no two values are equal, the stable sort's (equal values in
+    position order) where some are; with distinct_only, None where some are."""
+    rng = np.random.default_rng(len(case))
+    x = {"distinct": rng.normal(size=5000), "ties": rng.integers(0, 50, 5000).astype(float),
+         "nan": np.where(rng.random(300) < 0.1, np.nan, rng.normal(size=300)),
+         "inf": np.concatenate((rng.normal(size=50), [-np.inf, -np.inf, np.inf])),
+         "signed_zero": np.array([0.0, 1.0, -0.0, 2.0]), "one": np.array([3.0]), "empty": np.zeros(0)}[case]
+    np.testing.assert_array_equal(argsort_descending(x), np.argsort(-x, kind="stable"))
+    distinct = argsort_descending(x, distinct_only=True)
+    if case in ("distinct", "one", "empty"):
+        np.testing.assert_array_equal(distinct, np.argsort(-x, kind="stable"))
+    else:
+        assert distinct is None
 
 
 def test_top_positions_edge_cases():
