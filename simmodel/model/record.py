@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 from simmodel import indicators as ind
 from simmodel.agents.firms import Firms
@@ -68,3 +69,19 @@ def year_record(year: int, *, base_year: int, years: Sequence[int], agg: ind.Sec
     else:
         rec["fiscal_cost_equity_cny_100m"] = rec["fiscal_cost_grants_cny_100m"] = float("nan")
     return rec
+
+
+def trajectory_frame(records: Sequence[Mapping[str, float]]) -> pd.DataFrame:
+    """The yearly records as the trajectory: one row per year (index ``year``), one float column per
+    indicator in the records' order. Built from one 2-D array rather than by
+    ``DataFrame.from_records``, which infers each column's type value by value: at the end of a
+    replicate, with pandas' code out of the processor's caches, 3.6 against 6.3 ms at 10 000 firms
+    (7.2 against 11.1 at 1:1; medians in situ). A value that is not a number is refused, as no
+    indicator is anything else."""
+    first = records[0]
+    cols = [k for k in first if k != "year"]
+    if any(r.keys() != first.keys() for r in records):
+        raise ValueError("trajectory: the yearly records do not have the same indicators")
+    values = np.array([[r[k] for k in cols] for r in records], dtype=np.float64)
+    # set_index, as from_records' frame had it: pandas makes evenly spaced years a RangeIndex
+    return pd.DataFrame(values, columns=cols).set_index(pd.Index([r["year"] for r in records], name="year"))

@@ -38,7 +38,7 @@ from simmodel.agents.talent import TalentPool
 from simmodel.data import BaseQuantity
 from simmodel.levers import FundRegime, Levers, PolicyHistory, Uncertainties, no_new_policy_values
 from simmodel.model.funds import fund_year, initial_commitments
-from simmodel.model.record import year_record, zero_flows
+from simmodel.model.record import trajectory_frame, year_record, zero_flows
 from simmodel.model.setup import calibrate_growth, entry_sector_weights, sector_rd_intensity
 from simmodel.model.stages.aggregates import age_firms, firm_rd_cny_100m
 from simmodel.model.stages.ai_plus import adopt_ai_plus
@@ -48,6 +48,7 @@ from simmodel.model.stages.grow import grow_firms
 from simmodel.model.stages.innovate import ProductivityGain, innovate_firms
 from simmodel.model.stages.ladder import climb_ladder
 from simmodel.model.stages.rates import refresh_rates, sector_shift, shock_uniforms, spillover
+from simmodel.model.streams import Streams
 from simmodel.params import Params
 from simmodel.population import Synthesiser
 from simmodel.sectors import CityTable, FundKind, SectorTable
@@ -56,6 +57,19 @@ _PURPOSES = {name: i for i, name in enumerate((
     "synthesis", "growth", "innovation", "exit", "entry", "spinoff", "land", "ladder", "government",
     "funds", "talent", "ai", "zones", "clusters", "markets", "attract", "init_funds", "growth_entry", "macro",
     "fund_sales", "init_fund_sales"))}
+# the streams start_year asks for, each with the year as its index
+_YEAR_STREAMS = ("funds", "fund_sales", "zones", "clusters", "government", "markets", "attract", "talent", "ladder", "ai",
+                 "macro", "growth")
+
+
+def _talent_quarter(q: int) -> int:
+    """Index of quarter q's talent departures in the talent stream (the year's recruitment takes the year)."""
+    return 10_000 + q
+
+
+def _entry_cohort(q: int, cohort: int) -> int:
+    """Index of quarter q's entry cohort (0 start-ups, 1 spin-offs) in the entrants' growth-shock stream."""
+    return 10 * q + cohort
 
 
 @dataclass(frozen=True)
@@ -80,8 +94,7 @@ class SimModel(mesa.Model):
                  scale: float = 1.0, seed: int | np.random.SeedSequence = 0):
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         super().__init__(rng=ss)
-        self._seed_entropy = ss.entropy
-        self._seed_key = tuple(ss.spawn_key)
+        self.streams = Streams(ss.entropy, ss.spawn_key)
         self.inputs = inputs
         self.sectors = s = inputs.sectors
         self.cities_table = inputs.cities
@@ -99,6 +112,7 @@ class SimModel(mesa.Model):
         self.uncertainties = uncertainties
         self.q = 0  # quarter index; year = years[q // 4]
         self.n_quarters = 4 * len(self.years)
+        self.streams.plan(self._planned_streams())
 
         # ---- what the stages read and never change: set once from the base-year population
         self.synth = Synthesiser(s, inputs.cities, inputs.base, p, scale)
@@ -147,9 +161,22 @@ class SimModel(mesa.Model):
 
     # ------------------------------------------------------------------ randomness
     def rng_for(self, purpose: str, index: int) -> np.random.Generator:
-        """A generator for one stage and step, derived from the replicate's seed."""
-        ss = np.random.SeedSequence(self._seed_entropy, spawn_key=self._seed_key + (_PURPOSES[purpose], index))
-        return np.random.Generator(np.random.PCG64(ss))
+        """A generator for one stage and step, derived from the replicate's seed: the stream of
+        SeedSequence(entropy, spawn_key=the replicate's key + (purpose, index)), see simmodel.model.streams."""
+        return self.streams.generator(_PURPOSES[purpose], index)
+
+    def _planned_streams(self) -> list[tuple[int, int]]:
+        """The streams a run asks for (purpose, index), in the order it asks: set-up (but the initial
+        funds', which _raise_initial_funds plans), then each year's (start_year) and its quarters'
+        (step, enter). Their seeds are computed at once (Streams.plan); one missing here is still the
+        same stream, seeded when asked (tests/unit/test_streams.py checks that none is)."""
+        keys = [("synthesis", 0), ("zones", 0)]
+        for y, year in enumerate(self.years):
+            keys += [(p, year) for p in _YEAR_STREAMS]
+            for q in range(4 * y, 4 * y + 4):
+                keys += [("talent", _talent_quarter(q)), ("innovation", q), ("land", q), ("exit", q), ("entry", q),
+                         ("spinoff", q), ("growth_entry", _entry_cohort(q, 0)), ("growth_entry", _entry_cohort(q, 1))]
+        return [(_PURPOSES[p], i) for p, i in keys]
 
     # ------------------------------------------------------------------ agents
     def make_fund(self, c: FundCommitment) -> Fund:
@@ -173,8 +200,10 @@ class SimModel(mesa.Model):
             self.make_fund(c)
         # the funds invest from the provincial fund's first year (older private vintages start then)
         first = int(self.base["provincial_fund_initial_cny_100m"].year)
+        years = range(first, self.base_year + 1)
+        self.streams.plan([(_PURPOSES[p], y) for y in years for p in ("init_funds", "init_fund_sales")])
         cache: dict = {}  # the base-year population stands in for every earlier year
-        for y in range(first, self.base_year + 1):
+        for y in years:
             fund_year(self.funds, self.firms, year=y, q=-1, regime=FundRegime(pre["fund_evaluation_regime"]),
                       max_share=pre["fund_max_single_project_pct"] / 100, gestation=self.gestation,
                       long_horizon=self.long_horizon, params=self.params, scale=self.scale,
@@ -188,7 +217,7 @@ class SimModel(mesa.Model):
         if q % 4 == 0:
             self.start_year(year)
         self.talent.retain(self.firms, self.params.talent_leave_rate_annual, self.levers.talent_incentive_cny_10k_per_year,
-                           self.params.talent_incentive_half_effect_cny_10k, self.rng_for("talent", 10_000 + q))
+                           self.params.talent_incentive_half_effect_cny_10k, self.rng_for("talent", _talent_quarter(q)))
         dlogp = self.innovate(q)
         self.grow(q, dlogp)
         self.exit(q)
@@ -300,12 +329,12 @@ class SimModel(mesa.Model):
         new = enter_startups(self.firms, self.params, q=q, expected=expected, weights=w,
                              sector_rd_intensity=self.sectors_rd_intensity, rng=self.rng_for("entry", q))
         if new is not None:
-            shocks.append(shock_uniforms(self.rng_for("growth_entry", 10 * q), new.stop - new.start))
+            shocks.append(shock_uniforms(self.rng_for("growth_entry", _entry_cohort(q, 0)), new.stop - new.start))
             self.counters["n_entries"] += (new.stop - new.start) / self.scale
         new = spin_off(self.firms, self.params, self.levers, self.sectors, q=q, base_sector_revenue=self.base_sector_revenue,
                        sector_rd_intensity=self.sectors_rd_intensity, rng=self.rng_for("spinoff", q))
         if new is not None:
-            shocks.append(shock_uniforms(self.rng_for("growth_entry", 10 * q + 1), new.stop - new.start))
+            shocks.append(shock_uniforms(self.rng_for("growth_entry", _entry_cohort(q, 1)), new.stop - new.start))
             self.counters["n_entries"] += (new.stop - new.start) / self.scale
             self.counters["n_spinoffs"] += (new.stop - new.start) / self.scale
         # both cohorts' rates in one call (the rows are consecutive): a spin-off's parent is never a
@@ -342,7 +371,7 @@ class SimModel(mesa.Model):
         """Run to end_year Q4; returns one row per year (base year first) and one column per indicator."""
         while self.q < self.n_quarters:
             self.step()
-        return pd.DataFrame.from_records(self.records).set_index("year")
+        return trajectory_frame(self.records)
 
     def fiscal_cost_by_lever(self) -> dict[str, list[float]]:
         """CNY 100 m per simulated year, per lever that spent money."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from simmodel.agents.cities import _grouped_cumsum, allocate_land, request_order
@@ -13,6 +14,7 @@ from simmodel.agents.government import EQUITY_LEVERS
 from simmodel.indicators import INDICATORS
 from simmodel.levers import FundRegime, Levers, Uncertainties, no_new_policy_values, specs
 from simmodel.model import SimModel
+from simmodel.model.record import trajectory_frame
 
 SMALL_SCALE = 0.05
 SEED = 7
@@ -45,6 +47,17 @@ def test_same_seed_gives_identical_trajectories(inputs, traj):
 def test_seed_sequence_and_its_integer_agree(inputs, traj):
     again = SimModel(inputs, Levers(), Uncertainties(), scale=SMALL_SCALE, seed=np.random.SeedSequence(SEED)).run()
     assert again.equals(traj)
+
+
+def test_the_trajectory_is_the_records_frame(model_run):
+    """trajectory_frame builds what DataFrame.from_records(records).set_index("year") builds (float
+    columns in the records' order, an integer year index), and refuses records that disagree."""
+    m, traj = model_run
+    expected = pd.DataFrame.from_records(m.records).set_index("year")
+    pd.testing.assert_frame_equal(traj, expected, check_exact=True, check_column_type=True, check_index_type=True)
+    assert traj.columns.tolist() == [k for k in m.records[0] if k != "year"]
+    with pytest.raises(ValueError, match="same indicators"):
+        trajectory_frame([m.records[0], {k: v for k, v in m.records[1].items() if k != "gdp_cny_100m"}])
 
 
 def test_another_seed_gives_different_trajectories(run_model, traj):

@@ -75,6 +75,7 @@ def replay(replay_inputs):
 def test_a_replay_runs_from_2020_to_2030(replay):
     m, traj = replay
     assert list(traj.index) == list(range(2020, 2031)) and m.policy_start_year == 2025
+    assert m.streams.n_unplanned == 0  # the eleven years' streams were all planned (simmodel.model.streams)
     assert traj.loc[2020, "gdp_cny_100m"] == pytest.approx(64600, rel=0.02)
     assert traj.loc[2020, "t2_sei_share_pct"] == pytest.approx(33.1, abs=0.05)
     assert np.isfinite(traj.drop(columns=["t6_future_growth_pct_per_year"]).loc[2021:].to_numpy(float)).all()
