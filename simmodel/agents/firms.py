@@ -186,8 +186,8 @@ def top_positions(score: np.ndarray, k: int) -> np.ndarray:
 
 def argsort_descending(x: np.ndarray, distinct_only: bool = False) -> np.ndarray | None:
     """Positions of ``x`` from its highest value to its lowest, equal values in position order: the
-    result of ``np.argsort(-x, kind="stable")``. numpy's stable sort of floating-point numbers is a
-    merge sort, about five times slower here than its SIMD quicksort (5 552 doubles: 333 against 67
+    result of ``np.argsort(-x, kind="stable")``. numpy's stable sort of floating-point numbers
+    (timsort) is about five times slower here than its SIMD quicksort (5 552 doubles: 333 against 67
     us). With no two values equal the order is unique, so the quicksort's is the stable one; where
     two are equal, or there is a NaN (which compares equal to nothing), the stable sort decides, or,
     with ``distinct_only``, None is returned (for a caller that breaks ties its own way)."""
