@@ -5,7 +5,7 @@ index))))`` seeds it, with the seeds of every stream a run will ask for computed
 Why: a replicate asks for about 290 streams (twelve a year, eight a quarter, some at set-up).
 numpy builds each SeedSequence and draws its seed words through Python-level code (a decorator that
 sets the floating-point error state, a lock, an abstract-class check): 16 us a stream in a tight
-loop, and 40 us (10 000 firms) to 75 us (1:1) among the simulation's passes over the firm arrays,
+loop, and 40 us (10 000 firms) to 75-100 us (1:1) among the simulation's passes over the firm arrays,
 which push that code out of the processor's caches: 11 ms, 8 % of a replicate at 10 000 firms. Here
 the words that every stream of a replicate shares (its entropy and spawn key) are mixed once, and
 the last two (purpose and index) of all planned streams in one vectorised pass: a stream then costs
