@@ -321,12 +321,13 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
             k = min(n_ok, int(math.ceil(2 * budget / min(mean_ticket, cap))) + 1) if n_ok else 0
             for top in (top_positions(s, k), None):
                 order = top if top is not None else np.flatnonzero(ok[j])
-                order = order[argsort_descending(s[order])]
-                best = s[order]
-                if top is not None and (best[1:] == best[:-1]).any():
-                    # equal scores rank by firm row, as in a sort of all: the stable sort again, in firm order
+                # the ranked ones are in no particular order: where scores are equal, the stable sort
+                # in firm order ranks them by firm row, as a sort of all would
+                ranked = argsort_descending(s[order], distinct_only=top is not None)
+                if ranked is None:
                     order = np.sort(top)
-                    order = order[np.argsort(-s[order], kind="stable")]
+                    ranked = np.argsort(-s[order], kind="stable")
+                order = order[ranked]
                 # np.clip's arithmetic (a maximum, then a minimum) without its overhead on small arrays
                 tickets = np.minimum(np.maximum(base_ticket[order], p.fund_min_ticket_cny_100m), cap)
                 m = int(np.searchsorted(np.cumsum(tickets), budget, side="right"))

@@ -57,6 +57,19 @@ def _constants(start: int, mult: int, count: int) -> list[tuple[int, int]]:
     return out
 
 
+def _hashmix(word: int, hc: int) -> int:
+    """SeedSequence's hashmix of ``word`` with the hash constant ``hc`` as it stands before the call
+    (the caller then advances it by _MULT_A)."""
+    v = ((word ^ hc) * ((hc * _MULT_A) & _M32)) & _M32
+    return v ^ (v >> _XSHIFT)
+
+
+def _mix(x: int, y: int) -> int:
+    """SeedSequence's mix of two 32-bit words."""
+    r = (_MIX_L * x - _MIX_R * y) & _M32
+    return r ^ (r >> _XSHIFT)
+
+
 # generate_state's constants do not depend on the pool: the same for every stream
 _STATE = _constants(_INIT_B, _MULT_B, 2 * _POOL)
 
@@ -97,28 +110,19 @@ class Streams:
         hc = _INIT_A
         pool = []
         for w in words[:_POOL]:
-            v = ((w ^ hc) * ((hc * _MULT_A) & _M32)) & _M32
+            pool.append(_hashmix(w, hc))
             hc = (hc * _MULT_A) & _M32
-            pool.append(v ^ (v >> _XSHIFT))
         for s in range(_POOL):
             for d in range(_POOL):
                 if s != d:
-                    pool[d] = self._mix(pool[d], pool[s], hc)
+                    pool[d] = _mix(pool[d], _hashmix(pool[s], hc))
                     hc = (hc * _MULT_A) & _M32
         for w in words[_POOL:]:
             for d in range(_POOL):
-                pool[d] = self._mix(pool[d], w, hc)
+                pool[d] = _mix(pool[d], _hashmix(w, hc))
                 hc = (hc * _MULT_A) & _M32
         self._pool = pool
         self._suffix = _constants(hc, _MULT_A, _SUFFIX_WORDS * _POOL)
-
-    @staticmethod
-    def _mix(x: int, word: int, hc: int) -> int:
-        """mix(x, hashmix(word)) with the hash constant ``hc`` before the hashmix's multiplication."""
-        v = ((word ^ hc) * ((hc * _MULT_A) & _M32)) & _M32
-        v ^= v >> _XSHIFT
-        r = (_MIX_L * x - _MIX_R * v) & _M32
-        return r ^ (r >> _XSHIFT)
 
     def plan(self, keys: Iterable[tuple[int, int]]) -> None:
         """Compute the seeds of the streams ``keys`` (purpose, index) in one vectorised pass."""
