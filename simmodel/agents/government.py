@@ -114,6 +114,38 @@ def emerging_productivity(firms: Firms, emerging: np.ndarray) -> float:
     return float(f.log_productivity[m].mean()) if m.any() else 0.0
 
 
+class Pool:
+    """The eligible firms of a named pool in one decision round (``idx``: rows, ascending), with
+    what the round's selections from it read, gathered at the first and kept for the others (three
+    programmes draw from the high-tech pool): the base scores of its firms and their split into
+    future-industry firms and the rest (art. 8's reserved share)."""
+
+    __slots__ = ("idx", "_is_future", "_scored", "_parts")
+
+    def __init__(self, idx: np.ndarray, is_future: Callable[[np.ndarray], np.ndarray]):
+        self.idx = idx
+        self._is_future = is_future  # which of the given rows are future-industry firms
+        self._scored: tuple[np.ndarray, np.ndarray] | None = None  # (the round's base scores, the pool's)
+        self._parts: tuple | None = None
+
+    def base_scores(self, base_score: np.ndarray) -> np.ndarray:
+        """The pool's firms' scores in ``base_score`` (by firm row), gathered once."""
+        if self._scored is None or self._scored[0] is not base_score:
+            self._scored = (base_score, base_score[self.idx])
+            self._parts = None
+        return self._scored[1]
+
+    def parts(self, base_score: np.ndarray) -> tuple:
+        """((mask over the pool, rows, base scores) of the future-industry firms, (the same) of the
+        rest)."""
+        base = self.base_scores(base_score)
+        if self._parts is None:
+            future = self._is_future(self.idx)
+            masks = (future, ~future)
+            self._parts = tuple((m, self.idx[m], base[m]) for m in masks)
+        return self._parts
+
+
 class Government(mesa.Agent):
     """The provincial government. ``years``: the simulated years its ledger covers; ``base``: the
     base-year table (cluster core areas, the mother funds' sizes and years)."""
@@ -131,6 +163,8 @@ class Government(mesa.Agent):
         self.pilot_zone = pilot_zone  # city x sector
         self.n_pilot_zones_removed = 0
         self._pool_cache: dict = {}
+        self._flags_key: tuple | None = None
+        self._flags = np.zeros(0, np.uint8)
         self._score_key: tuple | None = None
         self._score = np.zeros(0)
 
@@ -141,23 +175,48 @@ class Government(mesa.Agent):
         self.ledger[lever][year - self.years[0]] += amount_cny_100m
 
     # ---------------------------------------------------------------- selection
-    def pool(self, name: str, firms: Firms, q: int) -> np.ndarray:
-        """Indices (ascending) of the eligible firms of a named pool (cached for the current quarter's
-        decisions: no selection changes what a pool reads)."""
-        key = (q, firms.n, name)
+    def pool(self, name: str, firms: Firms, q: int) -> Pool:
+        """The eligible firms of a named pool (cached for the round's decisions, see _round: no
+        selection changes what a pool reads)."""
+        key = (self._round(firms, q), name)
         if key not in self._pool_cache:
-            self._pool_cache = {k: v for k, v in self._pool_cache.items() if k[:2] == key[:2]}
-            self._pool_cache[key] = np.flatnonzero(self._pool(name, firms))
+            self._pool_cache = {k: v for k, v in self._pool_cache.items() if k[0] == key[0]}
+            flags = self._sector_flags(firms, q)
+            self._pool_cache[key] = Pool(np.flatnonzero(self._pool(name, firms, q)),
+                                         lambda rows: ((flags[rows] >> np.uint8(1)) & np.uint8(1)).view(np.bool_))
         return self._pool_cache[key]
 
-    def _pool(self, name: str, firms: Firms) -> np.ndarray:
-        f, s = firms, self.sectors
+    def _round(self, firms: Firms, q: int) -> tuple:
+        """What a pool reads that can change between decisions: the quarter, the firms appended
+        and the pilot zones (a designation between two selections of a quarter changes the
+        pilot-zone pool)."""
+        return (q, firms.n, self.pilot_zone.tobytes())
+
+    def _sector_flags(self, firms: Firms, q: int) -> np.ndarray:
+        """One byte per firm from its sector, once per decision round: bit 0 emerging, bit 1 future
+        industry, bit 2 a sector with a pilot zone in some city. Pools then test bits instead of
+        each gathering from its own sector table (a gather over every firm is the costly part)."""
+        key = self._round(firms, q)
+        if self._flags_key != key:
+            s = self.sectors
+            table = (s.emerging.astype(np.uint8) | (s.is_future.astype(np.uint8) << 1)
+                     | (self.pilot_zone.any(axis=0).astype(np.uint8) << 2))
+            self._flags = table[firms.sector]
+            self._flags_key = key
+        return self._flags
+
+    def _pool(self, name: str, firms: Firms, q: int) -> np.ndarray:
+        f = firms
         st = f.stage
+        if name in ("emerging_high_tech", "future", "emerging_or_future", "pilot_zone"):
+            flags = self._sector_flags(f, q)
         if name == "emerging_high_tech":
-            mask = s.emerging[f.sector] & stage_mask(st, *_HIGH_TECH_UP)
+            mask = (flags & np.uint8(1)).view(np.bool_) & stage_mask(st, *_HIGH_TECH_UP)
         elif name == "pilot_zone":
-            # one flat lookup with an intp index (a 2-D lookup with the int8 city is 4x slower)
-            mask = self.pilot_zone.ravel()[f.city.astype(np.intp) * self.pilot_zone.shape[1] + f.sector]
+            # only firms of a sector with a zone somewhere can be in one: look up (city, sector) for those
+            near = np.flatnonzero((flags & np.uint8(4)).view(np.bool_) & f.alive)
+            mask = np.zeros(f.n, dtype=bool)
+            mask[near[self.pilot_zone[f.city[near], f.sector[near]]]] = True
         elif name == "high_tech":
             mask = stage_mask(st, *_HIGH_TECH_UP)
         elif name == "leaders":
@@ -167,9 +226,10 @@ class Government(mesa.Agent):
         elif name == "tech":
             mask = stage_mask(st, FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT)
         elif name == "future":
-            mask = s.is_future[f.sector] & stage_mask(st, FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH)
+            mask = ((flags >> np.uint8(1)) & np.uint8(1)).view(np.bool_) & stage_mask(
+                st, FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH)
         elif name == "emerging_or_future":
-            mask = (s.emerging | s.is_future)[f.sector] & (st != FirmStage.STARTUP)
+            mask = (flags & np.uint8(3)).astype(np.bool_) & (st != FirmStage.STARTUP)
         elif name == "above_size":
             mask = f.above_size
         else:
@@ -184,47 +244,56 @@ class Government(mesa.Agent):
             f = firms
             w = foresight_weight
             lp = f.log_productivity
-            alive = f.alive
-            mu, sd = lp[alive].mean(), lp[alive].std() + 1e-12
-            self._score = (1.0 - w) * (lp - mu) / sd + w * prospects[f.sector]
+            lp_alive = lp[f.alive]
+            mu, sd = lp_alive.mean(), lp_alive.std() + 1e-12
+            # (1 - w) * (lp - mu) / sd + w * prospects[sector], operation by operation, in place
+            score = np.subtract(lp, mu)
+            score *= 1.0 - w
+            score /= sd
+            term = prospects[f.sector]
+            term *= w
+            score += term
+            self._score = score
             self._score_key = key
         return self._score
 
-    def select_recipients(self, pool: np.ndarray, k: int, noise: np.ndarray, future_share: float,
+    def select_recipients(self, pool: Pool, k: int, noise: np.ndarray, future_share: float,
                           firms: Firms, base_score: np.ndarray) -> np.ndarray:
-        """Choose k firms of ``pool`` (indices, ascending): a reserved share from future industries
-        (art. 8), the rest by a score mixing the firm's productivity and, with the foresight weight
-        (art. 5), its sector's growth prospects (``base_score``), plus screening noise (``noise``: a
-        uniform on [0, 1) per firm of the pool)."""
-        idx = pool
+        """Choose k firms of ``pool``: a reserved share from future industries (art. 8), the rest by
+        a score mixing the firm's productivity and, with the foresight weight (art. 5), its sector's
+        growth prospects (``base_score``, by firm row), plus screening noise (``noise``: a uniform on
+        [0, 1) per firm of the pool, in its order). The pool keeps its firms' base scores and its
+        future-industry split for the round's other selections from it."""
+        idx = pool.idx
         if idx.size == 0 or k <= 0:
             return idx[:0]
-        score = base_score[idx]
-        score += noise
         k_future = int(round(k * future_share))
         if k_future == 0:
-            return choose_top(idx, score, k)
-        fut = self.sectors.is_future[firms.sector[idx]]
-        first = choose_top(idx[fut], score[fut], k_future)
-        second = choose_top(idx[~fut], score[~fut], k - first.size)
+            return choose_top(idx, pool.base_scores(base_score) + noise, k)
+        # the same sums as (base + noise) split by the mask: each programme gathers its noise for
+        # the two parts instead of gathering and splitting the pool's firms again
+        (fut_pos, fut_idx, fut_base), (rest_pos, rest_idx, rest_base) = pool.parts(base_score)
+        first = choose_top(fut_idx, fut_base + noise[fut_pos], k_future)
+        second = choose_top(rest_idx, rest_base + noise[rest_pos], k - first.size)
         chosen = np.concatenate((first, second))
         if chosen.size < k:  # not enough firms of one kind: fill from the other
             left = np.ones(idx.size, bool)
             left[np.searchsorted(idx, chosen)] = False
+            score = pool.base_scores(base_score) + noise
             chosen = np.concatenate((chosen, choose_top(idx[left], score[left], k - chosen.size)))
         return chosen
 
     def _selections(self, counts: np.ndarray, pools: list[str | None], firms: Firms, q: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+                    rng: np.random.Generator) -> tuple[np.ndarray, list[Pool], list[np.ndarray]]:
         """The randomness of a round of selections, each kind drawn in one call: the number of
         recipients of each (``counts``: recipients per yr times the scale, stochastically rounded),
         then screening noise for every firm of the pools of those that choose anyone. Returns
-        (numbers, pools as indices, noise per pool); a selection with no recipient, or whose pool is
-        None (it pays nothing), gets an empty pool and no noise."""
+        (numbers, pools, noise per pool); a selection with no recipient, or whose pool is None (it
+        pays nothing), gets an empty pool and no noise."""
         ks = stochastic_round_all(counts, rng)
-        chosen_pools = [self.pool(name, firms, q) if k > 0 and name else np.zeros(0, np.intp)
+        chosen_pools = [self.pool(name, firms, q) if k > 0 and name else Pool(np.zeros(0, np.intp), lambda rows: np.zeros(rows.size, bool))
                         for name, k in zip(pools, ks, strict=True)]
-        ends = np.cumsum([p.size for p in chosen_pools])
+        ends = np.cumsum([p.idx.size for p in chosen_pools])
         noise = np.split(rng.random(int(ends[-1]) if ends.size else 0), ends[:-1])
         return ks, chosen_pools, noise
 
@@ -259,10 +328,15 @@ class Government(mesa.Agent):
             self.book(count_lever, year, chosen.size * amount / scale)
         voucher = lv.compute_voucher_cny_100m_per_year
         if voucher > 0:
-            dig = f.alive & (self.sectors.digital_core_share[f.sector] >= params.compute_voucher_min_digital_share)
+            digital = self.sectors.digital_core_share >= params.compute_voucher_min_digital_share
+            dig = f.alive & digital[f.sector]
             if dig.any():
+                # grant_rd += voucher * scale * w / w.sum(), operation by operation, in place
                 w = f.revenue * dig
-                f.grant_rd += voucher * scale * w / w.sum()
+                total = w.sum()
+                w *= voucher * scale
+                w /= total
+                f.grant_rd += w
                 self.book("compute_voucher_cny_100m_per_year", year, voucher)
 
     def fund_basic_research(self, year: int, levers: Levers, params: Params) -> None:

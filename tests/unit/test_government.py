@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from simmodel.agents.firms import FirmStage, Firms
-from simmodel.agents.government import Government, stochastic_round_all
+from simmodel.agents.firms import choose_top, stage_mask
+from simmodel.agents.government import Government, Pool, stochastic_round_all
 
 
 @pytest.fixture()
@@ -42,8 +43,8 @@ def test_selections_draw_counts_for_all_and_noise_for_the_pools_that_choose(gove
     ks, pools, noise = government._selections(np.array([2.0, 0.0, 3.0]), ["high_tech", "tech", None], f, 0,
                                               np.random.default_rng(0))
     assert ks.tolist() == [2, 0, 3]
-    assert pools[0].tolist() == [0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11]  # alive high-tech firms
-    assert pools[1].size == pools[2].size == 0  # no recipient / pays nothing: no pool, no noise
+    assert pools[0].idx.tolist() == [0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11]  # alive high-tech firms
+    assert pools[1].idx.size == pools[2].idx.size == 0  # no recipient / pays nothing: no pool, no noise
     assert [u.size for u in noise] == [11, 0, 0] and ((0 <= noise[0]) & (noise[0] < 1)).all()
 
 
@@ -51,14 +52,99 @@ def test_recipients_come_from_the_pool_with_the_future_share(government, inputs)
     s = inputs.sectors
     fut, other = int(np.flatnonzero(s.is_future)[0]), int(np.flatnonzero(~s.is_future & ~s.emerging)[0])
     f = firms_in([fut] * 5 + [other] * 20)
-    pool = np.arange(2, 25)  # firms 0 and 1 are not eligible
+    rows = np.arange(2, 25)  # firms 0 and 1 are not eligible
+    pool = Pool(rows, lambda r: s.is_future[f.sector[r]])
     score = np.zeros(f.n)
     score[[2, 10, 11, 12]] = 5.0  # the best: one future firm, three others
-    chosen = government.select_recipients(pool, 4, np.zeros(pool.size), 0.5, f, score)
-    assert chosen.size == 4 and np.isin(chosen, pool).all()
+    chosen = government.select_recipients(pool, 4, np.zeros(rows.size), 0.5, f, score)
+    assert chosen.size == 4 and np.isin(chosen, rows).all()
     assert (s.is_future[f.sector[chosen]]).sum() == 2  # half reserved for future industries
     assert {2}.issubset(chosen.tolist()) and len({10, 11, 12} & set(chosen.tolist())) == 2
     # noise is aligned with the pool: a large draw lifts its firm to the top
-    noise = np.zeros(pool.size)
-    noise[pool.tolist().index(20)] = 100.0
+    noise = np.zeros(rows.size)
+    noise[rows.tolist().index(20)] = 100.0
     assert 20 in government.select_recipients(pool, 1, noise, 0.0, f, score).tolist()
+
+
+def reference_selection(sectors, firms, rows, k, noise, future_share, base_score):
+    """The selection written out directly: scores gathered and split for this call alone."""
+    score = base_score[rows] + noise
+    k_future = int(round(k * future_share))
+    if k_future == 0:
+        return choose_top(rows, score, k)
+    fut = sectors.is_future[firms.sector[rows]]
+    first = choose_top(rows[fut], score[fut], k_future)
+    chosen = np.concatenate((first, choose_top(rows[~fut], score[~fut], k - first.size)))
+    if chosen.size < k:
+        left = ~np.isin(rows, chosen)
+        chosen = np.concatenate((chosen, choose_top(rows[left], score[left], k - chosen.size)))
+    return chosen
+
+
+def test_a_pool_reused_by_several_selections_chooses_as_each_would_alone(government, inputs):
+    """A pool keeps its base scores and its future split between the programmes that draw from it:
+    every selection must be the one a fresh gather and split would give, whatever the pool, share,
+    number and noise, including too few firms of one kind (filled from the other) and a new round's
+    base scores."""
+    s = inputs.sectors
+    rng = np.random.default_rng(5)
+    fut_sectors, other = np.flatnonzero(s.is_future), np.flatnonzero(~s.is_future)
+    for trial in range(60):
+        n = int(rng.integers(20, 3000))
+        f = firms_in(np.where(rng.random(n) < rng.uniform(0.02, 0.6), rng.choice(fut_sectors, n), rng.choice(other, n)).tolist())
+        rows = np.sort(rng.choice(n, size=int(rng.integers(1, n)), replace=False))
+        pool = Pool(rows, lambda r: s.is_future[f.sector[r]])
+        for round_ in range(2):
+            base = rng.normal(size=n)
+            for _ in range(4):
+                k = int(rng.integers(1, max(2, rows.size // 3)))
+                share = float(rng.choice([0.0, 0.1, 0.5, 0.9, 1.0]))
+                noise = rng.random(rows.size)
+                got = government.select_recipients(pool, k, noise, share, f, base)
+                want = reference_selection(s, f, rows, k, noise, share, base)
+                assert np.array_equal(np.sort(got), np.sort(want)), (trial, round_, k, share)
+                assert got.size == min(k, rows.size)
+
+
+def test_pools_are_the_firms_that_meet_each_programme_rule(government, inputs):
+    """Each named pool against its rule written out over every firm (alive firms only), with pilot
+    zones in some (city, sector) places."""
+    from simmodel.agents.firms import FirmStage as S
+    s = inputs.sectors
+    rng = np.random.default_rng(11)
+    n = 4000
+    f = Firms(n)
+    f.add(n, sector=rng.integers(0, s.n, n), city=rng.integers(0, inputs.cities.n, n).astype(np.int8),
+          stage=rng.integers(0, len(S), n).astype(np.int8), revenue=rng.lognormal(-2.0, 1.5, n),
+          revenue_year_start=1.0, boost_until_q=-1, penalty_until_q=-1)
+    f.alive[rng.random(n) < 0.2] = False
+    zones = np.zeros((inputs.cities.n, s.n), bool)
+    fut = np.flatnonzero(s.is_future)
+    zones[rng.integers(0, inputs.cities.n, 5), rng.choice(fut, 5)] = True
+    zones[1, np.flatnonzero(~s.is_future)[0]] = True  # the base year's zones may include another sector
+    government.pilot_zone = zones
+    st, sec, above = f.stage, f.sector, f.alive & (f.revenue >= 0.2)
+    ht = stage_mask(st, S.HIGH_TECH, S.LITTLE_GIANT, S.SINGLE_CHAMPION)
+    rules = {
+        "emerging_high_tech": s.emerging[sec] & ht,
+        "pilot_zone": zones[f.city.astype(np.intp), sec],
+        "high_tech": ht,
+        "leaders": stage_mask(st, S.LITTLE_GIANT, S.SINGLE_CHAMPION),
+        "high_tech_above_size": ht & above,
+        "tech": stage_mask(st, S.TECH_SME, S.HIGH_TECH, S.LITTLE_GIANT),
+        "future": s.is_future[sec] & stage_mask(st, S.STARTUP, S.TECH_SME, S.HIGH_TECH),
+        "emerging_or_future": (s.emerging | s.is_future)[sec] & (st != S.STARTUP),
+        "above_size": above,
+    }
+    for name, rule in rules.items():
+        want = np.flatnonzero(rule & f.alive)
+        assert want.size, name  # the check would be empty otherwise
+        assert government.pool(name, f, 0).idx.tolist() == want.tolist(), name
+    # a zone designated later in the quarter is seen (the pools read the zones they are asked with)
+    zones2 = zones.copy()
+    zones2[0, fut] = True
+    government.pilot_zone[:] = zones2
+    want = np.flatnonzero(zones2[f.city.astype(np.intp), sec] & f.alive)
+    assert government.pool("pilot_zone", f, 0).idx.tolist() == want.tolist()
+    with pytest.raises(KeyError):
+        government.pool("nobody", f, 1)
