@@ -120,7 +120,7 @@ class Pool:
     programmes draw from the high-tech pool): the base scores of its firms and their split into
     future-industry firms and the rest (art. 8's reserved share)."""
 
-    __slots__ = ("idx", "_is_future", "_scored", "_parts")
+    __slots__ = ("_is_future", "_parts", "_scored", "idx")
 
     def __init__(self, idx: np.ndarray, is_future: Callable[[np.ndarray], np.ndarray]):
         self.idx = idx

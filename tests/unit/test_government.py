@@ -8,8 +8,7 @@ import mesa
 import numpy as np
 import pytest
 
-from simmodel.agents.firms import FirmStage, Firms
-from simmodel.agents.firms import choose_top, stage_mask
+from simmodel.agents.firms import FirmStage, Firms, choose_top, stage_mask
 from simmodel.agents.government import Government, Pool, stochastic_round_all
 
 
@@ -69,7 +68,7 @@ def test_recipients_come_from_the_pool_with_the_future_share(government, inputs)
 def reference_selection(sectors, firms, rows, k, noise, future_share, base_score):
     """The selection written out directly: scores gathered and split for this call alone."""
     score = base_score[rows] + noise
-    k_future = int(round(k * future_share))
+    k_future = round(k * future_share)
     if k_future == 0:
         return choose_top(rows, score, k)
     fut = sectors.is_future[firms.sector[rows]]
@@ -93,7 +92,7 @@ def test_a_pool_reused_by_several_selections_chooses_as_each_would_alone(governm
         n = int(rng.integers(20, 3000))
         f = firms_in(np.where(rng.random(n) < rng.uniform(0.02, 0.6), rng.choice(fut_sectors, n), rng.choice(other, n)).tolist())
         rows = np.sort(rng.choice(n, size=int(rng.integers(1, n)), replace=False))
-        pool = Pool(rows, lambda r: s.is_future[f.sector[r]])
+        pool = Pool(rows, lambda r, f=f: s.is_future[f.sector[r]])
         for round_ in range(2):
             base = rng.normal(size=n)
             for _ in range(4):
