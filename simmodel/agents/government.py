@@ -62,14 +62,17 @@ def pilot_zone_candidates(firms: Firms, is_future: np.ndarray, n_cities: int, pa
     """(qualifies, merit) per (city, sector): a place meets the pilot-zone programme's criteria
     when it is a future-industry sector with at least pilot_zone_min_future_firms alive firms whose
     revenue reaches pilot_zone_min_future_revenue_cny_100m (both scaled with the population);
-    merit is that revenue (CNY 100 m per yr, population units)."""
+    merit is that revenue (CNY 100 m per yr, population units) in future-industry sectors, zero in
+    the others (only future-industry places are designated)."""
     f, p = firms, params
     S = is_future.size
-    alive = f.alive
-    flat = f.city[alive].astype(np.int64) * S + f.sector[alive]
+    # the few alive firms of future-industry sectors, not every firm: each place's count and revenue
+    # sum the same firms in the same (row) order
+    rows = np.flatnonzero(f.alive & is_future[f.sector])
+    flat = f.city[rows].astype(np.int64) * S + f.sector[rows]
     shape = (n_cities, S)
     counts = np.bincount(flat, minlength=shape[0] * S).reshape(shape)
-    revenue = np.bincount(flat, weights=f.revenue[alive], minlength=shape[0] * S).reshape(shape)
+    revenue = np.bincount(flat, weights=f.revenue[rows], minlength=shape[0] * S).reshape(shape)
     qualifies = ((counts >= max(1, math.ceil(p.pilot_zone_min_future_firms * scale)))
                  & (revenue >= p.pilot_zone_min_future_revenue_cny_100m * scale) & is_future[None, :])
     return qualifies, revenue

@@ -147,3 +147,33 @@ def test_pools_are_the_firms_that_meet_each_programme_rule(government, inputs):
     assert government.pool("pilot_zone", f, 0).idx.tolist() == want.tolist()
     with pytest.raises(KeyError):
         government.pool("nobody", f, 1)
+
+
+def test_pilot_zone_candidates_count_and_sum_the_alive_future_firms_of_each_place(inputs):
+    """Each (city, future sector) place's firm count and revenue against a loop over the places; other
+    sectors have no merit and never qualify."""
+    from simmodel.agents.government import pilot_zone_candidates
+
+    s, params = inputs.sectors, inputs.params
+    rng = np.random.default_rng(3)
+    n, n_cities = 6000, inputs.cities.n
+    f = Firms(n)
+    f.add(n, sector=rng.integers(0, s.n, n), city=rng.integers(0, n_cities, n).astype(np.int8), stage=0,
+          revenue=rng.lognormal(0.0, 1.0, n), revenue_year_start=1.0, boost_until_q=-1, penalty_until_q=-1)
+    f.alive[rng.random(n) < 0.3] = False
+    scale = 0.02
+    qualifies, merit = pilot_zone_candidates(f, s.is_future, n_cities, params, scale)
+    min_firms = max(1, int(np.ceil(params.pilot_zone_min_future_firms * scale)))
+    seen = 0
+    for c in range(n_cities):
+        for k in range(s.n):
+            here = f.alive & (f.city == c) & (f.sector == k)
+            if not s.is_future[k]:
+                assert merit[c, k] == 0.0 and not qualifies[c, k]
+                continue
+            running = np.cumsum(f.revenue[here])  # added in row order, as bincount does
+            assert merit[c, k] == (running[-1] if running.size else 0.0)
+            assert qualifies[c, k] == (here.sum() >= min_firms
+                                       and merit[c, k] >= params.pilot_zone_min_future_revenue_cny_100m * scale)
+            seen += qualifies[c, k]
+    assert seen  # some place qualifies, so the check is not empty
