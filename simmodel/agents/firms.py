@@ -137,11 +137,30 @@ for _name in FIELDS:
 del _name
 
 
+_HIGH_TECH_RD_UPPER = tuple(upper for upper, _ in HIGH_TECH_RD_THRESHOLDS[:-1])
+assert list(_HIGH_TECH_RD_UPPER) == sorted(_HIGH_TECH_RD_UPPER), "HIGH_TECH_RD_THRESHOLDS: revenue bounds must ascend"
+_HIGH_TECH_RD = np.array([thr for _, thr in HIGH_TECH_RD_THRESHOLDS])
+# the logarithms of the few thresholds, element by element what np.log gives for an array of them
+_LOG_HIGH_TECH_RD = np.log(_HIGH_TECH_RD)
+
+
+def high_tech_rd_tier(revenue: np.ndarray) -> np.ndarray:
+    """Row of HIGH_TECH_RD_THRESHOLDS for each revenue (CNY 100 m per yr): the first whose bound it
+    is below, the last when none (NaN included)."""
+    tier = np.full(revenue.shape, len(_HIGH_TECH_RD_UPPER), dtype=np.intp)
+    for upper in _HIGH_TECH_RD_UPPER:
+        tier -= revenue < upper
+    return tier
+
+
 def high_tech_rd_threshold(revenue: np.ndarray) -> np.ndarray:
-    out = np.full(revenue.shape, HIGH_TECH_RD_THRESHOLDS[-1][1])
-    for upper, thr in reversed(HIGH_TECH_RD_THRESHOLDS[:-1]):
-        out[revenue < upper] = thr
-    return out
+    """The high-tech certification's R&D / revenue threshold at each revenue (CNY 100 m per yr)."""
+    return _HIGH_TECH_RD[high_tech_rd_tier(revenue)]
+
+
+def log_high_tech_rd_threshold(revenue: np.ndarray) -> np.ndarray:
+    """np.log(high_tech_rd_threshold(revenue)), from a table of the thresholds' logarithms."""
+    return _LOG_HIGH_TECH_RD[high_tech_rd_tier(revenue)]
 
 
 def stage_mask(stage: np.ndarray, *stages: FirmStage) -> np.ndarray:

@@ -186,3 +186,21 @@ def test_categorical_draws_the_numbers_of_numpys_choice():
     for bad in ([0.5, -0.1, 0.6], [0.0, 0.0], [np.nan, 1.0]):
         with pytest.raises(ValueError, match="non-negative"):
             categorical(rng, np.array(bad), 10)
+
+
+def test_high_tech_rd_threshold_tiers_and_their_logarithms():
+    """The threshold of each revenue against the rule applied tier by tier (a NaN, zero, negative and
+    infinite revenue and the tiers' bounds included), and its logarithm bit for bit np.log's."""
+    from simmodel.agents.firms import HIGH_TECH_RD_THRESHOLDS, high_tech_rd_threshold, log_high_tech_rd_threshold
+
+    rng = np.random.default_rng(2)
+    bounds = [upper for upper, _ in HIGH_TECH_RD_THRESHOLDS[:-1]]
+    revenue = np.concatenate((rng.lognormal(-1.0, 2.0, 5000), bounds, np.nextafter(bounds, 0.0),
+                              [0.0, -1.0, np.inf, np.nan]))
+    want = np.full(revenue.shape, HIGH_TECH_RD_THRESHOLDS[-1][1])
+    for upper, thr in reversed(HIGH_TECH_RD_THRESHOLDS[:-1]):
+        want[revenue < upper] = thr
+    got = high_tech_rd_threshold(revenue)
+    assert np.array_equal(got, want)
+    assert len(np.unique(got)) == len(HIGH_TECH_RD_THRESHOLDS)  # every tier is exercised
+    assert np.log(want).tobytes() == log_high_tech_rd_threshold(revenue).tobytes()

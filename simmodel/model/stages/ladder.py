@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from simmodel.agents.firms import (TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, Firms, choose_top, high_tech_rd_threshold,
-                                   stage_mask)
+                                   log_high_tech_rd_threshold, stage_mask)
 from simmodel.levers import Levers
 from simmodel.params import Params
 
@@ -33,9 +33,9 @@ def climb_ladder(firms: Firms, params: Params, levers: Levers, *, scale: float, 
     # Certification (15 % tax rate) is worth qualifying for: a tech SME that applies raises its
     # R&D to the threshold if it is below it.
     cert_p = min(1.0, p.high_tech_certification_rate_annual * support)
-    cert = f.alive & (st == FirmStage.TECH_SME) & (u < cert_p)
+    cert = np.flatnonzero(f.alive & (st == FirmStage.TECH_SME) & (u < cert_p))  # rows: gathered three times below
     ht = np.flatnonzero(f.alive & (st == FirmStage.HIGH_TECH))
-    meets = log_effective_rd(f, p, ht) >= np.log(high_tech_rd_threshold(f.revenue[ht]))
+    meets = log_effective_rd(f, p, ht) >= log_high_tech_rd_threshold(f.revenue[ht])
     lapse_p = np.where(meets, p.high_tech_lapse_rate_annual,
                        min(1.0, p.high_tech_lapse_multiplier_below_threshold * p.high_tech_lapse_rate_annual))
     lapse = ht[u[ht] < lapse_p]
