@@ -318,11 +318,11 @@ def exit_hazard(firms: Firms, params: Params, q: int, small_firm_reduction: floa
     h = np.exp(-params.exit_size_elasticity * logr)
     h *= params.exit_hazard_base_annual
     h *= young_hazard[np.minimum(firms.age_q[sl], young_hazard.size - 1, dtype=np.intp)]
-    funded = firms.n_investors[sl] > 0
-    if funded.any():
+    funded = np.flatnonzero(firms.n_investors[sl] > 0)  # few: as rows
+    if funded.size:
         h[funded] *= params.fund_funded_hazard_multiplier
-    pen = firms.penalty_until_q[sl] > q
-    if pen.any():
+    pen = np.flatnonzero(firms.penalty_until_q[sl] > q)
+    if pen.size:
         h[pen] *= params.fund_early_exit_hazard_multiplier
     if small_firm_reduction:
         small = stage_mask(firms.stage[sl], FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT) & (
@@ -348,12 +348,13 @@ def annual_growth(firms: Firms, ctx: GrowthContext, params: Params, q: int, sect
     annual = (ctx.drift_annual + sector_shift)[s]
     annual += params.growth_size_slope * (logr - ctx.size_center[s])
     annual += young_premium[np.minimum(firms.age_q[sl], young_premium.size - 1, dtype=np.intp)]
+    # the few fund-backed and designated firms as rows: gathers of them, not masks over every firm
     equity = firms.equity[sl]
-    eq = equity > 0
-    if eq.any():
+    eq = np.flatnonzero(equity > 0)
+    if eq.size:
         annual[eq] += params.fund_equity_growth_boost * np.minimum(equity[eq] / np.maximum(firms.revenue[sl][eq], 1e-6), 1.0)
-    annual[firms.designated[sl]] += params.designation_growth_boost
-    boosted = firms.boost_until_q[sl] > q
-    if boosted.any():
+    annual[np.flatnonzero(firms.designated[sl])] += params.designation_growth_boost
+    boosted = np.flatnonzero(firms.boost_until_q[sl] > q)
+    if boosted.size:
         annual[boosted] += firms.boost[sl][boosted]
     return annual
