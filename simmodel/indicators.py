@@ -105,8 +105,10 @@ def rd_intensity_pct(firm_rd_cny_100m: float, other_rd_cny_100m: float, gdp: flo
 
 def stage_counts(firms: Firms, scale: float) -> dict[str, float]:
     """Firms alive at each ladder stage (province units)."""
-    counts = np.bincount(firms.stage[firms.alive], minlength=len(FirmStage)) / scale
-    return {f"n_{st.name.lower()}": float(counts[st]) for st in FirmStage}
+    # a byte comparison per stage over every firm, not a gather of the alive ones and a bincount
+    # (which widens the stages to 8 bytes and counts one by one): 7.4 -> 4.3 ms a 1:1 replicate
+    stage = np.where(firms.alive, firms.stage, np.int8(-1))
+    return {f"n_{st.name.lower()}": np.count_nonzero(stage == np.int8(st)) / scale for st in FirmStage}
 
 
 @dataclass(frozen=True)
