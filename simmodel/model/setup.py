@@ -57,9 +57,16 @@ def sector_rd_intensity(firms: Firms, sectors: SectorTable) -> np.ndarray:
     """Revenue-weighted R&D intensity (R&D / revenue) of each sector's firms; the sector table's
     prior where a sector has none. New firms start at their sector's."""
     f, s = firms, sectors
+    # the firms grouped by sector, in row order within each (a stable sort, a radix sort of the
+    # narrow codes): each sector's firms are a slice, in the order a mask would give them, instead
+    # of three masks over every firm per sector
+    codes = f.sector.astype(np.int16) if s.n <= np.iinfo(np.int16).max else f.sector
+    order = np.argsort(codes, kind="stable")
+    ends = np.cumsum(np.bincount(f.sector, minlength=s.n))
+    rd, revenue = f.rd_intensity[order], f.revenue[order]
     return np.array([
-        float(np.average(f.rd_intensity[f.sector == k], weights=f.revenue[f.sector == k])) if (f.sector == k).any()
-        else float(s.rd_intensity[k]) for k in range(s.n)])
+        float(np.average(rd[a:b], weights=revenue[a:b])) if b > a else float(s.rd_intensity[k])
+        for k, (a, b) in enumerate(zip(np.r_[0, ends[:-1]].tolist(), ends.tolist(), strict=True))])
 
 
 def entry_sector_weights(firms: Firms, sectors: SectorTable) -> np.ndarray:

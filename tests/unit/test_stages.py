@@ -204,3 +204,20 @@ def test_high_tech_rd_threshold_tiers_and_their_logarithms():
     assert np.array_equal(got, want)
     assert len(np.unique(got)) == len(HIGH_TECH_RD_THRESHOLDS)  # every tier is exercised
     assert np.log(want).tobytes() == log_high_tech_rd_threshold(revenue).tobytes()
+
+
+def test_sector_rd_intensity_is_each_sectors_revenue_weighted_mean(inputs):
+    """Against np.average over each sector's mask, bit for bit; a sector without firms keeps the
+    table's prior."""
+    from simmodel.model.setup import sector_rd_intensity
+
+    s = inputs.sectors
+    rng = np.random.default_rng(4)
+    n = 3000
+    sector = rng.integers(0, s.n - 1, n)  # the last sector has no firm
+    f = Firms(n)
+    f.add(n, sector=sector, revenue=rng.lognormal(0.0, 1.0, n), rd_intensity=rng.uniform(0.0, 0.1, n))
+    got = sector_rd_intensity(f, s)
+    want = [np.average(f.rd_intensity[sector == k], weights=f.revenue[sector == k]) for k in range(s.n - 1)]
+    assert got[:-1].tobytes() == np.array(want).tobytes()
+    assert got[-1] == s.rd_intensity[-1]
