@@ -8,6 +8,7 @@ finds no manifest, or a file whose checksum differs, refuses the folder.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import math
@@ -332,7 +333,18 @@ class RunWriter:
                 raise ResultsError(f"results folder {self.final} already exists and is not empty")
             else:
                 self.final.rmdir()
-        os.replace(self.tmp, self.final)
+        try:
+            os.replace(self.tmp, self.final)
+        except OSError as exc:
+            # another process published the same folder between the check above and this rename (two
+            # sweep jobs computing the same paired no_new_policy run): its copy is complete, as a
+            # folder appears only by a rename after its manifest is written
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not self.final.is_dir():
+                raise
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+            raise ResultsError(f"results folder {self.final} was published by another process while this one "
+                               "was being written") from None
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return self.final

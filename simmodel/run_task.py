@@ -295,10 +295,15 @@ def counterfactual(cfg: RunConfig, traj: pd.DataFrame, targets, final: Path, sho
         try:
             cf_traj, _, _ = read_run(folder)
         except ResultsError:
+            cf_traj = None
             if folder.exists():
-                import shutil
+                try:  # published by another sweep job since the read above, or broken
+                    cf_traj, _, _ = read_run(folder)
+                except ResultsError:
+                    import shutil
 
-                shutil.rmtree(folder)
+                    shutil.rmtree(folder)
+        if cf_traj is None:
             try:
                 run(cf_cfg, out_dir=folder, progress=show, label="no_new_policy (counterfactual)", show_table=False,
                     echo=lambda *_: None)

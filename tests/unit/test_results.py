@@ -131,3 +131,71 @@ def test_a_temporary_folder_left_by_a_killed_process_is_cleared_by_the_next_writ
     assert not stale.exists() and live.exists() and remote.exists()
     writer.path("a.txt").write_text("x")
     assert writer.commit({}) == tmp_path / "20260101-000003"
+
+
+def test_a_folder_published_by_another_process_during_the_commit_is_kept_and_reported(tmp_path, monkeypatch):
+    """Two sweep jobs may compute the same paired no_new_policy run; when the other one publishes the
+    folder between this writer's check and its rename, the real rename fails (directory not empty):
+    the writer reports it as a ResultsError (which the counterfactual handles by reading the other
+    copy) and leaves the other copy as it is."""
+    import os
+
+    from simmodel import results
+    from simmodel.results import ResultsError, RunWriter
+
+    final = tmp_path / "paired-abc"
+    writer = RunWriter(final)
+    writer.path("a.txt").write_text("mine")
+    real_replace = os.replace
+
+    def publish_first(src, dst):
+        if str(dst) == str(final) and not final.exists():  # the other process wins the race
+            final.mkdir()
+            (final / "a.txt").write_text("theirs")
+            (final / "manifest.json").write_text("{}")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(results.os, "replace", publish_first)
+    with pytest.raises(ResultsError, match="published by another process"):
+        writer.commit({})
+    assert (final / "a.txt").read_text() == "theirs"
+    writer.abort()
+    assert [p.name for p in tmp_path.iterdir()] == ["paired-abc"]
+
+
+def test_the_paired_run_published_by_another_job_meanwhile_is_read_not_recomputed(tmp_path, monkeypatch, inputs):
+    """Two sweep jobs of one seed need the same paired no_new_policy run. When the other job publishes
+    it just after this one found no folder, this one reads the other's copy instead of deleting it
+    (as a broken folder) or computing its own."""
+    import dataclasses
+
+    from simmodel import run_task
+    from simmodel.config import CounterfactualConfig, OutputConfig, PopulationConfig, RunConfig, UncertaintyConfig
+    from simmodel.indicators import targets_from_config
+    from simmodel.results import read_run
+
+    cfg = RunConfig(replicates=2, workers=1, population=PopulationConfig(scale=0.01),
+                    uncertainty=dataclasses.replace(UncertaintyConfig(), decomposition_pairs=0),
+                    counterfactual=CounterfactualConfig(enabled=False),
+                    assumption_sensitivity=dataclasses.replace(RunConfig().assumption_sensitivity, enabled=False),
+                    output=OutputConfig(root=str(tmp_path / "results"), plots=False, progress=False))
+    theirs = run_task.run(run_task.counterfactual_config(cfg), out_dir=tmp_path / "theirs", show_table=False,
+                          echo=lambda *_: None)
+    traj, _, _ = read_run(theirs)
+    calls = []
+
+    def read_after_the_other_job_published(path):
+        calls.append(path)
+        if len(calls) == 1:  # nothing there yet; the other job publishes right after this look
+            path.parent.mkdir(parents=True, exist_ok=True)
+            theirs.rename(path)
+            raise run_task.ResultsError(f"{path} is not a complete results folder")
+        return read_run(path)
+
+    monkeypatch.setattr(run_task, "read_run", read_after_the_other_job_published)
+    monkeypatch.setattr(run_task, "run", lambda *a, **k: pytest.fail("the paired run was computed again"))
+    targets = targets_from_config(cfg.targets, inputs.base_year)
+    out = run_task.counterfactual(cfg, traj, targets, tmp_path / "final", show=False)
+    assert len(calls) == 2 and out["run"].startswith("run/no_new_policy/paired-")
+    assert (tmp_path / "results" / out["run"] / "manifest.json").is_file()  # the other's copy, kept
+    assert out["targets"]  # read and compared
