@@ -131,6 +131,11 @@ class Pool:
         self._scored: tuple[np.ndarray, np.ndarray] | None = None  # (the round's base scores, the pool's)
         self._parts: tuple | None = None
 
+    @classmethod
+    def empty(cls) -> Pool:
+        """A pool with no firm (a selection that chooses no one)."""
+        return cls(np.zeros(0, np.intp), lambda rows: np.zeros(rows.size, bool))
+
     def base_scores(self, base_score: np.ndarray) -> np.ndarray:
         """The pool's firms' scores in ``base_score`` (by firm row), gathered once."""
         if self._scored is None or self._scored[0] is not base_score:
@@ -275,9 +280,9 @@ class Government(mesa.Agent):
             return choose_top(idx, pool.base_scores(base_score) + noise, k)
         # the same sums as (base + noise) split by the mask: each programme gathers its noise for
         # the two parts instead of gathering and splitting the pool's firms again
-        (fut_pos, fut_idx, fut_base), (rest_pos, rest_idx, rest_base) = pool.parts(base_score)
-        first = choose_top(fut_idx, fut_base + noise[fut_pos], k_future)
-        second = choose_top(rest_idx, rest_base + noise[rest_pos], k - first.size)
+        (fut_mask, fut_idx, fut_base), (rest_mask, rest_idx, rest_base) = pool.parts(base_score)
+        first = choose_top(fut_idx, fut_base + noise[fut_mask], k_future)
+        second = choose_top(rest_idx, rest_base + noise[rest_mask], k - first.size)
         chosen = np.concatenate((first, second))
         if chosen.size < k:  # not enough firms of one kind: fill from the other
             left = np.ones(idx.size, bool)
@@ -294,7 +299,7 @@ class Government(mesa.Agent):
         (numbers, pools, noise per pool); a selection with no recipient, or whose pool is None (it
         pays nothing), gets an empty pool and no noise."""
         ks = stochastic_round_all(counts, rng)
-        chosen_pools = [self.pool(name, firms, q) if k > 0 and name else Pool(np.zeros(0, np.intp), lambda rows: np.zeros(rows.size, bool))
+        chosen_pools = [self.pool(name, firms, q) if k > 0 and name else Pool.empty()
                         for name, k in zip(pools, ks, strict=True)]
         ends = np.cumsum([p.idx.size for p in chosen_pools])
         noise = np.split(rng.random(int(ends[-1]) if ends.size else 0), ends[:-1])
