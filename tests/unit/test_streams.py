@@ -61,6 +61,13 @@ def test_off_the_fast_path_numpy_seeds_and_every_call_is_a_fresh_generator():
     assert same_stream(st.generator(5, 6), numpy_stream(99, (4,), 5, 6)) and st.n_unplanned == 2  # not planned
     a, b = st.generator(2, 3), st.generator(2, 3)
     assert a is not b and same_stream(a, b)  # a new generator at the start of the stream each time
+    # a planned stream's generator is built at plan time and handed out once: one asked for after it
+    # was handed out and used starts at the beginning of the stream again
+    st.plan([(7, 8)])
+    used = st.generator(7, 8)
+    used.random(5)
+    again = st.generator(7, 8)
+    assert again is not used and same_stream(again, numpy_stream(99, (4,), 7, 8)) and st.n_unplanned == 2
 
 
 def test_a_run_asks_only_for_planned_streams(inputs):
