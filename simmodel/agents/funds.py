@@ -163,8 +163,10 @@ class Fund(mesa.Agent):
             return
         f = self.h_firm[gone]
         alive = firms.alive[f]
-        np.subtract.at(firms.equity, f, self.h_ticket[gone])
-        np.subtract.at(firms.n_investors, f, 1)
+        # a fund holds a firm at most once (eligible), so the rows are distinct and plain fancy
+        # indexing subtracts what np.subtract.at would, without its per-call overhead
+        firms.equity[f] -= self.h_ticket[gone]
+        firms.n_investors[f] -= 1
         e = early[gone] & alive
         if e.any():
             fe = f[e]
@@ -189,18 +191,20 @@ class Fund(mesa.Agent):
         holding, in holding order). Early exits cut the firm's revenue and raise its exit hazard.
         Writes equity, n_investors, revenue and penalty_until_q of the firms it leaves."""
         end_year = self.vintage + self.life_years  # the fund is wound up at the start of this year
-        held_years = year - self.h_year_in
-        matured = held_years >= self.h_tte
-        early = ~matured
-        dead = ~firms.alive[self.h_firm] if self.h_firm.size else np.zeros(0, bool)
+        h = self.h_firm
+        if h.size == 0:  # nothing to exit (a fund in its first year): no calls on empty arrays
+            return year < end_year
+        early = (year - self.h_year_in) < self.h_tte  # not matured
         if year >= end_year:
-            self._release(np.zeros(self.h_firm.size, bool), firms, early, params, q)
+            self._release(np.zeros(h.size, bool), firms, early, params, q)
             return False
-        keep = ~(matured | dead)
-        if regime == FundRegime.yearly_profit and self.h_firm.size:
-            fell = firms.revenue[self.h_firm] < firms.revenue_year_start[self.h_firm]
+        alive = firms.alive[h]
+        early &= alive  # early exits are of firms still there; the exited ones are written off
+        keep = early.copy()  # neither matured nor exited
+        if regime == FundRegime.yearly_profit:
+            fell = firms.revenue[h] < firms.revenue_year_start[h]
             keep &= ~(fell & (sell_u < params.fund_yearly_profit_loss_exit_prob))
-        self._release(keep, firms, early & ~dead, params, q)
+        self._release(keep, firms, early, params, q)
         return True
 
     def year_budget(self, regime: FundRegime, params: Params, scale: float) -> tuple[float, float]:
