@@ -1,15 +1,15 @@
 """Speed and memory of one replicate of the baseline (2025Q1-2030Q4), from 1:1 scale to 1 000 000 firms,
 and of a replicate replayed from the 2020 base year through 2030 (issue 14).
 
-    .venv/bin/python benchmarks/bench_replicate.py [--quick] [--repeats 5]
+    .venv/bin/python benchmarks/bench_replicate.py [--quick] [--repeats 5] [--scaling-rounds 3]
                                                    [--sizes 10000,30000,100000,300000,1000000] [--json PATH]
 
 Prints, each in one run:
 - at 1:1 scale: firms, seconds per replicate (synthesis and set-up + simulation; median of repeats,
   one process, one core) and the peak resident memory of a fresh process that runs one replicate;
 - the share of simulation time by stage (1:1 scale, summed over the repeats);
-- the time per firm-step at each size (base-year firms), its spread, and the fitted scaling exponent
-  of each stage (slope of log time on log firm-steps; 1 = linear, n log n over the measured range
+- the time per firm-step at each size (base-year firms; the median of ``--scaling-rounds`` rounds over
+  all sizes), its spread, and the fitted scaling exponent of each stage (slope of log time on log firm-steps; 1 = linear, n log n over the measured range
   is computed from the sizes and printed beside it);
 - the peak memory of a fresh process at the largest size (VmHWM, one subprocess per
   measurement), beside that of a process that only loads the inputs;
@@ -117,11 +117,17 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--quick", action="store_true", help="tiny sizes, one repeat: checks that the script runs")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--sizes", default="10000,30000,100000,300000,1000000", help="base-year firms of the scaling runs")
+    ap.add_argument("--scaling-rounds", type=int, default=None,
+                    help="rounds over all sizes of the scaling runs, each size's median decides (default 3; 1 with --quick)")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
+    if args.repeats < 1 or (args.scaling_rounds is not None and args.scaling_rounds < 1):
+        ap.error("--repeats and --scaling-rounds must be at least 1")
     one_to_one = 1.0
     if args.quick:
         args.repeats, args.sizes, one_to_one = 1, "1000,3000", 0.02
+    if args.scaling_rounds is None:
+        args.scaling_rounds = 1 if args.quick else 3
     sizes = [int(x) for x in args.sizes.split(",")]
     inputs, cfg = baseline()
     m = machine()
@@ -192,13 +198,27 @@ def main(argv: list[str] | None = None) -> dict:
     res["stage_share"] = {k: tot[k] / total for k in STAGES}
 
     # ---- (c) scaling
-    print("\nscaling: one replicate per size (seed 1), time per firm-step")
+    rounds = args.scaling_rounds
+    print(f"\nscaling: the same replicate (seed 1) at each size, in {rounds} rounds over all sizes; "
+          "median time per firm-step (range)")
+    # A round runs every size once, so that a slow spell of the machine (10-20 % here, for minutes)
+    # falls on all sizes alike rather than on one; the median over rounds of each size's simulation
+    # and of each of its stages then decides the spread and the exponents, which one run per size
+    # let flip on noise (the work is the same in every round: same seed, same population).
+    by_size: list[list[dict]] = [[] for _ in sizes]
+    for _ in range(rounds):
+        for i, n in enumerate(sizes):
+            by_size[i].append(timed_replicate(inputs, cfg, scale_for(n, n_one), 1))
     rows = []
-    for n in sizes:
-        r = timed_replicate(inputs, cfg, scale_for(n, n_one), 1)
+    for n, rs in zip(sizes, by_size, strict=True):
+        r = {"firm_steps": rs[0]["firm_steps"], "firms_start": rs[0]["firms_start"],
+             "init": statistics.median(x["init"] for x in rs), "seconds": statistics.median(x["seconds"] for x in rs),
+             "by_stage": {k: statistics.median(x["by_stage"][k] for x in rs) for k in rs[0]["by_stage"]},
+             "seconds_range": (min(x["seconds"] for x in rs), max(x["seconds"] for x in rs))}
         rows.append(r)
+        lo, hi = (1e9 * t / r["firm_steps"] for t in r["seconds_range"])
         print(f"  {n:>8} firms: set-up {r['init']:7.3f} s  simulation {r['seconds']:7.3f} s  "
-              f"{1e9 * r['seconds'] / r['firm_steps']:6.0f} ns per firm-step ({r['firm_steps']} firm-steps)")
+              f"{1e9 * r['seconds'] / r['firm_steps']:6.0f} ns per firm-step ({lo:.0f}-{hi:.0f}; {r['firm_steps']} firm-steps)")
     ns = [1e9 * r["seconds"] / r["firm_steps"] for r in rows]
     spread = max(ns) / min(ns) - 1.0
     x = np.log([r["firm_steps"] for r in rows])
@@ -212,7 +232,8 @@ def main(argv: list[str] | None = None) -> dict:
     for k, s in slopes.items():
         print(f"    {k:<15} {s:5.2f}{'  <- above n log n' if s > bound + GOAL_EXPONENT_SLACK else ''}")
     res["scaling"] = [{"n_firms": n, "firms_start": r["firms_start"], "firm_steps": r["firm_steps"], "setup_s": r["init"],
-                       "simulation_s": r["seconds"], "ns_per_firm_step": v, "by_stage": r["by_stage"]}
+                       "simulation_s": r["seconds"], "simulation_s_range": list(r["seconds_range"]), "rounds": rounds,
+                       "ns_per_firm_step": v, "by_stage": r["by_stage"]}
                       for n, r, v in zip(sizes, rows, ns)]
     res["exponents"] = slopes
     res["nlogn_exponent"] = bound

@@ -19,7 +19,7 @@ import bench_replicate  # noqa: E402
 
 
 def test_bench_replicate_quick(tmp_path, capsys):
-    res = bench_replicate.main(["--quick", "--json", str(tmp_path / "r.json")])
+    res = bench_replicate.main(["--quick", "--scaling-rounds", "2", "--json", str(tmp_path / "r.json")])
     assert set(res["goals"]) == {"seconds_per_replicate", "seconds_per_drawn_replicate", "seconds_per_replay_2020_2030",
                                  "flat_per_firm_step", "peak_memory", "stage_exponent"}
     one = json.loads((tmp_path / "r.json").read_text())["one_to_one"]
@@ -29,8 +29,14 @@ def test_bench_replicate_quick(tmp_path, capsys):
     assert res["memory"]["peak_rss_mb"] >= res["memory"]["baseline_rss_mb"] > 0
     # the hot path: Python work per step must not grow with the firms (a per-firm loop gives ~1)
     assert res["python_lines_per_step"]["exponent"] < 0.3
+    # each size's figure is the median of the rounds, within their range
+    for row in res["scaling"]:
+        lo, hi = row["simulation_s_range"]
+        assert row["rounds"] == 2 and 0 < lo <= row["simulation_s"] <= hi
     out = capsys.readouterr().out
     assert "goals:" in out and "per firm-step" in out
+    with pytest.raises(SystemExit):
+        bench_replicate.main(["--quick", "--scaling-rounds", "0"])
 
 
 def test_bench_bandwidth_quick(capsys):
