@@ -37,6 +37,7 @@ from simmodel.agents.government import (Government, emerging_productivity, initi
 from simmodel.agents.talent import TalentPool
 from simmodel.data import BaseQuantity
 from simmodel.levers import FundRegime, Levers, PolicyHistory, Uncertainties, no_new_policy_values
+from simmodel.model.allocator import keep_freed_memory
 from simmodel.model.funds import fund_year, initial_commitments
 from simmodel.model.record import trajectory_frame, year_record, zero_flows
 from simmodel.model.setup import calibrate_growth, entry_sector_weights, sector_rd_intensity
@@ -92,6 +93,7 @@ class SimModel(mesa.Model):
 
     def __init__(self, inputs: ModelInputs, levers: Levers, uncertainties: Uncertainties, *,
                  scale: float = 1.0, seed: int | np.random.SeedSequence = 0):
+        keep_freed_memory()  # once a process: the stages' temporaries reuse warm pages (see allocator)
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         super().__init__(rng=ss)
         self.streams = Streams(ss.entropy, ss.spawn_key)
