@@ -93,7 +93,7 @@ class SimModel(mesa.Model):
 
     def __init__(self, inputs: ModelInputs, levers: Levers, uncertainties: Uncertainties, *,
                  scale: float = 1.0, seed: int | np.random.SeedSequence = 0):
-        keep_freed_memory()  # once a process: the stages' temporaries reuse warm pages (see allocator)
+        keep_freed_memory()  # once a process: temporaries reuse warm pages, no huge pages (see allocator)
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         super().__init__(rng=ss)
         self.streams = Streams(ss.entropy, ss.spawn_key)
