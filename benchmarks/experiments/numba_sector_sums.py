@@ -23,14 +23,14 @@ import sys
 import time
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2]))
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
+import numba
+import numpy as np
 
-from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M  # noqa: E402
-from simmodel.config import RunConfig  # noqa: E402
-from simmodel.ensemble import load_inputs  # noqa: E402
-from simmodel.indicators import sector_aggregates  # noqa: E402
-from simmodel.model import SimModel  # noqa: E402
+from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M
+from simmodel.config import RunConfig
+from simmodel.ensemble import load_inputs
+from simmodel.indicators import sector_aggregates
+from simmodel.model import SimModel
 
 
 @numba.njit(cache=False)

@@ -20,7 +20,7 @@ glibc = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0
 def fresh(code: str, **env: str) -> subprocess.CompletedProcess:
     chosen = ("MALLOC_", "GLIBC_TUNABLES", "SIMMODEL_MALLOC", "NUMPY_MADVISE_HUGEPAGE")
     clean = {k: v for k, v in os.environ.items() if not k.startswith(chosen)}
-    return subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, check=False)
 
 
 # what keep_freed_memory reports, twice (applied once), and numpy's huge-page advice after it
