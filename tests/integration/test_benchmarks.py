@@ -16,6 +16,7 @@ sys.path.insert(0, str(BENCH))
 
 import bench_bandwidth  # noqa: E402
 import bench_replicate  # noqa: E402
+import result_hashes  # noqa: E402
 
 
 def test_bench_replicate_quick(tmp_path, capsys):
@@ -37,6 +38,16 @@ def test_bench_replicate_quick(tmp_path, capsys):
     assert "goals:" in out and "per firm-step" in out
     with pytest.raises(SystemExit):
         bench_replicate.main(["--quick", "--scaling-rounds", "0"])
+
+
+def test_result_hashes_quick_are_the_same_twice_and_change_with_the_seed():
+    """The byte-identity check a speed change is held to: the same replicate hashes the same in two
+    runs, and another seed's replicate does not."""
+    first, again = result_hashes.main(["--quick"]), result_hashes.main(["--quick"])
+    assert first == again and len(first) == 1 and first[0].split()[-1].isalnum() and len(first[0].split()[-1]) == 10
+    inputs, _ = result_hashes.load_inputs(result_hashes.RunConfig())
+    levers = result_hashes.Levers()
+    assert result_hashes.replicate_hash(inputs, levers, 0.01, 4) != result_hashes.replicate_hash(inputs, levers, 0.01, 3)
 
 
 def test_bench_bandwidth_quick(capsys):
