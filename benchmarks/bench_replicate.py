@@ -9,8 +9,9 @@ Prints, each in one run:
   one process, one core) and the peak resident memory of a fresh process that runs one replicate;
 - the share of simulation time by stage (1:1 scale, summed over the repeats);
 - the time per firm-step at each size (base-year firms; the median of ``--scaling-rounds`` rounds over
-  all sizes), its spread, and the fitted scaling exponent of each stage (slope of log time on log firm-steps; 1 = linear, n log n over the measured range
-  is computed from the sizes and printed beside it);
+  all sizes), its spread, and the fitted scaling exponent of each stage (slope of log time on log
+  firm-steps; 1 = linear, n log n over the measured range is computed from the sizes and printed
+  beside it);
 - the peak memory of a fresh process at the largest size (VmHWM, one subprocess per
   measurement), beside that of a process that only loads the inputs;
 - a check of the hot path: Python lines executed in simmodel per step at two sizes (a per-firm
