@@ -193,6 +193,20 @@ def _debug() -> bool:
     return _DEBUG or "--debug" in sys.argv or "SIMMODEL_DEBUG" in __import__("os").environ
 
 
+def _interrupted() -> None:
+    import signal
+
+    from simmodel.interrupts import received
+
+    signum = received[0] if received else signal.SIGINT
+    print(f"simmodel: interrupted ({signal.Signals(signum).name}); a results folder appears only when complete, so "
+          "nothing half-written is left; re-run the same command to finish (a sweep skips its complete jobs)",
+          file=sys.stderr)
+    if _debug():
+        traceback.print_exc()
+    sys.exit(128 + signum)
+
+
 def _fail(exc: BaseException) -> None:
     print(f"simmodel: error: {exc}", file=sys.stderr)
     if _debug():
@@ -411,25 +425,22 @@ def main(argv: list[str] | None = None) -> None:
     register_configs()
     sys.argv = [f"simmodel {task}"] + rest
     app = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=task)(_APPS[task])
-    received: list[int] = []
+    from simmodel import interrupts
 
-    def stop(signum, _frame):
-        received.append(signum)
-        raise KeyboardInterrupt  # the path Ctrl-C takes: every writer removes its temporary folder
-
-    import signal
-
-    signal.signal(signal.SIGTERM, stop)  # by default SIGTERM ends Python without any clean-up
+    # Ctrl-C and SIGTERM take the path of KeyboardInterrupt, on which every writer removes its
+    # temporary folder; each is also noted, so that one Python dropped (raised inside a finaliser)
+    # still ends the run as interrupted, and stops it before it publishes results (RunWriter.commit)
+    interrupts.install()
     try:
         app()
     except KeyboardInterrupt:
-        signum = received[0] if received else signal.SIGINT
-        print(f"simmodel: interrupted ({signal.Signals(signum).name}); a results folder appears only when complete, so "
-              "nothing half-written is left; re-run the same command to finish (a sweep skips its complete jobs)",
-              file=sys.stderr)
-        if _debug():
-            traceback.print_exc()
-        sys.exit(128 + signum)
+        _interrupted()
+    except SystemExit:
+        if interrupts.received:  # an error that followed a dropped interrupt (a worker pool it broke)
+            _interrupted()
+        raise
+    if interrupts.received:
+        _interrupted()
     if _SWEEP_OUTCOME is not None:
         if "error" in _SWEEP_OUTCOME:
             _fail(SimmodelError(_SWEEP_OUTCOME["error"]))

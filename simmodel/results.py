@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simmodel import interrupts
 from simmodel.errors import SimmodelError
 from simmodel.indicators import INDICATORS, Target
 
@@ -319,7 +320,9 @@ class RunWriter:
     def commit(self, manifest: dict, *, replace: bool = False) -> Path:
         """Write the manifest last and publish the folder. replace=True swaps out an existing folder
         (a sweep job re-run because its config or code changed, a sweep's aggregate); the old one is
-        removed only after the new one is in place."""
+        removed only after the new one is in place. A stop signal noted meanwhile (one whose
+        KeyboardInterrupt Python dropped) stops the publication here."""
+        interrupts.check()
         files = {p.relative_to(self.tmp).as_posix(): _sha256(p) for p in sorted(self.tmp.rglob("*")) if p.is_file()}
         manifest = {"format": FORMAT, **manifest, "files": files, "complete": True}
         write_json(self.tmp / MANIFEST, manifest)  # last: its presence means the folder is complete

@@ -148,8 +148,13 @@ class Simulator:
             return [_simulate(j) for j in jobs]
         return list(self.pool.map(_simulate, jobs))
 
-    def close(self) -> None:
-        if self.pool is not None:
+    def close(self, *, failed: bool = False) -> None:
+        """Shut the worker pool down; failed=True (an interrupt, an error) ends its workers at once."""
+        if self.pool is None:
+            return
+        if failed:
+            self.pool.terminate_workers()
+        else:
             self.pool.shutdown()
 
 
@@ -247,8 +252,10 @@ def fit(inputs: ModelInputs, table: dict[str, ParamInfo], moments: list[Moment],
         z_hat = res.x
         st, trajs = stats_at(z_hat)
         J = jacobian(z_hat)
-    finally:
-        sim.close()
+    except BaseException:
+        sim.close(failed=True)
+        raise
+    sim.close()
     M = len(moments)
     r = residuals(z_hat)
     data_r = r[:M]

@@ -181,8 +181,10 @@ class PendingFigures:
 def _draw_chunk(jobs, conn) -> None:
     import traceback
 
+    from simmodel.interrupts import release_in_worker
     from simmodel.workers import die_with_parent
 
+    release_in_worker()  # started inside interrupts.held(): Ctrl-C is the parent's to handle
     die_with_parent()
     path = None
     try:
@@ -219,15 +221,19 @@ def save_figures(jobs, *, processes: int | None = None) -> PendingFigures:
     _plt()  # imported once here rather than once in every child
     ctx = mp.get_context("fork")
     procs, conns = [], []
+    from simmodel.interrupts import held
+
     gc.freeze()  # the children's garbage collections then leave the parent's objects (and pages) alone
     try:
-        for k in range(n):
-            recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_draw_chunk, args=(jobs[k::n], send), name=f"simmodel-figures-{k}", daemon=True)
-            proc.start()
-            send.close()
-            procs.append(proc)
-            conns.append(recv)
+        with held():  # no interrupt inside a fork (simmodel.interrupts)
+            for k in range(n):
+                recv, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_draw_chunk, args=(jobs[k::n], send), name=f"simmodel-figures-{k}",
+                                   daemon=True)
+                proc.start()
+                send.close()
+                procs.append(proc)
+                conns.append(recv)
     finally:
         gc.unfreeze()
     pending = PendingFigures(procs, conns)
