@@ -4,12 +4,14 @@ two versions timed in turn, round after round, see the same drift, where two ben
 apart do not.
 
     .venv/bin/python benchmarks/experiments/interleaved_ab.py --against COMMIT [--rounds 4] [--replicates 7]
-                                                              [--scale 1.0]
+                                                              [--scale 1.0] [--workers 1]
 
 Each round runs, in a fresh process per version (other version first), one warm-up replicate and
 then ``--replicates`` replicates of the baseline at ``--scale`` (1:1 by default; 0.0847 is about
 10 000 firms; seeds 1..R, the same for both), and prints
-each version's median and minimum. The summary: in how many rounds this checkout was faster, and the
+each version's median and minimum. With ``--workers N`` above 1 the replicates run as ensembles on
+a pool of N worker processes (``run_ensemble``, pool start and stop included): a warm-up ensemble,
+then three, each figure an ensemble's seconds divided by its replicates. The summary: in how many rounds this checkout was faster, and the
 median over the rounds of each version's median.
 """
 
@@ -34,7 +36,17 @@ from simmodel.config import RunConfig
 from simmodel.ensemble import load_inputs
 from simmodel.model import SimModel
 cfg = RunConfig(); inputs, _ = load_inputs(cfg)
-scale = float(sys.argv[3])
+scale, workers = float(sys.argv[3]), int(sys.argv[4])
+if workers > 1:
+    from simmodel.ensemble import run_ensemble
+    ts = []
+    for root_seed in range(4):  # the first is the warm-up
+        t = time.perf_counter()
+        run_ensemble(inputs, cfg.levers, cfg.uncertainties, scale=scale, root_seed=root_seed,
+                     replicates=int(sys.argv[2]), workers=workers)
+        ts.append((time.perf_counter() - t) / int(sys.argv[2]))
+    print(json.dumps(ts[1:]))
+    sys.exit(0)
 SimModel(inputs, cfg.levers, cfg.uncertainties, scale=scale, seed=0).run()
 ts = []
 for seed in range(1, int(sys.argv[2]) + 1):
@@ -45,9 +57,9 @@ print(json.dumps(ts))
 """
 
 
-def seconds(root: Path, replicates: int, scale: float) -> list[float]:
-    out = subprocess.run([sys.executable, "-c", _TIMER, str(root), str(replicates), str(scale)], cwd=root, check=True,
-                         capture_output=True, text=True).stdout
+def seconds(root: Path, replicates: int, scale: float, workers: int = 1) -> list[float]:
+    out = subprocess.run([sys.executable, "-c", _TIMER, str(root), str(replicates), str(scale), str(workers)], cwd=root,
+                         check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -57,7 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--replicates", type=int, default=7)
     ap.add_argument("--scale", type=float, default=1.0, help="population scale (1.0: 1:1)")
+    ap.add_argument("--workers", type=int, default=1, help="above 1: ensembles on a pool of this many processes")
     args = ap.parse_args(argv)
+    if args.workers < 1 or args.rounds < 1 or args.replicates < 1:
+        ap.error("--workers, --rounds and --replicates take 1 or more")
     commit = subprocess.run(["git", "rev-parse", "--short", args.against], cwd=ROOT, capture_output=True, text=True,
                             check=True).stdout.strip()
     here, there, wins = [], [], 0
@@ -66,8 +81,8 @@ def main(argv: list[str] | None = None) -> None:
         subprocess.run(["git", "worktree", "add", "--detach", str(other), commit], cwd=ROOT, check=True, capture_output=True)
         try:
             for r in range(1, args.rounds + 1):
-                b = seconds(other, args.replicates, args.scale)
-                a = seconds(ROOT, args.replicates, args.scale)
+                b = seconds(other, args.replicates, args.scale, args.workers)
+                a = seconds(ROOT, args.replicates, args.scale, args.workers)
                 here.append(statistics.median(a))
                 there.append(statistics.median(b))
                 wins += here[-1] < there[-1]
