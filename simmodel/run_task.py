@@ -69,9 +69,9 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
         draws = uncertainty_draws(cfg, inputs)
         sampler = draws.estimates
         results = run_ensemble(inputs, cfg.levers, cfg.uncertainties, scale=cfg.population.scale, root_seed=cfg.seed,
-                               replicates=cfg.replicates, workers=cfg.workers, progress=(bar.update if bar else None),
+                               replicates=cfg.replicates, workers=cfg.workers, progress=(bar.update if bar is not None else None),
                                draws=draws)
-        if bar:
+        if bar is not None:
             bar.close()
         traj = trajectories_frame([r.trajectory for r in results])
         traj.to_parquet(writer.path(TRAJECTORIES), index=False)
@@ -229,9 +229,9 @@ def decompose(cfg: RunConfig, inputs, draws: UncertaintyDraws, traj: pd.DataFram
 
         bar = tqdm(total=len(plan), desc=f"{cfg.scenario_slug}: variance decomposition", unit="rep", file=sys.stderr)
     res = run_ensemble(inputs, cfg.levers, cfg.uncertainties, scale=cfg.population.scale, root_seed=cfg.seed,
-                       replicates=len(plan), workers=cfg.workers, progress=(bar.update if bar else None), draws=draws,
+                       replicates=len(plan), workers=cfg.workers, progress=(bar.update if bar is not None else None), draws=draws,
                        keys=pair_keys(cfg.seed, plan, draws.shocks))
-    if bar:
+    if bar is not None:
         bar.close()
     redrawn = trajectories_frame([r.trajectory for r in res])
     rows_of = {g: [k for k, (gg, _) in enumerate(plan) if gg == g] for g in active}
@@ -378,7 +378,7 @@ def assumption_sensitivity(cfg: RunConfig, inputs, targets, show: bool) -> dict:
             base[q] = dataclasses.replace(old, value=value, kind="sensitivity", distribution="fixed")
         res = run_ensemble(dataclasses.replace(inputs, base=base), cfg.levers, cfg.uncertainties, scale=a.scale,
                            root_seed=cfg.seed, replicates=a.replicates, workers=cfg.workers,
-                           progress=(bar.update if bar else None))
+                           progress=(bar.update if bar is not None else None))
         traj = trajectories_frame([r.trajectory for r in res])
         wide = traj.pivot_table(index=["replicate", "year"], columns="indicator", values="value")
         block = {}
@@ -389,7 +389,7 @@ def assumption_sensitivity(cfg: RunConfig, inputs, targets, show: bool) -> dict:
             out["reference"] = block
         else:
             out["quantities"].setdefault(q, {"unit": inputs.base[q].unit, "value": inputs.base[q].value})[end] = {"value": value, "targets": block}
-    if bar:
+    if bar is not None:
         bar.close()
     return out
 

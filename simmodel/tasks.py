@@ -62,8 +62,8 @@ def calibrate(cfg, *, command: str = "", echo=print) -> Path:
         bar = tqdm(desc=f"calibrate {cfg.name}", unit="eval", file=sys.stderr)
     started = dt.datetime.now(dt.timezone.utc)
     result = fit(inputs, table, moments, bounds, settings,
-                 progress=(lambda n, loss: (bar.update(1), bar.set_postfix(loss=f"{loss:.3g}"))) if bar else None)
-    if bar:
+                 progress=(lambda n, loss: (bar.update(1), bar.set_postfix(loss=f"{loss:.3g}"))) if bar is not None else None)
+    if bar is not None:  # a bar without a total has no truth value (tqdm raises TypeError)
         bar.close()
     files = {"indicators": d.indicators, "parameters": d.parameters, "sectors": d.sectors, "cities": d.cities,
              "base_year": str(inputs_path_of_base(d, inputs.base_year)), "grades": h.grades, "policy_history": cfg.policy_history}

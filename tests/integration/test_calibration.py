@@ -86,13 +86,17 @@ def small_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     cwd = tmp_path_factory.mktemp("cwd")
     a = run_cli(["calibrate", "name=a", f"runs_root={root}", *SMALL], cwd)
-    b = run_cli(["calibrate", "name=b", f"runs_root={root}", *SMALL, "history.cutoff=2022", "seed=5"], cwd)
+    # b as a researcher runs it: its progress bar on (stderr is not a terminal here) and two workers
+    b_args = [x for x in SMALL if x not in ("progress=false", "workers=1")] + ["workers=2"]
+    b = run_cli(["calibrate", "name=b", f"runs_root={root}", *b_args, "history.cutoff=2022", "seed=5"], cwd)
     return root, cwd, a, b
 
 
 def test_calibrate_writes_a_complete_run_artefact(small_runs):
-    root, _, a, _ = small_runs
+    root, _, a, b = small_runs
     assert a.returncode == 0, a.stderr
+    assert b.returncode == 0, b.stderr
+    assert "calibrate b: " in b.stderr and "eval" in b.stderr  # its progress bar
     d = root / "a"
     for f in ("parameters.csv", "estimates.csv", "covariance.csv", "moments.csv", "bounds.csv", "fit.json", "trace.csv",
               "report.md", "manifest.json", "figures/moments.png", "figures/trace.png"):

@@ -57,9 +57,10 @@ FACTORS = "factors=[fund_life_years,land_quota_mu_per_year,world_demand_shift_pc
 SMALL = {
     "run": ["population.scale=0.02", "replicates=2", "workers=1", "uncertainty.decomposition_pairs=0",
             "counterfactual.enabled=false", "output.plots=false", "output.progress=false"],
-    "calibrate": ["population.scale=0.02", "replicates=2", "max_evaluations=3", "workers=1", "progress=false"],
-    "backtest": ["population.scale=0.02", "replicates=2", "max_evaluations=3", "forecast_replicates=2", "workers=1",
-                 "progress=false"],
+    # calibrate and backtest keep their progress output on, as a researcher sees it (a bar without a
+    # total once broke calibrate while every test had turned it off)
+    "calibrate": ["population.scale=0.02", "replicates=2", "max_evaluations=3", "workers=1"],
+    "backtest": ["population.scale=0.02", "replicates=2", "max_evaluations=3", "forecast_replicates=2", "workers=1"],
     "analyze": ["population.scale=0.02", "replicates=2", "trajectories=2", "samples=10", "sobol_n=2", "batch=2",
                 "generations=1", "polish_rounds=0", "emulator_points=8"],
     # a server: it runs until the page answers (see serve_once), on any free port
