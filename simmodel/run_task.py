@@ -8,6 +8,7 @@ analyze), which themselves read sweeps.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import sys
@@ -29,6 +30,22 @@ from simmodel.report import plots
 from simmodel.results import (DRAWS, FISCAL, SUMMARY, TRAJECTORIES, ResultsError, RunWriter, code_version, difference_interval,
                               fiscal_frame, median_difference_interval, new_run_dir, package_versions, read_run,
                               summarise, trajectories_frame, write_json)
+
+
+@contextlib.contextmanager
+def progress_bar(show: bool, desc: str, unit: str, total: int | None = None):
+    """A tqdm bar on stderr when ``show`` (else None), closed however the block ends: the message
+    of an interrupt or an error then follows the bar instead of being drawn over by it."""
+    if not show:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr)
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = None, command: str = "",
@@ -60,19 +77,13 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
     figures = None
     try:
         show = cfg.output.progress if progress is None else progress
-        bar = None
-        if show:
-            from tqdm import tqdm
-
-            bar = tqdm(total=cfg.replicates, desc=f"{label or cfg.scenario_slug}: replicates", unit="rep", file=sys.stderr)
         started = dt.datetime.now(dt.timezone.utc)
         draws = uncertainty_draws(cfg, inputs)
         sampler = draws.estimates
-        results = run_ensemble(inputs, cfg.levers, cfg.uncertainties, scale=cfg.population.scale, root_seed=cfg.seed,
-                               replicates=cfg.replicates, workers=cfg.workers, progress=(bar.update if bar is not None else None),
-                               draws=draws)
-        if bar is not None:
-            bar.close()
+        with progress_bar(show, f"{label or cfg.scenario_slug}: replicates", "rep", cfg.replicates) as bar:
+            results = run_ensemble(inputs, cfg.levers, cfg.uncertainties, scale=cfg.population.scale, root_seed=cfg.seed,
+                                   replicates=cfg.replicates, workers=cfg.workers,
+                                   progress=None if bar is None else bar.update, draws=draws)
         traj = trajectories_frame([r.trajectory for r in results])
         traj.to_parquet(writer.path(TRAJECTORIES), index=False)
         drawn = draws_frame(results)
@@ -223,16 +234,10 @@ def decompose(cfg: RunConfig, inputs, draws: UncertaintyDraws, traj: pd.DataFram
     if not active:
         return out
     plan = pair_plan(active, pairs)
-    bar = None
-    if show:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(plan), desc=f"{cfg.scenario_slug}: variance decomposition", unit="rep", file=sys.stderr)
-    res = run_ensemble(inputs, cfg.levers, cfg.uncertainties, scale=cfg.population.scale, root_seed=cfg.seed,
-                       replicates=len(plan), workers=cfg.workers, progress=(bar.update if bar is not None else None), draws=draws,
-                       keys=pair_keys(cfg.seed, plan, draws.shocks))
-    if bar is not None:
-        bar.close()
+    with progress_bar(show, f"{cfg.scenario_slug}: variance decomposition", "rep", len(plan)) as bar:
+        res = run_ensemble(inputs, cfg.levers, cfg.uncertainties, scale=cfg.population.scale, root_seed=cfg.seed,
+                           replicates=len(plan), workers=cfg.workers, progress=None if bar is None else bar.update, draws=draws,
+                           keys=pair_keys(cfg.seed, plan, draws.shocks))
     redrawn = trajectories_frame([r.trajectory for r in res])
     rows_of = {g: [k for k, (gg, _) in enumerate(plan) if gg == g] for g in active}
     for t in targets:
@@ -365,32 +370,26 @@ def assumption_sensitivity(cfg: RunConfig, inputs, targets, show: bool) -> dict:
     for q in a.quantities:
         b = inputs.base[q]
         runs += [(q, "low", b.low), (q, "high", b.high)]
-    bar = None
-    if show:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(runs) * a.replicates, desc=f"{cfg.scenario_slug}: assumption ends", unit="rep", file=sys.stderr)
     out: dict = {"replicates": a.replicates, "scale": a.scale, "quantities": {}}
-    for q, end, value in runs:
-        base = dict(inputs.base)
-        if q != "reference":
-            old = base[q]
-            base[q] = dataclasses.replace(old, value=value, kind="sensitivity", distribution="fixed")
-        res = run_ensemble(dataclasses.replace(inputs, base=base), cfg.levers, cfg.uncertainties, scale=a.scale,
-                           root_seed=cfg.seed, replicates=a.replicates, workers=cfg.workers,
-                           progress=(bar.update if bar is not None else None))
-        traj = trajectories_frame([r.trajectory for r in res])
-        wide = traj.pivot_table(index=["replicate", "year"], columns="indicator", values="value")
-        block = {}
-        for t in targets:
-            vals = wide.xs(t.year, level="year")[t.indicator].to_numpy(float)
-            block.setdefault(t.target_id, {})[str(t.year)] = {"p_met": float(t.met(vals).mean()), "median": float(np.median(vals))}
-        if q == "reference":
-            out["reference"] = block
-        else:
-            out["quantities"].setdefault(q, {"unit": inputs.base[q].unit, "value": inputs.base[q].value})[end] = {"value": value, "targets": block}
-    if bar is not None:
-        bar.close()
+    with progress_bar(show, f"{cfg.scenario_slug}: assumption ends", "rep", len(runs) * a.replicates) as bar:
+        for q, end, value in runs:
+            base = dict(inputs.base)
+            if q != "reference":
+                old = base[q]
+                base[q] = dataclasses.replace(old, value=value, kind="sensitivity", distribution="fixed")
+            res = run_ensemble(dataclasses.replace(inputs, base=base), cfg.levers, cfg.uncertainties, scale=a.scale,
+                               root_seed=cfg.seed, replicates=a.replicates, workers=cfg.workers,
+                               progress=None if bar is None else bar.update)
+            traj = trajectories_frame([r.trajectory for r in res])
+            wide = traj.pivot_table(index=["replicate", "year"], columns="indicator", values="value")
+            block = {}
+            for t in targets:
+                vals = wide.xs(t.year, level="year")[t.indicator].to_numpy(float)
+                block.setdefault(t.target_id, {})[str(t.year)] = {"p_met": float(t.met(vals).mean()), "median": float(np.median(vals))}
+            if q == "reference":
+                out["reference"] = block
+            else:
+                out["quantities"].setdefault(q, {"unit": inputs.base[q].unit, "value": inputs.base[q].value})[end] = {"value": value, "targets": block}
     return out
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from simmodel.report import plots
 from simmodel.results import RunWriter, code_version, new_run_dir, package_versions
 # the run task lives in simmodel.run_task (the sweep runs its jobs through it); its names stay here too
 from simmodel.run_task import (EITHER_WAY_P, REPLAY_GAP, assumption_sensitivity, counterfactual, counterfactual_config,
-                               decompose, decomposition_table, draws_frame, drivers, inputs_path_of_base, run,
+                               decompose, decomposition_table, draws_frame, drivers, inputs_path_of_base, progress_bar, run,
                                sensitivity_table, target_table)
 
 __all__ = ["run", "target_table", "np", "EITHER_WAY_P", "REPLAY_GAP", "assumption_sensitivity", "counterfactual",
@@ -55,16 +54,12 @@ def calibrate(cfg, *, command: str = "", echo=print) -> Path:
     settings = FitSettings(estimated=tuple(cfg.estimated), replicates=cfg.replicates, scale=cfg.population.scale,
                            seed=cfg.seed, max_evaluations=cfg.max_evaluations, workers=cfg.workers, end_year=inputs.end_year,
                            tolerance=cfg.tolerance)
-    bar = None
-    if cfg.progress:
-        from tqdm import tqdm
-
-        bar = tqdm(desc=f"calibrate {cfg.name}", unit="eval", file=sys.stderr)
     started = dt.datetime.now(dt.timezone.utc)
-    result = fit(inputs, table, moments, bounds, settings,
-                 progress=(lambda n, loss: (bar.update(1), bar.set_postfix(loss=f"{loss:.3g}"))) if bar is not None else None)
-    if bar is not None:  # a bar without a total has no truth value (tqdm raises TypeError)
-        bar.close()
+    # no total: the optimiser stops when it converges. Such a bar has no truth value (tqdm raises
+    # TypeError on `if bar`), hence `is None`
+    with progress_bar(cfg.progress, f"calibrate {cfg.name}", "eval") as bar:
+        result = fit(inputs, table, moments, bounds, settings,
+                     progress=None if bar is None else (lambda n, loss: (bar.update(1), bar.set_postfix(loss=f"{loss:.3g}"))))
     files = {"indicators": d.indicators, "parameters": d.parameters, "sectors": d.sectors, "cities": d.cities,
              "base_year": str(inputs_path_of_base(d, inputs.base_year)), "grades": h.grades, "policy_history": cfg.policy_history}
     manifest = {

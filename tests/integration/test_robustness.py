@@ -283,8 +283,9 @@ def test_calibration_run_of_another_version_is_refused_by_the_run_command(tmp_pa
 
 # --- interruptions: Ctrl-C and SIGTERM during a run -------------------------------------------------
 
-INTERRUPTED = ["run", "population.scale=0.03", "replicates=40", "seed=7", "workers=2", "output.progress=false",
-               "output.plots=false", "assumption_sensitivity.enabled=false", "uncertainty.decomposition_pairs=2"]
+# progress bars on, as a researcher runs it: the interrupt's message must still be the last line
+INTERRUPTED = ["run", "population.scale=0.03", "replicates=40", "seed=7", "workers=2", "output.plots=false",
+               "assumption_sensitivity.enabled=false", "uncertainty.decomposition_pairs=2"]
 
 
 def _interrupt(cwd: Path, sig: signal.Signals, *, group: bool) -> subprocess.CompletedProcess:
