@@ -193,12 +193,18 @@ def _debug() -> bool:
     return _DEBUG or "--debug" in sys.argv or "SIMMODEL_DEBUG" in __import__("os").environ
 
 
-def _interrupted() -> None:
+def _interrupted(job_dirs: tuple[Path, ...] = ()) -> None:
+    """Report an interrupt and exit 128 + the signal. job_dirs: the folders a sweep's jobs write in,
+    where jobs whose processes the launcher killed outright (joblib ends its workers with SIGKILL,
+    which no handler of theirs can catch) left their temporary folders: cleared here."""
     import signal
 
     from simmodel.interrupts import received
+    from simmodel.results import clear_stale_tmp
 
     signum = received[0] if received else signal.SIGINT
+    for folder in job_dirs:
+        clear_stale_tmp(folder, wait_seconds=3.0)
     print(f"simmodel: interrupted ({signal.Signals(signum).name}); a results folder appears only when complete, so "
           "nothing half-written is left; re-run the same command to finish (a sweep skips its complete jobs)",
           file=sys.stderr)
@@ -372,7 +378,6 @@ def _absolute_sweep_dir(rest: list[str]) -> list[str]:
     worker of an existing Ray cluster does) or on another machine that shares the file system.
     Unless hydra.sweep.dir is given, the folder is named from the overrides, not the clock, so that
     the same command finds its folder again and resumes."""
-    from simmodel.config import OutputConfig
     from simmodel.sweep import sweep_name
 
     given = [a for a in rest if a.startswith("hydra.sweep.dir=")]
@@ -380,9 +385,16 @@ def _absolute_sweep_dir(rest: list[str]) -> list[str]:
         path = Path(given[-1].split("=", 1)[1].strip("'\""))
         rest = [a for a in rest if not a.startswith("hydra.sweep.dir=")]
     else:
-        roots = [a.split("=", 1)[1].strip("'\"") for a in rest if a.lstrip("+").startswith("output.root=")]
-        path = Path(roots[-1] if roots else OutputConfig().root) / "run" / "multirun" / sweep_name(rest)
+        path = _output_root(rest) / "run" / "multirun" / sweep_name(rest)
     return rest + [f"hydra.sweep.dir='{path.expanduser().absolute()}'"]
+
+
+def _output_root(rest: list[str]) -> Path:
+    """The results root a run's overrides choose (output.root), else the default."""
+    from simmodel.config import OutputConfig
+
+    roots = [a.split("=", 1)[1].strip("'\"") for a in rest if a.lstrip("+").startswith("output.root=")]
+    return Path(roots[-1] if roots else OutputConfig().root)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -431,16 +443,22 @@ def main(argv: list[str] | None = None) -> None:
     # temporary folder; each is also noted, so that one Python dropped (raised inside a finaliser)
     # still ends the run as interrupted, and stops it before it publishes results (RunWriter.commit)
     interrupts.install()
+    job_dirs: tuple[Path, ...] = ()  # where a sweep's jobs write: what its killed jobs left is cleared on an interrupt
+    if task == "run" and ("-m" in rest or "--multirun" in rest):
+        from simmodel.run_task import paired_root
+
+        job_dirs = (next(Path(a.split("=", 1)[1].strip("'")) for a in reversed(rest) if a.startswith("hydra.sweep.dir=")),
+                    paired_root(_output_root(rest)).absolute())
     try:
         app()
     except KeyboardInterrupt:
-        _interrupted()
+        _interrupted(job_dirs)
     except SystemExit:
         if interrupts.received:  # an error that followed a dropped interrupt (a worker pool it broke)
-            _interrupted()
+            _interrupted(job_dirs)
         raise
     if interrupts.received:
-        _interrupted()
+        _interrupted(job_dirs)
     if _SWEEP_OUTCOME is not None:
         if "error" in _SWEEP_OUTCOME:
             _fail(SimmodelError(_SWEEP_OUTCOME["error"]))

@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -280,27 +281,46 @@ _HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
 
 
 def _alive(pid: int) -> bool:
+    """Whether process pid of this host runs; a zombie (ended, its parent not yet told) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
         return True
-    return True
+    try:  # Linux: the state follows the command name, which may itself hold ") "
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2:][:1] not in ("Z", "X")
+    except (OSError, ValueError):
+        return True
 
 
-def clear_stale_tmp(folder: Path, prefix: str = "") -> list[Path]:
+def clear_stale_tmp(folder: Path, prefix: str = "", *, wait_seconds: float = 0.0) -> list[Path]:
     """Remove the temporary folders in folder that a dead process of this host left (a run killed
-    with SIGKILL); those of live processes and of other hosts stay. Returns what was removed."""
-    removed = []
+    with SIGKILL); those of live processes and of other hosts stay. Returns what was removed.
+
+    wait_seconds: wait up to this long for the writers of this host's remaining folders (other than
+    this process) to end, removing each folder as its writer goes: after an interrupt, for workers
+    that a launcher is killing."""
+    removed: list[Path] = []
     if not Path(folder).is_dir():
         return removed
-    for tmp in Path(folder).glob(f".tmp-{prefix}*@*@*"):
-        _, host, pid = tmp.name.rsplit("@", 2)
-        if host == _HOST and pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(tmp, ignore_errors=True)
-            removed.append(tmp)
-    return removed
+    deadline = time.monotonic() + wait_seconds
+    mine = str(os.getpid())
+    while True:
+        waiting = False
+        for tmp in Path(folder).glob(f".tmp-{prefix}*@*@*"):
+            _, host, pid = tmp.name.rsplit("@", 2)
+            if host != _HOST or not pid.isdigit():
+                continue
+            if not _alive(int(pid)):
+                shutil.rmtree(tmp, ignore_errors=True)
+                removed.append(tmp)
+            elif pid != mine:
+                waiting = True
+        if not waiting or time.monotonic() >= deadline:
+            return removed
+        time.sleep(0.05)
 
 
 class RunWriter:

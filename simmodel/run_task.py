@@ -32,6 +32,12 @@ from simmodel.results import (DRAWS, FISCAL, SUMMARY, TRAJECTORIES, ResultsError
                               summarise, trajectories_frame, write_json)
 
 
+
+def paired_root(output_root: str | Path) -> Path:
+    """The folder of the paired no_new_policy runs, which every run and sweep job under output_root
+    shares (each in paired-<digest of what its results depend on>)."""
+    return Path(output_root) / "run" / "no_new_policy"
+
 @contextlib.contextmanager
 def progress_bar(show: bool, desc: str, unit: str, total: int | None = None):
     """A tqdm bar on stderr when ``show`` (else None), closed however the block ends: the message
@@ -296,7 +302,7 @@ def counterfactual(cfg: RunConfig, traj: pd.DataFrame, targets, final: Path, sho
                                                      for k in ("indicators", "sectors", "cities", "base_year", "fund_kinds")},
                                             "parameters": file_sha256(parameter_file(cfg))},
                                            sort_keys=True, default=str).encode()).hexdigest()[:16]
-        folder = Path(cfg.output.root) / "run" / "no_new_policy" / f"paired-{digest}"
+        folder = paired_root(cfg.output.root) / f"paired-{digest}"
         try:
             cf_traj, _, _ = read_run(folder)
         except ResultsError:

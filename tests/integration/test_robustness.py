@@ -335,10 +335,20 @@ def test_a_sweep_stopped_by_sigterm_keeps_its_finished_job_and_a_rerun_completes
             and not list(tmp_path.glob("results/run/multirun/*/0_baseline/manifest.json")):
         time.sleep(0.05)
     assert proc.poll() is None, "the sweep ended before it could be interrupted"
+    # what a job that a launcher killed outright leaves (joblib ends its workers with SIGKILL): the
+    # interrupted sweep clears it from the folders its jobs write in (here the paired runs', which no
+    # later job of this sweep writes in, as both jobs share one paired no_new_policy run)
+    from simmodel.results import _HOST
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    killed = tmp_path / "results" / "run" / "no_new_policy" / f".tmp-paired-0123456789abcdef@{_HOST}@{dead.pid}"
+    killed.mkdir(parents=True)
     os.kill(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM, err[-3000:]
     assert "Traceback" not in err and "simmodel: interrupted (SIGTERM)" in err
+    assert not killed.exists()
     [sweep] = list((tmp_path / "results" / "run" / "multirun").iterdir())
     assert not [p.name for p in sweep.iterdir() if p.name.startswith((".tmp", ".old"))]
     assert not (sweep / "1_land_tight" / MANIFEST).exists() and not (sweep / "aggregate").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -131,6 +132,35 @@ def test_a_temporary_folder_left_by_a_killed_process_is_cleared_by_the_next_writ
     assert not stale.exists() and live.exists() and remote.exists()
     writer.path("a.txt").write_text("x")
     assert writer.commit({}) == tmp_path / "20260101-000003"
+
+
+def test_a_killed_writer_not_yet_reaped_counts_as_dead_and_clearing_can_wait_for_writers_to_end(tmp_path):
+    """A launcher that kills its workers outright (joblib: SIGKILL) leaves them as zombies until they
+    are reaped: their folders are stale all the same. With wait_seconds, the clearing waits for the
+    writers still running (other than this process) and clears each folder as its writer ends."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from simmodel.results import _HOST, clear_stale_tmp
+
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    while Path(f"/proc/{zombie.pid}/stat").read_text().split(") ")[-1][:1] != "Z":  # ended, not reaped
+        time.sleep(0.01)
+    ending = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    folders = {name: tmp_path / f".tmp-job@{_HOST}@{pid}" for name, pid in
+               (("zombie", zombie.pid), ("ending", ending.pid), ("mine", os.getpid()))}
+    for f in folders.values():
+        f.mkdir()
+    assert clear_stale_tmp(tmp_path) == [folders["zombie"]]
+    assert folders["ending"].exists()
+    t0 = time.monotonic()
+    assert clear_stale_tmp(tmp_path, wait_seconds=20) == [folders["ending"]]
+    assert 0.2 < time.monotonic() - t0 < 10  # waited for the writer, not for this process's own folder
+    assert folders["mine"].exists()
+    zombie.wait()
+    ending.wait()
 
 
 def test_a_folder_published_by_another_process_during_the_commit_is_kept_and_reported(tmp_path, monkeypatch):
