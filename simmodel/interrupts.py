@@ -9,8 +9,9 @@ pool of worker processes lives, that is unsafe:
   at-fork hook) the interrupt is cut in half or printed as "Exception ignored" and dropped.
 
 A run interrupted at such a moment hung, exited 1 with BrokenProcessPool, or finished and exited 0
-(seen in the suite on a loaded machine, and reproduced: about one Ctrl-C in ten sent while pools
-start and stop). So while a pool lives (``simmodel.workers``) the stop signals are *deferred*: their
+(the suite's interrupted run hung in CI on 3 December; `simmodel run workers=2` ended badly on 2 of
+about 200 Ctrl-Cs here, and a script that starts and stops pools in a loop on 18 of 20, 2 of them
+hung: ``tests/integration/test_interrupt_race.py``). So while a pool lives (``simmodel.workers``) the stop signals are *deferred*: their
 handlers only note them, the pool's waits look at the note between short sleeps (:func:`check`),
 and the first noted signal is delivered to the handler it would have reached, where it raises
 KeyboardInterrupt between two results. The forks themselves run with both signals blocked

@@ -32,11 +32,11 @@ from simmodel.results import (DRAWS, FISCAL, SUMMARY, TRAJECTORIES, ResultsError
                               summarise, trajectories_frame, write_json)
 
 
-
 def paired_root(output_root: str | Path) -> Path:
     """The folder of the paired no_new_policy runs, which every run and sweep job under output_root
     shares (each in paired-<digest of what its results depend on>)."""
     return Path(output_root) / "run" / "no_new_policy"
+
 
 @contextlib.contextmanager
 def progress_bar(show: bool, desc: str, unit: str, total: int | None = None):

@@ -218,11 +218,11 @@ def save_figures(jobs, *, processes: int | None = None) -> PendingFigures:
         return done
     import gc
 
+    from simmodel.interrupts import held
+
     _plt()  # imported once here rather than once in every child
     ctx = mp.get_context("fork")
     procs, conns = [], []
-    from simmodel.interrupts import held
-
     gc.freeze()  # the children's garbage collections then leave the parent's objects (and pages) alone
     try:
         with held():  # no interrupt inside a fork (simmodel.interrupts)
