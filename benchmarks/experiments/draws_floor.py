@@ -27,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
+from _common import baseline
 
-from _common import baseline  # noqa: E402
-from simmodel.model import SimModel  # noqa: E402
+from simmodel.model import SimModel
 
 SPENT: dict[str, float] = defaultdict(float)  # seconds by what was called
 COUNT: dict[str, int] = defaultdict(int)  # numbers drawn or computed
