@@ -52,6 +52,7 @@ from simmodel.levers import FundRegime
 from simmodel.model import SimModel
 
 _M32 = np.uint64(0xFFFFFFFF)
+_FIRST = 2048  # the first sorted block of candidates
 
 
 @numba.njit(cache=False)
@@ -204,8 +205,6 @@ def compiled_screen(funds, cand, *, year, regime, keys, budgets, crowds, max_sin
         block *= 4
     return out
 
-
-_FIRST = 2048
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -42,9 +42,10 @@ class Candidates:
 
     def short_horizon(self, horizon_years: float) -> Candidates:
         """The candidates a fund under yearly-profit rules may back whatever its life: an expected
-        time to exit within ``horizon_years`` (years) and above-size revenue (see eligible). About
-        one in eight of all candidates here: its screens rank blocks of these instead of blocks of
-        which seven in eight would be masked out. Kept for the kind's other screens this year."""
+        time to exit within ``horizon_years`` (years) and above-size revenue (see eligible). In the
+        set-up at 1:1 a provincial vintage could back about one in eight of its kind's candidates
+        (4 382 of the 33 746 of one round): its screens rank blocks of these instead of blocks of which seven in eight would
+        be masked out. Kept for the kind's other screens this year."""
         key = ("short_horizon", horizon_years)
         if key not in self._subsets:
             keep = np.flatnonzero((self.tte_years <= horizon_years) & (self.revenue >= ABOVE_SIZE_REVENUE_CNY_100M))
@@ -160,8 +161,8 @@ class Fund(mesa.Agent):
         table = (self.stage_table[:, None] & self.sector_mask[None, :]).ravel()
         rows = cache.get((_ALIVE, table.tobytes())) if cache is not None else None
         if rows is None:
-            # the rows once, then three gathers: a boolean mask of mixed firms indexes each array
-            # about four times slower here than an index does (a mispredicted branch per firm)
+            # the rows once, then three gathers through the index: through the boolean mask the three
+            # took 7.6 ms a 1:1 replicate, through the index 3.5 ms plus 2 ms to make it
             keep = np.flatnonzero(table[code])
             rows = (alive[keep], tte[keep], lp[keep], {})
             if cache is not None:
