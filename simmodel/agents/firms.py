@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simmodel import kernels
 from simmodel.params import Params
 
 # Statistical definition of an above-designated-size industrial firm: annual main-business revenue
@@ -277,14 +278,14 @@ ALL = slice(None)
 
 def innovation_hazard(firms: Firms, ctx: GrowthContext, params: Params, spillover: float, sl: slice = ALL) -> np.ndarray:
     """Annual hazard of a productivity-raising innovation, for the firms in ``sl``."""
-    rd = params.subsidy_additionality * firms.grant_rd[sl] + firms.rd_intensity[sl] * firms.revenue[sl]
-    ratio = (np.maximum(rd, 1e-12) / ctx.rd_reference[firms.sector[sl]]).astype(np.float32)
-    lam = np.exp(np.float32(params.innovation_rd_elasticity) * np.log(ratio))
-    lam *= params.innovation_base_annual * spillover
-    # only firms with talents: for the others the factor is 1.0, which leaves lam unchanged
-    with_talent = np.flatnonzero(firms.talent[sl])
-    if with_talent.size:
-        lam[with_talent] *= 1.0 + params.talent_innovation_boost * firms.talent[sl][with_talent]
+    ratio = kernels.rd_ratio(firms.grant_rd[sl], firms.rd_intensity[sl], firms.revenue[sl], firms.sector[sl],
+                             ctx.rd_reference, params.subsidy_additionality)
+    lam = np.log(ratio, out=ratio)
+    lam *= np.float32(params.innovation_rd_elasticity)
+    np.exp(lam, out=lam)
+    # the base rate and the spillover, then the talents' boost (a factor of 1.0 for firms without)
+    kernels.innovation_terms(lam, firms.talent[sl], params.innovation_base_annual * spillover,
+                             params.talent_innovation_boost)
     return lam
 
 
@@ -316,19 +317,15 @@ def exit_hazard(firms: Firms, params: Params, q: int, small_firm_reduction: floa
                 young_hazard: np.ndarray, sl: slice = ALL) -> np.ndarray:
     """Annual exit hazard: falls with size and age (Evans 1987), lower when fund-backed."""
     h = np.exp(-params.exit_size_elasticity * logr)
-    h *= params.exit_hazard_base_annual
-    h *= young_hazard[np.minimum(firms.age_q[sl], young_hazard.size - 1, dtype=np.intp)]
-    funded = np.flatnonzero(firms.n_investors[sl] > 0)  # few: as rows
-    if funded.size:
-        h[funded] *= params.fund_funded_hazard_multiplier
-    pen = np.flatnonzero(firms.penalty_until_q[sl] > q)
-    if pen.size:
-        h[pen] *= params.fund_early_exit_hazard_multiplier
-    if small_firm_reduction:
-        small = stage_mask(firms.stage[sl], FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT) & (
-            firms.revenue[sl] < TECH_SME_MAX_REVENUE_CNY_100M)
-        np.multiply(h, 1.0 - small_firm_reduction, out=h, where=small)  # in place: no gather and scatter
-    return np.minimum(h, params.exit_hazard_cap_annual, out=h)
+    small_bits = 0
+    for st in (FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT):
+        small_bits |= 1 << int(st)
+    kernels.exit_hazard_terms(h, firms.age_q[sl], young_hazard, firms.n_investors[sl], firms.penalty_until_q[sl],
+                              firms.stage[sl], firms.revenue[sl], q, params.exit_hazard_base_annual,
+                              params.fund_funded_hazard_multiplier, params.fund_early_exit_hazard_multiplier,
+                              1.0 - small_firm_reduction, small_bits, TECH_SME_MAX_REVENUE_CNY_100M,
+                              params.exit_hazard_cap_annual)
+    return h
 
 
 def growth_scale(params: Params, logr: np.ndarray) -> np.ndarray:
@@ -344,17 +341,8 @@ def annual_growth(firms: Firms, ctx: GrowthContext, params: Params, q: int, sect
     """Expected log-growth per yr of each firm in ``sl`` before shocks, innovation and land:
     sector drift and uncertainties, size (Evans 1987) and age effects, fund equity, designation and
     one-year demand boosts."""
-    s = firms.sector[sl]
-    annual = (ctx.drift_annual + sector_shift)[s]
-    annual += params.growth_size_slope * (logr - ctx.size_center[s])
-    annual += young_premium[np.minimum(firms.age_q[sl], young_premium.size - 1, dtype=np.intp)]
-    # the few fund-backed and designated firms as rows: gathers of them, not masks over every firm
-    equity = firms.equity[sl]
-    eq = np.flatnonzero(equity > 0)
-    if eq.size:
-        annual[eq] += params.fund_equity_growth_boost * np.minimum(equity[eq] / np.maximum(firms.revenue[sl][eq], 1e-6), 1.0)
-    annual[np.flatnonzero(firms.designated[sl])] += params.designation_growth_boost
-    boosted = np.flatnonzero(firms.boost_until_q[sl] > q)
-    if boosted.size:
-        annual[boosted] += firms.boost[sl][boosted]
-    return annual
+    return kernels.expected_growth(firms.sector[sl], logr, firms.age_q[sl], firms.equity[sl], firms.revenue[sl],
+                                   firms.designated[sl], firms.boost_until_q[sl], firms.boost[sl], q,
+                                   ctx.drift_annual + sector_shift, ctx.size_center,
+                                   np.result_type(logr, ctx.size_center).type(params.growth_size_slope),
+                                   young_premium, params.fund_equity_growth_boost, params.designation_growth_boost)

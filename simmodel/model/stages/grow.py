@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simmodel.agents.cities import allocate_land, land_need_mu
+from simmodel.agents.cities import allocate_land
 from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M, Firms, GrowthContext
 from simmodel.levers import Levers
+from simmodel import kernels
 from simmodel.model.stages.innovate import ProductivityGain
 from simmodel.params import Params
 
@@ -35,19 +36,14 @@ def grow_firms(firms: Firms, params: Params, levers: Levers, *, q: int, dlogp: P
     Reads g_annual, shock_q, alive, revenue, sector, land_mu, city and log_productivity; writes
     revenue, land_mu, land_refused and city."""
     f, p = firms, params
-    g = 0.25 * f.g_annual
-    g += f.shock_q
-    g[dlogp.rows] += dlogp.log_points.astype(np.float32)
-    # dead firms do not grow: g is finite, so times False gives +-0.0 and exp(+-0.0) is exactly 1
-    # (a multiply is ten times cheaper than a masked assignment)
-    g *= f.alive
-    desired = f.revenue * np.exp(g)
-    # above-size first, then industry: the sector lookup then runs over a third of the firms, not all
-    cand = np.flatnonzero(f.alive & (desired >= ABOVE_SIZE_REVENUE_CNY_100M))
-    cand = cand[industry_sector[f.sector[cand]]]
-    need = land_need_mu(desired[cand], land_per_revenue[f.sector[cand]], plot_effect)
-    over = need > f.land_mu[cand] * (1.0 + p.land_capacity_slack)
-    req, need = cand[over], need[over]
+    # one compiled pass for the log-growth, numpy's exponential (the C library's differs in the last
+    # bit, see kernels), one compiled pass for the revenue and the land requests
+    g = np.empty(f.n, np.float32)
+    kernels.growth_log_points(f.g_annual, f.shock_q, f.alive, dlogp.rows, dlogp.log_points, g)
+    np.exp(g, out=g)
+    req, need, before = kernels.grow_revenue(f.revenue, g, f.alive, f.sector, f.land_mu, industry_sector,
+                                             land_per_revenue, plot_effect, ABOVE_SIZE_REVENUE_CNY_100M,
+                                             p.land_capacity_slack)
     f.land_refused[:] = False
     n_cities = budget_mu.size
     allocated = np.zeros(n_cities)
@@ -68,14 +64,13 @@ def grow_firms(firms: Firms, params: Params, levers: Levers, *, q: int, dlogp: P
             # a refused firm grows only up to what its land supports, plus a share of the rest
             cap = (f.land_mu[ko] * (1.0 + p.land_capacity_slack) * plot_effect
                    / (ctx.land_per_va[f.sector[ko]] * ctx.va_ratio[f.sector[ko]]))
-            floor = np.minimum(desired[ko], np.maximum(cap, f.revenue[ko]))
-            # desired is this stage's own array: cap it in place (the right side reads desired[ko] first)
-            desired[ko] = floor + p.land_refused_growth_share * (desired[ko] - floor)
+            desired = f.revenue[ko]
+            floor = np.minimum(desired, np.maximum(cap, before[~granted]))
+            f.revenue[ko] = floor + p.land_refused_growth_share * (desired - floor)
             for_ko = request[~granted]
             refused = np.bincount(f.city[ko], weights=for_ko, minlength=n_cities)
             refused_total = float(for_ko.sum())
             move = ko[rng.random(ko.size) < p.land_relocation_prob]
             if move.size:
                 f.city[move] = int(np.argmax(budget_mu - allocated))
-    f.revenue[:] = desired
     return LandUse(allocated_mu=allocated, refused_mu=refused, refused_total_mu=refused_total, n_refused=n_refused)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simmodel import kernels
 from simmodel.agents.firms import (ALL, Firms, GrowthContext, annual_growth, exit_hazard, finance_hazard_cut,
                                    growth_scale, innovation_hazard, log_revenue)
 from simmodel.levers import Levers, Uncertainties
@@ -54,12 +55,10 @@ def refresh_rates(firms: Firms, ctx: GrowthContext, params: Params, levers: Leve
     f, p = firms, params
     logr = log_revenue(f, sl)
     f.g_annual[sl] = annual_growth(f, ctx, p, q, sector_shift, logr, young_premium, sl) + macro_shock
-    # Laplace(0, 1) by inversion of one uniform per firm
-    u = shock_u - np.float32(0.5)
-    # a draw of exactly 0 would give log(0): keep 2|u| strictly below 1
-    e = np.log1p(-np.minimum(np.float32(2.0) * np.abs(u), np.float32(1.0 - 2.0 ** -24)))
-    e *= -np.sign(u)
-    f.shock_q[sl] = 0.25 * growth_scale(p, logr) * e
+    # Laplace(0, 1) by inversion of one uniform per firm: log1p(-2|u - 1/2|) is minus its magnitude,
+    # the argument kept strictly above -1 (a draw of exactly 0 would give log(0)); numpy takes log1p
+    e = np.log1p(kernels.laplace_argument(shock_u))
+    kernels.quarterly_shock(e, shock_u, growth_scale(p, logr), f.shock_q[sl])
     lam = innovation_hazard(f, ctx, p, spillover, sl)
     f.p_innovate_q[sl] = -np.expm1(-lam / 4.0)
     h = exit_hazard(f, p, q, finance_hazard_cut(p, levers.small_firm_finance_index), logr, young_hazard, sl)

@@ -1,0 +1,196 @@
+"""Compiled loops (Numba) for the quarterly firm stages: each replaces several numpy passes over every
+firm with one, and gives bit for bit what those passes gave.
+
+Why bit for bit holds, and what keeps it:
+- No logarithm or exponential is computed here: a compiled loop calls the C library's, whose last bit
+  differs from numpy's own vectorised ones for about one float32 in eleven
+  (``benchmarks/experiments/kernel_exp_bits.py``), so the stages keep those in numpy.
+- Sums are only ever the ones numpy computes in row order (``np.bincount`` with weights), never
+  ``np.sum``, which adds pairwise.
+- Arithmetic is written in the dtypes numpy would use: a float32 array times a Python float stays
+  float32 in numpy (NEP 50), so the constant is cast to float32 here first.
+- No draw is made here: the stages draw from their streams in numpy, in the same order as before.
+
+``cache=True`` keeps the compiled code under ``__pycache__`` beside this file, so a process pays the
+compiler only once per machine; loading the cached code still costs about 0.2-0.3 s a process
+(``docs/performance.md``). Setting ``NUMBA_DISABLE_JIT=1`` runs them as plain Python (slow, same
+numbers), for a debugger.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def growth_log_points(g_annual, shock_q, alive, rows, log_points, out):  # pragma: no cover - compiled
+    """A quarter's desired log-growth (float32, log points) into ``out``: a quarter of the year's rate,
+    plus the shock, plus ``log_points`` at ``rows``; zero for dead firms (exp(0) = 1 exactly)."""
+    quarter = np.float32(0.25)
+    for i in range(g_annual.size):
+        out[i] = quarter * g_annual[i] + shock_q[i]
+    for j in range(rows.size):
+        out[rows[j]] += np.float32(log_points[j])
+    for i in range(g_annual.size):
+        if not alive[i]:
+            out[i] = np.float32(0.0)
+
+
+@njit(cache=True, nogil=True)
+def grow_revenue(revenue, growth, alive, sector, land_mu, industry_sector, land_per_revenue, plot_effect,
+                 above_size, slack):  # pragma: no cover - compiled
+    """Writes ``revenue *= growth`` (growth = exp of the log points, float32) and returns the firms
+    whose grown revenue needs more land than they hold: alive, above size, in an industrial sector,
+    needing (``revenue * land_per_revenue[sector] / plot_effect``, mu) more than ``land_mu * (1 +
+    slack)``. Returns (their rows, their need in mu, their revenue before growth), in row order."""
+    n = revenue.size
+    req = np.empty(n, np.intp)
+    need = np.empty(n, np.float64)
+    before = np.empty(n, np.float64)
+    k = 0
+    room = 1.0 + slack
+    # without branches: every row is written at position k, which moves on only for a request
+    # (the test is data-dependent, and a mispredicted branch per firm cost this loop 40 %)
+    for i in range(n):
+        r0 = revenue[i]
+        r = r0 * np.float64(growth[i])
+        revenue[i] = r
+        s = sector[i]
+        nd = r * land_per_revenue[s] / plot_effect
+        asks = alive[i] & (r >= above_size) & industry_sector[s] & (nd > land_mu[i] * room)
+        req[k] = i
+        need[k] = nd
+        before[k] = r0
+        k += asks
+    return req[:k], need[:k], before[:k]
+
+
+@njit(cache=True, nogil=True)
+def sector_revenue_sums(alive, revenue, sector, n_sectors, above_size):  # pragma: no cover - compiled
+    """Revenue of the alive firms by sector, all and above size (CNY 100 m per yr, population units),
+    added in row order as ``np.bincount`` adds its weights. The base-year firms are stored sector by
+    sector, so consecutive rows mostly add to one bin: bincount then waits on its own store before
+    each addition, where this loop's additions depend only on the adder."""
+    revenue_all = np.zeros(n_sectors)
+    revenue_above = np.zeros(n_sectors)
+    for i in range(alive.size):
+        if alive[i]:
+            r = revenue[i]
+            s = sector[i]
+            revenue_all[s] += r
+            if r >= above_size:
+                revenue_above[s] += r
+    return revenue_all, revenue_above
+
+
+
+# --------------------------------------------------------------------------- the firms' yearly rates
+# (simmodel.agents.firms and simmodel.model.stages.rates): numpy keeps the logarithms and exponentials
+# of whole arrays, these loops do the arithmetic between them in one pass each.
+
+@njit(cache=True, nogil=True)
+def expected_growth(sector, logr, age_q, equity, revenue, designated, boost_until_q, boost, q, sector_base,
+                    size_center, size_slope, young_premium, equity_boost, designation_boost):  # pragma: no cover - compiled
+    """Expected log-growth per yr before shocks (float64): ``sector_base[sector]`` (drift plus
+    uncertainties), the size slope times ``logr`` less the sector's size centre, the young premium by
+    age in quarters (the last entry for older firms), then, added in this order, the fund equity boost
+    (``equity_boost`` times equity / revenue capped at 1), the designation boost and a firm's own boost
+    while ``boost_until_q > q``. The size term is computed in the precision of ``logr - size_center``
+    (float32 for the model's arrays): ``size_slope`` must come cast to it, as numpy casts a Python
+    float that multiplies an array."""
+    n = sector.size
+    out = np.empty(n, np.float64)
+    last = young_premium.size - 1
+    for i in range(n):
+        s = sector[i]
+        a = sector_base[s]
+        a += size_slope * (logr[i] - size_center[s])
+        age = min(age_q[i], last)
+        a += np.float64(young_premium[age])
+        if equity[i] > 0:
+            a += equity_boost * min(equity[i] / max(revenue[i], 1e-6), 1.0)
+        if designated[i]:
+            a += designation_boost
+        if boost_until_q[i] > q:
+            a += boost[i]
+        out[i] = a
+    return out
+
+
+@njit(cache=True, nogil=True)
+def exit_hazard_terms(h, age_q, young_hazard, n_investors, penalty_until_q, stage, revenue, q, base, funded_multiplier,
+                      penalty_multiplier, small_factor, small_stage_bits, small_max_revenue, cap):  # pragma: no cover - compiled
+    """The exit hazard's factors after its size term ``h`` (float32, per yr, written in place), in
+    float32 as numpy computes them: the base rate, the young hazard by age in quarters, the fund-backed
+    and the penalised multipliers, ``small_factor`` for small tech firms (stage bit set in
+    ``small_stage_bits``, revenue below ``small_max_revenue``; 1 leaves them alone), capped at ``cap``."""
+    base32 = np.float32(base)
+    funded32 = np.float32(funded_multiplier)
+    penalty32 = np.float32(penalty_multiplier)
+    small32 = np.float32(small_factor)
+    cap32 = np.float32(cap)
+    last = young_hazard.size - 1
+    for i in range(h.size):
+        x = h[i] * base32
+        x = np.float32(x * young_hazard[min(age_q[i], last)])  # h *= an array: stored as float32
+        if n_investors[i] > 0:
+            x = x * funded32
+        if penalty_until_q[i] > q:
+            x = x * penalty32
+        if small_factor != 1.0 and (small_stage_bits >> stage[i]) & 1 and revenue[i] < small_max_revenue:
+            x = x * small32
+        h[i] = min(x, cap32)
+
+
+@njit(cache=True, nogil=True)
+def rd_ratio(grant_rd, rd_intensity, revenue, sector, rd_reference, additionality):  # pragma: no cover - compiled
+    """R&D spending (induced by grants, plus own) over the sector's base-year reference, float32
+    (floor 1e-12 CNY 100 m on the spending)."""
+    n = sector.size
+    out = np.empty(n, np.float32)
+    for i in range(n):
+        rd = additionality * grant_rd[i] + rd_intensity[i] * revenue[i]
+        out[i] = np.float32(max(rd, 1e-12) / rd_reference[sector[i]])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def innovation_terms(lam, talent, factor, talent_boost):  # pragma: no cover - compiled
+    """The innovation hazard's factors after its R&D term ``lam`` (float32, per yr, in place): the base
+    rate times the spillover (``factor``, cast to float32 as numpy does), then ``1 + talent_boost *
+    talent`` for firms with talents, multiplied in float64 and stored in float32."""
+    f32 = np.float32(factor)
+    for i in range(lam.size):
+        x = lam[i] * f32
+        t = talent[i]
+        if t != 0:
+            x = np.float32(np.float64(x) * (1.0 + talent_boost * np.float64(t)))
+        lam[i] = x
+
+
+@njit(cache=True, nogil=True)
+def laplace_argument(shock_u):  # pragma: no cover - compiled
+    """-min(2|u - 1/2|, 1 - 2^-24) for each uniform (float32): log1p of it is minus a standard
+    Laplace draw's magnitude."""
+    out = np.empty(shock_u.size, np.float32)
+    half = np.float32(0.5)
+    two = np.float32(2.0)
+    below_one = np.float32(1.0 - 2.0 ** -24)
+    for i in range(shock_u.size):
+        out[i] = -min(two * abs(shock_u[i] - half), below_one)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def quarterly_shock(log1p_arg, shock_u, scale, out):  # pragma: no cover - compiled
+    """A quarter of the annual Laplace shock (float32, log points) into ``out``: a quarter of
+    ``scale`` times the draw, whose magnitude is -``log1p_arg`` and whose sign is that of u - 1/2."""
+    half = np.float32(0.5)
+    quarter = np.float32(0.25)
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    for i in range(shock_u.size):
+        u = shock_u[i] - half
+        sign = one if u > 0 else (-one if u < 0 else zero)
+        out[i] = (quarter * scale[i]) * (log1p_arg[i] * -sign)

@@ -1,0 +1,244 @@
+"""The compiled loops of simmodel.kernels give bit for bit what the numpy passes they replaced gave.
+
+Each reference below is the numpy code the model ran before the kernel (in the dtypes of the firm
+arrays, ``simmodel.agents.firms.FIELDS``), on random arrays with the cases that matter: dead firms,
+values exactly on a threshold, firms without the rare attributes and with all of them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simmodel import kernels
+from simmodel.agents.firms import TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, stage_mask
+
+SIZES = (0, 1, 7, 1000, 20_000)
+
+
+def bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    """Same dtype, shape and bytes (so -0.0 differs from 0.0 and NaN payloads count)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def firm_arrays(n: int, seed: int, n_sectors: int = 9) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    revenue = np.exp(rng.normal(-1.0, 1.5, n))
+    revenue[rng.random(n) < 0.05] = 0.2  # exactly the above-size threshold used below
+    still = rng.random(n) < 0.05  # no growth at all: these stay exactly on the threshold
+    return {
+        "alive": rng.random(n) < 0.9,
+        "sector": np.sort(rng.integers(0, n_sectors, n)).astype(np.intp),  # stored sector by sector, as synthesised
+        "revenue": revenue,
+        "land_mu": rng.gamma(2.0, 5.0, n) * (rng.random(n) < 0.8),
+        "g_annual": np.where(still, 0.0, rng.normal(0.05, 0.1, n)).astype(np.float32),
+        "shock_q": np.where(still, 0.0, rng.laplace(0.0, 0.05, n)).astype(np.float32),
+        "age_q": rng.integers(0, 300, n).astype(np.int32),
+        "equity": rng.gamma(1.0, 0.5, n) * (rng.random(n) < 0.05),
+        "designated": rng.random(n) < 0.02,
+        "boost_until_q": np.where(rng.random(n) < 0.05, rng.integers(0, 30, n), -1).astype(np.int32),
+        "boost": rng.uniform(0.0, 0.2, n),
+        "n_investors": (rng.integers(1, 4, n) * (rng.random(n) < 0.05)).astype(np.int16),
+        "penalty_until_q": np.where(rng.random(n) < 0.03, rng.integers(0, 30, n), -1).astype(np.int32),
+        "stage": rng.integers(0, 6, n).astype(np.int8),
+        "grant_rd": rng.gamma(1.0, 0.01, n) * (rng.random(n) < 0.1),
+        "rd_intensity": rng.uniform(0.0, 0.08, n) * (rng.random(n) < 0.95),  # some firms spend nothing on R&D
+        "talent": (rng.integers(1, 5, n) * (rng.random(n) < 0.05)).astype(np.int32),
+    }
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_growth_and_land_requests_are_numpys(n, seed):
+    a = firm_arrays(n, seed)
+    rng = np.random.default_rng(seed + 10)
+    rows = np.flatnonzero(rng.random(n) < 0.05)
+    log_points = rng.exponential(0.03, rows.size)
+    industry = np.arange(9) % 3 != 0
+    land_per_revenue = rng.uniform(0.5, 5.0, 9)
+    plot_effect, above, slack = 1.15, 0.2, 0.1
+
+    # the numpy passes of simmodel.model.stages.grow before the kernels
+    g = 0.25 * a["g_annual"]
+    g += a["shock_q"]
+    g[rows] += log_points.astype(np.float32)
+    g *= a["alive"]
+    desired = a["revenue"] * np.exp(g)
+    cand = np.flatnonzero(a["alive"] & (desired >= above))
+    cand = cand[industry[a["sector"][cand]]]
+    need = desired[cand] * land_per_revenue[a["sector"][cand]] / plot_effect
+    over = need > a["land_mu"][cand] * (1.0 + slack)
+
+    growth = np.empty(n, np.float32)
+    kernels.growth_log_points(a["g_annual"], a["shock_q"], a["alive"], rows, log_points, growth)
+    np.exp(growth, out=growth)
+    revenue = a["revenue"].copy()
+    req, req_need, before = kernels.grow_revenue(revenue, growth, a["alive"], a["sector"], a["land_mu"], industry,
+                                                 land_per_revenue, plot_effect, above, slack)
+    assert bits_equal(revenue, desired)
+    assert bits_equal(req, cand[over])
+    assert bits_equal(req_need, need[over])
+    assert bits_equal(before, a["revenue"][cand[over]])
+    if n >= 1000:
+        assert 0 < req.size < cand.size  # both branches of the land test are exercised
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_sector_sums_are_bincounts_in_row_order(n):
+    a = firm_arrays(n, 3)
+    rev = a["revenue"] * a["alive"]
+    every = np.bincount(a["sector"], weights=rev, minlength=9)
+    rev *= rev >= 0.2
+    above = np.bincount(a["sector"], weights=rev, minlength=9)
+    got_every, got_above = kernels.sector_revenue_sums(a["alive"], a["revenue"], a["sector"], 9, 0.2)
+    # divided by the scale as sector_aggregates does (bincount gives integers for no firms at all)
+    assert bits_equal(got_every / 1.0, every / 1.0) and bits_equal(got_above / 1.0, above / 1.0)
+    if n >= 1000:
+        assert (got_above > 0).any() and (got_above < got_every).any()
+
+
+def expected_growth_numpy(a, q, sector_base, size_center, slope, young_premium, equity_boost, designation_boost, logr):
+    """simmodel.agents.firms.annual_growth before the kernel."""
+    s = a["sector"]
+    annual = sector_base[s]
+    annual += slope * (logr - size_center[s])
+    annual += young_premium[np.minimum(a["age_q"], young_premium.size - 1, dtype=np.intp)]
+    equity = a["equity"]
+    eq = np.flatnonzero(equity > 0)
+    annual[eq] += equity_boost * np.minimum(equity[eq] / np.maximum(a["revenue"][eq], 1e-6), 1.0)
+    annual[np.flatnonzero(a["designated"])] += designation_boost
+    boosted = np.flatnonzero(a["boost_until_q"] > q)
+    annual[boosted] += a["boost"][boosted]
+    return annual
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("center_dtype", [np.float32, np.float64])
+def test_expected_growth_is_numpys_in_numpys_precision(n, center_dtype):
+    a = firm_arrays(n, 4)
+    rng = np.random.default_rng(5)
+    logr = np.log((a["revenue"] / 0.1).astype(np.float32))
+    sector_base = rng.normal(0.05, 0.02, 9).astype(np.float32) + rng.normal(0.0, 0.01, 9)  # float32 + float64, as the model's
+    size_center = rng.normal(1.0, 0.5, 9).astype(center_dtype)
+    young_premium = (0.1 * np.exp2(-np.arange(241) / 16.0)).astype(np.float32)
+    slope = -0.0137
+    want = expected_growth_numpy(a, 12, sector_base, size_center, slope, young_premium, 0.05, 0.03, logr)
+    got = kernels.expected_growth(a["sector"], logr, a["age_q"], a["equity"], a["revenue"], a["designated"],
+                                  a["boost_until_q"], a["boost"], 12, sector_base, size_center,
+                                  np.result_type(logr, size_center).type(slope), young_premium, 0.05, 0.03)
+    assert bits_equal(got, want)
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("cut", [0.0, 0.35])
+@pytest.mark.parametrize("young_dtype", [np.float32, np.float64])
+def test_exit_hazard_terms_are_numpys(n, cut, young_dtype):
+    a = firm_arrays(n, 6)
+    logr = np.log((a["revenue"] / 0.1).astype(np.float32))
+    young_hazard = (1.0 + 1.5 * np.exp(-np.arange(241) / 12.0)).astype(young_dtype)
+    q, base, funded, penalty, cap, small_max = 12, 0.08, 0.7, 1.6, 0.5, 1.0
+
+    h = np.exp(-0.15 * logr)  # the size term, numpy's in both
+    want = h.copy()
+    want *= base
+    want *= young_hazard[np.minimum(a["age_q"], young_hazard.size - 1, dtype=np.intp)]
+    rows = np.flatnonzero(a["n_investors"] > 0)
+    want[rows] *= funded
+    rows = np.flatnonzero(a["penalty_until_q"] > q)
+    want[rows] *= penalty
+    if cut:
+        small = stage_mask(a["stage"], FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT) & (
+            a["revenue"] < small_max)
+        np.multiply(want, 1.0 - cut, out=want, where=small)
+    np.minimum(want, cap, out=want)
+
+    bits = sum(1 << int(s) for s in (FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT))
+    kernels.exit_hazard_terms(h, a["age_q"], young_hazard, a["n_investors"], a["penalty_until_q"], a["stage"],
+                              a["revenue"], q, base, funded, penalty, 1.0 - cut, bits, small_max, cap)
+    assert bits_equal(h, want)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_innovation_hazard_terms_are_numpys(n):
+    a = firm_arrays(n, 7)
+    rd_reference = np.random.default_rng(8).uniform(0.001, 0.05, 9)
+    additionality, elasticity, base, spill, boost = 0.6, 0.45, 0.3, 1.07, 0.04
+
+    rd = additionality * a["grant_rd"] + a["rd_intensity"] * a["revenue"]
+    ratio = (np.maximum(rd, 1e-12) / rd_reference[a["sector"]]).astype(np.float32)
+    want = np.exp(np.float32(elasticity) * np.log(ratio))
+    want *= base * spill
+    rows = np.flatnonzero(a["talent"])
+    want[rows] *= 1.0 + boost * a["talent"][rows]
+
+    got = kernels.rd_ratio(a["grant_rd"], a["rd_intensity"], a["revenue"], a["sector"], rd_reference, additionality)
+    assert bits_equal(got, ratio)
+    np.log(got, out=got)
+    got *= np.float32(elasticity)
+    np.exp(got, out=got)
+    kernels.innovation_terms(got, a["talent"], base * spill, boost)
+    assert bits_equal(got, want)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_laplace_shock_is_numpys(n):
+    rng = np.random.default_rng(9)
+    u = rng.random(n, dtype=np.float32)
+    if n >= 7:  # the edges: the middle (no shock), zero, and the largest float32 below 1
+        u[:3] = [0.5, 0.0, np.nextafter(np.float32(1.0), np.float32(0.0))]
+    scale = np.clip(rng.uniform(0.05, 0.6, n).astype(np.float32), np.float32(0.1), np.float32(0.5))
+
+    c = u - np.float32(0.5)
+    e = np.log1p(-np.minimum(np.float32(2.0) * np.abs(c), np.float32(1.0 - 2.0 ** -24)))
+    e *= -np.sign(c)
+    want = 0.25 * scale * e
+
+    got = np.empty(n, np.float32)
+    kernels.quarterly_shock(np.log1p(kernels.laplace_argument(u)), u, scale, got)
+    assert bits_equal(got, want)
+    assert np.isfinite(got).all()
+
+
+def test_the_rates_of_a_running_model_are_those_of_the_numpy_code(inputs):
+    """The wrappers in simmodel.agents.firms pass the kernels the model's own arrays and constants in
+    the precision numpy used (a float32 size slope, the spillover's product): checked on the firms of
+    a model five quarters in, with a fund-backed firm, a penalised one and talents among them."""
+    from simmodel.agents.firms import ALL, annual_growth, exit_hazard, innovation_hazard, log_revenue
+    from simmodel.levers import Levers, Uncertainties
+    from simmodel.model import SimModel
+
+    m = SimModel(inputs, Levers(), Uncertainties(), scale=0.02, seed=2)
+    for _ in range(5):
+        m.step()
+    f, p, ctx, q = m.firms, m.params, m.growth_ctx, m.q
+    f.n_investors[:3] = 2
+    f.penalty_until_q[3:6] = q + 4
+    f.talent[6:9] = 3
+    a = {name: getattr(f, name)[ALL] for name in ("sector", "age_q", "equity", "revenue", "designated", "boost_until_q",
+                                                   "boost", "n_investors", "penalty_until_q", "stage", "grant_rd",
+                                                   "rd_intensity", "talent")}
+    logr = log_revenue(f)
+    shift = np.linspace(-0.01, 0.02, m.sectors.n)
+    want = expected_growth_numpy(a, q, ctx.drift_annual + shift, ctx.size_center, p.growth_size_slope, m.young_premium,
+                                 p.fund_equity_growth_boost, p.designation_growth_boost, logr)
+    assert bits_equal(annual_growth(f, ctx, p, q, shift, logr, m.young_premium), want)
+
+    h = exit_hazard(f, p, q, 0.3, logr, m.young_hazard)
+    want = np.exp(-p.exit_size_elasticity * logr) * np.float32(p.exit_hazard_base_annual)
+    want *= m.young_hazard[np.minimum(a["age_q"], m.young_hazard.size - 1, dtype=np.intp)]
+    rows = np.flatnonzero(a["n_investors"] > 0)
+    want[rows] *= p.fund_funded_hazard_multiplier
+    rows = np.flatnonzero(a["penalty_until_q"] > q)
+    want[rows] *= p.fund_early_exit_hazard_multiplier
+    small = stage_mask(a["stage"], FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT) & (a["revenue"] < TECH_SME_MAX_REVENUE_CNY_100M)
+    np.multiply(want, 1.0 - 0.3, out=want, where=small)
+    assert bits_equal(h, np.minimum(want, p.exit_hazard_cap_annual))
+
+    spill = 1.07
+    rd = p.subsidy_additionality * a["grant_rd"] + a["rd_intensity"] * a["revenue"]
+    ratio = (np.maximum(rd, 1e-12) / ctx.rd_reference[a["sector"]]).astype(np.float32)
+    want = np.exp(np.float32(p.innovation_rd_elasticity) * np.log(ratio))
+    want *= p.innovation_base_annual * spill
+    rows = np.flatnonzero(a["talent"])
+    want[rows] *= 1.0 + p.talent_innovation_boost * a["talent"][rows]
+    assert bits_equal(innovation_hazard(f, ctx, p, spill), want)
