@@ -11,19 +11,39 @@ Why bit for bit holds, and what keeps it:
   float32 in numpy (NEP 50), so the constant is cast to float32 here first.
 - No draw is made here: the stages draw from their streams in numpy, in the same order as before.
 
-``cache=True`` keeps the compiled code under ``__pycache__`` beside this file, so a process pays the
-compiler only once per machine; loading the cached code still costs about 0.2-0.3 s a process
-(``docs/performance.md``). Setting ``NUMBA_DISABLE_JIT=1`` runs them as plain Python (slow, same
-numbers), for a debugger.
+Numba is imported, and each loop compiled, at the loop's first call, not at import: a process that
+never runs the model (a memo, a plot, the CLI's help) does not pay for it. Compiled code is cached
+under ``__pycache__`` beside this file, so the compiler runs once per checkout (about 1.7 s for all
+of them); a process that runs the model still pays about 0.3 s to load them and 130 MB of resident
+memory, most of it Numba's LLVM library, whose pages processes share (``docs/performance.md``). Setting
+``NUMBA_DISABLE_JIT=1`` runs the loops as plain Python (very slow, the same numbers), for a debugger.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import numpy as np
-from numba import njit
 
 
-@njit(cache=True, nogil=True)
+def compiled(fn: Callable) -> Callable:
+    """``fn`` compiled by Numba (no Python objects, the GIL released) at its first call."""
+    jitted = None
+
+    @functools.wraps(fn)
+    def call(*args):
+        nonlocal jitted
+        if jitted is None:
+            from numba import njit
+
+            jitted = njit(cache=True, nogil=True)(fn)
+        return jitted(*args)
+
+    return call
+
+
+@compiled
 def growth_log_points(g_annual, shock_q, alive, rows, log_points, out):  # pragma: no cover - compiled
     """A quarter's desired log-growth (float32, log points) into ``out``: a quarter of the year's rate,
     plus the shock, plus ``log_points`` at ``rows``; zero for dead firms (exp(0) = 1 exactly)."""
@@ -37,7 +57,7 @@ def growth_log_points(g_annual, shock_q, alive, rows, log_points, out):  # pragm
             out[i] = np.float32(0.0)
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def grow_revenue(revenue, growth, alive, sector, land_mu, industry_sector, land_per_revenue, plot_effect,
                  above_size, slack):  # pragma: no cover - compiled
     """Writes ``revenue *= growth`` (growth = exp of the log points, float32) and returns the firms
@@ -66,7 +86,7 @@ def grow_revenue(revenue, growth, alive, sector, land_mu, industry_sector, land_
     return req[:k], need[:k], before[:k]
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def sector_revenue_sums(alive, revenue, sector, n_sectors, above_size):  # pragma: no cover - compiled
     """Revenue of the alive firms by sector, all and above size (CNY 100 m per yr, population units),
     added in row order as ``np.bincount`` adds its weights. The base-year firms are stored sector by
@@ -89,7 +109,7 @@ def sector_revenue_sums(alive, revenue, sector, n_sectors, above_size):  # pragm
 # (simmodel.agents.firms and simmodel.model.stages.rates): numpy keeps the logarithms and exponentials
 # of whole arrays, these loops do the arithmetic between them in one pass each.
 
-@njit(cache=True, nogil=True)
+@compiled
 def expected_growth(sector, logr, age_q, equity, revenue, designated, boost_until_q, boost, q, sector_base,
                     size_center, size_slope, young_premium, equity_boost, designation_boost):  # pragma: no cover - compiled
     """Expected log-growth per yr before shocks (float64): ``sector_base[sector]`` (drift plus
@@ -118,7 +138,7 @@ def expected_growth(sector, logr, age_q, equity, revenue, designated, boost_unti
     return out
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def exit_hazard_terms(h, age_q, young_hazard, n_investors, penalty_until_q, stage, revenue, q, base, funded_multiplier,
                       penalty_multiplier, small_factor, small_stage_bits, small_max_revenue, cap):  # pragma: no cover - compiled
     """The exit hazard's factors after its size term ``h`` (float32, per yr, written in place), in
@@ -143,7 +163,7 @@ def exit_hazard_terms(h, age_q, young_hazard, n_investors, penalty_until_q, stag
         h[i] = min(x, cap32)
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def rd_ratio(grant_rd, rd_intensity, revenue, sector, rd_reference, additionality):  # pragma: no cover - compiled
     """R&D spending (induced by grants, plus own) over the sector's base-year reference, float32
     (floor 1e-12 CNY 100 m on the spending)."""
@@ -155,7 +175,7 @@ def rd_ratio(grant_rd, rd_intensity, revenue, sector, rd_reference, additionalit
     return out
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def innovation_terms(lam, talent, factor, talent_boost):  # pragma: no cover - compiled
     """The innovation hazard's factors after its R&D term ``lam`` (float32, per yr, in place): the base
     rate times the spillover (``factor``, cast to float32 as numpy does), then ``1 + talent_boost *
@@ -169,7 +189,7 @@ def innovation_terms(lam, talent, factor, talent_boost):  # pragma: no cover - c
         lam[i] = x
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def laplace_argument(shock_u):  # pragma: no cover - compiled
     """-min(2|u - 1/2|, 1 - 2^-24) for each uniform (float32): log1p of it is minus a standard
     Laplace draw's magnitude."""
@@ -182,7 +202,7 @@ def laplace_argument(shock_u):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def quarterly_shock(log1p_arg, shock_u, scale, out):  # pragma: no cover - compiled
     """A quarter of the annual Laplace shock (float32, log points) into ``out``: a quarter of
     ``scale`` times the draw, whose magnitude is -``log1p_arg`` and whose sign is that of u - 1/2."""
