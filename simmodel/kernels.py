@@ -214,3 +214,26 @@ def quarterly_shock(log1p_arg, shock_u, scale, out):  # pragma: no cover - compi
         u = shock_u[i] - half
         sign = one if u > 0 else (-one if u < 0 else zero)
         out[i] = (quarter * scale[i]) * (log1p_arg[i] * -sign)
+
+
+# --------------------------------------------------------------------------- the funds' candidates
+
+@compiled
+def fund_candidates(alive, stage, sector, log_productivity, table, n_sectors, gestation, tte_factor):  # pragma: no cover - compiled
+    """The alive firms whose (stage, sector) a kind of fund backs (``table[stage * n_sectors +
+    sector]``), in row order: their rows, their expected time to exit (years, float32: the sector's
+    gestation times the stage's factor) and their log productivity (float32)."""
+    n = alive.size
+    rows = np.empty(n, np.intp)
+    tte = np.empty(n, np.float32)
+    lp = np.empty(n, np.float32)
+    k = 0
+    for i in range(n):
+        s = sector[i]
+        st = stage[i]
+        rows[k] = i
+        tte[k] = np.float32(gestation[s] * tte_factor[st])
+        lp[k] = np.float32(log_productivity[i])
+        # without a branch: the test depends on the firm, and its rows are written either way
+        k += alive[i] & table[st * n_sectors + s]
+    return rows[:k].copy(), tte[:k].copy(), lp[:k].copy()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import mesa
 import numpy as np
 
+from simmodel import kernels
 from simmodel.agents.firms import (ABOVE_SIZE_REVENUE_CNY_100M, LADDER_RANK, FirmStage, Firms, argsort_descending,
                                    top_positions)
 from simmodel.agents.noise import keyed_uniform, string_key
@@ -24,7 +25,7 @@ from simmodel.levers import FundRegime
 from simmodel.params import Params
 
 
-_ALIVE = "_alive"  # key of the kind-independent screen in a candidates cache
+_ALIVE = "_alive"  # first part of the key of a table's rows in a candidates cache
 
 
 @dataclass(frozen=True)
@@ -140,31 +141,18 @@ class Fund(mesa.Agent):
         screen within a year, and kinds of the same stages and sectors its rows (``cache``)."""
         if cache is not None and self.kind in cache:
             return cache[self.kind]
-        # The alive firms' stage, sector, time to exit and productivity do not depend on the kind,
-        # and nothing a fund does changes them within a year: gather them once for every kind
-        # (``cache``), then each kind keeps its rows. Revenue is read at each kind's first screen,
-        # as an earlier kind's early exits may have cut it.
-        base = cache.get(_ALIVE) if cache is not None else None
-        if base is None:
-            alive = np.flatnonzero(firms.alive)
-            stage, sector = firms.stage[alive].astype(np.intp), firms.sector[alive]  # intp: fast lookups below
-            # time to exit shrinks as the firm climbs the ladder
-            tte_factor = np.maximum(params.fund_min_tte_share, 1.0 - params.fund_maturity_discount_per_stage * LADDER_RANK)
-            # (stage, sector) as one code: each kind's screen is then one table lookup per firm
-            base = (alive, stage * gestation.size + sector, (gestation[sector] * tte_factor[stage]).astype(np.float32),
-                    firms.log_productivity[alive].astype(np.float32))
-            if cache is not None:
-                cache[_ALIVE] = base
-        alive, code, tte, lp = base
         # kinds that back the same stages and sectors (three venture kinds do) share their rows, and
-        # the productivity floors that depend on nothing else
+        # the productivity floors that depend on nothing else; nothing a fund does changes a firm's
+        # stage, sector, time to exit or productivity within a year. Revenue is read at each kind's
+        # first screen, as an earlier kind's early exits may have cut it.
         table = (self.stage_table[:, None] & self.sector_mask[None, :]).ravel()
         rows = cache.get((_ALIVE, table.tobytes())) if cache is not None else None
         if rows is None:
-            # the rows once, then three gathers through the index: through the boolean mask the three
-            # took 7.6 ms a 1:1 replicate, through the index 3.5 ms plus 2 ms to make it
-            keep = np.flatnonzero(table[code])
-            rows = (alive[keep], tte[keep], lp[keep], {})
+            # time to exit shrinks as the firm climbs the ladder
+            tte_factor = np.maximum(params.fund_min_tte_share, 1.0 - params.fund_maturity_discount_per_stage * LADDER_RANK)
+            # one compiled pass over the firms per distinct table (simmodel.kernels)
+            rows = (*kernels.fund_candidates(firms.alive, firms.stage, firms.sector, firms.log_productivity, table,
+                                             gestation.size, gestation, tte_factor), {})
             if cache is not None:
                 cache[(_ALIVE, table.tobytes())] = rows
         idx, tte, lp, floors = rows

@@ -242,3 +242,26 @@ def test_the_rates_of_a_running_model_are_those_of_the_numpy_code(inputs):
     rows = np.flatnonzero(a["talent"])
     want[rows] *= 1.0 + p.talent_innovation_boost * a["talent"][rows]
     assert bits_equal(innovation_hazard(f, ctx, p, spill), want)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_fund_candidates_are_the_masked_rows(n):
+    a = firm_arrays(n, 11)
+    rng = np.random.default_rng(12)
+    log_productivity = rng.normal(0.0, 0.5, n)
+    gestation = rng.uniform(3.0, 12.0, 9)
+    tte_factor = np.maximum(0.3, 1.0 - 0.15 * np.array([0, 1, 1, 2, 3, 4], dtype=np.int8))
+    table = (rng.random(6)[:, None] < 0.6) & (rng.random(9)[None, :] < 0.7)
+
+    # Fund.candidates before the kernel: the alive rows, then the kind's (stage, sector) codes
+    alive = np.flatnonzero(a["alive"])
+    stage, sector = a["stage"][alive].astype(np.intp), a["sector"][alive]
+    keep = np.flatnonzero(table.ravel()[stage * 9 + sector])
+    tte = (gestation[sector] * tte_factor[stage]).astype(np.float32)
+    lp = log_productivity[alive].astype(np.float32)
+
+    rows, got_tte, got_lp = kernels.fund_candidates(a["alive"], a["stage"], a["sector"], log_productivity,
+                                                    table.ravel(), 9, gestation, tte_factor)
+    assert bits_equal(rows, alive[keep]) and bits_equal(got_tte, tte[keep]) and bits_equal(got_lp, lp[keep])
+    if n >= 1000:
+        assert 0 < rows.size < alive.size
