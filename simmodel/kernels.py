@@ -237,3 +237,16 @@ def fund_candidates(alive, stage, sector, log_productivity, table, n_sectors, ge
         # without a branch: the test depends on the firm, and its rows are written either way
         k += alive[i] & table[st * n_sectors + s]
     return rows[:k].copy(), tte[:k].copy(), lp[:k].copy()
+
+
+@compiled
+def effective_rd_share(rows, revenue, rd_intensity, grant_rd, additionality):  # pragma: no cover - compiled
+    """R&D (own plus what grants induce) over revenue for the firms at ``rows``, floored at 1e-6
+    (revenue floored at 1e-9 CNY 100 m): the argument of the ladder's log."""
+    out = np.empty(rows.size, np.float64)
+    for j in range(rows.size):
+        i = rows[j]
+        rev = max(revenue[i], 1e-9)
+        rd = rd_intensity[i] * rev + additionality * grant_rd[i]
+        out[j] = max(rd / rev, 1e-6)
+    return out

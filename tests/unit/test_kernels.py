@@ -265,3 +265,14 @@ def test_fund_candidates_are_the_masked_rows(n):
     assert bits_equal(rows, alive[keep]) and bits_equal(got_tte, tte[keep]) and bits_equal(got_lp, lp[keep])
     if n >= 1000:
         assert 0 < rows.size < alive.size
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_effective_rd_share_is_numpys(n):
+    a = firm_arrays(n, 13)
+    a["revenue"][: n // 10] = 0.0  # the floors: no revenue, no R&D
+    rows = np.flatnonzero(np.random.default_rng(14).random(n) < 0.4)
+    rev = np.maximum(a["revenue"][rows], 1e-9)
+    rd = a["rd_intensity"][rows] * rev + 0.6 * a["grant_rd"][rows]
+    want = np.maximum(rd / rev, 1e-6)
+    assert bits_equal(kernels.effective_rd_share(rows, a["revenue"], a["rd_intensity"], a["grant_rd"], 0.6), want)

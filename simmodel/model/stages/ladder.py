@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simmodel import kernels
 from simmodel.agents.firms import (TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, Firms, choose_top, high_tech_rd_threshold,
                                    log_high_tech_rd_threshold, stage_mask)
 from simmodel.levers import Levers
@@ -12,10 +13,8 @@ from simmodel.params import Params
 
 def log_effective_rd(firms: Firms, params: Params, idx: np.ndarray) -> np.ndarray:
     """log of R&D (own plus grant-induced) over revenue, for the firms in idx."""
-    f, p = firms, params
-    rev = np.maximum(f.revenue[idx], 1e-9)
-    rd = f.rd_intensity[idx] * rev + p.subsidy_additionality * f.grant_rd[idx]
-    return np.log(np.maximum(rd / rev, 1e-6))
+    share = kernels.effective_rd_share(idx, firms.revenue, firms.rd_intensity, firms.grant_rd, params.subsidy_additionality)
+    return np.log(share, out=share)
 
 
 def climb_ladder(firms: Firms, params: Params, levers: Levers, *, scale: float, is_industry: np.ndarray,
