@@ -250,3 +250,51 @@ def effective_rd_share(rows, revenue, rd_intensity, grant_rd, additionality):  #
         rd = rd_intensity[i] * rev + additionality * grant_rd[i]
         out[j] = max(rd / rev, 1e-6)
     return out
+
+
+_M32 = np.uint64(0xFFFFFFFF)
+
+
+@compiled
+def fund_block_scores(log_productivity, floor, firm, tte_years, revenue, keys32, life_left, short_horizon,
+                      horizon_years, above_size):  # pragma: no cover - compiled
+    """A screening round of a kind's funds (simmodel.agents.funds.screen) over the block of its
+    candidates with ``log_productivity >= floor`` (both float32): the block's positions, and for each
+    fund (a row) whether it may back each (expected time to exit within its ``life_left``, float32
+    years; under ``short_horizon`` also within ``horizon_years``, float32, and revenue at least
+    ``above_size``) and its score: log productivity plus the keyed uniform of (its key, the firm),
+    in float64, minus infinity where it may not. Holdings are left to the caller."""
+    n = log_productivity.size
+    nb = 0
+    for i in range(n):
+        nb += log_productivity[i] >= floor
+    block = np.empty(nb + 1, np.intp)  # one spare: the position is written before the test moves it on
+    k = 0
+    for i in range(n):
+        block[k] = i
+        k += log_productivity[i] >= floor
+    g = keys32.size
+    score = np.empty((g, nb), np.float64)
+    ok = np.empty((g, nb), np.bool_)
+    for b in range(nb):
+        i = block[b]
+        t = tte_years[i]
+        fits = True
+        if short_horizon:
+            fits = t <= horizon_years and revenue[i] >= above_size
+        lp = np.float64(log_productivity[i])
+        row = (np.uint64(firm[i]) * np.uint64(0x9E3779B9)) & _M32
+        for j in range(g):
+            e = fits and t <= life_left[j]
+            ok[j, b] = e
+            # simmodel.agents.noise.keyed_uniform of (the fund's key, the firm): its 32-bit hash in
+            # 64-bit registers, masked to 32 bits after each multiply (Numba widens 32-bit integers)
+            h = row ^ np.uint64(keys32[j])
+            h ^= h >> np.uint64(16)
+            h = (h * np.uint64(0x85EBCA6B)) & _M32
+            h ^= h >> np.uint64(13)
+            h = (h * np.uint64(0xC2B2AE35)) & _M32
+            h ^= h >> np.uint64(16)
+            u = np.float32(h >> np.uint64(8)) * np.float32(2.0 ** -24)
+            score[j, b] = lp + np.float64(u) if e else -np.inf
+    return block[:nb], score, ok

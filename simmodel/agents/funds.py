@@ -20,7 +20,7 @@ import numpy as np
 from simmodel import kernels
 from simmodel.agents.firms import (ABOVE_SIZE_REVENUE_CNY_100M, LADDER_RANK, FirmStage, Firms, argsort_descending,
                                    top_positions)
-from simmodel.agents.noise import keyed_uniform, string_key
+from simmodel.agents.noise import string_key
 from simmodel.levers import FundRegime
 from simmodel.params import Params
 
@@ -265,23 +265,34 @@ def eligible(funds: Sequence[Fund], cand: Candidates, pos: np.ndarray, *, year: 
     """Which candidates at positions ``pos`` (in ``cand``, ascending) each fund may back this year: a
     mask of one row per fund over ``pos``. A candidate fits when its expected time to exit fits in the fund's
     remaining life (and, under yearly-profit rules, its short horizon, and it is above size), and the
-    fund does not hold it already."""
+    fund does not hold it already. The rule as numpy states it: screen applies it, with the scores,
+    in a compiled pass (kernels.fund_block_scores), and the tests check the one against the other."""
     tte = cand.tte_years[pos]
-    # single precision like tte, so that the comparison is the one of tte with each fund's life left
-    life_left = np.array([fd.vintage + fd.life_years - year for fd in funds], dtype=np.float32)
-    ok = tte[None, :] <= life_left[:, None]
+    ok = tte[None, :] <= life_left(funds, year)[:, None]
     if regime == FundRegime.yearly_profit:
         ok &= (tte <= params.fund_yearly_profit_horizon_years) & (cand.revenue[pos] >= ABOVE_SIZE_REVENUE_CNY_100M)
-    held = [fd.h_firm for fd in funds]
-    n_held = [h.size for h in held]
-    if sum(n_held) and pos.size:  # not twice in one firm: each holding's column, by bisection
-        held = np.concatenate(held)
-        firm = cand.firm[pos]  # ascending: candidates are in firm order and so are the positions
-        col = np.minimum(np.searchsorted(firm, held), pos.size - 1)
-        hit = firm[col] == held
-        ok[np.repeat(np.arange(len(funds)), n_held)[hit], col[hit]] = False
+    ok[drop_held(funds, cand, pos)] = False
     return ok
 
+
+def life_left(funds: Sequence[Fund], year: int) -> np.ndarray:
+    """Each fund's remaining life in ``year``, years, in single precision like the candidates' times
+    to exit, so that comparing them is comparing tte with the fund's life left."""
+    return np.array([fd.vintage + fd.life_years - year for fd in funds], dtype=np.float32)
+
+
+def drop_held(funds: Sequence[Fund], cand: Candidates, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fund, column) of each candidate at positions ``pos`` (in ``cand``, ascending) that a fund
+    already holds, found by bisection: a fund does not back a firm twice."""
+    held = [fd.h_firm for fd in funds]
+    n_held = [h.size for h in held]
+    if not (sum(n_held) and pos.size):
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    held = np.concatenate(held)
+    firm = cand.firm[pos]  # ascending: candidates are in firm order and so are the positions
+    col = np.minimum(np.searchsorted(firm, held), pos.size - 1)
+    hit = firm[col] == held
+    return np.repeat(np.arange(len(funds)), n_held)[hit], col[hit]
 
 def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRegime, keys: Sequence[int],
            budgets: Sequence[float], crowds: Sequence[float], max_single_share: float,
@@ -306,7 +317,9 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
         cand = cand.short_horizon(p.fund_yearly_profit_horizon_years)
     lp = cand.log_productivity
     floor = np.full(len(funds), cand.productivity_floor(_FIRST_BLOCK))
-    key = np.array(keys, dtype=np.uint64)[:, None]
+    keys32 = (np.array(keys, dtype=np.uint64) & np.uint64(0xFFFFFFFF)).astype(np.uint32)  # keyed_uniform's low 32 bits
+    short = regime == FundRegime.yearly_profit
+    horizon = np.float32(p.fund_yearly_profit_horizon_years)
     out: list = [None] * len(funds)
     todo = np.arange(len(funds))
     while todo.size:
@@ -315,10 +328,15 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
         size = cand.approx_count_above(floor[todo])
         group, rest = todo[size <= 2 * size.min()], todo[size > 2 * size.min()]
         fl = float(floor[group].min())
-        block = np.flatnonzero(lp >= fl) if fl > -math.inf else np.arange(lp.size)
-        ok = eligible([funds[i] for i in group], cand, block, year=year, regime=regime, params=p)
-        score = lp[block].astype(np.float64) + keyed_uniform(key[group], cand.firm[block])
-        score[~ok] = -np.inf
+        # the block, what each fund may back in it (but its holdings) and the scores, in one compiled
+        # pass (simmodel.kernels); numpy compares float32 with a Python float in float32, and so does this
+        members = [funds[i] for i in group]
+        block, score, ok = kernels.fund_block_scores(lp, np.float32(fl), cand.firm, cand.tte_years, cand.revenue,
+                                                     keys32[group], life_left(members, year), short, horizon,
+                                                     ABOVE_SIZE_REVENUE_CNY_100M)
+        held = drop_held(members, cand, block)
+        ok[held] = False
+        score[held] = -np.inf
         base_ticket = p.fund_ticket_to_revenue * cand.revenue[block]
         # about the mean ticket (a ticket is at least the smallest one): how many deals a budget buys
         mean_ticket = max(float(base_ticket.mean()) if block.size else 0.0, p.fund_min_ticket_cny_100m)

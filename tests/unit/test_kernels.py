@@ -276,3 +276,35 @@ def test_effective_rd_share_is_numpys(n):
     rd = a["rd_intensity"][rows] * rev + 0.6 * a["grant_rd"][rows]
     want = np.maximum(rd / rev, 1e-6)
     assert bits_equal(kernels.effective_rd_share(rows, a["revenue"], a["rd_intensity"], a["grant_rd"], 0.6), want)
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("short", [False, True])
+def test_fund_block_scores_are_the_masked_keyed_scores(n, short):
+    from simmodel.agents.noise import keyed_uniform, mix_key
+
+    rng = np.random.default_rng(15)
+    lp = rng.normal(0.0, 0.5, n).astype(np.float32)
+    firm = np.sort(rng.choice(3 * n + 1, n, replace=False)).astype(np.intp)
+    tte = rng.uniform(1.0, 12.0, n).astype(np.float32)
+    tte[: n // 7] = np.float32(4.0)  # exactly on the horizon and on a fund's life left
+    revenue = np.exp(rng.normal(-1.0, 1.5, n))
+    revenue[n // 7: n // 5] = 0.2  # exactly above size
+    keys = np.array([mix_key(2027, 1), mix_key(2027, 2), mix_key(2027, 3)], dtype=np.uint64)
+    life = np.array([4.0, 7.5, 20.0], dtype=np.float32)
+    floor = 0.1 + 1e-12  # a Python float that float32 rounds: numpy compares in float32
+    lp[::9] = np.float32(floor)  # candidates exactly on the block's floor
+    # the numpy round before the kernel (eligible without holdings, then the scores)
+    block = np.flatnonzero(lp >= floor)
+    ok = tte[block][None, :] <= life[:, None]
+    if short:
+        ok &= (tte[block] <= 4.0) & (revenue[block] >= 0.2)
+    score = lp[block].astype(np.float64) + keyed_uniform(keys[:, None], firm[block])
+    score[~ok] = -np.inf
+
+    keys32 = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    got_block, got_score, got_ok = kernels.fund_block_scores(lp, np.float32(floor), firm, tte, revenue, keys32, life,
+                                                             short, np.float32(4.0), 0.2)
+    assert bits_equal(got_block, block) and bits_equal(got_ok, ok) and bits_equal(got_score, score)
+    if n >= 1000:
+        assert ok.any() and not ok.all()
