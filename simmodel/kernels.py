@@ -298,3 +298,35 @@ def fund_block_scores(log_productivity, floor, firm, tte_years, revenue, keys32,
             u = np.float32(h >> np.uint64(8)) * np.float32(2.0 ** -24)
             score[j, b] = lp + np.float64(u) if e else -np.inf
     return block[:nb], score, ok
+
+
+# --------------------------------------------------------------------------- the government's pools
+
+@compiled
+def split_pool(rows, flags, bit, base):  # pragma: no cover - compiled
+    """A pool's firms (``rows``, with their base scores ``base``) split by one bit of their sector's
+    flags (``flags``, a byte per firm): (mask over the pool, rows, base scores) of the firms with the
+    bit set, then of the others, each in pool order."""
+    n = rows.size
+    mask = np.empty(n, np.bool_)
+    n_set = 0
+    for j in range(n):
+        m = (flags[rows[j]] >> bit) & 1 == 1
+        mask[j] = m
+        n_set += m
+    set_rows = np.empty(n_set, rows.dtype)
+    set_base = np.empty(n_set, base.dtype)
+    other_rows = np.empty(n - n_set, rows.dtype)
+    other_base = np.empty(n - n_set, base.dtype)
+    a = 0
+    b = 0
+    for j in range(n):
+        if mask[j]:
+            set_rows[a] = rows[j]
+            set_base[a] = base[j]
+            a += 1
+        else:
+            other_rows[b] = rows[j]
+            other_base[b] = base[j]
+            b += 1
+    return (mask, set_rows, set_base), (~mask, other_rows, other_base)

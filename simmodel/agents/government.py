@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 import mesa
 import numpy as np
 
+from simmodel import kernels
 from simmodel.agents.cities import City
 from simmodel.agents.firms import ORIGIN_ATTRACTED, FirmStage, Firms, GrowthContext, choose_top, stage_mask
 from simmodel.agents.funds import FundCommitment
@@ -117,24 +118,27 @@ def emerging_productivity(firms: Firms, emerging: np.ndarray) -> float:
     return float(f.log_productivity[m].mean()) if m.any() else 0.0
 
 
+_FUTURE_BIT = 1  # of the sector flags: the firm's sector is a future industry (see Government._sector_flags)
+
+
 class Pool:
     """The eligible firms of a named pool in one decision round (``idx``: rows, ascending), with
     what the round's selections from it read, gathered at the first and kept for the others (three
     programmes draw from the high-tech pool): the base scores of its firms and their split into
     future-industry firms and the rest (art. 8's reserved share)."""
 
-    __slots__ = ("_is_future", "_parts", "_scored", "idx")
+    __slots__ = ("_flags", "_parts", "_scored", "idx")
 
-    def __init__(self, idx: np.ndarray, is_future: Callable[[np.ndarray], np.ndarray]):
+    def __init__(self, idx: np.ndarray, flags: np.ndarray):
         self.idx = idx
-        self._is_future = is_future  # which of the given rows are future-industry firms
+        self._flags = flags  # the round's sector flags, a byte per firm (see Government._sector_flags)
         self._scored: tuple[np.ndarray, np.ndarray] | None = None  # (the round's base scores, the pool's)
         self._parts: tuple | None = None
 
     @classmethod
     def empty(cls) -> Pool:
         """A pool with no firm (a selection that chooses no one)."""
-        return cls(np.zeros(0, np.intp), lambda rows: np.zeros(rows.size, bool))
+        return cls(np.zeros(0, np.intp), np.zeros(0, np.uint8))
 
     def base_scores(self, base_score: np.ndarray) -> np.ndarray:
         """The pool's firms' scores in ``base_score`` (by firm row), gathered once."""
@@ -148,9 +152,7 @@ class Pool:
         rest)."""
         base = self.base_scores(base_score)
         if self._parts is None:
-            future = self._is_future(self.idx)
-            masks = (future, ~future)
-            self._parts = tuple((m, self.idx[m], base[m]) for m in masks)
+            self._parts = kernels.split_pool(self.idx, self._flags, _FUTURE_BIT, base)
         return self._parts
 
 
@@ -190,8 +192,7 @@ class Government(mesa.Agent):
         if key not in self._pool_cache:
             self._pool_cache = {k: v for k, v in self._pool_cache.items() if k[0] == key[0]}
             flags = self._sector_flags(firms, q)
-            self._pool_cache[key] = Pool(np.flatnonzero(self._pool(name, firms, q)),
-                                         lambda rows: ((flags[rows] >> np.uint8(1)) & np.uint8(1)).view(np.bool_))
+            self._pool_cache[key] = Pool(np.flatnonzero(self._pool(name, firms, q)), flags)
         return self._pool_cache[key]
 
     def _round(self, firms: Firms, q: int) -> tuple:
@@ -207,7 +208,7 @@ class Government(mesa.Agent):
         key = self._round(firms, q)
         if self._flags_key != key:
             s = self.sectors
-            table = (s.emerging.astype(np.uint8) | (s.is_future.astype(np.uint8) << 1)
+            table = (s.emerging.astype(np.uint8) | (s.is_future.astype(np.uint8) << _FUTURE_BIT)
                      | (self.pilot_zone.any(axis=0).astype(np.uint8) << 2))
             self._flags = table[firms.sector]
             self._flags_key = key

@@ -308,3 +308,15 @@ def test_fund_block_scores_are_the_masked_keyed_scores(n, short):
     assert bits_equal(got_block, block) and bits_equal(got_ok, ok) and bits_equal(got_score, score)
     if n >= 1000:
         assert ok.any() and not ok.all()
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_split_pool_is_the_masked_split(n):
+    rng = np.random.default_rng(16)
+    flags = rng.integers(0, 8, 2 * n + 1).astype(np.uint8)
+    rows = np.sort(rng.choice(2 * n + 1, n, replace=False)).astype(np.intp)
+    base = rng.normal(0.0, 1.0, n)
+    future = ((flags[rows] >> np.uint8(1)) & np.uint8(1)).view(np.bool_)
+    got = kernels.split_pool(rows, flags, 1, base)
+    for (mask, r, b), m in zip(got, (future, ~future)):
+        assert bits_equal(mask, m) and bits_equal(r, rows[m]) and bits_equal(b, base[m])
