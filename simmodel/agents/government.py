@@ -118,7 +118,7 @@ def emerging_productivity(firms: Firms, emerging: np.ndarray) -> float:
     return float(f.log_productivity[m].mean()) if m.any() else 0.0
 
 
-_FUTURE_BIT = 1  # of the sector flags: the firm's sector is a future industry (see Government._sector_flags)
+FUTURE_BIT = 1  # of the sector flags: the firm's sector is a future industry (see Government._sector_flags)
 
 
 class Pool:
@@ -152,7 +152,7 @@ class Pool:
         rest)."""
         base = self.base_scores(base_score)
         if self._parts is None:
-            self._parts = kernels.split_pool(self.idx, self._flags, _FUTURE_BIT, base)
+            self._parts = kernels.split_pool(self.idx, self._flags, FUTURE_BIT, base)
         return self._parts
 
 
@@ -208,7 +208,7 @@ class Government(mesa.Agent):
         key = self._round(firms, q)
         if self._flags_key != key:
             s = self.sectors
-            table = (s.emerging.astype(np.uint8) | (s.is_future.astype(np.uint8) << _FUTURE_BIT)
+            table = (s.emerging.astype(np.uint8) | (s.is_future.astype(np.uint8) << FUTURE_BIT)
                      | (self.pilot_zone.any(axis=0).astype(np.uint8) << 2))
             self._flags = table[firms.sector]
             self._flags_key = key

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from simmodel.agents.firms import FirmStage, Firms, choose_top, stage_mask
-from simmodel.agents.government import Government, Pool, stochastic_round_all
+from simmodel.agents.government import FUTURE_BIT, Government, Pool, stochastic_round_all
 
 
 @pytest.fixture()
@@ -52,7 +52,7 @@ def test_recipients_come_from_the_pool_with_the_future_share(government, inputs)
     fut, other = int(np.flatnonzero(s.is_future)[0]), int(np.flatnonzero(~s.is_future & ~s.emerging)[0])
     f = firms_in([fut] * 5 + [other] * 20)
     rows = np.arange(2, 25)  # firms 0 and 1 are not eligible
-    pool = Pool(rows, lambda r: s.is_future[f.sector[r]])
+    pool = Pool(rows, s.is_future[f.sector].astype(np.uint8) << FUTURE_BIT)  # the sector flags: future industry
     score = np.zeros(f.n)
     score[[2, 10, 11, 12]] = 5.0  # the best: one future firm, three others
     chosen = government.select_recipients(pool, 4, np.zeros(rows.size), 0.5, f, score)
@@ -92,7 +92,7 @@ def test_a_pool_reused_by_several_selections_chooses_as_each_would_alone(governm
         n = int(rng.integers(20, 3000))
         f = firms_in(np.where(rng.random(n) < rng.uniform(0.02, 0.6), rng.choice(fut_sectors, n), rng.choice(other, n)).tolist())
         rows = np.sort(rng.choice(n, size=int(rng.integers(1, n)), replace=False))
-        pool = Pool(rows, lambda r, f=f: s.is_future[f.sector[r]])
+        pool = Pool(rows, s.is_future[f.sector].astype(np.uint8) << FUTURE_BIT)
         for round_ in range(2):
             base = rng.normal(size=n)
             for _ in range(4):
