@@ -100,12 +100,18 @@ def rd_intensity_pct(firm_rd_cny_100m: float, other_rd_cny_100m: float, gdp: flo
     return 100.0 * (firm_rd_cny_100m + other_rd_cny_100m) / gdp
 
 
+def firm_counts(firms: Firms, scale: float) -> dict[str, float]:
+    """Firms alive (``n_firms``), above size (``n_above_size_firms``) and at each ladder stage
+    (``n_<stage>``), province units, from one compiled pass over the firms."""
+    by_stage, n_alive, n_above = kernels.firm_counts(firms.alive, firms.stage, firms.revenue, len(FirmStage),
+                                                     ABOVE_SIZE_REVENUE_CNY_100M)
+    return {"n_firms": n_alive / scale, "n_above_size_firms": n_above / scale,
+            **{f"n_{st.name.lower()}": int(by_stage[int(st)]) / scale for st in FirmStage}}
+
+
 def stage_counts(firms: Firms, scale: float) -> dict[str, float]:
     """Firms alive at each ladder stage (province units)."""
-    # a byte comparison per stage over every firm, not a gather of the alive ones and a bincount
-    # (which widens the stages to 8 bytes and counts one by one): 7.4 -> 4.3 ms a 1:1 replicate
-    stage = np.where(firms.alive, firms.stage, np.int8(-1))
-    return {f"n_{st.name.lower()}": np.count_nonzero(stage == np.int8(st)) / scale for st in FirmStage}
+    return {k: v for k, v in firm_counts(firms, scale).items() if k not in ("n_firms", "n_above_size_firms")}
 
 
 @dataclass(frozen=True)

@@ -330,3 +330,30 @@ def split_pool(rows, flags, bit, base):  # pragma: no cover - compiled
             other_base[b] = base[j]
             b += 1
     return (mask, set_rows, set_base), (~mask, other_rows, other_base)
+
+
+# --------------------------------------------------------------------------- the yearly record
+
+@compiled
+def firm_counts(alive, stage, revenue, n_stages, above_size):  # pragma: no cover - compiled
+    """The alive firms: how many at each ladder stage (``stage`` in [0, n_stages)), in all, and with
+    revenue at least ``above_size`` (CNY 100 m per yr)."""
+    by_stage = np.zeros(n_stages, np.int64)
+    n_alive = 0
+    n_above = 0
+    for i in range(alive.size):
+        if alive[i]:
+            n_alive += 1
+            by_stage[stage[i]] += 1
+            n_above += revenue[i] >= above_size
+    return by_stage, n_alive, n_above
+
+
+@compiled
+def alive_rd_spending(rd_intensity, revenue, grant_rd, additionality, alive):  # pragma: no cover - compiled
+    """Each firm's R&D spending (own plus what grants induce, CNY 100 m per yr) times its alive flag
+    (+0.0 for the dead): the terms of the province's firm R&D, which numpy then sums pairwise."""
+    out = np.empty(alive.size, np.float64)
+    for i in range(alive.size):
+        out[i] = (rd_intensity[i] * revenue[i] + additionality * grant_rd[i]) * np.float64(alive[i])
+    return out

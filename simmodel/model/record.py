@@ -55,11 +55,12 @@ def year_record(year: int, *, base_year: int, years: Sequence[int], agg: ind.Sec
         "future_industry_revenue_cny_100m": fut,
         "rd_intensity_pct": ind.rd_intensity_pct(firm_rd_cny_100m, other_rd, gdp),
         "firm_rd_cny_100m": firm_rd_cny_100m,
-        "n_firms": float(firms.alive.sum() / scale),
-        "n_above_size_firms": float(firms.above_size.sum() / scale),
-        "n_talents_active": n_talents_active / scale,
     }
-    rec.update(ind.stage_counts(firms, scale))
+    counts = ind.firm_counts(firms, scale)
+    rec["n_firms"] = counts.pop("n_firms")
+    rec["n_above_size_firms"] = counts.pop("n_above_size_firms")
+    rec["n_talents_active"] = n_talents_active / scale
+    rec.update(counts)  # the stages'
     # flows of the year; the base year has none simulated
     rec.update(flows if years_since else {k: float("nan") for k in flows})
     yi = year - years[0]

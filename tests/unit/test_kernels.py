@@ -320,3 +320,16 @@ def test_split_pool_is_the_masked_split(n):
     got = kernels.split_pool(rows, flags, 1, base)
     for (mask, r, b), m in zip(got, (future, ~future)):
         assert bits_equal(mask, m) and bits_equal(r, rows[m]) and bits_equal(b, base[m])
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_firm_counts_and_rd_terms_are_numpys(n):
+    a = firm_arrays(n, 17)
+    by_stage, n_alive, n_above = kernels.firm_counts(a["alive"], a["stage"], a["revenue"], 6, 0.2)
+    stage = np.where(a["alive"], a["stage"], np.int8(-1))
+    assert [int(c) for c in by_stage] == [np.count_nonzero(stage == s) for s in range(6)]
+    assert n_alive == a["alive"].sum() and n_above == (a["alive"] & (a["revenue"] >= 0.2)).sum()
+
+    want = (a["rd_intensity"] * a["revenue"] + 0.6 * a["grant_rd"]) * a["alive"]
+    got = kernels.alive_rd_spending(a["rd_intensity"], a["revenue"], a["grant_rd"], 0.6, a["alive"])
+    assert bits_equal(got, want) and got.sum() == want.sum()
