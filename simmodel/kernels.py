@@ -89,25 +89,37 @@ def grow_revenue(revenue, growth, alive, sector, land_mu, industry_sector, land_
 @compiled
 def sector_revenue_sums(alive, revenue, sector, n_sectors, above_size):  # pragma: no cover - compiled
     """Revenue of the alive firms by sector, all and above size (CNY 100 m per yr, population units),
-    added in row order as ``np.bincount`` adds its weights. The base-year firms are stored sector by
-    sector, so consecutive rows mostly add to one bin: bincount then waits on its own store before
-    each addition, where this loop's additions depend only on the adder."""
+    added in row order as ``np.bincount`` adds its weights, dead firms and those below size adding
+    +0.0 as they did to numpy's (revenue times the mask).
+
+    The base-year firms are stored sector by sector, so consecutive rows mostly add to one bin:
+    bincount then waits on its own store before each addition. Here a run of rows of one sector adds
+    into registers, loaded from the bins at its start and stored at its end: the same additions in
+    the same order, so the same sums, bit for bit. Without branches on the firm's data (a dead or
+    small firm adds +0.0) this took 0.28 against 0.64 ms on the 211 482 slots at the end of a 1:1
+    replicate."""
     revenue_all = np.zeros(n_sectors)
     revenue_above = np.zeros(n_sectors)
+    if alive.size == 0:
+        return revenue_all, revenue_above
+    cur = sector[0]
+    run_all = 0.0
+    run_above = 0.0
     for i in range(alive.size):
-        if alive[i]:
-            r = revenue[i]
-            s = sector[i]
-            revenue_all[s] += r
-            if r >= above_size:
-                revenue_above[s] += r
+        s = sector[i]
+        if s != cur:
+            revenue_all[cur] = run_all
+            revenue_above[cur] = run_above
+            cur = s
+            run_all = revenue_all[s]
+            run_above = revenue_above[s]
+        r = revenue[i] * alive[i]
+        run_all += r
+        run_above += r * (r >= above_size)
+    revenue_all[cur] = run_all
+    revenue_above[cur] = run_above
     return revenue_all, revenue_above
 
-
-
-# --------------------------------------------------------------------------- the firms' yearly rates
-# (simmodel.agents.firms and simmodel.model.stages.rates): numpy keeps the logarithms and exponentials
-# of whole arrays, these loops do the arithmetic between them in one pass each.
 
 @compiled
 def expected_growth(sector, logr, age_q, equity, revenue, designated, boost_until_q, boost, q, sector_base,

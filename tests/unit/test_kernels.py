@@ -84,8 +84,11 @@ def test_growth_and_land_requests_are_numpys(n, seed):
 
 
 @pytest.mark.parametrize("n", SIZES)
-def test_sector_sums_are_bincounts_in_row_order(n):
+@pytest.mark.parametrize("tail", [False, True])
+def test_sector_sums_are_bincounts_in_row_order(n, tail):
     a = firm_arrays(n, 3)
+    if tail:  # entrants appended in random sectors after the base year's sorted firms
+        a["sector"][n // 2:] = np.random.default_rng(4).integers(0, 9, n - n // 2)
     rev = a["revenue"] * a["alive"]
     every = np.bincount(a["sector"], weights=rev, minlength=9)
     rev *= rev >= 0.2
