@@ -26,10 +26,10 @@ over the block per fund, a partial ranking) would do better, perhaps 2-3x on the
 about 6 % of a 1:1 replicate and 10 % of a 10 000-firm one, against about 0.27 s a process to start
 Numba (docs/performance.md).
 
-Numba is not a dependency; to run this without touching the project's environment:
+Numba is a dependency since 4 December 2026 (simmodel/kernels.py, whose fund_block_scores compiles
+numpy's own block algorithm's scoring instead of this heap):
 
-    .venv/bin/pip install --target /tmp/nbpkgs --no-deps numba==0.68.1 "llvmlite>=0.50,<0.51"
-    PYTHONPATH=/tmp/nbpkgs .venv/bin/python benchmarks/experiments/numba_screen.py [--scale 0.0847] [--replicates 3]
+    .venv/bin/python benchmarks/experiments/numba_screen.py [--scale 0.0847] [--replicates 3]
 """
 
 from __future__ import annotations
