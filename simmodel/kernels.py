@@ -369,3 +369,36 @@ def alive_rd_spending(rd_intensity, revenue, grant_rd, additionality, alive):  #
     for i in range(alive.size):
         out[i] = (rd_intensity[i] * revenue[i] + additionality * grant_rd[i]) * np.float64(alive[i])
     return out
+
+
+@compiled
+def selection_base_score(log_productivity, mu, sd, weight, prospects, sector):  # pragma: no cover - compiled
+    """The government's selection score without noise: ``(1 - weight) * (log_productivity - mu) / sd
+    + weight * prospects[sector]``, operation by operation in numpy's order (subtract, multiply by
+    1 - weight, divide by sd; the prospect times weight added last)."""
+    out = np.empty(log_productivity.size, np.float64)
+    keep = 1.0 - weight
+    for i in range(out.size):
+        x = log_productivity[i] - mu
+        x *= keep
+        x /= sd
+        out[i] = x + prospects[sector[i]] * weight
+    return out
+
+
+@compiled
+def digital_weights(revenue, alive, sector, digital):  # pragma: no cover - compiled
+    """Revenue of the alive firms of digital sectors (``digital``, a flag per sector), +0.0 for the
+    others, as numpy's revenue times the mask: the compute vouchers' weights before they are summed."""
+    out = np.empty(revenue.size, np.float64)
+    for i in range(out.size):
+        out[i] = revenue[i] * np.float64(alive[i] & digital[sector[i]])
+    return out
+
+
+@compiled
+def add_shares(total_out, weights, amount, weights_sum):  # pragma: no cover - compiled
+    """``total_out += weights * amount / weights_sum`` (CNY 100 m per yr), each product and quotient
+    rounded as numpy's in-place steps round them."""
+    for i in range(total_out.size):
+        total_out[i] += (weights[i] * amount) / weights_sum

@@ -255,14 +255,8 @@ class Government(mesa.Agent):
             lp = f.log_productivity
             lp_alive = lp[f.alive]
             mu, sd = lp_alive.mean(), lp_alive.std() + 1e-12
-            # (1 - w) * (lp - mu) / sd + w * prospects[sector], operation by operation, in place
-            score = np.subtract(lp, mu)
-            score *= 1.0 - w
-            score /= sd
-            term = prospects[f.sector]
-            term *= w
-            score += term
-            self._score = score
+            # (1 - w) * (lp - mu) / sd + w * prospects[sector], operation by operation, in one compiled pass
+            self._score = kernels.selection_base_score(lp, float(mu), float(sd), w, prospects, f.sector)
             self._score_key = key
         return self._score
 
@@ -338,14 +332,12 @@ class Government(mesa.Agent):
         voucher = lv.compute_voucher_cny_100m_per_year
         if voucher > 0:
             digital = self.sectors.digital_core_share >= params.compute_voucher_min_digital_share
-            dig = f.alive & digital[f.sector]
-            if dig.any():
-                # grant_rd += voucher * scale * w / w.sum(), operation by operation, in place
-                w = f.revenue * dig
-                total = w.sum()
-                w *= voucher * scale
-                w /= total
-                f.grant_rd += w
+            # grant_rd += voucher * scale * w / w.sum(), operation by operation: the weights and the
+            # additions in compiled passes, the sum numpy's (pairwise)
+            w = kernels.digital_weights(f.revenue, f.alive, f.sector, digital)
+            total = w.sum()
+            if total > 0:
+                kernels.add_shares(f.grant_rd, w, voucher * scale, total)
                 self.book("compute_voucher_cny_100m_per_year", year, voucher)
 
     def fund_basic_research(self, year: int, levers: Levers, params: Params) -> None:

@@ -336,3 +336,35 @@ def test_firm_counts_and_rd_terms_are_numpys(n):
     want = (a["rd_intensity"] * a["revenue"] + 0.6 * a["grant_rd"]) * a["alive"]
     got = kernels.alive_rd_spending(a["rd_intensity"], a["revenue"], a["grant_rd"], 0.6, a["alive"])
     assert bits_equal(got, want) and got.sum() == want.sum()
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_selection_score_and_vouchers_are_numpys(n):
+    a = firm_arrays(n, 18)
+    rng = np.random.default_rng(19)
+    lp = rng.normal(0.0, 0.5, n)
+    prospects = rng.normal(0.0, 1.0, 9)
+    w = 0.35
+    mu, sd = (lp[a["alive"]].mean(), lp[a["alive"]].std() + 1e-12) if a["alive"].any() else (0.0, 1.0)
+    # Government.base_score before the kernel
+    want = np.subtract(lp, mu)
+    want *= 1.0 - w
+    want /= sd
+    term = prospects[a["sector"]]
+    term *= w
+    want += term
+    assert bits_equal(kernels.selection_base_score(lp, float(mu), float(sd), w, prospects, a["sector"]), want)
+
+    # Government.award_grants' compute vouchers before the kernels
+    digital = np.arange(9) % 2 == 0
+    weights = a["revenue"] * (a["alive"] & digital[a["sector"]])
+    got_weights = kernels.digital_weights(a["revenue"], a["alive"], a["sector"], digital)
+    assert bits_equal(got_weights, weights)
+    if n:
+        grant_rd = a["grant_rd"].copy()
+        total = weights.sum()
+        shares = weights * 3.7
+        shares /= total
+        want = grant_rd + shares
+        kernels.add_shares(grant_rd, got_weights, 3.7, total)
+        assert bits_equal(grant_rd, want)
