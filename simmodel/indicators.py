@@ -33,7 +33,8 @@ class SectorAggregates:
 
 
 def sector_aggregates(firms: Firms, n_sectors: int, va_ratio: np.ndarray, scale: float) -> SectorAggregates:
-    """Revenue and VA by sector for above-size firms and for all firms (one bincount each)."""
+    """Revenue and VA by sector for above-size firms and for all firms (one compiled pass that adds
+    as np.bincount would, see kernels.sector_revenue_sums)."""
     revenue_all, revenue_above = kernels.sector_revenue_sums(firms.alive, firms.revenue, firms.sector, n_sectors,
                                                              ABOVE_SIZE_REVENUE_CNY_100M)
     revenue_all /= scale

@@ -1,5 +1,7 @@
-"""Compiled loops (Numba) for the quarterly firm stages: each replaces several numpy passes over every
-firm with one, and gives bit for bit what those passes gave.
+"""Compiled loops (Numba) for the passes over the firms that numpy would make several of (the firm
+stages, the funds' screens, the government's pools and scores, the yearly record): each replaces
+them with one, and gives bit for bit what those passes gave. docs/extending.md lists which caller
+uses which loop.
 
 Why bit for bit holds, and what keeps it:
 - No logarithm or exponential is computed here: a compiled loop calls the C library's, whose last bit
@@ -13,9 +15,9 @@ Why bit for bit holds, and what keeps it:
 
 Numba is imported, and each loop compiled, at the loop's first call, not at import: a process that
 never runs the model (a memo, a plot, the CLI's help) does not pay for it. Compiled code is cached
-under ``__pycache__`` beside this file, so the compiler runs once per checkout (about 1.7 s for all
-of them); a process that runs the model still pays about 0.3 s to load them and 130 MB of resident
-memory, most of it Numba's LLVM library, whose pages processes share (``docs/performance.md``). Setting
+under ``__pycache__`` beside this file, so the compiler runs once per checkout (about 3 s for all
+of them); a process that runs the model still pays about 0.3 s to load them and 100-130 MB of
+resident memory, most of it Numba's LLVM library, whose pages processes share (``docs/performance.md``). Setting
 ``NUMBA_DISABLE_JIT=1`` runs the loops as plain Python (very slow, the same numbers), for a debugger.
 """
 
@@ -62,8 +64,8 @@ def grow_revenue(revenue, growth, alive, sector, land_mu, industry_sector, land_
                  above_size, slack):  # pragma: no cover - compiled
     """Writes ``revenue *= growth`` (growth = exp of the log points, float32) and returns the firms
     whose grown revenue needs more land than they hold: alive, above size, in an industrial sector,
-    needing (``revenue * land_per_revenue[sector] / plot_effect``, mu) more than ``land_mu * (1 +
-    slack)``. Returns (their rows, their need in mu, their revenue before growth), in row order."""
+    needing (``revenue * land_per_revenue[sector] / plot_effect``, mu: a higher plot ratio raises
+    output per mu, art. 21) more than ``land_mu * (1 + slack)``. Returns (their rows, their need in mu, their revenue before growth), in row order."""
     n = revenue.size
     req = np.empty(n, np.intp)
     need = np.empty(n, np.float64)

@@ -206,7 +206,6 @@ def compiled_screen(funds, cand, *, year, regime, keys, budgets, crowds, max_sin
     return out
 
 
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=0.0847)

@@ -48,11 +48,6 @@ class City(mesa.Agent):
         self.refused_mu += refused_mu
 
 
-def land_need_mu(va: np.ndarray, land_per_va: np.ndarray, plot_ratio_effect: float) -> np.ndarray:
-    """Land a firm needs for its VA (mu); a higher plot ratio raises output per mu (art. 21)."""
-    return va * land_per_va / plot_ratio_effect
-
-
 def plot_ratio_effect(multiplier: float, years_since_base: float, phase_in_years: float) -> float:
     """Share of the built stock on the new plot ratio grows linearly over the phase-in."""
     return 1.0 + (multiplier - 1.0) * min(1.0, max(years_since_base, 0.0) / phase_in_years)

@@ -294,6 +294,7 @@ def drop_held(funds: Sequence[Fund], cand: Candidates, pos: np.ndarray) -> tuple
     hit = firm[col] == held
     return np.repeat(np.arange(len(funds)), n_held)[hit], col[hit]
 
+
 def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRegime, keys: Sequence[int],
            budgets: Sequence[float], crowds: Sequence[float], max_single_share: float,
            params: Params) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -1,7 +1,9 @@
 """Keyed noise: uniforms that depend only on (a key, a firm row), so that a screen can draw for the
 few firms it ranks and still give every firm the draw it would have had among all of them, and two
 scenarios screen the same firm with the same draw (common random numbers). The funds' screens
-(simmodel.agents.funds.screen) draw their noise here."""
+(simmodel.agents.funds.screen) draw this noise: ``keyed_uniform`` states it, and
+simmodel.kernels.fund_block_scores computes the same hash inside its compiled pass (the tests check
+the one against the other)."""
 
 from __future__ import annotations
 
