@@ -314,6 +314,81 @@ def fund_block_scores(log_productivity, floor, firm, tte_years, revenue, keys32,
     return block[:nb], score, ok
 
 
+# --------------------------------------------------------------------------- the cities' land
+
+@compiled
+def serve_land(order, city, request_mu, priority, budget_mu, priority_share, max_passes):  # pragma: no cover - compiled
+    """The cities' allocation of land requests (simmodel.agents.cities.allocate_land) in the order
+    ``order`` (by city, then most efficient first: request_order): phase 1 serves priority requests
+    from each city's reserved share (``budget_mu * priority_share``, mu) while their running sum fits
+    it; phase 2 then passes, at most ``max_passes`` times, over the requests not served, each pass
+    serving those that fit what the city has left and whose running sum among the fitting ones fits
+    it too. Returns (granted, by request; mu used, by city).
+
+    The sums are numpy's: a city's running sum is the running sum over all requests in order (as
+    np.cumsum adds) less its value before the city's first request, and what a city has used adds
+    its granted requests in order from zero (as np.bincount adds its weights)."""
+    r = order.size
+    nc = budget_mu.size
+    c = np.empty(r, np.int64)
+    need = np.empty(r, np.float64)
+    pri = np.empty(r, np.bool_)
+    for j in range(r):
+        o = order[j]
+        c[j] = city[o]
+        need[j] = request_mu[o]
+        pri[j] = priority[o]
+    # the running sum before each city's first request (0 for the first city with one)
+    first = np.empty(nc, np.int64)
+    j = 0
+    for cc in range(nc):
+        while j < r and c[j] < cc:
+            j += 1
+        first[cc] = j
+    cs = np.empty(r, np.float64)
+    g = np.zeros(r, np.bool_)
+    total = 0.0
+    for j in range(r):
+        total += need[j] if pri[j] else 0.0
+        cs[j] = total
+    for j in range(r):
+        f0 = first[c[j]]
+        run = cs[j] - cs[f0 - 1] if f0 > 0 else cs[j]
+        g[j] = pri[j] and run <= budget_mu[c[j]] * priority_share
+    left = np.empty(nc, np.float64)
+    fits = np.empty(r, np.bool_)
+    new = np.empty(r, np.bool_)
+    for _ in range(max_passes):
+        used = np.zeros(nc, np.float64)
+        for j in range(r):
+            if g[j]:
+                used[c[j]] += need[j]
+        for cc in range(nc):
+            left[cc] = budget_mu[cc] - used[cc]
+        total = 0.0
+        for j in range(r):
+            fits[j] = (not g[j]) and need[j] <= left[c[j]]  # a request larger than what is left is skipped
+            total += need[j] if fits[j] else 0.0
+            cs[j] = total
+        any_new = False
+        for j in range(r):
+            f0 = first[c[j]]
+            run = cs[j] - cs[f0 - 1] if f0 > 0 else cs[j]
+            new[j] = fits[j] and run <= left[c[j]]
+            any_new |= new[j]
+        if not any_new:
+            break
+        for j in range(r):
+            g[j] |= new[j]
+    granted = np.zeros(r, np.bool_)
+    used = np.zeros(nc, np.float64)
+    for j in range(r):
+        granted[order[j]] = g[j]
+        if g[j]:
+            used[c[j]] += need[j]
+    return granted, used
+
+
 # --------------------------------------------------------------------------- the government's pools
 
 @compiled

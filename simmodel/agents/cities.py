@@ -12,6 +12,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
+from simmodel import kernels
 from simmodel.agents.firms import argsort_descending
 
 
@@ -53,15 +54,7 @@ def plot_ratio_effect(multiplier: float, years_since_base: float, phase_in_years
     return 1.0 + (multiplier - 1.0) * min(1.0, max(years_since_base, 0.0) / phase_in_years)
 
 
-_PASSES = 32  # bound on passes over refused requests; each is one vectorised sweep, most stop after 2-3
-
-
-def _grouped_cumsum(values: np.ndarray, groups: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """Cumulative sum of ``values`` restarting at each group: ``groups`` (sorted) is each value's group
-    and ``first`` each group's first position, as np.searchsorted(groups, every group) gives it."""
-    cs = np.cumsum(values)
-    # a group's sum starts after the last value of the groups before it (nothing before the first)
-    return cs - np.where(first > 0, cs[first - 1], 0.0)[groups]
+_PASSES = 32  # bound on passes over refused requests; each is one sweep over them, most stop after 2-3
 
 
 def request_order(city: np.ndarray, efficiency: np.ndarray, priority: np.ndarray, n_cities: int) -> np.ndarray:
@@ -89,28 +82,8 @@ def allocate_land(request_mu: np.ndarray, city: np.ndarray, priority: np.ndarray
     used = np.zeros(budget_mu.size)
     if r == 0:
         return granted, used
-    # One order serves both phases. Phase 1 sums only priority requests (the others add exactly
-    # 0.0), which keep their order within the city, so its sums are those of the priority requests alone.
+    # one sort (numpy's), then both phases in one compiled loop (simmodel.kernels.serve_land). One
+    # order serves both: phase 1 sums only priority requests (the others add exactly 0.0), which keep
+    # their order within the city, so its sums are those of the priority requests alone.
     order = request_order(city, efficiency, priority, budget_mu.size)
-    c_sorted = city[order]
-    first = np.searchsorted(c_sorted, np.arange(budget_mu.size))  # each city's first request
-    need_sorted = request_mu[order]
-    pri_sorted = priority[order]
-    # Phase 1: the reserved share, for priority requests only.
-    reserved = budget_mu * priority_share
-    need1 = np.where(pri_sorted, need_sorted, 0.0)
-    cs1 = _grouped_cumsum(need1, c_sorted, first)
-    g = pri_sorted & (cs1 <= reserved[c_sorted])
-    # Phase 2: what is left, for every request not yet served, most efficient first whatever its
-    # class. A request that does not fit is skipped, not a stop: passes repeat until nothing fits.
-    for _ in range(_PASSES):
-        left = budget_mu - np.bincount(c_sorted[g], weights=need_sorted[g], minlength=budget_mu.size)
-        fits = (~g) & (need_sorted <= left[c_sorted])  # a request larger than what is left is skipped
-        cs2 = _grouped_cumsum(np.where(fits, need_sorted, 0.0), c_sorted, first)
-        new = fits & (cs2 <= left[c_sorted])
-        if not new.any():
-            break
-        g |= new
-    granted[order] = g
-    used = np.bincount(c_sorted[g], weights=need_sorted[g], minlength=budget_mu.size)
-    return granted, used
+    return kernels.serve_land(order, city, request_mu, priority, budget_mu, priority_share, _PASSES)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simmodel.agents.cities import _grouped_cumsum, allocate_land, request_order
+from simmodel.agents.cities import allocate_land, request_order
 from simmodel.agents.government import EQUITY_LEVERS
 from simmodel.indicators import INDICATORS
 from simmodel.levers import FundRegime, Levers, Uncertainties, no_new_policy_values, specs
@@ -296,13 +296,6 @@ def test_request_order_is_lexsorts_order():
         eff = rng.normal(size=r) if trial % 2 else rng.integers(0, 4, r).astype(float)
         pri = rng.random(r) < 0.5
         np.testing.assert_array_equal(request_order(city, eff, pri, n_cities), np.lexsort((~pri, -eff, city)))
-
-
-def test_grouped_cumsum_restarts_at_each_city_with_cities_that_have_none():
-    c_sorted = np.array([1, 1, 3, 3, 3, 4])  # cities 0 and 2 have no request, nor does 5
-    values = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
-    first = np.searchsorted(c_sorted, np.arange(6))
-    np.testing.assert_array_equal(_grouped_cumsum(values, c_sorted, first), [1.0, 3.0, 4.0, 12.0, 28.0, 32.0])
 
 
 def _greedy(request: np.ndarray, budget: float) -> np.ndarray:
