@@ -389,6 +389,106 @@ def serve_land(order, city, request_mu, priority, budget_mu, priority_share, max
     return granted, used
 
 
+# --------------------------------------------------------------------------- a fund's holdings
+
+@compiled
+def fund_exits(h_firm, h_ticket, h_year_in, h_tte, year, wound_up, yearly_profit, sell_u, loss_exit_prob, alive,
+               revenue, revenue_year_start, equity, n_investors, penalty_until_q, revenue_kept,
+               penalty_q):  # pragma: no cover - compiled
+    """A fund's exits of the year (simmodel.agents.funds.Fund.exit_year) over its holdings (``h_*``:
+    firm rows, tickets in CNY 100 m, entry years, expected years to exit at entry). A holding is
+    matured when ``year`` less its entry year reaches its time to exit. ``wound_up``: the fund sells
+    everything. Otherwise it keeps what is neither matured nor of an exited firm, and, under
+    ``yearly_profit`` rules, sells a holding whose revenue fell over the year when its uniform
+    (``sell_u``, by holding) is below ``loss_exit_prob``. Each holding left takes its ticket out of
+    the firm's equity and one from its investors; an early exit (not matured, firm alive) multiplies
+    the firm's revenue by ``revenue_kept`` and sets its penalty_until_q to ``penalty_q``.
+
+    Returns the holdings kept (the four arrays) and the numbers of early exits, normal exits (matured,
+    firm alive) and write-offs (firm exited). A fund holds a firm at most once, so no firm is
+    touched twice and the order of the updates does not matter."""
+    n = h_firm.size
+    keep = np.empty(n, np.bool_)
+    n_keep = 0
+    n_early = 0
+    n_normal = 0
+    n_off = 0
+    for i in range(n):
+        fi = h_firm[i]
+        early = (year - h_year_in[i]) < h_tte[i]
+        a = alive[fi]
+        k = False
+        if not wound_up:
+            early = early and a
+            k = early
+            if yearly_profit and revenue[fi] < revenue_year_start[fi] and sell_u[i] < loss_exit_prob:
+                k = False
+        keep[i] = k
+        n_keep += k
+        if not k:
+            equity[fi] -= h_ticket[i]
+            n_investors[fi] -= 1
+            if early and a:
+                revenue[fi] *= revenue_kept
+                penalty_until_q[fi] = penalty_q
+                n_early += 1
+            elif a:
+                n_normal += 1
+            else:
+                n_off += 1
+    firm = np.empty(n_keep, h_firm.dtype)
+    ticket = np.empty(n_keep, h_ticket.dtype)
+    year_in = np.empty(n_keep, h_year_in.dtype)
+    tte = np.empty(n_keep, h_tte.dtype)
+    j = 0
+    for i in range(n):
+        if keep[i]:
+            firm[j] = h_firm[i]
+            ticket[j] = h_ticket[i]
+            year_in[j] = h_year_in[i]
+            tte[j] = h_tte[i]
+            j += 1
+    return firm, ticket, year_in, tte, n_early, n_normal, n_off
+
+
+@compiled
+def follow_on_rounds(h_firm, h_ticket, alive, revenue, revenue_year_start, equity, ticket_ratio,
+                     budget):  # pragma: no cover - compiled
+    """A fund's follow-on rounds (simmodel.agents.funds.Fund.follow_on): in the holdings whose firm
+    is alive and grew over the year (revenue over max(revenue_year_start, 1e-9) above 1), fastest
+    growth first (equal growth in holding order, as a stable sort ranks it), a round of
+    ``ticket_ratio`` times the first ticket while the running sum of the rounds stays within
+    ``budget`` (CNY 100 m). Adds each round to the firm's equity and the holding's ticket; returns the
+    rounds, in that order (the caller sums them as numpy does)."""
+    n = h_firm.size
+    grew = np.empty(n, np.intp)
+    minus_growth = np.empty(n, np.float64)
+    m = 0
+    for i in range(n):
+        fi = h_firm[i]
+        g = revenue[fi] / max(revenue_year_start[fi], 1e-9)
+        if alive[fi] and g > 1.0:
+            grew[m] = i
+            minus_growth[m] = -g
+            m += 1
+    order = np.argsort(minus_growth[:m], kind="mergesort")
+    tickets = np.empty(m, np.float64)
+    total = 0.0
+    taken = 0
+    for r in range(m):
+        t = ticket_ratio * h_ticket[grew[order[r]]]
+        total += t
+        if total > budget:  # the running sum does not fall: no later round fits either
+            break
+        tickets[r] = t
+        taken += 1
+    for r in range(taken):
+        i = grew[order[r]]
+        equity[h_firm[i]] += tickets[r]
+        h_ticket[i] += tickets[r]
+    return tickets[:taken]
+
+
 # --------------------------------------------------------------------------- the government's pools
 
 @compiled

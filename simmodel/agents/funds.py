@@ -161,28 +161,6 @@ class Fund(mesa.Agent):
             cache[self.kind] = out
         return out
 
-    def _release(self, keep: np.ndarray, firms: Firms, early: np.ndarray, params: Params, q: int) -> None:
-        """Remove holdings not in ``keep``; early exits cut the firm's capital and raise its hazard."""
-        gone = ~keep
-        if not gone.any():
-            return
-        f = self.h_firm[gone]
-        alive = firms.alive[f]
-        # a fund holds a firm at most once (eligible), so the rows are distinct and plain fancy
-        # indexing subtracts what np.subtract.at would, without its per-call overhead
-        firms.equity[f] -= self.h_ticket[gone]
-        firms.n_investors[f] -= 1
-        e = early[gone] & alive
-        if e.any():
-            fe = f[e]
-            firms.revenue[fe] *= 1.0 - params.fund_early_exit_revenue_cut
-            firms.penalty_until_q[fe] = q + int(round(4 * params.fund_early_exit_penalty_years))
-        self.n_exits_early += int(e.sum())
-        self.n_exits_normal += int((~early[gone] & alive).sum())
-        self.n_write_offs += int((~alive).sum())
-        for name in ("h_firm", "h_ticket", "h_year_in", "h_tte"):
-            setattr(self, name, getattr(self, name)[keep])
-
     def deploying(self, year: int, params: Params) -> bool:
         """Whether the fund invests new money in ``year`` (its first fund_deploy_years years)."""
         return self.vintage <= year < self.vintage + params.fund_deploy_years
@@ -196,21 +174,20 @@ class Fund(mesa.Agent):
         holding, in holding order). Early exits cut the firm's revenue and raise its exit hazard.
         Writes equity, n_investors, revenue and penalty_until_q of the firms it leaves."""
         end_year = self.vintage + self.life_years  # the fund is wound up at the start of this year
-        h = self.h_firm
-        if h.size == 0:  # nothing to exit (a fund in its first year): no calls on empty arrays
+        if self.h_firm.size == 0:  # nothing to exit (a fund in its first year): no calls on empty arrays
             return year < end_year
-        early = (year - self.h_year_in) < self.h_tte  # not matured
-        if year >= end_year:
-            self._release(np.zeros(h.size, bool), firms, early, params, q)
-            return False
-        alive = firms.alive[h]
-        early &= alive  # early exits are of firms still there; the exited ones are written off
-        keep = early.copy()  # neither matured nor exited
-        if regime == FundRegime.yearly_profit:
-            fell = firms.revenue[h] < firms.revenue_year_start[h]
-            keep &= ~(fell & (sell_u < params.fund_yearly_profit_loss_exit_prob))
-        self._release(keep, firms, early, params, q)
-        return True
+        # one compiled pass over the holdings (simmodel.kernels.fund_exits); the firm arrays are
+        # written in place
+        f, p = firms, params
+        (self.h_firm, self.h_ticket, self.h_year_in, self.h_tte, early, normal, off) = kernels.fund_exits(
+            self.h_firm, self.h_ticket, self.h_year_in, self.h_tte, year, year >= end_year,
+            regime == FundRegime.yearly_profit, sell_u, p.fund_yearly_profit_loss_exit_prob, f.alive, f.revenue,
+            f.revenue_year_start, f.equity, f.n_investors, f.penalty_until_q, 1.0 - p.fund_early_exit_revenue_cut,
+            q + int(round(4 * p.fund_early_exit_penalty_years)))
+        self.n_exits_early += early
+        self.n_exits_normal += normal
+        self.n_write_offs += off
+        return year < end_year
 
     def year_budget(self, regime: FundRegime, params: Params, scale: float) -> tuple[float, float]:
         """(budget, crowd-in ratio): the money the fund means to deploy this year (CNY 100 m,
@@ -243,20 +220,14 @@ class Fund(mesa.Agent):
         each a fraction of the first ticket, within ``budget``. Returns the money spent."""
         if budget <= 0 or self.h_firm.size == 0:
             return 0.0
-        f = self.h_firm
-        growth = firms.revenue[f] / np.maximum(firms.revenue_year_start[f], 1e-9)
-        grew = np.flatnonzero(firms.alive[f] & (growth > 1.0))
-        if grew.size == 0:
-            return 0.0
-        grew = grew[argsort_descending(growth[grew])]
-        tickets = params.fund_follow_on_ticket_ratio * self.h_ticket[grew]
-        take = np.cumsum(tickets) <= budget
-        rows, tickets = grew[take], tickets[take]
-        np.add.at(firms.equity, f[rows], tickets)
-        self.h_ticket[rows] += tickets
+        # the ranking and the rounds in one compiled pass (simmodel.kernels.follow_on_rounds), which
+        # writes the firms' equity and the holdings' tickets; the sum is numpy's
+        tickets = kernels.follow_on_rounds(self.h_firm, self.h_ticket, firms.alive, firms.revenue,
+                                           firms.revenue_year_start, firms.equity, params.fund_follow_on_ticket_ratio,
+                                           budget)
         spent = float(tickets.sum())
         self.deployed += spent
-        self.n_follow_ons += int(rows.size)
+        self.n_follow_ons += int(tickets.size)
         return spent
 
 

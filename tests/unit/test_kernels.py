@@ -426,3 +426,98 @@ def test_land_allocation_is_numpys(r, share):
         order = request_order(city, eff, priority, n_cities)
         one = kernels.serve_land(order, city, request, priority, budget, share, 1)
         assert bits_equal(one[0], _numpy_allocation(request, city, priority, eff, budget, share, passes=1)[0])
+
+
+# ------------------------------------------------------------------------------- a fund's holdings
+def _holdings(n_firms: int, n_held: int, seed: int):
+    rng = np.random.default_rng(seed)
+    firms = {
+        "alive": rng.random(n_firms) < 0.8,
+        "revenue": rng.lognormal(0.0, 1.0, n_firms),
+        "equity": rng.gamma(1.0, 1.0, n_firms),
+        "n_investors": rng.integers(1, 4, n_firms).astype(np.int16),
+        "penalty_until_q": np.full(n_firms, -1, np.int32),
+    }
+    start = firms["revenue"] * rng.choice([0.5, 1.0, 2.0], n_firms)  # grew, flat (exactly 1) or fell
+    # equal growth for some holdings: a stable sort ranks them by holding
+    start[rng.random(n_firms) < 0.2] = firms["revenue"][0] / 1.5
+    firms["revenue"][rng.random(n_firms) < 0.2] = firms["revenue"][0]
+    firms["revenue_year_start"] = start
+    held = {
+        "h_firm": rng.choice(n_firms, n_held, replace=False).astype(np.int64),
+        "h_ticket": rng.gamma(2.0, 0.1, n_held),
+        "h_year_in": rng.integers(2018, 2026, n_held).astype(np.int32),
+        "h_tte": rng.choice([2.0, 3.5, 5.0, 7.0], n_held),  # some mature exactly this year
+    }
+    return firms, held
+
+
+def _numpy_exits(firms, held, year, wound_up, yearly_profit, sell_u, prob, cut, penalty_q):
+    """simmodel.agents.funds.Fund.exit_year and _release as numpy ran them before fund_exits."""
+    h = held["h_firm"]
+    early = (year - held["h_year_in"]) < held["h_tte"]
+    if wound_up:
+        keep = np.zeros(h.size, bool)
+    else:
+        early &= firms["alive"][h]
+        keep = early.copy()
+        if yearly_profit:
+            fell = firms["revenue"][h] < firms["revenue_year_start"][h]
+            keep &= ~(fell & (sell_u < prob))
+    gone = ~keep
+    f = h[gone]
+    alive = firms["alive"][f]
+    firms["equity"][f] -= held["h_ticket"][gone]
+    firms["n_investors"][f] -= 1
+    e = early[gone] & alive
+    firms["revenue"][f[e]] *= 1.0 - cut
+    firms["penalty_until_q"][f[e]] = penalty_q
+    counts = (int(e.sum()), int((~early[gone] & alive).sum()), int((~alive).sum()))
+    return {k: v[keep] for k, v in held.items()}, counts
+
+
+@pytest.mark.parametrize("n_held", (0, 1, 9, 400))
+@pytest.mark.parametrize("wound_up,yearly_profit", [(False, False), (False, True), (True, False)])
+def test_fund_exits_are_numpys(n_held, wound_up, yearly_profit):
+    firms, held = _holdings(1000, n_held, n_held)
+    sell_u = np.random.default_rng(1).random(n_held)
+    want_firms = {k: v.copy() for k, v in firms.items()}
+    want_held, want_counts = _numpy_exits(want_firms, held, 2025, wound_up, yearly_profit, sell_u, 0.5, 0.3, 17)
+    *got_held, n_early, n_normal, n_off = kernels.fund_exits(
+        held["h_firm"], held["h_ticket"], held["h_year_in"], held["h_tte"], 2025, wound_up, yearly_profit, sell_u,
+        0.5, firms["alive"], firms["revenue"], firms["revenue_year_start"], firms["equity"], firms["n_investors"],
+        firms["penalty_until_q"], 1.0 - 0.3, 17)
+    assert (n_early, n_normal, n_off) == want_counts
+    for name, got in zip(("h_firm", "h_ticket", "h_year_in", "h_tte"), got_held, strict=True):
+        assert bits_equal(got, want_held[name]), name
+    for name, want in want_firms.items():
+        assert bits_equal(firms[name], want), name
+    if n_held == 400:  # every kind of exit happens (early ones only in forced sales and at the end)
+        assert want_counts[1] > 0 and want_counts[2] > 0 and (want_counts[0] > 0) == (wound_up or yearly_profit)
+
+
+@pytest.mark.parametrize("n_held", (0, 1, 9, 400))
+@pytest.mark.parametrize("budget", (0.0, 0.05, 1.0, 1e9))
+def test_follow_on_rounds_are_numpys(n_held, budget):
+    firms, held = _holdings(1000, n_held, n_held + 7)
+    ratio = 0.5
+    # the numpy code of Fund.follow_on before follow_on_rounds
+    want_equity, want_ticket = firms["equity"].copy(), held["h_ticket"].copy()
+    f = held["h_firm"]
+    growth = firms["revenue"][f] / np.maximum(firms["revenue_year_start"][f], 1e-9)
+    grew = np.flatnonzero(firms["alive"][f] & (growth > 1.0))
+    grew = grew[np.argsort(-growth[grew], kind="stable")]
+    tickets = ratio * want_ticket[grew]
+    if n_held == 400 and budget == 1.0:
+        budget = float(np.cumsum(tickets)[len(tickets) // 2])  # exactly a running sum: taken
+    if n_held == 400 and budget == 1e9:  # all taken, those with growth exactly 1 not among them
+        flat = firms["alive"][f] & (growth == 1.0)
+        assert flat.any() and not np.isin(np.flatnonzero(flat), grew).any()
+    take = np.cumsum(tickets) <= budget
+    rows, tickets = grew[take], tickets[take]
+    np.add.at(want_equity, f[rows], tickets)
+    want_ticket[rows] += tickets
+    got = kernels.follow_on_rounds(f, held["h_ticket"], firms["alive"], firms["revenue"], firms["revenue_year_start"],
+                                   firms["equity"], ratio, budget)
+    assert bits_equal(got, tickets)
+    assert bits_equal(firms["equity"], want_equity) and bits_equal(held["h_ticket"], want_ticket)
