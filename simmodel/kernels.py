@@ -1,7 +1,7 @@
 """Compiled loops (Numba) for the passes over the firms that numpy would make several of (the firm
-stages, the funds' screens, the government's pools and scores, the yearly record): each replaces
-them with one, and gives bit for bit what those passes gave. docs/extending.md lists which caller
-uses which loop.
+stages, the funds' screens and holdings, the government's pools and scores, the cities' land, the
+yearly record): each replaces them with one, and gives bit for bit what those passes gave.
+docs/extending.md lists which caller uses which loop.
 
 Why bit for bit holds, and what keeps it:
 - No logarithm or exponential is computed here: a compiled loop calls the C library's, whose last bit
