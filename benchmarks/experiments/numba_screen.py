@@ -21,10 +21,9 @@ set-up included) numpy 10.1 ms a replicate against 8.6 ms compiled (1.2x; the ke
 the partition of the candidates 2.9 ms, the rest the Python around it); at 1:1 (2 replicates)
 numpy 39.3 ms against 86.9 ms (0.5x: the deep screens sort blocks of 32 768 candidates and then all
 of them). numpy's screen, which ranks blocks above a floor without sorting the candidates, is
-already near what this simple compiled form does; a compiled form of its block algorithm (a pass
-over the block per fund, a partial ranking) would do better, perhaps 2-3x on the screen (not built):
-about 6 % of a 1:1 replicate and 10 % of a 10 000-firm one, against about 0.27 s a process to start
-Numba (docs/performance.md).
+already near what this simple compiled form does. A compiled form of its block algorithm (a pass
+over the block per fund, a partial ranking), guessed here to do better, was built later and was
+slower still (``numba_fund_picks.py``: numpy's sorts use vector instructions, Numba's do not).
 
 Numba is a dependency since 4 December 2026 (simmodel/kernels.py, whose fund_block_scores compiles
 numpy's own block algorithm's scoring instead of this heap):
