@@ -44,49 +44,56 @@ from _common import baseline, firms_at_scale_one, scale_for
 
 import simmodel.agents.funds as funds_mod
 from simmodel import kernels
-from simmodel.agents.firms import argsort_descending, top_positions
+from simmodel.agents.funds import rank_within_budget
 from simmodel.model import SimModel
 
 
 def numpy_picks(score, ok, base_ticket, budgets, caps, mean_ticket, min_ticket):
-    """The per-fund loop of screen as numpy runs it: per fund, (deals m, positions ranked, their
-    order, tickets, the refused score or NaN)."""
+    """The per-fund loop of screen as numpy runs it (``rank_within_budget``): per fund, (deals m,
+    their positions in rank order, tickets, the refused score or NaN)."""
     out = []
     for j in range(score.shape[0]):
-        s, budget, cap = score[j], budgets[j], caps[j]
-        n_ok = int(np.count_nonzero(ok[j]))
-        k = min(n_ok, math.ceil(2 * budget / min(mean_ticket, cap)) + 1) if n_ok else 0
-        for top in (top_positions(s, k), None):
-            order = top if top is not None else np.flatnonzero(ok[j])
-            ranked = argsort_descending(s[order], distinct_only=top is not None)
-            if ranked is None:
-                order = np.sort(top)
-                ranked = np.argsort(-s[order], kind="stable")
-            order = order[ranked]
-            tickets = np.minimum(np.maximum(base_ticket[order], min_ticket), cap)
-            m = int(np.searchsorted(np.cumsum(tickets), budget, side="right"))
-            if m < order.size or order.size == n_ok:
-                break
-        out.append((m, order[:m], tickets[:m], float(s[order[m]]) if m < order.size else math.nan))
+        order, tickets, refused = rank_within_budget(score[j], ok[j], base_ticket, budgets[j], caps[j], mean_ticket,
+                                                     min_ticket)
+        out.append((order.size, order, tickets, math.nan if refused is None else refused))
     return out
+
+
+@numba.njit(inline="always")
+def _outputs(g, nb):
+    """Each fund's ranked positions and tickets (a row each), deals taken, refused score; and the
+    buffers of one fund's scores and positions."""
+    return (np.empty((g, nb), np.intp), np.empty((g, nb), np.float64), np.zeros(g, np.int64), np.full(g, np.nan),
+            np.empty(nb, np.float64), np.empty(nb, np.intp))
+
+
+@numba.njit(inline="always")
+def _gather_ok(score, ok, j, vals, pos):
+    """Fund j's scores and positions where it may back the firm, in position order; returns how many."""
+    n_ok = 0
+    for b in range(score.shape[1]):
+        if ok[j, b]:
+            vals[n_ok] = score[j, b]
+            pos[n_ok] = b
+            n_ok += 1
+    return n_ok
+
+
+@numba.njit(inline="always")
+def _book(order, tickets, j, r, position, base_ticket, min_ticket, cap, total):
+    """Fund j's r-th ranked position and its ticket, clipped as numpy clips it; the new running sum."""
+    ticket = min(max(base_ticket[position], min_ticket), cap)
+    order[j, r] = position
+    tickets[j, r] = ticket
+    return total + ticket
 
 
 @numba.njit(cache=False, nogil=True)
 def select_picks(score, ok, base_ticket, budgets, caps, mean_ticket, min_ticket):  # pragma: no cover
     g, nb = score.shape
-    order = np.empty((g, nb), np.intp)
-    tickets = np.empty((g, nb), np.float64)
-    m_out = np.zeros(g, np.int64)
-    refused = np.full(g, np.nan)
-    vals = np.empty(nb, np.float64)
-    pos = np.empty(nb, np.intp)
+    order, tickets, m_out, refused, vals, pos = _outputs(g, nb)
     for j in range(g):
-        n_ok = 0
-        for b in range(nb):
-            if ok[j, b]:
-                vals[n_ok] = score[j, b]
-                pos[n_ok] = b
-                n_ok += 1
+        n_ok = _gather_ok(score, ok, j, vals, pos)
         if n_ok == 0:
             continue
         cap, budget = caps[j], budgets[j]
@@ -111,11 +118,7 @@ def select_picks(score, ok, base_ticket, budgets, caps, mean_ticket, min_ticket)
             total = 0.0
             m = ranked.size
             for r in range(ranked.size):
-                c = ranked[r]
-                tk = min(max(base_ticket[pos[c]], min_ticket), cap)
-                order[j, r] = pos[c]
-                tickets[j, r] = tk
-                total += tk
+                total = _book(order, tickets, j, r, pos[ranked[r]], base_ticket, min_ticket, cap, total)
                 if total > budget:
                     m = r
                     break
@@ -154,21 +157,11 @@ def _sift_down(heap, vals, j, size):  # pragma: no cover
 @numba.njit(cache=False, nogil=True)
 def heap_picks(score, ok, base_ticket, budgets, caps, mean_ticket, min_ticket):  # pragma: no cover
     g, nb = score.shape
-    order = np.empty((g, nb), np.intp)
-    tickets = np.empty((g, nb), np.float64)
-    m_out = np.zeros(g, np.int64)
-    refused = np.full(g, np.nan)
-    vals = np.empty(nb, np.float64)
-    pos = np.empty(nb, np.intp)
-    heap = np.empty(nb, np.intp)
+    order, tickets, m_out, refused, vals, pos = _outputs(g, nb)
+    heap = np.arange(nb)
     for j in range(g):
-        n_ok = 0
-        for b in range(nb):
-            if ok[j, b]:
-                vals[n_ok] = score[j, b]
-                pos[n_ok] = b
-                heap[n_ok] = n_ok
-                n_ok += 1
+        n_ok = _gather_ok(score, ok, j, vals, pos)
+        heap[:n_ok] = np.arange(n_ok)
         cap, budget = caps[j], budgets[j]
         size = n_ok
         for start in range((size - 2) // 2, -1, -1):
@@ -182,10 +175,7 @@ def heap_picks(score, ok, base_ticket, budgets, caps, mean_ticket, min_ticket): 
             if size > 0:
                 heap[0] = heap[size]
                 _sift_down(heap, vals, 0, size)
-            tk = min(max(base_ticket[pos[c]], min_ticket), cap)
-            order[j, r] = pos[c]
-            tickets[j, r] = tk
-            total += tk
+            total = _book(order, tickets, j, r, pos[c], base_ticket, min_ticket, cap, total)
             if total > budget:
                 m = r
                 refused[j] = vals[c]

@@ -266,6 +266,38 @@ def drop_held(funds: Sequence[Fund], cand: Candidates, pos: np.ndarray) -> tuple
     return np.repeat(np.arange(len(funds)), n_held)[hit], col[hit]
 
 
+def rank_within_budget(score: np.ndarray, ok: np.ndarray, base_ticket: np.ndarray, budget: float, cap: float,
+                       mean_ticket: float, min_ticket: float) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """One fund's deals in a screening round: the positions it may back (``ok``) best ``score``
+    first, equal scores by position, each with its ticket (``base_ticket``, CNY 100 m, clipped to
+    [``min_ticket``, ``cap``]), taken until the next would carry their running sum past ``budget``.
+    ``score`` is minus infinity where ``ok`` is False. Returns (the deals' positions in rank order,
+    their tickets, the score of the first position refused, None when every position it may back
+    fits the budget).
+
+    Only about twice the deals the budget buys at ``mean_ticket`` are ranked, all of them if those do
+    not spend it: the k highest scores by a partition, then sorted (numpy's sorts and partitions use
+    vector instructions; a compiled loop was slower, benchmarks/experiments/numba_fund_picks.py)."""
+    n_ok = int(np.count_nonzero(ok))
+    k = min(n_ok, math.ceil(2 * budget / min(mean_ticket, cap)) + 1) if n_ok else 0
+    for top in (top_positions(score, k), None):
+        order = top if top is not None else np.flatnonzero(ok)
+        # the ranked ones are in no particular order: where scores are equal, the stable sort
+        # in firm order ranks them by firm row, as a sort of all would
+        ranked = argsort_descending(score[order], distinct_only=top is not None)
+        if ranked is None:
+            order = np.sort(top)
+            ranked = np.argsort(-score[order], kind="stable")
+        order = order[ranked]
+        # np.clip's arithmetic (a maximum, then a minimum) without its overhead on small arrays
+        tickets = np.minimum(np.maximum(base_ticket[order], min_ticket), cap)
+        m = int(np.searchsorted(np.cumsum(tickets), budget, side="right"))
+        if m < order.size or order.size == n_ok:
+            break
+    refused = float(score[order[m]]) if m < order.size else None
+    return order[:m], tickets[:m], refused
+
+
 def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRegime, keys: Sequence[int],
            budgets: Sequence[float], crowds: Sequence[float], max_single_share: float,
            params: Params) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -314,36 +346,19 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
         mean_ticket = max(float(base_ticket.mean()) if block.size else 0.0, p.fund_min_ticket_cny_100m)
         again = list(rest)
         for j, i in enumerate(group):
-            fd, budget, s = funds[i], budgets[i], score[j]
+            fd, budget = funds[i], budgets[i]
             cap = max(max_single_share * fd.size_cny_100m * (1.0 + crowds[i]), p.fund_min_ticket_cny_100m)
-            n_ok = int(np.count_nonzero(ok[j]))
-            # rank only about twice the deals the budget buys at the mean ticket; all of them if
-            # those do not spend it
-            k = min(n_ok, int(math.ceil(2 * budget / min(mean_ticket, cap))) + 1) if n_ok else 0
-            for top in (top_positions(s, k), None):
-                order = top if top is not None else np.flatnonzero(ok[j])
-                # the ranked ones are in no particular order: where scores are equal, the stable sort
-                # in firm order ranks them by firm row, as a sort of all would
-                ranked = argsort_descending(s[order], distinct_only=top is not None)
-                if ranked is None:
-                    order = np.sort(top)
-                    ranked = np.argsort(-s[order], kind="stable")
-                order = order[ranked]
-                # np.clip's arithmetic (a maximum, then a minimum) without its overhead on small arrays
-                tickets = np.minimum(np.maximum(base_ticket[order], p.fund_min_ticket_cny_100m), cap)
-                m = int(np.searchsorted(np.cumsum(tickets), budget, side="right"))
-                if m < order.size or order.size == n_ok:
-                    break
-            if m < order.size:
-                refused = float(s[order[m]])
+            order, tickets, refused = rank_within_budget(score[j], ok[j], base_ticket, budget, cap, mean_ticket,
+                                                         p.fund_min_ticket_cny_100m)
+            if refused is not None:
                 exact = fl == -math.inf or refused >= fl + 1.0
                 floor[i] = refused - 1.0  # every firm that could score above the refused deal
             else:  # every candidate of the block it may back fits the budget: all candidates
                 exact = fl == -math.inf
                 floor[i] = -math.inf
             if exact:
-                rows = block[order[:m]]
-                out[i] = (cand.firm[rows], tickets[:m], cand.tte_years[rows].astype(np.float64))
+                rows = block[order]
+                out[i] = (cand.firm[rows], tickets, cand.tte_years[rows].astype(np.float64))
             else:
                 again.append(i)
         todo = np.array(again, dtype=np.intp)
