@@ -345,7 +345,7 @@ def serve_land(order, city, request_mu, priority, budget_mu, priority_share, max
         c[j] = city[o]
         need[j] = request_mu[o]
         pri[j] = priority[o]
-    # the running sum before each city's first request (0 for the first city with one)
+    # each city's first request in the order (np.searchsorted of the city codes)
     first = np.empty(nc, np.int64)
     j = 0
     for cc in range(nc):
@@ -480,19 +480,21 @@ def follow_on_rounds(h_firm, h_ticket, alive, revenue, revenue_year_start, equit
             m += 1
     order = np.argsort(minus_growth[:m], kind="mergesort")
     tickets = np.empty(m, np.float64)
+    rows = np.empty(m, np.intp)
     total = 0.0
     taken = 0
     for r in range(m):
+        # every round whose running sum is within the budget, as numpy's mask of the cumsum takes
+        # them (with rounds of at least zero, the first that breaks it ends the rounds)
         t = ticket_ratio * h_ticket[grew[order[r]]]
         total += t
-        if total > budget:  # the running sum does not fall: no later round fits either
-            break
-        tickets[r] = t
-        taken += 1
+        if total <= budget:
+            rows[taken] = grew[order[r]]
+            tickets[taken] = t
+            taken += 1
     for r in range(taken):
-        i = grew[order[r]]
-        equity[h_firm[i]] += tickets[r]
-        h_ticket[i] += tickets[r]
+        equity[h_firm[rows[r]]] += tickets[r]
+        h_ticket[rows[r]] += tickets[r]
     return tickets[:taken]
 
 
