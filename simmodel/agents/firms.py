@@ -180,6 +180,16 @@ def stage_mask(stage: np.ndarray, *stages: FirmStage) -> np.ndarray:
 _THRESHOLD_SAMPLE = 1024
 
 
+def _sampled_threshold(x: np.ndarray, k: int) -> float:
+    """A value that about 2k of ``x`` reach: a high quantile of a strided sample of ``x`` (its
+    ``_THRESHOLD_SAMPLE``-th part), for a caller that then works on those that reach it only."""
+    n = x.size
+    sample = x[:: n // _THRESHOLD_SAMPLE]
+    m = sample.size
+    above = min(m - 1, 2 * k * m // n + 8)  # sample values above the threshold: about twice k's share
+    return np.partition(sample, m - 1 - above)[m - 1 - above]
+
+
 def top_positions(score: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k highest scores, in no particular order; O(len(score)).
 
@@ -194,14 +204,23 @@ def top_positions(score: np.ndarray, k: int) -> np.ndarray:
     if k >= n:
         return np.arange(n)
     if n >= 8 * _THRESHOLD_SAMPLE and 16 * k < n:
-        sample = score[:: n // _THRESHOLD_SAMPLE]
-        m = sample.size
-        above = min(m - 1, 2 * k * m // n + 8)  # sample scores above the threshold: about twice k's share
-        threshold = np.partition(sample, m - 1 - above)[m - 1 - above]
-        cand = np.flatnonzero(score >= threshold)
+        cand = np.flatnonzero(score >= _sampled_threshold(score, k))
         if cand.size >= k:
             return cand[np.argpartition(score[cand], cand.size - k)[cand.size - k:]]
     return np.argpartition(-score, k - 1)[:k]
+
+
+def nth_highest(x: np.ndarray, n: int) -> float:
+    """The ``n``-th highest value of ``x`` (1 <= n <= x.size, no NaN), exactly
+    ``np.partition(x, x.size - n)[x.size - n]``: when n values reach a threshold (top_positions'),
+    the n highest are all among those that do, so only those are partitioned (the floor of a fund
+    kind's 70 000 candidates at 1:1 in 83 against 410 us)."""
+    size = x.size
+    if size >= 8 * _THRESHOLD_SAMPLE and 4 * n < size:
+        top = x[x >= _sampled_threshold(x, n)]
+        if top.size >= n:
+            return float(np.partition(top, top.size - n)[top.size - n])
+    return float(np.partition(x, size - n)[size - n])
 
 
 def argsort_descending(x: np.ndarray, distinct_only: bool = False) -> np.ndarray | None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from simmodel import kernels
 from simmodel.agents.firms import (ABOVE_SIZE_REVENUE_CNY_100M, LADDER_RANK, FirmStage, Firms, argsort_descending,
-                                   top_positions)
+                                   nth_highest, top_positions)
 from simmodel.agents.noise import string_key
 from simmodel.levers import FundRegime
 from simmodel.params import Params
@@ -60,8 +60,7 @@ class Candidates:
         if n >= self.firm.size:
             return -math.inf
         if n not in self._floors:
-            lp = self.log_productivity
-            self._floors[n] = float(np.partition(lp, lp.size - n)[lp.size - n])
+            self._floors[n] = nth_highest(self.log_productivity, n)
         return self._floors[n]
 
     def approx_count_above(self, floors: np.ndarray) -> np.ndarray:

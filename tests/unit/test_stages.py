@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from simmodel.agents.firms import (FirmStage, Firms, GrowthContext, argsort_descending, categorical, choose_top,
-                                   top_positions)
+                                   nth_highest, top_positions)
 from simmodel.levers import Levers
 from simmodel.model.stages.ai_plus import adopt_ai_plus
 from simmodel.model.stages.exit import exit_firms
@@ -49,6 +49,31 @@ def test_top_positions_falls_back_when_the_sample_misleads():
     assert (score >= np.sort(sample)[-114]).sum() < k  # the threshold the sample gives leaves too few
     got = top_positions(score, k)
     assert set(got.tolist()) == set(np.argsort(-score)[:k].tolist())
+
+
+@pytest.mark.parametrize("n, k", [(1, 1), (2048, 2048), (6000, 2048), (30_000, 2048), (70_000, 2048), (70_000, 17_499),
+                                  (70_000, 1), (200_000, 5000)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nth_highest_is_the_partition(n, k, dtype):
+    """The same value as a partition of the whole array, on sizes that take the sampled threshold
+    (30 000 and up with k a quarter of n or less) and sizes that do not, and on data with many ties."""
+    rng = np.random.default_rng(n + k)
+    for x in ((rng.normal(0.0, 0.3, n) + rng.random(n)).astype(dtype), rng.integers(0, 40, n).astype(dtype)):
+        want = np.partition(x, n - k)[n - k]
+        got = nth_highest(x, k)
+        assert got == want and isinstance(got, float)
+
+
+def test_nth_highest_falls_back_when_the_sample_misleads():
+    """The sampled positions hold the highest values: too few reach the sample's threshold, and the
+    whole array is partitioned instead (the same value)."""
+    n, k = 40_000, 3000
+    step = n // 1024
+    x = np.random.default_rng(2).random(n)
+    x[::step] += 10.0
+    x[1::step] += 5.0
+    assert (x >= np.sort(x[::step])[-(2 * k * 1025 // n + 9)]).sum() < k
+    assert nth_highest(x, k) == np.partition(x, n - k)[n - k]
 
 
 @pytest.mark.parametrize("case", ["distinct", "ties", "nan", "inf", "signed_zero", "one", "empty"])
