@@ -239,18 +239,20 @@ def fund_candidates(alive, stage, sector, log_productivity, table, n_sectors, ge
     gestation times the stage's factor) and their log productivity (float32)."""
     n = alive.size
     rows = np.empty(n, np.intp)
-    tte = np.empty(n, np.float32)
-    lp = np.empty(n, np.float32)
     k = 0
     for i in range(n):
-        s = sector[i]
-        st = stage[i]
         rows[k] = i
-        tte[k] = np.float32(gestation[s] * tte_factor[st])
-        lp[k] = np.float32(log_productivity[i])
-        # without a branch: the test depends on the firm, and its rows are written either way
-        k += alive[i] & table[st * n_sectors + s]
-    return rows[:k].copy(), tte[:k].copy(), lp[:k].copy()
+        # without a branch: the test depends on the firm, and its row is written either way (only
+        # the row: writing each firm's time to exit and productivity too cost a quarter more)
+        k += alive[i] & table[stage[i] * n_sectors + sector[i]]
+    rows = rows[:k].copy()
+    tte = np.empty(k, np.float32)
+    lp = np.empty(k, np.float32)
+    for j in range(k):
+        i = rows[j]
+        tte[j] = np.float32(gestation[sector[i]] * tte_factor[stage[i]])
+        lp[j] = np.float32(log_productivity[i])
+    return rows, tte, lp
 
 
 @compiled
