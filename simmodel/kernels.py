@@ -505,8 +505,8 @@ def follow_on_rounds(h_firm, h_ticket, alive, revenue, revenue_year_start, equit
 @compiled
 def split_pool(rows, flags, bit, base):  # pragma: no cover - compiled
     """A pool's firms (``rows``, with their base scores ``base``) split by one bit of their sector's
-    flags (``flags``, a byte per firm): (mask over the pool, rows, base scores) of the firms with the
-    bit set, then of the others, each in pool order."""
+    flags (``flags``, a byte per firm): the mask over the pool of the firms with the bit set, then
+    (rows, base scores) of those, then of the others, each in pool order."""
     n = rows.size
     mask = np.empty(n, np.bool_)
     n_set = 0
@@ -529,7 +529,26 @@ def split_pool(rows, flags, bit, base):  # pragma: no cover - compiled
             other_rows[b] = rows[j]
             other_base[b] = base[j]
             b += 1
-    return (mask, set_rows, set_base), (~mask, other_rows, other_base)
+    return mask, (set_rows, set_base), (other_rows, other_base)
+
+
+@compiled
+def split_sums(mask, set_base, other_base, noise):  # pragma: no cover - compiled
+    """``(set_base + noise[mask], other_base + noise[~mask])`` for a pool split by split_pool
+    (``noise``: one value per firm of the pool, in pool order), in one pass over the noise instead of
+    two boolean gathers (numpy's cost 0.59 ms for 80 000 firms, this 0.06 ms)."""
+    set_sum = np.empty(set_base.size, np.float64)
+    other_sum = np.empty(other_base.size, np.float64)
+    a = 0
+    b = 0
+    for j in range(noise.size):
+        if mask[j]:
+            set_sum[a] = set_base[a] + noise[j]
+            a += 1
+        else:
+            other_sum[b] = other_base[b] + noise[j]
+            b += 1
+    return set_sum, other_sum
 
 
 # --------------------------------------------------------------------------- the yearly record

@@ -148,8 +148,8 @@ class Pool:
         return self._scored[1]
 
     def parts(self, base_score: np.ndarray) -> tuple:
-        """((mask over the pool, rows, base scores) of the future-industry firms, (the same) of the
-        rest)."""
+        """(mask over the pool of the future-industry firms, (rows, base scores) of those, (rows,
+        base scores) of the rest)."""
         base = self.base_scores(base_score)
         if self._parts is None:
             self._parts = kernels.split_pool(self.idx, self._flags, FUTURE_BIT, base)
@@ -275,9 +275,10 @@ class Government(mesa.Agent):
             return choose_top(idx, pool.base_scores(base_score) + noise, k)
         # the same sums as (base + noise) split by the mask: each programme gathers its noise for
         # the two parts instead of gathering and splitting the pool's firms again
-        (fut_mask, fut_idx, fut_base), (rest_mask, rest_idx, rest_base) = pool.parts(base_score)
-        first = choose_top(fut_idx, fut_base + noise[fut_mask], k_future)
-        second = choose_top(rest_idx, rest_base + noise[rest_mask], k - first.size)
+        fut_mask, (fut_idx, fut_base), (rest_idx, rest_base) = pool.parts(base_score)
+        fut_score, rest_score = kernels.split_sums(fut_mask, fut_base, rest_base, noise)
+        first = choose_top(fut_idx, fut_score, k_future)
+        second = choose_top(rest_idx, rest_score, k - first.size)
         chosen = np.concatenate((first, second))
         if chosen.size < k:  # not enough firms of one kind: fill from the other
             left = np.ones(idx.size, bool)

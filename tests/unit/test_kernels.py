@@ -321,9 +321,17 @@ def test_split_pool_is_the_masked_split(n):
     rows = np.sort(rng.choice(2 * n + 1, n, replace=False)).astype(np.intp)
     base = rng.normal(0.0, 1.0, n)
     future = ((flags[rows] >> np.uint8(1)) & np.uint8(1)).view(np.bool_)
-    got = kernels.split_pool(rows, flags, 1, base)
-    for (mask, r, b), m in zip(got, (future, ~future)):
-        assert bits_equal(mask, m) and bits_equal(r, rows[m]) and bits_equal(b, base[m])
+    mask, *parts = kernels.split_pool(rows, flags, 1, base)
+    assert bits_equal(mask, future)
+    for (r, b), m in zip(parts, (future, ~future), strict=True):
+        assert bits_equal(r, rows[m]) and bits_equal(b, base[m])
+    # a selection's scores: base scores plus noise, split the same way
+    noise = rng.random(n)
+    got = kernels.split_sums(mask, parts[0][1], parts[1][1], noise)
+    for sums, m in zip(got, (future, ~future), strict=True):
+        assert bits_equal(sums, base[m] + noise[m])
+    if n >= 1000:
+        assert future.any() and not future.all()
 
 
 @pytest.mark.parametrize("n", SIZES)
