@@ -60,32 +60,37 @@ def growth_log_points(g_annual, shock_q, alive, rows, log_points, out):  # pragm
 
 
 @compiled
-def grow_revenue(revenue, growth, alive, sector, land_mu, industry_sector, land_per_revenue, plot_effect,
-                 above_size, slack):  # pragma: no cover - compiled
-    """Writes ``revenue *= growth`` (growth = exp of the log points, float32) and returns the firms
-    whose grown revenue needs more land than they hold: alive, above size, in an industrial sector,
-    needing (``revenue * land_per_revenue[sector] / plot_effect``, mu: a higher plot ratio raises
-    output per mu, art. 21) more than ``land_mu * (1 + slack)``. Returns (their rows, their need in mu, their revenue before growth), in row order."""
-    n = revenue.size
-    req = np.empty(n, np.intp)
-    need = np.empty(n, np.float64)
-    before = np.empty(n, np.float64)
-    k = 0
+def land_requests(revenue, growth, alive, sector, land_mu, industry_sector, land_per_revenue, plot_effect,
+                  above_size, slack, asks):  # pragma: no cover - compiled
+    """Writes into ``asks`` (bool, a firm each) whether the firm's revenue grown by ``growth`` (exp of
+    the log points, float32) needs more land than it holds: alive, above size, in an industrial
+    sector, needing (``revenue * growth * land_per_revenue[sector] / plot_effect``, mu: a higher plot
+    ratio raises output per mu, art. 21) more than ``land_mu * (1 + slack)``. ``revenue`` is read,
+    not grown: the caller grows it after taking the requests' terms (request_terms).
+
+    A flag a firm, written whatever the test gives, and numpy's np.flatnonzero after it: a loop
+    that also gathered the requests (an output index moving on by the test's 0 or 1) took 0.62 against
+    0.33 ms for both at 154 339 slots, its index a chain from one firm to the next."""
     room = 1.0 + slack
-    # without branches: every row is written at position k, which moves on only for a request
-    # (the test is data-dependent, and a mispredicted branch per firm cost this loop 40 %)
-    for i in range(n):
-        r0 = revenue[i]
-        r = r0 * np.float64(growth[i])
-        revenue[i] = r
+    for i in range(revenue.size):
+        r = revenue[i] * np.float64(growth[i])
         s = sector[i]
         nd = r * land_per_revenue[s] / plot_effect
-        asks = alive[i] & (r >= above_size) & industry_sector[s] & (nd > land_mu[i] * room)
-        req[k] = i
-        need[k] = nd
-        before[k] = r0
-        k += asks
-    return req[:k], need[:k], before[:k]
+        asks[i] = alive[i] & (r >= above_size) & industry_sector[s] & (nd > land_mu[i] * room)
+
+
+@compiled
+def request_terms(rows, revenue, growth, sector, land_per_revenue, plot_effect):  # pragma: no cover - compiled
+    """For the land requests at ``rows`` (land_requests), before the revenue grows: their need in mu
+    (the same arithmetic as land_requests) and their revenue before growth (CNY 100 m per yr)."""
+    need = np.empty(rows.size, np.float64)
+    before = np.empty(rows.size, np.float64)
+    for j in range(rows.size):
+        i = rows[j]
+        r0 = revenue[i]
+        need[j] = r0 * np.float64(growth[i]) * land_per_revenue[sector[i]] / plot_effect
+        before[j] = r0
+    return need, before
 
 
 @compiled

@@ -74,8 +74,12 @@ def test_growth_and_land_requests_are_numpys(n, seed):
     kernels.growth_log_points(a["g_annual"], a["shock_q"], a["alive"], rows, log_points, growth)
     np.exp(growth, out=growth)
     revenue = a["revenue"].copy()
-    req, req_need, before = kernels.grow_revenue(revenue, growth, a["alive"], a["sector"], a["land_mu"], industry,
-                                                 land_per_revenue, plot_effect, above, slack)
+    asks = np.empty(n, np.bool_)
+    kernels.land_requests(revenue, growth, a["alive"], a["sector"], a["land_mu"], industry, land_per_revenue, plot_effect,
+                          above, slack, asks)
+    req = np.flatnonzero(asks)
+    req_need, before = kernels.request_terms(req, revenue, growth, a["sector"], land_per_revenue, plot_effect)
+    np.multiply(revenue, growth, out=revenue)  # as grow_firms grows it, after the requests
     assert bits_equal(revenue, desired)
     assert bits_equal(req, cand[over])
     assert bits_equal(req_need, need[over])

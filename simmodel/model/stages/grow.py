@@ -37,13 +37,16 @@ def grow_firms(firms: Firms, params: Params, levers: Levers, *, q: int, dlogp: P
     revenue, land_mu, land_refused and city."""
     f, p = firms, params
     # one compiled pass for the log-growth, numpy's exponential (the C library's differs in the last
-    # bit, see kernels), one compiled pass for the revenue and the land requests
+    # bit, see kernels), one compiled pass for the land requests, then the revenue grows
     g = np.empty(f.n, np.float32)
     kernels.growth_log_points(f.g_annual, f.shock_q, f.alive, dlogp.rows, dlogp.log_points, g)
     np.exp(g, out=g)
-    req, need, before = kernels.grow_revenue(f.revenue, g, f.alive, f.sector, f.land_mu, industry_sector,
-                                             land_per_revenue, plot_effect, ABOVE_SIZE_REVENUE_CNY_100M,
-                                             p.land_capacity_slack)
+    asks = np.empty(f.n, np.bool_)
+    kernels.land_requests(f.revenue, g, f.alive, f.sector, f.land_mu, industry_sector, land_per_revenue, plot_effect,
+                          ABOVE_SIZE_REVENUE_CNY_100M, p.land_capacity_slack, asks)
+    req = np.flatnonzero(asks)
+    need, before = kernels.request_terms(req, f.revenue, g, f.sector, land_per_revenue, plot_effect)
+    np.multiply(f.revenue, g, out=f.revenue)  # float32 growth widened exactly to float64
     f.land_refused[:] = False
     n_cities = budget_mu.size
     allocated = np.zeros(n_cities)
