@@ -274,12 +274,16 @@ def rank_within_budget(score: np.ndarray, ok: np.ndarray, base_ticket: np.ndarra
     their tickets, the score of the first position refused, None when every position it may back
     fits the budget).
 
-    Only about twice the deals the budget buys at ``mean_ticket`` are ranked, all of them if those do
-    not spend it: the k highest scores by a partition, then sorted (numpy's sorts and partitions use
-    vector instructions; a compiled loop was slower, benchmarks/experiments/numba_fund_picks.py)."""
+    Only about twice the deals the budget buys at ``mean_ticket`` are ranked, four times as many
+    again while those do not spend it (the best candidates' tickets are often smaller than the mean),
+    and all of them last: the k highest scores by a partition, then sorted (numpy's sorts and
+    partitions use vector instructions; a compiled loop was slower,
+    benchmarks/experiments/numba_fund_picks.py). Going from k straight to all sorted a block of 2 048
+    for funds that buy a few dozen deals."""
     n_ok = int(np.count_nonzero(ok))
     k = min(n_ok, math.ceil(2 * budget / min(mean_ticket, cap)) + 1) if n_ok else 0
-    for top in (top_positions(score, k), None):
+    while True:
+        top = top_positions(score, k) if k < n_ok else None
         order = top if top is not None else np.flatnonzero(ok)
         # the ranked ones are in no particular order: where scores are equal, the stable sort
         # in firm order ranks them by firm row, as a sort of all would
@@ -293,6 +297,7 @@ def rank_within_budget(score: np.ndarray, ok: np.ndarray, base_ticket: np.ndarra
         m = int(np.searchsorted(np.cumsum(tickets), budget, side="right"))
         if m < order.size or order.size == n_ok:
             break
+        k = min(n_ok, 4 * k)
     refused = float(score[order[m]]) if m < order.size else None
     return order[:m], tickets[:m], refused
 

@@ -217,3 +217,37 @@ def test_over_a_run_no_fund_holds_a_firm_twice_and_the_books_agree(inputs, regim
     np.testing.assert_array_equal(f.n_investors, np.bincount(every, minlength=f.n))
     tickets = np.bincount(every, weights=np.concatenate([fd.h_ticket for fd in m.funds if fd.h_firm.size]), minlength=f.n)
     np.testing.assert_allclose(f.equity, tickets, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("cheap_first, budget", [(True, 4.0), (True, 40.0), (False, 4.0), (True, 1e9)])
+def test_ranking_within_a_budget_is_the_full_ranking(monkeypatch, cheap_first, budget):
+    """rank_within_budget ranks about twice the deals the mean ticket buys, then four times as many
+    while those fit, then all: its deals, tickets and refused score must be those of sorting every
+    position, also where the best candidates' tickets are far below the mean (they all fit, and the
+    ranking goes round again, as the partitions it asks for show)."""
+    from simmodel.agents import funds as funds_module
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    score = rng.normal(0.0, 1.0, n)
+    ok = rng.random(n) < 0.8
+    score[~ok] = -np.inf
+    base_ticket = rng.lognormal(-1.0, 1.0, n)
+    if cheap_first:  # tickets grow with rank: the first k cost far less than k mean tickets
+        base_ticket[np.argsort(-score)] = np.sort(base_ticket) * np.linspace(0.01, 1.0, n)
+    mean_ticket, cap, min_ticket = float(base_ticket.mean()), 5.0, 0.01
+    asked = []
+    real = funds_module.top_positions
+    monkeypatch.setattr(funds_module, "top_positions", lambda s, k: asked.append(k) or real(s, k))
+    order, tickets, refused = funds_module.rank_within_budget(score, ok, base_ticket, budget, cap, mean_ticket, min_ticket)
+
+    full = np.flatnonzero(ok)[np.argsort(-score[ok], kind="stable")]
+    full_tickets = np.clip(base_ticket[full], min_ticket, cap)
+    m = int((np.cumsum(full_tickets) <= budget).sum())
+    np.testing.assert_array_equal(order, full[:m])
+    np.testing.assert_array_equal(tickets, full_tickets[:m])
+    assert refused == (float(score[full[m]]) if m < full.size else None)
+    if cheap_first and budget < 1e9:
+        assert len(asked) >= 2 and asked[1] == 4 * asked[0]  # went round again, on four times as many
+    if budget >= 1e9:
+        assert m == ok.sum() and refused is None
