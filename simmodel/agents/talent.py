@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simmodel.agents.firms import FirmStage, Firms
+from simmodel.agents.firms import FirmStage, Firms, categorical
 
 RECRUITED, CULTIVATED = 0, 1
 
@@ -48,7 +48,8 @@ class TalentPool:
         if cand.size == 0:
             return
         w = np.exp(firms.log_productivity[cand]) * np.sqrt(np.maximum(firms.revenue[cand], 1e-6))
-        pick = cand[rng.choice(cand.size, size=free.size, p=w / w.sum())]
+        # rng.choice's numbers without its checks of the weights (three passes over them)
+        pick = cand[categorical(rng, w / w.sum(), free.size)]
         self.firm[free] = pick
         np.add.at(firms.talent, pick, 1)
 
