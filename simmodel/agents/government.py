@@ -115,7 +115,7 @@ def emerging_productivity(firms: Firms, emerging: np.ndarray) -> float:
     """Mean log productivity of above-size firms in the emerging clusters."""
     f = firms
     m = f.above_size & emerging[f.sector]
-    return float(f.log_productivity[m].mean()) if m.any() else 0.0
+    return float(np.compress(m, f.log_productivity).mean()) if m.any() else 0.0
 
 
 FUTURE_BIT = 1  # of the sector flags: the firm's sector is a future industry (see Government._sector_flags)
@@ -253,7 +253,7 @@ class Government(mesa.Agent):
             f = firms
             w = foresight_weight
             lp = f.log_productivity
-            lp_alive = lp[f.alive]
+            lp_alive = np.compress(f.alive, lp)  # lp[f.alive], without boolean indexing's branches (610 -> 180 us at 1:1)
             mu, sd = lp_alive.mean(), lp_alive.std() + 1e-12
             # (1 - w) * (lp - mu) / sd + w * prospects[sector], operation by operation, in one compiled pass
             self._score = kernels.selection_base_score(lp, float(mu), float(sd), w, prospects, f.sector)
@@ -360,7 +360,7 @@ class Government(mesa.Agent):
         f = firms
         lv = levers
         expired = f.boost_until_q <= q
-        f.boost[expired] = 0.0
+        np.putmask(f.boost, expired, 0.0)  # boost[expired] = 0.0, faster over every firm
         programmes = ((lv.n_flagship_products_per_year, "emerging_or_future", params.flagship_demand_boost),
                       (lv.n_flagship_scenarios_per_year, "emerging_or_future", params.flagship_demand_boost),
                       (lv.n_quality_certifications_per_year, "above_size", params.quality_brand_demand_boost))
