@@ -68,15 +68,20 @@ def land_requests(revenue, growth, alive, sector, land_mu, industry_sector, land
     ratio raises output per mu, art. 21) more than ``land_mu * (1 + slack)``. ``revenue`` is read,
     not grown: the caller grows it after taking the requests' terms (request_terms).
 
-    A flag a firm, written whatever the test gives, and numpy's np.flatnonzero after it: a loop
-    that also gathered the requests (an output index moving on by the test's 0 or 1) took 0.62 against
-    0.33 ms for both at 154 339 slots, its index a chain from one firm to the next."""
+    A flag a firm, and numpy's np.flatnonzero after it: a loop that also gathered the requests (an
+    output index moving on by the test's 0 or 1) took 0.62 against 0.33 ms for both at 154 339 slots,
+    its index a chain from one firm to the next. The flags in two passes: alive and above size, in
+    vector instructions, then the sector's tables and the division only for the third of the firms
+    that are (0.25 -> 0.13 ms against one pass that computed everything for every firm)."""
     room = 1.0 + slack
-    for i in range(revenue.size):
-        r = revenue[i] * np.float64(growth[i])
-        s = sector[i]
-        nd = r * land_per_revenue[s] / plot_effect
-        asks[i] = alive[i] & (r >= above_size) & industry_sector[s] & (nd > land_mu[i] * room)
+    n = revenue.size
+    for i in range(n):
+        asks[i] = alive[i] & (revenue[i] * np.float64(growth[i]) >= above_size)
+    for i in range(n):
+        if asks[i]:
+            s = sector[i]
+            r = revenue[i] * np.float64(growth[i])
+            asks[i] = industry_sector[s] & (r * land_per_revenue[s] / plot_effect > land_mu[i] * room)
 
 
 @compiled
