@@ -27,7 +27,8 @@ def population(n: int, *, revenue: float = 1.0, sector: int = 0) -> Firms:
 
 
 # ----------------------------------------------------------------------------------- top-k
-@pytest.mark.parametrize("n, k", [(10, 3), (5000, 40), (65_000, 900), (65_000, 2400), (200_000, 30), (20_000, 19_999)])
+@pytest.mark.parametrize("n, k", [(10, 3), (1024, 9), (2048, 9), (2048, 127), (5000, 40), (6000, 300), (65_000, 900),
+                                  (65_000, 2400), (200_000, 30), (20_000, 19_999)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_top_positions_are_the_k_highest(n, k, dtype):
     rng = np.random.default_rng(n + k)
@@ -37,16 +38,17 @@ def test_top_positions_are_the_k_highest(n, k, dtype):
     assert set(got.tolist()) == set(np.argpartition(-score, k - 1)[:k].tolist())
 
 
-def test_top_positions_falls_back_when_the_sample_misleads():
+@pytest.mark.parametrize("n, k", [(20_000, 1000), (3000, 100)])
+def test_top_positions_falls_back_when_the_sample_misleads(n, k):
     """The strided sample holds only the highest scores: about a hundred reach its threshold, fewer
     than k, and the whole array is partitioned instead."""
-    n, k = 20_000, 1000
-    step = n // 1024
+    step = max(8, n // 1024)
     score = np.random.default_rng(1).random(n)
-    score[::step] += 10.0  # the sampled positions: the 1053 highest scores
+    score[::step] += 10.0  # the sampled positions: the highest scores
     score[1::step] += 5.0  # the next ones, never sampled
     sample = score[::step]
-    assert (score >= np.sort(sample)[-114]).sum() < k  # the threshold the sample gives leaves too few
+    above = 2 * k * sample.size // n + 8  # sampled scores above the threshold (top_positions' rule)
+    assert (score >= np.sort(sample)[-above - 1]).sum() < k  # the threshold the sample gives leaves too few
     got = top_positions(score, k)
     assert set(got.tolist()) == set(np.argsort(-score)[:k].tolist())
 
