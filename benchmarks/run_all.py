@@ -129,9 +129,10 @@ def previous_results(path: Path) -> tuple[str, dict[str, dict]]:
     row, each stage's distance from its bandwidth bound ("61x") and each script's printed section.
     Empty where there is no earlier file."""
     if not path.is_file():
-        return "", {"figures": {}, "goals": {}, "stages": {}, "printed": {}, "origin": {}}
+        return "", {"figures": {}, "goals": {}, "stages": {}, "printed": {}, "origin": {}, "machine": None}
     text = path.read_text(encoding="utf-8")
     when = re.search(r"- date (\S+); git commit (\w+)", text)
+    cpu = re.search(r"^- CPU: (.+)$", text, re.MULTILINE)
     label = f"{when.group(2)}, {when.group(1)[:10]}" if when else "the previous run"
     figures, goals = {}, {}
     for line in text.split("## Figures, as printed", 1)[0].splitlines():
@@ -144,7 +145,8 @@ def previous_results(path: Path) -> tuple[str, dict[str, dict]]:
     printed = {m.group(1): m.group(0) for m in re.finditer(r"^### (\w+) \(\d+ s\)\n\n```\n.*?\n```$", text, re.M | re.S)}
     # a section this file itself carried over keeps the run it came from
     origin = {m.group(1): m.group(2) for m in re.finditer(CARRIED, text, re.M)}
-    return label, {"figures": figures, "goals": goals, "stages": stages, "printed": printed, "origin": origin}
+    return label, {"figures": figures, "goals": goals, "stages": stages, "printed": printed, "origin": origin,
+                   "machine": cpu.group(1).strip() if cpu else None}
 
 
 def write_results(out: Path, res: dict, outputs: dict[str, str], walls: dict[str, float], quick: bool,
@@ -152,6 +154,7 @@ def write_results(out: Path, res: dict, outputs: dict[str, str], walls: dict[str
     """Write RESULTS.md to ``out``. The *before* column compares with ``before_path`` (default: the
     file ``out`` replaces); sections of skipped scripts are carried over from the file ``out`` replaces."""
     m = machine()
+    cpu = f"{m['cpu']}, {m['cores']} cores; L2 {m['l2_cache']}, L3 {m['l3_cache']}; RAM {m['ram_gb']} GB"
     replaced, prev = previous_results(out)
     before, cmp = previous_results(before_path) if before_path else (replaced, prev)
     figures, stages_before = cmp["figures"], cmp["stages"]
@@ -165,15 +168,21 @@ def write_results(out: Path, res: dict, outputs: dict[str, str], walls: dict[str
              "Written by `make bench` (`benchmarks/run_all.py`); every figure below is printed by the scripts in this folder.",
              ("**Quick mode: tiny sizes. These figures check that the scripts run; they say nothing about speed.**" if quick else ""), "",
              "## Machine", "",
-             f"- CPU: {m['cpu']}, {m['cores']} cores; L2 {m['l2_cache']}, L3 {m['l3_cache']}; RAM {m['ram_gb']} GB",
+             f"- CPU: {cpu}",
              f"- Python {m['python']}; numpy {m['numpy']}, mesa {m['mesa']}, scipy {m['scipy']}, pandas {m['pandas']}",
              f"- date {m['date']}; git commit {m['commit']}; load average at the end {m['load_average_1min']}", "",
              "## Goals", ""]
     if before:
         lines += [f"The column *before* is the figure of an earlier `make bench` ({before}), read from "
                   + ("the RESULTS.md this run replaced" if before_path is None else f"`{before_path.name}`")
-                  + "; where a later issue moved a goal, the goal is the new one.", "",
-                  "| goal | figure | before | verdict | margin |", "|---|---|---|---|---|"]
+                  + "; where a later issue moved a goal, the goal is the new one.", ""]
+        if cmp["machine"] and cmp["machine"] != cpu:
+            # the processor moves every figure (the Mesa reference's more than this model's): say so
+            # where the two columns are read, not only in the machine lines
+            lines += [(f"**The run before was on another machine** ({cmp['machine']}): the two columns differ by "
+                       "the machine as well as the code. A change of code is measured in alternation on one machine "
+                       "(`benchmarks/experiments/interleaved_ab.py`)."), ""]
+        lines += ["| goal | figure | before | verdict | margin |", "|---|---|---|---|---|"]
         lines += [f"| {a} | {b} | {figures.get(goal_key(a), '–')} | {c} | {d} |" for a, b, c, d in rows]
         lines += [f"| {a} | {b} | {figures.get(goal_key(a), '–')} | {c} | {d} |" for a, b, c, d in stale]
     else:

@@ -148,6 +148,27 @@ def test_results_show_the_new_figures_beside_the_old(tmp_path):
     assert "analyze: not re-run this time (`--skip`); the figures of abc1234, 2026-11-30" in again
     assert f"{morris} 17.7 min (carried from abc1234, 2026-11-30) | 17.7 min | not re-run |" in again
     assert "| start_year | 40x | 61x |" in again and "read from `first.md`" in again
+    assert "another machine" not in again  # the earlier file names no processor: nothing to compare
+
+
+def test_results_say_when_the_run_before_was_on_another_machine(tmp_path, monkeypatch):
+    """The *before* column of a run on another processor differs by the machine as well as the code:
+    RESULTS.md says so beside the goals, naming the other machine, and not when the machine is the same."""
+    import run_all
+
+    here = {"cpu": "Test CPU", "cores": 2, "l2_cache": "2 MiB", "l3_cache": "32 MiB", "ram_gb": 23.5, "python": "3.12",
+            "numpy": "2", "mesa": "3", "scipy": "1", "pandas": "3", "date": "2026-12-04T17:49+00:00", "commit": "def5678",
+            "load_average_1min": 1.0}
+    monkeypatch.setattr(run_all, "machine", lambda: here)
+    same = "- CPU: Test CPU, 2 cores; L2 2 MiB, L3 32 MiB; RAM 23.5 GB"
+    for cpu_line, other in ((same, False), ("- CPU: Other CPU, 2 cores; L2 4 MiB, L3 480 MiB; RAM 23.5 GB", True)):
+        out = tmp_path / "RESULTS.md"
+        out.write_text(EARLIER.replace("- date", cpu_line + "\n- date"))
+        run_all.write_results(out, {}, {}, {}, quick=False)
+        text = out.read_text()
+        assert same in text and "| goal | figure | before | verdict | margin |" in text
+        assert ("**The run before was on another machine** (Other CPU, 2 cores; L2 4 MiB, L3 480 MiB; RAM 23.5 GB)"
+                in text) == other
 
 
 def test_run_all_refuses_an_unknown_skip_or_a_missing_before_file(tmp_path, capsys):
