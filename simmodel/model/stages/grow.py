@@ -37,7 +37,7 @@ def grow_firms(firms: Firms, params: Params, levers: Levers, *, q: int, dlogp: P
     revenue, land_mu, land_refused and city."""
     f, p = firms, params
     # one compiled pass for the log-growth, numpy's exponential (the C library's differs in the last
-    # bit, see kernels), one compiled pass for the land requests, then the revenue grows
+    # bit, see kernels), the land requests' flags and terms in compiled loops, then the revenue grows
     g = np.empty(f.n, np.float32)
     kernels.growth_log_points(f.g_annual, f.shock_q, f.alive, dlogp.rows, dlogp.log_points, g)
     np.exp(g, out=g)
