@@ -24,13 +24,26 @@ resident memory, most of it Numba's LLVM library, whose pages processes share (`
 from __future__ import annotations
 
 import functools
+import types
 from collections.abc import Callable
 
 import numpy as np
 
+_INLINED: dict[str, Callable] = {}  # the helpers of the loops, by name (see inlined)
+
+
+def inlined(fn: Callable) -> Callable:
+    """A helper of the compiled loops (one statement of a rule that several loops share): each loop
+    that calls it gets it compiled into its own code (see compiled). Called from Python, it is the
+    plain function."""
+    _INLINED[fn.__name__] = fn
+    return fn
+
 
 def compiled(fn: Callable) -> Callable:
-    """``fn`` compiled by Numba (no Python objects, the GIL released) at its first call."""
+    """``fn`` compiled by Numba (no Python objects, the GIL released) at its first call, with the
+    helpers it calls (inlined) compiled into it: Numba compiles a call only to a function it has
+    compiled, and compiling them at import would import Numba in every process."""
     jitted = None
 
     @functools.wraps(fn)
@@ -39,10 +52,29 @@ def compiled(fn: Callable) -> Callable:
         if jitted is None:
             from numba import njit
 
-            jitted = njit(cache=True, nogil=True)(fn)
+            helpers = {name: njit(inline="always")(h) for name, h in _INLINED.items() if name in fn.__code__.co_names}
+            body = fn
+            if helpers:
+                body = types.FunctionType(fn.__code__, {**fn.__globals__, **helpers}, fn.__name__, fn.__defaults__,
+                                          fn.__closure__)
+                body.__qualname__, body.__module__, body.__doc__ = fn.__qualname__, fn.__module__, fn.__doc__
+            jitted = njit(cache=True, nogil=True)(body)
         return jitted(*args)
 
     return call
+
+
+@inlined
+def keyed_unit(h):  # pragma: no cover - compiled
+    """simmodel.agents.noise.keyed_uniform of a firm row once its input ``h`` (uint32: the row times
+    0x9E3779B9, XOR the key) is formed: murmur3's 32-bit finaliser, each step cast back to 32 bits
+    (Numba widens 32-bit integer arithmetic), and the top 24 bits as a float32 multiple of 2^-24."""
+    h = np.uint32(h ^ (h >> np.uint32(16)))
+    h = np.uint32(h * np.uint32(0x85EBCA6B))
+    h = np.uint32(h ^ (h >> np.uint32(13)))
+    h = np.uint32(h * np.uint32(0xC2B2AE35))
+    h = np.uint32(h ^ (h >> np.uint32(16)))
+    return np.float32(h >> np.uint32(8)) * np.float32(2.0 ** -24)
 
 
 @compiled
@@ -313,23 +345,14 @@ def fund_block_scores(log_productivity, floor, firm, tte_years, revenue, keys32,
     g = keys32.size
     score = np.empty((g, nb), np.float64)
     ok = np.empty((g, nb), np.bool_)
-    scale = np.float32(2.0 ** -24)
     for j in range(g):
         key = np.uint32(keys32[j])
         life = life_left[j]
         for b in range(nb):
             e = fits[b] & (tte[b] <= life)
             ok[j, b] = e
-            # simmodel.agents.noise.keyed_uniform of (the fund's key, the firm): murmur3's 32-bit
-            # finaliser, each step cast back to 32 bits (Numba widens 32-bit integer arithmetic)
-            h = row[b] ^ key
-            h = np.uint32(h ^ (h >> np.uint32(16)))
-            h = np.uint32(h * np.uint32(0x85EBCA6B))
-            h = np.uint32(h ^ (h >> np.uint32(13)))
-            h = np.uint32(h * np.uint32(0xC2B2AE35))
-            h = np.uint32(h ^ (h >> np.uint32(16)))
-            u = np.float32(h >> np.uint32(8)) * scale
-            score[j, b] = lp[b] + np.float64(u) if e else -np.inf
+            # simmodel.agents.noise.keyed_uniform of (the fund's key, the firm)
+            score[j, b] = lp[b] + np.float64(keyed_unit(row[b] ^ key)) if e else -np.inf
     return block[:nb], score, ok
 
 
@@ -515,8 +538,8 @@ def follow_on_rounds(h_firm, h_ticket, alive, revenue, revenue_year_start, equit
 @compiled
 def split_pool(rows, flags, bit, base):  # pragma: no cover - compiled
     """A pool's firms (``rows``, with their base scores ``base``) split by one bit of their sector's
-    flags (``flags``, a byte per firm): the mask over the pool of the firms with the bit set, then
-    (rows, base scores) of those, then of the others, each in pool order."""
+    flags (``flags``, a byte per firm): (rows, base scores) of the firms with the bit set, then of
+    the others, each in pool order."""
     n = rows.size
     mask = np.empty(n, np.bool_)
     n_set = 0
@@ -539,26 +562,29 @@ def split_pool(rows, flags, bit, base):  # pragma: no cover - compiled
             other_rows[b] = rows[j]
             other_base[b] = base[j]
             b += 1
-    return mask, (set_rows, set_base), (other_rows, other_base)
+    return (set_rows, set_base), (other_rows, other_base)
 
 
 @compiled
-def split_sums(mask, set_base, other_base, noise):  # pragma: no cover - compiled
-    """``(set_base + noise[mask], other_base + noise[~mask])`` for a pool split by split_pool
-    (``noise``: one value per firm of the pool, in pool order), in one pass over the noise instead of
-    two boolean gathers (numpy's cost 0.59 ms for 80 000 firms, this 0.06 ms)."""
-    set_sum = np.empty(set_base.size, np.float64)
-    other_sum = np.empty(other_base.size, np.float64)
-    a = 0
-    b = 0
-    for j in range(noise.size):
-        if mask[j]:
-            set_sum[a] = set_base[a] + noise[j]
-            a += 1
-        else:
-            other_sum[b] = other_base[b] + noise[j]
-            b += 1
-    return set_sum, other_sum
+def keyed_scores(rows, base, floor, key):  # pragma: no cover - compiled
+    """A selection's candidates in a pool (``rows``, with their base scores ``base``): the positions
+    whose base reaches ``floor``, and their scores, ``base + keyed_uniform(key, row)`` (``key``: its
+    low 32 bits, uint32) in float64, as numpy adds a float32 uniform to a float64 base; in two passes
+    instead of numpy's dozen over small arrays (simmodel.agents.government.choose_with_noise)."""
+    n = base.size
+    m = 0
+    for i in range(n):
+        m += base[i] >= floor
+    near = np.empty(m, np.intp)
+    score = np.empty(m, np.float64)
+    k = np.uint32(key)
+    j = 0
+    for i in range(n):
+        if base[i] >= floor:
+            near[j] = i
+            score[j] = base[i] + np.float64(keyed_unit(np.uint32(np.uint32(rows[i]) * np.uint32(0x9E3779B9)) ^ k))
+            j += 1
+    return near, score
 
 
 # --------------------------------------------------------------------------- the yearly record

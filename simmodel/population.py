@@ -22,7 +22,7 @@ from scipy import optimize
 
 from simmodel.agents.firms import (
     ABOVE_SIZE_REVENUE_CNY_100M, HIGH_TECH_RD_THRESHOLDS,
-    TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, Firms, categorical, gumbel, high_tech_rd_threshold, stage_mask, top_k)
+    TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, Firms, categorical, draw_among, high_tech_rd_threshold, stage_mask)
 from simmodel.data import BaseQuantity
 from simmodel.errors import DataError
 from simmodel.evidence import SECTOR_REVENUE_FORMAT
@@ -249,7 +249,7 @@ class Synthesiser:
 
     def _assign_stages(self, firms: Firms, rd: np.ndarray, above: np.ndarray, rng: np.random.Generator) -> None:
         """Single champions, little giants and high-tech enterprises by weighted sampling without
-        replacement (Gumbel top-k); other below-size firms are tech SMEs, other above-size firms are
+        replacement (draw_among); other below-size firms are tech SMEs, other above-size firms are
         tech SMEs (if small enough, up to the assumed overlap) or conventional."""
         s, sc = self.sectors, self.scale
         n = firms.n
@@ -261,20 +261,20 @@ class Synthesiser:
         logrd = np.log(rd)
         k_sc = int(round(self.base_value("n_single_champions") * sc))
         p = self.params
-        sc_idx = top_k(np.log(rev) + logrd + gumbel(rng, n), above & ind & (rev >= p.single_champion_min_revenue_cny_100m), k_sc)
+        sc_idx = draw_among(rng, np.log(rev) + logrd, above & ind & (rev >= p.single_champion_min_revenue_cny_100m), k_sc)
         stage[sc_idx] = int(FirmStage.SINGLE_CHAMPION)
         free[sc_idx] = False
         lo, hi = p.little_giant_min_revenue_cny_100m, p.little_giant_max_revenue_cny_100m
         k_lg = int(round(self.base_value("n_little_giants") * sc))
-        lg_idx = top_k(p.selection_rd_weight * logrd + gumbel(rng, n), free & above & (rev >= lo) & (rev <= hi), k_lg)
+        lg_idx = draw_among(rng, p.selection_rd_weight * logrd, free & above & (rev >= lo) & (rev <= hi), k_lg)
         stage[lg_idx] = int(FirmStage.LITTLE_GIANT)
         free[lg_idx] = False
         k_ht = int(round(self.base_value("n_high_tech_enterprises") * sc))
-        ht_idx = top_k(p.selection_rd_weight * logrd + gumbel(rng, n), free, k_ht)
+        ht_idx = draw_among(rng, p.selection_rd_weight * logrd, free, k_ht)
         stage[ht_idx] = int(FirmStage.HIGH_TECH)
         free[ht_idx] = False
         n_tsme_above = int(round(self.base_value("n_tech_smes") * self.base_value("tech_sme_above_size_share_pct") / 100 * sc))
-        ts_idx = top_k(logrd + gumbel(rng, n), free & above & (rev <= TECH_SME_MAX_REVENUE_CNY_100M), n_tsme_above)
+        ts_idx = draw_among(rng, logrd, free & above & (rev <= TECH_SME_MAX_REVENUE_CNY_100M), n_tsme_above)
         stage[ts_idx] = int(FirmStage.TECH_SME)
         firms.stage[:] = stage
         firms.designated[:] = stage_mask(stage, FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION)

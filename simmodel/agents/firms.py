@@ -217,9 +217,10 @@ def nth_highest(x: np.ndarray, n: int) -> float:
     """The ``n``-th highest value of ``x`` (1 <= n <= x.size, no NaN), exactly
     ``np.partition(x, x.size - n)[x.size - n]``: when n values reach a threshold (top_positions'),
     the n highest are all among those that do, so only those are partitioned (the floor of a fund
-    kind's 70 000 candidates at 1:1 in 83 against 410 us)."""
+    kind's 70 000 candidates at 1:1 in 83 against 410 us; a pool of 4 000 firms for 20 recipients, 10
+    against 30 us)."""
     size = x.size
-    if size >= 8 * _THRESHOLD_SAMPLE and 4 * n < size:
+    if size >= _THRESHOLD_SAMPLE and 4 * n < size:
         top = x[x >= _sampled_threshold(x, n)]
         if top.size >= n:
             return float(np.partition(top, top.size - n)[top.size - n])
@@ -249,12 +250,6 @@ def choose_top(idx: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
     return idx[top_positions(score, k)]
 
 
-def top_k(score: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k highest scores among mask (score is full-length)."""
-    idx = np.flatnonzero(mask)
-    return choose_top(idx, score[idx], k)
-
-
 def categorical(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
     """``n`` draws of a category (0 .. p.size - 1) with probabilities ``p`` (non-negative, summing to 1
     up to rounding): the numbers of ``rng.choice(p.size, size=n, p=p)``, from the same cumulative sum
@@ -279,9 +274,62 @@ def categorical(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
     return idx
 
 
-def gumbel(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Gumbel noise: adding it to log-weights and taking the top k samples k without replacement."""
-    return rng.gumbel(size=n)
+def draw_without_replacement(rng: np.random.Generator, log_weight: np.ndarray, k: int) -> np.ndarray:
+    """Positions of ``k`` draws without replacement from ``log_weight``'s positions, each draw with a
+    probability proportional to exp(log_weight) among those not drawn yet (successive sampling): the
+    distribution of the k highest of log_weight plus Gumbel noise (rng.gumbel), from a few uniforms a
+    draw instead of a Gumbel number (about 16 ns) for every position. In draw order.
+
+    Draws fall on the cumulative sum of the weights (the largest scaled to 1); a draw of a position
+    already drawn is dropped, which is drawing among the others. Once the drawn weigh more than half
+    of the weights the sum is taken again without them, so that at most half of the draws are
+    dropped. Positions whose weight is zero in double precision (log weights more than 745 below the
+    largest, or minus infinity) are drawn, if at all, last, by Gumbel noise among themselves. Where
+    more than a quarter of the positions are drawn, the Gumbel noise is the faster of the two (and
+    the k highest come in no particular order): 5 000 positions, 4 000 draws, 0.14 against 1.2 ms;
+    50 000 and 2 000, 0.98 against 0.67 ms; 50 000 and 100, 0.88 against 0.27 ms."""
+    n = log_weight.size
+    if k <= 0 or n == 0:
+        return np.zeros(0, np.intp)
+    if k >= n:
+        return np.arange(n)
+    if 4 * k > n:
+        return top_positions(log_weight + rng.gumbel(size=n), k)
+    w = np.exp(log_weight - log_weight.max())
+    picked: list[np.ndarray] = []
+    count = 0
+    while count < k:
+        cdf = np.cumsum(w)
+        total = float(cdf[-1])
+        if not (np.isfinite(total) and total > 0.0):
+            break
+        free = total
+        while count < k and free > 0.5 * total:
+            need = k - count
+            u = rng.random(int(need * total / free) + 8)
+            u *= total
+            pos = cdf.searchsorted(u, side="right")
+            pos = pos[pos < n]  # a uniform that rounds up to the total: drawn again
+            _, first = np.unique(pos, return_index=True)
+            new = pos[np.sort(first)]  # each position at its first draw, in draw order
+            new = new[w[new] > 0.0][:need]  # not drawn in an earlier batch (their weight is zeroed)
+            picked.append(new)
+            count += new.size
+            free -= float(w[new].sum())
+            w[new] = 0.0
+    out = np.concatenate(picked) if picked else np.zeros(0, np.intp)
+    if count < k:  # what is left weighs nothing in double precision: Gumbel noise on the log weights
+        rest = np.setdiff1d(np.arange(n), out, assume_unique=True)
+        out = np.concatenate((out, rest[top_positions(log_weight[rest] + rng.gumbel(size=rest.size), k - count)]))
+    return out.astype(np.intp, copy=False)
+
+
+def draw_among(rng: np.random.Generator, log_weight: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+    """Rows of ``k`` draws without replacement among the rows where ``mask`` holds, each with a
+    probability proportional to exp(``log_weight``) (one per row) among those not drawn yet (see
+    draw_without_replacement)."""
+    idx = np.flatnonzero(mask)
+    return idx[draw_without_replacement(rng, log_weight[idx], k)]
 
 
 @dataclass
@@ -369,3 +417,4 @@ def annual_growth(firms: Firms, ctx: GrowthContext, params: Params, q: int, sect
                                    ctx.drift_annual + sector_shift, ctx.size_center,
                                    np.result_type(logr, ctx.size_center).type(params.growth_size_slope),
                                    young_premium, params.fund_equity_growth_boost, params.designation_growth_boost)
+

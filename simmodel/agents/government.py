@@ -18,7 +18,8 @@ import numpy as np
 
 from simmodel import kernels
 from simmodel.agents.cities import City
-from simmodel.agents.firms import ORIGIN_ATTRACTED, FirmStage, Firms, GrowthContext, choose_top, stage_mask
+from simmodel.agents.firms import (ORIGIN_ATTRACTED, FirmStage, Firms, GrowthContext, nth_highest, stage_mask,
+                                   top_positions)
 from simmodel.agents.funds import FundCommitment
 from simmodel.data import BaseQuantity
 from simmodel.levers import Levers
@@ -118,6 +119,26 @@ def emerging_productivity(firms: Firms, emerging: np.ndarray) -> float:
     return float(np.compress(m, f.log_productivity).mean()) if m.any() else 0.0
 
 
+_SCORE_WHOLE_BELOW = 4096  # firms in a pool
+
+
+def choose_with_noise(rows: np.ndarray, base: np.ndarray, k: int, key: int) -> np.ndarray:
+    """The k of ``rows`` with the highest score, ``base`` (aligned with rows) plus screening noise: a
+    uniform on [0, 1) per firm, ``keyed_uniform(key, row)``. The noise is drawn only for the firms that
+    can be chosen: k firms score at least the k-th highest base, so a firm whose base is more than 1
+    below it never is (at 1:1, about a tenth of the 3.5 million firms in a replicate's
+    pools). The same firm gets the same noise in every part of a pool and in every scenario (common
+    random numbers)."""
+    if k <= 0 or rows.size == 0:
+        return rows[:0]
+    if k >= rows.size:
+        return rows
+    # a small pool is scored whole: finding its k-th best costs more than the noise of every firm
+    floor = nth_highest(base, k) - 1.0 if rows.size >= _SCORE_WHOLE_BELOW and 16 * k < rows.size else -math.inf
+    near, score = kernels.keyed_scores(rows, base, floor, np.uint32(key & 0xFFFFFFFF))
+    return rows[near[top_positions(score, k)]]
+
+
 FUTURE_BIT = 1  # of the sector flags: the firm's sector is a future industry (see Government._sector_flags)
 
 
@@ -148,8 +169,8 @@ class Pool:
         return self._scored[1]
 
     def parts(self, base_score: np.ndarray) -> tuple:
-        """(mask over the pool of the future-industry firms, (rows, base scores) of those, (rows,
-        base scores) of the rest)."""
+        """((rows, base scores) of the pool's future-industry firms, (rows, base scores) of the rest),
+        each in pool order."""
         base = self.base_scores(base_score)
         if self._parts is None:
             self._parts = kernels.split_pool(self.idx, self._flags, FUTURE_BIT, base)
@@ -260,46 +281,42 @@ class Government(mesa.Agent):
             self._score_key = key
         return self._score
 
-    def select_recipients(self, pool: Pool, k: int, noise: np.ndarray, future_share: float,
+    def select_recipients(self, pool: Pool, k: int, key: int, future_share: float,
                           firms: Firms, base_score: np.ndarray) -> np.ndarray:
         """Choose k firms of ``pool``: a reserved share from future industries (art. 8), the rest by
         a score mixing the firm's productivity and, with the foresight weight (art. 5), its sector's
-        growth prospects (``base_score``, by firm row), plus screening noise (``noise``: a uniform on
-        [0, 1) per firm of the pool, in its order). The pool keeps its firms' base scores and its
-        future-industry split for the round's other selections from it."""
+        growth prospects (``base_score``, by firm row), plus screening noise (a uniform on [0, 1) per
+        firm, ``keyed_uniform(key, row)``: see choose_with_noise). The pool keeps its firms' base
+        scores and its future-industry split for the round's other selections from it."""
         idx = pool.idx
         if idx.size == 0 or k <= 0:
             return idx[:0]
         k_future = int(round(k * future_share))
         if k_future == 0:
-            return choose_top(idx, pool.base_scores(base_score) + noise, k)
-        # the same sums as (base + noise) split by the mask: each programme gathers its noise for
-        # the two parts instead of gathering and splitting the pool's firms again
-        fut_mask, (fut_idx, fut_base), (rest_idx, rest_base) = pool.parts(base_score)
-        fut_score, rest_score = kernels.split_sums(fut_mask, fut_base, rest_base, noise)
-        first = choose_top(fut_idx, fut_score, k_future)
-        second = choose_top(rest_idx, rest_score, k - first.size)
+            return choose_with_noise(idx, pool.base_scores(base_score), k, key)
+        (fut_idx, fut_base), (rest_idx, rest_base) = pool.parts(base_score)
+        first = choose_with_noise(fut_idx, fut_base, k_future, key)
+        second = choose_with_noise(rest_idx, rest_base, k - first.size, key)
         chosen = np.concatenate((first, second))
         if chosen.size < k:  # not enough firms of one kind: fill from the other
             left = np.ones(idx.size, bool)
             left[np.searchsorted(idx, chosen)] = False
-            score = pool.base_scores(base_score) + noise
-            chosen = np.concatenate((chosen, choose_top(idx[left], score[left], k - chosen.size)))
+            chosen = np.concatenate((chosen, choose_with_noise(idx[left], pool.base_scores(base_score)[left],
+                                                                k - chosen.size, key)))
         return chosen
 
     def _selections(self, counts: np.ndarray, pools: list[str | None], firms: Firms, q: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, list[Pool], list[np.ndarray]]:
+                    rng: np.random.Generator) -> tuple[np.ndarray, list[Pool], np.ndarray]:
         """The randomness of a round of selections, each kind drawn in one call: the number of
         recipients of each (``counts``: recipients per yr times the scale, stochastically rounded),
-        then screening noise for every firm of the pools of those that choose anyone. Returns
-        (numbers, pools, noise per pool); a selection with no recipient, or whose pool is None (it
-        pays nothing), gets an empty pool and no noise."""
+        then a key for each selection's screening noise (see choose_with_noise). Returns (numbers,
+        pools, keys); a selection with no recipient, or whose pool is None (it pays nothing), gets an
+        empty pool. A selection's key does not depend on the pools, nor on which others choose
+        anyone: scenarios that differ in them still screen each firm with the same noise."""
         ks = stochastic_round_all(counts, rng)
         chosen_pools = [self.pool(name, firms, q) if k > 0 and name else Pool.empty()
                         for name, k in zip(pools, ks, strict=True)]
-        ends = np.cumsum([p.idx.size for p in chosen_pools])
-        noise = np.split(rng.random(int(ends[-1]) if ends.size else 0), ends[:-1])
-        return ks, chosen_pools, noise
+        return ks, chosen_pools, rng.integers(0, 2 ** 32, size=counts.size, dtype=np.uint64)
 
     # ---------------------------------------------------------------- yearly actions
     def award_grants(self, year: int, q: int, firms: Firms, levers: Levers, params: Params, scale: float,
@@ -316,14 +333,15 @@ class Government(mesa.Agent):
         amounts = [getattr(lv, amount_lever) / CNY_10K_PER_CNY_100M * (params.grant_cap_utilisation if is_cap else 1.0)
                    for _, amount_lever, is_cap, _ in GRANT_PROGRAMMES]
         counts = np.array([getattr(lv, count_lever) * scale for count_lever, _, _, _ in GRANT_PROGRAMMES], dtype=float)
-        ks, pools, noise = self._selections(counts, [pool_name if amount > 0 else None for (*_, pool_name), amount
-                                                     in zip(GRANT_PROGRAMMES, amounts, strict=True)], f, q, rng)
-        for (count_lever, _, _, pool_name), amount, k, pool, u in zip(GRANT_PROGRAMMES, amounts, ks, pools, noise, strict=True):
+        ks, pools, keys = self._selections(counts, [pool_name if amount > 0 else None for (*_, pool_name), amount
+                                                    in zip(GRANT_PROGRAMMES, amounts, strict=True)], f, q, rng)
+        for (count_lever, _, _, pool_name), amount, k, pool, key in zip(GRANT_PROGRAMMES, amounts, ks, pools, keys,
+                                                                        strict=True):
             if k == 0 or amount <= 0:
                 continue
             fut_share = 1.0 if pool_name == "future" else share
             score = self.base_score(f, q, lv.foresight_targeting_weight, prospects)
-            chosen = self.select_recipients(pool, int(k), u, fut_share, f, score)
+            chosen = self.select_recipients(pool, int(k), int(key), fut_share, f, score)
             f.grant_rd[chosen] += amount
             if pool_name == "future":
                 f.designated[chosen] = True
@@ -364,13 +382,13 @@ class Government(mesa.Agent):
         programmes = ((lv.n_flagship_products_per_year, "emerging_or_future", params.flagship_demand_boost),
                       (lv.n_flagship_scenarios_per_year, "emerging_or_future", params.flagship_demand_boost),
                       (lv.n_quality_certifications_per_year, "above_size", params.quality_brand_demand_boost))
-        ks, pools, noise = self._selections(np.array([n * scale for n, _, _ in programmes], dtype=float),
-                                            [name for _, name, _ in programmes], f, q, rng)
-        for (_, _, boost), k, pool, u in zip(programmes, ks, pools, noise, strict=True):
+        ks, pools, keys = self._selections(np.array([n * scale for n, _, _ in programmes], dtype=float),
+                                           [name for _, name, _ in programmes], f, q, rng)
+        for (_, _, boost), k, pool, key in zip(programmes, ks, pools, keys, strict=True):
             if k == 0:
                 continue
             score = self.base_score(f, q, lv.foresight_targeting_weight, prospects)
-            chosen = self.select_recipients(pool, int(k), u, 0.0, f, score)
+            chosen = self.select_recipients(pool, int(k), int(key), 0.0, f, score)
             f.boost[chosen] += boost
             f.boost_until_q[chosen] = q + 4
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from simmodel.agents.firms import FirmStage, Firms, choose_top, stage_mask
-from simmodel.agents.government import FUTURE_BIT, Government, Pool, stochastic_round_all
+from simmodel.agents.government import FUTURE_BIT, Government, Pool, choose_with_noise, stochastic_round_all
+from simmodel.agents.noise import keyed_uniform
 
 
 @pytest.fixture()
@@ -39,12 +40,17 @@ def test_selections_draw_counts_for_all_and_noise_for_the_pools_that_choose(gove
     fut, other = int(np.flatnonzero(s.is_future)[0]), int(np.flatnonzero(~s.is_future & ~s.emerging)[0])
     f = firms_in([fut] * 5 + [other] * 7)
     f.alive[3] = False
-    ks, pools, noise = government._selections(np.array([2.0, 0.0, 3.0]), ["high_tech", "tech", None], f, 0,
-                                              np.random.default_rng(0))
+    ks, pools, keys = government._selections(np.array([2.0, 0.0, 3.0]), ["high_tech", "tech", None], f, 0,
+                                             np.random.default_rng(0))
     assert ks.tolist() == [2, 0, 3]
     assert pools[0].idx.tolist() == [0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11]  # alive high-tech firms
-    assert pools[1].idx.size == pools[2].idx.size == 0  # no recipient / pays nothing: no pool, no noise
-    assert [u.size for u in noise] == [11, 0, 0] and ((0 <= noise[0]) & (noise[0] < 1)).all()
+    assert pools[1].idx.size == pools[2].idx.size == 0  # no recipient / pays nothing: no pool
+    assert keys.size == 3 and np.unique(keys).size == 3
+    # the keys do not depend on the pools nor on which selections choose anyone (common random numbers)
+    f.alive[:] = False
+    _, _, keys_again = government._selections(np.array([2.0, 1.0, 0.0]), [None, "tech", "high_tech"], f, 0,
+                                              np.random.default_rng(0))
+    assert np.array_equal(keys, keys_again)
 
 
 def test_recipients_come_from_the_pool_with_the_future_share(government, inputs):
@@ -55,19 +61,25 @@ def test_recipients_come_from_the_pool_with_the_future_share(government, inputs)
     pool = Pool(rows, s.is_future[f.sector].astype(np.uint8) << FUTURE_BIT)  # the sector flags: future industry
     score = np.zeros(f.n)
     score[[2, 10, 11, 12]] = 5.0  # the best: one future firm, three others
-    chosen = government.select_recipients(pool, 4, np.zeros(rows.size), 0.5, f, score)
+    chosen = government.select_recipients(pool, 4, 7, 0.5, f, score)
     assert chosen.size == 4 and np.isin(chosen, rows).all()
     assert (s.is_future[f.sector[chosen]]).sum() == 2  # half reserved for future industries
     assert {2}.issubset(chosen.tolist()) and len({10, 11, 12} & set(chosen.tolist())) == 2
-    # noise is aligned with the pool: a large draw lifts its firm to the top
-    noise = np.zeros(rows.size)
-    noise[rows.tolist().index(20)] = 100.0
-    assert 20 in government.select_recipients(pool, 1, noise, 0.0, f, score).tolist()
+    # the noise is the firm's keyed uniform: among equal base scores the largest draw wins; a base
+    # score 1 above every other wins with the smallest draw, and one just short of the two draws'
+    # difference above does not
+    noise = keyed_uniform(7, rows)
+    lo, hi = rows[np.argmin(noise)], rows[np.argmax(noise)]
+    for lead, winner in ((0.0, hi), (1.0, lo), (float(noise.max() - noise.min()) - 0.01, hi)):
+        base = np.zeros(f.n)  # a new array each time: a pool keeps the base scores of the array it was given
+        base[lo] = lead
+        assert government.select_recipients(pool, 1, 7, 0.0, f, base).tolist() == [winner], lead
 
 
-def reference_selection(sectors, firms, rows, k, noise, future_share, base_score):
-    """The selection written out directly: scores gathered and split for this call alone."""
-    score = base_score[rows] + noise
+def reference_selection(sectors, firms, rows, k, key, future_share, base_score):
+    """The selection written out directly: every firm of the pool scored (its noise drawn), and the
+    scores gathered and split for this call alone."""
+    score = base_score[rows] + keyed_uniform(key, rows)
     k_future = round(k * future_share)
     if k_future == 0:
         return choose_top(rows, score, k)
@@ -81,28 +93,47 @@ def reference_selection(sectors, firms, rows, k, noise, future_share, base_score
 
 
 def test_a_pool_reused_by_several_selections_chooses_as_each_would_alone(government, inputs):
-    """A pool keeps its base scores and its future split between the programmes that draw from it:
-    every selection must be the one a fresh gather and split would give, whatever the pool, share,
-    number and noise, including too few firms of one kind (filled from the other) and a new round's
-    base scores."""
+    """A pool keeps its base scores and its future split between the programmes that draw from it,
+    and draws noise only for the firms within 1 of the k-th best base score: every selection must be
+    the one a fresh gather and split, with noise for every firm, would give, whatever the pool,
+    share, number and key, including too few firms of one kind (filled from the other), a new
+    round's base scores and base scores that tie (the k-th best shared by many, or exactly 1 apart)."""
     s = inputs.sectors
     rng = np.random.default_rng(5)
     fut_sectors, other = np.flatnonzero(s.is_future), np.flatnonzero(~s.is_future)
     for trial in range(60):
-        n = int(rng.integers(20, 3000))
+        n = int(rng.integers(20, 3000)) if trial % 2 else int(rng.integers(9000, 20_000))  # whole, or from a floor
         f = firms_in(np.where(rng.random(n) < rng.uniform(0.02, 0.6), rng.choice(fut_sectors, n), rng.choice(other, n)).tolist())
         rows = np.sort(rng.choice(n, size=int(rng.integers(1, n)), replace=False))
         pool = Pool(rows, s.is_future[f.sector].astype(np.uint8) << FUTURE_BIT)
         for round_ in range(2):
-            base = rng.normal(size=n)
+            base = rng.normal(size=n) if trial % 3 else rng.integers(-3, 3, n).astype(float)  # ties, 1 apart
             for _ in range(4):
-                k = int(rng.integers(1, max(2, rows.size // 3)))
+                k = int(rng.integers(1, max(2, rows.size // (3 if trial % 4 < 2 else 40))))
                 share = float(rng.choice([0.0, 0.1, 0.5, 0.9, 1.0]))
-                noise = rng.random(rows.size)
-                got = government.select_recipients(pool, k, noise, share, f, base)
-                want = reference_selection(s, f, rows, k, noise, share, base)
+                key = int(rng.integers(0, 2 ** 32))
+                got = government.select_recipients(pool, k, key, share, f, base)
+                want = reference_selection(s, f, rows, k, key, share, base)
                 assert np.array_equal(np.sort(got), np.sort(want)), (trial, round_, k, share)
                 assert got.size == min(k, rows.size)
+
+
+def test_choosing_with_noise_scores_every_firm_that_can_be_chosen():
+    """A large pool is scored only from 1 below its k-th best base score: firms 0.95 below it that
+    beat the top firms' smallest draws must still be chosen, as when every firm is scored (ten firms
+    at 0, two hundred at -0.95, the rest far below; fifty keys)."""
+    n, k = 6000, 10
+    rows = np.arange(n) * 3
+    base = np.full(n, -5.0)
+    base[:k] = 0.0
+    base[k:k + 200] = -0.95
+    lifted = 0
+    for key in range(50):
+        got = choose_with_noise(rows, base, k, key)
+        want = choose_top(rows, base + keyed_uniform(key, rows), k)
+        assert np.array_equal(np.sort(got), np.sort(want)), key
+        lifted += int((got >= 3 * k).sum())
+    assert lifted > 0  # the check above met the case it is about
 
 
 def test_pools_are_the_firms_that_meet_each_programme_rule(government, inputs):

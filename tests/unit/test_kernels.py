@@ -325,17 +325,26 @@ def test_split_pool_is_the_masked_split(n):
     rows = np.sort(rng.choice(2 * n + 1, n, replace=False)).astype(np.intp)
     base = rng.normal(0.0, 1.0, n)
     future = ((flags[rows] >> np.uint8(1)) & np.uint8(1)).view(np.bool_)
-    mask, *parts = kernels.split_pool(rows, flags, 1, base)
-    assert bits_equal(mask, future)
+    parts = kernels.split_pool(rows, flags, 1, base)
     for (r, b), m in zip(parts, (future, ~future), strict=True):
         assert bits_equal(r, rows[m]) and bits_equal(b, base[m])
-    # a selection's scores: base scores plus noise, split the same way
-    noise = rng.random(n)
-    got = kernels.split_sums(mask, parts[0][1], parts[1][1], noise)
-    for sums, m in zip(got, (future, ~future), strict=True):
-        assert bits_equal(sums, base[m] + noise[m])
     if n >= 1000:
         assert future.any() and not future.all()
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_keyed_scores_are_the_base_plus_the_keyed_uniform(n):
+    """A selection's candidates: the positions whose base score reaches the floor (values exactly on
+    it included), and their base scores plus each firm's keyed uniform, bit for bit, for keys that use
+    all 32 bits and rows up to 2^31."""
+    from simmodel.agents.noise import keyed_uniform
+    rng = np.random.default_rng(21)
+    rows = np.sort(rng.choice(2 ** 31, n, replace=False)).astype(np.intp)
+    base = np.round(rng.normal(0.0, 1.0, n), 1)  # ties, and values on the floor
+    for key, floor in ((0, -np.inf), (7, 0.3), (2 ** 32 - 1, 5.0), (int(rng.integers(0, 2 ** 32)), -0.5)):
+        near, score = kernels.keyed_scores(rows, base, floor, np.uint32(key))
+        want = np.flatnonzero(base >= floor)
+        assert bits_equal(near, want) and bits_equal(score, base[want] + keyed_uniform(key, rows[want]))
 
 
 @pytest.mark.parametrize("n", SIZES)

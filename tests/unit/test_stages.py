@@ -10,8 +10,10 @@ import dataclasses
 import numpy as np
 import pytest
 
+from simmodel.agents import noise
 from simmodel.agents.firms import (FirmStage, Firms, GrowthContext, argsort_descending, categorical, choose_top,
-                                   nth_highest, top_positions)
+                                   draw_among, draw_without_replacement, nth_highest, top_positions)
+from simmodel.agents.noise import trial_rows
 from simmodel.levers import Levers
 from simmodel.model.stages.ai_plus import adopt_ai_plus
 from simmodel.model.stages.exit import exit_firms
@@ -53,12 +55,12 @@ def test_top_positions_falls_back_when_the_sample_misleads(n, k):
     assert set(got.tolist()) == set(np.argsort(-score)[:k].tolist())
 
 
-@pytest.mark.parametrize("n, k", [(1, 1), (2048, 2048), (6000, 2048), (30_000, 2048), (70_000, 2048), (70_000, 17_499),
-                                  (70_000, 1), (200_000, 5000)])
+@pytest.mark.parametrize("n, k", [(1, 1), (1024, 9), (2048, 2048), (4000, 20), (6000, 2048), (30_000, 2048), (70_000, 2048),
+                                  (70_000, 17_499), (70_000, 1), (200_000, 5000)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_nth_highest_is_the_partition(n, k, dtype):
     """The same value as a partition of the whole array, on sizes that take the sampled threshold
-    (30 000 and up with k a quarter of n or less) and sizes that do not, and on data with many ties."""
+    (1 024 and up with k a quarter of n or less) and sizes that do not, and on data with many ties."""
     rng = np.random.default_rng(n + k)
     for x in ((rng.normal(0.0, 0.3, n) + rng.random(n)).astype(dtype), rng.integers(0, 40, n).astype(dtype)):
         want = np.partition(x, n - k)[n - k]
@@ -213,6 +215,126 @@ def test_categorical_draws_the_numbers_of_numpys_choice():
     for bad in ([0.5, -0.1, 0.6], [0.0, 0.0], [np.nan, 1.0]):
         with pytest.raises(ValueError, match="non-negative"):
             categorical(rng, np.array(bad), 10)
+
+
+# ----------------------------------------------------------------------------------- rare events and batches
+@pytest.mark.parametrize("rate", [0.0015, 0.1, 0.6])
+def test_trial_rows_succeed_at_the_rate_on_every_row(rate):
+    """trial_rows: over many seeds each row succeeds with the rate (the counts of a few row groups
+    against their binomial spread, so that a bias at the start, the end or between batches shows),
+    the successes in all are binomial, and the rows are distinct, ascending and in range."""
+    n, runs = 3000, 400
+    hits = np.zeros(n)
+    totals = []
+    for seed in range(runs):
+        rows = trial_rows(np.random.default_rng(seed), n, rate)
+        assert rows.dtype == np.int64 and (np.diff(rows) > 0).all() and (rows.size == 0 or 0 <= rows[0] <= rows[-1] < n)
+        hits[rows] += 1
+        totals.append(rows.size)
+    for group in (hits[:10], hits[:300], hits[1000:2000], hits[-300:], hits[-10:]):
+        expected = group.size * runs * rate
+        assert abs(group.sum() - expected) < 4.5 * np.sqrt(expected * (1 - rate)), (rate, group.size)
+    assert abs(np.var(totals) / (n * rate * (1 - rate)) - 1) < 0.3  # binomial, not over- or under-dispersed
+
+
+def test_trial_rows_keep_their_rows_when_the_population_grows_and_across_batches(monkeypatch):
+    """The successes on the rows two populations share are the same (common random numbers between
+    scenarios with other entrants), and batches that run out before the last row continue the same
+    draws (a margin of minus 5 standard deviations makes the first batch end before the last row)."""
+    for seed in range(20):
+        small = trial_rows(np.random.default_rng(seed), 5000, 0.02)
+        large = trial_rows(np.random.default_rng(seed), 9000, 0.02)
+        assert np.array_equal(large[large < 5000], small)
+    draws = []
+    real = np.random.Generator.random
+
+    class Counting(np.random.Generator):
+        def random(self, *a, **k):
+            out = real(self, *a, **k)
+            draws.append(out.size)
+            return out
+
+    for seed in range(10):
+        monkeypatch.setattr(noise, "_MARGIN_SD", -5.0)
+        draws.clear()
+        batched = trial_rows(Counting(np.random.PCG64(seed)), 9000, 0.02)
+        assert len(draws) >= 2
+        monkeypatch.undo()
+        assert np.array_equal(batched, trial_rows(np.random.default_rng(seed), 9000, 0.02))
+    assert trial_rows(np.random.default_rng(0), 0, 0.5).size == 0 and trial_rows(np.random.default_rng(0), 5, 0.0).size == 0
+    assert trial_rows(np.random.default_rng(0), 4, 1.0).tolist() == [0, 1, 2, 3]
+
+
+def test_spin_offs_come_from_alive_high_tech_parents_at_the_rate(inputs):
+    """Spin-offs: only alive high-tech (or higher) firms found them, at about the lever's rate."""
+    from simmodel.model.stages.enter import spin_off
+    s = inputs.sectors
+    n = 40_000
+    f = population(n)
+    f.stage[: n // 2] = int(FirmStage.HIGH_TECH)
+    f.alive[: n // 4] = False  # half of the high-tech firms are gone
+    lv = dataclasses.replace(Levers(), spinoff_rate_pct_per_year=20.0)
+    new = spin_off(f, inputs.params, lv, s, q=3, base_sector_revenue=np.ones(s.n), sector_rd_intensity=np.full(s.n, 0.03),
+                   rng=np.random.default_rng(1))
+    parents = np.flatnonzero(f.revenue[:n] < 1.0)  # a parent hands a share of its revenue to its spin-off
+    assert new.stop - new.start == parents.size
+    assert ((parents >= n // 4) & (parents < n // 2)).all()
+    expected = n // 4 * -np.expm1(-0.2 / 4)
+    assert abs(parents.size - expected) < 4.5 * np.sqrt(expected)
+
+
+def test_draws_without_replacement_are_the_gumbel_top_k_in_distribution():
+    """draw_without_replacement: the first draw is exp(log weight) normalised, the k drawn are as often
+    each position as the k highest of log weight plus Gumbel noise, over weights that span orders of
+    magnitude (one that outweighs all others, so that the sum is taken again), positions of weight
+    zero (minus infinity: never drawn while others remain) and both of its ways (k up to a quarter
+    of the positions, and more)."""
+    rng = np.random.default_rng(0)
+    lw = np.array([0.0, 1.0, -2.0, 3.5, -np.inf, 0.5, -1.0, 2.0, 0.0, -0.5, 6.0, 1.5, -3.0, 0.2, 0.7, -np.inf])
+    runs = 30_000
+    for k in (1, 4, 9):
+        ours, gumbel = np.zeros(lw.size), np.zeros(lw.size)
+        first = np.zeros(lw.size)
+        for _ in range(runs):
+            got = draw_without_replacement(rng, lw, k)
+            assert got.size == k and np.unique(got).size == k
+            ours[got] += 1
+            first[got[0]] += 1
+            gumbel[np.argpartition(-(lw + rng.gumbel(size=lw.size)), k - 1)[:k]] += 1
+        assert ours[4] == ours[15] == 0
+        z = (ours - gumbel) / np.sqrt(np.maximum(ours + gumbel, 1.0))
+        assert np.abs(z).max() < 4.5, (k, z)
+        if k < 4:
+            p = np.exp(lw - lw.max()) / np.exp(lw - lw.max()).sum()
+            z1 = (first - runs * p) / np.sqrt(np.maximum(runs * p * (1 - p), 1.0))
+            assert np.abs(z1).max() < 4.5, (k, z1)
+
+
+def test_draws_without_replacement_of_equal_weights_go_round_again_without_repeats():
+    """A quarter of 400 equal weights: the first batch of uniforms repeats some positions, so later
+    batches on the same sum must drop those drawn before; each position is drawn a quarter of the time."""
+    rng = np.random.default_rng(2)
+    counts = np.zeros(400)
+    for _ in range(400):
+        got = draw_without_replacement(rng, np.zeros(400), 100)
+        assert got.size == 100 and np.unique(got).size == 100
+        counts[got] += 1
+    assert abs(counts.mean() - 100) < 1e-9 and counts.std() < 1.5 * np.sqrt(400 * 0.25 * 0.75)
+
+
+def test_draws_without_replacement_edge_cases():
+    rng = np.random.default_rng(1)
+    lw = np.array([0.0, -1000.0, -2000.0, 0.5, -np.inf])
+    assert draw_without_replacement(rng, lw, 0).size == 0 and draw_without_replacement(rng, lw[:0], 3).size == 0
+    assert sorted(draw_without_replacement(rng, lw, 7).tolist()) == [0, 1, 2, 3, 4]
+    # more draws than positions of weight above zero in double precision: the rest by their log weights
+    big = np.concatenate((lw, np.full(20, -5000.0)))
+    got = draw_without_replacement(rng, big, 3)
+    assert set(got[:2].tolist()) == {0, 3} and got[2] in (1, *range(5, 25)) and got[2] != 4
+    mask = np.zeros(25, bool)
+    mask[[3, 7, 9, 20]] = True
+    picked = draw_among(rng, np.arange(25.0), mask, 2)
+    assert picked.size == 2 and set(picked.tolist()) <= {3, 7, 9, 20}
 
 
 def test_high_tech_rd_threshold_tiers_and_their_logarithms():

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP, FirmStage, Firms, categorical
+from simmodel.agents.noise import trial_rows
 from simmodel.levers import Levers
 from simmodel.params import Params
 from simmodel.sectors import SectorGroup, SectorTable
@@ -59,8 +60,10 @@ def spin_off(firms: Firms, params: Params, levers: Levers, sectors: SectorTable,
     rate = levers.spinoff_rate_pct_per_year / 100.0
     if rate <= 0:
         return None
-    elig = np.flatnonzero(f.alive & (f.stage >= FirmStage.HIGH_TECH))
-    parents = elig[rng.random(elig.size) < -np.expm1(-rate / 4.0)]
+    # a trial per slot at the quarter's rate, drawn for the few that succeed (trial_rows), then kept
+    # for the alive high-tech (or higher) firms: the same chance for each of them as a draw per firm
+    parents = trial_rows(rng, f.n, -math.expm1(-rate / 4.0))
+    parents = parents[f.alive[parents] & (f.stage[parents] >= FirmStage.HIGH_TECH)]
     if not parents.size:
         return None
     psec = f.sector[parents]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from simmodel import kernels
-from simmodel.agents.firms import (TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, Firms, choose_top, high_tech_rd_threshold,
-                                   log_high_tech_rd_threshold, stage_mask)
+from simmodel.agents.firms import (TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, Firms, draw_without_replacement,
+                                   high_tech_rd_threshold, log_high_tech_rd_threshold, stage_mask)
 from simmodel.levers import Levers
 from simmodel.params import Params
 
@@ -48,12 +48,14 @@ def climb_ladder(firms: Firms, params: Params, levers: Levers, *, scale: float, 
     k_lg = int(rng.poisson(p.little_giant_new_per_year * scale * support))
     lg_pool = f.alive & stage_mask(st, FirmStage.TECH_SME, FirmStage.HIGH_TECH) & (f.revenue >= lo) & (f.revenue <= hi)
     idx = np.flatnonzero(lg_pool)
-    score = p.selection_rd_weight * log_effective_rd(f, p, idx) + f.log_productivity[idx] + rng.gumbel(size=idx.size)
-    st[choose_top(idx, score, k_lg)] = int(FirmStage.LITTLE_GIANT)
+    # the batch is drawn one firm after another with probability proportional to exp(score), as the
+    # k highest of score plus Gumbel noise would be, without a Gumbel number for each candidate
+    score = p.selection_rd_weight * log_effective_rd(f, p, idx) + f.log_productivity[idx]
+    st[idx[draw_without_replacement(rng, score, k_lg)]] = int(FirmStage.LITTLE_GIANT)
     k_sc = int(rng.poisson(p.single_champion_new_per_year * scale * support))
     sc_pool = (f.alive & stage_mask(st, FirmStage.LITTLE_GIANT, FirmStage.HIGH_TECH)
                & (f.revenue >= p.single_champion_min_revenue_cny_100m) & is_industry[f.sector])
     idx = np.flatnonzero(sc_pool)
-    score = np.log(np.maximum(f.revenue[idx], 1e-9)) + log_effective_rd(f, p, idx) + rng.gumbel(size=idx.size)
-    st[choose_top(idx, score, k_sc)] = int(FirmStage.SINGLE_CHAMPION)
+    score = np.log(np.maximum(f.revenue[idx], 1e-9)) + log_effective_rd(f, p, idx)
+    st[idx[draw_without_replacement(rng, score, k_sc)]] = int(FirmStage.SINGLE_CHAMPION)
     f.designated[:] = stage_mask(st, FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION) | f.future_type
