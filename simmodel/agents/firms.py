@@ -198,15 +198,15 @@ def top_positions(score: np.ndarray, k: int) -> np.ndarray:
     the k highest of those that reach it: the threshold, a high quantile of a strided sample of the
     scores, leaves about 2k candidates for the partition. When fewer than k reach it (a sample far off
     the population) the whole array is partitioned. Without ties at the k-th score the positions are
-    those of a partition of the whole array. From 1 024 scores up: numpy's partition is not
-    vectorised, and a fund's screen of 2 048 candidates for 9 deals took 30 us by a partition of all,
-    10 us this way."""
+    those of a partition of the whole array. From 1 024 scores up and k up to a quarter of them: numpy's
+    partition is not vectorised, and a fund's screen of 2 048 candidates for 9 deals took 30 us by a
+    partition of all, 10 us this way; for 200 deals 25 against 14 us, 4 096 and 300 43 against 21 us."""
     n = score.size
     if k <= 0 or n == 0:
         return np.zeros(0, dtype=np.intp)
     if k >= n:
         return np.arange(n)
-    if n >= 1024 and 16 * k < n:
+    if n >= 1024 and 4 * k < n:
         cand = np.flatnonzero(score >= _sampled_threshold(score, k))
         if cand.size >= k:
             return cand[np.argpartition(score[cand], cand.size - k)[cand.size - k:]]

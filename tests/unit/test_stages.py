@@ -29,8 +29,9 @@ def population(n: int, *, revenue: float = 1.0, sector: int = 0) -> Firms:
 
 
 # ----------------------------------------------------------------------------------- top-k
-@pytest.mark.parametrize("n, k", [(10, 3), (1024, 9), (2048, 9), (2048, 127), (5000, 40), (6000, 300), (65_000, 900),
-                                  (65_000, 2400), (200_000, 30), (20_000, 19_999)])
+@pytest.mark.parametrize("n, k", [(10, 3), (1024, 9), (2048, 9), (2048, 127), (2048, 511), (5000, 40), (6000, 300),
+                                  (4096, 1000), (65_000, 900), (65_000, 2400), (65_000, 16_000), (200_000, 30),
+                                  (20_000, 19_999)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_top_positions_are_the_k_highest(n, k, dtype):
     rng = np.random.default_rng(n + k)
@@ -40,7 +41,7 @@ def test_top_positions_are_the_k_highest(n, k, dtype):
     assert set(got.tolist()) == set(np.argpartition(-score, k - 1)[:k].tolist())
 
 
-@pytest.mark.parametrize("n, k", [(20_000, 1000), (3000, 100)])
+@pytest.mark.parametrize("n, k", [(20_000, 1000), (3000, 100), (20_000, 4000)])
 def test_top_positions_falls_back_when_the_sample_misleads(n, k):
     """The strided sample holds only the highest scores: about a hundred reach its threshold, fewer
     than k, and the whole array is partitioned instead."""
