@@ -78,6 +78,27 @@ def keyed_unit(h):  # pragma: no cover - compiled
 
 
 @compiled
+def keyed_units(n, key):  # pragma: no cover - compiled
+    """keyed_uniform(key, i) for the rows i = 0 .. n-1 (float32; ``key``: uint32), in a loop the
+    compiler turns into vector instructions (0.4 ns a number here, numpy's generator 1.7)."""
+    out = np.empty(n, np.float32)
+    for i in range(n):
+        out[i] = keyed_unit(np.uint32(np.uint32(i) * np.uint32(0x9E3779B9)) ^ key)
+    return out
+
+
+@compiled
+def keyed_events(alive, p, key):  # pragma: no cover - compiled
+    """A flag a firm: alive and its keyed uniform (keyed_uniform(key, row), ``key``: uint32) below
+    its probability ``p`` (float32), compared in single precision; numpy's flatnonzero then finds the
+    few that are set."""
+    out = np.empty(alive.size, np.bool_)
+    for i in range(alive.size):
+        out[i] = alive[i] & (keyed_unit(np.uint32(np.uint32(i) * np.uint32(0x9E3779B9)) ^ key) < p[i])
+    return out
+
+
+@compiled
 def growth_log_points(g_annual, shock_q, alive, rows, log_points, out):  # pragma: no cover - compiled
     """A quarter's desired log-growth (float32, log points) into ``out``: a quarter of the year's rate,
     plus the shock, plus ``log_points`` at ``rows``; zero for dead firms (exp(0) = 1 exactly)."""

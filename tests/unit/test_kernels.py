@@ -348,6 +348,21 @@ def test_keyed_scores_are_the_base_plus_the_keyed_uniform(n):
 
 
 @pytest.mark.parametrize("n", SIZES)
+def test_keyed_units_and_events_are_the_keyed_uniforms(n):
+    """The compiled keyed draws: noise.keyed_uniform of the rows 0 .. n-1, bit for bit, and the events
+    the numpy comparison in single precision gives (probabilities exactly on a draw included)."""
+    from simmodel.agents.noise import keyed_uniform
+    rng = np.random.default_rng(22)
+    for key in (0, 2 ** 32 - 1, int(rng.integers(0, 2 ** 32))):
+        u = keyed_uniform(key, np.arange(n))
+        assert bits_equal(kernels.keyed_units(n, np.uint32(key)), u)
+        p = rng.uniform(0.0, 0.3, n).astype(np.float32)
+        p[::7] = u[::7]  # on the draw: not below it
+        alive = rng.random(n) < 0.9
+        assert bits_equal(kernels.keyed_events(alive, p, np.uint32(key)), alive & (u < p))
+
+
+@pytest.mark.parametrize("n", SIZES)
 def test_firm_counts_and_rd_terms_are_numpys(n):
     a = firm_arrays(n, 17)
     by_stage, n_alive, n_above = kernels.firm_counts(a["alive"], a["stage"], a["revenue"], 6, 0.2)

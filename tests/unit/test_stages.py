@@ -127,7 +127,7 @@ def test_innovate_adds_steps_and_the_ai_ramp(inputs):
     assert n == 1 and f.n_innovations.tolist() == [1, 0, 0, 0]
     assert gain.rows.tolist() == [0, 1]  # only the firms that gained
     rng = np.random.default_rng(3)
-    rng.random(4, dtype=np.float32)  # the innovation draws, then the step of the one innovator
+    rng.integers(0, 2 ** 32)  # the key of the innovation draws, then the step of the one innovator
     assert gain.log_points.tolist() == [rng.exponential(0.05) + 0.02, 0.02]
     np.testing.assert_array_equal(f.log_productivity, [gain.log_points[0], 0.02, 0.0, 0.0])
     assert f.ai_ramp_q.tolist() == [0, 1, 0, 0]
@@ -216,6 +216,47 @@ def test_categorical_draws_the_numbers_of_numpys_choice():
     for bad in ([0.5, -0.1, 0.6], [0.0, 0.0], [np.nan, 1.0]):
         with pytest.raises(ValueError, match="non-negative"):
             categorical(rng, np.array(bad), 10)
+
+
+# ----------------------------------------------------------------------------------- keyed draws
+def test_keyed_uniforms_are_the_rows_keyed_uniforms_and_behave_as_draws():
+    """keyed_uniforms: row i's keyed_uniform for a key drawn from the stream, bit for bit; over 24
+    streams (a replicate's quarters) and 200 000 rows, uniform (256 bins), rows and streams
+    uncorrelated, pairs of streams uniform on the square (32 x 32 bins), and a firm's events at 2 %
+    over the 24 binomial, which is what the innovations and exits need of them."""
+    from scipy import stats
+
+    from simmodel.agents.noise import keyed_uniform, keyed_uniforms
+    n = 200_000
+    rngs = [np.random.default_rng(np.random.SeedSequence(123, spawn_key=(q,))) for q in range(24)]
+    u = np.array([keyed_uniforms(r, n) for r in rngs])
+    key = np.random.default_rng(np.random.SeedSequence(123, spawn_key=(0,))).integers(0, 2 ** 32)
+    assert u.dtype == np.float32 and u[0].tobytes() == keyed_uniform(key, np.arange(n)).tobytes()
+    assert stats.chisquare(np.histogram(u[0], 256, (0, 1))[0]).pvalue > 1e-3
+    assert abs(np.corrcoef(u[0][:-1], u[0][1:])[0, 1]) < 0.01 and abs(np.corrcoef(u[0], u[1])[0, 1]) < 0.01
+    assert stats.chisquare(np.histogram2d(u[0], u[1], 32, [[0, 1], [0, 1]])[0].ravel()).pvalue > 1e-3
+    events = (u < 0.02).sum(axis=0)
+    pmf = stats.binom.pmf(np.arange(6), 24, 0.02)
+    pmf[-1] += stats.binom.sf(5, 24, 0.02)
+    assert stats.chisquare(np.bincount(np.minimum(events, 5), minlength=6), pmf * n).pvalue > 1e-3
+
+
+def test_keyed_events_are_the_alive_firms_below_their_probability():
+    from simmodel.agents.noise import keyed_events, keyed_uniform
+    rng = np.random.default_rng(8)
+    n = 50_000
+    p = rng.uniform(0.0, 0.2, n).astype(np.float32)
+    p[:10] = 1.0  # certain, unless dead
+    p[10:20] = 0.0  # never
+    alive = rng.random(n) < 0.8
+    alive[:5] = False
+    got = keyed_events(np.random.default_rng(9), p, alive)
+    key = np.random.default_rng(9).integers(0, 2 ** 32)
+    assert np.array_equal(got, np.flatnonzero(alive & (keyed_uniform(key, np.arange(n)) < p)))
+    assert set(range(5, 10)) <= set(got.tolist()) and not set(range(5)) & set(got.tolist())
+    assert not set(range(10, 20)) & set(got.tolist())
+    expected = float((p * alive)[20:].sum())
+    assert abs(np.count_nonzero(got >= 20) - expected) < 4.5 * np.sqrt(expected)
 
 
 # ----------------------------------------------------------------------------------- rare events and batches

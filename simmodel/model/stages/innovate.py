@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simmodel.agents.firms import Firms
+from simmodel.agents.noise import keyed_events
 from simmodel.params import Params
 
 
@@ -26,8 +27,7 @@ def innovate_firms(firms: Firms, params: Params, rng: np.random.Generator) -> tu
     gain. Writes log_productivity, n_innovations and ai_ramp_q. Returns this quarter's gains (log
     points) and the number of innovations (firms of the scaled population)."""
     f, p = firms, params
-    innovates = f.alive & (rng.random(f.n, dtype=np.float32) < f.p_innovate_q)
-    hit = np.flatnonzero(innovates)
+    hit = keyed_events(rng, f.p_innovate_q, f.alive)  # a keyed uniform a firm (one number from rng)
     gain = rng.exponential(p.innovation_step_mean, hit.size)
     f.n_innovations[hit] += 1
     ramps = f.ai_ramp_q > 0
@@ -38,7 +38,7 @@ def innovate_firms(firms: Firms, params: Params, rng: np.random.Generator) -> tu
         ramp_gain = p.ai_plus_productivity_gain / 4.0
         # an innovator that also ramps up gains its step plus the ramp, summed in that order
         gain += ramp_gain * ramps[hit]
-        ramp = ramp[~innovates[ramp]]
+        ramp = np.setdiff1d(ramp, hit, assume_unique=True)  # the others ramping up, ascending
         rows = np.concatenate((hit, ramp))
         gain = np.concatenate((gain, np.full(ramp.size, ramp_gain)))
     f.log_productivity[rows] += gain

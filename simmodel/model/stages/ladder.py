@@ -7,6 +7,7 @@ import numpy as np
 from simmodel import kernels
 from simmodel.agents.firms import (TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, Firms, draw_without_replacement,
                                    high_tech_rd_threshold, log_high_tech_rd_threshold, stage_mask)
+from simmodel.agents.noise import keyed_uniforms
 from simmodel.levers import Levers
 from simmodel.params import Params
 
@@ -27,7 +28,7 @@ def climb_ladder(firms: Firms, params: Params, levers: Levers, *, scale: float, 
     support = lv.ladder_support_index ** p.ladder_support_elasticity
     st = f.stage
 
-    u = rng.random(n)
+    u = keyed_uniforms(rng, n)  # one uniform a firm, for the three moves below (disjoint stages)
     rec = f.alive & (st == FirmStage.STARTUP) & (f.age_q >= 4) & (u < p.startup_record_rate_annual)
     # Certification (15 % tax rate) is worth qualifying for: a tech SME that applies raises its
     # R&D to the threshold if it is below it.

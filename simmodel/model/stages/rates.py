@@ -8,6 +8,7 @@ import numpy as np
 from simmodel import kernels
 from simmodel.agents.firms import (ALL, Firms, GrowthContext, annual_growth, exit_hazard, finance_hazard_cut,
                                    growth_scale, innovation_hazard, log_revenue)
+from simmodel.agents.noise import keyed_uniforms
 from simmodel.levers import Levers, Uncertainties
 from simmodel.params import Params
 from simmodel.sectors import SectorTable
@@ -37,9 +38,9 @@ def spillover(basic_research_cny_100m: float, public_rd_cny_100m: float, params:
 
 def shock_uniforms(rng: np.random.Generator, n: int) -> np.ndarray:
     """The uniforms of ``n`` firms' growth shocks (refresh_rates), single precision: firm i of a
-    cohort always takes the i-th draw of its stream, so scenarios share their shocks (common random
-    numbers)."""
-    return rng.random(n, dtype=np.float32)
+    cohort always takes the i-th uniform of its stream (keyed_uniforms), so scenarios share their
+    shocks (common random numbers)."""
+    return keyed_uniforms(rng, n)
 
 
 def refresh_rates(firms: Firms, ctx: GrowthContext, params: Params, levers: Levers, *, q: int,
