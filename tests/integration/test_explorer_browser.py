@@ -40,7 +40,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["population.scale=0.02", "replicates=4", "decomposition_pairs=2"]
-EMULATOR_FACTORS = "[fund_life_years,land_quota_mu_per_year]"
+# world demand moves T3 and T6 across their thresholds over its range: the tiny emulator then has
+# P(met) outputs that vary by mechanism, not only where one of its four replicates happens to sit near
+# a threshold (with the two levers alone, every P(met) came out constant under one random stream)
+EMULATOR_FACTORS = "[fund_life_years,land_quota_mu_per_year,world_demand_shift_pct]"
 LOAD_S = 240  # a first page load starts a kernel: 10-30 s on a loaded two-core machine, more under heavy load
 RUN_S = 420  # a small run, with the starting scenario's run beside it, on a loaded machine
 

@@ -33,6 +33,17 @@ def test_compare_samples_flags_a_gross_mismatch_and_passes_equal_ones():
     assert res["threshold"] == pytest.approx(0.05 / 4)
 
 
+def test_compare_samples_takes_a_sample_that_is_constant_in_one_version():
+    """A count that one version holds fixed (every replicate the same) against one that varies: the
+    tests run without a warning (the suite turns warnings into errors), a gross shift is still
+    flagged and equal counts pass."""
+    rng = np.random.default_rng(1)
+    varying = {"n": 340.0 + rng.integers(-2, 3, 6).astype(float)}
+    assert br.compare_samples({"n": np.full(6, 340.0)}, varying)["consistent"]
+    assert not br.compare_samples({"n": np.full(6, 400.0)}, varying)["consistent"]
+    assert br.compare_samples({"n": np.full(6, 7.0)}, {"n": np.full(6, 7.0)})["consistent"]
+
+
 def test_reference_starts_from_the_same_firms_and_reports_the_same_columns(inputs):
     vec = SimModel(inputs, Levers(), Uncertainties(), scale=TINY, seed=3)
     ref = ReferenceModel(inputs, Levers(), Uncertainties(), scale=TINY, seed=3)
