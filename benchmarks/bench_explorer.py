@@ -94,8 +94,14 @@ def prerequisites() -> str:
     return chromium()
 
 
+# world demand moves T3 and T6 across their thresholds over its range, so the tiny emulator has P(met)
+# outputs that move by mechanism, not only where one of its four replicates sits near a threshold
+# (with the two levers alone, every P(met) came out constant under the keyed draws of 4 December 2026)
+EMULATOR_FACTORS = "[fund_life_years,land_quota_mu_per_year,world_demand_shift_pct]"
+
+
 def train_emulator(out: Path) -> Path:
-    cmd = [sys.executable, "-m", "simmodel", "analyze", "method=emulator", "factors=[fund_life_years,land_quota_mu_per_year]",
+    cmd = [sys.executable, "-m", "simmodel", "analyze", "method=emulator", f"factors={EMULATOR_FACTORS}",
            "emulator_points=12", "replicates=4", "population.scale=0.02", f"output_root={out}", "name=explorer"]
     print("training a tiny emulator:", " ".join(cmd[2:]), flush=True)
     t = time.perf_counter()
