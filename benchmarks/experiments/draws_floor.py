@@ -14,7 +14,12 @@ the baseline, seeds 1.., after one warm-up.
 Measured on 4 December 2026 (this 2-core machine, 3 replicates at scale 1, 10 at 0.0847): at 1:1,
 378.7 ms a replicate, of which draws 54.2 ms (uniforms 30.9, Gumbel 11.8, normals 5.2, the rest 6.3)
 and logarithms and exponentials 7.9 ms: a floor of 62.1 ms, 16 % of the replicate; at about 10 000
-firms, 65.5 ms a replicate and a floor of 7.7 ms (12 %).
+firms, 65.5 ms a replicate and a floor of 7.7 ms (12 %). On the AMD machine on 4 December (night),
+before the draws were made fewer and cheaper: 76.7 of 322.5 ms a 1:1 replicate (24 %); after
+(bbd857f): 27.2 of 292.5 ms (9 %), the uniforms computed by the keyed loops not counted (they are no
+generator's draws: about 0.4 ns a number, kernels.keyed_units). The warm-up replicate runs before the
+wrappers: Numba's ufunc registry, loaded at the first compiled call, reads attributes of np.exp and the
+others that a wrapper does not have.
 """
 
 from __future__ import annotations

@@ -25,7 +25,10 @@ about 7.4 ms of a 1:1 replicate (24 quarters; about 3 % of its simulation, and a
 ns a firm-step that the firm stages took in `make bench` at 0646a67, which would move the Mesa ratio
 on the firm stages from 188x to about 200x, far from the 300x of the goal). The keyed uniforms:
 mean 0.5009, chi-square 238 over 256 bins (255 degrees of freedom), neighbouring rows' correlation
--0.0019. Not built: it would change every result for a few per cent.
+-0.0019. Not built then: it would change every result for a few per cent. Built on 4 December 2026
+(night), with the other draws of that stop that changed the random stream (`docs/performance.md`):
+the keyed uniforms and a flag a firm in one compiled loop (kernels.keyed_events), then numpy's
+flatnonzero, as measured here.
 
     .venv/bin/python benchmarks/experiments/fused_draws.py [--repeats 50]
 """
