@@ -65,10 +65,11 @@ def compiled(fn: Callable) -> Callable:
 
 
 @inlined
-def keyed_unit(h):  # pragma: no cover - compiled
-    """simmodel.agents.noise.keyed_uniform of a firm row once its input ``h`` (uint32: the row times
-    0x9E3779B9, XOR the key) is formed: murmur3's 32-bit finaliser, each step cast back to 32 bits
-    (Numba widens 32-bit integer arithmetic), and the top 24 bits as a float32 multiple of 2^-24."""
+def keyed_unit(row, key):  # pragma: no cover - compiled
+    """simmodel.agents.noise.keyed_uniform(key, row) for one firm row (``key``: uint32): the row times
+    0x9E3779B9, XOR the key, then murmur3's 32-bit finaliser, each step cast back to 32 bits (Numba
+    widens 32-bit integer arithmetic), and the top 24 bits as a float32 multiple of 2^-24."""
+    h = np.uint32(np.uint32(np.uint32(row) * np.uint32(0x9E3779B9)) ^ key)
     h = np.uint32(h ^ (h >> np.uint32(16)))
     h = np.uint32(h * np.uint32(0x85EBCA6B))
     h = np.uint32(h ^ (h >> np.uint32(13)))
@@ -83,7 +84,7 @@ def keyed_units(n, key):  # pragma: no cover - compiled
     compiler turns into vector instructions (0.4 ns a number here, numpy's generator 1.7)."""
     out = np.empty(n, np.float32)
     for i in range(n):
-        out[i] = keyed_unit(np.uint32(np.uint32(i) * np.uint32(0x9E3779B9)) ^ key)
+        out[i] = keyed_unit(i, key)
     return out
 
 
@@ -94,7 +95,7 @@ def keyed_events(alive, p, key):  # pragma: no cover - compiled
     few that are set."""
     out = np.empty(alive.size, np.bool_)
     for i in range(alive.size):
-        out[i] = alive[i] & (keyed_unit(np.uint32(np.uint32(i) * np.uint32(0x9E3779B9)) ^ key) < p[i])
+        out[i] = alive[i] & (keyed_unit(i, key) < p[i])
     return out
 
 
@@ -362,7 +363,7 @@ def fund_block_scores(log_productivity, floor, firm, tte_years, revenue, keys32,
         tte[b] = t
         fits[b] = (not short_horizon) or (t <= horizon_years and revenue[i] >= above_size)
         lp[b] = np.float64(log_productivity[i])
-        row[b] = np.uint32(np.uint32(firm[i]) * np.uint32(0x9E3779B9))
+        row[b] = np.uint32(firm[i])
     g = keys32.size
     score = np.empty((g, nb), np.float64)
     ok = np.empty((g, nb), np.bool_)
@@ -373,7 +374,7 @@ def fund_block_scores(log_productivity, floor, firm, tte_years, revenue, keys32,
             e = fits[b] & (tte[b] <= life)
             ok[j, b] = e
             # simmodel.agents.noise.keyed_uniform of (the fund's key, the firm)
-            score[j, b] = lp[b] + np.float64(keyed_unit(row[b] ^ key)) if e else -np.inf
+            score[j, b] = lp[b] + np.float64(keyed_unit(row[b], key)) if e else -np.inf
     return block[:nb], score, ok
 
 
@@ -603,7 +604,7 @@ def keyed_scores(rows, base, floor, key):  # pragma: no cover - compiled
     for i in range(n):
         if base[i] >= floor:
             near[j] = i
-            score[j] = base[i] + np.float64(keyed_unit(np.uint32(np.uint32(rows[i]) * np.uint32(0x9E3779B9)) ^ k))
+            score[j] = base[i] + np.float64(keyed_unit(rows[i], k))
             j += 1
     return near, score
 

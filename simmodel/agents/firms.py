@@ -417,4 +417,3 @@ def annual_growth(firms: Firms, ctx: GrowthContext, params: Params, q: int, sect
                                    ctx.drift_annual + sector_shift, ctx.size_center,
                                    np.result_type(logr, ctx.size_center).type(params.growth_size_slope),
                                    young_premium, params.fund_equity_growth_boost, params.designation_growth_boost)
-

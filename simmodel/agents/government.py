@@ -124,8 +124,8 @@ _SCORE_WHOLE_BELOW = 4096  # firms in a pool
 
 def choose_with_noise(rows: np.ndarray, base: np.ndarray, k: int, key: int) -> np.ndarray:
     """The k of ``rows`` with the highest score, ``base`` (aligned with rows) plus screening noise: a
-    uniform on [0, 1) per firm, ``keyed_uniform(key, row)``. The noise is drawn only for the firms that
-    can be chosen: k firms score at least the k-th highest base, so a firm whose base is more than 1
+    uniform on [0, 1) per firm, ``keyed_uniform(key, row)``. The noise is computed only for the firms
+    that can be chosen: k firms score at least the k-th highest base, so a firm whose base is more than 1
     below it never is (at 1:1, about a tenth of the 3.5 million firms in a replicate's
     pools). The same firm gets the same noise in every part of a pool and in every scenario (common
     random numbers)."""

@@ -1,9 +1,11 @@
-"""Keyed noise: uniforms that depend only on (a key, a firm row), so that a screen can draw for the
-few firms it ranks and still give every firm the draw it would have had among all of them, and two
-scenarios screen the same firm with the same draw (common random numbers). The funds' screens
-(simmodel.agents.funds.screen) draw this noise: ``keyed_uniform`` states it, and
-simmodel.kernels.fund_block_scores computes the same hash inside its compiled pass (the tests check
-the one against the other)."""
+"""Draws that keep common random numbers between scenarios. Keyed noise: uniforms that depend only on
+(a key, a firm row), so that a screen can draw for the few firms it ranks and still give every firm
+the draw it would have had among all of them, and two scenarios give the same firm the same draw. The
+funds' screens (simmodel.agents.funds.screen), the government's selections
+(simmodel.agents.government.choose_with_noise) and the quarterly events and shocks (keyed_uniforms,
+keyed_events) use it: ``keyed_uniform`` states it, and the compiled loops of simmodel.kernels compute
+the same hash (kernels.keyed_unit; the tests check the one against the other). And rare events at one
+rate as the gaps between their successes (trial_rows)."""
 
 from __future__ import annotations
 
@@ -88,7 +90,6 @@ def keyed_events(rng: np.random.Generator, p: np.ndarray, alive: np.ndarray) -> 
 def string_key(text: str) -> int:
     """A stable 64-bit key for a name (not Python's hash, which changes between processes)."""
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
-
 
 
 # Rare events at a common rate over every firm slot (spin-offs, AI+ adoption): a fraction of a per
