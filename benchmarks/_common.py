@@ -9,7 +9,9 @@ import platform
 import subprocess
 import sys
 import time
+import types
 from collections import defaultdict
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -53,47 +55,87 @@ def stage_methods(model: SimModel) -> list[tuple[object, str, str, bool]]:
                   (model.talent, "release_dead", "talent", False)]
 
 
-def instrument(model: SimModel) -> dict[str, float]:
-    """Wrap the model's stage methods so that their seconds add up in the returned dict (the
-    firms' yearly rates count under refresh_rates only for the call that covers every firm; the
-    calls for entrants count in the stage that made them)."""
-    out: dict[str, float] = defaultdict(float)
+# The parts of start_year (the big actors' yearly decisions), each the calls SimModel.start_year makes
+# of one function or method: where the fixed yearly cost goes that dominates small populations.
+# "other" is start_year less its parts and the firms' yearly rates (cities, fund commitments, talent
+# incentives, the draws and the bookkeeping between the calls).
+YEAR_PARTS = ("funds", "grants", "ladder", "markets", "talents", "projects", "zones_clusters", "ai_plus", "other")
 
-    def wrap(obj, attr: str, key: str, only_all: bool = False) -> None:
+
+def year_part_calls(model: SimModel) -> list[tuple[object, str, str]]:
+    """(object, function or method, part) for every call of start_year that YEAR_PARTS times; the
+    functions are looked up in the simulation module, so that is where they are wrapped."""
+    from simmodel.model import simulation
+
+    g = model.government
+    return [(simulation, "fund_year", "funds"), (g, "award_grants", "grants"), (simulation, "climb_ladder", "ladder"),
+            (g, "open_markets", "markets"), (model.talent, "recruit", "talents"), (g, "attract_projects", "projects"),
+            (g, "designate_pilot_zones", "zones_clusters"), (g, "bid_national_clusters", "zones_clusters"),
+            (simulation, "adopt_ai_plus", "ai_plus")]
+
+
+def instrument(model: SimModel) -> tuple[dict[str, float], dict[str, float], Callable[[], None]]:
+    """Wrap the model's stage methods so that their seconds add up in the first returned dict (the
+    firms' yearly rates count under refresh_rates only for the call that covers every firm; the
+    calls for entrants count in the stage that made them), and the parts of start_year in the second
+    (YEAR_PARTS but "other"). The third undoes the wrapping of the simulation module's functions,
+    which outlives the model: call it when the run is over."""
+    out: dict[str, float] = defaultdict(float)
+    parts: dict[str, float] = defaultdict(float)
+    undo: list[tuple[object, str, object]] = []
+
+    def wrap(obj, attr: str, key: str, only_all: bool = False, into: dict[str, float] = out) -> None:
         fn = getattr(obj, attr)
 
         def timed(*a, **k):
             t = time.perf_counter()
             r = fn(*a, **k)
             if not only_all or (len(a) < 2 and "sl" not in k):
-                out[key] += time.perf_counter() - t
+                into[key] += time.perf_counter() - t
             return r
 
+        if isinstance(obj, types.ModuleType):
+            undo.append((obj, attr, fn))
         setattr(obj, attr, timed)
 
     for obj, attr, key, only_all in stage_methods(model):
         wrap(obj, attr, key, only_all)
-    return out
+    for obj, attr, key in year_part_calls(model):
+        wrap(obj, attr, key, into=parts)
+
+    def restore() -> None:
+        for obj, attr, fn in reversed(undo):
+            setattr(obj, attr, fn)
+
+    return out, parts, restore
 
 
 def run_timed(model: SimModel, quarters: int | None = None) -> dict:
     """Run ``quarters`` steps (all by default) and return seconds by stage (STAGES, start_year
-    without the firms' rates), the total, the firm stages' part, and firm-steps (firms alive at the
-    start of each step, summed)."""
-    raw = instrument(model)
+    without the firms' rates) and by part of start_year (YEAR_PARTS), the total, the firm stages'
+    part, firm-steps (firms alive at the start of each step, summed) and the years begun (start_year's
+    calls)."""
+    raw, parts, restore = instrument(model)
+    first = model.q
     end = model.n_quarters if quarters is None else min(model.q + quarters, model.n_quarters)
     firm_steps = 0
     total = 0.0
-    while model.q < end:
-        firm_steps += int(model.firms.alive.sum())
-        t = time.perf_counter()
-        model.step()
-        total += time.perf_counter() - t
+    try:
+        while model.q < end:
+            firm_steps += int(model.firms.alive.sum())
+            t = time.perf_counter()
+            model.step()
+            total += time.perf_counter() - t
+    finally:
+        restore()
     by_stage = {k: raw.get(k, 0.0) for k in STAGES}
     by_stage["start_year"] -= by_stage["refresh_rates"]
     by_stage["age_aggregates"] = total - sum(v for k, v in by_stage.items() if k != "age_aggregates")
-    return {"seconds": total, "by_stage": by_stage, "firm_stage_seconds": sum(by_stage[k] for k in FIRM_STAGES),
-            "firm_steps": firm_steps, "quarters": end, "firms_end": int(model.firms.alive.sum()), "slots_end": model.firms.n}
+    year_parts = {k: parts.get(k, 0.0) for k in YEAR_PARTS}
+    year_parts["other"] = by_stage["start_year"] - sum(year_parts.values())
+    return {"seconds": total, "by_stage": by_stage, "year_parts": year_parts,
+            "firm_stage_seconds": sum(by_stage[k] for k in FIRM_STAGES), "firm_steps": firm_steps, "quarters": end,
+            "years": sum(q % 4 == 0 for q in range(first, end)), "firms_end": int(model.firms.alive.sum()), "slots_end": model.firms.n}
 
 
 def _lscpu() -> dict[str, str]:

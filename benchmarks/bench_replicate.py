@@ -9,7 +9,8 @@ Prints, each in one run:
   one process, one core) and the peak resident memory of a fresh process that runs one replicate;
 - the share of simulation time by stage (1:1 scale, summed over the repeats);
 - the time per firm-step at each size (base-year firms; the median of ``--scaling-rounds`` rounds over
-  all sizes), its spread, and the fitted scaling exponent of each stage (slope of log time on log
+  all sizes), its spread, the yearly block's parts (the big actors' decisions: funds, grants, the
+  ladder, ...) in ms per simulated year at each size, and the fitted scaling exponent of each stage (slope of log time on log
   firm-steps; 1 = linear, n log n over the measured range is computed from the sizes and printed
   beside it);
 - the peak memory of a fresh process at the largest size (VmHWM, one subprocess per
@@ -35,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, STAGES, baseline, firms_at_scale_one, machine, run_timed, scale_for, verdict
+from _common import ROOT, STAGES, YEAR_PARTS, baseline, firms_at_scale_one, machine, run_timed, scale_for, verdict
 
 from simmodel.model import SimModel
 from simmodel.ensemble import build_model, replicate_keys, uncertainty_draws
@@ -215,7 +216,8 @@ def main(argv: list[str] | None = None) -> dict:
         r = {"firm_steps": rs[0]["firm_steps"], "firms_start": rs[0]["firms_start"],
              "init": statistics.median(x["init"] for x in rs), "seconds": statistics.median(x["seconds"] for x in rs),
              "by_stage": {k: statistics.median(x["by_stage"][k] for x in rs) for k in rs[0]["by_stage"]},
-             "seconds_range": (min(x["seconds"] for x in rs), max(x["seconds"] for x in rs))}
+             "year_parts": {k: statistics.median(x["year_parts"][k] for x in rs) for k in YEAR_PARTS},
+             "years": rs[0]["years"], "seconds_range": (min(x["seconds"] for x in rs), max(x["seconds"] for x in rs))}
         rows.append(r)
         lo, hi = (1e9 * t / r["firm_steps"] for t in r["seconds_range"])
         print(f"  {n:>8} firms: set-up {r['init']:7.3f} s  simulation {r['seconds']:7.3f} s  "
@@ -229,12 +231,22 @@ def main(argv: list[str] | None = None) -> dict:
         slopes[k] = float(np.polyfit(x, y, 1)[0])
     bound = nlogn_slope(rows[0]["firm_steps"], rows[-1]["firm_steps"])
     print(f"  spread of time per firm-step: largest / smallest - 1 = {100 * spread:.0f} %")
+    # what the big actors' yearly decisions cost at each size: a cost that does not grow with the
+    # firms weighs on the time per firm-step of small populations only
+    print("  the yearly block (start_year without the firms' rates) by part, ms per simulated year (medians), and its"
+          " share of the simulation:")
+    width = {k: max(8, len(k)) for k in YEAR_PARTS}
+    print("    " + f"{'firms':>8} " + " ".join(f"{k:>{width[k]}}" for k in YEAR_PARTS) + f" {'total':>8} {'share':>6}")
+    for n, r in zip(sizes, rows, strict=True):
+        per_year = {k: 1e3 * v / r["years"] for k, v in r["year_parts"].items()}
+        print("    " + f"{n:>8} " + " ".join(f"{per_year[k]:{width[k]}.2f}" for k in YEAR_PARTS)
+              + f" {1e3 * r['by_stage']['start_year'] / r['years']:8.2f} {100 * r['by_stage']['start_year'] / r['seconds']:5.0f}%")
     print(f"  fitted exponent of time vs firm-steps (1 = linear; n log n over this range = {bound:.3f}):")
     for k, s in slopes.items():
         print(f"    {k:<15} {s:5.2f}{'  <- above n log n' if s > bound + GOAL_EXPONENT_SLACK else ''}")
     res["scaling"] = [{"n_firms": n, "firms_start": r["firms_start"], "firm_steps": r["firm_steps"], "setup_s": r["init"],
                        "simulation_s": r["seconds"], "simulation_s_range": list(r["seconds_range"]), "rounds": rounds,
-                       "ns_per_firm_step": v, "by_stage": r["by_stage"]}
+                       "ns_per_firm_step": v, "by_stage": r["by_stage"], "year_parts": r["year_parts"], "years": r["years"]}
                       for n, r, v in zip(sizes, rows, ns)]
     res["exponents"] = slopes
     res["nlogn_exponent"] = bound

@@ -34,10 +34,29 @@ def test_bench_replicate_quick(tmp_path, capsys):
     for row in res["scaling"]:
         lo, hi = row["simulation_s_range"]
         assert row["rounds"] == 2 and 0 < lo <= row["simulation_s"] <= hi
+        # the yearly block's parts add up to it, each timed by its own calls (2025-2030: six years)
+        parts = row["year_parts"]
+        assert row["years"] == 6 and parts["funds"] > 0 and parts["grants"] > 0 and parts["ladder"] > 0
+        assert min(parts.values()) >= -1e-6
+        assert sum(parts.values()) == pytest.approx(row["by_stage"]["start_year"], rel=1e-9, abs=1e-12)
     out = capsys.readouterr().out
-    assert "goals:" in out and "per firm-step" in out
+    assert "goals:" in out and "per firm-step" in out and "the yearly block (start_year" in out
     with pytest.raises(SystemExit):
         bench_replicate.main(["--quick", "--scaling-rounds", "0"])
+
+
+def test_run_timed_puts_back_the_functions_it_wraps():
+    """The parts of the yearly block are timed by wrapping functions of the simulation module, which
+    outlive the model: a run must leave them as it found them, or wrappers pile up run after run."""
+    import _common
+
+    from simmodel.model import simulation
+
+    before = {name: getattr(simulation, name) for name in ("fund_year", "climb_ladder", "adopt_ai_plus")}
+    inputs, cfg = _common.baseline()
+    r = _common.run_timed(_common.SimModel(inputs, cfg.levers, cfg.uncertainties, scale=0.01, seed=1), quarters=5)
+    assert r["years"] == 2 and r["year_parts"]["funds"] > 0
+    assert {name: getattr(simulation, name) for name in before} == before
 
 
 def test_result_hashes_quick_are_the_same_twice_and_change_with_the_seed():
