@@ -515,6 +515,96 @@ def fund_exits(h_firm, h_ticket, h_year_in, h_tte, year, wound_up, yearly_profit
     return firm, ticket, year_in, tte, n_early, n_normal, n_off
 
 
+@inlined
+def ranks_below(score_a, pos_a, score_b, pos_b):  # pragma: no cover - compiled
+    """Whether (score_a, position pos_a) ranks below (score_b, pos_b) in a stable descending sort:
+    a lower score, or an equal one at a later position."""
+    return score_a < score_b or (score_a == score_b and pos_a > pos_b)
+
+
+@compiled
+def ranked_within_budget(score, ok, k, base_ticket, min_ticket, cap, budget):  # pragma: no cover - compiled
+    """The ``k`` best positions a fund may back (``ok``) by ``score``, highest first, equal scores by
+    position (``np.argsort(-score, kind="stable")`` of them, cut at k), their tickets
+    (``base_ticket`` clipped to [``min_ticket``, ``cap``] as np.maximum then np.minimum clip) and how
+    many of them their running sum keeps within ``budget`` (``np.searchsorted(np.cumsum(tickets),
+    budget, side="right")``). For the small k of most screens at small populations
+    (simmodel.agents.funds.rank_within_budget): a heap of the k best so far, which a position enters
+    only when it ranks above the worst of them, in one pass over the block; O(n + k log k log(n / k)).
+    Returns (positions, tickets, kept)."""
+    hs = np.empty(max(k, 1), np.float64)  # a min-heap of the best so far: its root ranks lowest
+    hp = np.empty(max(k, 1), np.int64)
+    m = 0
+    for i in range(score.size):
+        if not ok[i]:
+            continue
+        x = score[i]
+        if m < k:  # sift up
+            c = m
+            m += 1
+            while c > 0:
+                parent = (c - 1) >> 1
+                if ranks_below(x, i, hs[parent], hp[parent]):
+                    hs[c] = hs[parent]
+                    hp[c] = hp[parent]
+                    c = parent
+                else:
+                    break
+            hs[c] = x
+            hp[c] = i
+        elif k > 0 and ranks_below(hs[0], hp[0], x, i):  # replace the root, sift down
+            c = 0
+            while True:
+                child = 2 * c + 1
+                if child >= m:
+                    break
+                if child + 1 < m and ranks_below(hs[child + 1], hp[child + 1], hs[child], hp[child]):
+                    child += 1
+                if ranks_below(hs[child], hp[child], x, i):
+                    hs[c] = hs[child]
+                    hp[c] = hp[child]
+                    c = child
+                else:
+                    break
+            hs[c] = x
+            hp[c] = i
+    order = np.empty(m, np.int64)
+    for j in range(m - 1, -1, -1):  # pop the lowest ranked to the back
+        order[j] = hp[0]
+        last_s = hs[j]
+        last_p = hp[j]
+        c = 0
+        while True:
+            child = 2 * c + 1
+            if child >= j:
+                break
+            if child + 1 < j and ranks_below(hs[child + 1], hp[child + 1], hs[child], hp[child]):
+                child += 1
+            if ranks_below(hs[child], hp[child], last_s, last_p):
+                hs[c] = hs[child]
+                hp[c] = hp[child]
+                c = child
+            else:
+                break
+        hs[c] = last_s
+        hp[c] = last_p
+    tickets = np.empty(m, np.float64)
+    total = 0.0
+    kept = 0
+    counting = True
+    for j in range(m):
+        t = base_ticket[order[j]]
+        t = min_ticket if t < min_ticket else t  # np.maximum: a NaN stays NaN
+        t = cap if t > cap else t  # np.minimum
+        tickets[j] = t
+        total += t
+        if counting and total <= budget:
+            kept += 1
+        else:
+            counting = False
+    return order, tickets, kept
+
+
 @compiled
 def follow_on_rounds(h_firm, h_ticket, alive, revenue, revenue_year_start, equity, ticket_ratio,
                      budget):  # pragma: no cover - compiled

@@ -265,6 +265,33 @@ def drop_held(funds: Sequence[Fund], cand: Candidates, pos: np.ndarray) -> tuple
     return np.repeat(np.arange(len(funds)), n_held)[hit], col[hit]
 
 
+# Up to this many deals, in a block of up to this many candidates, a fund's ranking is one compiled
+# call (kernels.ranked_within_budget: a heap, in a scalar pass over the block); more are ranked by
+# numpy's sampled threshold, partition and sort, which use vector instructions. At 10 000 firms most
+# screens' first guess is below both (median 33 deals in blocks of 2 048): the rankings of a replicate
+# there took 3.8 ms by numpy alone, 2.5 ms so; at 1:1 (median 245 deals) about the same either way.
+_RANKED_IN_ONE_CALL = 128
+_RANKED_BLOCK_UP_TO = 8192
+
+
+def _ranked_by_numpy(score: np.ndarray, ok: np.ndarray, k: int, n_ok: int, base_ticket: np.ndarray, min_ticket: float,
+                     cap: float, budget: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """kernels.ranked_within_budget by numpy: the k highest scores by a partition (all ``ok`` when k
+    reaches their number ``n_ok``), then sorted, their tickets and how many the budget keeps."""
+    top = top_positions(score, k) if k < n_ok else None
+    order = top if top is not None else np.flatnonzero(ok)
+    # the ranked ones are in no particular order: where scores are equal, the stable sort
+    # in firm order ranks them by firm row, as a sort of all would
+    ranked = argsort_descending(score[order], distinct_only=top is not None)
+    if ranked is None:
+        order = np.sort(top)
+        ranked = np.argsort(-score[order], kind="stable")
+    order = order[ranked]
+    # np.clip's arithmetic (a maximum, then a minimum) without its overhead on small arrays
+    tickets = np.minimum(np.maximum(base_ticket[order], min_ticket), cap)
+    return order, tickets, int(np.searchsorted(np.cumsum(tickets), budget, side="right"))
+
+
 def rank_within_budget(score: np.ndarray, ok: np.ndarray, base_ticket: np.ndarray, budget: float, cap: float,
                        mean_ticket: float, min_ticket: float) -> tuple[np.ndarray, np.ndarray, float | None]:
     """One fund's deals in a screening round: the positions it may back (``ok``) best ``score``
@@ -276,25 +303,18 @@ def rank_within_budget(score: np.ndarray, ok: np.ndarray, base_ticket: np.ndarra
 
     Only about twice the deals the budget buys at ``mean_ticket`` are ranked, four times as many
     again while those do not spend it (the best candidates' tickets are often smaller than the mean),
-    and all of them last: the k highest scores by a partition, then sorted (numpy's sorts and
-    partitions use vector instructions; a compiled loop was slower,
-    benchmarks/experiments/numba_fund_picks.py). Going from k straight to all sorted a block of 2 048
-    for funds that buy a few dozen deals."""
+    and all of them last: for a small k in a small block by a heap in one compiled call
+    (kernels.ranked_within_budget), otherwise the k highest scores by a partition, then sorted
+    (numpy's sorts and partitions use vector instructions; for the large ones a compiled loop was
+    slower, benchmarks/experiments/numba_fund_picks.py). Going from k straight to all sorted a block
+    of 2 048 for funds that buy a few dozen deals."""
     n_ok = int(np.count_nonzero(ok))
     k = min(n_ok, math.ceil(2 * budget / min(mean_ticket, cap)) + 1) if n_ok else 0
     while True:
-        top = top_positions(score, k) if k < n_ok else None
-        order = top if top is not None else np.flatnonzero(ok)
-        # the ranked ones are in no particular order: where scores are equal, the stable sort
-        # in firm order ranks them by firm row, as a sort of all would
-        ranked = argsort_descending(score[order], distinct_only=top is not None)
-        if ranked is None:
-            order = np.sort(top)
-            ranked = np.argsort(-score[order], kind="stable")
-        order = order[ranked]
-        # np.clip's arithmetic (a maximum, then a minimum) without its overhead on small arrays
-        tickets = np.minimum(np.maximum(base_ticket[order], min_ticket), cap)
-        m = int(np.searchsorted(np.cumsum(tickets), budget, side="right"))
+        if k <= _RANKED_IN_ONE_CALL and score.size <= _RANKED_BLOCK_UP_TO:
+            order, tickets, m = kernels.ranked_within_budget(score, ok, k, base_ticket, min_ticket, cap, budget)
+        else:
+            order, tickets, m = _ranked_by_numpy(score, ok, k, n_ok, base_ticket, min_ticket, cap, budget)
         if m < order.size or order.size == n_ok:
             break
         k = min(n_ok, 4 * k)

@@ -10,6 +10,7 @@ import mesa
 import numpy as np
 import pytest
 
+from simmodel import kernels
 from simmodel.agents.firms import FirmStage, Firms
 from simmodel.agents.funds import Candidates, Fund, eligible, screen
 from simmodel.agents.noise import keyed_uniform, mix_key
@@ -219,13 +220,22 @@ def test_over_a_run_no_fund_holds_a_firm_twice_and_the_books_agree(inputs, regim
     np.testing.assert_allclose(f.equity, tickets, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("path", ["default", "numpy", "compiled"])
 @pytest.mark.parametrize("cheap_first, budget", [(True, 4.0), (True, 40.0), (False, 4.0), (True, 1e9)])
-def test_ranking_within_a_budget_is_the_full_ranking(monkeypatch, cheap_first, budget):
+def test_ranking_within_a_budget_is_the_full_ranking(monkeypatch, cheap_first, budget, path):
     """rank_within_budget ranks about twice the deals the mean ticket buys, then four times as many
     while those fit, then all: its deals, tickets and refused score must be those of sorting every
     position, also where the best candidates' tickets are far below the mean (they all fit, and the
-    ranking goes round again, as the partitions it asks for show)."""
+    ranking goes round again, as the rankings it asks for show), whether numpy ranks them (a
+    partition and a sort), the compiled heap (kernels.ranked_within_budget), or each where it is the
+    faster."""
     from simmodel.agents import funds as funds_module
+
+    if path == "numpy":
+        monkeypatch.setattr(funds_module, "_RANKED_IN_ONE_CALL", -1)
+    elif path == "compiled":
+        monkeypatch.setattr(funds_module, "_RANKED_IN_ONE_CALL", 1 << 30)
+        monkeypatch.setattr(funds_module, "_RANKED_BLOCK_UP_TO", 1 << 30)
 
     rng = np.random.default_rng(3)
     n = 3000
@@ -236,9 +246,10 @@ def test_ranking_within_a_budget_is_the_full_ranking(monkeypatch, cheap_first, b
     if cheap_first:  # tickets grow with rank: the first k cost far less than k mean tickets
         base_ticket[np.argsort(-score)] = np.sort(base_ticket) * np.linspace(0.01, 1.0, n)
     mean_ticket, cap, min_ticket = float(base_ticket.mean()), 5.0, 0.01
-    asked = []
-    real = funds_module.top_positions
-    monkeypatch.setattr(funds_module, "top_positions", lambda s, k: asked.append(k) or real(s, k))
+    asked, by = [], []
+    by_numpy, by_heap = funds_module._ranked_by_numpy, kernels.ranked_within_budget
+    monkeypatch.setattr(funds_module, "_ranked_by_numpy", lambda *a: asked.append(a[2]) or by.append("numpy") or by_numpy(*a))
+    monkeypatch.setattr(kernels, "ranked_within_budget", lambda *a: asked.append(a[2]) or by.append("heap") or by_heap(*a))
     order, tickets, refused = funds_module.rank_within_budget(score, ok, base_ticket, budget, cap, mean_ticket, min_ticket)
 
     full = np.flatnonzero(ok)[np.argsort(-score[ok], kind="stable")]
@@ -249,5 +260,9 @@ def test_ranking_within_a_budget_is_the_full_ranking(monkeypatch, cheap_first, b
     assert refused == (float(score[full[m]]) if m < full.size else None)
     if cheap_first and budget < 1e9:
         assert len(asked) >= 2 and asked[1] == 4 * asked[0]  # went round again, on four times as many
+    if path != "default":
+        assert set(by) == {"numpy" if path == "numpy" else "heap"}
+    elif asked[0] <= funds_module._RANKED_IN_ONE_CALL:
+        assert by[0] == "heap"
     if budget >= 1e9:
         assert m == ok.sum() and refused is None

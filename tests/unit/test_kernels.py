@@ -564,3 +564,27 @@ def test_follow_on_rounds_are_numpys(n_held, budget):
                                    firms["equity"], ratio, budget)
     assert bits_equal(got, tickets)
     assert bits_equal(firms["equity"], want_equity) and bits_equal(held["h_ticket"], want_ticket)
+
+
+@pytest.mark.parametrize("n", (0, 1, 7, 2048))
+@pytest.mark.parametrize("k", (0, 1, 5, 64, 5000))
+@pytest.mark.parametrize("ties", (False, True))
+def test_ranked_within_budget_is_the_stable_ranking_cut_by_the_budget(n, k, ties):
+    """kernels.ranked_within_budget against the numpy statement of its rule: the positions a fund may
+    back by np.argsort(-score, kind="stable") (equal scores by position: many where the scores are
+    few distinct values), the first k, their tickets clipped as np.clip does and how many a running
+    sum keeps within the budget, also a budget that is exactly one of the running sums."""
+    rng = np.random.default_rng(n * 31 + k + ties)
+    score = rng.integers(0, 6, n).astype(np.float64) if ties else rng.normal(0.0, 1.0, n)
+    ok = rng.random(n) < 0.7
+    score[~ok] = -np.inf
+    base_ticket = rng.lognormal(-1.0, 1.0, n)
+    base_ticket[rng.random(n) < 0.1] = 0.05  # on the floor
+    min_ticket, cap = 0.05, 2.0
+    full = np.flatnonzero(ok)[np.argsort(-score[ok], kind="stable")][:k]
+    want_tickets = np.minimum(np.maximum(base_ticket[full], min_ticket), cap)
+    sums = np.cumsum(want_tickets)
+    for budget in (0.0, 1.0, float(sums[sums.size // 2]) if sums.size else 3.0, 1e9):
+        order, tickets, kept = kernels.ranked_within_budget(score, ok, k, base_ticket, min_ticket, cap, budget)
+        assert bits_equal(order, full.astype(np.int64)) and bits_equal(tickets, want_tickets)
+        assert kept == int(np.searchsorted(sums, budget, side="right"))
