@@ -3,6 +3,7 @@ agents keep their own books)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -48,8 +49,11 @@ def initial_commitments(base: Mapping[str, BaseQuantity], params: Params, base_y
 
 
 def _draws(rng: np.random.Generator, sizes: list[int], dtype: type) -> list[np.ndarray]:
-    """Uniforms on [0, 1) in one call, split into consecutive parts of the given sizes."""
-    return np.split(rng.random(sum(sizes), dtype=dtype), np.cumsum(sizes)[:-1]) if sizes else []
+    """Uniforms on [0, 1) in one call, split into consecutive parts of the given sizes (by slicing:
+    np.split took 67 us for the 58 funds of a year)."""
+    u = rng.random(sum(sizes), dtype=dtype)
+    ends = list(itertools.accumulate(sizes))
+    return [u[end - size:end] for size, end in zip(sizes, ends, strict=True)]
 
 
 def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime: FundRegime, max_share: float,
