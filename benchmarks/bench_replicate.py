@@ -10,7 +10,9 @@ Prints, each in one run:
 - the share of simulation time by stage (1:1 scale, summed over the repeats);
 - the time per firm-step at each size (base-year firms; the median of ``--scaling-rounds`` rounds over
   all sizes), its spread, the yearly block's parts (the big actors' decisions: funds, grants, the
-  ladder, ...) in ms per simulated year at each size, and the fitted scaling exponent of each stage (slope of log time on log
+  ladder, ...) in ms per simulated year at each size, what a replicate costs whatever its size (one
+  of 1 000 firms, whose work is negligible) against what the flat goal allows at the smallest size,
+  and the fitted scaling exponent of each stage (slope of log time on log
   firm-steps; 1 = linear, n log n over the measured range is computed from the sizes and printed
   beside it);
 - the peak memory of a fresh process at the largest size (VmHWM, one subprocess per
@@ -50,6 +52,7 @@ GOAL_SECONDS_PER_REPLAY = 0.5
 GOAL_FLAT = 0.30  # issue 17 (issue 7 asked for 20 %): time per firm-step may vary by at most 30 % over the sizes
 GOAL_PEAK_BYTES = 1e9  # 1 GB at 1 000 000 firms
 GOAL_EXPONENT_SLACK = 0.01  # exponents are noisy: a stage passes below the n log n slope plus this
+FLOOR_FIRMS = 1000  # a population whose work is negligible: its replicate is the per-replicate overhead
 
 _MEMORY_SCRIPT = """
 import sys
@@ -208,9 +211,11 @@ def main(argv: list[str] | None = None) -> dict:
     # and of each of its stages then decides the spread and the exponents, which one run per size
     # let flip on noise (the work is the same in every round: same seed, same population).
     by_size: list[list[dict]] = [[] for _ in sizes]
+    floor_runs = []  # a population too small for its work to count: what a replicate costs whatever its size
     for _ in range(rounds):
         for i, n in enumerate(sizes):
             by_size[i].append(timed_replicate(inputs, cfg, scale_for(n, n_one), 1))
+        floor_runs.append(timed_replicate(inputs, cfg, scale_for(FLOOR_FIRMS, n_one), 1))
     rows = []
     for n, rs in zip(sizes, by_size, strict=True):
         r = {"firm_steps": rs[0]["firm_steps"], "firms_start": rs[0]["firms_start"],
@@ -231,6 +236,12 @@ def main(argv: list[str] | None = None) -> dict:
         slopes[k] = float(np.polyfit(x, y, 1)[0])
     bound = nlogn_slope(rows[0]["firm_steps"], rows[-1]["firm_steps"])
     print(f"  spread of time per firm-step: largest / smallest - 1 = {100 * spread:.0f} %")
+    floor_s = statistics.median(r["seconds"] for r in floor_runs)
+    floor_year = statistics.median(r["by_stage"]["start_year"] for r in floor_runs)
+    allowed = (1.0 + GOAL_FLAT) * min(ns) * 1e-9 * rows[0]["firm_steps"]
+    print(f"  what a replicate costs whatever its size (simulation at {FLOOR_FIRMS} firms, median of {rounds}): "
+          f"{1e3 * floor_s:.1f} ms, of which the yearly block {1e3 * floor_year:.1f} ms; flat within "
+          f"{100 * GOAL_FLAT:.0f} % allows {1e3 * allowed:.1f} ms in all at {sizes[0]} firms")
     # what the big actors' yearly decisions cost at each size: a cost that does not grow with the
     # firms weighs on the time per firm-step of small populations only
     print("  the yearly block (start_year without the firms' rates) by part, ms per simulated year (medians), and its"
@@ -249,6 +260,8 @@ def main(argv: list[str] | None = None) -> dict:
                        "ns_per_firm_step": v, "by_stage": r["by_stage"], "year_parts": r["year_parts"], "years": r["years"]}
                       for n, r, v in zip(sizes, rows, ns)]
     res["exponents"] = slopes
+    res["floor"] = {"n_firms": FLOOR_FIRMS, "simulation_s": floor_s, "start_year_s": floor_year,
+                    "allowed_at_smallest_s": allowed}
     res["nlogn_exponent"] = bound
     res["goals"]["flat_per_firm_step"] = {"value": spread, "target": GOAL_FLAT, "met": spread <= GOAL_FLAT}
     worst = max((s, k) for k, s in slopes.items() if k != "simulation")

@@ -41,6 +41,9 @@ def test_bench_replicate_quick(tmp_path, capsys):
         assert sum(parts.values()) == pytest.approx(row["by_stage"]["start_year"], rel=1e-9, abs=1e-12)
     out = capsys.readouterr().out
     assert "goals:" in out and "per firm-step" in out and "the yearly block (start_year" in out
+    floor = res["floor"]
+    assert 0 < floor["start_year_s"] < floor["simulation_s"] and floor["allowed_at_smallest_s"] > 0
+    assert "what a replicate costs whatever its size" in out
     with pytest.raises(SystemExit):
         bench_replicate.main(["--quick", "--scaling-rounds", "0"])
 
