@@ -42,7 +42,7 @@ def inlined(fn: Callable) -> Callable:
 
 def compiled(fn: Callable) -> Callable:
     """``fn`` compiled by Numba (no Python objects, the GIL released) at its first call, with the
-    helpers it calls (inlined) compiled into it: Numba compiles a call only to a function it has
+    helpers it calls (inlined), and theirs, compiled into it: Numba compiles a call only to a function it has
     compiled, and compiling them at import would import Numba in every process."""
     jitted = None
 
@@ -52,16 +52,26 @@ def compiled(fn: Callable) -> Callable:
         if jitted is None:
             from numba import njit
 
-            helpers = {name: njit(inline="always")(h) for name, h in _INLINED.items() if name in fn.__code__.co_names}
-            body = fn
-            if helpers:
-                body = types.FunctionType(fn.__code__, {**fn.__globals__, **helpers}, fn.__name__, fn.__defaults__,
-                                          fn.__closure__)
-                body.__qualname__, body.__module__, body.__doc__ = fn.__qualname__, fn.__module__, fn.__doc__
-            jitted = njit(cache=True, nogil=True)(body)
+            jitted = njit(cache=True, nogil=True)(_with_helpers(fn, {}, njit))
         return jitted(*args)
 
     return call
+
+
+def _with_helpers(fn: Callable, done: dict[str, Callable], njit: Callable) -> Callable:
+    """``fn`` with the inlined helpers it calls, and those they call, compiled into its globals
+    (``done``: the helpers compiled so far, by name)."""
+    helpers = {}
+    for name in fn.__code__.co_names:
+        if name in _INLINED and name != fn.__name__:
+            if name not in done:
+                done[name] = njit(inline="always")(_with_helpers(_INLINED[name], done, njit))
+            helpers[name] = done[name]
+    if not helpers:
+        return fn
+    body = types.FunctionType(fn.__code__, {**fn.__globals__, **helpers}, fn.__name__, fn.__defaults__, fn.__closure__)
+    body.__qualname__, body.__module__, body.__doc__ = fn.__qualname__, fn.__module__, fn.__doc__
+    return body
 
 
 @inlined
@@ -522,6 +532,27 @@ def ranks_below(score_a, pos_a, score_b, pos_b):  # pragma: no cover - compiled
     return score_a < score_b or (score_a == score_b and pos_a > pos_b)
 
 
+@inlined
+def sift_down(hs, hp, m, x, i):  # pragma: no cover - compiled
+    """Put (score ``x``, position ``i``) at the root of a heap of ``m`` (scores ``hs``, positions ``hp``;
+    its root ranks lowest, see ranks_below) and move it down to its place."""
+    c = 0
+    while True:
+        child = 2 * c + 1
+        if child >= m:
+            break
+        if child + 1 < m and ranks_below(hs[child + 1], hp[child + 1], hs[child], hp[child]):
+            child += 1
+        if ranks_below(hs[child], hp[child], x, i):
+            hs[c] = hs[child]
+            hp[c] = hp[child]
+            c = child
+        else:
+            break
+    hs[c] = x
+    hp[c] = i
+
+
 @compiled
 def ranked_within_budget(score, ok, k, base_ticket, min_ticket, cap, budget):  # pragma: no cover - compiled
     """The ``k`` best positions a fund may back (``ok``) by ``score``, highest first, equal scores by
@@ -552,50 +583,20 @@ def ranked_within_budget(score, ok, k, base_ticket, min_ticket, cap, budget):  #
                     break
             hs[c] = x
             hp[c] = i
-        elif k > 0 and ranks_below(hs[0], hp[0], x, i):  # replace the root, sift down
-            c = 0
-            while True:
-                child = 2 * c + 1
-                if child >= m:
-                    break
-                if child + 1 < m and ranks_below(hs[child + 1], hp[child + 1], hs[child], hp[child]):
-                    child += 1
-                if ranks_below(hs[child], hp[child], x, i):
-                    hs[c] = hs[child]
-                    hp[c] = hp[child]
-                    c = child
-                else:
-                    break
-            hs[c] = x
-            hp[c] = i
+        elif k > 0 and ranks_below(hs[0], hp[0], x, i):  # in place of the root
+            sift_down(hs, hp, m, x, i)
     order = np.empty(m, np.int64)
     for j in range(m - 1, -1, -1):  # pop the lowest ranked to the back
         order[j] = hp[0]
-        last_s = hs[j]
-        last_p = hp[j]
-        c = 0
-        while True:
-            child = 2 * c + 1
-            if child >= j:
-                break
-            if child + 1 < j and ranks_below(hs[child + 1], hp[child + 1], hs[child], hp[child]):
-                child += 1
-            if ranks_below(hs[child], hp[child], last_s, last_p):
-                hs[c] = hs[child]
-                hp[c] = hp[child]
-                c = child
-            else:
-                break
-        hs[c] = last_s
-        hp[c] = last_p
+        sift_down(hs, hp, j, hs[j], hp[j])  # the last in the root's place, the heap one shorter
     tickets = np.empty(m, np.float64)
     total = 0.0
     kept = 0
     counting = True
     for j in range(m):
         t = base_ticket[order[j]]
-        t = min_ticket if t < min_ticket else t  # np.maximum: a NaN stays NaN
-        t = cap if t > cap else t  # np.minimum
+        t = min_ticket if t < min_ticket else t  # noqa: FURB136 - np.maximum: a NaN stays NaN
+        t = cap if t > cap else t  # noqa: FURB136 - np.minimum, as above
         tickets[j] = t
         total += t
         if counting and total <= budget:
