@@ -269,7 +269,7 @@ def drop_held(funds: Sequence[Fund], cand: Candidates, pos: np.ndarray) -> tuple
 # call (kernels.ranked_within_budget: a heap, in a scalar pass over the block); more are ranked by
 # numpy's sampled threshold, partition and sort, which use vector instructions. At 10 000 firms most
 # screens' first guess is below both (median 33 deals in blocks of 2 048): the rankings of a replicate
-# there took 3.8 ms by numpy alone, 2.5 ms so; at 1:1 (median 245 deals) about the same either way.
+# there took 3.4-3.8 ms by numpy alone, 2.2-2.5 ms so; at 1:1 (median 245 deals) about the same either way.
 _RANKED_IN_ONE_CALL = 128
 _RANKED_BLOCK_UP_TO = 8192
 

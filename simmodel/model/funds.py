@@ -50,7 +50,7 @@ def initial_commitments(base: Mapping[str, BaseQuantity], params: Params, base_y
 
 def _draws(rng: np.random.Generator, sizes: list[int], dtype: type) -> list[np.ndarray]:
     """Uniforms on [0, 1) in one call, split into consecutive parts of the given sizes (by slicing:
-    np.split took 67 us for the 58 funds of a year)."""
+    45 us for the 58 funds of a year, np.split 89)."""
     u = rng.random(sum(sizes), dtype=dtype)
     ends = list(itertools.accumulate(sizes))
     return [u[end - size:end] for size, end in zip(sizes, ends, strict=True)]
