@@ -43,7 +43,7 @@ from simmodel.model.record import trajectory_frame, year_record, zero_flows
 from simmodel.model.setup import calibrate_growth, entry_sector_weights, sector_rd_intensity
 from simmodel.model.stages.aggregates import age_firms, firm_rd_cny_100m
 from simmodel.model.stages.ai_plus import adopt_ai_plus
-from simmodel.model.stages.enter import enter_startups, expected_entrants, spin_off
+from simmodel.model.stages.enter import ENTRY_LEVERS, enter_startups, expected_entrants, spin_off
 from simmodel.model.stages.exit import exit_firms
 from simmodel.model.stages.grow import grow_firms
 from simmodel.model.stages.innovate import ProductivityGain, innovate_firms
@@ -158,6 +158,7 @@ class SimModel(mesa.Model):
         self.year_agg: ind.SectorAggregates | None = None  # this year's, summed over its quarters
         self.counters = zero_flows()  # the year's flows so far (province units)
         self.macro_shock = 0.0
+        self._entrants: tuple | None = None  # ((the levers it reads, pilot zones), its answer), see there
         self.rest_of_economy = self.calib.rest_of_economy_va_cny_100m  # CNY 100 m, updated each year
         self.records: list[dict[str, float]] = [self._record(self.base_year, agg0)]
 
@@ -318,10 +319,17 @@ class SimModel(mesa.Model):
         self.counters["n_exits"] += exit_firms(self.firms, q, self.rng_for("exit", q)) / self.scale
 
     def expected_entrants(self) -> tuple[float, np.ndarray]:
-        """Expected start-ups this quarter (firms of the scaled population) and their city x sector weights."""
-        return expected_entrants(self.params, self.levers, self.sectors, n_tech_smes=self.base["n_tech_smes"].value,
-                                 scale=self.scale, city_weight=self.cities_table.firm_weight,
-                                 sector_weight=self.entry_sector_weight, pilot_zone=self.government.pilot_zone)
+        """Expected start-ups this quarter (firms of the scaled population) and their city x sector
+        weights (read, not written, by the callers). They change only with the two levers they read and
+        the pilot zones, all set in start_year: kept while those stay (36 us a quarter at 10 000 firms)."""
+        lv = self.levers
+        key = (*(getattr(lv, name) for name in ENTRY_LEVERS), self.government.pilot_zone.tobytes())
+        if self._entrants is None or self._entrants[0] != key:
+            self._entrants = (key, expected_entrants(
+                self.params, self.levers, self.sectors, n_tech_smes=self.base["n_tech_smes"].value, scale=self.scale,
+                city_weight=self.cities_table.firm_weight, sector_weight=self.entry_sector_weight,
+                pilot_zone=self.government.pilot_zone))
+        return self._entrants[1]
 
     def enter(self, q: int) -> None:
         """Start-ups and spin-offs this quarter, each cohort with its rates."""

@@ -412,3 +412,50 @@ def test_sector_rd_intensity_is_each_sectors_revenue_weighted_mean(inputs):
     want = [np.average(f.rd_intensity[sector == k], weights=f.revenue[sector == k]) for k in range(s.n - 1)]
     assert got[:-1].tobytes() == np.array(want).tobytes()
     assert got[-1] == s.rd_intensity[-1]
+
+
+def test_expected_entrants_read_no_lever_but_those_the_model_keys_them_by(inputs):
+    """SimModel keeps expected_entrants' answer while ENTRY_LEVERS and the pilot zones stay: a lever
+    the stage reads that is not in ENTRY_LEVERS would leave a stale answer in force all year."""
+    from simmodel.levers import specs
+    from simmodel.model.stages.enter import ENTRY_LEVERS, expected_entrants
+
+    s = inputs.sectors
+    pilot = np.zeros((inputs.cities.n, s.n), dtype=bool)
+    pilot[0, :3] = True
+    kw = dict(n_tech_smes=1000.0, scale=0.1, city_weight=inputs.cities.firm_weight,
+              sector_weight=np.linspace(1.0, 2.0, s.n), pilot_zone=pilot)
+    p = dataclasses.replace(inputs.params, new_track_entry_effect=0.5, incubator_entry_elasticity=0.4,
+                            pilot_zone_entry_boost=0.3)
+    base = expected_entrants(p, Levers(), s, **kw)
+    moved = set()
+    for name, spec in specs().items():
+        value = getattr(Levers(), name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        other = spec.high if value != spec.high else spec.low
+        e, w = expected_entrants(p, dataclasses.replace(Levers(), **{name: type(value)(other)}), s, **kw)
+        if e != base[0] or not np.array_equal(w, base[1]):
+            moved.add(name)
+    assert moved == set(ENTRY_LEVERS)
+    pilot[1, 5] = True  # the zones move the answer too (the model's key holds their bytes)
+    assert expected_entrants(p, Levers(), s, **kw)[0] != base[0]
+
+
+def test_the_models_kept_entrants_are_what_the_stage_gives_every_quarter(inputs):
+    from simmodel.levers import Uncertainties
+    from simmodel.model import SimModel
+    from simmodel.model.stages.enter import expected_entrants
+
+    m = SimModel(inputs, dataclasses.replace(Levers(), pilot_zones_planned_per_batch=30), Uncertainties(),
+                 scale=0.03, seed=5)
+    zones = set()
+    while m.q < m.n_quarters:
+        m.step()
+        fresh = expected_entrants(m.params, m.levers, m.sectors, n_tech_smes=m.base["n_tech_smes"].value,
+                                  scale=m.scale, city_weight=m.cities_table.firm_weight,
+                                  sector_weight=m.entry_sector_weight, pilot_zone=m.government.pilot_zone)
+        kept = m.expected_entrants()
+        assert kept[0] == fresh[0] and np.array_equal(kept[1], fresh[1])
+        zones.add(m.government.pilot_zone.tobytes())
+    assert len(zones) > 1  # the zones changed during the run, so the key was exercised

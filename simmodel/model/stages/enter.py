@@ -14,6 +14,11 @@ from simmodel.params import Params
 from simmodel.sectors import SectorGroup, SectorTable
 
 
+# the levers expected_entrants reads (SimModel keeps its answer while these and the pilot zones stay;
+# tests/unit/test_stages.py checks that no other lever changes it)
+ENTRY_LEVERS = ("incubator_free_entry_pct", "new_track_access_index")
+
+
 def expected_entrants(params: Params, levers: Levers, sectors: SectorTable, *, n_tech_smes: float, scale: float,
                       city_weight: np.ndarray, sector_weight: np.ndarray,
                       pilot_zone: np.ndarray) -> tuple[float, np.ndarray]:

@@ -38,7 +38,10 @@ def innovate_firms(firms: Firms, params: Params, rng: np.random.Generator) -> tu
         ramp_gain = p.ai_plus_productivity_gain / 4.0
         # an innovator that also ramps up gains its step plus the ramp, summed in that order
         gain += ramp_gain * ramps[hit]
-        ramp = np.setdiff1d(ramp, hit, assume_unique=True)  # the others ramping up, ascending
+        # the others ramping up, ascending: the mask less the innovators (np.setdiff1d sorted both,
+        # 1.4 ms of a 10 000-firm replicate; this pass over the mask is a few us)
+        ramps[hit] = False
+        ramp = np.flatnonzero(ramps)
         rows = np.concatenate((hit, ramp))
         gain = np.concatenate((gain, np.full(ramp.size, ramp_gain)))
     f.log_productivity[rows] += gain
