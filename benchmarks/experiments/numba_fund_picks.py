@@ -21,7 +21,10 @@ and 4.8 ms. Half the funds' first guess of k does not spend their budget (84 of 
 they rank all of their block, and numpy sorts and partitions with vector instructions (AVX-512 here)
 where Numba's are scalar: on this machine 1 000 doubles sort in 8.7 us with numpy against 25-31 us
 compiled, and a partition of 40 000 takes 38 against 246 us.
-Not taken: the screen stays numpy's.
+Not taken: the screen stays numpy's. (Later, for the small rankings only, the heap did pay:
+``kernels.ranked_within_budget``, then every fund of a round in one call,
+``kernels.ranked_group_within_budget``. This script wraps the screen as it was up to c88b347, where the
+holdings were dropped by ``drop_held`` after the scores: run it on that commit.)
 
     .venv/bin/python benchmarks/experiments/numba_fund_picks.py [--scale 1.0 | --scale 0] [--repeats 5]
 

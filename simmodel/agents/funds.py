@@ -293,7 +293,7 @@ def _ranked_by_numpy(score: np.ndarray, ok: np.ndarray, k: int, n_ok: int, base_
 
 
 def rank_within_budget(score: np.ndarray, ok: np.ndarray, base_ticket: np.ndarray, budget: float, cap: float,
-                       mean_ticket: float, min_ticket: float) -> tuple[np.ndarray, np.ndarray, float | None]:
+                       mean_ticket: float, min_ticket: float, k: int | None = None) -> tuple[np.ndarray, np.ndarray, float | None]:
     """One fund's deals in a screening round: the positions it may back (``ok``) best ``score``
     first, equal scores by position, each with its ticket (``base_ticket``, CNY 100 m, clipped to
     [``min_ticket``, ``cap``]), taken until the next would carry their running sum past ``budget``.
@@ -307,9 +307,11 @@ def rank_within_budget(score: np.ndarray, ok: np.ndarray, base_ticket: np.ndarra
     (kernels.ranked_within_budget), otherwise the k highest scores by a partition, then sorted
     (numpy's sorts and partitions use vector instructions; for the large ones a compiled loop was
     slower, benchmarks/experiments/numba_fund_picks.py). Going from k straight to all sorted a block
-    of 2 048 for funds that buy a few dozen deals."""
+    of 2 048 for funds that buy a few dozen deals. ``k``: the number to rank first where a ranking
+    goes on from one that did not spend the budget (kernels.ranked_group_within_budget)."""
     n_ok = int(np.count_nonzero(ok))
-    k = min(n_ok, math.ceil(2 * budget / min(mean_ticket, cap)) + 1) if n_ok else 0
+    if k is None:
+        k = min(n_ok, math.ceil(2 * budget / min(mean_ticket, cap)) + 1) if n_ok else 0
     while True:
         if k <= _RANKED_IN_ONE_CALL and score.size <= _RANKED_BLOCK_UP_TO:
             order, tickets, m = kernels.ranked_within_budget(score, ok, k, base_ticket, min_ticket, cap, budget)
@@ -353,36 +355,54 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
     while todo.size:
         # a round takes the funds whose blocks are the smallest, within a factor 2: scoring a fund on a
         # block far larger than its own would cost more than a round of its own
-        size = cand.approx_count_above(floor[todo])
-        group, rest = todo[size <= 2 * size.min()], todo[size > 2 * size.min()]
+        if floor[todo].min() == floor[todo].max():  # one block for all (every first round): no sizes to compare
+            group, rest = todo, todo[:0]
+        else:
+            size = cand.approx_count_above(floor[todo])
+            group, rest = todo[size <= 2 * size.min()], todo[size > 2 * size.min()]
         fl = float(floor[group].min())
-        # the block, what each fund may back in it (but its holdings) and the scores, in one compiled
+        # the block, what each fund may back in it (not what it holds) and the scores, in one compiled
         # pass (simmodel.kernels); numpy compares float32 with a Python float in float32, and so does this
         members = [funds[i] for i in group]
+        held = [fd.h_firm for fd in members]
+        held_start = np.zeros(len(held) + 1, np.int64)
+        np.cumsum([h.size for h in held], out=held_start[1:])
         block, score, ok = kernels.fund_block_scores(lp, np.float32(fl), cand.firm, cand.tte_years, cand.revenue,
                                                      keys32[group], life_left(members, year), short, horizon,
-                                                     ABOVE_SIZE_REVENUE_CNY_100M)
-        held = drop_held(members, cand, block)
-        ok[held] = False
-        score[held] = -np.inf
+                                                     ABOVE_SIZE_REVENUE_CNY_100M, np.concatenate(held), held_start)
         base_ticket = p.fund_ticket_to_revenue * cand.revenue[block]
         # about the mean ticket (a ticket is at least the smallest one): how many deals a budget buys
         mean_ticket = max(float(base_ticket.mean()) if block.size else 0.0, p.fund_min_ticket_cny_100m)
+        budget = np.array([budgets[i] for i in group], dtype=np.float64)
+        cap = np.array([max(max_single_share * funds[i].size_cny_100m * (1.0 + crowds[i]), p.fund_min_ticket_cny_100m)
+                        for i in group], dtype=np.float64)
+        # every fund's ranking in one compiled call where each is the heap's (rank_within_budget's rule);
+        # a fund whose ranking needs numpy's goes on in rank_within_budget from the k the heap left it
+        chosen, tickets, tte, n_deals, refused, has_refused, by_numpy, k_next = kernels.ranked_group_within_budget(
+            score, ok, budget, cap, base_ticket, mean_ticket, p.fund_min_ticket_cny_100m, _RANKED_IN_ONE_CALL,
+            _RANKED_BLOCK_UP_TO, cand.firm, block, cand.tte_years)
         again = list(rest)
+        at = 0
         for j, i in enumerate(group):
-            fd, budget = funds[i], budgets[i]
-            cap = max(max_single_share * fd.size_cny_100m * (1.0 + crowds[i]), p.fund_min_ticket_cny_100m)
-            order, tickets, refused = rank_within_budget(score[j], ok[j], base_ticket, budget, cap, mean_ticket,
-                                                         p.fund_min_ticket_cny_100m)
-            if refused is not None:
-                exact = fl == -math.inf or refused >= fl + 1.0
-                floor[i] = refused - 1.0  # every firm that could score above the refused deal
+            if by_numpy[j]:
+                order, fund_tickets, refused_j = rank_within_budget(score[j], ok[j], base_ticket, budget[j], cap[j],
+                                                                    mean_ticket, p.fund_min_ticket_cny_100m,
+                                                                    int(k_next[j]))
+                rows = block[order]
+                deals = (cand.firm[rows], fund_tickets, cand.tte_years[rows].astype(np.float64))
+            else:
+                end = at + n_deals[j]
+                deals = (chosen[at:end], tickets[at:end], tte[at:end])
+                refused_j = float(refused[j]) if has_refused[j] else None
+                at = end
+            if refused_j is not None:
+                exact = fl == -math.inf or refused_j >= fl + 1.0
+                floor[i] = refused_j - 1.0  # every firm that could score above the refused deal
             else:  # every candidate of the block it may back fits the budget: all candidates
                 exact = fl == -math.inf
                 floor[i] = -math.inf
             if exact:
-                rows = block[order]
-                out[i] = (cand.firm[rows], tickets, cand.tte_years[rows].astype(np.float64))
+                out[i] = deals
             else:
                 again.append(i)
         todo = np.array(again, dtype=np.intp)

@@ -266,3 +266,60 @@ def test_ranking_within_a_budget_is_the_full_ranking(monkeypatch, cheap_first, b
         assert by[0] == "heap"
     if budget >= 1e9:
         assert m == ok.sum() and refused is None
+
+
+@pytest.mark.parametrize("k_max, block_max", [(128, 8192), (1 << 30, 1 << 30), (8, 8192), (40, 8192), (128, 100)])
+def test_a_rounds_rankings_in_one_call_are_each_funds_own(k_max, block_max):
+    """kernels.ranked_group_within_budget ranks every fund of a screening round in one call where
+    each of its rankings is the heap's: each fund's deals (firms, tickets, years to exit), its refused
+    score and, for a fund it hands on to numpy, the ranking rank_within_budget goes on with from the
+    k it hands on, must be rank_within_budget's own for that fund alone."""
+    from simmodel.agents.funds import rank_within_budget
+
+    rng = np.random.default_rng(21)
+    g, n = 7, 3000
+    score = rng.normal(0.0, 1.0, (g, n))
+    ok = rng.random((g, n)) < 0.7
+    ok[5] = False  # a fund that may back nothing
+    score[~ok] = -np.inf
+    base_ticket = rng.lognormal(-1.0, 1.0, n)
+    # fund 2's best candidates cost far less than the mean ticket: its first k all fit, it goes round again
+    base_ticket[np.argsort(-score[2])] = np.sort(base_ticket) * np.linspace(0.01, 1.0, n)
+    budgets = np.array([4.0, 40.0, 2.0, 1e9, 0.0, 3.0, 500.0])  # all fit; nothing; many deals
+    caps = np.array([5.0, 5.0, 0.5, 5.0, 5.0, 5.0, 0.02])
+    mean_ticket, min_ticket = float(base_ticket.mean()), 0.01
+    firm = np.sort(rng.choice(10 * n, 2 * n, replace=False)).astype(np.intp)
+    block = np.sort(rng.choice(2 * n, n, replace=False)).astype(np.intp)
+    tte = rng.uniform(1.0, 9.0, 2 * n).astype(np.float32)
+
+    chosen, tickets, years, n_deals, refused, has_refused, by_numpy, k_next = kernels.ranked_group_within_budget(
+        score, ok, budgets, caps, base_ticket, mean_ticket, min_ticket, k_max, block_max, firm, block, tte)
+    at = 0
+    for j in range(g):
+        order, want_tickets, want_refused = rank_within_budget(score[j], ok[j], base_ticket, budgets[j], caps[j],
+                                                               mean_ticket, min_ticket)
+        if by_numpy[j]:
+            order_on, tickets_on, refused_on = rank_within_budget(score[j], ok[j], base_ticket, budgets[j], caps[j],
+                                                                  mean_ticket, min_ticket, int(k_next[j]))
+            np.testing.assert_array_equal(order_on, order)
+            np.testing.assert_array_equal(tickets_on, want_tickets)
+            assert refused_on == want_refused and n_deals[j] == 0
+            continue
+        got = slice(at, at + n_deals[j])
+        at += n_deals[j]
+        np.testing.assert_array_equal(chosen[got], firm[block[order]])
+        np.testing.assert_array_equal(tickets[got], want_tickets)
+        np.testing.assert_array_equal(years[got], tte[block[order]].astype(np.float64))
+        assert (float(refused[j]) if has_refused[j] else None) == want_refused
+    assert at == chosen.size == tickets.size == years.size
+    first_k = int(np.ceil(2 * budgets[2] / min(mean_ticket, caps[2]))) + 1
+    if block_max < n:
+        assert by_numpy.all()  # a block larger than the heap's: numpy from the first ranking
+        assert k_next[0] == min(int(ok[0].sum()), int(np.ceil(2 * budgets[0] / min(mean_ticket, caps[0]))) + 1)
+    elif k_max >= 1 << 30:
+        assert not by_numpy.any() and n_deals[2] > first_k  # went round again, in the heap
+        assert not has_refused[3] and n_deals[3] == ok[3].sum() and n_deals[4] == n_deals[5] == 0
+    elif k_max == 8:
+        assert by_numpy.any() and not by_numpy.all()
+    elif k_max == 40:  # fund 2 went round again in the heap, then on to numpy with four times as many
+        assert first_k <= 40 and by_numpy[2] and k_next[2] > 40 and k_next[2] % (4 * first_k) == 0

@@ -423,8 +423,8 @@ def test_expected_entrants_read_no_lever_but_those_the_model_keys_them_by(inputs
     s = inputs.sectors
     pilot = np.zeros((inputs.cities.n, s.n), dtype=bool)
     pilot[0, :3] = True
-    kw = dict(n_tech_smes=1000.0, scale=0.1, city_weight=inputs.cities.firm_weight,
-              sector_weight=np.linspace(1.0, 2.0, s.n), pilot_zone=pilot)
+    kw = {"n_tech_smes": 1000.0, "scale": 0.1, "city_weight": inputs.cities.firm_weight,
+          "sector_weight": np.linspace(1.0, 2.0, s.n), "pilot_zone": pilot}
     p = dataclasses.replace(inputs.params, new_track_entry_effect=0.5, incubator_entry_elasticity=0.4,
                             pilot_zone_entry_boost=0.3)
     base = expected_entrants(p, Levers(), s, **kw)
