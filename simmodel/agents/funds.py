@@ -10,6 +10,7 @@ whole firm population.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -365,8 +366,7 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
         # pass (simmodel.kernels); numpy compares float32 with a Python float in float32, and so does this
         members = [funds[i] for i in group]
         held = [fd.h_firm for fd in members]
-        held_start = np.zeros(len(held) + 1, np.int64)
-        np.cumsum([h.size for h in held], out=held_start[1:])
+        held_start = np.array([0, *itertools.accumulate(h.size for h in held)], dtype=np.int64)
         block, score, ok = kernels.fund_block_scores(lp, np.float32(fl), cand.firm, cand.tte_years, cand.revenue,
                                                      keys32[group], life_left(members, year), short, horizon,
                                                      ABOVE_SIZE_REVENUE_CNY_100M, np.concatenate(held), held_start)
