@@ -404,7 +404,10 @@ def growth_scale(params: Params, logr: np.ndarray) -> np.ndarray:
     1996); capped (growth_laplace_scale_max < 1) so that E[exp(shock)] = 1 / (1 - b^2) stays finite."""
     scale = np.exp(-params.growth_volatility_size_elasticity * logr)
     scale *= params.growth_laplace_scale_annual
-    return np.clip(scale, params.growth_laplace_scale_min, params.growth_laplace_scale_max, out=scale)
+    # np.clip's arithmetic (a maximum, then a minimum, NaN kept) without its 8 us of dispatch, which
+    # the entrants' rates pay each quarter
+    np.maximum(scale, params.growth_laplace_scale_min, out=scale)
+    return np.minimum(scale, params.growth_laplace_scale_max, out=scale)
 
 
 def annual_growth(firms: Firms, ctx: GrowthContext, params: Params, q: int, sector_shift: np.ndarray,
