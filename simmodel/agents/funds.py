@@ -339,7 +339,9 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
     the candidates, the most productive ones. A fund's deals are exact once the first deal its budget
     refuses scores at least the block's floor plus 1, since a firm below the floor scores below that;
     the funds that are not exact yet go round again, on a block with a lower floor (those whose blocks
-    differ more than twofold in rounds of their own). Scores are summed in double precision; scores
+    differ more than twofold in rounds of their own). A round is two compiled calls where its funds'
+    rankings are small (kernels.fund_block_scores, then kernels.ranked_group_within_budget for every
+    fund at once), plus numpy's for a fund whose ranking is large. Scores are summed in double precision; scores
     equal to the last bit rank by firm row, except where they straddle the edge of the block or of the
     ranked ones (a firm below the floor tying the refused deal, or equal scores cut by the partial
     ranking): the one case where the order may differ from scoring every candidate."""
