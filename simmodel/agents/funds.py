@@ -10,7 +10,6 @@ whole firm population.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -341,7 +340,8 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
     the funds that are not exact yet go round again, on a block with a lower floor (those whose blocks
     differ more than twofold in rounds of their own). A round is two compiled calls where its funds'
     rankings are small (kernels.fund_block_scores, then kernels.ranked_group_within_budget for every
-    fund at once), plus numpy's for a fund whose ranking is large. Scores are summed in double precision; scores
+    fund at once) and numpy's bisection of the holdings, plus numpy's ranking for a fund whose
+    ranking is large. Scores are summed in double precision; scores
     equal to the last bit rank by firm row, except where they straddle the edge of the block or of the
     ranked ones (a firm below the floor tying the refused deal, or equal scores cut by the partial
     ranking): the one case where the order may differ from scoring every candidate."""
@@ -364,14 +364,17 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
             size = cand.approx_count_above(floor[todo])
             group, rest = todo[size <= 2 * size.min()], todo[size > 2 * size.min()]
         fl = float(floor[group].min())
-        # the block, what each fund may back in it (not what it holds) and the scores, in one compiled
-        # pass (simmodel.kernels); numpy compares float32 with a Python float in float32, and so does this
+        # the block, what each fund may back in it (but its holdings) and the scores, in one compiled
+        # pass (simmodel.kernels); numpy compares float32 with a Python float in float32, and so does this.
+        # The holdings by numpy's bisection: in the pass, a bisection a holding cost 1.1 ms more a 1:1
+        # replicate than np.searchsorted (0.3 ms less at 10 000 firms)
         members = [funds[i] for i in group]
-        held = [fd.h_firm for fd in members]
-        held_start = np.array([0, *itertools.accumulate(h.size for h in held)], dtype=np.int64)
         block, score, ok = kernels.fund_block_scores(lp, np.float32(fl), cand.firm, cand.tte_years, cand.revenue,
                                                      keys32[group], life_left(members, year), short, horizon,
-                                                     ABOVE_SIZE_REVENUE_CNY_100M, np.concatenate(held), held_start)
+                                                     ABOVE_SIZE_REVENUE_CNY_100M)
+        held = drop_held(members, cand, block)
+        ok[held] = False
+        score[held] = -np.inf
         base_ticket = p.fund_ticket_to_revenue * cand.revenue[block]
         # about the mean ticket (a ticket is at least the smallest one): how many deals a budget buys
         mean_ticket = max(float(base_ticket.mean()) if block.size else 0.0, p.fund_min_ticket_cny_100m)
@@ -389,7 +392,7 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
             if by_numpy[j]:
                 order, fund_tickets, refused_j = rank_within_budget(score[j], ok[j], base_ticket, budget[j], cap[j],
                                                                     mean_ticket, p.fund_min_ticket_cny_100m,
-                                                                    int(k_next[j]))
+                                                                    int(k_next[j]) if k_next[j] >= 0 else None)
                 rows = block[order]
                 deals = (cand.firm[rows], fund_tickets, cand.tte_years[rows].astype(np.float64))
             else:
