@@ -16,7 +16,14 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="
 
 
 def _py(code: str, *, sigint_ignored: bool = False) -> subprocess.CompletedProcess:
-    pre = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
+    """Run ``code`` in a fresh interpreter whose SIGINT is ignored or at its default, whatever the test
+    run's own: a shell starts a job in the background (``cmd &``, nohup) with SIGINT ignored, which
+    the child would otherwise inherit."""
+    disposition = signal.SIG_IGN if sigint_ignored else signal.SIG_DFL
+
+    def pre() -> None:  # in the child, before exec
+        signal.signal(signal.SIGINT, disposition)
+
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120,
                           preexec_fn=pre, check=False)
 
