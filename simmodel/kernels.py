@@ -24,7 +24,6 @@ resident memory, most of it Numba's LLVM library, whose pages processes share (`
 from __future__ import annotations
 
 import functools
-import math
 import types
 from collections.abc import Callable
 
@@ -621,53 +620,52 @@ def ranked_group_within_budget(score, ok, budgets, caps, base_ticket, mean_ticke
     call, where each of its rankings is the heap's (k up to ``k_max`` in a block of up to
     ``block_max`` positions): about twice the deals ``mean_ticket`` buys, four times as many while
     those fit, and all of them last. A fund one of whose rankings would be numpy's is flagged
-    (``by_numpy``) for the caller to rank from the start, as rank_within_budget would.
+    (``by_numpy``) with the k its ranking goes on from in rank_within_budget (-1: from the start, the
+    block being larger than the heap's), so that no heap ranking is made twice.
 
     Returns, of the funds not flagged and in their order, the deals' firms (``firm`` at the block's
-    positions ``block``), tickets and expected years to exit (float64 of ``tte_years``), each fund's
-    number of deals, the score of the first position its budget refused (``has_refused`` False: every
-    position it may back fits), ``by_numpy`` and, for those flagged, the k their ranking goes on from
-    (-1: from the start, the block being larger than the heap's)."""
+    positions ``block``), tickets and expected years to exit (float64 of ``tte_years``); then each
+    fund's number of deals, the score of the first position its budget refused (``has_refused``
+    False: every position it may back fits), ``by_numpy`` and that k."""
     g, nb = score.shape
     n_deals = np.zeros(g, np.int64)
     refused = np.zeros(g, np.float64)
     has_refused = np.zeros(g, np.bool_)
     by_numpy = np.zeros(g, np.bool_)
-    k_next = np.zeros(g, np.int64)
+    k_next = np.full(g, -1, np.int64)
     rankings = []
     total = 0
     for j in range(g):
+        deals = np.zeros(0, np.int64)
+        fund_tickets = np.zeros(0, np.float64)
         if nb > block_max:  # numpy's from the first ranking: the caller counts and starts it
             by_numpy[j] = True
-            k_next[j] = -1
-            rankings.append((np.zeros(0, np.int64), np.zeros(0, np.float64)))
-            continue
-        n_ok = 0
-        for b in range(nb):
-            n_ok += ok[j, b]
-        k = 0
-        if n_ok:
-            # math.ceil(2 * budget / min(mean_ticket, cap)) + 1, at most n_ok, without an integer overflow
-            want = math.ceil(2.0 * budgets[j] / min(mean_ticket, caps[j])) + 1.0
-            k = n_ok if want >= n_ok else np.int64(want)
-        while True:
-            if not (k <= k_max and nb <= block_max):
-                by_numpy[j] = True
-                k_next[j] = k
-                break
-            order, tickets, m = heap_ranking(score[j], ok[j], k, base_ticket, min_ticket, caps[j], budgets[j])
-            if m < order.size or order.size == n_ok:
-                break
-            k = min(n_ok, 4 * k)
-        if by_numpy[j]:
-            rankings.append((np.zeros(0, np.int64), np.zeros(0, np.float64)))
-            continue
-        if m < order.size:
-            refused[j] = score[j, order[m]]
-            has_refused[j] = True
-        rankings.append((order[:m], tickets[:m]))
-        n_deals[j] = m
-        total += m
+        else:
+            n_ok = 0
+            for b in range(nb):
+                n_ok += ok[j, b]
+            k = 0
+            if n_ok:
+                # ceil(2 * budget / min(mean_ticket, cap)) + 1, at most n_ok, in floating point: a float
+                # beyond the integers' range would overflow math.ceil's
+                want = np.ceil(2.0 * budgets[j] / min(mean_ticket, caps[j])) + 1.0
+                k = n_ok if want >= n_ok else np.int64(want)
+            while True:
+                if k > k_max:
+                    by_numpy[j] = True
+                    k_next[j] = k
+                    break
+                order, tickets, m = heap_ranking(score[j], ok[j], k, base_ticket, min_ticket, caps[j], budgets[j])
+                if m < order.size or order.size == n_ok:
+                    if m < order.size:
+                        refused[j] = score[j, order[m]]
+                        has_refused[j] = True
+                    deals, fund_tickets = order[:m], tickets[:m]
+                    n_deals[j] = m
+                    total += m
+                    break
+                k = min(n_ok, 4 * k)
+        rankings.append((deals, fund_tickets))
     out_firm = np.empty(total, np.int64)
     out_ticket = np.empty(total, np.float64)
     out_tte = np.empty(total, np.float64)
