@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import STAGES, baseline, machine, stage_methods, verdict
 
-from simmodel.agents.firms import FIELDS, FirmField
+from simmodel.agents.firms import FIELDS, Firms
 from simmodel.model import SimModel
 
 GOAL_RATIO = 5.0  # issue 17: every stage within 5x of its memory-bandwidth bound
@@ -55,9 +55,26 @@ def bandwidth(n_bytes: int, repeats: int = 7) -> dict[str, float]:
     return {"copy": 2 * a.nbytes / best_copy, "sum": a.nbytes / best_sum, "array_bytes": a.nbytes}
 
 
+class _TracedField:
+    """A firm field read through a data descriptor on the class, which Python consults before the
+    instance's plain attribute (Firms keeps its views as plain attributes): records the read."""
+
+    def __init__(self, name: str, tracer: _Tracer):
+        self.name, self.tracer = name, tracer
+
+    def __get__(self, firms, owner):
+        if firms is None:
+            return self
+        self.tracer.read[self.tracer.current].add(self.name)
+        return firms.__dict__[self.name]
+
+    def __set__(self, firms, value):  # never called: Firms.__setattr__ handles its fields itself
+        raise AssertionError("Firms.__setattr__ bypassed")
+
+
 class _Tracer:
-    """Records which Firms fields are accessed while a stage runs (class-level hook on the fields'
-    descriptor, ``FirmField.__get__``)."""
+    """Records which Firms fields are accessed while a stage runs (a data descriptor per field on
+    the class while the tracer is on, see _TracedField)."""
 
     def __init__(self):
         self.current = "age_aggregates"  # code in step() outside the named stages
@@ -65,22 +82,15 @@ class _Tracer:
         self.written: dict[str, set[str]] = defaultdict(set)
         self.appended_rows: dict[str, int] = defaultdict(int)  # new firms' rows written, whole replicate
         self.rate_rows: dict[str, int] = defaultdict(int)  # entrants whose yearly rates a stage set
-        self._orig = FirmField.__get__
 
     def __enter__(self):
-        orig = self._orig
-        tracer = self
-
-        def get_traced(field, firms, owner):
-            if firms is not None:
-                tracer.read[tracer.current].add(field.store[1:])
-            return orig(field, firms, owner)
-
-        FirmField.__get__ = get_traced
+        for name in FIELDS:
+            setattr(Firms, name, _TracedField(name, self))
         return self
 
     def __exit__(self, *exc):
-        FirmField.__get__ = self._orig
+        for name in FIELDS:
+            delattr(Firms, name)
 
 
 def traced_replicate(inputs, cfg, scale: float) -> dict:

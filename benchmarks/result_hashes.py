@@ -22,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from simmodel.agents.firms import FIELDS
 from simmodel.config import RunConfig
 from simmodel.ensemble import load_inputs
 from simmodel.levers import Levers, Uncertainties, no_new_policy_values
@@ -32,11 +33,9 @@ def replicate_hash(inputs, levers: Levers, scale: float, seed: int = 3) -> str:
     """The first 10 hex digits of the SHA-256 of a replicate's trajectory, firm arrays and holdings."""
     m = SimModel(inputs, levers, Uncertainties(), scale=scale, seed=seed)
     d = hashlib.sha256(m.run().to_csv().encode())
-    for name in sorted(vars(m.firms)):
-        a = getattr(m.firms, name)
-        if isinstance(a, np.ndarray):
-            d.update(name.encode())
-            d.update(np.ascontiguousarray(a).tobytes())
+    for name in sorted("_" + field for field in FIELDS):  # each field's whole storage, as allocated
+        d.update(name.encode())
+        d.update(np.ascontiguousarray(getattr(m.firms, name)).tobytes())
     for fd in m.funds:
         for x in (fd.h_firm, fd.h_ticket, fd.h_year_in, fd.h_tte):
             d.update(x.tobytes())

@@ -6,6 +6,7 @@ themselves (views of the slots in use that write through)."""
 from __future__ import annotations
 
 import dataclasses
+import pickle
 
 import numpy as np
 import pytest
@@ -196,8 +197,16 @@ def test_firm_fields_are_live_views_that_write_through_and_survive_growth():
     assert f.alive.all() and (f.exit_q[3:] == -1).all() and (f.sector[3:] == 1).all()
     with pytest.raises(KeyError, match="unknown firm field"):
         f.add(1, no_such_field=1.0)
+    assert f.n == 43  # nothing appended
     with pytest.raises(AttributeError):
         f.no_such_field  # noqa: B018
+    # the views are plain attributes: renewed with n, and rebuilt on their storage when unpickled
+    # (pickled as they are, they would come back as arrays of their own, cut from it)
+    g = pickle.loads(pickle.dumps(f))
+    g.revenue[1] = 9.0
+    g.add(1, revenue=5.0)
+    assert g.revenue.tolist()[:3] == [7.0, 9.0, 3.0] and g.revenue[-1] == 5.0 and g.n == 44
+    assert f.revenue[1] == 3.0  # the copy's storage is its own
 
 
 def test_categorical_draws_the_numbers_of_numpys_choice():
