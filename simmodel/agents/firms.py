@@ -262,10 +262,21 @@ def categorical(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
     a draw for random keys; for many draws over few categories a table of the cumulative sum at
     equal steps gives each draw a lower bound to step on from (4000 draws over 396 categories: 129
     against 296 us; 118 000 over 11: 2.7 against 4.9 ms)."""
+    return draw_categorical(rng, categorical_cdf(p), n)
+
+
+def categorical_cdf(p: np.ndarray) -> np.ndarray:
+    """The normalised cumulative sum that categorical draws from, for probabilities ``p``: made once
+    and kept where the same probabilities serve many draws (draw_categorical)."""
     cdf = np.cumsum(p, dtype=np.float64)
     if not (cdf.size and np.isfinite(cdf[-1]) and cdf[-1] > 0) or (np.asarray(p) < 0).any():
         raise ValueError("categorical: probabilities must be non-negative with a positive finite sum")
     cdf /= cdf[-1]
+    return cdf
+
+
+def draw_categorical(rng: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
+    """categorical(rng, p, n) from ``cdf = categorical_cdf(p)``: the same numbers."""
     u = rng.random(n)
     if n < 4 * cdf.size:  # few draws: the table would cost more than it saves
         return cdf.searchsorted(u, side="right")

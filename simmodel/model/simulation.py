@@ -43,7 +43,8 @@ from simmodel.model.record import trajectory_frame, year_record, zero_flows
 from simmodel.model.setup import calibrate_growth, entry_sector_weights, sector_rd_intensity
 from simmodel.model.stages.aggregates import age_firms, firm_rd_cny_100m
 from simmodel.model.stages.ai_plus import adopt_ai_plus
-from simmodel.model.stages.enter import ENTRY_LEVERS, enter_startups, expected_entrants, spin_off
+from simmodel.model.stages.enter import (ENTRY_LEVERS, enter_startups, entry_cells, expected_entrants, spin_off,
+                                         spin_off_targets)
 from simmodel.model.stages.exit import exit_firms
 from simmodel.model.stages.grow import grow_firms
 from simmodel.model.stages.innovate import ProductivityGain, innovate_firms
@@ -121,6 +122,7 @@ class SimModel(mesa.Model):
         self.firms, self.calib = self.synth.build(self.rng_for("synthesis", 0))
         f = self.firms
         self.base_sector_revenue = self.calib.sector_revenue_target
+        self.spin_off_targets = spin_off_targets(s, self.base_sector_revenue)
         self.sectors_rd_intensity = sector_rd_intensity(f, s)
         self.long_horizon = s.future == 2
         self.modern_sector = s.emerging | s.is_future  # emerging clusters and future industries
@@ -318,30 +320,32 @@ class SimModel(mesa.Model):
         """Exits this quarter."""
         self.counters["n_exits"] += exit_firms(self.firms, q, self.rng_for("exit", q)) / self.scale
 
-    def expected_entrants(self) -> tuple[float, np.ndarray]:
-        """Expected start-ups this quarter (firms of the scaled population) and their city x sector
-        weights (read, not written, by the callers). They change only with the two levers they read and
-        the pilot zones, all set in start_year: kept while those stay (36 us a quarter at 10 000 firms)."""
+    def expected_entrants(self) -> tuple[float, np.ndarray, np.ndarray]:
+        """Expected start-ups this quarter (firms of the scaled population), their city x sector
+        weights and what places them (entry_cells), read, not written, by the callers. They change only
+        with the two levers they read and the pilot zones, all set in start_year: kept while those stay
+        (36 us a quarter at 10 000 firms, and 9 us for the cells)."""
         lv = self.levers
         key = (*(getattr(lv, name) for name in ENTRY_LEVERS), self.government.pilot_zone.tobytes())
         if self._entrants is None or self._entrants[0] != key:
-            self._entrants = (key, expected_entrants(
+            expected, w = expected_entrants(
                 self.params, self.levers, self.sectors, n_tech_smes=self.base["n_tech_smes"].value, scale=self.scale,
                 city_weight=self.cities_table.firm_weight, sector_weight=self.entry_sector_weight,
-                pilot_zone=self.government.pilot_zone))
+                pilot_zone=self.government.pilot_zone)
+            self._entrants = (key, (expected, w, entry_cells(w)))
         return self._entrants[1]
 
     def enter(self, q: int) -> None:
         """Start-ups and spin-offs this quarter, each cohort with its rates."""
-        expected, w = self.expected_entrants()
+        expected, _, cells = self.expected_entrants()
         first = self.firms.n
         shocks = []  # each cohort's shock uniforms, from a stream of its own
-        new = enter_startups(self.firms, self.params, q=q, expected=expected, weights=w,
+        new = enter_startups(self.firms, self.params, q=q, expected=expected, cells=cells,
                              sector_rd_intensity=self.sectors_rd_intensity, rng=self.rng_for("entry", q))
         if new is not None:
             shocks.append(shock_uniforms(self.rng_for("growth_entry", _entry_cohort(q, 0)), new.stop - new.start))
             self.counters["n_entries"] += (new.stop - new.start) / self.scale
-        new = spin_off(self.firms, self.params, self.levers, self.sectors, q=q, base_sector_revenue=self.base_sector_revenue,
+        new = spin_off(self.firms, self.params, self.levers, self.sectors, q=q, targets=self.spin_off_targets,
                        sector_rd_intensity=self.sectors_rd_intensity, rng=self.rng_for("spinoff", q))
         if new is not None:
             shocks.append(shock_uniforms(self.rng_for("growth_entry", _entry_cohort(q, 1)), new.stop - new.start))

@@ -318,14 +318,14 @@ def test_trial_rows_keep_their_rows_when_the_population_grows_and_across_batches
 
 def test_spin_offs_come_from_alive_high_tech_parents_at_the_rate(inputs):
     """Spin-offs: only alive high-tech (or higher) firms found them, at about the lever's rate."""
-    from simmodel.model.stages.enter import spin_off
+    from simmodel.model.stages.enter import spin_off, spin_off_targets
     s = inputs.sectors
     n = 40_000
     f = population(n)
     f.stage[: n // 2] = int(FirmStage.HIGH_TECH)
     f.alive[: n // 4] = False  # half of the high-tech firms are gone
     lv = dataclasses.replace(Levers(), spinoff_rate_pct_per_year=20.0)
-    new = spin_off(f, inputs.params, lv, s, q=3, base_sector_revenue=np.ones(s.n), sector_rd_intensity=np.full(s.n, 0.03),
+    new = spin_off(f, inputs.params, lv, s, q=3, targets=spin_off_targets(s, np.ones(s.n)), sector_rd_intensity=np.full(s.n, 0.03),
                    rng=np.random.default_rng(1))
     parents = np.flatnonzero(f.revenue[:n] < 1.0)  # a parent hands a share of its revenue to its spin-off
     assert new.stop - new.start == parents.size
@@ -454,7 +454,7 @@ def test_expected_entrants_read_no_lever_but_those_the_model_keys_them_by(inputs
 def test_the_models_kept_entrants_are_what_the_stage_gives_every_quarter(inputs):
     from simmodel.levers import Uncertainties
     from simmodel.model import SimModel
-    from simmodel.model.stages.enter import expected_entrants
+    from simmodel.model.stages.enter import entry_cells, expected_entrants
 
     m = SimModel(inputs, dataclasses.replace(Levers(), pilot_zones_planned_per_batch=30), Uncertainties(),
                  scale=0.03, seed=5)
@@ -466,5 +466,6 @@ def test_the_models_kept_entrants_are_what_the_stage_gives_every_quarter(inputs)
                                   sector_weight=m.entry_sector_weight, pilot_zone=m.government.pilot_zone)
         kept = m.expected_entrants()
         assert kept[0] == fresh[0] and np.array_equal(kept[1], fresh[1])
+        assert kept[2].tobytes() == entry_cells(fresh[1]).tobytes()
         zones.add(m.government.pilot_zone.tobytes())
     assert len(zones) > 1  # the zones changed during the run, so the key was exercised

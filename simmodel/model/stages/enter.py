@@ -7,12 +7,12 @@ import math
 
 import numpy as np
 
-from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP, FirmStage, Firms, categorical
+from simmodel.agents.firms import (ABOVE_SIZE_REVENUE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP, FirmStage, Firms,
+                                   categorical_cdf, draw_categorical)
 from simmodel.agents.noise import trial_rows
 from simmodel.levers import Levers
 from simmodel.params import Params
 from simmodel.sectors import SectorGroup, SectorTable
-
 
 # the levers expected_entrants reads (SimModel keeps its answer while these and the pilot zones stay;
 # tests/unit/test_stages.py checks that no other lever changes it)
@@ -36,16 +36,23 @@ def expected_entrants(params: Params, levers: Levers, sectors: SectorTable, *, n
     return expected, w
 
 
-def enter_startups(firms: Firms, params: Params, *, q: int, expected: float, weights: np.ndarray,
+def entry_cells(weights: np.ndarray) -> np.ndarray:
+    """What enter_startups places start-ups by: the cumulative distribution (categorical_cdf) of the
+    city x sector ``weights`` (expected_entrants), flattened city by city; kept with the weights."""
+    return categorical_cdf((weights / weights.sum()).ravel())
+
+
+def enter_startups(firms: Firms, params: Params, *, q: int, expected: float, cells: np.ndarray,
                    sector_rd_intensity: np.ndarray, rng: np.random.Generator) -> slice | None:
-    """A Poisson number of start-ups with mean ``expected``, placed by ``weights`` (city x sector),
-    below the above-size threshold; appends their rows (rates not set). Returns their slice, or None."""
+    """A Poisson number of start-ups with mean ``expected``, placed in city x sector cells by
+    ``cells`` (entry_cells), below the above-size threshold; appends their rows (rates not set).
+    Returns their slice, or None."""
     p = params
     n = int(rng.poisson(expected))
     if not n:
         return None
-    cell = categorical(rng, (weights / weights.sum()).ravel(), n)
-    city, sector = np.divmod(cell, weights.shape[1])
+    cell = draw_categorical(rng, cells, n)
+    city, sector = np.divmod(cell, sector_rd_intensity.size)  # cells run city by city over every sector
     rev = np.exp(rng.normal(math.log(p.entrant_revenue_median_cny_100m), p.entrant_revenue_sigma, n))
     rev = np.minimum(rev, ABOVE_SIZE_REVENUE_CNY_100M * 0.999)
     return firms.add(n, sector=sector, city=city, stage=int(FirmStage.STARTUP), revenue=rev, revenue_year_start=rev,
@@ -54,13 +61,21 @@ def enter_startups(firms: Firms, params: Params, *, q: int, expected: float, wei
                      boost_until_q=-1, penalty_until_q=-1)
 
 
+def spin_off_targets(sectors: SectorTable, base_sector_revenue: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sectors a spin-off may be drawn into (emerging and future industries) and their cumulative
+    distribution by base-year revenue (CNY 100 m per yr, by sector; categorical_cdf): the same all run."""
+    targets = np.flatnonzero(sectors.emerging | sectors.is_future)
+    tw = base_sector_revenue[targets]
+    return targets, categorical_cdf(tw / tw.sum())
+
+
 def spin_off(firms: Firms, params: Params, levers: Levers, sectors: SectorTable, *, q: int,
-             base_sector_revenue: np.ndarray, sector_rd_intensity: np.ndarray,
+             targets: tuple[np.ndarray, np.ndarray], sector_rd_intensity: np.ndarray,
              rng: np.random.Generator) -> slice | None:
     """High-tech (or higher) firms found spin-offs at spinoff_rate_pct_per_year; a spin-off takes a
     share of its parent's revenue (written) and stays in the parent's emerging or future sector or
-    goes to one drawn by base-year revenue (CNY 100 m per yr, by sector). Appends their rows (rates
-    not set); returns their slice, or None."""
+    goes to one drawn by ``targets`` (spin_off_targets). Appends their rows (rates not set); returns
+    their slice, or None."""
     f, p, s = firms, params, sectors
     rate = levers.spinoff_rate_pct_per_year / 100.0
     if rate <= 0:
@@ -73,9 +88,8 @@ def spin_off(firms: Firms, params: Params, levers: Levers, sectors: SectorTable,
         return None
     psec = f.sector[parents]
     keep_sector = s.emerging[psec] | s.is_future[psec]
-    targets = np.flatnonzero(s.emerging | s.is_future)
-    tw = base_sector_revenue[targets]
-    drawn = targets[categorical(rng, tw / tw.sum(), parents.size)]
+    target_sector, target_cdf = targets
+    drawn = target_sector[draw_categorical(rng, target_cdf, parents.size)]
     csec = np.where(keep_sector & (rng.random(parents.size) < p.spinoff_same_sector_prob), psec, drawn)
     crev = f.revenue[parents] * p.spinoff_revenue_share
     f.revenue[parents] -= crev
