@@ -396,7 +396,7 @@ class ReferenceModel(SimModel):
         p, s, lv = self.params, self.sectors, self.levers
         self.rates_ctx = _RatesContext(self) if self.rates_ctx is None or self.rates_ctx.q // 4 != q // 4 else self.rates_ctx
         self.rates_ctx.q = q
-        expected, w = self.expected_entrants()  # shared: how many start-ups and where (SimModel)
+        expected, w, _ = self.expected_entrants()  # shared: how many start-ups and where (SimModel)
         n = int(self.rng.poisson(expected))
         if n:
             cells = self.random.choices(range(w.size), cum_weights=np.cumsum(w.ravel()).tolist(), k=n)
