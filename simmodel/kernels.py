@@ -833,3 +833,37 @@ def add_shares(total_out, weights, amount, weights_sum):  # pragma: no cover - c
     rounded as numpy's in-place steps round them."""
     for i in range(total_out.size):
         total_out[i] += (weights[i] * amount) / weights_sum
+
+
+# --------------------------------------------------------------------------- the random streams' seeds
+
+@compiled
+def stream_seeds(pool, keys, suffix, state_constants, mix_l, mix_r, xshift):  # pragma: no cover - compiled
+    """The seed words of one stream a row of ``keys`` (its last two 32-bit words: purpose, index), as
+    numpy's SeedSequence computes them (simmodel.model.streams: the words every stream shares already
+    mixed into ``pool``; ``suffix`` the hash constants those two words meet, ``state_constants``
+    generate_state's), in 64-bit unsigned integers masked to 32 bits as the numpy code did: every
+    operand is cast to uint64 first, so nothing is widened to a float. Returns four 64-bit words a row."""
+    m32 = np.uint64(0xFFFFFFFF)
+    shift = np.uint64(xshift)
+    n_pool = pool.size
+    out = np.empty((keys.shape[0], state_constants.shape[0] // 2), np.uint64)
+    mixed = np.empty(n_pool, np.uint64)
+    state = np.empty(state_constants.shape[0], np.uint64)
+    for row in range(keys.shape[0]):
+        for d in range(n_pool):
+            mixed[d] = pool[d]
+        c = 0
+        for j in range(keys.shape[1]):
+            for d in range(n_pool):
+                v = ((np.uint64(keys[row, j]) ^ suffix[c, 0]) * suffix[c, 1]) & m32
+                v ^= v >> shift
+                r = (mix_l * mixed[d] - mix_r * v) & m32
+                mixed[d] = r ^ (r >> shift)
+                c += 1
+        for i in range(state_constants.shape[0]):
+            v = ((mixed[i % n_pool] ^ state_constants[i, 0]) * state_constants[i, 1]) & m32
+            state[i] = v ^ (v >> shift)
+        for k in range(out.shape[1]):
+            out[row, k] = state[2 * k] | (state[2 * k + 1] << np.uint64(32))
+    return out
