@@ -116,6 +116,7 @@ class Firms:
             store["_" + name] = np.zeros(new_cap, dtype=old.dtype)
             store["_" + name][: self.n] = old[: self.n]
         store["_cap"] = new_cap
+        self._renew_views()  # the old views are of the storage just replaced
 
     def add(self, count: int, **columns: np.ndarray) -> slice:
         """Append ``count`` firms; unspecified fields are zero, alive is True. Returns their slice."""
