@@ -1,6 +1,7 @@
 """Compiled loops (Numba) for the passes over the firms that numpy would make several of (the firm
 stages, the funds' screens and holdings, the government's pools and scores, the cities' land, the
-yearly record): each replaces them with one, and gives bit for bit what those passes gave.
+yearly record), and for the random streams' seed words: each replaces them with one, and gives bit
+for bit what those passes gave.
 docs/extending.md lists which caller uses which loop.
 
 Why bit for bit holds, and what keeps it:
@@ -842,8 +843,10 @@ def stream_seeds(pool, keys, suffix, state_constants, mix_l, mix_r, xshift):  # 
     """The seed words of one stream a row of ``keys`` (its last two 32-bit words: purpose, index), as
     numpy's SeedSequence computes them (simmodel.model.streams: the words every stream shares already
     mixed into ``pool``; ``suffix`` the hash constants those two words meet, ``state_constants``
-    generate_state's), in 64-bit unsigned integers masked to 32 bits as the numpy code did: every
-    operand is cast to uint64 first, so nothing is widened to a float. Returns four 64-bit words a row."""
+    generate_state's). SeedSequence's 32-bit arithmetic is done in 64-bit unsigned integers and masked
+    to 32 bits (a product of two 32-bit words fits; a difference wrapped modulo 2^64 is right modulo
+    2^32), every operand cast to uint64 first so that nothing is widened to a float. Returns four
+    64-bit words a row, low 32-bit word first in each."""
     m32 = np.uint64(0xFFFFFFFF)
     shift = np.uint64(xshift)
     n_pool = pool.size
