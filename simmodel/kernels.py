@@ -8,8 +8,8 @@ Why bit for bit holds, and what keeps it:
 - No logarithm or exponential is computed here: a compiled loop calls the C library's, whose last bit
   differs from numpy's own vectorised ones for about one float32 in eleven
   (``benchmarks/experiments/kernel_exp_bits.py``), so the stages keep those in numpy.
-- Sums are only ever the ones numpy computes in row order (``np.bincount`` with weights), never
-  ``np.sum``, which adds pairwise.
+- Sums are the ones numpy computes in row order (``np.bincount`` with weights), or ``np.sum``'s
+  pairwise summation, which ``pairwise_sum`` repeats operation by operation.
 - Arithmetic is written in the dtypes numpy would use: a float32 array times a Python float stays
   float32 in numpy (NEP 50), so the constant is cast to float32 here first.
 - No draw is made here: the stages draw from their streams in numpy, in the same order as before.
@@ -464,67 +464,224 @@ def serve_land(order, city, request_mu, priority, budget_mu, priority_share, max
     return granted, used
 
 
-# --------------------------------------------------------------------------- a fund's holdings
+# --------------------------------------------------------------------------- the funds' holdings
+
+@inlined
+def block_sum(a, lo, n):  # pragma: no cover - compiled
+    """numpy's sum of ``a[lo:lo + n]`` for n <= 128 (one block of its pairwise summation): below 8 in
+    row order, otherwise eight running sums over the rows in turn, added in pairs, then the rest."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    whole = n - n % 8
+    while i < whole:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@inlined
+def pairwise_sum(a, lo, n):  # pragma: no cover - compiled
+    """numpy's ``a[lo:lo + n].sum()`` bit for bit (float64, contiguous): its pairwise summation, a
+    block of up to 128 rows summed by block_sum, a longer run split in two at half its length rounded
+    down to a multiple of 8 and the halves' sums added. The recursion is unrolled on a stack (a
+    compiled loop cannot inline a function that calls itself). numpy's reduction adds that to its
+    identity, +0.0, which a sum of negative zeros shows. tests/unit/test_kernels.py checks it against
+    numpy's sum for lengths 0 to 20 000."""
+    if n <= 128:
+        return 0.0 + block_sum(a, lo, n)
+    depth = 2
+    m = n
+    while m > 128:
+        m //= 2
+        depth += 1
+    node_lo = np.empty(2 * depth, np.int64)
+    node_n = np.empty(2 * depth, np.int64)
+    node_state = np.zeros(2 * depth, np.int64)  # 0: left half next, 1: right half next, 2: both summed
+    sums = np.empty(2 * depth, np.float64)
+    top = 0
+    node_lo[0], node_n[0] = lo, n
+    n_sums = 0
+    while top >= 0:
+        a_lo, a_n = node_lo[top], node_n[top]
+        if a_n <= 128:
+            sums[n_sums] = block_sum(a, a_lo, a_n)
+            n_sums += 1
+            top -= 1
+            continue
+        half = a_n // 2
+        half -= half % 8
+        if node_state[top] == 0:
+            node_state[top] = 1
+            top += 1
+            node_lo[top], node_n[top], node_state[top] = a_lo, half, 0
+        elif node_state[top] == 1:
+            node_state[top] = 2
+            top += 1
+            node_lo[top], node_n[top], node_state[top] = a_lo + half, a_n - half, 0
+        else:
+            n_sums -= 1
+            sums[n_sums - 1] = sums[n_sums - 1] + sums[n_sums]
+            top -= 1
+    return 0.0 + sums[0]
+
 
 @compiled
-def fund_exits(h_firm, h_ticket, h_year_in, h_tte, year, wound_up, yearly_profit, sell_u, loss_exit_prob, alive,
-               revenue, revenue_year_start, equity, n_investors, penalty_until_q, revenue_kept,
-               penalty_q):  # pragma: no cover - compiled
-    """A fund's exits of the year (simmodel.agents.funds.Fund.exit_year) over its holdings (``h_*``:
-    firm rows, tickets in CNY 100 m, entry years, expected years to exit at entry). A holding is
-    matured when ``year`` less its entry year reaches its time to exit. ``wound_up``: the fund sells
-    everything. Otherwise it keeps what is neither matured nor of an exited firm, and, under
-    ``yearly_profit`` rules, sells a holding whose revenue fell over the year when its uniform
-    (``sell_u``, by holding) is below ``loss_exit_prob``. Each holding left takes its ticket out of
-    the firm's equity and one from its investors; an early exit (not matured, firm alive) multiplies
-    the firm's revenue by ``revenue_kept`` and sets its penalty_until_q to ``penalty_q``.
+def fund_book_exits(firm, ticket, year_in, tte, start, new_start, lo, hi, w, acts, year, wound_up, yearly_profit,
+                    follow_budget, sell_u, loss_exit_prob, ticket_ratio, alive, revenue, revenue_year_start, equity,
+                    n_investors, penalty_until_q, revenue_kept, penalty_q, counts,
+                    spent):  # pragma: no cover - compiled
+    """The exits and follow-on rounds of the funds ``lo`` .. ``hi - 1`` of a book (simmodel.agents.funds.FundBook:
+    holdings ``firm``, ``ticket`` in CNY 100 m, ``year_in``, ``tte`` in years; fund f's rows from
+    ``start[f]`` to ``start[f + 1]``), one fund after another, as simmodel.model.funds.fund_year orders them.
 
-    Returns the holdings kept (the four arrays) and the numbers of early exits, normal exits (matured,
-    firm alive) and write-offs (firm exited). A fund holds a firm at most once, so no firm is
-    touched twice and the order of the updates does not matter."""
-    n = h_firm.size
-    keep = np.empty(n, np.bool_)
-    n_keep = 0
-    n_early = 0
-    n_normal = 0
-    n_off = 0
-    for i in range(n):
-        fi = h_firm[i]
-        early = (year - h_year_in[i]) < h_tte[i]
-        a = alive[fi]
-        k = False
-        if not wound_up:
-            early = early and a
-            k = early
-            if yearly_profit and revenue[fi] < revenue_year_start[fi] and sell_u[i] < loss_exit_prob:
-                k = False
-        keep[i] = k
-        n_keep += k
-        if not k:
-            equity[fi] -= h_ticket[i]
-            n_investors[fi] -= 1
-            if early and a:
-                revenue[fi] *= revenue_kept
-                penalty_until_q[fi] = penalty_q
-                n_early += 1
-            elif a:
-                n_normal += 1
+    A fund that acts this year (``acts``) exits: a holding is matured when ``year`` less its entry
+    year reaches its time to exit; a fund ``wound_up`` sells everything; otherwise it keeps what is
+    neither matured nor of an exited firm and, under ``yearly_profit`` rules, sells a holding whose
+    revenue fell over the year when its uniform (``sell_u``, by row) is below ``loss_exit_prob``. Each
+    holding left takes its ticket out of the firm's equity and one from its investors; an early exit
+    (not matured, firm alive) multiplies the firm's revenue by ``revenue_kept`` and sets its
+    penalty_until_q to ``penalty_q``. Then, with a follow-on budget (``follow_budget`` > 0, CNY 100 m),
+    its follow-on rounds: in the holdings kept whose firm is alive and grew over the year (revenue over
+    max(revenue_year_start, 1e-9) above 1), fastest growth first (equal growth in holding order), a
+    round of ``ticket_ratio`` times the first ticket while the running sum stays within the budget,
+    added to the firm's equity and the holding's ticket.
+
+    The rows kept move down to ``w`` onwards (``new_start[f]``: where fund f's now begin); returns
+    where the next fund's go. ``counts[f]``: early exits, normal exits (matured, firm alive), write-offs
+    (firm exited) and follow-on rounds; ``spent[f]``: the rounds' money, numpy's sum of them. A fund
+    holds a firm at most once, so within a fund no firm is touched twice; between funds the firms'
+    arrays are written in fund order."""
+    for f in range(lo, hi):
+        a, b = start[f], start[f + 1]
+        new_start[f] = w
+        if not acts[f]:  # not raised yet, or neither holding nor deploying: its rows (none) move
+            for i in range(a, b):
+                firm[w], ticket[w], year_in[w], tte[w] = firm[i], ticket[i], year_in[i], tte[i]
+                w += 1
+            continue
+        n_early = 0
+        n_normal = 0
+        n_off = 0
+        for i in range(a, b):
+            fi = firm[i]
+            early = (year - year_in[i]) < tte[i]
+            al = alive[fi]
+            k = False
+            if not wound_up[f]:
+                early = early and al
+                k = early
+                if yearly_profit[f] and revenue[fi] < revenue_year_start[fi] and sell_u[i] < loss_exit_prob:
+                    k = False
+            if k:
+                firm[w], ticket[w], year_in[w], tte[w] = fi, ticket[i], year_in[i], tte[i]
+                w += 1
             else:
-                n_off += 1
-    firm = np.empty(n_keep, h_firm.dtype)
-    ticket = np.empty(n_keep, h_ticket.dtype)
-    year_in = np.empty(n_keep, h_year_in.dtype)
-    tte = np.empty(n_keep, h_tte.dtype)
-    j = 0
-    for i in range(n):
-        if keep[i]:
-            firm[j] = h_firm[i]
-            ticket[j] = h_ticket[i]
-            year_in[j] = h_year_in[i]
-            tte[j] = h_tte[i]
-            j += 1
-    return firm, ticket, year_in, tte, n_early, n_normal, n_off
+                equity[fi] -= ticket[i]
+                n_investors[fi] -= 1
+                if early and al:
+                    revenue[fi] *= revenue_kept
+                    penalty_until_q[fi] = penalty_q
+                    n_early += 1
+                elif al:
+                    n_normal += 1
+                else:
+                    n_off += 1
+        counts[f, 0] = n_early
+        counts[f, 1] = n_normal
+        counts[f, 2] = n_off
+        s = new_start[f]
+        if follow_budget[f] <= 0 or w == s:
+            continue
+        grew = np.empty(w - s, np.intp)
+        minus_growth = np.empty(w - s, np.float64)
+        m = 0
+        for i in range(s, w):
+            fi = firm[i]
+            g = revenue[fi] / max(revenue_year_start[fi], 1e-9)
+            if alive[fi] and g > 1.0:
+                grew[m] = i
+                minus_growth[m] = -g
+                m += 1
+        order = np.argsort(minus_growth[:m], kind="mergesort")
+        rounds = np.empty(m, np.float64)
+        rows = np.empty(m, np.intp)
+        total = 0.0
+        taken = 0
+        for r in range(m):
+            # every round whose running sum is within the budget, as numpy's mask of the cumsum took
+            # them (with rounds of at least zero, the first that breaks it ends the rounds)
+            t = ticket_ratio * ticket[grew[order[r]]]
+            total += t
+            if total <= follow_budget[f]:
+                rows[taken] = grew[order[r]]
+                rounds[taken] = t
+                taken += 1
+        for r in range(taken):
+            equity[firm[rows[r]]] += rounds[r]
+            ticket[rows[r]] += rounds[r]
+        counts[f, 3] = taken
+        spent[f] = pairwise_sum(rounds, 0, taken)
+    return w
 
+
+@compiled
+def fund_book_deals(firm, ticket, year_in, tte, start, deal_start, deal_firm, deal_ticket, deal_tte, year, equity,
+                    n_investors, sector, long_horizon, spent, spent_long):  # pragma: no cover - compiled
+    """A year's new deals booked (simmodel.model.funds.fund_year): fund f's deals (rows
+    ``deal_start[f]`` to ``deal_start[f + 1]`` of ``deal_firm``, ``deal_ticket`` in CNY 100 m and
+    ``deal_tte`` in years) follow its holdings in the book, entered in ``year``; each adds its ticket
+    to the firm's equity and one to its investors, fund after fund. ``spent[f]`` and ``spent_long[f]``:
+    numpy's sums of fund f's tickets, and of those in ``long_horizon`` sectors. Returns the book's new
+    arrays (firm, ticket, year_in, tte) and its new starts."""
+    n_funds = start.size - 1
+    n = start[n_funds] + deal_start[n_funds]
+    out_firm = np.empty(n, firm.dtype)
+    out_ticket = np.empty(n, ticket.dtype)
+    out_year_in = np.empty(n, year_in.dtype)
+    out_tte = np.empty(n, tte.dtype)
+    out_start = np.empty(n_funds + 1, start.dtype)
+    long_tickets = np.empty(deal_start[n_funds], np.float64)
+    w = 0
+    for f in range(n_funds):
+        out_start[f] = w
+        for i in range(start[f], start[f + 1]):
+            out_firm[w], out_ticket[w], out_year_in[w], out_tte[w] = firm[i], ticket[i], year_in[i], tte[i]
+            w += 1
+        a, b = deal_start[f], deal_start[f + 1]
+        n_long = 0
+        for j in range(a, b):
+            c = deal_firm[j]
+            equity[c] += deal_ticket[j]
+            n_investors[c] += 1
+            out_firm[w], out_ticket[w], out_year_in[w], out_tte[w] = c, deal_ticket[j], year, deal_tte[j]
+            w += 1
+            if long_horizon[sector[c]]:
+                long_tickets[n_long] = deal_ticket[j]
+                n_long += 1
+        spent[f] = pairwise_sum(deal_ticket, a, b - a)
+        spent_long[f] = pairwise_sum(long_tickets, 0, n_long)
+    out_start[n_funds] = w
+    return out_firm, out_ticket, out_year_in, out_tte, out_start
+
+
+# --------------------------------------------------------------------------- the funds' screens
 
 @inlined
 def ranks_below(score_a, pos_a, score_b, pos_b):  # pragma: no cover - compiled
@@ -680,46 +837,6 @@ def ranked_group_within_budget(score, ok, budgets, caps, base_ticket, mean_ticke
             out_tte[t] = np.float64(tte_years[pos])
             t += 1
     return out_firm, out_ticket, out_tte, n_deals, refused, has_refused, by_numpy, k_next
-
-
-@compiled
-def follow_on_rounds(h_firm, h_ticket, alive, revenue, revenue_year_start, equity, ticket_ratio,
-                     budget):  # pragma: no cover - compiled
-    """A fund's follow-on rounds (simmodel.agents.funds.Fund.follow_on): in the holdings whose firm
-    is alive and grew over the year (revenue over max(revenue_year_start, 1e-9) above 1), fastest
-    growth first (equal growth in holding order, as a stable sort ranks it), a round of
-    ``ticket_ratio`` times the first ticket while the running sum of the rounds stays within
-    ``budget`` (CNY 100 m). Adds each round to the firm's equity and the holding's ticket; returns the
-    rounds, in that order (the caller sums them as numpy does)."""
-    n = h_firm.size
-    grew = np.empty(n, np.intp)
-    minus_growth = np.empty(n, np.float64)
-    m = 0
-    for i in range(n):
-        fi = h_firm[i]
-        g = revenue[fi] / max(revenue_year_start[fi], 1e-9)
-        if alive[fi] and g > 1.0:
-            grew[m] = i
-            minus_growth[m] = -g
-            m += 1
-    order = np.argsort(minus_growth[:m], kind="mergesort")
-    tickets = np.empty(m, np.float64)
-    rows = np.empty(m, np.intp)
-    total = 0.0
-    taken = 0
-    for r in range(m):
-        # every round whose running sum is within the budget, as numpy's mask of the cumsum takes
-        # them (with rounds of at least zero, the first that breaks it ends the rounds)
-        t = ticket_ratio * h_ticket[grew[order[r]]]
-        total += t
-        if total <= budget:
-            rows[taken] = grew[order[r]]
-            tickets[taken] = t
-            taken += 1
-    for r in range(taken):
-        equity[h_firm[rows[r]]] += tickets[r]
-        h_ticket[rows[r]] += tickets[r]
-    return tickets[:taken]
 
 
 # --------------------------------------------------------------------------- the government's pools

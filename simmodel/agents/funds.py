@@ -1,11 +1,12 @@
 """Funds: government guidance funds, the future-industry fund, state venture funds and private VC.
 
 Each fund is a Mesa agent with a size, a vintage, a life and an evaluation regime. Once a year it
-exits what has matured, sells early what its rules force it to sell (exit_year), follows on in its
-growing holdings (follow_on), and invests in firms whose expected time to exit fits in its remaining
-life (eligible, screen, take_deals; SPEC 4a, seed art. 22); simmodel.model.funds runs the year over every fund.
-Holdings are small arrays (one row per deal); the screening of candidates is vectorised over the
-whole firm population.
+exits what has matured, sells early what its rules force it to sell, follows on in its growing
+holdings, and invests in firms whose expected time to exit fits in its remaining life (eligible,
+screen; SPEC 4a, seed art. 22); simmodel.model.funds runs the year over every fund. The holdings of
+all funds are one table (FundBook, one row per deal), so that the year's exits, follow-ons and new
+deals of every fund are a few compiled passes (simmodel.kernels) rather than a few calls a fund; the
+screening of candidates is vectorised over the whole firm population.
 """
 
 from __future__ import annotations
@@ -91,12 +92,51 @@ class FundCommitment:
     life_years: float
 
 
+class FundBook:
+    """Every fund's holdings, one row per deal: the firm's row, the ticket (CNY 100 m, follow-ons
+    added), the entry year and the expected years to exit at entry. A fund's rows are together, in the
+    order of its deals, and the funds in the order they were raised (their slot): fund s holds rows
+    ``start[s]`` to ``start[s + 1]``. simmodel.model.funds.fund_year rewrites the table once a year
+    (kernels.fund_book_exits, kernels.fund_book_deals)."""
+
+    def __init__(self) -> None:
+        self.funds: list[Fund] = []
+        self.firm = np.zeros(0, dtype=np.int64)
+        self.ticket = np.zeros(0)
+        self.year_in = np.zeros(0, dtype=np.int32)
+        self.tte = np.zeros(0)
+        self.start = np.zeros(1, dtype=np.int64)
+
+    def add(self, fund: Fund) -> int:
+        """Open the books of a new fund (holding nothing); returns its slot."""
+        self.funds.append(fund)
+        self.start = np.append(self.start, self.start[-1])
+        return len(self.funds) - 1
+
+    def rows(self, slot: int) -> slice:
+        return slice(int(self.start[slot]), int(self.start[slot + 1]))
+
+    def set_holdings(self, slot: int, firm: np.ndarray, ticket: np.ndarray | None = None,
+                     year_in: np.ndarray | None = None, tte: np.ndarray | None = None) -> None:
+        """Replace fund ``slot``'s holdings (unspecified columns zero): for a fund's state set by hand
+        (the tests); the firms' equity and investors are left as they are."""
+        n = len(firm)
+        new = (np.asarray(firm, np.int64), np.zeros(n) if ticket is None else np.asarray(ticket, np.float64),
+               np.zeros(n, np.int32) if year_in is None else np.asarray(year_in, np.int32),
+               np.zeros(n) if tte is None else np.asarray(tte, np.float64))
+        sl = self.rows(slot)
+        self.firm, self.ticket, self.year_in, self.tte = (np.concatenate((col[:sl.start], part, col[sl.stop:]))
+                                                          for col, part in zip((self.firm, self.ticket, self.year_in,
+                                                                                self.tte), new, strict=True))
+        self.start[slot + 1:] += n - (sl.stop - sl.start)
+
+
 class Fund(mesa.Agent):
     """One fund vintage. Money in CNY 100 m."""
 
     def __init__(self, model: mesa.Model, *, fund_id: str, kind: str, government: bool, size_cny_100m: float,
                  vintage: int, stages: tuple[FirmStage, ...], sector_mask: np.ndarray, budget_lever: str | None,
-                 life_years: float, key: str | None = None):
+                 life_years: float, key: str | None = None, book: FundBook | None = None):
         super().__init__(model)
         self.fund_id = fund_id
         # its screening noise is keyed by what it is (kind, vintage, the how-manieth of them), not
@@ -111,10 +151,9 @@ class Fund(mesa.Agent):
         self.sector_mask = sector_mask
         self.budget_lever = budget_lever  # lever its government commitment is booked to
         self.life_years = life_years  # the life it was raised with, years (the rules of its vintage)
-        self.h_firm = np.zeros(0, dtype=np.int64)
-        self.h_ticket = np.zeros(0)
-        self.h_year_in = np.zeros(0, dtype=np.int32)
-        self.h_tte = np.zeros(0)  # expected time to exit at entry, years
+        # its holdings are its rows of the book of every fund (a book of its own when raised alone)
+        self.book = FundBook() if book is None else book
+        self.slot = self.book.add(self)
         # bookkeeping, CNY 100 m and counts, cumulative over the simulation
         self.deployed = 0.0
         self.private_crowd_in = 0.0
@@ -125,6 +164,25 @@ class Fund(mesa.Agent):
         self.n_exits_early = 0
         self.n_write_offs = 0
         self.deployed_long_horizon = 0.0
+
+    @property
+    def h_firm(self) -> np.ndarray:
+        """The firms it holds (rows), in the order of its deals: a view of the book."""
+        return self.book.firm[self.book.rows(self.slot)]
+
+    @property
+    def h_ticket(self) -> np.ndarray:
+        """What it holds in each, CNY 100 m (its first ticket and follow-ons)."""
+        return self.book.ticket[self.book.rows(self.slot)]
+
+    @property
+    def h_year_in(self) -> np.ndarray:
+        return self.book.year_in[self.book.rows(self.slot)]
+
+    @property
+    def h_tte(self) -> np.ndarray:
+        """Expected time to exit of each holding at entry, years."""
+        return self.book.tte[self.book.rows(self.slot)]
 
     def crowd_in_ratio(self, life_years: float, regime: FundRegime, params: Params) -> float:
         """Private money per yuan of fund capital: more for long lives, less under yearly-profit rules."""
@@ -164,70 +222,12 @@ class Fund(mesa.Agent):
         """Whether the fund invests new money in ``year`` (its first fund_deploy_years years)."""
         return self.vintage <= year < self.vintage + params.fund_deploy_years
 
-    def exit_year(self, *, year: int, q: int, firms: Firms, regime: FundRegime, params: Params,
-                  sell_u: np.ndarray) -> bool:
-        """The year's exits. At the end of its life (vintage + life_years) the fund sells everything
-        and returns False (wound up). Otherwise it exits matured holdings and writes off those whose
-        firm has exited; under yearly-profit rules it also sells each holding whose revenue fell over
-        the past year with probability fund_yearly_profit_loss_exit_prob (``sell_u``: one uniform per
-        holding, in holding order). Early exits cut the firm's revenue and raise its exit hazard.
-        Writes equity, n_investors, revenue and penalty_until_q of the firms it leaves."""
-        end_year = self.vintage + self.life_years  # the fund is wound up at the start of this year
-        if self.h_firm.size == 0:  # nothing to exit (a fund in its first year): no calls on empty arrays
-            return year < end_year
-        # one compiled pass over the holdings (simmodel.kernels.fund_exits); the firm arrays are
-        # written in place
-        f, p = firms, params
-        (self.h_firm, self.h_ticket, self.h_year_in, self.h_tte, early, normal, off) = kernels.fund_exits(
-            self.h_firm, self.h_ticket, self.h_year_in, self.h_tte, year, year >= end_year,
-            regime == FundRegime.yearly_profit, sell_u, p.fund_yearly_profit_loss_exit_prob, f.alive, f.revenue,
-            f.revenue_year_start, f.equity, f.n_investors, f.penalty_until_q, 1.0 - p.fund_early_exit_revenue_cut,
-            q + int(round(4 * p.fund_early_exit_penalty_years)))
-        self.n_exits_early += early
-        self.n_exits_normal += normal
-        self.n_write_offs += off
-        return year < end_year
-
     def year_budget(self, regime: FundRegime, params: Params, scale: float) -> tuple[float, float]:
         """(budget, crowd-in ratio): the money the fund means to deploy this year (CNY 100 m,
         population units: its size and the private money it crowds in, spread over its deployment
         years) and the private money per yuan of its capital."""
         crowd = self.crowd_in_ratio(self.life_years, regime, params)
         return self.size_cny_100m * scale * (1.0 + crowd) / params.fund_deploy_years, crowd
-
-    def take_deals(self, year: int, firms: Firms, chosen: np.ndarray, tickets: np.ndarray, tte: np.ndarray,
-                   crowd: float, long_horizon: np.ndarray) -> float:
-        """Book the deals of ``screen`` (firms' equity and investors, the fund's holdings and
-        books); returns the money invested (CNY 100 m, population units)."""
-        if chosen.size == 0:
-            return 0.0
-        firms.equity[chosen] += tickets
-        firms.n_investors[chosen] += 1
-        self.h_firm = np.concatenate((self.h_firm, chosen))
-        self.h_ticket = np.concatenate((self.h_ticket, tickets))
-        self.h_year_in = np.concatenate((self.h_year_in, np.full(chosen.size, year, np.int32)))
-        self.h_tte = np.concatenate((self.h_tte, tte))
-        spent = float(tickets.sum())
-        self.deployed += spent
-        self.private_crowd_in += spent * crowd / (1.0 + crowd)
-        self.n_deals += int(chosen.size)
-        self.deployed_long_horizon += float(tickets[long_horizon[firms.sector[chosen]]].sum())
-        return spent
-
-    def follow_on(self, firms: Firms, budget: float, params: Params) -> float:
-        """Follow-on rounds in holdings whose revenue grew over the past year, best growth first,
-        each a fraction of the first ticket, within ``budget``. Returns the money spent."""
-        if budget <= 0 or self.h_firm.size == 0:
-            return 0.0
-        # the ranking and the rounds in one compiled pass (simmodel.kernels.follow_on_rounds), which
-        # writes the firms' equity and the holdings' tickets; the sum is numpy's
-        tickets = kernels.follow_on_rounds(self.h_firm, self.h_ticket, firms.alive, firms.revenue,
-                                           firms.revenue_year_start, firms.equity, params.fund_follow_on_ticket_ratio,
-                                           budget)
-        spent = float(tickets.sum())
-        self.deployed += spent
-        self.n_follow_ons += int(tickets.size)
-        return spent
 
 
 def eligible(funds: Sequence[Fund], cand: Candidates, pos: np.ndarray, *, year: int, regime: FundRegime,

@@ -3,14 +3,14 @@ agents keep their own books)."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from simmodel import kernels
 from simmodel.agents.firms import Firms
-from simmodel.agents.funds import Fund, FundCommitment, screen
+from simmodel.agents.funds import Fund, FundBook, FundCommitment, screen
 from simmodel.agents.noise import mix_key
 from simmodel.data import BaseQuantity
 from simmodel.levers import FundRegime
@@ -48,66 +48,142 @@ def initial_commitments(base: Mapping[str, BaseQuantity], params: Params, base_y
     return out
 
 
-def _draws(rng: np.random.Generator, sizes: list[int], dtype: type) -> list[np.ndarray]:
-    """Uniforms on [0, 1) in one call, split into consecutive parts of the given sizes (by slicing:
-    45 us for the 58 funds of a year, np.split 89)."""
-    u = rng.random(sum(sizes), dtype=dtype)
-    ends = list(itertools.accumulate(sizes))
-    return [u[end - size:end] for size, end in zip(sizes, ends, strict=True)]
-
-
 def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime: FundRegime, max_share: float,
               gestation: np.ndarray, long_horizon: np.ndarray, params: Params, scale: float, rng: np.random.Generator,
               sales_rng: np.random.Generator, cache: dict) -> FundYear:
-    """One year of every fund raised by ``year``. Government funds follow ``regime`` and ``max_share``
-    (the largest share of a fund in one firm), private ones a portfolio regime.
+    """One year of every fund raised by ``year`` (``funds``: every fund of their book, in the order
+    they were raised). Government funds follow ``regime`` and ``max_share`` (the largest share of a
+    fund in one firm), private ones a portfolio regime.
 
     In creation order, each fund exits (wound up at the end of its life, matured holdings, write-offs,
     forced sales), then, in its deployment years, follows on and takes its candidates' screen (one per
     kind, when the kind is first screened: after the exits of the funds before it, as each fund's
     exits may cut revenue). Then every deploying fund screens for new deals and books them, in the
     same order: deals change only equity and investor counts, which no exit, follow-on or screen
-    reads. The year's randomness: a uniform per holding from ``sales_rng``, drawn at once (forced
+    reads. The exits and follow-ons of the funds between two kinds' first screens are one compiled
+    pass over the book (kernels.fund_book_exits), the year's deals another (kernels.fund_book_deals).
+    The year's randomness: a uniform per holding from ``sales_rng``, drawn at once (forced
     sales; a stream of its own, so that a scenario whose funds hold more firms does not shift
     everyone's screening noise) and, from ``rng``, one 64-bit key from which each fund's screening
     noise for each firm is derived (``keyed_uniform``). ``cache`` shares the candidates' screens and
     their productivity floor between funds (and, in the set-up, between years). Writes equity,
     n_investors, revenue and penalty_until_q of the firms the funds enter or leave."""
+    book = _book_of(funds)
+    p = params
     for fd in funds:
         fd.last_budget = 0.0
     early_before = sum(fd.n_exits_early for fd in funds)
     long_before = sum(fd.deployed_long_horizon for fd in funds)
-    active = [fd for fd in funds if fd.vintage <= year and (fd.h_firm.size or fd.deploying(year, params))]
-    sell_u = _draws(sales_rng, [fd.h_firm.size for fd in active], np.float64)
-    plans = []
-    for fd, u in zip(active, sell_u, strict=True):
-        reg = regime if fd.government else FundRegime.portfolio
-        if not fd.exit_year(year=year, q=q, firms=firms, regime=reg, params=params, sell_u=u) or not fd.deploying(year, params):
+    n_funds = len(funds)
+    acts = np.zeros(n_funds, np.bool_)
+    wound_up = np.zeros(n_funds, np.bool_)
+    yearly_profit = np.zeros(n_funds, np.bool_)
+    follow_budget = np.zeros(n_funds)
+    plans = []  # the deploying funds: [slot, fund, regime, budget, crowd]
+    for i, fd in enumerate(funds):
+        deploying = fd.deploying(year, p)
+        if fd.vintage > year or not (deploying or book.start[i + 1] > book.start[i]):
             continue
-        budget, crowd = fd.year_budget(reg, params, scale)
-        fd.last_budget = budget
-        follow_on = fd.follow_on(firms, budget * params.fund_follow_on_share, params)
-        plans.append((fd, reg, budget - follow_on, crowd, follow_on, fd.candidates(firms, gestation, params, cache)))
+        acts[i] = True
+        reg = regime if fd.government else FundRegime.portfolio
+        yearly_profit[i] = reg == FundRegime.yearly_profit
+        end_year = fd.vintage + fd.life_years  # the fund is wound up at the start of this year
+        wound_up[i] = year >= end_year
+        if year < end_year and deploying:
+            budget, crowd = fd.year_budget(reg, p, scale)
+            fd.last_budget = budget
+            follow_budget[i] = budget * p.fund_follow_on_share
+            plans.append([i, fd, reg, budget, crowd])
+    # one uniform per holding of the funds that act, in book order (all of them hold every row)
+    n_rows = int(book.start[-1])
+    u = sales_rng.random(int(np.diff(book.start)[acts].sum()), dtype=np.float64)
+    if u.size == n_rows:
+        sell_u = u
+    else:
+        sell_u = np.zeros(n_rows)
+        sell_u[np.repeat(acts, np.diff(book.start))] = u
+    new_start = np.empty_like(book.start)
+    counts = np.zeros((n_funds, 4), np.int64)
+    follow_spent = np.zeros(n_funds)
+    f = firms
+    # an early exit cuts the firm's revenue and raises its exit hazard for a while (SPEC 4a)
+    revenue_kept = 1.0 - p.fund_early_exit_revenue_cut
+    penalty_q = q + int(round(4 * p.fund_early_exit_penalty_years))
+    loss_exit_prob, ticket_ratio = p.fund_yearly_profit_loss_exit_prob, p.fund_follow_on_ticket_ratio
+
+    def exits(lo: int, hi: int, w: int) -> int:
+        return kernels.fund_book_exits(
+            book.firm, book.ticket, book.year_in, book.tte, book.start, new_start, lo, hi, w, acts, year, wound_up,
+            yearly_profit, follow_budget, sell_u, loss_exit_prob, ticket_ratio, f.alive, f.revenue, f.revenue_year_start,
+            f.equity, f.n_investors, f.penalty_until_q, revenue_kept, penalty_q, counts, follow_spent)
+
+    w = lo = 0
+    for plan in plans:
+        slot, fd = plan[0], plan[1]
+        if fd.kind not in cache:  # its kind's first screen reads revenue after this fund's exits
+            w = exits(lo, slot + 1, w)
+            lo = slot + 1
+        plan.append(fd.candidates(f, gestation, p, cache))
+    w = exits(lo, n_funds, w)
+    new_start[n_funds] = w
+    book.firm, book.ticket, book.year_in, book.tte = book.firm[:w], book.ticket[:w], book.year_in[:w], book.tte[:w]
+    book.start = new_start
+    for i in np.flatnonzero(counts.any(axis=1)):
+        fd = funds[i]
+        fd.n_exits_early += int(counts[i, 0])
+        fd.n_exits_normal += int(counts[i, 1])
+        fd.n_write_offs += int(counts[i, 2])
+        if counts[i, 3]:
+            fd.deployed += float(follow_spent[i])
+            fd.n_follow_ons += int(counts[i, 3])
     # screening noise keyed by (the year's draw, the fund, the firm): a firm's draw does not depend
     # on which others a fund may back, so two scenarios whose rules differ (a fund's life, its
     # regime) still screen the same firms with the same noise (common random numbers)
     year_key = int(rng.integers(0, 2 ** 64, dtype=np.uint64)) if plans else 0
     # the funds of a kind share their candidates and rules: one ranking pass screens them all
     kinds: dict[tuple[int, FundRegime], list[int]] = {}
-    for j, (fd, reg, budget, crowd, follow_on, cand) in enumerate(plans):
-        if budget > 0 and cand.firm.size:
+    for j, (slot, fd, reg, budget, crowd, cand) in enumerate(plans):
+        if budget - follow_spent[slot] > 0 and cand.firm.size:
             kinds.setdefault((id(cand), reg), []).append(j)
-    deals = {}
+    deals: dict[int, tuple] = {}
     for (_, reg), js in kinds.items():
-        picked = screen([plans[j][0] for j in js], plans[js[0]][5], year=year, regime=reg,
-                        keys=[mix_key(year_key, plans[j][0].screen_key) for j in js], budgets=[plans[j][2] for j in js],
-                        crowds=[plans[j][3] for j in js], max_single_share=max_share, params=params)
-        deals.update(zip(js, picked, strict=True))
+        picked = screen([plans[j][1] for j in js], plans[js[0]][5], year=year, regime=reg,
+                        keys=[mix_key(year_key, plans[j][1].screen_key) for j in js],
+                        budgets=[plans[j][3] - follow_spent[plans[j][0]] for j in js],
+                        crowds=[plans[j][4] for j in js], max_single_share=max_share, params=p)
+        deals.update((plans[j][0], d) for j, d in zip(js, picked, strict=True) if d[0].size)
+    deal_spent = np.zeros(n_funds)
+    long_spent = np.zeros(n_funds)
+    if deals:
+        order = sorted(deals)  # by slot: the funds' order
+        sizes = np.zeros(n_funds, np.int64)
+        sizes[order] = [deals[i][0].size for i in order]
+        deal_start = np.zeros(n_funds + 1, np.int64)
+        np.cumsum(sizes, out=deal_start[1:])
+        book.firm, book.ticket, book.year_in, book.tte, book.start = kernels.fund_book_deals(
+            book.firm, book.ticket, book.year_in, book.tte, book.start, deal_start,
+            np.concatenate([deals[i][0] for i in order]), np.concatenate([deals[i][1] for i in order]),
+            np.concatenate([deals[i][2] for i in order]), np.int32(year), f.equity, f.n_investors, f.sector,
+            long_horizon, deal_spent, long_spent)
     deployed = 0.0
-    for j, (fd, reg, budget, crowd, follow_on, cand) in enumerate(plans):
-        if j in deals:
-            follow_on += fd.take_deals(year, firms, *deals[j], crowd=crowd, long_horizon=long_horizon)
-        deployed += follow_on
+    for slot, fd, reg, budget, crowd, cand in plans:
+        spent = float(follow_spent[slot])
+        if slot in deals:
+            new = float(deal_spent[slot])
+            fd.deployed += new
+            fd.private_crowd_in += new * crowd / (1.0 + crowd)
+            fd.n_deals += int(deals[slot][0].size)
+            fd.deployed_long_horizon += float(long_spent[slot])
+            spent += new
+        deployed += spent
     return FundYear(deployed_cny_100m=deployed, budget_cny_100m=sum(fd.last_budget for fd in funds),
                     n_early_exits=sum(fd.n_exits_early for fd in funds) - early_before,
                     deployed_long_horizon_cny_100m=sum(fd.deployed_long_horizon for fd in funds) - long_before)
+
+
+def _book_of(funds: Sequence[Fund]) -> FundBook:
+    """The book that ``funds`` keep their holdings in, which must be theirs alone, in their order."""
+    book = funds[0].book if funds else FundBook()
+    if len(book.funds) != len(funds) or any(a is not b for a, b in zip(book.funds, funds, strict=True)):
+        raise ValueError("fund_year: the funds must be every fund of their book, in the order they were raised")
+    return book

@@ -31,7 +31,7 @@ import pandas as pd
 from simmodel import indicators as ind
 from simmodel.agents.cities import City, plot_ratio_effect
 from simmodel.agents.firms import FirmStage, age_table
-from simmodel.agents.funds import Fund, FundCommitment
+from simmodel.agents.funds import Fund, FundBook, FundCommitment
 from simmodel.agents.government import (Government, emerging_productivity, initial_pilot_zones, sector_prospects,
                                         stochastic_round)
 from simmodel.agents.talent import TalentPool
@@ -139,7 +139,8 @@ class SimModel(mesa.Model):
                                      pilot_zone=np.zeros((inputs.cities.n, s.n), dtype=bool),
                                      n_national_clusters=int(self.base["n_national_clusters"].value))
         self.talent = TalentPool()
-        self.funds: list[Fund] = []
+        self.fund_book = FundBook()  # every fund's holdings
+        self.funds: list[Fund] = self.fund_book.funds  # in the order they were raised (make_fund adds them)
         self._raise_initial_funds()
         # after the funds: their holdings are part of the base-year conditions
         self.growth_ctx = calibrate_growth(f, s, p, self.calib, self.young_premium, self.young_hazard)
@@ -193,8 +194,7 @@ class SimModel(mesa.Model):
         fund = Fund(self, fund_id=f"{c.kind}_{c.vintage}_{len(self.funds)}", key=f"{c.kind}/{c.vintage}/{ordinal}",
                     kind=c.kind, government=fk.government,
                     size_cny_100m=c.size_cny_100m, vintage=c.vintage, stages=tuple(FirmStage[x.upper()] for x in fk.stages),
-                    sector_mask=mask, budget_lever=c.budget_lever, life_years=c.life_years)
-        self.funds.append(fund)
+                    sector_mask=mask, budget_lever=c.budget_lever, life_years=c.life_years, book=self.fund_book)
         return fund
 
     def _raise_initial_funds(self) -> None:

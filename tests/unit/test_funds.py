@@ -12,7 +12,7 @@ import pytest
 
 from simmodel import kernels
 from simmodel.agents.firms import FirmStage, Firms
-from simmodel.agents.funds import Candidates, Fund, eligible, screen
+from simmodel.agents.funds import Candidates, Fund, FundBook, eligible, screen
 from simmodel.agents.noise import keyed_uniform, mix_key
 from simmodel.levers import FundRegime
 from simmodel.model.funds import fund_year
@@ -128,7 +128,7 @@ def test_the_screen_picks_exactly_the_best_of_all_candidates(params, life, regim
     n = 30_000
     cand = _candidates(rng, n)
     fund = _fund(life)
-    fund.h_firm = cand.firm[rng.choice(n, 500, replace=False)]  # held firms are not backed twice
+    fund.book.set_holdings(fund.slot, cand.firm[rng.choice(n, 500, replace=False)])  # held firms are not backed twice
     kw = dict(year=2025, regime=regime, key=mix_key(12345, fund.screen_key), budget=budget, crowd=0.5)
     [(chosen, tickets, tte)] = screen([fund], cand, year=2025, regime=regime, keys=[kw["key"]], budgets=[budget],
                                       crowds=[0.5], max_single_share=0.2, params=params)
@@ -153,7 +153,7 @@ def test_funds_screened_together_each_get_the_deals_of_their_own_screen(params, 
     funds = [_fund(life, name=f"f{i}", vintage=2024 + i % 2, size=size)
              for i, (life, size) in enumerate(zip(lives, sizes))]
     for i, fd in enumerate(funds[:4]):
-        fd.h_firm = cand.firm[rng.choice(n, 300 * (i + 1), replace=False)]
+        fd.book.set_holdings(fd.slot, cand.firm[rng.choice(n, 300 * (i + 1), replace=False)])
     keys = [mix_key(99, fd.screen_key) for fd in funds]
     crowds = [0.5, 0.0, 1.0, 0.5, 0.0, 0.5]
     picked = screen(funds, cand, year=2026, regime=regime, keys=keys, budgets=budgets, crowds=crowds,
@@ -200,8 +200,7 @@ def test_a_screen_of_firms_without_revenue_takes_the_smallest_tickets(params):
 
 @pytest.mark.parametrize("regime", ["portfolio", "yearly_profit"])
 def test_over_a_run_no_fund_holds_a_firm_twice_and_the_books_agree(inputs, regime):
-    """What a fund's exits rely on (Fund._release subtracts its tickets by plain fancy indexing, which
-    would lose a subtraction if a firm were held twice): after the set-up's years and a run, each
+    """What the screens rely on (a fund does not back a firm it holds): after the set-up's years and a run, each
     fund's holdings are distinct firms, every firm's investor count is the number of funds holding
     it, and its fund equity is the sum of their tickets (up to the rounding of repeated + and -)."""
     from simmodel.levers import Levers, Uncertainties
@@ -323,3 +322,29 @@ def test_a_rounds_rankings_in_one_call_are_each_funds_own(k_max, block_max):
         assert by_numpy.any() and not by_numpy.all()
     elif k_max == 40:  # fund 2 went round again in the heap, then on to numpy with four times as many
         assert first_k <= 40 and by_numpy[2] and k_next[2] > 40 and k_next[2] % (4 * first_k) == 0
+
+
+def test_a_book_keeps_each_funds_rows_together_in_the_order_raised():
+    """FundBook: each fund's holdings are its own rows, whatever is set for the funds around it; a
+    fund raised alone has a book of its own; fund_year refuses funds that are not their book's."""
+    model = mesa.Model()
+    book = FundBook()
+    funds = [Fund(model, fund_id=f"f{i}", kind="provincial", government=True, size_cny_100m=1.0, vintage=2025,
+                  stages=(FirmStage.TECH_SME,), sector_mask=np.array([True]), budget_lever=None, life_years=8.0,
+                  book=book) for i in range(3)]
+    assert [fd.slot for fd in funds] == [0, 1, 2] and book.funds == funds
+    book.set_holdings(0, [5, 3], ticket=[1.0, 2.0], year_in=[2024, 2025], tte=[3.0, 4.0])
+    book.set_holdings(2, [7])
+    book.set_holdings(1, [9, 8, 1], ticket=[0.5, 0.25, 0.125])
+    np.testing.assert_array_equal(funds[0].h_firm, [5, 3])
+    np.testing.assert_array_equal(funds[0].h_year_in, [2024, 2025])
+    np.testing.assert_array_equal(funds[1].h_ticket, [0.5, 0.25, 0.125])
+    np.testing.assert_array_equal(funds[2].h_firm, [7])
+    book.set_holdings(0, [])
+    assert funds[0].h_firm.size == 0 and funds[1].h_firm.tolist() == [9, 8, 1] and funds[2].h_tte.tolist() == [0.0]
+    alone = _fund(5.0)
+    assert alone.book is not book and alone.book.funds == [alone]
+    with pytest.raises(ValueError, match="every fund of their book"):
+        fund_year(funds[:2], Firms(4), year=2025, q=0, regime=FundRegime.portfolio, max_share=0.2,
+                  gestation=np.array([3.0]), long_horizon=np.array([False]), params=None, scale=1.0,
+                  rng=np.random.default_rng(0), sales_rng=np.random.default_rng(1), cache={})

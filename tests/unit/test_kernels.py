@@ -6,12 +6,15 @@ values exactly on a threshold, firms without the rare attributes and with all of
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from simmodel import kernels
 from simmodel.agents.cities import allocate_land, request_order
 from simmodel.agents.firms import TECH_SME_MAX_REVENUE_CNY_100M, FirmStage, stage_mask
+from simmodel.kernels import pairwise_sum
 
 SIZES = (0, 1, 7, 1000, 20_000)
 
@@ -471,8 +474,8 @@ def test_land_allocation_is_numpys(r, share):
     assert r < 300 or seen["second_pass"], seen
 
 
-# ------------------------------------------------------------------------------- a fund's holdings
-def _holdings(n_firms: int, n_held: int, seed: int):
+# ------------------------------------------------------------------------------- the funds' holdings
+def _firms_of_funds(n_firms: int, seed: int):
     rng = np.random.default_rng(seed)
     firms = {
         "alive": rng.random(n_firms) < 0.8,
@@ -480,23 +483,28 @@ def _holdings(n_firms: int, n_held: int, seed: int):
         "equity": rng.gamma(1.0, 1.0, n_firms),
         "n_investors": rng.integers(1, 4, n_firms).astype(np.int16),
         "penalty_until_q": np.full(n_firms, -1, np.int32),
+        "sector": rng.integers(0, 5, n_firms).astype(np.intp),
     }
     start = firms["revenue"] * rng.choice([0.5, 1.0, 2.0], n_firms)  # grew, flat (exactly 1) or fell
     # equal growth for some holdings: a stable sort ranks them by holding
     start[rng.random(n_firms) < 0.2] = firms["revenue"][0] / 1.5
     firms["revenue"][rng.random(n_firms) < 0.2] = firms["revenue"][0]
     firms["revenue_year_start"] = start
-    held = {
+    return firms
+
+
+def _holdings(rng, n_firms: int, n_held: int) -> dict[str, np.ndarray]:
+    """One fund's holdings: distinct firms (several funds may hold the same firm)."""
+    return {
         "h_firm": rng.choice(n_firms, n_held, replace=False).astype(np.int64),
         "h_ticket": rng.gamma(2.0, 0.1, n_held),
         "h_year_in": rng.integers(2018, 2026, n_held).astype(np.int32),
         "h_tte": rng.choice([2.0, 3.5, 5.0, 7.0], n_held),  # some mature exactly this year
     }
-    return firms, held
 
 
 def _numpy_exits(firms, held, year, wound_up, yearly_profit, sell_u, prob, cut, penalty_q):
-    """simmodel.agents.funds.Fund.exit_year and _release as numpy ran them before fund_exits."""
+    """A fund's exits (Fund.exit_year and _release) as numpy ran them before the compiled loops."""
     h = held["h_firm"]
     early = (year - held["h_year_in"]) < held["h_tte"]
     if wound_up:
@@ -519,51 +527,155 @@ def _numpy_exits(firms, held, year, wound_up, yearly_profit, sell_u, prob, cut, 
     return {k: v[keep] for k, v in held.items()}, counts
 
 
-@pytest.mark.parametrize("n_held", (0, 1, 9, 400))
-@pytest.mark.parametrize("wound_up,yearly_profit", [(False, False), (False, True), (True, False)])
-def test_fund_exits_are_numpys(n_held, wound_up, yearly_profit):
-    firms, held = _holdings(1000, n_held, n_held)
-    sell_u = np.random.default_rng(1).random(n_held)
-    want_firms = {k: v.copy() for k, v in firms.items()}
-    want_held, want_counts = _numpy_exits(want_firms, held, 2025, wound_up, yearly_profit, sell_u, 0.5, 0.3, 17)
-    *got_held, n_early, n_normal, n_off = kernels.fund_exits(
-        held["h_firm"], held["h_ticket"], held["h_year_in"], held["h_tte"], 2025, wound_up, yearly_profit, sell_u,
-        0.5, firms["alive"], firms["revenue"], firms["revenue_year_start"], firms["equity"], firms["n_investors"],
-        firms["penalty_until_q"], 1.0 - 0.3, 17)
-    assert (n_early, n_normal, n_off) == want_counts
-    for name, got in zip(("h_firm", "h_ticket", "h_year_in", "h_tte"), got_held, strict=True):
-        assert bits_equal(got, want_held[name]), name
-    for name, want in want_firms.items():
-        assert bits_equal(firms[name], want), name
-    if n_held == 400:  # every kind of exit happens (early ones only in forced sales and at the end)
-        assert want_counts[1] > 0 and want_counts[2] > 0 and (want_counts[0] > 0) == (wound_up or yearly_profit)
-
-
-@pytest.mark.parametrize("n_held", (0, 1, 9, 400))
-@pytest.mark.parametrize("budget", (0.0, 0.05, 1.0, 1e9))
-def test_follow_on_rounds_are_numpys(n_held, budget):
-    firms, held = _holdings(1000, n_held, n_held + 7)
-    ratio = 0.5
-    # the numpy code of Fund.follow_on before follow_on_rounds
-    want_equity, want_ticket = firms["equity"].copy(), held["h_ticket"].copy()
+def _numpy_follow_on(firms, held, ratio, budget):
+    """A fund's follow-on rounds (Fund.follow_on) as numpy ran them: returns the rounds' money."""
+    if budget <= 0 or held["h_firm"].size == 0:
+        return np.zeros(0)
     f = held["h_firm"]
     growth = firms["revenue"][f] / np.maximum(firms["revenue_year_start"][f], 1e-9)
     grew = np.flatnonzero(firms["alive"][f] & (growth > 1.0))
     grew = grew[np.argsort(-growth[grew], kind="stable")]
-    tickets = ratio * want_ticket[grew]
-    if n_held == 400 and budget == 1.0:
-        budget = float(np.cumsum(tickets)[len(tickets) // 2])  # exactly a running sum: taken
-    if n_held == 400 and budget == 1e9:  # all taken, those with growth exactly 1 not among them
-        flat = firms["alive"][f] & (growth == 1.0)
-        assert flat.any() and not np.isin(np.flatnonzero(flat), grew).any()
+    tickets = ratio * held["h_ticket"][grew]
     take = np.cumsum(tickets) <= budget
     rows, tickets = grew[take], tickets[take]
-    np.add.at(want_equity, f[rows], tickets)
-    want_ticket[rows] += tickets
-    got = kernels.follow_on_rounds(f, held["h_ticket"], firms["alive"], firms["revenue"], firms["revenue_year_start"],
-                                   firms["equity"], ratio, budget)
-    assert bits_equal(got, tickets)
-    assert bits_equal(firms["equity"], want_equity) and bits_equal(held["h_ticket"], want_ticket)
+    np.add.at(firms["equity"], f[rows], tickets)
+    held["h_ticket"][rows] += tickets
+    return tickets
+
+
+_HOLDING_COLUMNS = ("h_firm", "h_ticket", "h_year_in", "h_tte")
+
+
+def _book(held: list[dict]) -> tuple[list[np.ndarray], np.ndarray]:
+    """The book of these funds' holdings: its four columns and its starts."""
+    cols = [np.concatenate([h[c] for h in held]) if held else np.zeros(0, dtype) for c, dtype in
+            zip(_HOLDING_COLUMNS, (np.int64, np.float64, np.int32, np.float64), strict=True)]
+    start = np.zeros(len(held) + 1, np.int64)
+    np.cumsum([h["h_firm"].size for h in held], out=start[1:])
+    return cols, start
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_books_exits_and_follow_ons_are_each_funds_numpy_in_turn(seed):
+    """kernels.fund_book_exits over a book of funds, called in chunks as fund_year calls it (between
+    two kinds' first screens), against each fund's numpy exits then follow-ons, fund after fund: the
+    same holdings kept, firm arrays, counts and rounds' sums, bit for bit. Funds hold firms in common,
+    some are wound up, under yearly-profit rules, not acting (nothing held, not deploying), or with no
+    follow-on budget; one budget is exactly a running sum of its rounds."""
+    rng = np.random.default_rng(seed)
+    n_firms, n_funds = 600, 9
+    firms = _firms_of_funds(n_firms, seed)
+    sizes = rng.choice([0, 1, 9, 150], n_funds)
+    held = [_holdings(rng, n_firms, int(k)) for k in sizes]
+    acts = (sizes > 0) | (rng.random(n_funds) < 0.5)
+    wound_up = rng.random(n_funds) < 0.2
+    yearly_profit = rng.random(n_funds) < 0.5
+    follow_budget = np.where(rng.random(n_funds) < 0.7, rng.choice([0.05, 1.0, 1e9], n_funds), 0.0) * ~wound_up
+    sell_u = rng.random(int(sizes.sum()))
+    ratio, year, cut, penalty_q, prob = 0.5, 2025, 0.3, 17, 0.5
+    want_firms = {k: v.copy() for k, v in firms.items()}
+    want_held, want_counts, want_spent = [], np.zeros((n_funds, 4), np.int64), np.zeros(n_funds)
+    at = 0
+    for i, h in enumerate(held):
+        u = sell_u[at:at + h["h_firm"].size]
+        at += h["h_firm"].size
+        if not acts[i]:
+            want_held.append(h)
+            continue
+        kept, want_counts[i, :3] = _numpy_exits(want_firms, h, year, wound_up[i], yearly_profit[i], u, prob, cut, penalty_q)
+        kept = {k: v.copy() for k, v in kept.items()}
+        if i == 3 and seed % 2 and kept["h_firm"].size:  # a budget that is exactly one of the running sums
+            trial = _numpy_follow_on({k: v.copy() for k, v in want_firms.items()}, {k: v.copy() for k, v in kept.items()},
+                                     ratio, 1e9)
+            if trial.size > 1:
+                follow_budget[i] = float(np.cumsum(trial)[trial.size // 2])
+        rounds = _numpy_follow_on(want_firms, kept, ratio, follow_budget[i])
+        want_counts[i, 3], want_spent[i] = rounds.size, rounds.sum()
+        want_held.append(kept)
+    cols, start = _book(held)
+    new_start = np.empty_like(start)
+    counts, spent = np.zeros((n_funds, 4), np.int64), np.zeros(n_funds)
+    bounds = sorted({0, n_funds, *rng.integers(0, n_funds, 3).tolist()})
+    w = 0
+    for lo, hi in itertools.pairwise(bounds):
+        w = kernels.fund_book_exits(*cols, start, new_start, lo, hi, w, acts, year, wound_up, yearly_profit, follow_budget,
+                                    sell_u, prob, ratio, firms["alive"], firms["revenue"], firms["revenue_year_start"],
+                                    firms["equity"], firms["n_investors"], firms["penalty_until_q"], 1.0 - cut,
+                                    penalty_q, counts, spent)
+    new_start[n_funds] = w
+    want_cols, want_start = _book(want_held)
+    assert bits_equal(new_start, want_start)
+    for name, got, want in zip(_HOLDING_COLUMNS, cols, want_cols, strict=True):
+        assert bits_equal(got[:w], want), name
+    for name, want in want_firms.items():
+        assert bits_equal(firms[name], want), name
+    assert bits_equal(counts, want_counts) and bits_equal(spent, want_spent)
+    assert want_counts[:, 1].sum() and want_counts[:, 2].sum() and want_counts[:, 3].sum()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_years_deals_are_booked_as_each_fund_booked_its_own(seed):
+    """kernels.fund_book_deals against Fund.take_deals in numpy, fund after fund: each fund's deals
+    after its holdings, equity and investors added in that order (funds share firms), and the sums
+    of each fund's tickets and of those in long-horizon sectors as numpy's sum gives them (funds of
+    up to 3 000 deals: several blocks of numpy's pairwise summation)."""
+    rng = np.random.default_rng(seed)
+    n_firms, n_funds, year = 5000, 7, 2026
+    firms = _firms_of_funds(n_firms, seed)
+    long_horizon = np.array([False, True, False, True, True])
+    held = [_holdings(rng, n_firms, int(k)) for k in rng.choice([0, 3, 40], n_funds)]
+    deals = [(rng.choice(n_firms, int(k), replace=False).astype(np.intp), rng.gamma(2.0, 0.1, int(k)),
+              rng.choice([2.0, 3.5], int(k))) for k in rng.choice([0, 1, 7, 130, 3000], n_funds)]
+    want_firms = {k: v.copy() for k, v in firms.items()}
+    want_held, want_spent, want_long = [], [], []
+    for h, (chosen, tickets, tte) in zip(held, deals, strict=True):
+        want_firms["equity"][chosen] += tickets
+        want_firms["n_investors"][chosen] += 1
+        want_held.append({"h_firm": np.concatenate((h["h_firm"], chosen)), "h_ticket": np.concatenate((h["h_ticket"], tickets)),
+                          "h_year_in": np.concatenate((h["h_year_in"], np.full(chosen.size, year, np.int32))),
+                          "h_tte": np.concatenate((h["h_tte"], tte))})
+        want_spent.append(tickets.sum())
+        want_long.append(tickets[long_horizon[firms["sector"][chosen]]].sum())
+    cols, start = _book(held)
+    deal_start = np.zeros(n_funds + 1, np.int64)
+    np.cumsum([d[0].size for d in deals], out=deal_start[1:])
+    spent, long_spent = np.zeros(n_funds), np.zeros(n_funds)
+    *got, got_start = kernels.fund_book_deals(*cols, start, deal_start, *(np.concatenate(c) for c in zip(*deals)),
+                                              np.int32(year), firms["equity"], firms["n_investors"], firms["sector"],
+                                              long_horizon, spent, long_spent)
+    want_cols, want_start = _book(want_held)
+    assert bits_equal(got_start, want_start)
+    for name, g, want in zip(_HOLDING_COLUMNS, got, want_cols, strict=True):
+        assert bits_equal(g, want), name
+    for name, want in want_firms.items():
+        assert bits_equal(firms[name], want), name
+    assert bits_equal(spent, np.array(want_spent)) and bits_equal(long_spent, np.array(want_long))
+
+
+def test_pairwise_sum_is_numpys_sum():
+    """kernels.pairwise_sum against numpy's sum of the same rows, bit for bit: lengths around numpy's
+    block of 128 and its multiples of 8, up to 20 000, values over many magnitudes of both signs, sums
+    of negative zeros, and empty. Compiled, through the sums of fund_book_deals (each fund's tickets
+    start at another offset of one array), and as plain Python for the shorter ones."""
+    rng = np.random.default_rng(3)
+    lengths = [0, 1, 7, 8, 9, 15, 16, 127, 128, 129, 135, 136, 255, 256, 257, 1000, 1024, 4097, 8192, 20_000]
+    lengths += rng.integers(0, 20_000, 30).tolist()
+    values = [rng.normal(size=n) * 10.0 ** rng.integers(-8, 9, n) for n in lengths]
+    values += [np.full(3, -0.0), np.full(20, -0.0), np.full(300, -0.0)]
+    n_funds = len(values)
+    deal_start = np.zeros(n_funds + 1, np.int64)
+    np.cumsum([v.size for v in values], out=deal_start[1:])
+    firm = rng.integers(0, 100, int(deal_start[-1])).astype(np.intp)
+    spent, long_spent = np.zeros(n_funds), np.zeros(n_funds)
+    cols, start = _book([_holdings(rng, 100, 0) for _ in range(n_funds)])
+    kernels.fund_book_deals(*cols, start, deal_start, firm, np.concatenate(values), np.zeros(firm.size), np.int32(2025),
+                            np.zeros(100), np.zeros(100, np.int16), np.zeros(100, np.intp), np.array([True]), spent,
+                            long_spent)
+    for v, got, got_long in zip(values, spent, long_spent, strict=True):
+        assert bits_equal(got, v.sum()) and bits_equal(got_long, v.sum()), v.size
+    for v in values:
+        if v.size <= 300:
+            assert bits_equal(np.float64(pairwise_sum(v, 0, v.size)), v.sum()), v.size
 
 
 @pytest.mark.parametrize("n", (0, 1, 7, 2048))
