@@ -326,21 +326,23 @@ def rank_within_budget(score: np.ndarray, ok: np.ndarray, base_ticket: np.ndarra
 
 def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRegime, keys: Sequence[int],
            budgets: Sequence[float], crowds: Sequence[float], max_single_share: float,
-           params: Params) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+           params: Params, where: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The new deals of funds of one kind, each within its budget (``budgets``, CNY 100 m) among the
     candidates it may back (see eligible): the best by score, log productivity plus screening noise (a
     uniform on [0, 1) per fund and firm, ``keyed_uniform(key, firm)`` with the fund's key from
     ``keys``), best first, until the next would break the budget. ``crowds``: each fund's private money
-    per yuan (its largest ticket is ``max_single_share`` of its capital and that money). Returns, per
-    fund, (firms, tickets in CNY 100 m, expected years to exit).
+    per yuan (its largest ticket is ``max_single_share`` of its capital and that money). ``where``: a
+    scratch array of -1 by firm row, at least one past the last candidate's (kept by fund_year for
+    the year's screens; made here when not given). Returns, per fund, (firms, tickets in CNY 100 m,
+    expected years to exit).
 
     One ranking pass serves all the funds: their scores are the rows of one matrix over a block of
     the candidates, the most productive ones. A fund's deals are exact once the first deal its budget
     refuses scores at least the block's floor plus 1, since a firm below the floor scores below that;
     the funds that are not exact yet go round again, on a block with a lower floor (those whose blocks
     differ more than twofold in rounds of their own). A round is two compiled calls where its funds'
-    rankings are small (kernels.fund_block_scores, then kernels.ranked_group_within_budget for every
-    fund at once) and numpy's bisection of the holdings, plus numpy's ranking for a fund whose
+    rankings are small (kernels.fund_block_scores, with the holdings, then
+    kernels.ranked_group_within_budget for every fund at once), plus numpy's ranking for a fund whose
     ranking is large. Scores are summed in double precision; scores
     equal to the last bit rank by firm row, except where they straddle the edge of the block or of the
     ranked ones (a firm below the floor tying the refused deal, or equal scores cut by the partial
@@ -353,6 +355,8 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
     keys32 = (np.array(keys, dtype=np.uint64) & np.uint64(0xFFFFFFFF)).astype(np.uint32)  # keyed_uniform's low 32 bits
     short = regime == FundRegime.yearly_profit
     horizon = np.float32(p.fund_yearly_profit_horizon_years)
+    if where is None or where.size <= (cand.firm[-1] if cand.firm.size else 0):
+        where = np.full(cand.firm[-1] + 1 if cand.firm.size else 1, -1, np.int32)
     out: list = [None] * len(funds)
     todo = np.arange(len(funds))
     while todo.size:
@@ -364,20 +368,18 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
             size = cand.approx_count_above(floor[todo])
             group, rest = todo[size <= 2 * size.min()], todo[size > 2 * size.min()]
         fl = float(floor[group].min())
-        # the block, what each fund may back in it (but its holdings) and the scores, in one compiled
-        # pass (simmodel.kernels); numpy compares float32 with a Python float in float32, and so does this.
-        # The holdings by numpy's bisection: in the pass, a bisection a holding cost 1.1 ms more a 1:1
-        # replicate than np.searchsorted (0.3 ms less at 10 000 firms)
+        # the block, what each fund may back in it and the scores, in one compiled pass
+        # (simmodel.kernels); numpy compares float32 with a Python float in float32, and so does this.
+        # The holdings are looked up by firm row in ``where`` (a bisection a holding in the pass cost
+        # 1.1 ms more a 1:1 replicate than numpy's searchsorted; drop_held states the rule)
         members = [funds[i] for i in group]
-        block, score, ok = kernels.fund_block_scores(lp, np.float32(fl), cand.firm, cand.tte_years, cand.revenue,
-                                                     keys32[group], life_left(members, year), short, horizon,
-                                                     ABOVE_SIZE_REVENUE_CNY_100M)
-        held = drop_held(members, cand, block)
-        ok[held] = False
-        score[held] = -np.inf
-        base_ticket = p.fund_ticket_to_revenue * cand.revenue[block]
+        holdings = [fd.h_firm for fd in members]
+        block, score, ok, base_ticket, mean_ticket = kernels.fund_block_scores(
+            lp, np.float32(fl), cand.firm, cand.tte_years, cand.revenue, keys32[group], life_left(members, year), short,
+            horizon, ABOVE_SIZE_REVENUE_CNY_100M, np.concatenate(holdings) if holdings else np.zeros(0, np.int64),
+            np.array([h.size for h in holdings], np.int64), where, p.fund_ticket_to_revenue)
         # about the mean ticket (a ticket is at least the smallest one): how many deals a budget buys
-        mean_ticket = max(float(base_ticket.mean()) if block.size else 0.0, p.fund_min_ticket_cny_100m)
+        mean_ticket = max(mean_ticket, p.fund_min_ticket_cny_100m)
         budget = np.array([budgets[i] for i in group], dtype=np.float64)
         cap = np.array([max(max_single_share * funds[i].size_cny_100m * (1.0 + crowds[i]), p.fund_min_ticket_cny_100m)
                         for i in group], dtype=np.float64)

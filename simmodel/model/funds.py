@@ -146,11 +146,12 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
         if budget - follow_spent[slot] > 0 and cand.firm.size:
             kinds.setdefault((id(cand), reg), []).append(j)
     deals: dict[int, tuple] = {}
+    where = np.full(f.n, -1, np.int32) if kinds else None  # the screens' scratch by firm row (see screen)
     for (_, reg), js in kinds.items():
         picked = screen([plans[j][1] for j in js], plans[js[0]][5], year=year, regime=reg,
                         keys=[mix_key(year_key, plans[j][1].screen_key) for j in js],
                         budgets=[plans[j][3] - follow_spent[plans[j][0]] for j in js],
-                        crowds=[plans[j][4] for j in js], max_single_share=max_share, params=p)
+                        crowds=[plans[j][4] for j in js], max_single_share=max_share, params=p, where=where)
         deals.update((plans[j][0], d) for j, d in zip(js, picked, strict=True) if d[0].size)
     deal_spent = np.zeros(n_funds)
     long_spent = np.zeros(n_funds)

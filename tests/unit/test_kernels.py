@@ -313,12 +313,26 @@ def test_fund_block_scores_are_the_masked_keyed_scores(n, short):
     score = lp[block].astype(np.float64) + keyed_uniform(keys[:, None], firm[block])
     score[~ok] = -np.inf
 
+    # holdings: firms of the block, of other candidates and beyond every candidate (drop_held's rule)
+    n_held = np.array([min(n, 40), 0, min(n, 300)], np.int64)
+    held = np.concatenate([rng.choice(firm.max() + 50 if n else 50, k, replace=False) for k in n_held]).astype(np.int64)
+    at = np.concatenate(([0], np.cumsum(n_held)))
+    for j in range(3):
+        hit = np.isin(firm[block], held[at[j]:at[j + 1]])
+        ok[j, hit] = False
+        score[j, hit] = -np.inf
+    base_ticket = 0.1 * revenue[block]
+    where = np.full(firm.max() + 1 if n else 1, -1, np.int32)  # rows beyond it are no candidate
+
     keys32 = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-    got_block, got_score, got_ok = kernels.fund_block_scores(lp, np.float32(floor), firm, tte, revenue, keys32, life,
-                                                             short, np.float32(4.0), 0.2)
+    got_block, got_score, got_ok, got_ticket, got_mean = kernels.fund_block_scores(
+        lp, np.float32(floor), firm, tte, revenue, keys32, life, short, np.float32(4.0), 0.2, held, n_held, where, 0.1)
     assert bits_equal(got_block, block) and bits_equal(got_ok, ok) and bits_equal(got_score, score)
+    assert bits_equal(got_ticket, base_ticket) and (where == -1).all()
+    assert bits_equal(np.float64(got_mean), np.float64(base_ticket.mean() if block.size else 0.0))
     if n >= 1000:
         assert ok.any() and not ok.all()
+        assert np.isin(firm[block], held[at[2]:]).sum() > 5  # holdings inside the block were dropped
 
 
 @pytest.mark.parametrize("n", SIZES)
