@@ -305,6 +305,25 @@ def quarterly_shock(log1p_arg, shock_u, scale, out):  # pragma: no cover - compi
         out[i] = (quarter * scale[i]) * (log1p_arg[i] * -sign)
 
 
+@compiled
+def gap_rows(log_u, per_gap, n, last):  # pragma: no cover - compiled
+    """A batch of successes from the gaps between them (simmodel.agents.noise.trial_rows): before
+    success i, ``log_u[i] * per_gap`` failures (log_u: numpy's log1p of minus the uniforms; per_gap:
+    1 / log1p(-rate)), at most ``n``, truncated to an integer; each success one row after its
+    failures, counting from the row ``last``. Returns the rows below ``n``, whether the batch reached
+    ``n`` (the trials are over) and the row of its last success otherwise: numpy's product, minimum,
+    cast, cumulative sum and bisection of the batch in one pass."""
+    rows = np.empty(log_u.size, np.int64)
+    pos = np.int64(last)
+    bound = np.float64(n)
+    for i in range(log_u.size):
+        pos += np.int64(min(log_u[i] * per_gap, bound)) + 1
+        if pos >= n:
+            return rows[:i], True, pos
+        rows[i] = pos
+    return rows, False, pos
+
+
 # --------------------------------------------------------------------------- the funds' candidates
 
 @compiled

@@ -119,13 +119,10 @@ def trial_rows(rng: np.random.Generator, n: int, rate: float) -> np.ndarray:
     last = -1  # the row of the last success so far
     while True:
         mean = (n - 1 - last) * rate
-        gaps = np.log1p(-rng.random(int(max(mean + _MARGIN_SD * math.sqrt(mean), 0.0)) + 32))
-        gaps *= per_gap
-        np.minimum(gaps, n, out=gaps)  # beyond the last row in any case; keeps the integers small
-        pos = np.cumsum(gaps.astype(np.int64) + 1)
-        pos += last
-        k = int(np.searchsorted(pos, n))
-        rows.append(pos[:k])
-        if k < pos.size:
+        log_u = np.log1p(-rng.random(int(max(mean + _MARGIN_SD * math.sqrt(mean), 0.0)) + 32))
+        # the gaps (at most n: beyond the last row in any case, and the integers stay small) and
+        # their rows in one compiled pass; numpy's log1p stays out of it (see simmodel.kernels)
+        found, ended, last = kernels.gap_rows(log_u, per_gap, n, last)
+        rows.append(found)
+        if ended:
             return rows[0] if len(rows) == 1 else np.concatenate(rows)
-        last = int(pos[-1])

@@ -286,6 +286,7 @@ class SimModel(mesa.Model):
         # the year's province-wide growth shock, common to every firm and the rest of the economy
         self.macro_shock = float(self.rng_for("macro", year).normal(0.0, p.aggregate_growth_shock_sd))
         self.refresh_rates(shock_uniforms(self.rng_for("growth", year), f.n))
+        self.expected_entrants()  # what it reads is set above, for the year: enter() takes it as kept
 
     # ------------------------------------------------------------------ the firm stages, bound to the model's state
     def refresh_rates(self, shock_u: np.ndarray, sl: slice = slice(None)) -> None:
@@ -324,7 +325,8 @@ class SimModel(mesa.Model):
         """Expected start-ups this quarter (firms of the scaled population), their city x sector
         weights and what places them (entry_cells), read, not written, by the callers. They change only
         with the two levers they read and the pilot zones, all set in start_year: kept while those stay
-        (36 us a quarter at 10 000 firms, and 9 us for the cells)."""
+        (36 us a quarter at 10 000 firms, and 9 us for the cells), and checked once a year, at the end
+        of start_year (the check itself costs 12 us, a quarter at 1 000 firms)."""
         lv = self.levers
         key = (*(getattr(lv, name) for name in ENTRY_LEVERS), self.government.pilot_zone.tobytes())
         if self._entrants is None or self._entrants[0] != key:
@@ -337,7 +339,7 @@ class SimModel(mesa.Model):
 
     def enter(self, q: int) -> None:
         """Start-ups and spin-offs this quarter, each cohort with its rates."""
-        expected, _, cells = self.expected_entrants()
+        expected, _, cells = self._entrants[1]  # as start_year left them (see expected_entrants)
         first = self.firms.n
         shocks = []  # each cohort's shock uniforms, from a stream of its own
         new = enter_startups(self.firms, self.params, q=q, expected=expected, cells=cells,

@@ -488,6 +488,28 @@ def test_land_allocation_is_numpys(r, share):
     assert r < 300 or seen["second_pass"], seen
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_gap_rows_are_numpys_rows_of_the_gaps(seed):
+    """kernels.gap_rows against trial_rows' numpy code before it: the product, the minimum with n
+    (gaps far beyond it, and zero gaps from a uniform of exactly 0), the cast, the cumulative sum
+    from the last row, the rows below n and whether the batch reached it."""
+    rng = np.random.default_rng(seed)
+    for rate in (1e-4, 0.01, 0.3, 0.999):
+        per_gap = 1.0 / np.log1p(-rate)
+        for n, last in ((1, -1), (50, -1), (10_000, -1), (10_000, 9_990), (10_000, 9_999)):
+            u = rng.random(int(rng.integers(0, 200)))
+            u[: u.size // 10] = 0.0
+            log_u = np.log1p(-u)
+            gaps = log_u * per_gap
+            np.minimum(gaps, n, out=gaps)
+            pos = np.cumsum(gaps.astype(np.int64) + 1) + last
+            k = int(np.searchsorted(pos, n))
+            rows, ended, got_last = kernels.gap_rows(log_u, per_gap, n, last)
+            assert bits_equal(rows, pos[:k]) and ended == (k < pos.size)
+            if not ended:
+                assert got_last == (pos[-1] if pos.size else last)
+
+
 # ------------------------------------------------------------------------------- the funds' holdings
 def _firms_of_funds(n_firms: int, seed: int):
     rng = np.random.default_rng(seed)
