@@ -110,7 +110,7 @@ class FundBook:
     def add(self, fund: Fund) -> int:
         """Open the books of a new fund (holding nothing); returns its slot."""
         self.funds.append(fund)
-        self.start = np.append(self.start, self.start[-1])
+        self.start = np.concatenate((self.start, self.start[-1:]))
         return len(self.funds) - 1
 
     def rows(self, slot: int) -> slice:

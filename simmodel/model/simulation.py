@@ -161,6 +161,7 @@ class SimModel(mesa.Model):
         self.year_agg: ind.SectorAggregates | None = None  # this year's, summed over its quarters
         self.counters = zero_flows()  # the year's flows so far (province units)
         self.macro_shock = 0.0
+        self._sector_shift: tuple = (None, None)  # (year, sector_shift of the year), see refresh_rates
         self._entrants: tuple | None = None  # ((the levers it reads, pilot zones), its answer), see there
         self.rest_of_economy = self.calib.rest_of_economy_va_cny_100m  # CNY 100 m, updated each year
         self.records: list[dict[str, float]] = [self._record(self.base_year, agg0)]
@@ -293,7 +294,10 @@ class SimModel(mesa.Model):
         """The year's rates of the firms in ``sl`` (everyone in Q1; entrants at entry), their growth
         shocks from ``shock_u`` (one uniform per firm of ``sl``, see shock_uniforms)."""
         year = self.years[min(self.q // 4, len(self.years) - 1)]
-        shift = sector_shift(self.sectors, self.uncertainties, self.long_horizon, year, self.policy_start_year)
+        if self._sector_shift[0] != year:  # the same all year: made at the year's first refresh
+            self._sector_shift = (year, sector_shift(self.sectors, self.uncertainties, self.long_horizon, year,
+                                                     self.policy_start_year))
+        shift = self._sector_shift[1]
         spill = spillover(self.government.basic_research_cny_100m_this_year, self.calib.other_rd_cny_100m, self.params)
         refresh_rates(self.firms, self.growth_ctx, self.params, self.levers, q=self.q, sector_shift=shift, spillover=spill,
                       macro_shock=self.macro_shock, young_premium=self.young_premium, young_hazard=self.young_hazard,
