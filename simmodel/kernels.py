@@ -327,26 +327,47 @@ def gap_rows(log_u, per_gap, n, last):  # pragma: no cover - compiled
 # --------------------------------------------------------------------------- the funds' candidates
 
 @compiled
-def fund_candidates(alive, stage, sector, log_productivity, table, n_sectors, gestation, tte_factor):  # pragma: no cover - compiled
-    """The alive firms whose (stage, sector) a kind of fund backs (``table[stage * n_sectors +
-    sector]``), in row order: their rows, their expected time to exit (years, float32: the sector's
-    gestation times the stage's factor) and their log productivity (float32)."""
+def fund_candidates(alive, stage, sector, log_productivity, tables, n_sectors, gestation,
+                    tte_factor):  # pragma: no cover - compiled
+    """The alive firms whose (stage, sector) each kind of fund backs (``tables``: a row per kind, at
+    most 8, true in cell stage * n_sectors + sector), in row order, kind after kind: their rows, their
+    expected time to exit (years, float32: the sector's gestation times the stage's factor), their log
+    productivity (float32), and where each kind's begin (``starts``, one more than the kinds).
+
+    One pass over the firms gives each a byte with a bit per kind (the table's cell, if alive); then
+    for each kind a pass over those bytes moves a cursor by the kind's bit, writing each row (only the
+    row: writing each firm's time to exit and productivity too cost a quarter more), before the
+    gathers. The year's kinds once, rather than the firms' fields once a kind."""
     n = alive.size
-    rows = np.empty(n, np.intp)
-    k = 0
+    n_kinds = tables.shape[0]
+    bits = np.zeros(tables.shape[1], np.uint8)
+    for t in range(n_kinds):
+        for c in range(tables.shape[1]):
+            if tables[t, c]:
+                bits[c] |= np.uint8(1 << t)
+    code = np.empty(n, np.uint8)
     for i in range(n):
-        rows[k] = i
-        # without a branch: the test depends on the firm, and its row is written either way (only
-        # the row: writing each firm's time to exit and productivity too cost a quarter more)
-        k += alive[i] & table[stage[i] * n_sectors + sector[i]]
-    rows = rows[:k].copy()
-    tte = np.empty(k, np.float32)
-    lp = np.empty(k, np.float32)
-    for j in range(k):
+        code[i] = bits[stage[i] * n_sectors + sector[i]] * alive[i]
+    starts = np.zeros(n_kinds + 1, np.int64)
+    for t in range(n_kinds):
+        m = 0
+        for i in range(n):
+            m += (code[i] >> t) & 1
+        starts[t + 1] = starts[t] + m
+    rows = np.empty(starts[n_kinds] + 1, np.intp)  # one spare: the row is written before the test moves it on
+    for t in range(n_kinds):
+        k = starts[t]
+        for i in range(n):
+            rows[k] = i
+            k += (code[i] >> t) & 1
+    rows = rows[:starts[n_kinds]]
+    tte = np.empty(rows.size, np.float32)
+    lp = np.empty(rows.size, np.float32)
+    for j in range(rows.size):
         i = rows[j]
         tte[j] = np.float32(gestation[sector[i]] * tte_factor[stage[i]])
         lp[j] = np.float32(log_productivity[i])
-    return rows, tte, lp
+    return rows, tte, lp, starts
 
 
 @compiled

@@ -11,6 +11,7 @@ screening of candidates is vectorised over the whole firm population.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -193,23 +194,25 @@ class Fund(mesa.Agent):
             ratio *= params.fund_yearly_profit_crowd_in_factor
         return ratio
 
+    @property
+    def table(self) -> np.ndarray:
+        """What it backs: a flag by (stage, sector), flattened stage by stage."""
+        return (self.stage_table[:, None] & self.sector_mask[None, :]).ravel()
+
     def candidates(self, firms: Firms, gestation: np.ndarray, params: Params, cache: dict | None) -> Candidates:
         """Firms in this fund's stages and sectors (see Candidates). Funds of one kind share the
-        screen within a year, and kinds of the same stages and sectors its rows (``cache``)."""
+        screen within a year, and kinds of the same stages and sectors its rows (``cache``, where
+        fund_year puts the rows of the year's kinds, found at once by prepare_candidates)."""
         if cache is not None and self.kind in cache:
             return cache[self.kind]
         # kinds that back the same stages and sectors (three venture kinds do) share their rows, and
         # the productivity floors that depend on nothing else; nothing a fund does changes a firm's
         # stage, sector, time to exit or productivity within a year. Revenue is read at each kind's
         # first screen, as an earlier kind's early exits may have cut it.
-        table = (self.stage_table[:, None] & self.sector_mask[None, :]).ravel()
+        table = self.table
         rows = cache.get((_ALIVE, table.tobytes())) if cache is not None else None
         if rows is None:
-            # time to exit shrinks as the firm climbs the ladder
-            tte_factor = np.maximum(params.fund_min_tte_share, 1.0 - params.fund_maturity_discount_per_stage * LADDER_RANK)
-            # one compiled pass over the firms per distinct table (simmodel.kernels)
-            rows = (*kernels.fund_candidates(firms.alive, firms.stage, firms.sector, firms.log_productivity, table,
-                                             gestation.size, gestation, tte_factor), {})
+            rows = candidate_rows(firms, [table], gestation, params)[0]
             if cache is not None:
                 cache[(_ALIVE, table.tobytes())] = rows
         idx, tte, lp, floors = rows
@@ -228,6 +231,36 @@ class Fund(mesa.Agent):
         years) and the private money per yuan of its capital."""
         crowd = self.crowd_in_ratio(self.life_years, regime, params)
         return self.size_cny_100m * scale * (1.0 + crowd) / params.fund_deploy_years, crowd
+
+
+def candidate_rows(firms: Firms, tables: Sequence[np.ndarray], gestation: np.ndarray,
+                   params: Params) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, dict]]:
+    """For each of ``tables`` (Fund.table), the alive firms it backs: (rows, expected years to exit,
+    log productivity, the kind's productivity floors to come), in one compiled pass over the firms
+    for up to 8 tables (simmodel.kernels.fund_candidates)."""
+    # time to exit shrinks as the firm climbs the ladder
+    tte_factor = np.maximum(params.fund_min_tte_share, 1.0 - params.fund_maturity_discount_per_stage * LADDER_RANK)
+    out = []
+    for at in range(0, len(tables), 8):
+        rows, tte, lp, starts = kernels.fund_candidates(firms.alive, firms.stage, firms.sector, firms.log_productivity,
+                                                        np.array(tables[at:at + 8]), gestation.size, gestation,
+                                                        tte_factor)
+        out += [(rows[a:b], tte[a:b], lp[a:b], {}) for a, b in itertools.pairwise(starts.tolist())]
+    return out
+
+
+def prepare_candidates(funds: Sequence[Fund], firms: Firms, gestation: np.ndarray, params: Params, cache: dict) -> None:
+    """The rows of every kind of ``funds`` whose rows ``cache`` lacks, into it, at once (see candidate_rows;
+    Fund.candidates then finds them)."""
+    tables = {}
+    for fd in funds:
+        if fd.kind not in cache:
+            table = fd.table
+            if (_ALIVE, table.tobytes()) not in cache:
+                tables.setdefault(table.tobytes(), table)
+    if tables:
+        for key, rows in zip(tables, candidate_rows(firms, list(tables.values()), gestation, params), strict=True):
+            cache[(_ALIVE, key)] = rows
 
 
 def eligible(funds: Sequence[Fund], cand: Candidates, pos: np.ndarray, *, year: int, regime: FundRegime,

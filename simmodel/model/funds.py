@@ -10,7 +10,7 @@ import numpy as np
 
 from simmodel import kernels
 from simmodel.agents.firms import Firms
-from simmodel.agents.funds import Fund, FundBook, FundCommitment, screen
+from simmodel.agents.funds import Fund, FundBook, FundCommitment, prepare_candidates, screen
 from simmodel.agents.noise import mix_key
 from simmodel.data import BaseQuantity
 from simmodel.levers import FundRegime
@@ -117,6 +117,8 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
             yearly_profit, follow_budget, sell_u, loss_exit_prob, ticket_ratio, f.alive, f.revenue, f.revenue_year_start,
             f.equity, f.n_investors, f.penalty_until_q, revenue_kept, penalty_q, counts, follow_spent)
 
+    # every kind's candidates at once (what they are does not change within the year)
+    prepare_candidates([plan[1] for plan in plans], f, gestation, p, cache)
     w = lo = 0
     for plan in plans:
         slot, fd = plan[0], plan[1]

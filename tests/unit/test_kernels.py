@@ -262,20 +262,27 @@ def test_fund_candidates_are_the_masked_rows(n):
     log_productivity = rng.normal(0.0, 0.5, n)
     gestation = rng.uniform(3.0, 12.0, 9)
     tte_factor = np.maximum(0.3, 1.0 - 0.15 * np.array([0, 1, 1, 2, 3, 4], dtype=np.int8))
-    table = (rng.random(6)[:, None] < 0.6) & (rng.random(9)[None, :] < 0.7)
+    # kinds of every sort: random, none, all, and the same table twice; up to the 8 of one pass
+    tables = [(rng.random(6)[:, None] < 0.6) & (rng.random(9)[None, :] < 0.7) for _ in range(5)]
+    tables += [np.zeros((6, 9), bool), np.ones((6, 9), bool), tables[0]]
+    tables = np.array([t.ravel() for t in tables])
 
-    # Fund.candidates before the kernel: the alive rows, then the kind's (stage, sector) codes
+    # Fund.candidates before the kernel, kind by kind: the alive rows, then the kind's (stage, sector) codes
     alive = np.flatnonzero(a["alive"])
     stage, sector = a["stage"][alive].astype(np.intp), a["sector"][alive]
-    keep = np.flatnonzero(table.ravel()[stage * 9 + sector])
     tte = (gestation[sector] * tte_factor[stage]).astype(np.float32)
     lp = log_productivity[alive].astype(np.float32)
-
-    rows, got_tte, got_lp = kernels.fund_candidates(a["alive"], a["stage"], a["sector"], log_productivity,
-                                                    table.ravel(), 9, gestation, tte_factor)
-    assert bits_equal(rows, alive[keep]) and bits_equal(got_tte, tte[keep]) and bits_equal(got_lp, lp[keep])
-    if n >= 1000:
-        assert 0 < rows.size < alive.size
+    for kinds in (tables[:1], tables[:3], tables):
+        rows, got_tte, got_lp, starts = kernels.fund_candidates(a["alive"], a["stage"], a["sector"], log_productivity,
+                                                                kinds, 9, gestation, tte_factor)
+        assert starts[0] == 0 and starts.size == len(kinds) + 1 and starts[-1] == rows.size
+        for t, table in enumerate(kinds):
+            keep = np.flatnonzero(table[stage * 9 + sector])
+            part = slice(starts[t], starts[t + 1])
+            assert bits_equal(rows[part], alive[keep]) and bits_equal(got_tte[part], tte[keep])
+            assert bits_equal(got_lp[part], lp[keep])
+            if n >= 1000 and t < 5:
+                assert 0 < keep.size < alive.size
 
 
 @pytest.mark.parametrize("n", SIZES)
