@@ -132,6 +132,11 @@ class FundBook:
         self.start[slot + 1:] += n - (sl.stop - sl.start)
 
 
+def _holding(column: str, doc: str) -> property:
+    """A fund's rows of one column of its book (FundBook), read-only."""
+    return property(lambda fund: getattr(fund.book, column)[fund.book.rows(fund.slot)], doc=doc)
+
+
 class Fund(mesa.Agent):
     """One fund vintage. Money in CNY 100 m."""
 
@@ -166,24 +171,11 @@ class Fund(mesa.Agent):
         self.n_write_offs = 0
         self.deployed_long_horizon = 0.0
 
-    @property
-    def h_firm(self) -> np.ndarray:
-        """The firms it holds (rows), in the order of its deals: a view of the book."""
-        return self.book.firm[self.book.rows(self.slot)]
-
-    @property
-    def h_ticket(self) -> np.ndarray:
-        """What it holds in each, CNY 100 m (its first ticket and follow-ons)."""
-        return self.book.ticket[self.book.rows(self.slot)]
-
-    @property
-    def h_year_in(self) -> np.ndarray:
-        return self.book.year_in[self.book.rows(self.slot)]
-
-    @property
-    def h_tte(self) -> np.ndarray:
-        """Expected time to exit of each holding at entry, years."""
-        return self.book.tte[self.book.rows(self.slot)]
+    # its holdings, in the order of its deals: views of its rows of the book
+    h_firm = _holding("firm", "The firms it holds (rows).")
+    h_ticket = _holding("ticket", "What it holds in each, CNY 100 m (its first ticket and follow-ons).")
+    h_year_in = _holding("year_in", "The year it entered each.")
+    h_tte = _holding("tte", "Expected time to exit of each holding at entry, years.")
 
     def crowd_in_ratio(self, life_years: float, regime: FundRegime, params: Params) -> float:
         """Private money per yuan of fund capital: more for long lives, less under yearly-profit rules."""
