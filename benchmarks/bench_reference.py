@@ -2,14 +2,19 @@
 distribution over many replicates.
 
     .venv/bin/python benchmarks/bench_reference.py [--quick] [--replicates 40] [--check-scale 0.05]
-                                                   [--sizes 10000,100000] [--ref-quarters 24,4] [--json PATH]
+                                                   [--sizes 10000,100000] [--ref-quarters 24,4] [--rounds 3]
+                                                   [--json PATH]
 
 Speed: at each size (firms in the base year) both models run the same quarters from 2025Q1 on the
 same seed; printed are microseconds per firm-step of the firm stages (the firms' yearly rates,
 innovate, grow, exit, enter, ageing and aggregates: what the reference reimplements per agent),
 their ratio, and the same for the whole step (shared code included, the reference's array sync
 excluded). The reference is slow at 100 000 firms, so by default it runs the first year only (4
-quarters, one Q1 block) there, and the vectorised model is timed on the same quarters.
+quarters, one Q1 block) there, and the vectorised model is timed on the same quarters. The two run
+in alternation, ``--rounds`` rounds of one then the other, and each figure is the median over the
+rounds (each ratio the median of the rounds' ratios): until 5 December the vectorised model ran
+three times and the reference once after it, and a spell of the machine that fell on one side moved
+the whole-step ratio from 105x to 77x between two runs of the same code.
 
 Agreement: ``--replicates`` runs of each model at ``--check-scale``, seeded from one root seed
 (replicate seeds 0..R-1 for the vectorised model, R..2R-1 for the reference, so the two samples are
@@ -98,11 +103,9 @@ def distribution_check(inputs, cfg, scale: float, replicates: int, root_seed: in
     return res
 
 
-def speed(inputs, cfg, n_firms: int, n_one: int, ref_quarters: int, repeats: int, seed: int = 1) -> dict:
-    """Both models on the same seed and quarters; the vectorised one timed ``repeats`` times (median)."""
-    sc = scale_for(n_firms, n_one)
-    vec = [run_timed(SimModel(inputs, cfg.levers, cfg.uncertainties, scale=sc, seed=seed), ref_quarters) for _ in range(repeats)]
-    v = sorted(vec, key=lambda r: r["firm_stage_seconds"])[len(vec) // 2]
+def _reference_timed(inputs, cfg, sc: float, seed: int, ref_quarters: int) -> dict:
+    """The reference's first ``ref_quarters`` quarters: seconds of its firm stages and of its whole
+    step (its array sync excluded), firm-steps, and its set-up."""
     t = time.perf_counter()
     ref = ReferenceModel(inputs, cfg.levers, cfg.uncertainties, scale=sc, seed=seed)
     init_ref = time.perf_counter() - t
@@ -114,22 +117,47 @@ def speed(inputs, cfg, n_firms: int, n_one: int, ref_quarters: int, repeats: int
         ref.step()
     wall_ref = time.perf_counter() - t
     tm = ref.timings
-    ref_firm = firm_stage_seconds(tm)
-    ref_total = wall_ref - tm["sync"]
+    return {"firm_stage_seconds": firm_stage_seconds(tm), "seconds": wall_ref - tm["sync"], "firm_steps": firm_steps,
+            "sync": tm["sync"], "init": init_ref, "base_firms": n_start, "stages": tm}
+
+
+def speed(inputs, cfg, n_firms: int, n_one: int, ref_quarters: int, rounds: int, seed: int = 1) -> dict:
+    """Both models on the same seed and quarters, in alternation: ``rounds`` rounds, each the
+    vectorised model then the reference, so that a slow or fast spell of the machine (tens of per
+    cent within minutes here) falls on both sides of a round's ratios. Each time per firm-step is
+    the median over the rounds, each ratio the median of the rounds' ratios."""
+    sc = scale_for(n_firms, n_one)
     us = 1e6
+    # untimed: a process's first replicate loads the compiled loops (about 0.35 s) and warms numpy's
+    # and the allocator's first arrays of the size, which would fall on the first round's ratios
+    run_timed(SimModel(inputs, cfg.levers, cfg.uncertainties, scale=sc, seed=seed), ref_quarters)
+    per_round = []
+    for _ in range(rounds):
+        v = run_timed(SimModel(inputs, cfg.levers, cfg.uncertainties, scale=sc, seed=seed), ref_quarters)
+        r = _reference_timed(inputs, cfg, sc, seed, ref_quarters)
+        per_round.append({
+            "vectorised_us_per_firm_step": us * v["firm_stage_seconds"] / v["firm_steps"],
+            "reference_us_per_firm_step": us * r["firm_stage_seconds"] / r["firm_steps"],
+            "vectorised_whole_step_us": us * v["seconds"] / v["firm_steps"],
+            "reference_whole_step_us": us * r["seconds"] / r["firm_steps"],
+            "vectorised": v, "reference": r})
+        per_round[-1]["ratio_firm_stages"] = (per_round[-1]["reference_us_per_firm_step"]
+                                              / per_round[-1]["vectorised_us_per_firm_step"])
+        per_round[-1]["ratio_whole_step"] = (per_round[-1]["reference_whole_step_us"]
+                                             / per_round[-1]["vectorised_whole_step_us"])
+    v, r = per_round[0]["vectorised"], per_round[0]["reference"]
     out = {
-        "n_firms": n_firms, "base_firms": n_start, "scale": sc, "quarters": ref_quarters,
-        "firm_steps_vectorised": v["firm_steps"], "firm_steps_reference": firm_steps,
-        "vectorised_us_per_firm_step": us * v["firm_stage_seconds"] / v["firm_steps"],
-        "reference_us_per_firm_step": us * ref_firm / firm_steps,
-        "vectorised_whole_step_us": us * v["seconds"] / v["firm_steps"],
-        "reference_whole_step_us": us * ref_total / firm_steps,
-        "reference_sync_s": tm["sync"], "reference_init_s": init_ref,
-        "reference_stage_s": {k: round(val, 4) for k, val in tm.items()},
+        "n_firms": n_firms, "base_firms": r["base_firms"], "scale": sc, "quarters": ref_quarters, "rounds": rounds,
+        "firm_steps_vectorised": v["firm_steps"], "firm_steps_reference": r["firm_steps"],
+        "reference_sync_s": float(np.median([x["reference"]["sync"] for x in per_round])),
+        "reference_init_s": float(np.median([x["reference"]["init"] for x in per_round])),
+        "reference_stage_s": {k: round(val, 4) for k, val in r["stages"].items()},
         "vectorised_stage_s": {k: round(val, 5) for k, val in v["by_stage"].items()},
     }
-    out["ratio_firm_stages"] = out["reference_us_per_firm_step"] / out["vectorised_us_per_firm_step"]
-    out["ratio_whole_step"] = out["reference_whole_step_us"] / out["vectorised_whole_step_us"]
+    for key in ("vectorised_us_per_firm_step", "reference_us_per_firm_step", "vectorised_whole_step_us",
+                "reference_whole_step_us", "ratio_firm_stages", "ratio_whole_step"):
+        out[key] = float(np.median([x[key] for x in per_round]))
+        out[key + "_rounds"] = [x[key] for x in per_round]
     return out
 
 
@@ -140,11 +168,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--check-scale", type=float, default=0.05, help="population scale of the distribution check")
     ap.add_argument("--sizes", default="10000,100000", help="base-year firms of the speed comparison")
     ap.add_argument("--ref-quarters", default="24,4", help="quarters the reference runs at each size")
-    ap.add_argument("--repeats", type=int, default=3, help="runs of the vectorised model per size (median)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of both models per size, in alternation (medians over the rounds)")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     if args.quick:
-        args.replicates, args.check_scale, args.sizes, args.ref_quarters, args.repeats = 4, 0.01, "1000,3000", "4,2", 1
+        args.replicates, args.check_scale, args.sizes, args.ref_quarters, args.rounds = 4, 0.01, "1000,3000", "4,2", 1
     sizes = [int(x) for x in args.sizes.split(",")]
     quarters = [int(x) for x in args.ref_quarters.split(",")]
     if len(quarters) != len(sizes):
@@ -158,7 +187,7 @@ def main(argv: list[str] | None = None) -> dict:
     print("\nspeed: reference (one mesa.Agent per firm, shuffle_do, DataCollector) vs vectorised, microseconds per firm-step")
     print(f"  {'firms':>8} {'quarters':>8} {'reference':>10} {'vectorised':>10} {'ratio':>7}   whole step: {'ref':>7} {'vec':>7} {'ratio':>6}   ref sync (excl.)")
     for n, qn in zip(sizes, quarters):
-        r = speed(inputs, cfg, n, n_one, qn, args.repeats)
+        r = speed(inputs, cfg, n, n_one, qn, args.rounds)
         result["speed"].append(r)
         print(f"  {n:>8} {qn:>8} {r['reference_us_per_firm_step']:>10.3f} {r['vectorised_us_per_firm_step']:>10.4f} "
               f"{r['ratio_firm_stages']:>6.0f}x   {r['reference_whole_step_us']:>18.3f} {r['vectorised_whole_step_us']:>7.4f} "
@@ -176,6 +205,9 @@ def main(argv: list[str] | None = None) -> dict:
           + verdict(whole >= GOAL_RATIO_WHOLE_STEP, f"{whole:.0f}x, {100 * (whole / GOAL_RATIO_WHOLE_STEP - 1):+.0f} % against the goal"))
     if any(r["quarters"] < 24 for r in result["speed"]):
         print("  (where quarters < 24 the reference ran only the first quarters of 2025 and the vectorised model was timed on the same ones)")
+    print(f"  (medians of {args.rounds} rounds in alternation; the ratios at {big['n_firms']} firms round by round: "
+          f"firm stages {', '.join(f'{x:.0f}x' for x in big['ratio_firm_stages_rounds'])}, "
+          f"whole step {', '.join(f'{x:.0f}x' for x in big['ratio_whole_step_rounds'])})")
 
     print(f"\nagreement in distribution: {args.replicates} replicates of each at scale {args.check_scale:g}")
     chk = distribution_check(inputs, cfg, args.check_scale, args.replicates)
