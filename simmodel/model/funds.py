@@ -95,13 +95,13 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
             follow_budget[i] = budget * p.fund_follow_on_share
             plans.append([i, fd, reg, budget, crowd])
     # one uniform per holding of the funds that act, in book order (all of them hold every row)
-    n_rows = int(book.start[-1])
-    u = sales_rng.random(int(np.diff(book.start)[acts].sum()), dtype=np.float64)
-    if u.size == n_rows:
+    n_held = np.diff(book.start)
+    u = sales_rng.random(int(n_held[acts].sum()), dtype=np.float64)
+    if u.size == book.start[-1]:
         sell_u = u
     else:
-        sell_u = np.zeros(n_rows)
-        sell_u[np.repeat(acts, np.diff(book.start))] = u
+        sell_u = np.zeros(int(book.start[-1]))
+        sell_u[np.repeat(acts, n_held)] = u
     new_start = np.empty_like(book.start)
     counts = np.zeros((n_funds, 4), np.int64)
     follow_spent = np.zeros(n_funds)
