@@ -75,6 +75,13 @@ def _with_helpers(fn: Callable, done: dict[str, Callable], njit: Callable) -> Ca
     return body
 
 
+def compared_as(dtype: type, x: float) -> np.generic:
+    """``x`` in the dtype numpy compares an array of ``dtype`` with it in: a Python float meets a
+    float32 array in float32 (NEP 50), a numpy float64 in float64. A compiled loop given it compares
+    as numpy would."""
+    return np.result_type(dtype, x).type(x)
+
+
 @inlined
 def keyed_unit(row, key):  # pragma: no cover - compiled
     """simmodel.agents.noise.keyed_uniform(key, row) for one firm row (``key``: uint32): the row times
@@ -368,6 +375,54 @@ def fund_candidates(alive, stage, sector, log_productivity, tables, n_sectors, g
         tte[j] = np.float32(gestation[sector[i]] * tte_factor[stage[i]])
         lp[j] = np.float32(log_productivity[i])
     return rows, tte, lp, starts
+
+
+@compiled
+def ladder_moves(alive, stage, age_q, revenue, key, record_p, certify_p, codes, tech_sme_max, was_high_tech,
+                 certified, u):  # pragma: no cover - compiled
+    """The ladder's moves that need no logarithm, in one pass (simmodel.model.stages.ladder): each
+    firm's uniform ``keyed_unit(row, key)`` (``key``: uint32) into ``u``; an alive start-up at least 4
+    quarters old with its uniform below ``record_p`` becomes a tech SME, an alive tech SME below
+    ``certify_p`` becomes high-tech (flagged in ``certified``), and an alive tech SME after those
+    moves with revenue above ``tech_sme_max`` (CNY 100 m per yr) becomes conventional; the alive
+    firms that were high-tech are flagged in ``was_high_tech``, for their lapse, which compares
+    logarithms. ``codes``: the stages' codes (start-up, tech SME, conventional, high-tech). Writes
+    stage, was_high_tech, certified and u. The thresholds come in the dtype numpy compares the
+    float32 uniforms in (see compared_as).
+
+    Without a branch: the stage is random from row to row, and a mispredicted branch costs more than
+    the pass (with branches, 0.48 ms at 100 000 firms; so, 0.06). The flags are bytes that numpy's
+    flatnonzero reads as booleans (a byte array of codes it reads 6-9 times slower)."""
+    startup, tech_sme, conventional, high_tech = codes[0], codes[1], codes[2], codes[3]
+    for i in range(alive.size):
+        a = alive[i]
+        s = stage[i]
+        x = keyed_unit(i, key)
+        record = a & (s == startup) & (age_q[i] >= 4) & (x < record_p)
+        certify = a & (s == tech_sme) & (x < certify_p)
+        new = s + record * (tech_sme - s) + certify * (high_tech - s)
+        grown = a & (new == tech_sme) & (revenue[i] > tech_sme_max)
+        stage[i] = new + grown * (conventional - new)
+        was_high_tech[i] = a & (s == high_tech)
+        certified[i] = certify
+        u[i] = x
+
+
+@compiled
+def stage_pool_flags(alive, stage, stage_bits, revenue, low, high, sector, sector_ok, out):  # pragma: no cover - compiled
+    """A flag a firm into ``out``: alive, its stage's bit set in ``stage_bits``, its revenue in
+    [``low``, ``high``] (CNY 100 m per yr; NaN in none) and, unless ``sector_ok`` is None, its
+    sector's flag in ``sector_ok`` set: a selection's pool in one pass instead of numpy's half dozen
+    (numpy's flatnonzero then finds the rows faster than a compiled loop moving a cursor, 1.6 ns a
+    firm). The sector's flag is looked up in a pass of its own, for the firms that pass the rest:
+    the lookup keeps the loop it is in from vector instructions (0.02 ms at 100 000 firms without
+    it, 0.15 with it in the same loop)."""
+    for i in range(alive.size):
+        out[i] = alive[i] & np.bool_((stage_bits >> stage[i]) & 1) & (revenue[i] >= low) & (revenue[i] <= high)
+    if sector_ok is not None:
+        for i in range(alive.size):
+            if out[i]:
+                out[i] = sector_ok[sector[i]]
 
 
 @compiled

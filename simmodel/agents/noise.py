@@ -70,12 +70,18 @@ def keyed_uniform(key: int | np.ndarray, index: np.ndarray) -> np.ndarray:
     return (h >> np.uint32(8)).astype(np.float32) * np.float32(2.0 ** -24)
 
 
+def row_key(rng: np.random.Generator) -> np.uint32:
+    """The key of one pass of keyed uniforms (keyed_uniform(key, row) for the firm rows): one number
+    from ``rng``, the same draw whichever rows the pass reads."""
+    return np.uint32(rng.integers(0, 2 ** 32))
+
+
 def keyed_uniforms(rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` uniforms on [0, 1) (float32, multiples of 2^-24), one per row 0 .. n-1: keyed_uniform of a
     key drawn from ``rng`` (one number) and the row. Row i's uniform depends only on the stream and
     i, as the i-th draw of the stream did, so firms on the same row in two scenarios share it (common
     random numbers); a compiled loop computes them at 0.4 ns a number against the generator's 1.7."""
-    return kernels.keyed_units(n, np.uint32(rng.integers(0, 2 ** 32)))
+    return kernels.keyed_units(n, row_key(rng))
 
 
 def keyed_events(rng: np.random.Generator, p: np.ndarray, alive: np.ndarray) -> np.ndarray:
@@ -84,7 +90,7 @@ def keyed_events(rng: np.random.Generator, p: np.ndarray, alive: np.ndarray) -> 
     independently, in one compiled pass that writes a flag a firm, then numpy's flatnonzero (a draw
     and a comparison a firm cost 0.54 ms a quarter for the innovations and exits of a 1:1 replicate,
     this 0.23: ``benchmarks/experiments/fused_draws.py``)."""
-    return np.flatnonzero(kernels.keyed_events(alive, p, np.uint32(rng.integers(0, 2 ** 32))))
+    return np.flatnonzero(kernels.keyed_events(alive, p, row_key(rng)))
 
 
 def string_key(text: str) -> int:

@@ -386,6 +386,82 @@ def test_keyed_units_and_events_are_the_keyed_uniforms(n):
         assert bits_equal(kernels.keyed_events(alive, p, np.uint32(key)), alive & (u < p))
 
 
+def _ladder_thresholds(u: np.ndarray, record_rows: np.ndarray, cert_rows: np.ndarray, numpy_scalars: bool) -> tuple:
+    """The recording and certification rates of test_ladder_moves_are_numpys: each just above the
+    draw of a firm that may move (one of ``record_rows``, ``cert_rows``) in double precision, and so
+    equal to it in single precision, where numpy compares a float32 array with a Python float (the
+    draw is then not below it) but not with a numpy float64 (it is)."""
+    if record_rows.size == 0 or cert_rows.size == 0:
+        return 0.3, 0.07
+    record_p = float(u[record_rows[record_rows.size // 2]]) + 2.0 ** -40
+    cert_p = float(u[cert_rows[cert_rows.size // 2]]) + 2.0 ** -40
+    return (np.float64(record_p), np.float64(cert_p)) if numpy_scalars else (record_p, cert_p)
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("numpy_scalars", [False, True])
+def test_ladder_moves_are_numpys(n, numpy_scalars):
+    """The ladder's recording, certification and growth out of the tech-SME band, and the high-tech
+    rows and uniforms for the lapse, as the numpy passes of climb_ladder gave them (revenue NaN and
+    exactly on the band's bound included; the rates in the precision numpy compares them in)."""
+    from simmodel.agents.noise import keyed_uniform
+    from simmodel.model.stages.ladder import _LADDER_CODES
+    a = firm_arrays(n, 23)
+    a["revenue"][::13] = TECH_SME_MAX_REVENUE_CNY_100M
+    a["revenue"][::29] = np.nan
+    key = 0x9A3C5E71
+    u = keyed_uniform(key, np.arange(n))
+    alive, st, age_q, revenue = a["alive"], a["stage"].copy(), a["age_q"] % 9, a["revenue"]
+    record_p, cert_p = _ladder_thresholds(u, np.flatnonzero(alive & (st == FirmStage.STARTUP) & (age_q >= 4)),
+                                          np.flatnonzero(alive & (st == FirmStage.TECH_SME)), numpy_scalars)
+
+    rec = alive & (st == FirmStage.STARTUP) & (age_q >= 4) & (u < record_p)
+    cert = np.flatnonzero(alive & (st == FirmStage.TECH_SME) & (u < cert_p))
+    ht = np.flatnonzero(alive & (st == FirmStage.HIGH_TECH))
+    st[rec] = int(FirmStage.TECH_SME)
+    st[cert] = int(FirmStage.HIGH_TECH)
+    grown = alive & (st == FirmStage.TECH_SME) & (revenue > TECH_SME_MAX_REVENUE_CNY_100M)
+    st[grown] = int(FirmStage.CONVENTIONAL)
+
+    got = a["stage"].copy()
+    was_ht, certified, got_u = np.empty(n, np.bool_), np.empty(n, np.bool_), np.empty(n, np.float32)
+    kernels.ladder_moves(alive, got, age_q, revenue, np.uint32(key), kernels.compared_as(np.float32, record_p),
+                         kernels.compared_as(np.float32, cert_p), _LADDER_CODES, TECH_SME_MAX_REVENUE_CNY_100M,
+                         was_ht, certified, got_u)
+    assert bits_equal(got, st)
+    assert bits_equal(np.flatnonzero(certified), cert) and bits_equal(np.flatnonzero(was_ht), ht)
+    assert bits_equal(got_u, u)
+    if n >= 1000:
+        assert rec.any() and cert.size and grown.any()  # every move happens in the test
+
+
+def test_compared_as_is_numpys_comparison():
+    """A Python float is compared with a float32 array in float32, a numpy float64 in float64."""
+    u = np.array([0.7], np.float32)
+    assert kernels.compared_as(np.float32, 0.7).dtype == np.float32 and not (u < 0.7)[0]
+    assert kernels.compared_as(np.float32, np.float64(0.7)).dtype == np.float64 and (u < np.float64(0.7))[0]
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("with_sectors", [False, True])
+def test_stage_pool_flags_are_numpys(n, with_sectors):
+    """A pool by stage, revenue range (bounds inclusive, NaN in none) and sector, as numpy's masks."""
+    a = firm_arrays(n, 24)
+    lo, hi = 0.2, 1.5
+    a["revenue"][::11] = hi
+    a["revenue"][::31] = np.nan
+    sector_ok = np.random.default_rng(25).random(9) < 0.5
+    bits = sum(1 << int(s) for s in (FirmStage.TECH_SME, FirmStage.HIGH_TECH))
+    want = (a["alive"] & stage_mask(a["stage"], FirmStage.TECH_SME, FirmStage.HIGH_TECH)
+            & (a["revenue"] >= lo) & (a["revenue"] <= hi))
+    if with_sectors:
+        want &= sector_ok[a["sector"]]
+    got = np.empty(n, np.bool_)
+    kernels.stage_pool_flags(a["alive"], a["stage"], bits, a["revenue"], lo, hi, a["sector"],
+                             sector_ok if with_sectors else None, got)
+    assert bits_equal(got, want)
+
+
 @pytest.mark.parametrize("n", SIZES)
 def test_firm_counts_and_rd_terms_are_numpys(n):
     a = firm_arrays(n, 17)
