@@ -275,7 +275,7 @@ def categorical(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
 def categorical_cdf(p: np.ndarray) -> np.ndarray:
     """The normalised cumulative sum that categorical draws from, for probabilities ``p``: made once
     and kept where the same probabilities serve many draws (draw_categorical)."""
-    cdf = np.cumsum(p, dtype=np.float64)
+    cdf = kernels.cumulative_sum(np.asarray(p))  # np.cumsum(p, dtype=np.float64), faster
     if not (cdf.size and np.isfinite(cdf[-1]) and cdf[-1] > 0) or (np.asarray(p) < 0).any():
         raise ValueError("categorical: probabilities must be non-negative with a positive finite sum")
     cdf /= cdf[-1]
@@ -322,7 +322,7 @@ def draw_without_replacement(rng: np.random.Generator, log_weight: np.ndarray, k
     picked: list[np.ndarray] = []
     count = 0
     while count < k:
-        cdf = np.cumsum(w)
+        cdf = kernels.cumulative_sum(w)  # np.cumsum(w), faster
         total = float(cdf[-1])
         if not (np.isfinite(total) and total > 0.0):
             break

@@ -771,6 +771,21 @@ def test_a_years_deals_are_booked_as_each_fund_booked_its_own(seed):
     assert bits_equal(spent, np.array(want_spent)) and bits_equal(long_spent, np.array(want_long))
 
 
+def test_cumulative_sum_is_numpys_cumsum():
+    """kernels.cumulative_sum against np.cumsum in double precision, bit for bit: sums of values over
+    many magnitudes and both signs (where the order of the additions shows), a first value of -0.0
+    (kept, as numpy keeps it: adding it to +0.0 would not), NaN and infinities, float32 input, and
+    empty."""
+    rng = np.random.default_rng(4)
+    cases = [np.zeros(0), np.array([-0.0]), np.array([-0.0, -0.0]), np.array([1.0, np.nan, 2.0]),
+             np.array([np.inf, 1.0, -np.inf]), rng.random(1000).astype(np.float32)]
+    cases += [rng.normal(size=n) * 10.0 ** rng.integers(-8, 9, n) for n in (1, 7, 128, 1000, 60_000)]
+    for a in cases:
+        with np.errstate(invalid="ignore"):  # inf - inf
+            want = np.cumsum(a, dtype=np.float64)
+        assert bits_equal(kernels.cumulative_sum(a), want), a[:3]
+
+
 def test_pairwise_sum_is_numpys_sum():
     """kernels.pairwise_sum against numpy's sum of the same rows, bit for bit: lengths around numpy's
     block of 128 and its multiples of 8, up to 20 000, values over many magnitudes of both signs, sums
