@@ -629,6 +629,29 @@ def cumulative_sum(a):  # pragma: no cover - compiled
     return out
 
 
+@compiled
+def categorical_steps(cdf, u, bins):  # pragma: no cover - compiled
+    """For each uniform of ``u``, the number of values of ``cdf`` (a cumulative distribution ending
+    at exactly 1, ascending) at or below it: ``cdf.searchsorted(u, side="right")``, found from a
+    table of that count at ``bins`` equal steps (a power of two, so that a step and ``u * bins`` are
+    exact), moving on from the draw's step past the values still at or below it
+    (simmodel.agents.firms.draw_categorical). The table by one merge of the steps with ``cdf``."""
+    table = np.empty(bins, np.intp)
+    j = 0
+    for b in range(bins):
+        x = b / bins
+        while j < cdf.size and cdf[j] <= x:
+            j += 1
+        table[b] = j
+    out = np.empty(u.size, np.intp)
+    for i in range(u.size):
+        k = table[np.intp(u[i] * bins)]
+        while k < cdf.size and cdf[k] <= u[i]:
+            k += 1
+        out[i] = k
+    return out
+
+
 @inlined
 def pairwise_sum(a, lo, n):  # pragma: no cover - compiled
     """numpy's ``a[lo:lo + n].sum()`` bit for bit (float64, contiguous): its pairwise summation, a

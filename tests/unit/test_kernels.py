@@ -786,6 +786,21 @@ def test_cumulative_sum_is_numpys_cumsum():
         assert bits_equal(kernels.cumulative_sum(a), want), a[:3]
 
 
+def test_categorical_steps_are_numpys_searchsorted():
+    """kernels.categorical_steps gives cdf.searchsorted(u, side="right") for cumulative distributions
+    with categories of zero probability (repeated values) and a few large ones, and uniforms exactly on
+    the distribution's values and on the table's steps (where "at or below" decides), and 0."""
+    from simmodel.agents.firms import categorical_cdf
+    rng = np.random.default_rng(5)
+    for n_cat in (1, 2, 11, 396, 5000):
+        p = rng.gamma(0.3, 1.0, n_cat) * (rng.random(n_cat) < 0.7)
+        p[0] = 0.0 if n_cat > 1 else 1.0
+        cdf = categorical_cdf(p / p.sum() if p.sum() > 0 else np.ones(n_cat) / n_cat)
+        bins = 1 << int(np.ceil(np.log2(4 * cdf.size)))
+        u = np.concatenate((rng.random(4 * n_cat + 100), cdf[cdf < 1.0], np.arange(bins) / bins, [0.0]))
+        assert bits_equal(kernels.categorical_steps(cdf, u, bins), cdf.searchsorted(u, side="right")), n_cat
+
+
 def test_pairwise_sum_is_numpys_sum():
     """kernels.pairwise_sum against numpy's sum of the same rows, bit for bit: lengths around numpy's
     block of 128 and its multiples of 8, up to 20 000, values over many magnitudes of both signs, sums
