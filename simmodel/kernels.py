@@ -426,6 +426,50 @@ def stage_pool_flags(alive, stage, stage_bits, revenue, low, high, sector, secto
 
 
 @compiled
+def innovation_steps(hit, gain, ai_ramp_q, ramp_gain, n_innovations, log_productivity):  # pragma: no cover - compiled
+    """A quarter's productivity gains (simmodel.model.stages.innovate): the innovators at ``hit``
+    (ascending) with their steps ``gain`` (log points), and the AI+ adopters still ramping up
+    (``ai_ramp_q`` > 0, which counts down), who gain ``ramp_gain`` more: an innovator that ramps up
+    its step plus the ramp, summed in that order, the others the ramp alone, after the innovators in
+    row order. Writes n_innovations (+1 an innovator), ai_ramp_q and log_productivity (+ the gain);
+    returns (rows, gains), as numpy's masks, flatnonzero and concatenations gave them, in one pass
+    over the firms and one over the innovators."""
+    n = ai_ramp_q.size
+    ramping = np.empty(n, np.bool_)
+    n_ramping = 0
+    for i in range(n):
+        r = ai_ramp_q[i] > 0
+        ramping[i] = r
+        n_ramping += r
+        ai_ramp_q[i] -= r
+    rows = hit
+    if n_ramping:
+        n_hit_ramping = 0
+        for j in range(hit.size):
+            i = hit[j]
+            gain[j] += ramp_gain * np.float64(ramping[i])  # numpy added the ramp times the mask to every step
+            n_hit_ramping += ramping[i]
+            ramping[i] = False
+        n_other = n_ramping - n_hit_ramping
+        rows = np.empty(hit.size + n_other, np.intp)
+        rows[:hit.size] = hit
+        all_gain = np.empty(hit.size + n_other, np.float64)
+        all_gain[:hit.size] = gain
+        k = hit.size
+        for i in range(n):
+            if ramping[i]:
+                rows[k] = i
+                all_gain[k] = ramp_gain
+                k += 1
+        gain = all_gain
+    for j in range(hit.size):
+        n_innovations[hit[j]] += 1
+    for j in range(rows.size):
+        log_productivity[rows[j]] += gain[j]
+    return rows, gain
+
+
+@compiled
 def effective_rd_share(rows, revenue, rd_intensity, grant_rd, additionality):  # pragma: no cover - compiled
     """R&D (own plus what grants induce) over revenue for the firms at ``rows``, floored at 1e-6
     (revenue floored at 1e-9 CNY 100 m): the argument of the ladder's log."""

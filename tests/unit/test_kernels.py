@@ -801,6 +801,38 @@ def test_categorical_steps_are_numpys_searchsorted():
         assert bits_equal(kernels.categorical_steps(cdf, u, bins), cdf.searchsorted(u, side="right")), n_cat
 
 
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("ramping_share", [0.0, 0.03, 0.5])
+def test_innovation_steps_are_numpys(n, ramping_share):
+    """The quarter's gains of innovate_firms as its numpy code gave them: innovators with and without
+    an AI+ ramp, adopters ramping alone (after the innovators, in row order), none ramping."""
+    rng = np.random.default_rng(26)
+    hit = np.flatnonzero(rng.random(n) < 0.1)
+    gain = rng.exponential(0.02, hit.size)
+    ramp_q = (rng.integers(1, 5, n) * (rng.random(n) < ramping_share)).astype(np.int8)
+    n_innov = rng.integers(0, 3, n).astype(np.int32)
+    lp = rng.normal(0.0, 0.5, n)
+    ramp_gain = 0.08 / 4.0
+
+    want_ramp, want_innov, want_lp, want_gain = ramp_q.copy(), n_innov.copy(), lp.copy(), gain.copy()
+    want_innov[hit] += 1
+    ramps = want_ramp > 0
+    ramp = np.flatnonzero(ramps)
+    rows = hit
+    if ramp.size:
+        want_ramp[ramp] -= 1
+        want_gain += ramp_gain * ramps[hit]
+        ramps[hit] = False
+        ramp = np.flatnonzero(ramps)
+        rows = np.concatenate((hit, ramp))
+        want_gain = np.concatenate((want_gain, np.full(ramp.size, ramp_gain)))
+    want_lp[rows] += want_gain
+
+    got_rows, got_gain = kernels.innovation_steps(hit, gain.copy(), ramp_q, ramp_gain, n_innov, lp)
+    assert bits_equal(got_rows, rows) and bits_equal(got_gain, want_gain)
+    assert bits_equal(ramp_q, want_ramp) and bits_equal(n_innov, want_innov) and bits_equal(lp, want_lp)
+
+
 def test_pairwise_sum_is_numpys_sum():
     """kernels.pairwise_sum against numpy's sum of the same rows, bit for bit: lengths around numpy's
     block of 128 and its multiples of 8, up to 20 000, values over many magnitudes of both signs, sums
