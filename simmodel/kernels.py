@@ -1042,6 +1042,40 @@ def ranked_group_within_budget(score, ok, budgets, caps, base_ticket, mean_ticke
 # --------------------------------------------------------------------------- the government's pools
 
 @compiled
+def pool_masks(alive, stage, revenue, sector, city, sector_flags, zone, stage_bits, flag_masks, above_only, zone_only,
+               above_size, masks, flags):  # pragma: no cover - compiled
+    """Every named pool of a decision round (simmodel.agents.government.POOL_RULES) in one pass over
+    the firms: pool p's row of ``masks`` flags the alive firms whose stage's bit is set in
+    ``stage_bits[p]``, whose sector's flags (``sector_flags``, a byte by sector) share a bit with
+    ``flag_masks[p]`` (0: any sector), above size (revenue at least ``above_size``, CNY 100 m per
+    yr) where ``above_only[p]``, in a city and sector with a pilot zone (``zone``, city x sector)
+    where ``zone_only[p]``. ``flags`` gets each firm's sector flags, which the pools' future-industry
+    split reads. The zone is looked up only for firms of a sector with a zone somewhere (bit 2 of
+    its flags), as numpy's pool did; the firms are stored sector by sector, so that test is
+    predictable."""
+    n = alive.size
+    above = np.empty(n, np.bool_)
+    in_zone = np.zeros(n, np.bool_)
+    for i in range(n):
+        fl = sector_flags[sector[i]]
+        flags[i] = fl
+        above[i] = revenue[i] >= above_size
+        if fl & 4:
+            in_zone[i] = zone[city[i], sector[i]]
+    # a pool at a time, over the firms in order: each row written in turn, in vector instructions
+    # (the pools inside the firms' loop took 1.8 ms at 100 000 firms)
+    for p in range(stage_bits.size):
+        bits = stage_bits[p]
+        fm = flag_masks[p]
+        need_above = above_only[p]
+        need_zone = zone_only[p]
+        row = masks[p]
+        for i in range(n):
+            row[i] = (alive[i] & np.bool_((bits >> stage[i]) & 1) & ((fm == 0) | ((flags[i] & fm) != 0))
+                      & ((not need_above) | above[i]) & ((not need_zone) | in_zone[i]))
+
+
+@compiled
 def split_pool(rows, flags, bit, base):  # pragma: no cover - compiled
     """A pool's firms (``rows``, with their base scores ``base``) split by one bit of their sector's
     flags (``flags``, a byte per firm): (rows, base scores) of the firms with the bit set, then of

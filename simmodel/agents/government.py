@@ -18,8 +18,8 @@ import numpy as np
 
 from simmodel import kernels
 from simmodel.agents.cities import City
-from simmodel.agents.firms import (ORIGIN_ATTRACTED, FirmStage, Firms, GrowthContext, nth_highest, stage_mask,
-                                   top_positions)
+from simmodel.agents.firms import (ABOVE_SIZE_REVENUE_CNY_100M, ORIGIN_ATTRACTED, FirmStage, Firms, GrowthContext,
+                                   nth_highest, stage_bits, top_positions)
 from simmodel.agents.funds import FundCommitment
 from simmodel.data import BaseQuantity
 from simmodel.levers import Levers
@@ -45,6 +45,28 @@ GRANT_PROGRAMMES: tuple[tuple[str, str, bool, str], ...] = (
 EQUITY_LEVERS = ("provincial_fund_commitment_cny_100m_per_year", "future_industry_fund_cny_100m", "state_vc_fund_cny_100m")
 
 _HIGH_TECH_UP = (FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION)
+_ANY_STAGE = tuple(FirmStage)
+
+# The government's pools, by name: the alive firms of the stages listed, of a sector with one of the
+# flags given (bit 0 emerging, bit 1 future industry, bit 2 a pilot zone somewhere; 0: any sector),
+# above size where the third is True, in a city and sector with a pilot zone where the fourth is.
+POOL_RULES: dict[str, tuple[tuple[FirmStage, ...], int, bool, bool]] = {
+    "emerging_high_tech": (_HIGH_TECH_UP, 1, False, False),
+    "pilot_zone": (_ANY_STAGE, 4, False, True),
+    "high_tech": (_HIGH_TECH_UP, 0, False, False),
+    "leaders": ((FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION), 0, False, False),
+    "high_tech_above_size": (_HIGH_TECH_UP, 0, True, False),
+    "tech": ((FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT), 0, False, False),
+    "future": ((FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH), 2, False, False),
+    "emerging_or_future": (tuple(st for st in FirmStage if st != FirmStage.STARTUP), 3, False, False),
+    "above_size": (_ANY_STAGE, 0, True, False),
+}
+_POOL_INDEX = {name: p for p, name in enumerate(POOL_RULES)}
+# the rules as the columns kernels.pool_masks reads: stage bits, sector flags, above size, pilot zone
+_POOL_COLUMNS = (np.array([stage_bits(*r[0]) for r in POOL_RULES.values()], np.int64),
+                 np.array([r[1] for r in POOL_RULES.values()], np.uint8),
+                 np.array([r[2] for r in POOL_RULES.values()], np.bool_),
+                 np.array([r[3] for r in POOL_RULES.values()], np.bool_))
 
 
 def stochastic_round(x: float, rng: np.random.Generator) -> int:
@@ -139,7 +161,7 @@ def choose_with_noise(rows: np.ndarray, base: np.ndarray, k: int, key: int) -> n
     return rows[near[top_positions(score, k)]]
 
 
-FUTURE_BIT = 1  # of the sector flags: the firm's sector is a future industry (see Government._sector_flags)
+FUTURE_BIT = 1  # of the sector flags: the firm's sector is a future industry (see Government._round_masks)
 
 
 class Pool:
@@ -152,7 +174,7 @@ class Pool:
 
     def __init__(self, idx: np.ndarray, flags: np.ndarray):
         self.idx = idx
-        self._flags = flags  # the round's sector flags, a byte per firm (see Government._sector_flags)
+        self._flags = flags  # the round's sector flags, a byte per firm (see Government._round_masks)
         self._scored: tuple[np.ndarray, np.ndarray] | None = None  # (the round's base scores, the pool's)
         self._parts: tuple | None = None
 
@@ -194,8 +216,8 @@ class Government(mesa.Agent):
         self.pilot_zone = pilot_zone  # city x sector
         self.n_pilot_zones_removed = 0
         self._pool_cache: dict = {}
-        self._flags_key: tuple | None = None
-        self._flags = np.zeros(0, np.uint8)
+        self._masks_key: tuple | None = None
+        self._masks = (np.zeros((0, 0), np.bool_), np.zeros(0, np.uint8))
         self._score_key: tuple | None = None
         self._score = np.zeros(0)
 
@@ -207,13 +229,15 @@ class Government(mesa.Agent):
 
     # ---------------------------------------------------------------- selection
     def pool(self, name: str, firms: Firms, q: int) -> Pool:
-        """The eligible firms of a named pool (cached for the round's decisions, see _round: no
-        selection changes what a pool reads)."""
+        """The eligible firms of a named pool (POOL_RULES; cached for the round's decisions, see
+        _round: no selection changes what a pool reads)."""
         key = (self._round(firms, q), name)
         if key not in self._pool_cache:
+            if name not in _POOL_INDEX:
+                raise KeyError(name)
             self._pool_cache = {k: v for k, v in self._pool_cache.items() if k[0] == key[0]}
-            flags = self._sector_flags(firms, q)
-            self._pool_cache[key] = Pool(np.flatnonzero(self._pool(name, firms, q)), flags)
+            masks, flags = self._round_masks(firms, q)
+            self._pool_cache[key] = Pool(np.flatnonzero(masks[_POOL_INDEX[name]]), flags)
         return self._pool_cache[key]
 
     def _round(self, firms: Firms, q: int) -> tuple:
@@ -222,49 +246,24 @@ class Government(mesa.Agent):
         pilot-zone pool)."""
         return (q, firms.n, self.pilot_zone.tobytes())
 
-    def _sector_flags(self, firms: Firms, q: int) -> np.ndarray:
-        """One byte per firm from its sector, once per decision round: bit 0 emerging, bit 1 future
-        industry, bit 2 a sector with a pilot zone in some city. Pools then test bits instead of
-        each gathering from its own sector table (a gather over every firm is the costly part)."""
+    def _round_masks(self, firms: Firms, q: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every pool's mask (a row per POOL_RULES entry) and each firm's sector flags (a byte: bit 0
+        emerging, bit 1 future industry, bit 2 a sector with a pilot zone in some city), once per
+        decision round, in one compiled pass (kernels.pool_masks) instead of a gather of the
+        sector's flags and a handful of numpy passes per pool."""
         key = self._round(firms, q)
-        if self._flags_key != key:
+        if self._masks_key != key:
             s = self.sectors
             table = (s.emerging.astype(np.uint8) | (s.is_future.astype(np.uint8) << FUTURE_BIT)
                      | (self.pilot_zone.any(axis=0).astype(np.uint8) << 2))
-            self._flags = table[firms.sector]
-            self._flags_key = key
-        return self._flags
-
-    def _pool(self, name: str, firms: Firms, q: int) -> np.ndarray:
-        f = firms
-        st = f.stage
-        if name in ("emerging_high_tech", "future", "emerging_or_future", "pilot_zone"):
-            flags = self._sector_flags(f, q)
-        if name == "emerging_high_tech":
-            mask = (flags & np.uint8(1)).view(np.bool_) & stage_mask(st, *_HIGH_TECH_UP)
-        elif name == "pilot_zone":
-            # only firms of a sector with a zone somewhere can be in one: look up (city, sector) for those
-            near = np.flatnonzero((flags & np.uint8(4)).view(np.bool_) & f.alive)
-            mask = np.zeros(f.n, dtype=bool)
-            mask[near[self.pilot_zone[f.city[near], f.sector[near]]]] = True
-        elif name == "high_tech":
-            mask = stage_mask(st, *_HIGH_TECH_UP)
-        elif name == "leaders":
-            mask = stage_mask(st, FirmStage.LITTLE_GIANT, FirmStage.SINGLE_CHAMPION)
-        elif name == "high_tech_above_size":
-            mask = stage_mask(st, *_HIGH_TECH_UP) & f.above_size
-        elif name == "tech":
-            mask = stage_mask(st, FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT)
-        elif name == "future":
-            mask = ((flags >> np.uint8(1)) & np.uint8(1)).view(np.bool_) & stage_mask(
-                st, FirmStage.STARTUP, FirmStage.TECH_SME, FirmStage.HIGH_TECH)
-        elif name == "emerging_or_future":
-            mask = (flags & np.uint8(3)).astype(np.bool_) & (st != FirmStage.STARTUP)
-        elif name == "above_size":
-            mask = f.above_size
-        else:
-            raise KeyError(name)
-        return mask & f.alive
+            f = firms
+            masks = np.empty((len(POOL_RULES), f.n), np.bool_)
+            flags = np.empty(f.n, np.uint8)
+            kernels.pool_masks(f.alive, f.stage, f.revenue, f.sector, f.city, table, self.pilot_zone, *_POOL_COLUMNS,
+                               ABOVE_SIZE_REVENUE_CNY_100M, masks, flags)
+            self._masks = (masks, flags)
+            self._masks_key = key
+        return self._masks
 
     def base_score(self, firms: Firms, q: int, foresight_weight: float, prospects: np.ndarray) -> np.ndarray:
         """Selection score without noise, once per decision round: the firm's standardised log

@@ -166,10 +166,14 @@ def test_pools_are_the_firms_that_meet_each_programme_rule(government, inputs):
         "emerging_or_future": (s.emerging | s.is_future)[sec] & (st != S.STARTUP),
         "above_size": above,
     }
+    # each firm's sector flags, which a pool's future-industry split reads
+    flags = (s.emerging.astype(np.uint8) | (s.is_future.astype(np.uint8) << 1) | (zones.any(axis=0).astype(np.uint8) << 2))
     for name, rule in rules.items():
         want = np.flatnonzero(rule & f.alive)
         assert want.size, name  # the check would be empty otherwise
-        assert government.pool(name, f, 0).idx.tolist() == want.tolist(), name
+        pool = government.pool(name, f, 0)
+        assert pool.idx.tolist() == want.tolist(), name
+        assert pool._flags.tolist() == flags[sec].tolist(), name
     # a zone designated later in the quarter is seen (the pools read the zones they are asked with)
     zones2 = zones.copy()
     zones2[0, fut] = True
