@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from simmodel.agents.firms import FirmStage, Firms, categorical
+from simmodel import kernels
+from simmodel.agents.firms import Firms, FirmStage, categorical, stage_bits
 
 RECRUITED, CULTIVATED = 0, 1
+_PAST_STARTUP = stage_bits(*(st for st in FirmStage if st != FirmStage.STARTUP))  # the stages talents join
 
 
 class TalentPool:
@@ -47,10 +49,17 @@ class TalentPool:
         free = np.flatnonzero(self.active & (self.firm < 0))
         if free.size == 0:
             return
-        cand = np.flatnonzero(firms.alive & target_sector[firms.sector] & (firms.stage != FirmStage.STARTUP))
+        # the alive firms of a target sector past the start-up stage, and their weights, in compiled
+        # passes around numpy's flatnonzero and exponential (kernels: the exponential stays numpy's)
+        f = firms
+        flags = np.empty(f.n, np.bool_)
+        kernels.stage_pool_flags(f.alive, f.stage, _PAST_STARTUP, f.revenue, None, None, f.sector, target_sector, flags)
+        cand = np.flatnonzero(flags)
         if cand.size == 0:
             return
-        w = np.exp(firms.log_productivity[cand]) * np.sqrt(np.maximum(firms.revenue[cand], 1e-6))
+        w = f.log_productivity[cand]
+        np.exp(w, out=w)
+        kernels.times_sqrt_revenue(w, cand, f.revenue)
         # rng.choice's numbers without its checks of the weights (three passes over them)
         pick = cand[categorical(rng, w / w.sum(), free.size)]
         self.firm[free] = pick

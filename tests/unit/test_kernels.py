@@ -460,6 +460,30 @@ def test_stage_pool_flags_are_numpys(n, with_sectors):
     kernels.stage_pool_flags(a["alive"], a["stage"], bits, a["revenue"], lo, hi, a["sector"],
                              sector_ok if with_sectors else None, got)
     assert bits_equal(got, want)
+    # without a revenue range: any revenue, NaN included (the talents' candidates)
+    want = a["alive"] & stage_mask(a["stage"], FirmStage.TECH_SME, FirmStage.HIGH_TECH)
+    if with_sectors:
+        want &= sector_ok[a["sector"]]
+    kernels.stage_pool_flags(a["alive"], a["stage"], bits, a["revenue"], None, None, a["sector"],
+                             sector_ok if with_sectors else None, got)
+    assert bits_equal(got, want)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_times_sqrt_revenue_is_numpys(n):
+    """The talents' weights: exp(log productivity) times the square root of revenue floored at 1e-6
+    (revenue on, below and at zero, and NaN, which stays NaN)."""
+    a = firm_arrays(n, 27)
+    rev = a["revenue"]
+    rev[::7] = 1e-6
+    rev[::11] = 3e-7
+    rev[::13] = 0.0
+    rev[::17] = np.nan
+    rows = np.flatnonzero(np.random.default_rng(28).random(n) < 0.5)
+    w = np.exp(np.random.default_rng(29).normal(0.0, 1.0, rows.size))
+    want = w * np.sqrt(np.maximum(rev[rows], 1e-6))
+    kernels.times_sqrt_revenue(w, rows, rev)
+    assert bits_equal(w, want)
 
 
 @pytest.mark.parametrize("n", SIZES)
