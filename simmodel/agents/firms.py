@@ -387,7 +387,12 @@ def age_table(params: Params, max_q: int) -> tuple[np.ndarray, np.ndarray]:
 
 def log_revenue(firms: Firms, sl: slice = ALL) -> np.ndarray:
     """log(revenue / CNY 100 m), single precision (it feeds rates only)."""
-    return np.log((np.maximum(firms.revenue[sl], 1e-6) / REFERENCE_REVENUE_CNY_100M).astype(np.float32))
+    # np.log((np.maximum(revenue, 1e-6) / REFERENCE_REVENUE_CNY_100M).astype(np.float32)), its
+    # arithmetic in one compiled pass, numpy's log kept
+    revenue = firms.revenue[sl]
+    out = np.empty(revenue.size, np.float32)
+    kernels.log_revenue_argument(revenue, REFERENCE_REVENUE_CNY_100M, out)
+    return np.log(out, out=out)
 
 
 # The finance package can cut small firms' failure, not abolish it: at most 80 % of the hazard
@@ -421,11 +426,12 @@ def growth_scale(params: Params, logr: np.ndarray) -> np.ndarray:
     """Scale of the annual Laplace growth shock, falling with size as revenue^-beta (Stanley et al.
     1996); capped (growth_laplace_scale_max < 1) so that E[exp(shock)] = 1 / (1 - b^2) stays finite."""
     scale = np.exp(-params.growth_volatility_size_elasticity * logr)
-    scale *= params.growth_laplace_scale_annual
-    # np.clip's arithmetic (a maximum, then a minimum, NaN kept) without its 8 us of dispatch, which
-    # the entrants' rates pay each quarter
-    np.maximum(scale, params.growth_laplace_scale_min, out=scale)
-    return np.minimum(scale, params.growth_laplace_scale_max, out=scale)
+    # the scale factor, then np.clip's arithmetic (a maximum, then a minimum, NaN kept), in one
+    # compiled pass
+    kernels.scale_and_clip(scale, kernels.compared_as(scale.dtype.type, params.growth_laplace_scale_annual),
+                           kernels.compared_as(scale.dtype.type, params.growth_laplace_scale_min),
+                           kernels.compared_as(scale.dtype.type, params.growth_laplace_scale_max))
+    return scale
 
 
 def annual_growth(firms: Firms, ctx: GrowthContext, params: Params, q: int, sector_shift: np.ndarray,

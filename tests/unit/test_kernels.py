@@ -857,6 +857,48 @@ def test_innovation_steps_are_numpys(n, ramping_share):
     assert bits_equal(ramp_q, want_ramp) and bits_equal(n_innov, want_innov) and bits_equal(lp, want_lp)
 
 
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("numpy_scalars", [False, True])
+def test_the_rates_arithmetic_is_numpys(n, numpy_scalars):
+    """The yearly rates' arithmetic between numpy's logarithms and exponentials: the log's argument
+    (revenue floored at 1e-6, NaN kept), the growth rate plus the common shock stored in single
+    precision, the shock's scale times its factor clipped to [low, high] (factors as Python floats,
+    compared in float32, and as numpy float64s, in float64, each step stored in float32), and minus
+    a quarter of a hazard."""
+    a = firm_arrays(n, 30)
+    rev = a["revenue"]
+    rev[::7] = 1e-6
+    rev[::11] = 2e-7
+    rev[::13] = -0.0
+    rev[::17] = np.nan
+    want = (np.maximum(rev, 1e-6) / 1.0).astype(np.float32)
+    got = np.empty(n, np.float32)
+    kernels.log_revenue_argument(rev, 1.0, got)
+    assert bits_equal(got, want)
+
+    g = np.random.default_rng(31).normal(0.05, 0.1, n)
+    want = np.zeros(n + 3, np.float32)
+    want[3:] = g + 0.0123
+    got = np.zeros(n + 3, np.float32)
+    kernels.store_float32(g, 0.0123, got[3:])
+    assert bits_equal(got, want)
+
+    x = np.exp(-0.2 * np.log(got[3:] + np.float32(1.5)))  # float32, as the model's scale
+    x[::19] = np.nan
+    factor, low, high = (np.float64(0.31), np.float64(0.05), np.float64(0.9)) if numpy_scalars else (0.31, 0.05, 0.9)
+    want = x.copy()
+    want *= factor
+    np.maximum(want, low, out=want)
+    np.minimum(want, high, out=want)
+    kernels.scale_and_clip(x, *(kernels.compared_as(np.float32, v) for v in (factor, low, high)))
+    assert bits_equal(x, want)
+
+    h = np.random.default_rng(32).exponential(0.1, n).astype(np.float32)
+    want = -h / 4.0
+    kernels.minus_quarter(h)
+    assert bits_equal(h, want)
+
+
 def test_pairwise_sum_is_numpys_sum():
     """kernels.pairwise_sum against numpy's sum of the same rows, bit for bit: lengths around numpy's
     block of 128 and its multiples of 8, up to 20 000, values over many magnitudes of both signs, sums

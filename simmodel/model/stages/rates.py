@@ -55,12 +55,16 @@ def refresh_rates(firms: Firms, ctx: GrowthContext, params: Params, levers: Leve
     ``shock_u``: one uniform on [0, 1) per firm of ``sl``, single precision (see shock_uniforms)."""
     f, p = firms, params
     logr = log_revenue(f, sl)
-    f.g_annual[sl] = annual_growth(f, ctx, p, q, sector_shift, logr, young_premium, sl) + macro_shock
+    kernels.store_float32(annual_growth(f, ctx, p, q, sector_shift, logr, young_premium, sl), macro_shock,
+                          f.g_annual[sl])
     # Laplace(0, 1) by inversion of one uniform per firm: log1p(-2|u - 1/2|) is minus its magnitude,
     # the argument kept strictly above -1 (a draw of exactly 0 would give log(0)); numpy takes log1p
     e = np.log1p(kernels.laplace_argument(shock_u))
     kernels.quarterly_shock(e, shock_u, growth_scale(p, logr), f.shock_q[sl])
+    # a quarter's probabilities, -expm1(-hazard / 4): the arithmetic compiled, numpy's expm1 kept
     lam = innovation_hazard(f, ctx, p, spillover, sl)
-    f.p_innovate_q[sl] = -np.expm1(-lam / 4.0)
+    kernels.minus_quarter(lam)
+    np.negative(np.expm1(lam, out=lam), out=f.p_innovate_q[sl])
     h = exit_hazard(f, p, q, finance_hazard_cut(p, levers.small_firm_finance_index), logr, young_hazard, sl)
-    f.p_exit_q[sl] = -np.expm1(-h / 4.0)
+    kernels.minus_quarter(h)
+    np.negative(np.expm1(h, out=h), out=f.p_exit_q[sl])
