@@ -1106,8 +1106,9 @@ def ranked_group_within_budget(score, ok, budgets, caps, base_ticket, mean_ticke
 @compiled
 def pool_masks(alive, stage, revenue, sector, city, sector_flags, zone, stage_bits, flag_masks, above_only, zone_only,
                above_size, masks, flags):  # pragma: no cover - compiled
-    """Every named pool of a decision round (simmodel.agents.government.POOL_RULES) in one pass over
-    the firms: pool p's row of ``masks`` flags the alive firms whose stage's bit is set in
+    """Every named pool of a decision round (simmodel.agents.government.POOL_RULES) in one compiled
+    call (a pass for the firms' sector flags, size and zone, then a pass a pool): pool p's row of
+    ``masks`` flags the alive firms whose stage's bit is set in
     ``stage_bits[p]``, whose sector's flags (``sector_flags``, a byte by sector) share a bit with
     ``flag_masks[p]`` (0: any sector), above size (revenue at least ``above_size``, CNY 100 m per
     yr) where ``above_only[p]``, in a city and sector with a pilot zone (``zone``, city x sector)
