@@ -5,16 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from simmodel import kernels
-from simmodel.agents.firms import (
-    TECH_SME_MAX_REVENUE_CNY_100M,
-    Firms,
-    FirmStage,
-    draw_without_replacement,
-    high_tech_rd_threshold,
-    log_high_tech_rd_threshold,
-    stage_bits,
-    stage_mask,
-)
+from simmodel.agents.firms import (TECH_SME_MAX_REVENUE_CNY_100M, Firms, FirmStage, draw_without_replacement,
+                                   high_tech_rd_threshold, log_high_tech_rd_threshold, stage_bits, stage_mask)
 from simmodel.agents.noise import row_key
 from simmodel.levers import Levers
 from simmodel.params import Params
@@ -29,12 +21,12 @@ def log_effective_rd(firms: Firms, params: Params, idx: np.ndarray) -> np.ndarra
     return np.log(share, out=share)
 
 
-def pool_rows(firms: Firms, stage_bits: int, low: float, high: float, sector_ok: np.ndarray | None) -> np.ndarray:
-    """The rows of the alive firms of the stages in ``stage_bits`` (see stage_bits), revenue in
+def pool_rows(firms: Firms, bits: int, low: float, high: float, sector_ok: np.ndarray | None) -> np.ndarray:
+    """The rows of the alive firms of the stages in ``bits`` (a stage_bits set), revenue in
     [``low``, ``high``] (CNY 100 m per yr), of a sector flagged in ``sector_ok`` (None: any sector)."""
     f = firms
     flags = np.empty(f.n, np.bool_)
-    kernels.stage_pool_flags(f.alive, f.stage, stage_bits, f.revenue, low, high, f.sector, sector_ok, flags)
+    kernels.stage_pool_flags(f.alive, f.stage, bits, f.revenue, low, high, f.sector, sector_ok, flags)
     return np.flatnonzero(flags)
 
 
