@@ -20,8 +20,7 @@ import mesa
 import numpy as np
 
 from simmodel import kernels
-from simmodel.agents.firms import (ABOVE_SIZE_REVENUE_CNY_100M, LADDER_RANK, FirmStage, Firms, argsort_descending,
-                                   nth_highest, top_positions)
+from simmodel.agents.firms import ABOVE_SIZE_REVENUE_CNY_100M, LADDER_RANK, FirmStage, Firms, nth_highest
 from simmodel.agents.noise import string_key
 from simmodel.levers import FundRegime
 from simmodel.params import Params
@@ -290,61 +289,27 @@ def drop_held(funds: Sequence[Fund], cand: Candidates, pos: np.ndarray) -> tuple
     return np.repeat(np.arange(len(funds)), n_held)[hit], col[hit]
 
 
-# Up to this many deals, in a block of up to this many candidates, a fund's ranking is one compiled
-# call (kernels.ranked_within_budget: a heap, in a scalar pass over the block); more are ranked by
-# numpy's sampled threshold, partition and sort, which use vector instructions. At 10 000 firms most
-# screens' first guess is below both (median 33 deals in blocks of 2 048): the rankings of a replicate
-# there took 3.4-3.8 ms by numpy alone, 2.2-2.5 ms so; at 1:1 (median 245 deals) about the same either way.
+# Up to this many deals, in a block of up to this many candidates, a fund's ranking is a heap of its
+# best (kernels.heap_ranking, a scalar pass over the block); more are ranked by sorting every
+# candidate the fund may back (kernels.bucket_ranking, O(n)). At 10 000 firms most screens' first
+# guess is below both (median 33 deals in blocks of 2 048).
 _RANKED_IN_ONE_CALL = 128
 _RANKED_BLOCK_UP_TO = 8192
 
 
-def _ranked_by_numpy(score: np.ndarray, ok: np.ndarray, k: int, n_ok: int, base_ticket: np.ndarray, min_ticket: float,
-                     cap: float, budget: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """kernels.ranked_within_budget by numpy: the k highest scores by a partition (all ``ok`` when k
-    reaches their number ``n_ok``), then sorted, their tickets and how many the budget keeps."""
-    top = top_positions(score, k) if k < n_ok else None
-    order = top if top is not None else np.flatnonzero(ok)
-    # the ranked ones are in no particular order: where scores are equal, the stable sort
-    # in firm order ranks them by firm row, as a sort of all would
-    ranked = argsort_descending(score[order], distinct_only=top is not None)
-    if ranked is None:
-        order = np.sort(top)
-        ranked = np.argsort(-score[order], kind="stable")
-    order = order[ranked]
-    # np.clip's arithmetic (a maximum, then a minimum) without its overhead on small arrays
-    tickets = np.minimum(np.maximum(base_ticket[order], min_ticket), cap)
-    return order, tickets, int(np.searchsorted(np.cumsum(tickets), budget, side="right"))
-
-
 def rank_within_budget(score: np.ndarray, ok: np.ndarray, base_ticket: np.ndarray, budget: float, cap: float,
-                       mean_ticket: float, min_ticket: float, k: int | None = None) -> tuple[np.ndarray, np.ndarray, float | None]:
-    """One fund's deals in a screening round: the positions it may back (``ok``) best ``score``
-    first, equal scores by position, each with its ticket (``base_ticket``, CNY 100 m, clipped to
-    [``min_ticket``, ``cap``]), taken until the next would carry their running sum past ``budget``.
-    ``score`` is minus infinity where ``ok`` is False. Returns (the deals' positions in rank order,
-    their tickets, the score of the first position refused, None when every position it may back
-    fits the budget).
-
-    Only about twice the deals the budget buys at ``mean_ticket`` are ranked, four times as many
-    again while those do not spend it (the best candidates' tickets are often smaller than the mean),
-    and all of them last: for a small k in a small block by a heap in one compiled call
-    (kernels.ranked_within_budget), otherwise the k highest scores by a partition, then sorted
-    (numpy's sorts and partitions use vector instructions; for the large ones a compiled loop was
-    slower, benchmarks/experiments/numba_fund_picks.py). Going from k straight to all sorted a block
-    of 2 048 for funds that buy a few dozen deals. ``k``: the number to rank first where a ranking
-    goes on from one that did not spend the budget (kernels.ranked_group_within_budget)."""
-    n_ok = int(np.count_nonzero(ok))
-    if k is None:
-        k = min(n_ok, math.ceil(2 * budget / min(mean_ticket, cap)) + 1) if n_ok else 0
-    while True:
-        if k <= _RANKED_IN_ONE_CALL and score.size <= _RANKED_BLOCK_UP_TO:
-            order, tickets, m = kernels.ranked_within_budget(score, ok, k, base_ticket, min_ticket, cap, budget)
-        else:
-            order, tickets, m = _ranked_by_numpy(score, ok, k, n_ok, base_ticket, min_ticket, cap, budget)
-        if m < order.size or order.size == n_ok:
-            break
-        k = min(n_ok, 4 * k)
+                       min_ticket: float) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """One fund's deals in a screening round, the rule as numpy states it (screen applies it for
+    every fund of a round in kernels.ranked_group_within_budget, and the tests check the one against
+    the other): the positions it may back (``ok``) best ``score`` first, equal scores by position,
+    each with its ticket (``base_ticket``, CNY 100 m, clipped to [``min_ticket``, ``cap``]), taken
+    until the next would carry their running sum past ``budget``. Returns (the deals' positions in
+    rank order, their tickets, the score of the first position refused, None when every position it
+    may back fits the budget)."""
+    pos = np.flatnonzero(ok)
+    order = pos[np.argsort(-score[pos], kind="stable")]
+    tickets = np.minimum(np.maximum(base_ticket[order], min_ticket), cap)
+    m = int(np.searchsorted(np.cumsum(tickets), budget, side="right"))
     refused = float(score[order[m]]) if m < order.size else None
     return order[:m], tickets[:m], refused
 
@@ -365,13 +330,11 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
     the candidates, the most productive ones. A fund's deals are exact once the first deal its budget
     refuses scores at least the block's floor plus 1, since a firm below the floor scores below that;
     the funds that are not exact yet go round again, on a block with a lower floor (those whose blocks
-    differ more than twofold in rounds of their own). A round is two compiled calls where its funds'
-    rankings are small (kernels.fund_block_scores, with the holdings, then
-    kernels.ranked_group_within_budget for every fund at once), plus numpy's ranking for a fund whose
-    ranking is large. Scores are summed in double precision; scores
-    equal to the last bit rank by firm row, except where they straddle the edge of the block or of the
-    ranked ones (a firm below the floor tying the refused deal, or equal scores cut by the partial
-    ranking): the one case where the order may differ from scoring every candidate."""
+    differ more than twofold in rounds of their own). A round is two compiled calls
+    (kernels.fund_block_scores, with the holdings, then kernels.ranked_group_within_budget for every
+    fund at once). Scores are summed in double precision; scores equal to the last bit rank by firm
+    row, except where they straddle the edge of the block (a firm below the floor tying the refused
+    deal): the one case where the order may differ from scoring every candidate."""
     p = params
     if regime == FundRegime.yearly_profit:  # what no fund under these rules may back is never ranked
         cand = cand.short_horizon(p.fund_yearly_profit_horizon_years)
@@ -408,25 +371,17 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
         budget = np.array([budgets[i] for i in group], dtype=np.float64)
         cap = np.array([max(max_single_share * funds[i].size_cny_100m * (1.0 + crowds[i]), p.fund_min_ticket_cny_100m)
                         for i in group], dtype=np.float64)
-        # every fund's ranking in one compiled call where each is the heap's (rank_within_budget's rule);
-        # a fund whose ranking needs numpy's goes on in rank_within_budget from the k the heap left it
-        chosen, tickets, tte, n_deals, refused, has_refused, by_numpy, k_next = kernels.ranked_group_within_budget(
+        # every fund's ranking in one compiled call (rank_within_budget states the rule)
+        chosen, tickets, tte, n_deals, refused, has_refused = kernels.ranked_group_within_budget(
             score, ok, budget, cap, base_ticket, mean_ticket, p.fund_min_ticket_cny_100m, _RANKED_IN_ONE_CALL,
             _RANKED_BLOCK_UP_TO, cand.firm, block, cand.tte_years)
         again = list(rest)
         at = 0
         for j, i in enumerate(group):
-            if by_numpy[j]:
-                order, fund_tickets, refused_j = rank_within_budget(score[j], ok[j], base_ticket, budget[j], cap[j],
-                                                                    mean_ticket, p.fund_min_ticket_cny_100m,
-                                                                    int(k_next[j]) if k_next[j] >= 0 else None)
-                rows = block[order]
-                deals = (cand.firm[rows], fund_tickets, cand.tte_years[rows].astype(np.float64))
-            else:
-                end = at + n_deals[j]
-                deals = (chosen[at:end], tickets[at:end], tte[at:end])
-                refused_j = float(refused[j]) if has_refused[j] else None
-                at = end
+            end = at + n_deals[j]
+            deals = (chosen[at:end], tickets[at:end], tte[at:end])
+            refused_j = float(refused[j]) if has_refused[j] else None
+            at = end
             if refused_j is not None:
                 exact = fl == -math.inf or refused_j >= fl + 1.0
                 floor[i] = refused_j - 1.0  # every firm that could score above the refused deal

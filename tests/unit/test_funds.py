@@ -219,92 +219,69 @@ def test_over_a_run_no_fund_holds_a_firm_twice_and_the_books_agree(inputs, regim
     np.testing.assert_allclose(f.equity, tickets, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("path", ["default", "numpy", "compiled"])
-@pytest.mark.parametrize("cheap_first, budget", [(True, 4.0), (True, 40.0), (False, 4.0), (True, 1e9)])
-def test_ranking_within_a_budget_is_the_full_ranking(monkeypatch, cheap_first, budget, path):
-    """rank_within_budget ranks about twice the deals the mean ticket buys, then four times as many
-    while those fit, then all: its deals, tickets and refused score must be those of sorting every
-    position, also where the best candidates' tickets are far below the mean (they all fit, and the
-    ranking goes round again, as the rankings it asks for show), whether numpy ranks them (a
-    partition and a sort), the compiled heap (kernels.ranked_within_budget), or each where it is the
-    faster."""
-    from simmodel.agents import funds as funds_module
-
-    if path == "numpy":
-        monkeypatch.setattr(funds_module, "_RANKED_IN_ONE_CALL", -1)
-    elif path == "compiled":
-        monkeypatch.setattr(funds_module, "_RANKED_IN_ONE_CALL", 1 << 30)
-        monkeypatch.setattr(funds_module, "_RANKED_BLOCK_UP_TO", 1 << 30)
-
-    rng = np.random.default_rng(3)
-    n = 3000
-    score = rng.normal(0.0, 1.0, n)
-    ok = rng.random(n) < 0.8
-    score[~ok] = -np.inf
-    base_ticket = rng.lognormal(-1.0, 1.0, n)
-    if cheap_first:  # tickets grow with rank: the first k cost far less than k mean tickets
-        base_ticket[np.argsort(-score)] = np.sort(base_ticket) * np.linspace(0.01, 1.0, n)
-    mean_ticket, cap, min_ticket = float(base_ticket.mean()), 5.0, 0.01
-    asked, by = [], []
-    by_numpy, by_heap = funds_module._ranked_by_numpy, kernels.ranked_within_budget
-    monkeypatch.setattr(funds_module, "_ranked_by_numpy", lambda *a: asked.append(a[2]) or by.append("numpy") or by_numpy(*a))
-    monkeypatch.setattr(kernels, "ranked_within_budget", lambda *a: asked.append(a[2]) or by.append("heap") or by_heap(*a))
-    order, tickets, refused = funds_module.rank_within_budget(score, ok, base_ticket, budget, cap, mean_ticket, min_ticket)
-
-    full = np.flatnonzero(ok)[np.argsort(-score[ok], kind="stable")]
-    full_tickets = np.clip(base_ticket[full], min_ticket, cap)
-    m = int((np.cumsum(full_tickets) <= budget).sum())
-    np.testing.assert_array_equal(order, full[:m])
-    np.testing.assert_array_equal(tickets, full_tickets[:m])
-    assert refused == (float(score[full[m]]) if m < full.size else None)
-    if cheap_first and budget < 1e9:
-        assert len(asked) >= 2 and asked[1] == 4 * asked[0]  # went round again, on four times as many
-    if path != "default":
-        assert set(by) == {"numpy" if path == "numpy" else "heap"}
-    elif asked[0] <= funds_module._RANKED_IN_ONE_CALL:
-        assert by[0] == "heap"
-    if budget >= 1e9:
-        assert m == ok.sum() and refused is None
-
-
-@pytest.mark.parametrize("k_max, block_max", [(128, 8192), (1 << 30, 1 << 30), (8, 8192), (40, 8192), (128, 100)])
-def test_a_rounds_rankings_in_one_call_are_each_funds_own(k_max, block_max):
-    """kernels.ranked_group_within_budget ranks every fund of a screening round in one call where
-    each of its rankings is the heap's: each fund's deals (firms, tickets, years to exit), its refused
-    score and, for a fund it hands on to numpy, the ranking rank_within_budget goes on with from the
-    k it hands on, must be rank_within_budget's own for that fund alone."""
+def test_the_rule_of_a_ranking_is_the_full_sort():
+    """rank_within_budget, the rule the compiled rankings are checked against, is a stable sort of every
+    position a fund may back, cut where the running sum of tickets passes the budget."""
     from simmodel.agents.funds import rank_within_budget
 
-    rng = np.random.default_rng(21)
-    g, n = 7, 3000
-    score = rng.normal(0.0, 1.0, (g, n))
+    score = np.array([0.5, 2.0, -np.inf, 2.0, 1.0, 3.0])
+    ok = np.isfinite(score)
+    base_ticket = np.array([1.0, 2.0, 9.0, 0.001, 5.0, 1.5])
+    order, tickets, refused = rank_within_budget(score, ok, base_ticket, 4.0, 4.0, 0.01)
+    # 3.0 (1.5), then the two 2.0s by position (2.0, then 0.001 raised to 0.01): 3.51; then 1.0 costs 4.0
+    np.testing.assert_array_equal(order, [5, 1, 3])
+    np.testing.assert_array_equal(tickets, [1.5, 2.0, 0.01])
+    assert refused == 1.0
+    assert rank_within_budget(score, ok, base_ticket, 1e9, 4.0, 0.01)[2] is None
+
+
+def _round_of_rankings(seed: int, n: int, tied: bool):
+    rng = np.random.default_rng(seed)
+    g = 8
+    score = rng.normal(0.0, 1.0, (g, n)) + rng.random((g, n))
+    if tied:  # many equal scores: they rank by position
+        score = np.round(score, 2)
     ok = rng.random((g, n)) < 0.7
     ok[5] = False  # a fund that may back nothing
     score[~ok] = -np.inf
     base_ticket = rng.lognormal(-1.0, 1.0, n)
     # fund 2's best candidates cost far less than the mean ticket: its first k all fit, it goes round again
     base_ticket[np.argsort(-score[2])] = np.sort(base_ticket) * np.linspace(0.01, 1.0, n)
-    budgets = np.array([4.0, 40.0, 2.0, 1e9, 0.0, 3.0, 500.0])  # all fit; nothing; many deals
-    caps = np.array([5.0, 5.0, 0.5, 5.0, 5.0, 5.0, 0.02])
+    budgets = np.array([4.0, 40.0, 2.0, 1e9, 0.0, 3.0, 500.0, 0.0])  # all fit; nothing; many deals
+    caps = np.array([5.0, 5.0, 0.5, 5.0, 5.0, 5.0, 0.02, 5.0])
+    # fund 7's budget is exactly the running sum of its first 40 tickets: the 40th is kept, the 41st refused
+    best = np.flatnonzero(ok[7])[np.argsort(-score[7, ok[7]], kind="stable")]
+    budgets[7] = np.cumsum(np.minimum(np.maximum(base_ticket[best], 0.01), caps[7]))[39]
+    return score, ok, base_ticket, budgets, caps
+
+
+@pytest.mark.parametrize("k_max, block_max", [(128, 8192), (1 << 30, 1 << 30), (8, 8192), (40, 8192), (128, 100),
+                                              (-1, 0)])
+@pytest.mark.parametrize("n, tied", [(3000, False), (3000, True), (30_000, False), (30_000, True)])
+def test_a_rounds_rankings_in_one_call_are_each_funds_own(k_max, block_max, n, tied):
+    """kernels.ranked_group_within_budget ranks every fund of a screening round in one call: by the heap
+    of its best for small rankings in a small block, else by sorting (the best buckets only, when the
+    fund may back many); each fund's deals (firms, tickets, years to exit) and refused score must be
+    rank_within_budget's for that fund alone, whichever the path: the heap throughout, going round on
+    four times as many (k_max large), sorting from the start (k_max -1, or a block larger than
+    block_max), the heap handing over to the sort (k_max 8 and 40), with and without tied scores, and
+    at 30 000 positions the sort of the best buckets only, going round again where those all fit."""
+    from simmodel.agents.funds import rank_within_budget
+
+    score, ok, base_ticket, budgets, caps = _round_of_rankings(21, n, tied)
+    g = score.shape[0]
+    rng = np.random.default_rng(5)
     mean_ticket, min_ticket = float(base_ticket.mean()), 0.01
     firm = np.sort(rng.choice(10 * n, 2 * n, replace=False)).astype(np.intp)
     block = np.sort(rng.choice(2 * n, n, replace=False)).astype(np.intp)
     tte = rng.uniform(1.0, 9.0, 2 * n).astype(np.float32)
 
-    chosen, tickets, years, n_deals, refused, has_refused, by_numpy, k_next = kernels.ranked_group_within_budget(
+    chosen, tickets, years, n_deals, refused, has_refused = kernels.ranked_group_within_budget(
         score, ok, budgets, caps, base_ticket, mean_ticket, min_ticket, k_max, block_max, firm, block, tte)
     at = 0
     for j in range(g):
         order, want_tickets, want_refused = rank_within_budget(score[j], ok[j], base_ticket, budgets[j], caps[j],
-                                                               mean_ticket, min_ticket)
-        if by_numpy[j]:
-            order_on, tickets_on, refused_on = rank_within_budget(score[j], ok[j], base_ticket, budgets[j], caps[j],
-                                                                  mean_ticket, min_ticket,
-                                                                  int(k_next[j]) if k_next[j] >= 0 else None)
-            np.testing.assert_array_equal(order_on, order)
-            np.testing.assert_array_equal(tickets_on, want_tickets)
-            assert refused_on == want_refused and n_deals[j] == 0
-            continue
+                                                               min_ticket)
         got = slice(at, at + n_deals[j])
         at += n_deals[j]
         np.testing.assert_array_equal(chosen[got], firm[block[order]])
@@ -313,15 +290,10 @@ def test_a_rounds_rankings_in_one_call_are_each_funds_own(k_max, block_max):
         assert (float(refused[j]) if has_refused[j] else None) == want_refused
     assert at == chosen.size == tickets.size == years.size
     first_k = int(np.ceil(2 * budgets[2] / min(mean_ticket, caps[2]))) + 1
-    if block_max < n:
-        assert by_numpy.all() and (k_next == -1).all()  # a block larger than the heap's: numpy from the start
-    elif k_max >= 1 << 30:
-        assert not by_numpy.any() and n_deals[2] > first_k  # went round again, in the heap
-        assert not has_refused[3] and n_deals[3] == ok[3].sum() and n_deals[4] == n_deals[5] == 0
-    elif k_max == 8:
-        assert by_numpy.any() and not by_numpy.all()
-    elif k_max == 40:  # fund 2 went round again in the heap, then on to numpy with four times as many
-        assert first_k <= 40 and by_numpy[2] and k_next[2] > 40 and k_next[2] % (4 * first_k) == 0
+    assert n_deals[2] > first_k  # fund 2 went round again
+    assert not has_refused[3] and n_deals[3] == ok[3].sum() and n_deals[4] == n_deals[5] == 0
+    assert n_deals[[0, 1, 6]].min() > 0 and has_refused[[0, 1, 2, 7]].all() and not has_refused[6]  # 6: many, all fit
+    assert n_deals[7] == 40
 
 
 def test_a_book_keeps_each_funds_rows_together_in_the_order_raised():

@@ -947,3 +947,39 @@ def test_ranked_within_budget_is_the_stable_ranking_cut_by_the_budget(n, k, ties
         order, tickets, kept = kernels.ranked_within_budget(score, ok, k, base_ticket, min_ticket, cap, budget)
         assert bits_equal(order, full.astype(np.int64)) and bits_equal(tickets, want_tickets)
         assert kept == int(np.searchsorted(sums, budget, side="right"))
+
+
+@pytest.mark.parametrize("case", ["spread", "ties", "nan", "infinite", "equal", "outlier", "signed_zeros", "narrow"])
+@pytest.mark.parametrize("n", (0, 1, 2, 3, 40, 1000, 20_000))
+@pytest.mark.parametrize("with_tie", [False, True])
+def test_descending_order_is_numpys_stable_sort(case, n, with_tie):
+    """kernels.descending_order (buckets of equal width, then an insertion or merge sort in each) is
+    ``np.lexsort((tie, -x))`` of the items, equal values by tie, then in the items' order: on values
+    spread as scores are, with many ties, with NaN (last) and infinities (sorted whole by the merge
+    sort), all equal, one outlier far above the rest (nearly every item in one bucket: the merge sort
+    of a large bucket), signed zeros (equal) and a range too narrow for buckets."""
+    rng = np.random.default_rng(n)
+    size = n + 7
+    x = rng.normal(0.0, 1.0, size) + rng.random(size)
+    if case == "ties":
+        x = np.round(x, 1)
+    elif case == "nan":
+        x[rng.random(size) < 0.1] = np.nan
+    elif case == "infinite":
+        x[rng.random(size) < 0.1] = np.inf
+        x[rng.random(size) < 0.1] = -np.inf
+    elif case == "equal":
+        x[:] = 1.5
+    elif case == "outlier":
+        x[rng.integers(size)] = 1e6
+    elif case == "signed_zeros":
+        x = np.where(rng.random(size) < 0.5, 0.0, -0.0)
+        x[rng.random(size) < 0.3] = 1.0
+    elif case == "narrow":
+        x = 1.0 + rng.integers(0, 3, size) * np.spacing(1.0)
+    tie = rng.integers(0, 3, size).astype(np.uint8) if with_tie else np.zeros(size, np.uint8)
+    items = np.sort(rng.choice(size, n, replace=False)).astype(np.int64)
+    want = items[np.lexsort((tie[items], -x[items]))]
+    np.testing.assert_array_equal(kernels.stable_descending(x, tie, items), want)
+    if not with_tie:
+        np.testing.assert_array_equal(want, items[np.argsort(-x[items], kind="stable")])
