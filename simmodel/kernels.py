@@ -1142,6 +1142,36 @@ def descending_order(x, tie, items):  # pragma: no cover - compiled
 
 
 @compiled
+def city_order(city, efficiency, priority, n_cities):  # pragma: no cover - compiled
+    """The order land requests are served in (simmodel.agents.cities.request_order): by city (codes 0
+    .. n_cities - 1), most efficient first, priority first among equal efficiencies, then by position,
+    ``np.lexsort((~priority, -efficiency, city))``: a counting sort by city (which keeps the positions'
+    order), then descending_order within each city, its ties the priority flags (0 first)."""
+    r = city.size
+    start = np.zeros(n_cities + 1, np.int64)
+    for i in range(r):
+        start[city[i] + 1] += 1
+    for c in range(n_cities):
+        start[c + 1] += start[c]
+    fill = start[:n_cities].copy()
+    by_city = np.empty(r, np.int64)
+    for i in range(r):
+        c = city[i]
+        by_city[fill[c]] = i
+        fill[c] += 1
+    tie = np.empty(r, np.uint8)
+    for i in range(r):
+        tie[i] = 0 if priority[i] else 1
+    order = np.empty(r, np.int64)
+    for c in range(n_cities):
+        a = start[c]
+        e = start[c + 1]
+        if e > a:
+            order[a:e] = descending_order(efficiency, tie, by_city[a:e])[0]
+    return order
+
+
+@compiled
 def stable_descending(x, tie, items):  # pragma: no cover - compiled
     """descending_order in one call (for the tests and the benchmarks): the items in order."""
     return descending_order(x, tie, items)[0]

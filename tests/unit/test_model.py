@@ -285,9 +285,10 @@ def test_allocate_land_priority_share_is_what_is_reserved(share, expected):
 
 
 def test_request_order_is_lexsorts_order():
-    """By city, most efficient first, priority first among equal efficiencies, then by position: the
-    fast path (no equal efficiencies, from 1 024 requests) and lexsort (fewer, or some equal) agree
-    with np.lexsort, for any number of requests and cities."""
+    """By city, most efficient first, priority first among equal efficiencies, then by position, as
+    np.lexsort orders them, for any number of requests and cities, with many equal efficiencies
+    (priority decides) or none, a NaN efficiency (last in its city); a city code out of range is
+    refused."""
     rng = np.random.default_rng(11)
     for trial in range(400):
         r = int(rng.integers(0, 80)) if trial % 4 < 2 else int(rng.integers(1000, 3000))
@@ -295,8 +296,12 @@ def test_request_order_is_lexsorts_order():
         city = rng.integers(0, n_cities, r)
         # half the trials draw efficiencies from four values: equal ones, where priority decides
         eff = rng.normal(size=r) if trial % 2 else rng.integers(0, 4, r).astype(float)
+        if trial % 8 == 3 and r:
+            eff[rng.integers(r)] = np.nan
         pri = rng.random(r) < 0.5
         np.testing.assert_array_equal(request_order(city, eff, pri, n_cities), np.lexsort((~pri, -eff, city)))
+    with pytest.raises(ValueError, match="city codes must be in 0 .. 2"):
+        request_order(np.array([0, 3]), np.zeros(2), np.zeros(2, bool), 3)
 
 
 def _greedy(request: np.ndarray, budget: float) -> np.ndarray:
