@@ -154,6 +154,10 @@ class Fund(mesa.Agent):
         self.stage_table = np.zeros(len(FirmStage), dtype=bool)
         self.stage_table[[int(s) for s in stages]] = True
         self.sector_mask = sector_mask
+        # what it backs: a flag by (stage, sector), flattened stage by stage, and that as a key of the
+        # candidates' cache (made once: the screens ask for them about 60 times a replicate)
+        self.table = (self.stage_table[:, None] & sector_mask[None, :]).ravel()
+        self.table_key = self.table.tobytes()
         self.budget_lever = budget_lever  # lever its government commitment is booked to
         self.life_years = life_years  # the life it was raised with, years (the rules of its vintage)
         # its holdings are its rows of the book of every fund (a book of its own when raised alone)
@@ -185,11 +189,6 @@ class Fund(mesa.Agent):
             ratio *= params.fund_yearly_profit_crowd_in_factor
         return ratio
 
-    @property
-    def table(self) -> np.ndarray:
-        """What it backs: a flag by (stage, sector), flattened stage by stage."""
-        return (self.stage_table[:, None] & self.sector_mask[None, :]).ravel()
-
     def candidates(self, firms: Firms, gestation: np.ndarray, params: Params, cache: dict | None) -> Candidates:
         """Firms in this fund's stages and sectors (see Candidates). Funds of one kind share the
         screen within a year, and kinds of the same stages and sectors its rows (``cache``, where
@@ -200,12 +199,11 @@ class Fund(mesa.Agent):
         # the productivity floors that depend on nothing else; nothing a fund does changes a firm's
         # stage, sector, time to exit or productivity within a year. Revenue is read at each kind's
         # first screen, as an earlier kind's early exits may have cut it.
-        table = self.table
-        rows = cache.get((_ALIVE, table.tobytes())) if cache is not None else None
+        rows = cache.get((_ALIVE, self.table_key)) if cache is not None else None
         if rows is None:
-            rows = candidate_rows(firms, [table], gestation, params)[0]
+            rows = candidate_rows(firms, [self.table], gestation, params)[0]
             if cache is not None:
-                cache[(_ALIVE, table.tobytes())] = rows
+                cache[(_ALIVE, self.table_key)] = rows
         idx, tte, lp, floors = rows
         out = Candidates(firm=idx, tte_years=tte, log_productivity=lp, revenue=firms.revenue[idx], _floors=floors)
         if cache is not None:
@@ -245,10 +243,8 @@ def prepare_candidates(funds: Sequence[Fund], firms: Firms, gestation: np.ndarra
     Fund.candidates then finds them)."""
     tables = {}
     for fd in funds:
-        if fd.kind not in cache:
-            table = fd.table
-            if (_ALIVE, table.tobytes()) not in cache:
-                tables.setdefault(table.tobytes(), table)
+        if fd.kind not in cache and (_ALIVE, fd.table_key) not in cache:
+            tables.setdefault(fd.table_key, fd.table)
     if tables:
         for key, rows in zip(tables, candidate_rows(firms, list(tables.values()), gestation, params), strict=True):
             cache[(_ALIVE, key)] = rows
