@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from simmodel.agents import noise
-from simmodel.agents.firms import (FirmStage, Firms, GrowthContext, argsort_descending, categorical, choose_top,
+from simmodel.agents.firms import (FirmStage, Firms, GrowthContext, categorical, choose_top,
                                    draw_among, draw_without_replacement, nth_highest, top_positions)
 from simmodel.agents.noise import trial_rows
 from simmodel.levers import Levers
@@ -80,23 +80,6 @@ def test_nth_highest_falls_back_when_the_sample_misleads():
     x[1::step] += 5.0
     assert (x >= np.sort(x[::step])[-(2 * k * 1025 // n + 9)]).sum() < k
     assert nth_highest(x, k) == np.partition(x, n - k)[n - k]
-
-
-@pytest.mark.parametrize("case", ["distinct", "ties", "nan", "inf", "signed_zero", "one", "empty"])
-def test_argsort_descending_is_the_stable_sort(case):
-    """The quicksort's order where no two values are equal, the stable sort's (equal values in
-    position order) where some are; with distinct_only, None where some are."""
-    rng = np.random.default_rng(len(case))
-    x = {"distinct": rng.normal(size=5000), "ties": rng.integers(0, 50, 5000).astype(float),
-         "nan": np.where(rng.random(300) < 0.1, np.nan, rng.normal(size=300)),
-         "inf": np.concatenate((rng.normal(size=50), [-np.inf, -np.inf, np.inf])),
-         "signed_zero": np.array([0.0, 1.0, -0.0, 2.0]), "one": np.array([3.0]), "empty": np.zeros(0)}[case]
-    np.testing.assert_array_equal(argsort_descending(x), np.argsort(-x, kind="stable"))
-    distinct = argsort_descending(x, distinct_only=True)
-    if case in ("distinct", "one", "empty"):
-        np.testing.assert_array_equal(distinct, np.argsort(-x, kind="stable"))
-    else:
-        assert distinct is None
 
 
 def test_top_positions_edge_cases():
