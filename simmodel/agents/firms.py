@@ -192,7 +192,7 @@ def stage_mask(stage: np.ndarray, *stages: FirmStage) -> np.ndarray:
 _THRESHOLD_SAMPLE = 1024
 
 
-def _sampled_threshold(x: np.ndarray, k: int) -> float:
+def sampled_threshold(x: np.ndarray, k: int) -> float:
     """A value that about 2k of ``x`` reach: a high quantile of a strided sample of ``x``
     (``_THRESHOLD_SAMPLE`` values, or every eighth of fewer than 8 times as many), for a caller that
     then works on those that reach it only."""
@@ -219,7 +219,7 @@ def top_positions(score: np.ndarray, k: int) -> np.ndarray:
     if k >= n:
         return np.arange(n)
     if n >= 1024 and 4 * k < n:
-        cand = np.flatnonzero(score >= _sampled_threshold(score, k))
+        cand = np.flatnonzero(score >= sampled_threshold(score, k))
         if cand.size >= k:
             return cand[np.argpartition(score[cand], cand.size - k)[cand.size - k:]]
     return np.argpartition(-score, k - 1)[:k]
@@ -233,7 +233,7 @@ def nth_highest(x: np.ndarray, n: int) -> float:
     against 30 us)."""
     size = x.size
     if size >= _THRESHOLD_SAMPLE and 4 * n < size:
-        top = x[x >= _sampled_threshold(x, n)]
+        top = x[x >= sampled_threshold(x, n)]
         if top.size >= n:
             return float(np.partition(top, top.size - n)[top.size - n])
     return float(np.partition(x, size - n)[size - n])

@@ -140,10 +140,15 @@ def test_the_screen_picks_exactly_the_best_of_all_candidates(params, life, regim
 
 
 @pytest.mark.parametrize("regime", list(FundRegime))
-def test_funds_screened_together_each_get_the_deals_of_their_own_screen(params, regime):
+@pytest.mark.parametrize("first_block", [64, 2048, 50_000])
+def test_funds_screened_together_each_get_the_deals_of_their_own_screen(params, regime, first_block, monkeypatch):
     """A kind's funds are screened in one pass (one matrix of scores, rounds with a shared floor):
     each fund's deals must still be those of scoring every candidate for it alone, with its own life,
-    holdings, budget, largest ticket and noise, whether its first block is enough or not."""
+    holdings, budget, largest ticket and noise, whether its first block is enough or not, and whatever
+    that block's size (its floor is a sampled quantile: a small block, the usual one, every candidate)."""
+    from simmodel.agents import funds as funds_module
+
+    monkeypatch.setattr(funds_module, "_FIRST_BLOCK", first_block)
     rng = np.random.default_rng(11)
     n = 20_000
     cand = _candidates(rng, n)
