@@ -129,9 +129,8 @@ def growth_log_points(g_annual, shock_q, alive, rows, log_points, out):  # pragm
         out[i] = quarter * g_annual[i] + shock_q[i]
     for j in range(rows.size):
         out[rows[j]] += np.float32(log_points[j])
-    for i in range(g_annual.size):
-        if not alive[i]:
-            out[i] = np.float32(0.0)
+    for i in range(g_annual.size):  # a selection, not a branch (80 -> 59-65 us a quarter at 100 000 firms)
+        out[i] = out[i] if alive[i] else np.float32(0.0)
 
 
 @compiled
