@@ -393,7 +393,7 @@ def finance_hazard_cut(params: Params, finance_index: float) -> float:
 
 
 # the stages whose small firms the finance measures of art. 23 reach, as bits of a stage code
-_SMALL_TECH_STAGE_BITS = sum(1 << int(st) for st in (FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT))
+SMALL_TECH_STAGE_BITS = sum(1 << int(st) for st in (FirmStage.TECH_SME, FirmStage.HIGH_TECH, FirmStage.LITTLE_GIANT))
 
 
 def exit_hazard(firms: Firms, params: Params, q: int, small_firm_reduction: float, logr: np.ndarray,
@@ -403,7 +403,7 @@ def exit_hazard(firms: Firms, params: Params, q: int, small_firm_reduction: floa
     kernels.exit_hazard_terms(h, firms.age_q[sl], young_hazard, firms.n_investors[sl], firms.penalty_until_q[sl],
                               firms.stage[sl], firms.revenue[sl], q, params.exit_hazard_base_annual,
                               params.fund_funded_hazard_multiplier, params.fund_early_exit_hazard_multiplier,
-                              1.0 - small_firm_reduction, _SMALL_TECH_STAGE_BITS, TECH_SME_MAX_REVENUE_CNY_100M,
+                              1.0 - small_firm_reduction, SMALL_TECH_STAGE_BITS, TECH_SME_MAX_REVENUE_CNY_100M,
                               params.exit_hazard_cap_annual)
     return h
 

@@ -255,6 +255,56 @@ def test_the_rates_of_a_running_model_are_those_of_the_numpy_code(inputs):
     assert bits_equal(innovation_hazard(f, ctx, p, spill), want)
 
 
+@pytest.mark.parametrize("finance_index", [0.0, 1.0])
+def test_refresh_rates_three_passes_are_the_rate_functions(inputs, finance_index):
+    """model/stages/rates.py: refresh_rates' fused passes (kernels.rate_arguments, rate_exponents,
+    rate_probabilities, each ufunc once over a work array's rows) give, bit for bit, what the rate
+    functions of simmodel.agents.firms give one after another (the code before the fusion, which the
+    test above checks against numpy): every firm and a slice of them, a uniform of exactly 1/2 (no
+    shock), the finance cut off and on."""
+    import dataclasses
+
+    from simmodel.agents.firms import (ALL, annual_growth, exit_hazard, finance_hazard_cut, growth_scale,
+                                       innovation_hazard, log_revenue)
+    from simmodel.levers import Levers, Uncertainties
+    from simmodel.model import SimModel
+    from simmodel.model.stages.rates import refresh_rates
+
+    m = SimModel(inputs, Levers(), Uncertainties(), scale=0.02, seed=4)
+    for _ in range(5):
+        m.step()
+    f, p, ctx, q = m.firms, m.params, m.growth_ctx, m.q
+    f.n_investors[:5] = 1
+    f.penalty_until_q[5:9] = q + 2
+    f.talent[9:12] = 2
+    f.boost_until_q[12:15] = q + 1
+    f.boost[12:15] = 0.05
+    levers = dataclasses.replace(m.levers, small_firm_finance_index=finance_index)
+    shift = np.linspace(-0.02, 0.01, m.sectors.n)
+    rng = np.random.default_rng(8)
+    for sl in (ALL, slice(f.n // 3, f.n)):
+        n = f.g_annual[sl].size
+        u = rng.random(n, dtype=np.float32)
+        u[:3] = np.float32(0.5)
+        refresh_rates(f, ctx, p, levers, q=q, sector_shift=shift, spillover=1.1, macro_shock=-0.013,
+                      young_premium=m.young_premium, young_hazard=m.young_hazard, shock_u=u, sl=sl)
+        got = [getattr(f, name)[sl].copy() for name in ("g_annual", "shock_q", "p_innovate_q", "p_exit_q")]
+
+        logr = log_revenue(f, sl)
+        g = np.empty(n, np.float32)
+        kernels.store_float32(annual_growth(f, ctx, p, q, shift, logr, m.young_premium, sl), -0.013, g)
+        shock = np.empty(n, np.float32)
+        kernels.quarterly_shock(np.log1p(kernels.laplace_argument(u)), u, growth_scale(p, logr), shock)
+        lam = innovation_hazard(f, ctx, p, 1.1, sl)
+        kernels.minus_quarter(lam)
+        h = exit_hazard(f, p, q, finance_hazard_cut(p, finance_index), logr, m.young_hazard, sl)
+        kernels.minus_quarter(h)
+        want = [g, shock, -np.expm1(lam), -np.expm1(h)]
+        for name, a, b in zip(("g_annual", "shock_q", "p_innovate_q", "p_exit_q"), got, want, strict=True):
+            assert bits_equal(a, b), name
+        assert (got[1][:3] == 0).all()
+
+
 @pytest.mark.parametrize("n", SIZES)
 def test_fund_candidates_are_the_masked_rows(n):
     a = firm_arrays(n, 11)

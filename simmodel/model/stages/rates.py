@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from simmodel import kernels
-from simmodel.agents.firms import (ALL, Firms, GrowthContext, annual_growth, exit_hazard, finance_hazard_cut,
-                                   growth_scale, innovation_hazard, log_revenue)
+from simmodel.agents.firms import (ALL, REFERENCE_REVENUE_CNY_100M, SMALL_TECH_STAGE_BITS, TECH_SME_MAX_REVENUE_CNY_100M,
+                                   Firms, GrowthContext, finance_hazard_cut)
 from simmodel.agents.noise import keyed_uniforms
 from simmodel.levers import Levers, Uncertainties
 from simmodel.params import Params
@@ -54,17 +54,37 @@ def refresh_rates(firms: Firms, ctx: GrowthContext, params: Params, levers: Leve
     spread evenly over the four quarters: annual growth rates are exactly Laplace given size.
     ``shock_u``: one uniform on [0, 1) per firm of ``sl``, single precision (see shock_uniforms)."""
     f, p = firms, params
-    logr = log_revenue(f, sl)
-    kernels.store_float32(annual_growth(f, ctx, p, q, sector_shift, logr, young_premium, sl), macro_shock,
-                          f.g_annual[sl])
+    n = f.g_annual[sl].size
+    # three compiled passes around numpy's log, log1p, exp and expm1 (whose last bits a compiled loop
+    # would not repeat, see simmodel.kernels), each ufunc once over the rows of a work array; the
+    # terms are those of simmodel.agents.firms (log_revenue, annual_growth, growth_scale,
+    # innovation_hazard, exit_hazard), which tests/unit/test_kernels.py checks this against
+    logs = np.empty((3, n), np.float32)
+    kernels.rate_arguments(f.revenue[sl], f.grant_rd[sl], f.rd_intensity[sl], f.sector[sl], ctx.rd_reference,
+                           p.subsidy_additionality, REFERENCE_REVENUE_CNY_100M, shock_u, logs)
+    np.log(logs[:2], out=logs[:2])
     # Laplace(0, 1) by inversion of one uniform per firm: log1p(-2|u - 1/2|) is minus its magnitude,
-    # the argument kept strictly above -1 (a draw of exactly 0 would give log(0)); numpy takes log1p
-    e = np.log1p(kernels.laplace_argument(shock_u))
-    kernels.quarterly_shock(e, shock_u, growth_scale(p, logr), f.shock_q[sl])
-    # a quarter's probabilities, -expm1(-hazard / 4): the arithmetic compiled, numpy's expm1 kept
-    lam = innovation_hazard(f, ctx, p, spillover, sl)
-    kernels.minus_quarter(lam)
-    np.negative(np.expm1(lam, out=lam), out=f.p_innovate_q[sl])
-    h = exit_hazard(f, p, q, finance_hazard_cut(p, levers.small_firm_finance_index), logr, young_hazard, sl)
-    kernels.minus_quarter(h)
-    np.negative(np.expm1(h, out=h), out=f.p_exit_q[sl])
+    # the argument kept strictly above -1 (a draw of exactly 0 would give log(0))
+    np.log1p(logs[2], out=logs[2])
+    exps = np.empty((3, n), np.float32)
+    logr = logs[0]
+    kernels.rate_exponents(logs, f.sector[sl], f.age_q[sl], f.equity[sl], f.revenue[sl], f.designated[sl],
+                           f.boost_until_q[sl], f.boost[sl], q, ctx.drift_annual + sector_shift, ctx.size_center,
+                           np.result_type(logr, ctx.size_center).type(p.growth_size_slope), young_premium,
+                           p.fund_equity_growth_boost, p.designation_growth_boost, macro_shock, f.g_annual[sl],
+                           np.float32(-p.growth_volatility_size_elasticity), np.float32(-p.exit_size_elasticity),
+                           np.float32(p.innovation_rd_elasticity), exps)
+    np.exp(exps, out=exps)
+    f32 = np.float32
+    kernels.rate_probabilities(exps, logs, shock_u, f.talent[sl], f.age_q[sl], young_hazard, f.n_investors[sl],
+                               f.penalty_until_q[sl], f.stage[sl], f.revenue[sl], q,
+                               f32(p.growth_laplace_scale_annual), f32(p.growth_laplace_scale_min),
+                               f32(p.growth_laplace_scale_max), p.innovation_base_annual * spillover,
+                               p.talent_innovation_boost, p.exit_hazard_base_annual, p.fund_funded_hazard_multiplier,
+                               p.fund_early_exit_hazard_multiplier, 1.0 - finance_hazard_cut(p, levers.small_firm_finance_index),
+                               SMALL_TECH_STAGE_BITS, TECH_SME_MAX_REVENUE_CNY_100M, p.exit_hazard_cap_annual,
+                               f.shock_q[sl])
+    # a quarter's probabilities, -expm1(-hazard / 4)
+    np.expm1(logs[:2], out=logs[:2])
+    np.negative(logs[0], out=f.p_innovate_q[sl])
+    np.negative(logs[1], out=f.p_exit_q[sl])
