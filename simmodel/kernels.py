@@ -937,6 +937,31 @@ def pairwise_sum(a, lo, n):  # pragma: no cover - compiled
 
 
 @compiled
+def fresh_draws(cdf, w, u, total, need):  # pragma: no cover - compiled
+    """One batch of draw_without_replacement (simmodel.agents.firms): each uniform of ``u`` times
+    ``total`` falls on the cumulative weights ``cdf`` (the first position whose sum exceeds it, as
+    ``searchsorted(side="right")``; one beyond the last is dropped); a position whose weight ``w`` is
+    still above zero is taken, in draw order, until ``need`` are, and its weight zeroed (so a
+    position drawn again, in this batch or an earlier one, is dropped). Returns the positions taken
+    and the sum of their weights as numpy sums them (pairwise, in draw order): what np.unique,
+    a sort of the first draws and four masks did, in one pass."""
+    n = w.size
+    out = np.empty(min(need, u.size), np.int64)
+    taken = np.empty(out.size, np.float64)
+    m = 0
+    for j in range(u.size):
+        if m == need:
+            break
+        p = np.searchsorted(cdf, u[j] * total, side="right")
+        if p < n and w[p] > 0.0:
+            out[m] = p
+            taken[m] = w[p]
+            w[p] = 0.0
+            m += 1
+    return out[:m], pairwise_sum(taken, 0, m)
+
+
+@compiled
 def fund_book_exits(firm, ticket, year_in, tte, start, new_start, lo, hi, w, acts, year, wound_up, yearly_profit,
                     follow_budget, sell_u, loss_exit_prob, ticket_ratio, alive, revenue, revenue_year_start, equity,
                     n_investors, penalty_until_q, revenue_kept, penalty_q, counts,

@@ -310,17 +310,12 @@ def draw_without_replacement(rng: np.random.Generator, log_weight: np.ndarray, k
         free = total
         while count < k and free > 0.5 * total:
             need = k - count
-            u = rng.random(int(need * total / free) + 8)
-            u *= total
-            pos = cdf.searchsorted(u, side="right")
-            pos = pos[pos < n]  # a uniform that rounds up to the total: drawn again
-            _, first = np.unique(pos, return_index=True)
-            new = pos[np.sort(first)]  # each position at its first draw, in draw order
-            new = new[w[new] > 0.0][:need]  # not drawn in an earlier batch (their weight is zeroed)
+            # each position at its first draw, in draw order, not drawn in an earlier batch (their
+            # weight is zeroed); a uniform that rounds up to the total is drawn again
+            new, weight = kernels.fresh_draws(cdf, w, rng.random(int(need * total / free) + 8), total, need)
             picked.append(new)
             count += new.size
-            free -= float(w[new].sum())
-            w[new] = 0.0
+            free -= weight
     out = np.concatenate(picked) if picked else np.zeros(0, np.intp)
     if count < k:  # what is left weighs nothing in double precision: Gumbel noise on the log weights
         rest = np.setdiff1d(np.arange(n), out, assume_unique=True)

@@ -255,6 +255,43 @@ def test_the_rates_of_a_running_model_are_those_of_the_numpy_code(inputs):
     assert bits_equal(innovation_hazard(f, ctx, p, spill), want)
 
 
+def fresh_draws_numpy(cdf, w, u, total, need):
+    """One batch of draw_without_replacement as numpy wrote it (before kernels.fresh_draws)."""
+    u = u * total
+    pos = cdf.searchsorted(u, side="right")
+    pos = pos[pos < w.size]
+    _, first = np.unique(pos, return_index=True)
+    new = pos[np.sort(first)]
+    new = new[w[new] > 0.0][:need]
+    weight = float(w[new].sum())
+    w[new] = 0.0
+    return new, weight
+
+
+@pytest.mark.parametrize("n, need, zeros", [(1, 1, 0), (7, 3, 2), (400, 100, 0), (400, 399, 40), (5000, 300, 500),
+                                            (5000, 5000, 0)])
+def test_fresh_draws_are_numpys_batch(n, need, zeros):
+    """kernels.fresh_draws takes what np.unique, the first draws' sort and the masks took, in draw order,
+    zeroes the same weights and sums theirs pairwise as numpy: batches with repeats, earlier draws'
+    zeroed weights, uniforms that round up to the total (the position beyond the last), a batch
+    stopped by ``need`` and one running out of uniforms."""
+    rng = np.random.default_rng(n + need)
+    w = np.exp(rng.normal(0.0, 2.0, n))
+    w[rng.choice(n, zeros, replace=False)] = 0.0
+    w_np = w.copy()
+    for _ in range(3):  # three batches on one sum, as draw_without_replacement's inner loop
+        cdf = np.cumsum(w_np) if _ == 0 else cdf
+        total = float(cdf[-1])
+        u = rng.random(need + 8)
+        u[:2] = np.nextafter(1.0, 0.0)  # times the total may round up to it
+        got, got_weight = kernels.fresh_draws(cdf, w, u, total, need)
+        want, want_weight = fresh_draws_numpy(cdf, w_np, u, total, need)
+        assert np.array_equal(got, want) and got.dtype == want.dtype
+        assert got_weight == want_weight
+        assert bits_equal(w, w_np)
+    assert (w == 0).sum() > zeros
+
+
 @pytest.mark.parametrize("finance_index", [0.0, 1.0])
 def test_refresh_rates_three_passes_are_the_rate_functions(inputs, finance_index):
     """model/stages/rates.py: refresh_rates' fused passes (kernels.rate_arguments, rate_exponents,
