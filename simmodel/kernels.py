@@ -160,17 +160,79 @@ def land_requests(revenue, growth, alive, sector, land_mu, industry_sector, land
 
 
 @compiled
-def request_terms(rows, revenue, growth, sector, land_per_revenue, plot_effect):  # pragma: no cover - compiled
-    """For the land requests at ``rows`` (land_requests), before the revenue grows: their need in mu
-    (the same arithmetic as land_requests) and their revenue before growth (CNY 100 m per yr)."""
-    need = np.empty(rows.size, np.float64)
-    before = np.empty(rows.size, np.float64)
-    for j in range(rows.size):
+def request_terms(rows, revenue, growth, sector, land_per_revenue, plot_effect, land_mu, slack, city, priority_sector,
+                  log_productivity):  # pragma: no cover - compiled
+    """For the land requests at ``rows`` (land_requests), before the revenue grows: the land each
+    asks for (mu: its need, the same arithmetic as land_requests, with the slack, less the land it
+    holds), its revenue before growth (CNY 100 m per yr), and what the cities serve it by: its city
+    (int64), whether its sector has priority, its log productivity (efficiency)."""
+    m = rows.size
+    request = np.empty(m, np.float64)
+    before = np.empty(m, np.float64)
+    req_city = np.empty(m, np.int64)
+    priority = np.empty(m, np.bool_)
+    efficiency = np.empty(m, np.float64)
+    room = 1.0 + slack
+    for j in range(m):
         i = rows[j]
         r0 = revenue[i]
-        need[j] = r0 * np.float64(growth[i]) * land_per_revenue[sector[i]] / plot_effect
+        s = sector[i]
+        need = r0 * np.float64(growth[i]) * land_per_revenue[s] / plot_effect
+        request[j] = need * room - land_mu[i]
         before[j] = r0
-    return need, before
+        req_city[j] = city[i]
+        priority[j] = priority_sector[s]
+        efficiency[j] = log_productivity[i]
+    return request, before, req_city, priority, efficiency
+
+
+@inlined
+def numpy_max(a, b):  # pragma: no cover - compiled
+    """np.maximum of two floats: ``a`` where it is at least ``b`` or NaN, else ``b``."""
+    return a if (a >= b or a != a) else b
+
+
+@inlined
+def numpy_min(a, b):  # pragma: no cover - compiled
+    """np.minimum of two floats: ``a`` where it is at most ``b`` or NaN, else ``b``."""
+    return a if (a <= b or a != a) else b
+
+
+@compiled
+def land_outcomes(rows, granted, request, before, land_mu, revenue, land_refused, city, sector, land_per_va, va_ratio,
+                  slack, plot_effect, refused_share, n_cities):  # pragma: no cover - compiled
+    """What the cities' answers (``granted``, a flag per request at ``rows``) do: a granted firm adds
+    its request to its land (mu); a refused one is flagged in ``land_refused`` and grows only up to
+    what its land supports (mu times the slack and the plot effect, over the sector's land per VA
+    and VA ratio) or its revenue before growth (``before``), whichever is more, plus
+    ``refused_share`` of the growth above that. Returns the refused rows, the refused mu per city
+    (added in request order, as np.bincount adds) and their total (summed pairwise, as np.sum): the
+    numpy statements of grow_firms before this loop, in one pass."""
+    m = rows.size
+    n_ko = 0
+    for j in range(m):
+        n_ko += not granted[j]
+    ko = np.empty(n_ko, rows.dtype)
+    for_ko = np.empty(n_ko, np.float64)
+    refused = np.zeros(n_cities)
+    room = 1.0 + slack
+    k = 0
+    for j in range(m):
+        i = rows[j]
+        if granted[j]:
+            land_mu[i] += request[j]
+            continue
+        land_refused[i] = True
+        s = sector[i]
+        cap = land_mu[i] * room * plot_effect / (land_per_va[s] * va_ratio[s])
+        desired = revenue[i]
+        floor = numpy_min(desired, numpy_max(cap, before[j]))
+        revenue[i] = floor + refused_share * (desired - floor)
+        refused[city[i]] += request[j]
+        ko[k] = i
+        for_ko[k] = request[j]
+        k += 1
+    return ko, refused, pairwise_sum(for_ko, 0, n_ko)
 
 
 @compiled

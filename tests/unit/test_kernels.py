@@ -81,14 +81,62 @@ def test_growth_and_land_requests_are_numpys(n, seed):
     kernels.land_requests(revenue, growth, a["alive"], a["sector"], a["land_mu"], industry, land_per_revenue, plot_effect,
                           above, slack, asks)
     req = np.flatnonzero(asks)
-    req_need, before = kernels.request_terms(req, revenue, growth, a["sector"], land_per_revenue, plot_effect)
+    city = rng.integers(0, 11, n).astype(np.int8)
+    priority_sector = np.arange(9) % 2 == 0
+    lp = rng.normal(0.0, 0.5, n)
+    request, before, req_city, priority, efficiency = kernels.request_terms(
+        req, revenue, growth, a["sector"], land_per_revenue, plot_effect, a["land_mu"], slack, city, priority_sector, lp)
     np.multiply(revenue, growth, out=revenue)  # as grow_firms grows it, after the requests
     assert bits_equal(revenue, desired)
     assert bits_equal(req, cand[over])
-    assert bits_equal(req_need, need[over])
+    assert bits_equal(request, need[over] * (1.0 + slack) - a["land_mu"][req])
     assert bits_equal(before, a["revenue"][cand[over]])
+    assert bits_equal(req_city, city[req].astype(np.int64))
+    assert bits_equal(priority, priority_sector[a["sector"][req]]) and bits_equal(efficiency, lp[req])
     if n >= 1000:
         assert 0 < req.size < cand.size  # both branches of the land test are exercised
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("share_granted", [0.0, 0.5, 1.0])
+def test_land_outcomes_are_numpys(n, share_granted):
+    """kernels.land_outcomes: what grow_firms' numpy statements did with the cities' answers (the
+    granted take their land; the refused are flagged, their revenue capped by their land or their
+    revenue before growth, plus a share of the rest; the refused mu by city and in all), bit for
+    bit, with none, half or every request granted, and a NaN revenue and a NaN land among the refused."""
+    a = firm_arrays(n, 5)
+    rng = np.random.default_rng(n)
+    req = np.flatnonzero(rng.random(n) < 0.3)
+    granted = rng.random(req.size) < share_granted
+    request = rng.gamma(2.0, 3.0, req.size)
+    before = a["revenue"][req] * rng.uniform(0.8, 1.0, req.size)
+    city = rng.integers(0, 11, n).astype(np.int8)
+    land_per_va, va_ratio = rng.uniform(0.5, 3.0, 9), rng.uniform(0.1, 0.5, 9)
+    slack, plot_effect, share = 0.1, 1.15, 0.3
+    revenue = a["revenue"].copy()
+    if req.size > 3 and not granted[3]:
+        revenue[req[3]] = np.nan
+    land_mu, flags = a["land_mu"].copy(), np.zeros(n, np.bool_)
+    if req.size > 5 and not granted[5]:
+        land_mu[req[5]] = np.nan  # np.maximum keeps the NaN cap
+
+    want_land, want_rev, want_flags = land_mu.copy(), revenue.copy(), flags.copy()
+    ok, ko = req[granted], req[~granted]
+    want_land[ok] += request[granted]
+    want_flags[ko] = True
+    cap = (want_land[ko] * (1.0 + slack) * plot_effect / (land_per_va[a["sector"][ko]] * va_ratio[a["sector"][ko]]))
+    desired = want_rev[ko]
+    floor = np.minimum(desired, np.maximum(cap, before[~granted]))
+    want_rev[ko] = floor + share * (desired - floor)
+    want_refused = np.bincount(city[ko], weights=request[~granted], minlength=11)
+
+    got_ko, refused, total = kernels.land_outcomes(req, granted, request, before, land_mu, revenue, flags, city,
+                                                   a["sector"], land_per_va, va_ratio, slack, plot_effect, share, 11)
+    assert bits_equal(got_ko, ko) and bits_equal(land_mu, want_land) and bits_equal(flags, want_flags)
+    assert bits_equal(revenue, want_rev) and bits_equal(refused, want_refused / 1.0)
+    assert total == float(request[~granted].sum())
+    if ko.size > 20:
+        assert (cap < desired).any() and (cap > desired).any()  # the cap binds for some and not for others
 
 
 @pytest.mark.parametrize("n", SIZES)

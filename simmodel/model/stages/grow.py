@@ -45,7 +45,9 @@ def grow_firms(firms: Firms, params: Params, levers: Levers, *, q: int, dlogp: P
     kernels.land_requests(f.revenue, g, f.alive, f.sector, f.land_mu, industry_sector, land_per_revenue, plot_effect,
                           ABOVE_SIZE_REVENUE_CNY_100M, p.land_capacity_slack, asks)
     req = np.flatnonzero(asks)
-    need, before = kernels.request_terms(req, f.revenue, g, f.sector, land_per_revenue, plot_effect)
+    request, before, city, priority, efficiency = kernels.request_terms(
+        req, f.revenue, g, f.sector, land_per_revenue, plot_effect, f.land_mu, p.land_capacity_slack, f.city,
+        priority_sector, f.log_productivity)
     np.multiply(f.revenue, g, out=f.revenue)  # float32 growth widened exactly to float64
     f.land_refused[:] = False
     n_cities = budget_mu.size
@@ -54,25 +56,15 @@ def grow_firms(firms: Firms, params: Params, levers: Levers, *, q: int, dlogp: P
     n_refused = 0
     refused_total = 0.0
     if req.size:
-        request = need * (1.0 + p.land_capacity_slack) - f.land_mu[req]
-        quarters_left = 4 - q % 4
-        granted, allocated = allocate_land(request, f.city[req].astype(np.int64), priority_sector[f.sector[req]],
-                                           f.log_productivity[req], budget_mu / quarters_left,
+        granted, allocated = allocate_land(request, city, priority, efficiency, budget_mu / (4 - q % 4),
                                            levers.land_priority_emerging_pct / 100.0)
-        ok, ko = req[granted], req[~granted]
-        f.land_mu[ok] += request[granted]
+        # granted firms take their land; a refused firm grows only up to what its land supports, plus
+        # a share of the rest (one compiled pass, kernels.land_outcomes)
+        ko, refused, refused_total = kernels.land_outcomes(
+            req, granted, request, before, f.land_mu, f.revenue, f.land_refused, f.city, f.sector, ctx.land_per_va,
+            ctx.va_ratio, p.land_capacity_slack, plot_effect, p.land_refused_growth_share, n_cities)
+        n_refused = int(ko.size)
         if ko.size:
-            n_refused = int(ko.size)
-            f.land_refused[ko] = True
-            # a refused firm grows only up to what its land supports, plus a share of the rest
-            cap = (f.land_mu[ko] * (1.0 + p.land_capacity_slack) * plot_effect
-                   / (ctx.land_per_va[f.sector[ko]] * ctx.va_ratio[f.sector[ko]]))
-            desired = f.revenue[ko]
-            floor = np.minimum(desired, np.maximum(cap, before[~granted]))
-            f.revenue[ko] = floor + p.land_refused_growth_share * (desired - floor)
-            for_ko = request[~granted]
-            refused = np.bincount(f.city[ko], weights=for_ko, minlength=n_cities)
-            refused_total = float(for_ko.sum())
             move = ko[rng.random(ko.size) < p.land_relocation_prob]
             if move.size:
                 f.city[move] = int(np.argmax(budget_mu - allocated))
