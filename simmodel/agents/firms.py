@@ -64,6 +64,8 @@ FIELDS: dict[str, type] = {
     "p_exit_q": np.float32,  # probability of exit in a quarter
 }
 ORIGIN_BASE, ORIGIN_STARTUP, ORIGIN_SPINOFF, ORIGIN_ATTRACTED = 0, 1, 2, 3
+# each field's storage, by the field's name (Firms keeps both; the names made once, not at every append)
+_STORAGE = {name: "_" + name for name in FIELDS}
 
 
 class Firms:
@@ -85,8 +87,8 @@ class Firms:
     def _renew_views(self) -> None:
         store = self.__dict__
         n = store["n"]
-        for name in FIELDS:
-            store[name] = store["_" + name][:n]
+        for name, storage in _STORAGE.items():
+            store[name] = store[storage][:n]
 
     def __setattr__(self, name: str, value) -> None:
         if name in FIELDS:
@@ -120,9 +122,8 @@ class Firms:
 
     def add(self, count: int, **columns: np.ndarray) -> slice:
         """Append ``count`` firms; unspecified fields are zero, alive is True. Returns their slice."""
-        unknown = [name for name in columns if name not in FIELDS]
-        if unknown:  # refused before anything is appended
-            raise KeyError(f"unknown firm field {unknown[0]}")
+        if not columns.keys() <= _STORAGE.keys():  # refused before anything is appended
+            raise KeyError(f"unknown firm field {next(name for name in columns if name not in FIELDS)}")
         if self.n + count > self._cap:
             self._grow(self.n + count)
         sl = slice(self.n, self.n + count)
@@ -132,7 +133,7 @@ class Firms:
         store["_alive"][sl] = True
         store["_exit_q"][sl] = -1
         for name, values in columns.items():
-            store["_" + name][sl] = values
+            store[_STORAGE[name]][sl] = values
         return sl
 
     @property

@@ -315,8 +315,10 @@ class SimModel(mesa.Model):
                           land_per_revenue=self.land_per_revenue, industry_sector=self.sectors.is_industry,
                           priority_sector=self.modern_sector, plot_effect=self.plot_effect,
                           budget_mu=np.array([c.budget_mu for c in self.city_agents]), rng=self.rng_for("land", q))
+        # as Python floats: the same doubles, without a numpy scalar's arithmetic for each city
+        allocated, refused = land.allocated_mu.tolist(), land.refused_mu.tolist()
         for c in self.city_agents:
-            c.book_land(land.allocated_mu[c.index], land.refused_mu[c.index])
+            c.book_land(allocated[c.index], refused[c.index])
         self.counters["land_refused_mu"] += land.refused_total_mu / self.scale
         self.counters["n_land_refusals"] += land.n_refused / self.scale
         self.counters["land_allocated_mu"] += land.allocated_mu.sum() / self.scale
