@@ -338,17 +338,18 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
         cand = cand.short_horizon(p.fund_yearly_profit_horizon_years)
     lp = cand.log_productivity
     floor = np.full(len(funds), cand.productivity_floor(_FIRST_BLOCK))
-    keys32 = (np.array(keys, dtype=np.uint64) & np.uint64(0xFFFFFFFF)).astype(np.uint32)  # keyed_uniform's low 32 bits
+    keys32 = np.array([key & 0xFFFFFFFF for key in keys], dtype=np.uint32)  # keyed_uniform's low 32 bits
     short = regime == FundRegime.yearly_profit
     horizon = np.float32(p.fund_yearly_profit_horizon_years)
     if where is None or where.size <= (cand.firm[-1] if cand.firm.size else 0):
         where = np.full(cand.firm[-1] + 1 if cand.firm.size else 1, -1, np.int32)
     out: list = [None] * len(funds)
     todo = np.arange(len(funds))
+    first_round = True
     while todo.size:
         # a round takes the funds whose blocks are the smallest, within a factor 2: scoring a fund on a
         # block far larger than its own would cost more than a round of its own
-        if floor[todo].min() == floor[todo].max():  # one block for all (every first round): no sizes to compare
+        if first_round or floor[todo].min() == floor[todo].max():  # one block for all: no sizes to compare
             group, rest = todo, todo[:0]
         else:
             size = cand.approx_count_above(floor[todo])
@@ -373,12 +374,14 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
         chosen, tickets, tte, n_deals, refused, has_refused = kernels.ranked_group_within_budget(
             score, ok, budget, cap, base_ticket, mean_ticket, p.fund_min_ticket_cny_100m, _RANKED_IN_ONE_CALL,
             _RANKED_BLOCK_UP_TO, cand.firm, block, cand.tte_years)
+        first_round = False
         again = list(rest)
         at = 0
-        for j, i in enumerate(group):
-            end = at + n_deals[j]
+        for i, n_j, refused_j, has_j in zip(group.tolist(), n_deals.tolist(), refused.tolist(), has_refused.tolist(),
+                                            strict=True):
+            end = at + n_j
             deals = (chosen[at:end], tickets[at:end], tte[at:end])
-            refused_j = float(refused[j]) if has_refused[j] else None
+            refused_j = refused_j if has_j else None
             at = end
             if refused_j is not None:
                 exact = fl == -math.inf or refused_j >= fl + 1.0

@@ -130,14 +130,16 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
     new_start[n_funds] = w
     book.firm, book.ticket, book.year_in, book.tte = book.firm[:w], book.ticket[:w], book.year_in[:w], book.tte[:w]
     book.start = new_start
-    for i in np.flatnonzero(counts.any(axis=1)):
-        fd = funds[i]
-        fd.n_exits_early += int(counts[i, 0])
-        fd.n_exits_normal += int(counts[i, 1])
-        fd.n_write_offs += int(counts[i, 2])
-        if counts[i, 3]:
-            fd.deployed += float(follow_spent[i])
-            fd.n_follow_ons += int(counts[i, 3])
+    # as Python numbers (the same values): no numpy scalar made for each fund and count
+    follow_spent_cny = follow_spent.tolist()
+    for fd, (early, normal, write_offs, follow_ons), spent in zip(funds, counts.tolist(), follow_spent_cny, strict=True):
+        if early or normal or write_offs or follow_ons:
+            fd.n_exits_early += early
+            fd.n_exits_normal += normal
+            fd.n_write_offs += write_offs
+            if follow_ons:
+                fd.deployed += spent
+                fd.n_follow_ons += follow_ons
     # screening noise keyed by (the year's draw, the fund, the firm): a firm's draw does not depend
     # on which others a fund may back, so two scenarios whose rules differ (a fund's life, its
     # regime) still screen the same firms with the same noise (common random numbers)
@@ -145,14 +147,14 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
     # the funds of a kind share their candidates and rules: one ranking pass screens them all
     kinds: dict[tuple[int, FundRegime], list[int]] = {}
     for j, (slot, fd, reg, budget, crowd, cand) in enumerate(plans):
-        if budget - follow_spent[slot] > 0 and cand.firm.size:
+        if budget - follow_spent_cny[slot] > 0 and cand.firm.size:
             kinds.setdefault((id(cand), reg), []).append(j)
     deals: dict[int, tuple] = {}
     where = np.full(f.n, -1, np.int32) if kinds else None  # the screens' scratch by firm row (see screen)
     for (_, reg), js in kinds.items():
         picked = screen([plans[j][1] for j in js], plans[js[0]][5], year=year, regime=reg,
                         keys=[mix_key(year_key, plans[j][1].screen_key) for j in js],
-                        budgets=[plans[j][3] - follow_spent[plans[j][0]] for j in js],
+                        budgets=[plans[j][3] - follow_spent_cny[plans[j][0]] for j in js],
                         crowds=[plans[j][4] for j in js], max_single_share=max_share, params=p, where=where)
         deals.update((plans[j][0], d) for j, d in zip(js, picked, strict=True) if d[0].size)
     deal_spent = np.zeros(n_funds)
@@ -169,14 +171,15 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
             np.concatenate([deals[i][2] for i in order]), np.int32(year), f.equity, f.n_investors, f.sector,
             long_horizon, deal_spent, long_spent)
     deployed = 0.0
+    deal_spent_cny, long_spent_cny = deal_spent.tolist(), long_spent.tolist()
     for slot, fd, reg, budget, crowd, cand in plans:
-        spent = float(follow_spent[slot])
+        spent = follow_spent_cny[slot]
         if slot in deals:
-            new = float(deal_spent[slot])
+            new = deal_spent_cny[slot]
             fd.deployed += new
             fd.private_crowd_in += new * crowd / (1.0 + crowd)
             fd.n_deals += int(deals[slot][0].size)
-            fd.deployed_long_horizon += float(long_spent[slot])
+            fd.deployed_long_horizon += long_spent_cny[slot]
             spent += new
         deployed += spent
     return FundYear(deployed_cny_100m=deployed, budget_cny_100m=sum(fd.last_budget for fd in funds),
