@@ -327,9 +327,9 @@ def test_fresh_draws_are_numpys_batch(n, need, zeros):
     w = np.exp(rng.normal(0.0, 2.0, n))
     w[rng.choice(n, zeros, replace=False)] = 0.0
     w_np = w.copy()
+    cdf = np.cumsum(w_np)
+    total = float(cdf[-1])
     for _ in range(3):  # three batches on one sum, as draw_without_replacement's inner loop
-        cdf = np.cumsum(w_np) if _ == 0 else cdf
-        total = float(cdf[-1])
         u = rng.random(need + 8)
         u[:2] = np.nextafter(1.0, 0.0)  # times the total may round up to it
         got, got_weight = kernels.fresh_draws(cdf, w, u, total, need)
