@@ -258,21 +258,30 @@ def test_laplace_shock_is_numpys(n):
     assert np.isfinite(got).all()
 
 
+def running_model(inputs, seed: int):
+    """A model at 1:50 five quarters in, with fund-backed (rows 0-2), penalised (3-5) and talented
+    (6-8) firms among its first rows."""
+    from simmodel.levers import Levers, Uncertainties
+    from simmodel.model import SimModel
+
+    m = SimModel(inputs, Levers(), Uncertainties(), scale=0.02, seed=seed)
+    for _ in range(5):
+        m.step()
+    f, q = m.firms, m.q
+    f.n_investors[:3] = 2
+    f.penalty_until_q[3:6] = q + 4
+    f.talent[6:9] = 3
+    return m
+
+
 def test_the_rates_of_a_running_model_are_those_of_the_numpy_code(inputs):
     """The wrappers in simmodel.agents.firms pass the kernels the model's own arrays and constants in
     the precision numpy used (a float32 size slope, the spillover's product): checked on the firms of
     a model five quarters in, with a fund-backed firm, a penalised one and talents among them."""
     from simmodel.agents.firms import ALL, annual_growth, exit_hazard, innovation_hazard, log_revenue
-    from simmodel.levers import Levers, Uncertainties
-    from simmodel.model import SimModel
 
-    m = SimModel(inputs, Levers(), Uncertainties(), scale=0.02, seed=2)
-    for _ in range(5):
-        m.step()
+    m = running_model(inputs, seed=2)
     f, p, ctx, q = m.firms, m.params, m.growth_ctx, m.q
-    f.n_investors[:3] = 2
-    f.penalty_until_q[3:6] = q + 4
-    f.talent[6:9] = 3
     a = {name: getattr(f, name)[ALL] for name in ("sector", "age_q", "equity", "revenue", "designated", "boost_until_q",
                                                    "boost", "n_investors", "penalty_until_q", "stage", "grant_rd",
                                                    "rd_intensity", "talent")}
@@ -351,17 +360,10 @@ def test_refresh_rates_three_passes_are_the_rate_functions(inputs, finance_index
 
     from simmodel.agents.firms import (ALL, annual_growth, exit_hazard, finance_hazard_cut, growth_scale,
                                        innovation_hazard, log_revenue)
-    from simmodel.levers import Levers, Uncertainties
-    from simmodel.model import SimModel
     from simmodel.model.stages.rates import refresh_rates
 
-    m = SimModel(inputs, Levers(), Uncertainties(), scale=0.02, seed=4)
-    for _ in range(5):
-        m.step()
+    m = running_model(inputs, seed=4)
     f, p, ctx, q = m.firms, m.params, m.growth_ctx, m.q
-    f.n_investors[:5] = 1
-    f.penalty_until_q[5:9] = q + 2
-    f.talent[9:12] = 2
     f.boost_until_q[12:15] = q + 1
     f.boost[12:15] = 0.05
     levers = dataclasses.replace(m.levers, small_firm_finance_index=finance_index)
