@@ -287,15 +287,6 @@ def log_revenue_argument(revenue, reference, out):  # pragma: no cover - compile
         out[i] = revenue_log_argument(revenue[i], reference)
 
 
-@compiled
-def store_float32(a, add, out):  # pragma: no cover - compiled
-    """``out[:] = a + add``: the sum in double precision, stored in ``out``'s single precision, as
-    numpy's addition then assignment to a float32 array round it (the yearly growth rate plus the
-    year's common shock)."""
-    for i in range(a.size):
-        out[i] = np.float32(a[i] + add)
-
-
 @inlined
 def clipped(v, factor, low, high):  # pragma: no cover - compiled
     """``v * factor``, then at least ``low`` and at most ``high``, each step rounded to float32 as
@@ -316,16 +307,6 @@ def scale_and_clip(x, factor, low, high):  # pragma: no cover - compiled
     growth shock's scale after its exponential (simmodel.agents.firms.growth_scale)."""
     for i in range(x.size):
         x[i] = clipped(x[i], factor, low, high)
-
-
-@compiled
-def minus_quarter(x):  # pragma: no cover - compiled
-    """``x = -x / 4.0`` on a float32 array in place, as numpy computes it (the negation, then a
-    division by 4 in float32): the argument of a quarter's probability from an annual hazard,
-    ``-expm1(-x / 4)``, whose expm1 stays numpy's."""
-    four = np.float32(4.0)
-    for i in range(x.size):
-        x[i] = -x[i] / four
 
 
 @inlined
@@ -461,15 +442,6 @@ def laplace_argument_of(u):  # pragma: no cover - compiled
     return -min(np.float32(2.0) * abs(u - np.float32(0.5)), np.float32(1.0 - 2.0 ** -24))
 
 
-@compiled
-def laplace_argument(shock_u):  # pragma: no cover - compiled
-    """laplace_argument_of each uniform (float32)."""
-    out = np.empty(shock_u.size, np.float32)
-    for i in range(shock_u.size):
-        out[i] = laplace_argument_of(shock_u[i])
-    return out
-
-
 @inlined
 def shock_of(log1p_arg, u, scale):  # pragma: no cover - compiled
     """A quarter of the annual Laplace shock (float32, log points): a quarter of ``scale`` times the
@@ -478,13 +450,6 @@ def shock_of(log1p_arg, u, scale):  # pragma: no cover - compiled
     c = u - np.float32(0.5)
     sign = one if c > 0 else (-one if c < 0 else np.float32(0.0))
     return (np.float32(0.25) * scale) * (log1p_arg * -sign)
-
-
-@compiled
-def quarterly_shock(log1p_arg, shock_u, scale, out):  # pragma: no cover - compiled
-    """shock_of each firm into ``out`` (float32, log points per quarter)."""
-    for i in range(shock_u.size):
-        out[i] = shock_of(log1p_arg[i], shock_u[i], scale[i])
 
 
 @compiled
@@ -509,11 +474,11 @@ def rate_exponents(logs, sector, age_q, equity, revenue, designated, boost_until
                    size_slope, young_premium, equity_boost, designation_boost, macro_shock, g_annual, volatility_slope,
                    exit_slope, rd_elasticity, out):  # pragma: no cover - compiled
     """After rate_arguments' logarithms (``logs``: log revenue, log R&D ratio, the shock's log1p),
-    one pass for refresh_rates: the expected growth (growth_of) plus ``macro_shock`` into
-    ``g_annual`` (float32, log points per yr, as store_float32), and into the rows of ``out``
-    (float32, 3 x firms) the arguments of numpy's exp: ``volatility_slope`` and ``exit_slope``
-    (float32, minus the elasticities) times log revenue, the log R&D ratio times ``rd_elasticity``
-    (float32)."""
+    one pass for refresh_rates: the expected growth (firm_growth) plus ``macro_shock`` into
+    ``g_annual`` (float32, log points per yr: the double sum rounded once, as numpy stores it), and
+    into the rows of ``out`` (float32, 3 x firms) the arguments of numpy's exp: ``volatility_slope``
+    and ``exit_slope`` (float32, minus the elasticities) times log revenue, the log R&D ratio times
+    ``rd_elasticity`` (float32)."""
     logr = logs[0]
     n = sector.size
     for i in range(n):

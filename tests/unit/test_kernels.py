@@ -239,25 +239,6 @@ def test_innovation_hazard_terms_are_numpys(n):
     assert bits_equal(got, want)
 
 
-@pytest.mark.parametrize("n", SIZES)
-def test_laplace_shock_is_numpys(n):
-    rng = np.random.default_rng(9)
-    u = rng.random(n, dtype=np.float32)
-    if n >= 7:  # the edges: the middle (no shock), zero, and the largest float32 below 1
-        u[:3] = [0.5, 0.0, np.nextafter(np.float32(1.0), np.float32(0.0))]
-    scale = np.clip(rng.uniform(0.05, 0.6, n).astype(np.float32), np.float32(0.1), np.float32(0.5))
-
-    c = u - np.float32(0.5)
-    e = np.log1p(-np.minimum(np.float32(2.0) * np.abs(c), np.float32(1.0 - 2.0 ** -24)))
-    e *= -np.sign(c)
-    want = 0.25 * scale * e
-
-    got = np.empty(n, np.float32)
-    kernels.quarterly_shock(np.log1p(kernels.laplace_argument(u)), u, scale, got)
-    assert bits_equal(got, want)
-    assert np.isfinite(got).all()
-
-
 def running_model(inputs, seed: int):
     """A model at 1:50 five quarters in, with fund-backed (rows 0-2), penalised (3-5) and talented
     (6-8) firms among its first rows."""
@@ -350,12 +331,14 @@ def test_fresh_draws_are_numpys_batch(n, need, zeros):
 
 
 @pytest.mark.parametrize("finance_index", [0.0, 1.0])
-def test_refresh_rates_three_passes_are_the_rate_functions(inputs, finance_index):
+def test_refresh_rates_three_passes_are_numpys(inputs, finance_index):
     """model/stages/rates.py: refresh_rates' fused passes (kernels.rate_arguments, rate_exponents,
-    rate_probabilities, each ufunc once over a work array's rows) give, bit for bit, what the rate
-    functions of simmodel.agents.firms give one after another (the code before the fusion, which the
-    test above checks against numpy): every firm and a slice of them, a uniform of exactly 1/2 (no
-    shock), the finance cut off and on."""
+    rate_probabilities, each ufunc once over a work array's rows) give, bit for bit, what numpy gives
+    from the rate functions of simmodel.agents.firms (each checked against numpy above): the growth
+    rate plus the year's shock stored in single precision, the Laplace shock by inversion (the
+    middle, zero and the largest float32 below 1 among the uniforms), minus the expm1 of minus a
+    quarter of each hazard; every firm and a slice of them, revenue at and below the floor of its
+    log, the finance cut off and on."""
     import dataclasses
 
     from simmodel.agents.firms import (ALL, annual_growth, exit_hazard, finance_hazard_cut, growth_scale,
@@ -366,32 +349,31 @@ def test_refresh_rates_three_passes_are_the_rate_functions(inputs, finance_index
     f, p, ctx, q = m.firms, m.params, m.growth_ctx, m.q
     f.boost_until_q[12:15] = q + 1
     f.boost[12:15] = 0.05
+    f.revenue[15:18] = [1e-6, 2e-7, -0.0]
     levers = dataclasses.replace(m.levers, small_firm_finance_index=finance_index)
     shift = np.linspace(-0.02, 0.01, m.sectors.n)
     rng = np.random.default_rng(8)
     for sl in (ALL, slice(f.n // 3, f.n)):
         n = f.g_annual[sl].size
         u = rng.random(n, dtype=np.float32)
-        u[:3] = np.float32(0.5)
+        u[:3] = [0.5, 0.0, np.nextafter(np.float32(1.0), np.float32(0.0))]
         refresh_rates(f, ctx, p, levers, q=q, sector_shift=shift, spillover=1.1, macro_shock=-0.013,
                       young_premium=m.young_premium, young_hazard=m.young_hazard, shock_u=u, sl=sl)
         got = [getattr(f, name)[sl].copy() for name in ("g_annual", "shock_q", "p_innovate_q", "p_exit_q")]
 
         logr = log_revenue(f, sl)
         g = np.empty(n, np.float32)
-        kernels.store_float32(annual_growth(f, ctx, p, q, shift, logr, m.young_premium, sl), -0.013, g)
-        shock = np.empty(n, np.float32)
-        kernels.quarterly_shock(np.log1p(kernels.laplace_argument(u)), u, growth_scale(p, logr), shock)
+        g[:] = annual_growth(f, ctx, p, q, shift, logr, m.young_premium, sl) + -0.013
+        c = u - np.float32(0.5)
+        e = np.log1p(-np.minimum(np.float32(2.0) * np.abs(c), np.float32(1.0 - 2.0 ** -24)))
+        e *= -np.sign(c)
+        shock = 0.25 * growth_scale(p, logr) * e
         lam = innovation_hazard(f, ctx, p, 1.1, sl)
-        kernels.minus_quarter(lam)
         h = exit_hazard(f, p, q, finance_hazard_cut(p, finance_index), logr, m.young_hazard, sl)
-        kernels.minus_quarter(h)
-        want = [g, shock, -np.expm1(lam), -np.expm1(h)]
+        want = [g, shock, -np.expm1(-lam / 4.0), -np.expm1(-h / 4.0)]
         for name, a, b in zip(("g_annual", "shock_q", "p_innovate_q", "p_exit_q"), got, want, strict=True):
             assert bits_equal(a, b), name
-        assert (got[1][:3] == 0).all()
-
-
+        assert (got[1][0] == 0) and np.isfinite(got[1]).all()
 @pytest.mark.parametrize("n", SIZES)
 def test_fund_candidates_are_the_masked_rows(n):
     a = firm_arrays(n, 11)
@@ -997,11 +979,11 @@ def test_innovation_steps_are_numpys(n, ramping_share):
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("numpy_scalars", [False, True])
 def test_the_rates_arithmetic_is_numpys(n, numpy_scalars):
-    """The yearly rates' arithmetic between numpy's logarithms and exponentials: the log's argument
-    (revenue floored at 1e-6, NaN kept), the growth rate plus the common shock stored in single
-    precision, the shock's scale times its factor clipped to [low, high] (factors as Python floats,
-    compared in float32, and as numpy float64s, in float64, each step stored in float32), and minus
-    a quarter of a hazard."""
+    """The yearly rates' arithmetic between numpy's logarithms and exponentials that the rate functions
+    of simmodel.agents.firms call: the log's argument (revenue floored at 1e-6, NaN kept), the shock's
+    scale times its factor clipped to [low, high] (factors as Python floats, compared in float32, and
+    as numpy float64s, in float64, each step stored in float32). refresh_rates' fused passes are
+    checked in test_refresh_rates_three_passes_are_numpys."""
     a = firm_arrays(n, 30)
     rev = a["revenue"]
     rev[::7] = 1e-6
@@ -1013,14 +995,8 @@ def test_the_rates_arithmetic_is_numpys(n, numpy_scalars):
     kernels.log_revenue_argument(rev, 1.0, got)
     assert bits_equal(got, want)
 
-    g = np.random.default_rng(31).normal(0.05, 0.1, n)
-    want = np.zeros(n + 3, np.float32)
-    want[3:] = g + 0.0123
-    got = np.zeros(n + 3, np.float32)
-    kernels.store_float32(g, 0.0123, got[3:])
-    assert bits_equal(got, want)
-
-    x = np.exp(-0.2 * np.log(got[3:] + np.float32(1.5)))  # float32, as the model's scale
+    g = np.random.default_rng(31).normal(0.05, 0.1, n).astype(np.float32)
+    x = np.exp(-0.2 * np.log(g + np.float32(1.5)))  # float32, as the model's scale
     x[::19] = np.nan
     factor, low, high = (np.float64(0.31), np.float64(0.05), np.float64(0.9)) if numpy_scalars else (0.31, 0.05, 0.9)
     want = x.copy()
@@ -1029,11 +1005,6 @@ def test_the_rates_arithmetic_is_numpys(n, numpy_scalars):
     np.minimum(want, high, out=want)
     kernels.scale_and_clip(x, *(kernels.compared_as(np.float32, v) for v in (factor, low, high)))
     assert bits_equal(x, want)
-
-    h = np.random.default_rng(32).exponential(0.1, n).astype(np.float32)
-    want = -h / 4.0
-    kernels.minus_quarter(h)
-    assert bits_equal(h, want)
 
 
 def test_pairwise_sum_is_numpys_sum():
