@@ -189,13 +189,13 @@ def request_terms(rows, revenue, growth, sector, land_per_revenue, plot_effect, 
 @inlined
 def numpy_max(a, b):  # pragma: no cover - compiled
     """np.maximum of two floats: ``a`` where it is at least ``b`` or NaN, else ``b``."""
-    return a if (a >= b or a != a) else b
+    return a if (a >= b or np.isnan(a)) else b
 
 
 @inlined
 def numpy_min(a, b):  # pragma: no cover - compiled
     """np.minimum of two floats: ``a`` where it is at most ``b`` or NaN, else ``b``."""
-    return a if (a <= b or a != a) else b
+    return a if (a <= b or np.isnan(a)) else b
 
 
 @compiled
