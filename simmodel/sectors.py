@@ -7,6 +7,7 @@ firm-level arrays can look sector properties up with one fancy-index.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,10 +72,13 @@ class SectorTable:
     def n(self) -> int:
         return len(self.ids)
 
-    @property
+    @functools.cached_property
     def is_future(self) -> np.ndarray:
-        """Future industries and new tracks (T6, art. 8 funding share)."""
-        return self.future > 0
+        """Future industries and new tracks (T6, art. 8 funding share); made once and read-only (the
+        stages ask for it several times a quarter)."""
+        flags = self.future > 0
+        flags.flags.writeable = False
+        return flags
 
     def index(self, sector_id: str) -> int:
         return self.ids.index(sector_id)

@@ -233,6 +233,22 @@ def test_keyed_uniforms_are_the_rows_keyed_uniforms_and_behave_as_draws():
     assert stats.chisquare(np.bincount(np.minimum(events, 5), minlength=6), pmf * n).pvalue > 1e-3
 
 
+def test_row_key_is_the_streams_first_32_bit_draw_and_leaves_its_64_bit_draws_alone():
+    """noise.row_key: on a fresh stream (as every stream the model keys), ``integers(0, 2**32)``'s
+    number, and the stream's 64-bit draws after it (uniforms, exponentials, normals, Poisson counts,
+    Gumbel noise) those that follow that draw; a second key is the next 64-bit word's low half, not
+    the half-word ``integers`` would have buffered."""
+    from simmodel.agents.noise import row_key
+    for seed in range(40):
+        a, b = (np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(3, seed)))) for _ in "ab")
+        key = row_key(a)
+        assert isinstance(key, np.uint32) and key == b.integers(0, 2 ** 32)
+        assert np.array_equal(a.random(3), b.random(3)) and np.array_equal(a.exponential(0.2, 3), b.exponential(0.2, 3))
+        assert np.array_equal(a.normal(0, 1, 5), b.normal(0, 1, 5)) and a.poisson(4.0) == b.poisson(4.0)
+        assert np.array_equal(a.gumbel(size=4), b.gumbel(size=4))
+        assert row_key(a) == np.uint32(b.bit_generator.random_raw() & 0xFFFFFFFF)
+
+
 def test_keyed_events_are_the_alive_firms_below_their_probability():
     from simmodel.agents.noise import keyed_events, keyed_uniform
     rng = np.random.default_rng(8)
