@@ -1652,6 +1652,61 @@ def keyed_scores(rows, base, floor, key):  # pragma: no cover - compiled
     return near[:m], score
 
 
+@compiled
+def noisy_top(rows, base, key, k):  # pragma: no cover - compiled
+    """The ``k`` firms of a pool (``rows``, 0 < k < rows.size) with the highest score, ``base``
+    (aligned with rows, float64) plus the firm's keyed uniform (keyed_unit(row, ``key``), ``key``
+    uint32), in one pass: a buffer of up to 2k of the best so far, cut back to those at least its
+    k-th best score when it fills, which a firm then enters only by scoring above that; a firm whose
+    base is more than 1 below it is never scored (its noise is below 1). Returns (the chosen rows,
+    highest score first; whether the choice is exact): not exact when the k-th best score ties the
+    best left out (a partition's order then decides, which this pass does not reproduce) or a
+    score is NaN; simmodel.agents.government.choose_with_noise then chooses by partitions."""
+    cap = 2 * k
+    bs = np.empty(cap, np.float64)
+    br = np.empty(cap, rows.dtype)
+    c = 0
+    floor = -np.inf  # the buffer's k-th best at its last cut: a firm must score above it
+    left_out = -np.inf  # the best score not kept
+    exact = True
+    for j in range(rows.size):
+        b = base[j]
+        if b + 1.0 < floor:  # scores below b + 1
+            continue
+        x = b + np.float64(keyed_unit(rows[j], key))
+        if not x > floor:
+            exact &= not np.isnan(x)
+            left_out = max(left_out, x)
+            continue
+        if c == cap:  # cut back to those at least the k-th best
+            v = np.partition(bs, cap - k)[cap - k]
+            kept = 0
+            for i in range(cap):  # those cut score below v, which the k-th best reaches: never tied to it
+                if bs[i] >= v:
+                    bs[kept] = bs[i]
+                    br[kept] = br[i]
+                    kept += 1
+            c = kept
+            floor = v
+            if c == cap:  # 2k scores tied: no room left
+                return br[:0], False
+            if not x > floor:
+                left_out = max(left_out, x)
+                continue
+        bs[c] = x
+        br[c] = rows[j]
+        c += 1
+    order = np.argsort(bs[:c])[::-1]
+    t = min(k, c)
+    chosen = np.empty(t, rows.dtype)
+    for i in range(t):
+        chosen[i] = br[order[i]]
+    last = bs[order[t - 1]]
+    if t < c:
+        left_out = max(left_out, bs[order[t]])
+    return chosen, exact and last > left_out
+
+
 # --------------------------------------------------------------------------- the yearly record
 
 @compiled

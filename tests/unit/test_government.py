@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from simmodel.agents.firms import FirmStage, Firms, choose_top, stage_mask
-from simmodel.agents.government import FUTURE_BIT, Government, Pool, choose_with_noise, stochastic_round_all
+from simmodel.agents.government import (FUTURE_BIT, Government, Pool, choose_by_partitions, choose_with_noise,
+                                        stochastic_round_all)
 from simmodel.agents.noise import keyed_uniform
 
 
@@ -134,6 +135,31 @@ def test_choosing_with_noise_scores_every_firm_that_can_be_chosen():
         assert np.array_equal(np.sort(got), np.sort(want)), key
         lifted += int((got >= 3 * k).sum())
     assert lifted > 0  # the check above met the case it is about
+
+
+def test_choosing_in_one_pass_is_choosing_by_partitions_and_ties_are_left_to_them():
+    """The one-pass choice (kernels.noisy_top) against the partitions it replaced: the same firms when
+    no score ties the k-th best; when one does (a group of firms scored exactly 2.0, base = 2 - noise,
+    straddling the k-th place), the very array the partitions give, order included."""
+    rng = np.random.default_rng(8)
+    n_tied = 0
+    for trial in range(40):
+        n = int(rng.integers(50, 9000))
+        rows = np.sort(rng.choice(3 * n, n, replace=False))
+        base = rng.normal(size=n)
+        key = int(rng.integers(0, 2 ** 32))
+        k = int(rng.integers(1, n // 4))
+        if trial % 2:
+            u = keyed_uniform(key, rows).astype(np.float64)
+            above = int((base + u > 2.0).sum())
+            group = rng.choice(np.flatnonzero(base + u < 1.0), size=6, replace=False)
+            base[group] = 2.0 - u[group]
+            k = above + 3  # three of the six tied firms are chosen
+            n_tied += 1
+            assert np.array_equal(choose_with_noise(rows, base, k, key), choose_by_partitions(rows, base, k, key))
+        got = choose_with_noise(rows, base, k, key)
+        assert got.size == k and np.array_equal(np.sort(got), np.sort(choose_by_partitions(rows, base, k, key)))
+    assert n_tied == 20
 
 
 def test_pools_are_the_firms_that_meet_each_programme_rule(government, inputs):

@@ -491,6 +491,46 @@ def test_keyed_scores_are_the_base_plus_the_keyed_uniform(n):
 
 
 @pytest.mark.parametrize("n", SIZES)
+def test_noisy_top_is_the_k_best_noisy_scores_or_says_it_is_not(n):
+    """A selection in one pass against every firm scored and the k best taken: the same firms, highest
+    first, whenever the k-th best score beats every other; not exact (the caller then partitions)
+    exactly when it ties the best left out or a score is NaN. Bases drawn whole, rounded to a tenth,
+    with a NaN, and with a group of firms whose scores tie exactly (base = 3 - their noise, so
+    base + noise is 3.0), placed above or among the others, with k inside the group, at its end
+    and beyond it; k from 1 to n - 1, keys that use all 32 bits."""
+    from simmodel.agents.noise import keyed_uniform
+    if n < 2:
+        pytest.skip("a selection of 0 < k < n firms needs two")
+    rng = np.random.default_rng(23)
+    rows = np.sort(rng.choice(4 * n, n, replace=False)).astype(np.intp)
+    answers = set()
+    for trial in range(40):
+        kind = trial % 5
+        key = int(rng.integers(0, 2 ** 32)) if trial % 3 else trial
+        u = keyed_uniform(key, rows).astype(np.float64)
+        base = np.round(rng.normal(0.0, 1.0, n), 1) if kind == 1 else rng.normal(0.0, 1.0, n)
+        k = int(rng.integers(1, n)) if trial % 2 else int(rng.integers(1, max(2, n // 50)))
+        if kind == 2:
+            base[rng.integers(0, n)] = np.nan
+        elif kind >= 3:  # a tied group, at the top (kind 3) or among the others (kind 4)
+            group = rng.choice(n, size=min(n, int(rng.integers(2, 12))), replace=False)
+            base[group] = (3.0 if kind == 4 else 9.0) - u[group]
+            above = int((base + u > 3.0).sum()) if kind == 4 else 0
+            k = int(np.clip(above + rng.integers(1, group.size + 2), 1, n - 1))
+        chosen, exact = kernels.noisy_top(rows, base, np.uint32(key), k)
+        score = base + u
+        order = np.argsort(-score, kind="stable")
+        ties = not score[order[k - 1]] > score[order[k]] or np.isnan(score).any()
+        assert exact == (not ties), (trial, k)
+        if exact:  # the same firms, highest score first (in any order among equal scores)
+            assert bits_equal(np.sort(chosen), np.sort(rows[order[:k]])), (trial, k)
+            assert (np.diff(score[np.searchsorted(rows, chosen)]) <= 0).all(), (trial, k)
+        answers.add((kind, exact))
+    if n >= 1000:  # the check above met both answers, ties at the top and among the others
+        assert {(0, True), (2, False), (3, False), (3, True), (4, False)} <= answers, answers
+
+
+@pytest.mark.parametrize("n", SIZES)
 def test_keyed_units_and_events_are_the_keyed_uniforms(n):
     """The compiled keyed draws: noise.keyed_uniform of the rows 0 .. n-1, bit for bit, and the events
     the numpy comparison in single precision gives (probabilities exactly on a draw included)."""
