@@ -1735,6 +1735,29 @@ def alive_rd_spending(rd_intensity, revenue, grant_rd, additionality, alive):  #
 
 
 @compiled
+def alive_mean_std(alive, x):  # pragma: no cover - compiled
+    """The mean and standard deviation of ``x`` (float64) over the alive firms, numpy's
+    ``np.compress(alive, x).mean()`` and ``.std()`` bit for bit: the kept values' pairwise sum over
+    their count, then the pairwise sum of each one's squared deviation from it over the count, its
+    square root (NaN, NaN with no alive firm). One call instead of numpy's compress, mean and std
+    and their temporaries: 11 against 28 us at 10 000 firms, 122 against 195 at 113 000 (a tight
+    loop, 80 % alive)."""
+    n = x.size
+    kept = np.empty(n + 1, np.float64)  # one spare slot: each is written before the flag moves the output on
+    m = 0
+    for i in range(n):
+        kept[m] = x[i]
+        m += alive[i]
+    if m == 0:
+        return np.nan, np.nan
+    mean = pairwise_sum(kept, 0, m) / m
+    for j in range(m):
+        d = kept[j] - mean
+        kept[j] = d * d
+    return mean, np.sqrt(pairwise_sum(kept, 0, m) / m)
+
+
+@compiled
 def selection_base_score(log_productivity, mu, sd, weight, prospects, sector):  # pragma: no cover - compiled
     """The government's selection score without noise: ``(1 - weight) * (log_productivity - mu) / sd
     + weight * prospects[sector]``, operation by operation in numpy's order (subtract, multiply by

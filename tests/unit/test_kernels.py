@@ -1047,6 +1047,23 @@ def test_the_rates_arithmetic_is_numpys(n, numpy_scalars):
     assert bits_equal(x, want)
 
 
+@pytest.mark.parametrize("n", SIZES)
+def test_alive_mean_std_is_numpys_over_the_alive(n):
+    """The alive firms' mean and standard deviation against numpy's compress, mean and std, bit for
+    bit: every share alive from none (NaN, as numpy's mean of nothing) to all, values on several
+    scales (the deviations' squares summed pairwise, as numpy sums them)."""
+    rng = np.random.default_rng(31)
+    for share in (0.0, 0.3, 1.0):
+        alive = rng.random(n) < share
+        x = rng.normal(5.0, 3.0, n) * rng.choice([1e-3, 1.0, 1e4], n)
+        mean, sd = kernels.alive_mean_std(alive, x)
+        kept = np.compress(alive, x)
+        if kept.size == 0:
+            assert np.isnan(mean) and np.isnan(sd)
+            continue
+        assert bits_equal(np.float64(mean), kept.mean()) and bits_equal(np.float64(sd), kept.std()), (n, share)
+
+
 def test_pairwise_sum_is_numpys_sum():
     """kernels.pairwise_sum against numpy's sum of the same rows, bit for bit: lengths around numpy's
     block of 128 and its multiples of 8, up to 20 000, values over many magnitudes of both signs, sums
