@@ -19,7 +19,7 @@ import numpy as np
 from simmodel import kernels
 from simmodel.agents.cities import City
 from simmodel.agents.firms import (ABOVE_SIZE_REVENUE_CNY_100M, ORIGIN_ATTRACTED, FirmStage, Firms, GrowthContext,
-                                   nth_highest, stage_bits, top_positions)
+                                   categorical, nth_highest, stage_bits, top_positions)
 from simmodel.agents.funds import FundCommitment
 from simmodel.data import BaseQuantity
 from simmodel.levers import Levers
@@ -414,18 +414,22 @@ class Government(mesa.Agent):
             return None
         emerging = np.flatnonzero(s.group == SectorGroup.EMERGING)
         w = sector_revenue[emerging]
-        sector = emerging[rng.choice(emerging.size, size=k, p=w / w.sum())]
-        city = rng.choice(city_weight.size, size=k, p=city_weight)
+        # rng.choice's numbers (categorical), without its checks and set-up for each draw of k
+        sector = emerging[categorical(rng, w / w.sum(), k)]
+        city = categorical(rng, city_weight, k)
         revenue = draw_revenue(rng, k)
         va = revenue * ctx.va_ratio[sector]
         need = va * ctx.land_per_va[sector] / plot_effect
-        budget = np.array([c.budget_mu for c in cities])
+        budget = [c.budget_mu for c in cities]
+        # k is tens to hundreds a year: a Python loop over projects, not firms, on Python numbers (the
+        # same doubles; a numpy scalar made for each project's every value took most of its time)
+        industry = s.is_industry[sector].tolist()
         ok = np.zeros(k, bool)
-        for i in range(k):  # k is tens a year: a Python loop over projects, not firms
-            if not s.is_industry[sector[i]] or need[i] <= budget[city[i]]:
+        for i, (is_industry, city_i, need_i) in enumerate(zip(industry, city.tolist(), need.tolist(), strict=True)):
+            if not is_industry or need_i <= budget[city_i]:
                 ok[i] = True
-                if s.is_industry[sector[i]]:
-                    budget[city[i]] -= need[i]
+                if is_industry:
+                    budget[city_i] -= need_i
         for c in cities:
             used = c.budget_mu - budget[c.index]
             c.allocated_mu += used
