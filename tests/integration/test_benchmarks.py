@@ -15,6 +15,7 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
 import bench_bandwidth  # noqa: E402
+import bench_explorer  # noqa: E402
 import bench_replicate  # noqa: E402
 import result_hashes  # noqa: E402
 
@@ -220,3 +221,34 @@ def test_run_all_says_at_once_when_the_explorer_benchmark_cannot_run(tmp_path):
     assert "--skip explorer" in proc.stderr
     assert "=====" not in proc.stdout  # no benchmark started
     assert not out.exists() and time.perf_counter() - t < 60
+
+
+def test_the_explorer_benchmark_plans_only_changes_the_page_can_estimate():
+    """Every value the explorer's benchmark steps to lies inside the emulator's training range, where
+    the page shows an estimate: a training range whose edges are off the controls' steps (land quota
+    63 500-254 000 mu, steps of 5 000) must not be rounded past them. A stand-in emulator with one
+    estimate per factor, moving across its training range."""
+    from types import SimpleNamespace
+
+    factors = [SimpleNamespace(name="land_quota_mu_per_year", low=63_500.0, high=254_000.0),
+               SimpleNamespace(name="world_demand_shift_pct", low=-9.87, high=4.93),
+               SimpleNamespace(name="fund_life_years", low=10.0, high=20.0)]
+
+    def outside(values):
+        return [f.name for f in factors if not f.low <= values[f.name] <= f.high]
+
+    def predict(values):  # each estimate moves with one factor, across its training range
+        return {f"T{i + 1}_2027_p_met": (values[f.name] - f.low) / (f.high - f.low) for i, f in enumerate(factors)}
+
+    emu = SimpleNamespace(factors=factors, outside=outside, predict=predict,
+                          validation={f"T{i + 1}_2027_p_met": {"rmse": 0.05} for i in range(len(factors))})
+    start = {"land_quota_mu_per_year": 100_000.0, "world_demand_shift_pct": 0.0, "fund_life_years": 15}
+    steps = bench_explorer.plan(emu, start, 40)
+    assert len(steps) == 40
+    values = dict(start)
+    for name, v, *_ in steps:
+        values[name] = v
+        assert not outside(values), (name, v)
+    # the quota went to the top of its grid: 235 000, the highest tenth of its range on a step of 5 000
+    # inside it (the top tenth, 254 000, rounds to 255 000, outside)
+    assert max(v for name, v, *_ in steps if name == "land_quota_mu_per_year") == 235_000
