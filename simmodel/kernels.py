@@ -1660,8 +1660,9 @@ def noisy_top(rows, base, key, k):  # pragma: no cover - compiled
     k-th best score when it fills, which a firm then enters only by scoring above that; a firm whose
     base is more than 1 below it is never scored (its noise is below 1). Returns (the chosen rows,
     highest score first; whether the choice is exact): not exact when the k-th best score ties the
-    best left out (a partition's order then decides, which this pass does not reproduce) or a
-    score is NaN; simmodel.agents.government.choose_with_noise then chooses by partitions."""
+    best left out (a partition's order then decides, which this pass does not reproduce), a score
+    is NaN, or fewer than k score above -inf; simmodel.agents.government.choose_with_noise then
+    chooses by partitions."""
     cap = 2 * k
     bs = np.empty(cap, np.float64)
     br = np.empty(cap, rows.dtype)
@@ -1701,6 +1702,8 @@ def noisy_top(rows, base, key, k):  # pragma: no cover - compiled
     chosen = np.empty(t, rows.dtype)
     for i in range(t):
         chosen[i] = br[order[i]]
+    if t < k:  # fewer than k scored above -inf: the others tie at -inf
+        return chosen, False
     last = bs[order[t - 1]]
     if t < c:
         left_out = max(left_out, bs[order[t]])
