@@ -150,8 +150,9 @@ def choose_with_noise(rows: np.ndarray, base: np.ndarray, k: int, key: int) -> n
     that can be chosen: a firm whose base is more than 1 below the k-th best score so far never is.
     The same firm gets the same noise in every part of a pool and in every scenario (common random
     numbers). In one compiled pass (kernels.noisy_top; in the model, 46 against 61 us a call at 1:1,
-    10 against 20 at 10 000 firms); where the k-th best score ties one left out, or a score is NaN,
-    by choose_by_partitions, whose order among the tied decides as before."""
+    10 against 20 at 10 000 firms); where the k-th best score ties one left out, a score is NaN or
+    fewer than k are above -inf, by choose_by_partitions, whose order among the tied decides as
+    before."""
     if k <= 0 or rows.size == 0:
         return rows[:0]
     if k >= rows.size:
