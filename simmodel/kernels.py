@@ -1601,9 +1601,16 @@ def pool_masks(alive, stage, revenue, sector, city, sector_flags, zone, stage_bi
 
 @compiled
 def split_pool(rows, flags, bit, base):  # pragma: no cover - compiled
+    """split_by_bit in one call: ((rows, base scores) of the firms with the bit set, (those of the others))."""
+    set_rows, set_base, other_rows, other_base = split_by_bit(rows, flags, bit, base)
+    return (set_rows, set_base), (other_rows, other_base)
+
+
+@inlined
+def split_by_bit(rows, flags, bit, base):  # pragma: no cover - compiled
     """A pool's firms (``rows``, with their base scores ``base``) split by one bit of their sector's
-    flags (``flags``, a byte per firm): (rows, base scores) of the firms with the bit set, then of
-    the others, each in pool order."""
+    flags (``flags``, a byte per firm): rows and base scores of the firms with the bit set, then
+    those of the others, each in pool order."""
     n = rows.size
     mask = np.empty(n, np.bool_)
     n_set = 0
@@ -1626,7 +1633,7 @@ def split_pool(rows, flags, bit, base):  # pragma: no cover - compiled
             other_rows[b] = rows[j]
             other_base[b] = base[j]
             b += 1
-    return (set_rows, set_base), (other_rows, other_base)
+    return set_rows, set_base, other_rows, other_base
 
 
 @compiled
@@ -1654,6 +1661,12 @@ def keyed_scores(rows, base, floor, key):  # pragma: no cover - compiled
 
 @compiled
 def noisy_top(rows, base, key, k):  # pragma: no cover - compiled
+    """noisy_top_of in one call: (the chosen rows, highest score first; whether the choice is exact)."""
+    return noisy_top_of(rows, base, key, k)
+
+
+@inlined
+def noisy_top_of(rows, base, key, k):  # pragma: no cover - compiled
     """The ``k`` firms of a pool (``rows``, 0 < k < rows.size) with the highest score, ``base``
     (aligned with rows, float64) plus the firm's keyed uniform (keyed_unit(row, ``key``), ``key``
     uint32), in one pass: a buffer of up to 2k of the best so far, cut back to those at least its
@@ -1708,6 +1721,105 @@ def noisy_top(rows, base, key, k):  # pragma: no cover - compiled
     if t < c:
         left_out = max(left_out, bs[order[t]])
     return chosen, exact and last > left_out
+
+
+@inlined
+def chosen_with_noise(rows, base, k, key):  # pragma: no cover - compiled
+    """simmodel.agents.government.choose_with_noise's compiled half: (the chosen rows, whether the
+    choice is exact; where it is not, choose_with_noise chooses by partitions)."""
+    if k <= 0 or rows.size == 0:
+        return np.empty(0, rows.dtype), True
+    if k >= rows.size:
+        return rows.copy(), True
+    return noisy_top_of(rows, base, key, k)
+
+
+@inlined
+def masked_positions(mask):  # pragma: no cover - compiled
+    """np.flatnonzero(mask), without a branch a position (each written before the test moves on)."""
+    n = mask.size
+    out = np.empty(n + 1, np.intp)
+    m = 0
+    for i in range(n):
+        out[m] = i
+        m += mask[i]
+    return out[:m]
+
+
+@compiled
+def selection_round(masks, flags, future_bit, base_score, pool_of, ks, k_future, keys):  # pragma: no cover - compiled
+    """A round of selections (simmodel.agents.government.Government.choose_round) in one call:
+    selection s chooses ``ks[s]`` firms of pool ``pool_of[s]`` (a row of ``masks``, the round's pools;
+    -1: none), ``k_future[s]`` of them reserved for firms whose sector flags (``flags``) have
+    ``future_bit`` set, by ``base_score`` (by firm row) plus the keyed uniform of (``keys[s]``,
+    uint64, the firm), as Government.select_recipients chooses. A pool's rows, base scores and
+    split are made when a selection first draws from it. Returns (the chosen rows, selection after selection; where
+    each starts, n + 1 offsets; whether each is exact: where it is not, a choice by partitions
+    decides, which the caller makes)."""
+    n_sel = pool_of.size
+    n_pools = masks.shape[0]
+    total = 0
+    for s in range(n_sel):
+        total += max(ks[s], 0)
+    out = np.empty(total, np.intp)
+    start = np.zeros(n_sel + 1, np.int64)
+    exact = np.ones(n_sel, np.bool_)
+    empty_rows = np.empty(0, np.intp)
+    empty_base = np.empty(0, np.float64)
+    made = np.zeros(n_pools, np.bool_)
+    split = np.zeros(n_pools, np.bool_)
+    rows_of = [empty_rows for _ in range(n_pools)]
+    base_of = [empty_base for _ in range(n_pools)]
+    fut_rows_of = [empty_rows for _ in range(n_pools)]
+    fut_base_of = [empty_base for _ in range(n_pools)]
+    rest_rows_of = [empty_rows for _ in range(n_pools)]
+    rest_base_of = [empty_base for _ in range(n_pools)]
+    at = 0
+    for s in range(n_sel):
+        start[s] = at
+        p = pool_of[s]
+        k = ks[s]
+        if p < 0 or k <= 0:
+            continue
+        if not made[p]:
+            rows = masked_positions(masks[p])
+            rows_of[p] = rows
+            base_of[p] = base_score[rows]
+            made[p] = True
+        idx = rows_of[p]
+        if idx.size == 0:
+            continue
+        key = np.uint32(keys[s] & np.uint64(0xFFFFFFFF))  # keyed_uniform reads a key's low 32 bits
+        kf = k_future[s]
+        if kf == 0:
+            chosen, ok = chosen_with_noise(idx, base_of[p], k, key)
+            out[at:at + chosen.size] = chosen
+            at += chosen.size
+            exact[s] = ok
+            continue
+        if not split[p]:
+            a_rows, a_base, b_rows, b_base = split_by_bit(idx, flags, future_bit, base_of[p])
+            fut_rows_of[p], fut_base_of[p], rest_rows_of[p], rest_base_of[p] = a_rows, a_base, b_rows, b_base
+            split[p] = True
+        first, ok1 = chosen_with_noise(fut_rows_of[p], fut_base_of[p], kf, key)
+        second, ok2 = chosen_with_noise(rest_rows_of[p], rest_base_of[p], k - first.size, key)
+        out[at:at + first.size] = first
+        at += first.size
+        out[at:at + second.size] = second
+        at += second.size
+        ok3 = True
+        m = first.size + second.size
+        if m < k:  # not enough firms of one kind: fill from the other
+            left = np.ones(idx.size, np.bool_)
+            left[np.searchsorted(idx, first)] = False
+            left[np.searchsorted(idx, second)] = False
+            pos = masked_positions(left)
+            third, ok3 = chosen_with_noise(idx[pos], base_of[p][pos], k - m, key)
+            out[at:at + third.size] = third
+            at += third.size
+        exact[s] = ok1 and ok2 and ok3
+    start[n_sel] = at
+    return out[:at], start, exact
 
 
 # --------------------------------------------------------------------------- the yearly record

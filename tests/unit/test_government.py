@@ -36,22 +36,84 @@ def test_stochastic_round_all_is_unbiased():
     np.testing.assert_allclose(draws.mean(axis=0), x, atol=0.03)
 
 
-def test_selections_draw_counts_for_all_and_noise_for_the_pools_that_choose(government, inputs):
+def test_selections_draw_counts_for_all_and_a_key_for_each(government):
+    ks, keys = government._selections(np.array([2.0, 0.0, 3.0]), np.random.default_rng(0))
+    assert ks.tolist() == [2, 0, 3]
+    assert keys.size == 3 and np.unique(keys).size == 3
+    # the keys do not depend on which selections choose anyone (common random numbers)
+    _, keys_again = government._selections(np.array([2.0, 1.0, 0.0]), np.random.default_rng(0))
+    assert np.array_equal(keys, keys_again)
+
+
+def test_a_round_chooses_no_one_where_a_selection_has_no_recipient_or_no_pool(government, inputs):
     s = inputs.sectors
     fut, other = int(np.flatnonzero(s.is_future)[0]), int(np.flatnonzero(~s.is_future & ~s.emerging)[0])
     f = firms_in([fut] * 5 + [other] * 7)
     f.alive[3] = False
-    ks, pools, keys = government._selections(np.array([2.0, 0.0, 3.0]), ["high_tech", "tech", None], f, 0,
-                                             np.random.default_rng(0))
-    assert ks.tolist() == [2, 0, 3]
-    assert pools[0].idx.tolist() == [0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11]  # alive high-tech firms
-    assert pools[1].idx.size == pools[2].idx.size == 0  # no recipient / pays nothing: no pool
-    assert keys.size == 3 and np.unique(keys).size == 3
-    # the keys do not depend on the pools nor on which selections choose anyone (common random numbers)
-    f.alive[:] = False
-    _, _, keys_again = government._selections(np.array([2.0, 1.0, 0.0]), [None, "tech", "high_tech"], f, 0,
-                                              np.random.default_rng(0))
-    assert np.array_equal(keys, keys_again)
+    got = government.choose_round(["high_tech", "tech", None, "high_tech"], np.array([2, 0, 3, 20]),
+                                  np.array([1, 2, 3, 4], np.uint64), [0.0] * 4, f, 0, 0.0, np.zeros(s.n))
+    assert got[0].size == 2 and set(got[0].tolist()) <= {0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11}
+    assert got[1].size == got[2].size == 0  # no recipient; no pool (a programme that pays nothing)
+    assert sorted(got[3].tolist()) == [0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11]  # more asked than the pool holds
+    assert government.choose_round([None, None], np.array([1, 1]), np.array([1, 2], np.uint64), [0.0, 0.0], f, 0,
+                                   0.0, np.zeros(s.n))[0].size == 0
+    with pytest.raises(KeyError):
+        government.choose_round(["nobody"], np.array([1]), np.array([1], np.uint64), [0.0], f, 0, 0.0, np.zeros(s.n))
+
+
+def test_a_round_in_one_call_chooses_as_each_selection_alone(government, inputs):
+    """kernels.selection_round against select_recipients, selection by selection (the same firms in
+    the same order): pools made from the firms' stages, sectors, size and pilot zones, several
+    selections from one pool, reserved future shares from none to all, more recipients than a pool
+    or one of its kinds holds, and base scores that tie (integers: the k-th best shared, where the
+    round leaves the choice to the partitions, which the test checks it did)."""
+    from simmodel import kernels
+    from simmodel.agents.firms import FirmStage as S
+    from simmodel.agents.government import _POOL_INDEX, POOL_RULES
+    s = inputs.sectors
+    rng = np.random.default_rng(23)
+    names = list(POOL_RULES)
+    n_inexact = n_selections = 0
+    for trial in range(40):
+        n = int(rng.integers(30, 400)) if trial % 2 else int(rng.integers(3000, 9000))
+        f = Firms(n)
+        f.add(n, sector=rng.integers(0, s.n, n), city=rng.integers(0, inputs.cities.n, n).astype(np.int8),
+              stage=rng.integers(0, len(S), n).astype(np.int8), revenue=rng.lognormal(-2.0, 1.5, n),
+              revenue_year_start=1.0, boost_until_q=-1, penalty_until_q=-1, log_productivity=rng.normal(size=n))
+        f.alive[rng.random(n) < 0.2] = False
+        zones = np.zeros((inputs.cities.n, s.n), bool)
+        zones[rng.integers(0, inputs.cities.n, 6), rng.choice(np.flatnonzero(s.is_future), 6)] = True
+        government.pilot_zone = zones
+        if trial % 3 == 1:  # integer log productivity: base scores tie (the noise still separates them)
+            f.log_productivity[:] = rng.integers(-2, 2, n)
+        m = int(rng.integers(1, 12))
+        pools = [None if rng.random() < 0.1 else names[int(rng.integers(0, len(names)))] for _ in range(m)]
+        ks = rng.integers(0, max(2, n // (4 if trial % 4 == 0 else 60)), m)
+        keys = rng.integers(0, 2 ** 63, m).astype(np.uint64)
+        shares = [float(rng.choice([0.0, 0.1, 0.5, 0.9, 1.0])) for _ in range(m)]
+        prospects = rng.normal(size=s.n)
+        q = trial  # a new round: the cached masks and base scores are remade
+        if trial % 3 == 0:  # every firm's score exactly 3 under the first key: its k-th best is tied
+            tied = 3.0 - keyed_uniform(int(keys[0]), np.arange(n)).astype(np.float64)
+            government.base_score = lambda *_, tied=tied: tied
+        got = government.choose_round(pools, ks, keys, shares, f, q, 0.3, prospects)
+        base = government.base_score(f, q, 0.3, prospects)
+        if trial % 3 == 0:
+            del government.base_score
+        for j in range(m):
+            if pools[j] is None or ks[j] == 0:
+                assert got[j].size == 0
+                continue
+            want = government.select_recipients(government.pool(pools[j], f, q), int(ks[j]), int(keys[j]), shares[j],
+                                                f, base)
+            assert np.array_equal(got[j], want), (trial, j)
+            n_selections += 1
+        masks, flags = government._round_masks(f, q)
+        pool_of = np.array([_POOL_INDEX[p] if p is not None and k > 0 else -1 for p, k in zip(pools, ks)], np.int64)
+        k_future = np.array([round(k * sh) for k, sh in zip(ks.tolist(), shares)], np.int64)
+        _, _, exact = kernels.selection_round(masks, flags, FUTURE_BIT, base, pool_of, ks, k_future, keys)
+        n_inexact += int((~exact).sum())
+    assert n_selections > 150 and n_inexact > 0  # both paths were taken
 
 
 def test_recipients_come_from_the_pool_with_the_future_share(government, inputs):
