@@ -134,45 +134,47 @@ def growth_log_points(g_annual, shock_q, alive, rows, log_points, out):  # pragm
 
 
 @compiled
-def land_requests(revenue, growth, alive, sector, land_mu, industry_sector, land_per_revenue, plot_effect,
-                  above_size, slack, asks):  # pragma: no cover - compiled
-    """Writes into ``asks`` (bool, a firm each) whether the firm's revenue grown by ``growth`` (exp of
-    the log points, float32) needs more land than it holds: alive, above size, in an industrial
-    sector, needing (``revenue * growth * land_per_revenue[sector] / plot_effect``, mu: a higher plot
-    ratio raises output per mu, art. 21) more than ``land_mu * (1 + slack)``. ``revenue`` is read,
-    not grown: the caller grows it after taking the requests' terms (request_terms).
+def land_requests(revenue, growth, alive, sector, land_mu, industry_sector, land_per_revenue, plot_effect, above_size,
+                  slack, city, priority_sector, log_productivity, land_refused):  # pragma: no cover - compiled
+    """The quarter's land requests, then the growth (one call for grow_firms): which firms' revenue
+    grown by ``growth`` (exp of the log points, float32) needs more land than they hold (alive, above
+    size, in an industrial sector, needing ``revenue * growth * land_per_revenue[sector] /
+    plot_effect`` mu, a higher plot ratio raising output per mu (art. 21), more than ``land_mu * (1 +
+    slack)``), and for each request, before the revenue grows: the land it asks for (its need with the
+    slack, less the land it holds), its revenue before growth (CNY 100 m per yr), and what the cities
+    serve it by: its city (int64), whether its sector has priority, its log productivity
+    (efficiency). Then every firm's revenue grows (float32 growth widened exactly, as numpy
+    multiplies) and ``land_refused`` is cleared. Returns (rows, request, before, city, priority,
+    efficiency), the rows ascending.
 
-    A flag a firm, and numpy's np.flatnonzero after it: a loop that also gathered the requests (an
-    output index moving on by the test's 0 or 1) took 0.62 against 0.33 ms for both at 154 339 slots,
-    its index a chain from one firm to the next. The flags in two passes: alive and above size, in
-    vector instructions, then the sector's tables and the division only for the third of the firms
-    that are (0.25 -> 0.13 ms against one pass that computed everything for every firm)."""
+    The flags in two passes (alive and above size, in vector instructions, then the sector's tables
+    and the division for every firm, without a branch on the first test, which half the firms pass:
+    mispredicted, it cost 294-309 against 232-247 us a quarter at 100 000 firms), then the few
+    requests gathered by a branch on the flag (a loop that gathered while it tested, its output
+    index a chain from one firm to the next, took 0.62 against 0.33 ms at 154 339 slots)."""
     room = 1.0 + slack
     n = revenue.size
+    asks = np.empty(n, np.bool_)
     for i in range(n):
         asks[i] = alive[i] & (revenue[i] * np.float64(growth[i]) >= above_size)
-    # every firm's need, without a branch on the first test (true for about half the firms: a branch
-    # mispredicted; in the model 294-309 -> 232-247 us a quarter at 100 000 firms)
+    m = 0
     for i in range(n):
         s = sector[i]
         r = revenue[i] * np.float64(growth[i])
-        asks[i] = asks[i] & industry_sector[s] & (r * land_per_revenue[s] / plot_effect > land_mu[i] * room)
-
-
-@compiled
-def request_terms(rows, revenue, growth, sector, land_per_revenue, plot_effect, land_mu, slack, city, priority_sector,
-                  log_productivity):  # pragma: no cover - compiled
-    """For the land requests at ``rows`` (land_requests), before the revenue grows: the land each
-    asks for (mu: its need, the same arithmetic as land_requests, with the slack, less the land it
-    holds), its revenue before growth (CNY 100 m per yr), and what the cities serve it by: its city
-    (int64), whether its sector has priority, its log productivity (efficiency)."""
-    m = rows.size
+        a = asks[i] & industry_sector[s] & (r * land_per_revenue[s] / plot_effect > land_mu[i] * room)
+        asks[i] = a
+        m += a
+    rows = np.empty(m, np.intp)
+    j = 0
+    for i in range(n):
+        if asks[i]:
+            rows[j] = i
+            j += 1
     request = np.empty(m, np.float64)
     before = np.empty(m, np.float64)
     req_city = np.empty(m, np.int64)
     priority = np.empty(m, np.bool_)
     efficiency = np.empty(m, np.float64)
-    room = 1.0 + slack
     for j in range(m):
         i = rows[j]
         r0 = revenue[i]
@@ -183,7 +185,10 @@ def request_terms(rows, revenue, growth, sector, land_per_revenue, plot_effect, 
         req_city[j] = city[i]
         priority[j] = priority_sector[s]
         efficiency[j] = log_productivity[i]
-    return request, before, req_city, priority, efficiency
+    for i in range(n):
+        revenue[i] = revenue[i] * np.float64(growth[i])
+    land_refused[:] = False
+    return rows, request, before, req_city, priority, efficiency
 
 
 @inlined
@@ -773,7 +778,27 @@ def fund_block_scores(log_productivity, floor, firm, tte_years, revenue, keys32,
 # --------------------------------------------------------------------------- the cities' land
 
 @compiled
+def land_in_order(city, efficiency, priority, request_mu, budget_mu, priority_share, max_passes):  # pragma: no cover - compiled
+    """simmodel.agents.cities.allocate_land in one call: the requests' order (requests_in_order), then
+    the cities' two phases (served_land). Returns (granted, by request; mu used, by city; whether
+    every city code is in 0 .. n_cities - 1: if not, nothing is served and the caller says which)."""
+    nc = budget_mu.size
+    for i in range(city.size):
+        if city[i] < 0 or city[i] >= nc:
+            return np.zeros(city.size, np.bool_), np.zeros(nc, np.float64), False
+    order = requests_in_order(city, efficiency, priority, nc)
+    granted, used = served_land(order, city, request_mu, priority, budget_mu, priority_share, max_passes)
+    return granted, used, True
+
+
+@compiled
 def serve_land(order, city, request_mu, priority, budget_mu, priority_share, max_passes):  # pragma: no cover - compiled
+    """served_land in one call (the tests)."""
+    return served_land(order, city, request_mu, priority, budget_mu, priority_share, max_passes)
+
+
+@inlined
+def served_land(order, city, request_mu, priority, budget_mu, priority_share, max_passes):  # pragma: no cover - compiled
     """The cities' allocation of land requests (simmodel.agents.cities.allocate_land) in the order
     ``order`` (by city, then most efficient first: request_order): phase 1 serves priority requests
     from each city's reserved share (``budget_mu * priority_share``, mu) while their running sum fits
@@ -1335,6 +1360,12 @@ def descending_order(x, tie, items):  # pragma: no cover - compiled
 
 @compiled
 def city_order(city, efficiency, priority, n_cities):  # pragma: no cover - compiled
+    """requests_in_order in one call (simmodel.agents.cities.request_order)."""
+    return requests_in_order(city, efficiency, priority, n_cities)
+
+
+@inlined
+def requests_in_order(city, efficiency, priority, n_cities):  # pragma: no cover - compiled
     """The order land requests are served in (simmodel.agents.cities.request_order): by city (codes 0
     .. n_cities - 1), most efficient first, priority first among equal efficiencies, then by position,
     ``np.lexsort((~priority, -efficiency, city))``: a counting sort by city (which keeps the positions'

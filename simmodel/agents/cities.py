@@ -63,8 +63,12 @@ def request_order(city: np.ndarray, efficiency: np.ndarray, priority: np.ndarray
     bucket sort of each city's efficiencies; about 5 000 requests a quarter at 100 000 firms took
     187 us by numpy's quicksort and a radix sort of the city codes, where no two efficiencies tie)."""
     if city.size and (city.min() < 0 or city.max() >= n_cities):
-        raise ValueError(f"request_order: city codes must be in 0 .. {n_cities - 1}, got {city.min()} .. {city.max()}")
+        _refuse_city_codes("request_order", city, n_cities)
     return kernels.city_order(city, efficiency, priority, n_cities)
+
+
+def _refuse_city_codes(caller: str, city: np.ndarray, n_cities: int) -> None:
+    raise ValueError(f"{caller}: city codes must be in 0 .. {n_cities - 1}, got {city.min()} .. {city.max()}")
 
 
 def allocate_land(request_mu: np.ndarray, city: np.ndarray, priority: np.ndarray, efficiency: np.ndarray,
@@ -79,8 +83,11 @@ def allocate_land(request_mu: np.ndarray, city: np.ndarray, priority: np.ndarray
     used = np.zeros(budget_mu.size)
     if r == 0:
         return granted, used
-    # one sort, then both phases in one compiled loop (simmodel.kernels.serve_land). One
-    # order serves both: phase 1 sums only priority requests (the others add exactly 0.0), which keep
-    # their order within the city, so its sums are those of the priority requests alone.
-    order = request_order(city, efficiency, priority, budget_mu.size)
-    return kernels.serve_land(order, city, request_mu, priority, budget_mu, priority_share, _PASSES)
+    # one sort (request_order's), then both phases, in one compiled call (simmodel.kernels.land_in_order,
+    # served_land). One order serves both: phase 1 sums only priority requests (the others add exactly
+    # 0.0), which keep their order within the city, so its sums are those of the priority requests alone.
+    granted, used, codes_ok = kernels.land_in_order(city, efficiency, priority, request_mu, budget_mu, priority_share,
+                                                    _PASSES)
+    if not codes_ok:
+        _refuse_city_codes("allocate_land", city, budget_mu.size)
+    return granted, used

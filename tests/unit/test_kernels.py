@@ -77,17 +77,14 @@ def test_growth_and_land_requests_are_numpys(n, seed):
     kernels.growth_log_points(a["g_annual"], a["shock_q"], a["alive"], rows, log_points, growth)
     np.exp(growth, out=growth)
     revenue = a["revenue"].copy()
-    asks = np.empty(n, np.bool_)
-    kernels.land_requests(revenue, growth, a["alive"], a["sector"], a["land_mu"], industry, land_per_revenue, plot_effect,
-                          above, slack, asks)
-    req = np.flatnonzero(asks)
     city = rng.integers(0, 11, n).astype(np.int8)
     priority_sector = np.arange(9) % 2 == 0
     lp = rng.normal(0.0, 0.5, n)
-    request, before, req_city, priority, efficiency = kernels.request_terms(
-        req, revenue, growth, a["sector"], land_per_revenue, plot_effect, a["land_mu"], slack, city, priority_sector, lp)
-    np.multiply(revenue, growth, out=revenue)  # as grow_firms grows it, after the requests
-    assert bits_equal(revenue, desired)
+    refused = rng.random(n) < 0.5  # last quarter's refusals, cleared
+    req, request, before, req_city, priority, efficiency = kernels.land_requests(
+        revenue, growth, a["alive"], a["sector"], a["land_mu"], industry, land_per_revenue, plot_effect, above, slack,
+        city, priority_sector, lp, refused)
+    assert bits_equal(revenue, desired) and not refused.any()
     assert bits_equal(req, cand[over])
     assert bits_equal(request, need[over] * (1.0 + slack) - a["land_mu"][req])
     assert bits_equal(before, a["revenue"][cand[over]])

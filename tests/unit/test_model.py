@@ -302,6 +302,9 @@ def test_request_order_is_lexsorts_order():
         np.testing.assert_array_equal(request_order(city, eff, pri, n_cities), np.lexsort((~pri, -eff, city)))
     with pytest.raises(ValueError, match="city codes must be in 0 .. 2"):
         request_order(np.array([0, 3]), np.zeros(2), np.zeros(2, bool), 3)
+    for bad in ([0, 3], [-1, 1]):  # allocate_land checks the codes in its compiled call: the same refusal
+        with pytest.raises(ValueError, match=r"allocate_land: city codes must be in 0 .. 2, got -?\d .. \d"):
+            allocate_land(np.ones(2), np.array(bad), np.zeros(2, bool), np.zeros(2), np.full(3, 5.0), 0.5)
 
 
 def _greedy(request: np.ndarray, budget: float) -> np.ndarray:

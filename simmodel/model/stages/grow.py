@@ -37,19 +37,14 @@ def grow_firms(firms: Firms, params: Params, levers: Levers, *, q: int, dlogp: P
     revenue, land_mu, land_refused and city."""
     f, p = firms, params
     # one compiled pass for the log-growth, numpy's exponential (the C library's differs in the last
-    # bit, see kernels), the land requests' flags and terms in compiled loops, then the revenue grows
+    # bit, see kernels), then the land requests and their terms, the revenue's growth and the cleared
+    # refusals in one compiled call
     g = np.empty(f.n, np.float32)
     kernels.growth_log_points(f.g_annual, f.shock_q, f.alive, dlogp.rows, dlogp.log_points, g)
     np.exp(g, out=g)
-    asks = np.empty(f.n, np.bool_)
-    kernels.land_requests(f.revenue, g, f.alive, f.sector, f.land_mu, industry_sector, land_per_revenue, plot_effect,
-                          ABOVE_SIZE_REVENUE_CNY_100M, p.land_capacity_slack, asks)
-    req = np.flatnonzero(asks)
-    request, before, city, priority, efficiency = kernels.request_terms(
-        req, f.revenue, g, f.sector, land_per_revenue, plot_effect, f.land_mu, p.land_capacity_slack, f.city,
-        priority_sector, f.log_productivity)
-    np.multiply(f.revenue, g, out=f.revenue)  # float32 growth widened exactly to float64
-    f.land_refused[:] = False
+    req, request, before, city, priority, efficiency = kernels.land_requests(
+        f.revenue, g, f.alive, f.sector, f.land_mu, industry_sector, land_per_revenue, plot_effect,
+        ABOVE_SIZE_REVENUE_CNY_100M, p.land_capacity_slack, f.city, priority_sector, f.log_productivity, f.land_refused)
     n_cities = budget_mu.size
     allocated = np.zeros(n_cities)
     refused = np.zeros(n_cities)
