@@ -711,6 +711,17 @@ def effective_rd_share(rows, revenue, rd_intensity, grant_rd, additionality):  #
 @compiled
 def fund_block_scores(log_productivity, floor, firm, tte_years, revenue, keys32, life_left, short_horizon,
                       horizon_years, above_size, held, n_held, where, ticket_to_revenue):  # pragma: no cover - compiled
+    """block_scores in one call, the holdings ``held`` fund after fund, ``n_held`` of each (the tests)."""
+    held_start = np.zeros(n_held.size + 1, np.int64)
+    for j in range(n_held.size):
+        held_start[j + 1] = held_start[j] + n_held[j]
+    return block_scores(log_productivity, floor, firm, tte_years, revenue, keys32, life_left, short_horizon,
+                        horizon_years, above_size, held, held_start, where, ticket_to_revenue)
+
+
+@inlined
+def block_scores(log_productivity, floor, firm, tte_years, revenue, keys32, life_left, short_horizon, horizon_years,
+                 above_size, held, held_start, where, ticket_to_revenue):  # pragma: no cover - compiled
     """A screening round of a kind's funds (simmodel.agents.funds.screen) over the block of its
     candidates with ``log_productivity >= floor`` (both float32): the block's positions, and for each
     fund (a row) whether it may back each (expected time to exit within its ``life_left``, float32
@@ -720,8 +731,8 @@ def fund_block_scores(log_productivity, floor, firm, tte_years, revenue, keys32,
     (``ticket_to_revenue`` times revenue, CNY 100 m) and their mean (numpy's: its pairwise sum over
     their number).
 
-    Holdings: ``held``, the firm rows each fund holds, fund after fund (``n_held`` of each); a firm of
-    the block is found by ``where``, a scratch array by firm row that is -1 on entry and left so,
+    Holdings: ``held``, the firm rows each fund holds, fund j's from ``held_start[j]`` to
+    ``held_start[j + 1]``; a firm of the block is found by ``where``, a scratch array by firm row that is -1 on entry and left so,
     set for the block's firms while the holdings are looked up (what ``drop_held`` finds by bisection).
 
     The block's rows are gathered once into arrays that each fund's loop then reads in order, which
@@ -761,14 +772,12 @@ def fund_block_scores(log_productivity, floor, firm, tte_years, revenue, keys32,
             score[j, b] = lp[b] + np.float64(keyed_unit(row[b], key)) if e else -np.inf
     for b in range(nb):
         where[firm[block[b]]] = b
-    at = 0
     for j in range(g):
-        for t in range(at, at + n_held[j]):
+        for t in range(held_start[j], held_start[j + 1]):
             h = held[t]
             if h < where.size and where[h] >= 0:
                 ok[j, where[h]] = False
                 score[j, where[h]] = -np.inf
-        at += n_held[j]
     for b in range(nb):
         where[firm[block[b]]] = -1
     mean_ticket = pairwise_sum(base_ticket, 0, nb) / nb if nb else 0.0
@@ -1534,6 +1543,49 @@ def bucket_ranking(score, ok, tie, k, base_ticket, min_ticket, cap, budget):  # 
 @compiled
 def ranked_group_within_budget(score, ok, budgets, caps, base_ticket, mean_ticket, min_ticket, k_max, block_max,
                                firm, block, tte_years):  # pragma: no cover - compiled
+    """ranked_group in one call (the tests)."""
+    return ranked_group(score, ok, budgets, caps, base_ticket, mean_ticket, min_ticket, k_max, block_max, firm, block,
+                        tte_years)
+
+
+@compiled
+def screen_round(log_productivity, floor, firm, tte_years, revenue, group, keys32, life_left, short_horizon,
+                 horizon_years, above_size, held, held_start, where, ticket_to_revenue, budgets, caps, min_ticket, k_max,
+                 block_max):  # pragma: no cover - compiled
+    """A screening round of simmodel.agents.funds.screen in one call: the funds ``group`` (positions
+    in the screen's funds, whose keys, lives left, holdings (``held``, fund j's from ``held_start[j]``
+    to ``held_start[j + 1]``), budgets and largest tickets are given for all of them) score the block
+    of candidates at or above ``floor`` (block_scores), then rank it within their budgets
+    (ranked_group; the mean ticket at least ``min_ticket``). Returns ranked_group's answer."""
+    g = group.size
+    keys = np.empty(g, keys32.dtype)
+    life = np.empty(g, life_left.dtype)
+    budget = np.empty(g, np.float64)
+    cap = np.empty(g, np.float64)
+    start = np.zeros(g + 1, np.int64)
+    for jj in range(g):
+        j = group[jj]
+        keys[jj] = keys32[j]
+        life[jj] = life_left[j]
+        budget[jj] = budgets[j]
+        cap[jj] = caps[j]
+        start[jj + 1] = start[jj] + held_start[j + 1] - held_start[j]
+    own = np.empty(start[g], held.dtype)
+    for jj in range(g):
+        j = group[jj]
+        own[start[jj]:start[jj + 1]] = held[held_start[j]:held_start[j + 1]]
+    block, score, ok, base_ticket, mean_ticket = block_scores(log_productivity, floor, firm, tte_years, revenue, keys,
+                                                              life, short_horizon, horizon_years, above_size, own, start,
+                                                              where, ticket_to_revenue)
+    # about the mean ticket (a ticket is at least the smallest one): how many deals a budget buys
+    mean_ticket = max(mean_ticket, min_ticket)
+    return ranked_group(score, ok, budget, cap, base_ticket, mean_ticket, min_ticket, k_max, block_max, firm, block,
+                        tte_years)
+
+
+@inlined
+def ranked_group(score, ok, budgets, caps, base_ticket, mean_ticket, min_ticket, k_max, block_max, firm, block,
+                 tte_years):  # pragma: no cover - compiled
     """Every fund's ranking of a screening round in one call (simmodel.agents.funds.screen; the rule
     as numpy states it: rank_within_budget there): for each fund (a row of ``score`` and ``ok``, its
     budget and largest ticket in ``budgets`` and ``caps``, CNY 100 m), the positions it may back best

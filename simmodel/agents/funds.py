@@ -258,7 +258,8 @@ def eligible(funds: Sequence[Fund], cand: Candidates, pos: np.ndarray, *, year: 
     mask of one row per fund over ``pos``. A candidate fits when its expected time to exit fits in the fund's
     remaining life (and, under yearly-profit rules, its short horizon, and it is above size), and the
     fund does not hold it already. The rule as numpy states it: screen applies it, with the scores,
-    in a compiled pass (kernels.fund_block_scores), and the tests check the one against the other."""
+    in a compiled pass (kernels.block_scores, in kernels.screen_round), and the tests check the one
+    against the other (kernels.fund_block_scores)."""
     tte = cand.tte_years[pos]
     ok = tte[None, :] <= life_left(funds, year)[:, None]
     if regime == FundRegime.yearly_profit:
@@ -298,8 +299,8 @@ _RANKED_BLOCK_UP_TO = 8192
 def rank_within_budget(score: np.ndarray, ok: np.ndarray, base_ticket: np.ndarray, budget: float, cap: float,
                        min_ticket: float) -> tuple[np.ndarray, np.ndarray, float | None]:
     """One fund's deals in a screening round, the rule as numpy states it (screen applies it for
-    every fund of a round in kernels.ranked_group_within_budget, and the tests check the one against
-    the other): the positions it may back (``ok``) best ``score`` first, equal scores by position,
+    every fund of a round in kernels.ranked_group, in kernels.screen_round, and the tests check the
+    one against the other): the positions it may back (``ok``) best ``score`` first, equal scores by position,
     each with its ticket (``base_ticket``, CNY 100 m, clipped to [``min_ticket``, ``cap``]), taken
     until the next would carry their running sum past ``budget``. Returns (the deals' positions in
     rank order, their tickets, the score of the first position refused, None when every position it
@@ -328,9 +329,8 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
     the candidates, the most productive ones. A fund's deals are exact once the first deal its budget
     refuses scores at least the block's floor plus 1, since a firm below the floor scores below that;
     the funds that are not exact yet go round again, on a block with a lower floor (those whose blocks
-    differ more than twofold in rounds of their own). A round is two compiled calls
-    (kernels.fund_block_scores, with the holdings, then kernels.ranked_group_within_budget for every
-    fund at once). Scores are summed in double precision; scores equal to the last bit rank by firm
+    differ more than twofold in rounds of their own). A round is one compiled call
+    (kernels.screen_round: the block's scores with the holdings, then every fund's ranking). Scores are summed in double precision; scores equal to the last bit rank by firm
     row, except where they straddle the edge of the block (a firm below the floor tying the refused
     deal): the one case where the order may differ from scoring every candidate."""
     p = params
@@ -343,6 +343,15 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
     horizon = np.float32(p.fund_yearly_profit_horizon_years)
     if where is None or where.size <= (cand.firm[-1] if cand.firm.size else 0):
         where = np.full(cand.firm[-1] + 1 if cand.firm.size else 1, -1, np.int32)
+    # what a round reads of each fund, for all of them at once: the holdings do not change during a
+    # screen (the deals are booked after the year's screens)
+    life = life_left(funds, year)
+    held = [fd.h_firm for fd in funds]
+    held_start = np.fromiter(itertools.accumulate((h.size for h in held), initial=0), np.int64, len(held) + 1)
+    held = np.concatenate(held) if held else np.zeros(0, np.int64)
+    budget_all = np.array(budgets, dtype=np.float64)
+    cap_all = np.array([max(max_single_share * fd.size_cny_100m * (1.0 + crowd), p.fund_min_ticket_cny_100m)
+                        for fd, crowd in zip(funds, crowds, strict=True)], dtype=np.float64)
     out: list = [None] * len(funds)
     todo = np.arange(len(funds))
     first_round = True
@@ -355,25 +364,16 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
             size = cand.approx_count_above(floor[todo])
             group, rest = todo[size <= 2 * size.min()], todo[size > 2 * size.min()]
         fl = float(floor[group].min())
-        # the block, what each fund may back in it and the scores, in one compiled pass
-        # (simmodel.kernels); numpy compares float32 with a Python float in float32, and so does this.
-        # The holdings are looked up by firm row in ``where`` (a bisection a holding in the pass cost
-        # 1.1 ms more a 1:1 replicate than numpy's searchsorted; drop_held states the rule)
-        members = [funds[i] for i in group]
-        holdings = [fd.h_firm for fd in members]
-        block, score, ok, base_ticket, mean_ticket = kernels.fund_block_scores(
-            lp, np.float32(fl), cand.firm, cand.tte_years, cand.revenue, keys32[group], life_left(members, year), short,
-            horizon, ABOVE_SIZE_REVENUE_CNY_100M, np.concatenate(holdings) if holdings else np.zeros(0, np.int64),
-            np.array([h.size for h in holdings], np.int64), where, p.fund_ticket_to_revenue)
-        # about the mean ticket (a ticket is at least the smallest one): how many deals a budget buys
-        mean_ticket = max(mean_ticket, p.fund_min_ticket_cny_100m)
-        budget = np.array([budgets[i] for i in group], dtype=np.float64)
-        cap = np.array([max(max_single_share * funds[i].size_cny_100m * (1.0 + crowds[i]), p.fund_min_ticket_cny_100m)
-                        for i in group], dtype=np.float64)
-        # every fund's ranking in one compiled call (rank_within_budget states the rule)
-        chosen, tickets, tte, n_deals, refused, has_refused = kernels.ranked_group_within_budget(
-            score, ok, budget, cap, base_ticket, mean_ticket, p.fund_min_ticket_cny_100m, _RANKED_IN_ONE_CALL,
-            _RANKED_BLOCK_UP_TO, cand.firm, block, cand.tte_years)
+        # the block, what each fund may back in it and the scores, then every fund's ranking, in one
+        # compiled call (kernels.screen_round: block_scores, ranked_group; eligible and
+        # rank_within_budget state the rules in numpy). numpy compares float32 with a Python float in
+        # float32, and so does this. The holdings are looked up by firm row in ``where`` (a bisection a
+        # holding in the pass cost 1.1 ms more a 1:1 replicate than numpy's searchsorted; drop_held
+        # states the rule)
+        chosen, tickets, tte, n_deals, refused, has_refused = kernels.screen_round(
+            lp, np.float32(fl), cand.firm, cand.tte_years, cand.revenue, group, keys32, life, short, horizon,
+            ABOVE_SIZE_REVENUE_CNY_100M, held, held_start, where, p.fund_ticket_to_revenue, budget_all, cap_all,
+            p.fund_min_ticket_cny_100m, _RANKED_IN_ONE_CALL, _RANKED_BLOCK_UP_TO)
         first_round = False
         again = list(rest)
         at = 0
