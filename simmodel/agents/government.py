@@ -295,7 +295,9 @@ class Government(mesa.Agent):
         a score mixing the firm's productivity and, with the foresight weight (art. 5), its sector's
         growth prospects (``base_score``, by firm row), plus screening noise (a uniform on [0, 1) per
         firm, ``keyed_uniform(key, row)``: see choose_with_noise). The pool keeps its firms' base
-        scores and its future-industry split for the round's other selections from it."""
+        scores and its future-industry split for the round's other selections from it. The rule as
+        Python states it: the model makes a round's selections with choose_round, which chooses
+        exactly so (the tests check one against the other) and leaves a tie at the k-th place here."""
         idx = pool.idx
         if idx.size == 0 or k <= 0:
             return idx[:0]
