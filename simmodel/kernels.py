@@ -732,8 +732,9 @@ def block_scores(log_productivity, floor, firm, tte_years, revenue, keys32, life
     their number).
 
     Holdings: ``held``, the firm rows each fund holds, fund j's from ``held_start[j]`` to
-    ``held_start[j + 1]``; a firm of the block is found by ``where``, a scratch array by firm row that is -1 on entry and left so,
-    set for the block's firms while the holdings are looked up (what ``drop_held`` finds by bisection).
+    ``held_start[j + 1]``; a firm of the block is found by ``where``, a scratch array by firm row
+    that is -1 on entry and left so, set for the block's firms while the holdings are looked up
+    (what ``drop_held`` finds by bisection).
 
     The block's rows are gathered once into arrays that each fund's loop then reads in order, which
     the compiler turns into vector instructions (1:1: 6.2 -> 4.5 ms over a replicate's 77 rounds)."""
@@ -787,7 +788,8 @@ def block_scores(log_productivity, floor, firm, tte_years, revenue, keys32, life
 # --------------------------------------------------------------------------- the cities' land
 
 @compiled
-def land_in_order(city, efficiency, priority, request_mu, budget_mu, priority_share, max_passes):  # pragma: no cover - compiled
+def land_in_order(city, efficiency, priority, request_mu, budget_mu, priority_share,
+                  max_passes):  # pragma: no cover - compiled
     """simmodel.agents.cities.allocate_land in one call: the requests' order (requests_in_order), then
     the cities' two phases (served_land). Returns (granted, by request; mu used, by city; whether
     every city code is in 0 .. n_cities - 1: if not, nothing is served and the caller says which)."""

@@ -300,9 +300,9 @@ def rank_within_budget(score: np.ndarray, ok: np.ndarray, base_ticket: np.ndarra
                        min_ticket: float) -> tuple[np.ndarray, np.ndarray, float | None]:
     """One fund's deals in a screening round, the rule as numpy states it (screen applies it for
     every fund of a round in kernels.ranked_group, in kernels.screen_round, and the tests check the
-    one against the other): the positions it may back (``ok``) best ``score`` first, equal scores by position,
-    each with its ticket (``base_ticket``, CNY 100 m, clipped to [``min_ticket``, ``cap``]), taken
-    until the next would carry their running sum past ``budget``. Returns (the deals' positions in
+    one against the other): the positions it may back (``ok``) best ``score`` first, equal scores by
+    position, each with its ticket (``base_ticket``, CNY 100 m, clipped to [``min_ticket``,
+    ``cap``]), taken until the next would carry their running sum past ``budget``. Returns (the deals' positions in
     rank order, their tickets, the score of the first position refused, None when every position it
     may back fits the budget)."""
     pos = np.flatnonzero(ok)
@@ -330,9 +330,10 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
     refuses scores at least the block's floor plus 1, since a firm below the floor scores below that;
     the funds that are not exact yet go round again, on a block with a lower floor (those whose blocks
     differ more than twofold in rounds of their own). A round is one compiled call
-    (kernels.screen_round: the block's scores with the holdings, then every fund's ranking). Scores are summed in double precision; scores equal to the last bit rank by firm
-    row, except where they straddle the edge of the block (a firm below the floor tying the refused
-    deal): the one case where the order may differ from scoring every candidate."""
+    (kernels.screen_round: the block's scores with the holdings, then every fund's ranking). Scores
+    are summed in double precision; scores equal to the last bit rank by firm row, except where they
+    straddle the edge of the block (a firm below the floor tying the refused deal): the one case
+    where the order may differ from scoring every candidate."""
     p = params
     if regime == FundRegime.yearly_profit:  # what no fund under these rules may back is never ranked
         cand = cand.short_horizon(p.fund_yearly_profit_horizon_years)

@@ -188,11 +188,6 @@ class Pool:
         self._scored: tuple[np.ndarray, np.ndarray] | None = None  # (the round's base scores, the pool's)
         self._parts: tuple | None = None
 
-    @classmethod
-    def empty(cls) -> Pool:
-        """A pool with no firm (a selection that chooses no one)."""
-        return cls(np.zeros(0, np.intp), np.zeros(0, np.uint8))
-
     def base_scores(self, base_score: np.ndarray) -> np.ndarray:
         """The pool's firms' scores in ``base_score`` (by firm row), gathered once."""
         if self._scored is None or self._scored[0] is not base_score:
