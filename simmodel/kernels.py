@@ -1838,9 +1838,9 @@ def selection_round(masks, flags, future_bit, base_score, pool_of, ks, k_future,
     -1: none), ``k_future[s]`` of them reserved for firms whose sector flags (``flags``) have
     ``future_bit`` set, by ``base_score`` (by firm row) plus the keyed uniform of (``keys[s]``,
     uint64, the firm), as Government.select_recipients chooses. A pool's rows, base scores and
-    split are made when a selection first draws from it. Returns (the chosen rows, selection after selection; where
-    each starts, n + 1 offsets; whether each is exact: where it is not, a choice by partitions
-    decides, which the caller makes)."""
+    split are made when a selection first draws from it. Returns (the chosen rows, selection after
+    selection; where each starts, n + 1 offsets; whether each is exact: where it is not, a choice by
+    partitions decides, which the caller makes)."""
     n_sel = pool_of.size
     n_pools = masks.shape[0]
     total = 0
