@@ -136,7 +136,21 @@ def median_difference_interval(scenario: np.ndarray, reference: np.ndarray, *, p
 
 
 def trajectories_frame(per_replicate: list[pd.DataFrame]) -> pd.DataFrame:
-    """Long table: replicate, year, indicator, value."""
+    """Long table: replicate, year, indicator, value; replicate by replicate, each indicator's years
+    in turn (pandas' melt of each replicate's year x indicator frame)."""
+    first = per_replicate[0] if per_replicate else None
+    if first is not None and first.index.name == "year" and all(
+            w.columns.equals(first.columns) and w.index.equals(first.index) for w in per_replicate):
+        # the replicates share their years and indicators (a run's always do): one reshape of their
+        # stacked values instead of a melt each (0.09 -> 0.01 s for 20 replicates of 7 years)
+        values = np.stack([w.to_numpy() for w in per_replicate]).transpose(0, 2, 1).ravel()
+        n_rep, (n_years, n_ind) = len(per_replicate), first.shape
+        out = pd.DataFrame({"replicate": np.repeat(np.arange(n_rep, dtype=np.int32), n_years * n_ind),
+                            "year": np.tile(first.index.to_numpy(), n_ind * n_rep).astype(np.int32),
+                            "indicator": np.tile(np.repeat(first.columns.to_numpy(), n_years), n_rep),
+                            "value": values})
+        out["indicator"] = out["indicator"].astype(str)
+        return out
     frames = []
     for r, wide in enumerate(per_replicate):
         long = wide.reset_index().melt(id_vars="year", var_name="indicator", value_name="value")

@@ -195,6 +195,41 @@ def _target_values(traj: pd.DataFrame, t) -> np.ndarray:
     return sub["value"].to_numpy(float)
 
 
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """The ranks (1 .. n, ties given their mean rank) of each column of ``x``: scipy's rankdata with
+    its default method, by its algorithm (exact half-integers), without importing scipy.stats (0.66 s)."""
+    x = x.reshape(x.shape[0], -1)
+    out = np.empty(x.shape, np.float64)
+    for j in range(x.shape[1]):
+        sorter = np.argsort(x[:, j], kind="mergesort")
+        inv = np.empty(sorter.size, np.intp)
+        inv[sorter] = np.arange(sorter.size)
+        xs = x[sorter, j]
+        new = np.r_[True, xs[1:] != xs[:-1]]
+        dense = new.cumsum()[inv]
+        count = np.r_[np.flatnonzero(new), new.size]
+        out[:, j] = 0.5 * (count[dense] + count[dense - 1] + 1)
+    return out
+
+
+def _rank_correlations(x_ranked: np.ndarray, y_ranked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spearman's rho of each column of ``x_ranked`` (ranks, one row a replicate) with ``y_ranked``,
+    and its two-sided p-value, as scipy's spearmanr gives them without NaNs: the Pearson correlation
+    of the ranks, and twice the upper tail of Student's t with n - 2 degrees of freedom
+    (scipy.special.stdtr, which spearmanr calls). For all columns at once: a call of spearmanr a
+    quantity took 0.34 s a run for 143 quantities and 10 target years, one over the matrix (every
+    pair's correlation) 0.41 s, this 0.02 s."""
+    from scipy.special import stdtr  # scipy.special is loaded with the population's scipy.optimize
+
+    xc = x_ranked - x_ranked.mean(axis=0)
+    yc = y_ranked - y_ranked.mean()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.clip((xc * yc[:, None]).sum(axis=0) / np.sqrt((xc * xc).sum(axis=0) * (yc * yc).sum()), -1.0, 1.0)
+        dof = y_ranked.size - 2
+        t = rho * np.sqrt((dof / ((rho + 1.0) * (1.0 - rho))).clip(0))
+    return rho, 2.0 * stdtr(dof, -np.abs(t))
+
+
 def drivers(traj: pd.DataFrame, drawn: pd.DataFrame, targets, top: int = 5, alpha: float = 0.05) -> dict:
     """Which drawn unknowns go with each target's outcome: Spearman's rank correlation across the
     replicates of every drawn quantity with the target's value, the strongest first. With a hundred and
@@ -207,19 +242,27 @@ def drivers(traj: pd.DataFrame, drawn: pd.DataFrame, targets, top: int = 5, alph
     wide = drawn.pivot_table(index="replicate", columns=["source", "name"], values="value").sort_index()
     if len(wide) < 5:
         return out
-    from scipy.stats import spearmanr  # only here: importing scipy.stats takes about 0.45 s
-
-    cols = [(key, col.to_numpy(float)) for key, col in wide.items() if np.nanstd(col.to_numpy(float)) > 0]
+    values = wide.to_numpy(float)
+    varies = np.nanstd(values, axis=0) > 0
+    cols = [(key, values[:, j]) for j, key in enumerate(wide.columns) if varies[j]]
     threshold = alpha / max(len(cols), 1)
+    x_all = values[:, varies]
+    traj = traj[traj["indicator"].isin({t.indicator for t in targets})]  # the targets' rows, once
+    # the quantities' ranks once for every target (ties averaged, as spearmanr ranks)
+    x_ranked = _average_ranks(x_all) if np.isfinite(x_all).all() else None
     for t in targets:
         y = _target_values(traj, t)
         if y.size != len(wide) or np.nanstd(y) == 0:
             continue
-        rows = []
-        for (src, name), x in cols:
-            res = spearmanr(x, y, nan_policy="omit")
-            if np.isfinite(res.statistic) and res.pvalue < threshold:
-                rows.append({"source": src, "name": name, "rho": float(res.statistic), "p": float(res.pvalue)})
+        if x_ranked is not None and np.isfinite(y).all():
+            rho, p = _rank_correlations(x_ranked, _average_ranks(y)[:, 0])
+        else:  # a NaN to omit, pair by pair (scipy.stats only here: importing it takes 0.66 s)
+            from scipy.stats import spearmanr
+
+            both = [spearmanr(x, y, nan_policy="omit") for _, x in cols]
+            rho, p = np.array([r.statistic for r in both], float), np.array([r.pvalue for r in both], float)
+        rows = [{"source": src, "name": name, "rho": float(r), "p": float(q)}
+                for ((src, name), _), r, q in zip(cols, rho, p, strict=True) if np.isfinite(r) and q < threshold]
         rows.sort(key=lambda r: -abs(r["rho"]))
         out.setdefault(t.target_id, {})[str(t.year)] = rows[:top]
     out["rule"] = {"test": "Spearman rank correlation", "n_tested": len(cols), "alpha": alpha, "p_below": threshold}

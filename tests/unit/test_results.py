@@ -229,3 +229,103 @@ def test_the_paired_run_published_by_another_job_meanwhile_is_read_not_recompute
     assert len(calls) == 2 and out["run"].startswith("run/no_new_policy/paired-")
     assert (tmp_path / "results" / out["run"] / "manifest.json").is_file()  # the other's copy, kept
     assert out["targets"]  # read and compared
+
+
+
+def _melted(per_replicate: list[pd.DataFrame]) -> pd.DataFrame:
+    """trajectories_frame as pandas states it: each replicate's frame melted in turn."""
+    frames = []
+    for r, wide in enumerate(per_replicate):
+        long = wide.reset_index().melt(id_vars="year", var_name="indicator", value_name="value")
+        long.insert(0, "replicate", r)
+        frames.append(long)
+    out = pd.concat(frames, ignore_index=True)
+    return out.astype({"replicate": "int32", "year": "int32", "indicator": str})
+
+
+@pytest.mark.parametrize("same_layout", [True, False])
+def test_trajectories_frame_is_each_replicate_melted_in_turn(same_layout):
+    """The long table, made by one reshape where the replicates share years and indicators (and by a
+    melt each where they do not), is the melt's: rows, order, dtypes and values (NaN and integer
+    counts included)."""
+    rng = np.random.default_rng(7)
+    frames = []
+    for r in range(5):
+        years = [2024, 2025, 2026] if same_layout or r % 2 == 0 else [2024, 2025]
+        w = pd.DataFrame({"t1_emerging_share_415x_pct": rng.normal(50, 5, len(years)),
+                          "n_pilot_zones": rng.integers(0, 9, len(years)),
+                          "t3_digital_core_share_gdp_pct": rng.normal(12, 1, len(years))},
+                         index=pd.Index(years, name="year"))
+        w.iloc[0, 2] = np.nan
+        frames.append(w)
+    out = trajectories_frame(frames)
+    pd.testing.assert_frame_equal(out, _melted(frames), check_exact=True)
+
+
+# ---------------------------------------------------------------------------------------------- drivers
+def _drivers_case(seed: int, n: int, nan_at: tuple[int, int] | None = None):
+    """A run's trajectories and draws with known links: quantity a drives T1 (with ties in it), b
+    drives T3 against it, c is noise, d is constant (never tested)."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 6, n).astype(float)  # ties, as a draw rounded to a step has them
+    b = rng.normal(size=n)
+    c = rng.normal(size=n)
+    t1 = a + 0.3 * rng.normal(size=n)
+    t3 = -b + 0.3 * rng.normal(size=n)
+    if nan_at is not None:
+        (t1 if nan_at[0] == 0 else a)[nan_at[1]] = np.nan
+    traj = trajectories_frame([pd.DataFrame({"t1_emerging_share_415x_pct": [t1[r]],
+                                             "t3_digital_core_share_gdp_pct": [t3[r]]},
+                                            index=pd.Index([2027], name="year")) for r in range(n)])
+    drawn = pd.DataFrame([(r, src, name, v) for r in range(n)
+                          for src, name, v in (("assumptions", "a", a[r]), ("behaviour", "b", b[r]),
+                                               ("behaviour", "c", c[r]), ("estimates", "d", 1.0))],
+                         columns=["replicate", "source", "name", "value"])
+    targets = [Target("T1", "t1_emerging_share_415x_pct", 2027, 0.0, False, "%", "seed"),
+               Target("T3", "t3_digital_core_share_gdp_pct", 2027, 0.0, True, "%", "seed")]
+    return traj, drawn, targets, {"a": a, "b": b, "c": c}, {"T1": t1, "T3": t3}
+
+
+@pytest.mark.parametrize("seed,n,nan_at", [(1, 40, None), (2, 8, None), (3, 200, None), (4, 40, (0, 5)),
+                                           (5, 40, (1, 7))])
+def test_drivers_are_each_quantitys_spearman_correlation_with_the_target(seed, n, nan_at):
+    """The drivers, computed for all quantities at once (ranks once, one correlation pass), are what
+    scipy's spearmanr gives pair by pair (NaNs omitted pair by pair where a target or a quantity has
+    one): the same quantities past the Bonferroni threshold, in the same order, the same rho and p."""
+    from scipy.stats import spearmanr
+
+    from simmodel.run_task import drivers
+
+    traj, drawn, targets, xs, ys = _drivers_case(seed, n, nan_at)
+    out = drivers(traj, drawn, targets, top=5)
+    assert out["rule"]["n_tested"] == 3  # d is constant: not tested
+    threshold = out["rule"]["p_below"]
+    assert threshold == pytest.approx(0.05 / 3)
+    for tid, y in ys.items():
+        expected = []
+        for name, x in xs.items():
+            res = spearmanr(x, y, nan_policy="omit")
+            if np.isfinite(res.statistic) and res.pvalue < threshold:
+                expected.append((name, float(res.statistic), float(res.pvalue)))
+        expected.sort(key=lambda e: -abs(e[1]))
+        got = out.get(tid, {}).get("2027", [])
+        assert [g["name"] for g in got] == [e[0] for e in expected]
+        for g, (_, rho, p) in zip(got, expected, strict=True):
+            assert g["rho"] == pytest.approx(rho, abs=1e-12)
+            assert g["p"] == pytest.approx(p, rel=1e-9, abs=1e-300)
+    if n >= 40:  # the links are found, with their signs
+        assert out["T1"]["2027"][0]["name"] == "a" and out["T1"]["2027"][0]["rho"] > 0
+        assert out["T3"]["2027"][0]["name"] == "b" and out["T3"]["2027"][0]["rho"] < 0
+
+
+def test_average_ranks_are_scipys_rankdata():
+    """The drivers' ranks are scipy's rankdata (ties given their mean rank), exactly, column by column."""
+    from scipy.stats import rankdata
+
+    from simmodel.run_task import _average_ranks
+
+    rng = np.random.default_rng(11)
+    x = np.column_stack([rng.integers(0, 4, 30).astype(float), rng.normal(size=30), np.full(30, 2.5),
+                         np.r_[np.arange(15.0), np.arange(15.0)], np.where(rng.random(30) < 0.2, -np.inf, 1.0)])
+    np.testing.assert_array_equal(_average_ranks(x), rankdata(x, axis=0))
+    np.testing.assert_array_equal(_average_ranks(x[:, 0])[:, 0], rankdata(x[:, 0]))
