@@ -155,31 +155,37 @@ def check_distribution(distribution: str, value: float, low: float, high: float,
                         "use fixed")
 
 
-def draw_from_range(value: float, low: float, high: float, distribution: str, u):
+def draw_from_range(value, low, high, distribution, u):
     """A draw from a quantity's stated range: the inverse CDF of its distribution at u in [0, 1).
 
     `fixed` returns the value; `uniform` is low + u (high - low); `triangular` has its mode at the
     value and support [low, high] (scipy.stats.triang with c = (value - low) / (high - low)).
-    u may be a float (returns a float) or an array (returns an array of the same shape).
+    u may be a float (returns a float) or an array (returns an array of the same shape); so may the
+    value, the range and the distribution's name, one a quantity (a replicate's draws in one call,
+    element for element what a call each gives).
     """
-    scalar = np.ndim(u) == 0
+    scalar = all(np.ndim(a) == 0 for a in (value, low, high, distribution, u))
     x = np.asarray(u, dtype=float)
+    value, low, high = (np.asarray(a, dtype=float) for a in (value, low, high))
+    distribution = np.asarray(distribution, dtype=str)
     if np.any((x < 0.0) | (x > 1.0)) or not np.all(np.isfinite(x)):
         raise ValueError(f"draw_from_range: u must lie in [0, 1]; got {u!r}")
-    if distribution not in DISTRIBUTIONS:
-        raise ValueError(f"draw_from_range: distribution {distribution!r} is not one of {', '.join(DISTRIBUTIONS)}")
-    if not low <= value <= high:
-        raise ValueError(f"draw_from_range: value {value:g} outside [{low:g}, {high:g}]")
-    if distribution == "fixed" or low == high:
-        out = np.full_like(x, float(value))
-    elif distribution == "uniform":
-        out = low + x * (high - low)
-    else:
-        width = high - low
+    unknown = ~np.isin(distribution, list(DISTRIBUTIONS))
+    if unknown.any():
+        raise ValueError(f"draw_from_range: distribution {str(distribution[unknown].flat[0])!r} is not one of "
+                         f"{', '.join(DISTRIBUTIONS)}")
+    outside = ~((low <= value) & (value <= high))
+    if outside.any():
+        i = np.unravel_index(np.argmax(outside), outside.shape) if outside.ndim else ()
+        raise ValueError(f"draw_from_range: value {value[i]:g} outside [{low[i]:g}, {high[i]:g}]")
+    width = high - low
+    with np.errstate(divide="ignore", invalid="ignore"):  # the triangle of a fixed quantity, never chosen
         c = (value - low) / width  # where the mode sits, as a share of the width
         left = low + np.sqrt(x * width * (value - low))
         right = high - np.sqrt((1.0 - x) * width * (high - value))
-        out = np.where(x < c, left, right)
+    out = np.where(x < c, left, right)
+    out = np.where(distribution == "uniform", low + x * (high - low), out)
+    out = np.where((distribution == "fixed") | (low == high), value, out)
     out = np.clip(out, low, high)
     return float(out) if scalar else out
 

@@ -122,8 +122,9 @@ class RangeSampler:
 
     def draw(self, seed: np.random.SeedSequence, attempt: int = 0) -> dict[str, float]:
         u = _child(seed, _SOURCE_KEYS[self.source] + _REDRAW_KEY * attempt).random(len(self.names))
-        return {n: draw_from_range(v, lo, hi, d, x) for n, v, lo, hi, d, x
-                in zip(self.names, self.value, self.low, self.high, self.distribution, u)}
+        # every quantity in one call (a call each took 1.3 ms a replicate for 135 quantities)
+        x = draw_from_range(self.value, self.low, self.high, np.asarray(self.distribution, dtype=str), u)
+        return dict(zip(self.names, x.tolist(), strict=True))
 
 
 GROWTH_PREFIX = "growth_prior_pct:"  # behaviour draws of a sector's growth prior are named growth_prior_pct:<sector>

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import math
 import re
 from pathlib import Path
 from typing import Callable
@@ -488,6 +489,47 @@ def test_fixed_draw_returns_the_value():
 def test_draw_returns_a_float_for_a_scalar_and_an_array_for_an_array():
     assert isinstance(draw_from_range(2.0, 1.0, 5.0, "triangular", 0.5), float)
     assert draw_from_range(2.0, 1.0, 5.0, "triangular", np.array([0.1, 0.9])).shape == (2,)
+
+
+def test_a_draw_of_many_quantities_is_each_ones_draw():
+    """Quantities of every distribution in one call (a replicate's draws) give, element for element,
+    the float a call each gives, bit for bit; a bad element is refused, named."""
+    rng = np.random.default_rng(3)
+    n = 300
+    low = rng.normal(0, 10, n)
+    high = low + rng.choice([0.0, 0.5, 20.0], n)
+    value = low + rng.random(n) * (high - low)
+    value[::7] = low[::7]  # modes at either end of the range
+    value[1::7] = high[1::7]
+    dist = rng.choice(["fixed", "uniform", "triangular"], n)
+    dist[high == low] = "fixed"
+    value[dist == "fixed"] = np.where(high == low, low, value)[dist == "fixed"]
+    u = rng.random(n)
+    u[:3] = 0.0
+
+    def stated(v: float, lo: float, hi: float, d: str, x: float) -> float:
+        """The rule in plain floats (IEEE arithmetic and a correctly rounded square root, as numpy's)."""
+        if d == "fixed" or lo == hi:
+            out = v
+        elif d == "uniform":
+            out = lo + x * (hi - lo)
+        else:
+            w = hi - lo
+            out = lo + math.sqrt(x * w * (v - lo)) if x < (v - lo) / w else hi - math.sqrt((1.0 - x) * w * (hi - v))
+        return min(max(out, lo), hi)
+
+    got = draw_from_range(value, low, high, dist, u)
+    args = [(float(v), float(lo), float(hi), str(d), float(x)) for v, lo, hi, d, x in zip(value, low, high, dist, u,
+                                                                                        strict=True)]
+    assert got.shape == (n,) and got.tolist() == [draw_from_range(*a) for a in args] == [stated(*a) for a in args]
+    bad = value.copy()
+    bad[17] = high[17] + 1.0
+    with pytest.raises(ValueError, match=f"value {bad[17]:g} outside"):
+        draw_from_range(bad, low, high, dist, u)
+    wrong = dist.copy()
+    wrong[5] = "lognormal"
+    with pytest.raises(ValueError, match="'lognormal' is not one of"):
+        draw_from_range(value, low, high, wrong, u)
 
 
 @pytest.mark.parametrize("args", [(2.0, 1.0, 5.0, "normal", 0.5), (2.0, 1.0, 5.0, "uniform", 1.5),
