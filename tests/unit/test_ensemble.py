@@ -45,6 +45,37 @@ def test_results_do_not_depend_on_workers(inputs, serial):
         assert a.fiscal_cost == b.fiscal_cost
 
 
+
+def test_the_kernels_are_warmed_once_a_process_before_its_workers_fork_and_a_failed_warm_up_is_harmless(
+        inputs, serial, monkeypatch):
+    """A parallel ensemble first runs a small replicate in this process (so that its forked workers
+    inherit the compiled loops instead of each loading them), once a process; where that warm-up
+    fails, the ensemble runs all the same and gives the serial results."""
+    from simmodel import ensemble
+    from simmodel.workers import default_context
+
+    started = []
+
+    class FailingWarmUp(SimModel):
+        def __init__(self, *args, **kwargs):
+            if kwargs.get("scale") == ensemble._WARM_SCALE:
+                started.append(kwargs["scale"])
+                raise RuntimeError("the warm-up failed")
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(ensemble, "_warm", False)
+    monkeypatch.setattr(ensemble, "SimModel", FailingWarmUp)
+    for _ in range(2):
+        parallel = run_ensemble(inputs, Levers(), Uncertainties(), scale=SCALE, root_seed=ROOT, replicates=2,
+                                workers=2)
+        for a, b in zip(serial, parallel, strict=True):
+            assert a.trajectory.equals(b.trajectory)
+    fork = default_context().get_start_method() == "fork"
+    assert started == ([ensemble._WARM_SCALE] if fork else [])
+    run_ensemble(inputs, Levers(), Uncertainties(), scale=SCALE, root_seed=ROOT, replicates=1, workers=2)
+    assert len(started) == (1 if fork else 0)  # one replicate runs here, without a pool or a warm-up
+
+
 def test_progress_is_called_once_per_replicate(inputs):
     calls = []
     run_ensemble(inputs, Levers(), Uncertainties(), scale=SCALE, root_seed=ROOT, replicates=2, workers=1,
