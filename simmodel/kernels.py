@@ -1552,12 +1552,12 @@ def ranked_group_within_budget(score, ok, budgets, caps, base_ticket, mean_ticke
 
 @compiled
 def screen_round(log_productivity, floor, firm, tte_years, revenue, group, keys32, life_left, short_horizon,
-                 horizon_years, above_size, held, held_start, where, ticket_to_revenue, budgets, caps, min_ticket, k_max,
-                 block_max):  # pragma: no cover - compiled
-    """A screening round of simmodel.agents.funds.screen in one call: the funds ``group`` (positions
-    in the screen's funds, whose keys, lives left, holdings (``held``, fund j's from ``held_start[j]``
-    to ``held_start[j + 1]``), budgets and largest tickets are given for all of them) score the block
-    of candidates at or above ``floor`` (block_scores), then rank it within their budgets
+                 horizon_years, above_size, held, held_lo, held_hi, where, ticket_to_revenue, budgets, caps, min_ticket,
+                 k_max, block_max):  # pragma: no cover - compiled
+    """A screening round of simmodel.agents.funds.screen_funds in one call: the funds ``group``
+    (positions in the screen's funds, whose keys, lives left, holdings (``held``, fund j's from
+    ``held_lo[j]`` to ``held_hi[j]``), budgets and largest tickets are given for all of them) score
+    the block of candidates at or above ``floor`` (block_scores), then rank it within their budgets
     (ranked_group; the mean ticket at least ``min_ticket``). Returns ranked_group's answer."""
     g = group.size
     keys = np.empty(g, keys32.dtype)
@@ -1571,11 +1571,11 @@ def screen_round(log_productivity, floor, firm, tte_years, revenue, group, keys3
         life[jj] = life_left[j]
         budget[jj] = budgets[j]
         cap[jj] = caps[j]
-        start[jj + 1] = start[jj] + held_start[j + 1] - held_start[j]
+        start[jj + 1] = start[jj] + held_hi[j] - held_lo[j]
     own = np.empty(start[g], held.dtype)
     for jj in range(g):
         j = group[jj]
-        own[start[jj]:start[jj + 1]] = held[held_start[j]:held_start[j + 1]]
+        own[start[jj]:start[jj + 1]] = held[held_lo[j]:held_hi[j]]
     block, score, ok, base_ticket, mean_ticket = block_scores(log_productivity, floor, firm, tte_years, revenue, keys,
                                                               life, short_horizon, horizon_years, above_size, own, start,
                                                               where, ticket_to_revenue)

@@ -323,7 +323,35 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
     per yuan (its largest ticket is ``max_single_share`` of its capital and that money). ``where``: a
     scratch array of -1 by firm row, at least one past the last candidate's (kept by fund_year for
     the year's screens; made here when not given). Returns, per fund, (firms, tickets in CNY 100 m,
-    expected years to exit).
+    expected years to exit). The funds' terms as arrays, then screen_funds."""
+    held = [fd.h_firm for fd in funds]
+    held_start = np.fromiter(itertools.accumulate((h.size for h in held), initial=0), np.int64, len(held) + 1)
+    held = np.concatenate(held) if held else np.zeros(0, np.int64)
+    return screen_funds(cand, regime=regime, keys32=low_words(keys), life=life_left(funds, year),
+                        budgets=np.array(budgets, dtype=np.float64),
+                        caps=ticket_caps(np.array([fd.size_cny_100m for fd in funds], dtype=np.float64),
+                                         np.array(crowds, dtype=np.float64), max_single_share, params),
+                        held=held, held_lo=held_start[:-1], held_hi=held_start[1:], params=params, where=where)
+
+
+def low_words(keys: Sequence[int]) -> np.ndarray:
+    """The low 32 bits of each 64-bit screening key (what keyed_uniform reads), uint32."""
+    return np.array([key & 0xFFFFFFFF for key in keys], dtype=np.uint32)
+
+
+def ticket_caps(sizes_cny_100m: np.ndarray, crowds: np.ndarray, max_single_share: float, params: Params) -> np.ndarray:
+    """Each fund's largest ticket, CNY 100 m: ``max_single_share`` of its capital (``sizes_cny_100m``)
+    and the private money it brings (``crowds``, per yuan), at least the smallest ticket."""
+    return np.maximum(max_single_share * sizes_cny_100m * (1.0 + crowds), params.fund_min_ticket_cny_100m)
+
+
+def screen_funds(cand: Candidates, *, regime: FundRegime, keys32: np.ndarray, life: np.ndarray, budgets: np.ndarray,
+                 caps: np.ndarray, held: np.ndarray, held_lo: np.ndarray, held_hi: np.ndarray, params: Params,
+                 where: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """screen with each fund's terms as arrays, one element a fund: its key's low 32 bits
+    (``keys32``), life left (``life``, years, float32, see life_left), budget and largest ticket
+    (``budgets``, ``caps``, CNY 100 m) and its holdings, ``held[held_lo[j]:held_hi[j]]`` (firm
+    rows; fund_year passes the book's own column, where each fund's rows lie together).
 
     One ranking pass serves all the funds: their scores are the rows of one matrix over a block of
     the candidates, the most productive ones. A fund's deals are exact once the first deal its budget
@@ -335,26 +363,17 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
     straddle the edge of the block (a firm below the floor tying the refused deal): the one case
     where the order may differ from scoring every candidate."""
     p = params
+    n_funds = keys32.size
     if regime == FundRegime.yearly_profit:  # what no fund under these rules may back is never ranked
         cand = cand.short_horizon(p.fund_yearly_profit_horizon_years)
     lp = cand.log_productivity
-    floor = np.full(len(funds), cand.productivity_floor(_FIRST_BLOCK))
-    keys32 = np.array([key & 0xFFFFFFFF for key in keys], dtype=np.uint32)  # keyed_uniform's low 32 bits
+    floor = np.full(n_funds, cand.productivity_floor(_FIRST_BLOCK))
     short = regime == FundRegime.yearly_profit
     horizon = np.float32(p.fund_yearly_profit_horizon_years)
     if where is None or where.size <= (cand.firm[-1] if cand.firm.size else 0):
         where = np.full(cand.firm[-1] + 1 if cand.firm.size else 1, -1, np.int32)
-    # what a round reads of each fund, for all of them at once: the holdings do not change during a
-    # screen (the deals are booked after the year's screens)
-    life = life_left(funds, year)
-    held = [fd.h_firm for fd in funds]
-    held_start = np.fromiter(itertools.accumulate((h.size for h in held), initial=0), np.int64, len(held) + 1)
-    held = np.concatenate(held) if held else np.zeros(0, np.int64)
-    budget_all = np.array(budgets, dtype=np.float64)
-    cap_all = np.array([max(max_single_share * fd.size_cny_100m * (1.0 + crowd), p.fund_min_ticket_cny_100m)
-                        for fd, crowd in zip(funds, crowds, strict=True)], dtype=np.float64)
-    out: list = [None] * len(funds)
-    todo = np.arange(len(funds))
+    out: list = [None] * n_funds
+    todo = np.arange(n_funds)
     first_round = True
     while todo.size:
         # a round takes the funds whose blocks are the smallest, within a factor 2: scoring a fund on a
@@ -373,7 +392,7 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
         # states the rule)
         chosen, tickets, tte, n_deals, refused, has_refused = kernels.screen_round(
             lp, np.float32(fl), cand.firm, cand.tte_years, cand.revenue, group, keys32, life, short, horizon,
-            ABOVE_SIZE_REVENUE_CNY_100M, held, held_start, where, p.fund_ticket_to_revenue, budget_all, cap_all,
+            ABOVE_SIZE_REVENUE_CNY_100M, held, held_lo, held_hi, where, p.fund_ticket_to_revenue, budgets, caps,
             p.fund_min_ticket_cny_100m, _RANKED_IN_ONE_CALL, _RANKED_BLOCK_UP_TO)
         first_round = False
         again = list(rest)

@@ -10,7 +10,8 @@ import numpy as np
 
 from simmodel import kernels
 from simmodel.agents.firms import Firms
-from simmodel.agents.funds import Fund, FundBook, FundCommitment, prepare_candidates, screen
+from simmodel.agents.funds import (Fund, FundBook, FundCommitment, life_left, low_words, prepare_candidates,
+                                   screen_funds, ticket_caps)
 from simmodel.agents.noise import mix_key
 from simmodel.data import BaseQuantity
 from simmodel.levers import FundRegime
@@ -150,12 +151,22 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
         if budget - follow_spent_cny[slot] > 0 and cand.firm.size:
             kinds.setdefault((id(cand), reg), []).append(j)
     deals: dict[int, tuple] = {}
-    where = np.full(f.n, -1, np.int32) if kinds else None  # the screens' scratch by firm row (see screen)
+    if kinds:
+        # every deploying fund's terms as arrays, once a year; each kind's screen takes its funds' rows
+        # and reads the holdings in the book's own column (the exits are done, the deals come after)
+        slots = np.array([plan[0] for plan in plans], dtype=np.intp)
+        keys32 = low_words([mix_key(year_key, plan[1].screen_key) for plan in plans])
+        life = life_left([plan[1] for plan in plans], year)
+        budgets = np.array([plan[3] for plan in plans], dtype=np.float64) - follow_spent[slots]
+        caps = ticket_caps(np.array([plan[1].size_cny_100m for plan in plans], dtype=np.float64),
+                           np.array([plan[4] for plan in plans], dtype=np.float64), max_share, p)
+        held_lo, held_hi = book.start[slots], book.start[slots + 1]
+        where = np.full(f.n, -1, np.int32)  # the screens' scratch by firm row (see screen_funds)
     for (_, reg), js in kinds.items():
-        picked = screen([plans[j][1] for j in js], plans[js[0]][5], year=year, regime=reg,
-                        keys=[mix_key(year_key, plans[j][1].screen_key) for j in js],
-                        budgets=[plans[j][3] - follow_spent_cny[plans[j][0]] for j in js],
-                        crowds=[plans[j][4] for j in js], max_single_share=max_share, params=p, where=where)
+        ja = np.array(js, dtype=np.intp)
+        picked = screen_funds(plans[js[0]][5], regime=reg, keys32=keys32[ja], life=life[ja], budgets=budgets[ja],
+                              caps=caps[ja], held=book.firm, held_lo=held_lo[ja], held_hi=held_hi[ja], params=p,
+                              where=where)
         deals.update((plans[j][0], d) for j, d in zip(js, picked, strict=True) if d[0].size)
     deal_spent = np.zeros(n_funds)
     long_spent = np.zeros(n_funds)

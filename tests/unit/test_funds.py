@@ -172,6 +172,43 @@ def test_funds_screened_together_each_get_the_deals_of_their_own_screen(params, 
     assert sum(c.size for c, _, _ in picked) > 0 and picked[-1][0].size == 0
 
 
+
+@pytest.mark.parametrize("regime", list(FundRegime))
+def test_a_screen_reading_the_holdings_in_their_book_gets_the_deals_of_one_given_them_apart(params, regime):
+    """fund_year hands screen_funds the book's own column of holdings, each fund's rows by its start
+    and end there (some funds of the book not screened, one holding nothing); screen gathers each
+    fund's holdings into an array of their own. The deals are the same, fund for fund."""
+    from simmodel.agents.funds import low_words, screen_funds, ticket_caps
+
+    rng = np.random.default_rng(23)
+    n = 6_000
+    cand = _candidates(rng, n)
+    book = FundBook()
+    model = mesa.Model()
+    funds = [Fund(model, fund_id=f"g{i}", kind="provincial", government=True, size_cny_100m=40.0 - 5 * i,
+                  vintage=2024, stages=(FirmStage.TECH_SME,), sector_mask=np.array([True]), budget_lever=None,
+                  life_years=life, book=book) for i, life in enumerate([5.0, 8.0, 3.0, 12.0, 6.0])]
+    for i, fd in enumerate(funds):
+        if i != 2:
+            book.set_holdings(fd.slot, cand.firm[rng.choice(n, 150 * (i + 1), replace=False)])
+    screened = [funds[0], funds[2], funds[4], funds[1]]  # not in slot order, and not every fund of the book
+    keys = [mix_key(5, fd.screen_key) for fd in screened]
+    budgets, crowds = [2.0, 1.0, 4.0, 0.5], [0.5, 0.0, 1.0, 0.5]
+    apart = screen(screened, cand, year=2026, regime=regime, keys=keys, budgets=budgets, crowds=crowds,
+                   max_single_share=0.2, params=params)
+    slots = np.array([fd.slot for fd in screened])
+    in_book = screen_funds(cand, regime=regime, keys32=low_words(keys), life=np.array(
+        [fd.vintage + fd.life_years - 2026 for fd in screened], dtype=np.float32), budgets=np.array(budgets),
+        caps=ticket_caps(np.array([fd.size_cny_100m for fd in screened]), np.array(crowds), 0.2, params),
+        held=book.firm, held_lo=book.start[slots], held_hi=book.start[slots + 1], params=params)
+    assert sum(d[0].size for d in apart) > 0
+    for a, b in zip(apart, in_book, strict=True):
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
+    held = set(book.firm[book.start[slots[0]]:book.start[slots[0] + 1]].tolist())
+    assert not held & set(apart[0][0].tolist())  # a fund does not back a firm it holds
+
+
 def test_screening_noise_depends_only_on_the_key_and_the_firm():
     """keyed_uniform: uniform on [0, 1), the same for a firm whichever others are drawn, independent
     between keys (what common random numbers between scenarios rest on)."""
