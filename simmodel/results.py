@@ -151,6 +151,12 @@ def trajectories_frame(per_replicate: list[pd.DataFrame]) -> pd.DataFrame:
                             "value": values})
         out["indicator"] = out["indicator"].astype(str)
         return out
+    return melted_one_by_one(per_replicate)
+
+
+def melted_one_by_one(per_replicate: list[pd.DataFrame]) -> pd.DataFrame:
+    """trajectories_frame by a melt of each replicate's frame in turn (frames of different years or
+    indicators; the tests compare the one reshape with it)."""
     frames = []
     for r, wide in enumerate(per_replicate):
         long = wide.reset_index().melt(id_vars="year", var_name="indicator", value_name="value")

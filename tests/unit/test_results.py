@@ -232,22 +232,14 @@ def test_the_paired_run_published_by_another_job_meanwhile_is_read_not_recompute
 
 
 
-def _melted(per_replicate: list[pd.DataFrame]) -> pd.DataFrame:
-    """trajectories_frame as pandas states it: each replicate's frame melted in turn."""
-    frames = []
-    for r, wide in enumerate(per_replicate):
-        long = wide.reset_index().melt(id_vars="year", var_name="indicator", value_name="value")
-        long.insert(0, "replicate", r)
-        frames.append(long)
-    out = pd.concat(frames, ignore_index=True)
-    return out.astype({"replicate": "int32", "year": "int32", "indicator": str})
-
 
 @pytest.mark.parametrize("same_layout", [True, False])
 def test_trajectories_frame_is_each_replicate_melted_in_turn(same_layout):
     """The long table, made by one reshape where the replicates share years and indicators (and by a
     melt each where they do not), is the melt's: rows, order, dtypes and values (NaN and integer
-    counts included)."""
+    counts included); each replicate's rows give its frame back."""
+    from simmodel.results import melted_one_by_one
+
     rng = np.random.default_rng(7)
     frames = []
     for r in range(5):
@@ -259,8 +251,13 @@ def test_trajectories_frame_is_each_replicate_melted_in_turn(same_layout):
         w.iloc[0, 2] = np.nan
         frames.append(w)
     out = trajectories_frame(frames)
-    pd.testing.assert_frame_equal(out, _melted(frames), check_exact=True)
-
+    pd.testing.assert_frame_equal(out, melted_one_by_one(frames), check_exact=True)
+    for r, w in enumerate(frames):
+        mine = out[out.replicate == r]
+        assert mine["indicator"].tolist() == [c for c in w.columns for _ in w.index]
+        back = mine.pivot(index="year", columns="indicator", values="value")[list(w.columns)]
+        np.testing.assert_array_equal(back.to_numpy(), w.to_numpy(dtype=float))
+        assert back.index.tolist() == w.index.tolist()
 
 # ---------------------------------------------------------------------------------------------- drivers
 def _drivers_case(seed: int, n: int, nan_at: tuple[int, int] | None = None):
