@@ -364,7 +364,7 @@ def mean_difference_interval(scenario: np.ndarray, reference: np.ndarray, *, pai
     """mean(scenario) - mean(reference) with a 95 % t interval: on the replicate pairs' differences
     when paired (common random numbers), else Welch's. Means, unlike medians, add up: the changes of
     the levers' costs sum to the change of the total. Returns (difference, low, high)."""
-    from scipy import stats
+    from scipy.special import stdtrit  # Student's t quantile, as scipy.stats.t.ppf computes it (scipy.stats: 0.66 s to import)
 
     s, r = np.asarray(scenario, float), np.asarray(reference, float)
     if s.size == 0 or r.size == 0:
@@ -374,7 +374,7 @@ def mean_difference_interval(scenario: np.ndarray, reference: np.ndarray, *, pai
         m = float(d.mean())
         if d.size < 2 or np.allclose(d, m):
             return m, m, m
-        half = float(stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
+        half = float(stdtrit(d.size - 1, 0.975) * d.std(ddof=1) / np.sqrt(d.size))
         return m, m - half, m + half
     m = float(s.mean() - r.mean())
     vs, vr = (s.var(ddof=1) / s.size if s.size > 1 else 0.0), (r.var(ddof=1) / r.size if r.size > 1 else 0.0)
@@ -382,7 +382,7 @@ def mean_difference_interval(scenario: np.ndarray, reference: np.ndarray, *, pai
     if se == 0:
         return m, m, m
     dof = (vs + vr) ** 2 / ((vs ** 2 / max(s.size - 1, 1)) + (vr ** 2 / max(r.size - 1, 1)))
-    half = float(stats.t.ppf(0.975, dof) * se)
+    half = float(stdtrit(dof, 0.975) * se)
     return m, m - half, m + half
 
 

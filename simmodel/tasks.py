@@ -12,18 +12,25 @@ import pandas as pd
 
 from simmodel.config import RunConfig, plain, resolve_path
 from simmodel.data import file_sha256
-from simmodel.ensemble import run_ensemble
 from simmodel.errors import ConfigError, DataError
 from simmodel.report import plots
 from simmodel.results import RunWriter, code_version, new_run_dir, package_versions
-# the run task lives in simmodel.run_task (the sweep runs its jobs through it); its names stay here too
-from simmodel.run_task import (EITHER_WAY_P, REPLAY_GAP, assumption_sensitivity, counterfactual, counterfactual_config,
-                               decompose, decomposition_table, draws_frame, drivers, inputs_path_of_base, progress_bar, run,
-                               sensitivity_table, target_table)
 
-__all__ = ["run", "target_table", "np", "EITHER_WAY_P", "REPLAY_GAP", "assumption_sensitivity", "counterfactual",
-           "counterfactual_config", "decompose", "decomposition_table", "draws_frame", "drivers", "inputs_path_of_base",
-           "sensitivity_table"]
+# the run task lives in simmodel.run_task (the sweep runs its jobs through it); its names stay here too,
+# imported at first use: it imports the model (Mesa and the population: about 0.6 s), which the memo,
+# plot and compare tasks do not need
+_RUN_TASK_NAMES = ("run", "target_table", "EITHER_WAY_P", "REPLAY_GAP", "assumption_sensitivity", "counterfactual",
+                   "counterfactual_config", "decompose", "decomposition_table", "draws_frame", "drivers",
+                   "inputs_path_of_base", "progress_bar", "sensitivity_table")
+__all__ = ["np", *_RUN_TASK_NAMES]
+
+
+def __getattr__(name: str):
+    if name in _RUN_TASK_NAMES:
+        from simmodel import run_task
+
+        return getattr(run_task, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def calibrate(cfg, *, command: str = "", echo=print) -> Path:
@@ -35,6 +42,7 @@ def calibrate(cfg, *, command: str = "", echo=print) -> Path:
     from simmodel.calibration.moments import load_grades, path_observations
     from simmodel.calibration.runs import run_dir, write_run
     from simmodel.config import validate_calibrate
+    from simmodel.run_task import inputs_path_of_base, progress_bar
 
     validate_calibrate(cfg)
     d = cfg.data
@@ -168,7 +176,7 @@ def _projection_paths(inputs, table, result, cfg, cutoff: int) -> tuple[dict[str
     sector growth prior and every base-year assumption from its stated range, and the shocks."""
     from simmodel.calibration.backtest import BACKTEST_SERIES
     from simmodel.config import RunConfig
-    from simmodel.ensemble import ParameterSampler, UncertaintyDraws, assumption_sampler, behaviour_sampler
+    from simmodel.ensemble import ParameterSampler, UncertaintyDraws, assumption_sampler, behaviour_sampler, run_ensemble
     from simmodel.levers import Levers, Uncertainties, no_new_policy_values
 
     params = dataclasses.replace(inputs.params, **dict(zip(result.names, map(float, result.estimate))))
