@@ -215,14 +215,12 @@ def test_memo_shows_where_the_uncertainty_comes_from(memos, lang):
 
 
 def _render(study, lang: str) -> str:
-    """The memo's Markdown of a study as loaded (and edited) in memory; figures are drawn, not kept."""
-    import matplotlib.pyplot as plt
-
+    """The memo's Markdown of a study as loaded (and edited) in memory; its figures are not drawn."""
     from simmodel.config import RunConfig, resolve_path
     from simmodel.data import load_indicators
 
-    def fig(name, figure):
-        plt.close(figure)
+    def fig(name, make):
+        assert callable(make)  # drawn by write_memo once the text is built; the text does not need it
         return f"figures/{name}"
 
     ctx = memo_mod.build_context(study, lang, load_indicators(resolve_path(RunConfig().data.indicators)), fig)
@@ -396,10 +394,10 @@ def test_text_from_files_is_escaped_in_html(memos):
     block.update(variance=1.0, note="<tt>note</tt>")
     images = {}
 
-    def fig(name, figure):
+    def fig(name, make):
         from simmodel.report import plots
 
-        plots.save(figure, cwd / name)
+        plots.save(make(), cwd / name)
         images[name] = (cwd / name).read_bytes()
         return f"figures/{name}"
 
@@ -497,3 +495,21 @@ def test_a_memo_cites_the_analyses_it_is_given(memos):
     assert lever_name("en", top["factor"]) in row.split("|")[3].split(";")[0]
     bad = run_cli(["memo", f"results={sweep}", "lang=en", "analyses=[nowhere]"], cwd)
     assert bad.returncode == 2 and "not a complete analysis folder" in bad.stderr
+
+
+def test_a_figure_that_fails_to_draw_stops_the_memo_naming_it_and_leaves_no_folder(memos, monkeypatch, tmp_path):
+    """The memo's figures are drawn in forked processes once its text is built: a figure that fails
+    there stops the memo with an error that names it, and nothing is published."""
+    from simmodel.report import memo as memo_mod
+    from simmodel.report import plots
+
+    _, sweep, _ = memos
+
+    def broken(*args, **kwargs):
+        raise ValueError("no figure today")
+
+    monkeypatch.setattr(plots, "target_fan", broken)
+    with pytest.raises(RuntimeError) as err:
+        memo_mod.write_memo(sweep, baseline="baseline", lang="en", output_root=tmp_path, pdf="false")
+    assert re.search(r"fan_\d+_T\d\.png", str(err.value)) and "no figure today" in str(err.value)
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
