@@ -122,8 +122,9 @@ class RangeSampler:
 
     def draw(self, seed: np.random.SeedSequence, attempt: int = 0) -> dict[str, float]:
         u = _child(seed, _SOURCE_KEYS[self.source] + _REDRAW_KEY * attempt).random(len(self.names))
-        # every quantity in one call (a call each took 1.3 ms a replicate for 135 quantities)
-        x = draw_from_range(self.value, self.low, self.high, np.asarray(self.distribution, dtype=str), u)
+        # every quantity in one call: a call each took, with the other sampler's, 1.94 ms a replicate
+        # for 135 quantities, one call each 0.15 ms
+        x = draw_from_range(self.value, self.low, self.high, self.distribution, u)
         return dict(zip(self.names, x.tolist(), strict=True))
 
 

@@ -142,7 +142,7 @@ def trajectories_frame(per_replicate: list[pd.DataFrame]) -> pd.DataFrame:
     if first is not None and first.index.name == "year" and all(
             w.columns.equals(first.columns) and w.index.equals(first.index) for w in per_replicate):
         # the replicates share their years and indicators (a run's always do): one reshape of their
-        # stacked values instead of a melt each (0.09 -> 0.01 s for 20 replicates of 7 years)
+        # stacked values instead of a melt each (0.086 -> 0.0015 s for 20 replicates of 7 years)
         values = np.stack([w.to_numpy() for w in per_replicate]).transpose(0, 2, 1).ravel()
         n_rep, (n_years, n_ind) = len(per_replicate), first.shape
         out = pd.DataFrame({"replicate": np.repeat(np.arange(n_rep, dtype=np.int32), n_years * n_ind),
