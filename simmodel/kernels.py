@@ -542,6 +542,39 @@ def gap_rows(log_u, per_gap, n, last):  # pragma: no cover - compiled
     return rows, False, pos
 
 
+# --------------------------------------------------------------------------- the talents
+
+@compiled
+def talent_departures(active, firm, talent, u, threshold):  # pragma: no cover - compiled
+    """A quarter's departures (simmodel.agents.talent.TalentPool.retain): the j-th active talent (in
+    row order) leaves when ``u[j]`` (one uniform an active talent) is below ``threshold``; it stops being
+    active and its firm (``firm``, -1: none) has one talent fewer (``talent``, by firm row). Returns how
+    many left. One pass instead of numpy's flatnonzero, comparison, gathers, np.subtract.at and scatter
+    (the same integers: a firm that loses two talents is decremented twice either way)."""
+    j = 0
+    gone = 0
+    for i in range(active.size):
+        if active[i]:
+            if u[j] < threshold:
+                active[i] = False
+                k = firm[i]
+                if k >= 0:
+                    talent[k] -= 1
+                gone += 1
+            j += 1
+    return gone
+
+
+@compiled
+def release_exited(active, firm, alive):  # pragma: no cover - compiled
+    """The active talents whose firm (``firm``, -1: none) is no longer alive lose it (firm = -1)."""
+    for i in range(active.size):
+        k = firm[i]
+        if active[i] & (k >= 0):
+            if not alive[k]:
+                firm[i] = -1
+
+
 # --------------------------------------------------------------------------- the funds' candidates
 
 @compiled

@@ -1148,3 +1148,39 @@ def test_descending_order_is_numpys_stable_sort(case, n, with_tie):
     np.testing.assert_array_equal(kernels.stable_descending(x, tie, items), want)
     if not with_tie:
         np.testing.assert_array_equal(want, items[np.argsort(-x[items], kind="stable")])
+
+
+@pytest.mark.parametrize("n_talents", [0, 1, 50, 5000])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_talent_departures_and_releases_are_numpys(n_talents, seed):
+    """kernels.talent_departures and release_exited: what TalentPool.retain and release_dead's numpy
+    statements did (flatnonzero, one uniform an active talent, np.subtract.at on the firms' talents,
+    the scatters), with unmatched talents, several talents at one firm and dead firms."""
+    rng = np.random.default_rng(seed)
+    n_firms = 40
+    active = rng.random(n_talents) < 0.7
+    firm = np.where(rng.random(n_talents) < 0.8, rng.integers(0, n_firms, n_talents), -1).astype(np.int64)
+    talent = np.bincount(firm[firm >= 0], minlength=n_firms).astype(np.int32)
+    u = rng.random(int(active.sum()))
+    threshold = 1.0 - np.exp(-0.3 / 4.0) + (0.5 if seed else 0.0)
+    # the numpy statements of retain
+    act = np.flatnonzero(active)
+    gone = act[u < threshold]
+    want_active, want_talent = active.copy(), talent.copy()
+    f = firm[gone]
+    np.subtract.at(want_talent, f[f >= 0], 1)
+    want_active[gone] = False
+    got_active, got_talent = active.copy(), talent.copy()
+    n_gone = kernels.talent_departures(got_active, firm, got_talent, u, threshold)
+    assert n_gone == gone.size
+    assert bits_equal(got_active, want_active) and bits_equal(got_talent, want_talent)
+    # and release_dead's
+    alive = rng.random(n_firms) < 0.6
+    matched = np.flatnonzero(want_active & (firm >= 0))
+    want_firm = firm.copy()
+    want_firm[matched[~alive[firm[matched]]]] = -1
+    got_firm = firm.copy()
+    kernels.release_exited(want_active, got_firm, alive)
+    assert bits_equal(got_firm, want_firm)
+    if n_talents >= 50:  # the cases reach every branch
+        assert gone.size and (f < 0).any() and (want_firm != firm).any() and (~want_active & (firm >= 0)).any()
