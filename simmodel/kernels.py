@@ -570,9 +570,8 @@ def release_exited(active, firm, alive):  # pragma: no cover - compiled
     """The active talents whose firm (``firm``, -1: none) is no longer alive lose it (firm = -1)."""
     for i in range(active.size):
         k = firm[i]
-        if active[i] & (k >= 0):
-            if not alive[k]:
-                firm[i] = -1
+        if active[i] and k >= 0 and not alive[k]:  # a firm's flag read only for a matched talent
+            firm[i] = -1
 
 
 # --------------------------------------------------------------------------- the funds' candidates
