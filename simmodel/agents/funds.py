@@ -108,15 +108,29 @@ class FundBook:
         self.year_in = np.zeros(0, dtype=np.int32)
         self.tte = np.zeros(0)
         self.start = np.zeros(1, dtype=np.int64)
+        # each fund's terms, fixed when it is raised, by slot: fund_year reads them as arrays (a loop
+        # over the funds' attributes cost about 2 us a fund a year, set-up years included)
+        self.vintage = np.zeros(0, dtype=np.int64)
+        self.end_year = np.zeros(0)  # vintage + life, years: wound up at the start of that year
+        self.government = np.zeros(0, dtype=np.bool_)
+        self.screen_key = np.zeros(0, dtype=np.uint64)
 
     def add(self, fund: Fund) -> int:
         """Open the books of a new fund (holding nothing); returns its slot."""
         self.funds.append(fund)
         self.start = np.concatenate((self.start, self.start[-1:]))
+        self.vintage = np.append(self.vintage, fund.vintage)
+        self.end_year = np.append(self.end_year, fund.vintage + fund.life_years)
+        self.government = np.append(self.government, fund.government)
+        self.screen_key = np.append(self.screen_key, np.uint64(fund.screen_key))
         return len(self.funds) - 1
 
     def rows(self, slot: int) -> slice:
         return slice(int(self.start[slot]), int(self.start[slot + 1]))
+
+    def deploying(self, year: int, params: Params) -> np.ndarray:
+        """Which funds invest new money in ``year`` (their first fund_deploy_years years), by slot."""
+        return (self.vintage <= year) & (year < self.vintage + params.fund_deploy_years)
 
     def set_holdings(self, slot: int, firm: np.ndarray, ticket: np.ndarray | None = None,
                      year_in: np.ndarray | None = None, tte: np.ndarray | None = None) -> None:
@@ -211,10 +225,6 @@ class Fund(mesa.Agent):
         if cache is not None:
             cache[self.kind] = out
         return out
-
-    def deploying(self, year: int, params: Params) -> bool:
-        """Whether the fund invests new money in ``year`` (its first fund_deploy_years years)."""
-        return self.vintage <= year < self.vintage + params.fund_deploy_years
 
     def year_budget(self, regime: FundRegime, params: Params, scale: float) -> tuple[float, float]:
         """(budget, crowd-in ratio): the money the fund means to deploy this year (CNY 100 m,
@@ -334,8 +344,10 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
                         held=held, held_lo=held_start[:-1], held_hi=held_start[1:], params=params, where=where)
 
 
-def low_words(keys: Sequence[int]) -> np.ndarray:
+def low_words(keys: Sequence[int] | np.ndarray) -> np.ndarray:
     """The low 32 bits of each 64-bit screening key (what keyed_uniform reads), uint32."""
+    if isinstance(keys, np.ndarray):
+        return (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     return np.array([key & 0xFFFFFFFF for key in keys], dtype=np.uint32)
 
 
