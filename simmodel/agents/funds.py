@@ -94,6 +94,20 @@ class FundCommitment:
     life_years: float
 
 
+@dataclass(frozen=True)
+class FundTerms:
+    """Every fund's terms, fixed when it was raised, by slot (FundBook.terms)."""
+
+    vintage: np.ndarray  # year raised (int64)
+    end_year: np.ndarray  # vintage + life, years: the fund is wound up at the start of that year
+    government: np.ndarray  # a government fund (bool)
+    screen_key: np.ndarray  # Fund.screen_key (uint64)
+
+    def deploying(self, year: int, params: Params) -> np.ndarray:
+        """Which funds invest new money in ``year`` (their first fund_deploy_years years), by slot."""
+        return (self.vintage <= year) & (year < self.vintage + params.fund_deploy_years)
+
+
 class FundBook:
     """Every fund's holdings, one row per deal: the firm's row, the ticket (CNY 100 m, follow-ons
     added), the entry year and the expected years to exit at entry. A fund's rows are together, in the
@@ -108,29 +122,29 @@ class FundBook:
         self.year_in = np.zeros(0, dtype=np.int32)
         self.tte = np.zeros(0)
         self.start = np.zeros(1, dtype=np.int64)
-        # each fund's terms, fixed when it is raised, by slot: fund_year reads them as arrays (a loop
-        # over the funds' attributes cost about 2 us a fund a year, set-up years included)
-        self.vintage = np.zeros(0, dtype=np.int64)
-        self.end_year = np.zeros(0)  # vintage + life, years: wound up at the start of that year
-        self.government = np.zeros(0, dtype=np.bool_)
-        self.screen_key = np.zeros(0, dtype=np.uint64)
+        self._terms: tuple = (0, None)  # (how many funds they cover, the terms), see terms
 
     def add(self, fund: Fund) -> int:
         """Open the books of a new fund (holding nothing); returns its slot."""
         self.funds.append(fund)
         self.start = np.concatenate((self.start, self.start[-1:]))
-        self.vintage = np.append(self.vintage, fund.vintage)
-        self.end_year = np.append(self.end_year, fund.vintage + fund.life_years)
-        self.government = np.append(self.government, fund.government)
-        self.screen_key = np.append(self.screen_key, np.uint64(fund.screen_key))
         return len(self.funds) - 1
+
+    def terms(self) -> FundTerms:
+        """Every fund's terms, fixed when it was raised, as arrays by slot (made again only when funds
+        have been raised since)."""
+        if self._terms[0] != len(self.funds):
+            fs = self.funds
+            self._terms = (len(fs), FundTerms(
+                vintage=np.array([fd.vintage for fd in fs], dtype=np.int64),
+                end_year=np.array([fd.vintage + fd.life_years for fd in fs], dtype=np.float64),
+                government=np.array([fd.government for fd in fs], dtype=np.bool_),
+                screen_key=np.array([fd.screen_key for fd in fs], dtype=np.uint64)))
+        return self._terms[1]
 
     def rows(self, slot: int) -> slice:
         return slice(int(self.start[slot]), int(self.start[slot + 1]))
 
-    def deploying(self, year: int, params: Params) -> np.ndarray:
-        """Which funds invest new money in ``year`` (their first fund_deploy_years years), by slot."""
-        return (self.vintage <= year) & (year < self.vintage + params.fund_deploy_years)
 
     def set_holdings(self, slot: int, firm: np.ndarray, ticket: np.ndarray | None = None,
                      year_in: np.ndarray | None = None, tte: np.ndarray | None = None) -> None:

@@ -80,10 +80,11 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
     # which funds act this year (raised by then, and deploying or holding firms), by their terms as
     # arrays; those wound up at the start of it (vintage + life) and those under yearly-profit rules
     # (government funds, when the regime is that)
-    deploying = book.deploying(year, p)
-    acts = (book.vintage <= year) & (deploying | (n_held > 0))
-    wound_up = acts & (year >= book.end_year)
-    yearly_profit = acts & book.government & (regime == FundRegime.yearly_profit)
+    terms = book.terms()
+    deploying = terms.deploying(year, p)
+    acts = (terms.vintage <= year) & (deploying | (n_held > 0))
+    wound_up = acts & (year >= terms.end_year)
+    yearly_profit = acts & terms.government & (regime == FundRegime.yearly_profit)
     follow_budget = np.zeros(n_funds)
     plans = []  # the deploying funds: [slot, fund, regime, budget, crowd]
     for i in np.flatnonzero(acts & ~wound_up & deploying).tolist():
@@ -152,7 +153,7 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
         # every deploying fund's terms as arrays, once a year; each kind's screen takes its funds' rows
         # and reads the holdings in the book's own column (the exits are done, the deals come after)
         slots = np.array([plan[0] for plan in plans], dtype=np.intp)
-        keys32 = low_words(mix_keys(year_key, book.screen_key[slots]))
+        keys32 = low_words(mix_keys(year_key, terms.screen_key[slots]))
         life = life_left([plan[1] for plan in plans], year)
         budgets = np.array([plan[3] for plan in plans], dtype=np.float64) - follow_spent[slots]
         caps = ticket_caps(np.array([plan[1].size_cny_100m for plan in plans], dtype=np.float64),

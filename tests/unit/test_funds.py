@@ -376,15 +376,20 @@ def test_the_books_terms_are_each_funds_and_its_years_as_each_fund_states_them(i
     m = SimModel(inputs, dataclasses.replace(Levers(), fund_life_years=12.0), Uncertainties(), scale=0.01, seed=2)
     m.run()
     book, p = m.fund_book, inputs.params
+    terms = book.terms()
     assert len(book.funds) == len(m.funds) > 20 and len({fd.vintage for fd in m.funds}) > 5
-    np.testing.assert_array_equal(book.vintage, [fd.vintage for fd in m.funds])
-    np.testing.assert_array_equal(book.end_year, [fd.vintage + fd.life_years for fd in m.funds])
-    np.testing.assert_array_equal(book.government, [fd.government for fd in m.funds])
-    assert book.government.any() and not book.government.all()
-    np.testing.assert_array_equal(book.screen_key, np.array([fd.screen_key for fd in m.funds], np.uint64))
+    np.testing.assert_array_equal(terms.vintage, [fd.vintage for fd in m.funds])
+    np.testing.assert_array_equal(terms.end_year, [fd.vintage + fd.life_years for fd in m.funds])
+    np.testing.assert_array_equal(terms.government, [fd.government for fd in m.funds])
+    assert terms.government.any() and not terms.government.all()
+    np.testing.assert_array_equal(terms.screen_key, np.array([fd.screen_key for fd in m.funds], np.uint64))
     for year in range(2010, 2032):
         want = [fd.vintage <= year < fd.vintage + p.fund_deploy_years for fd in m.funds]
-        np.testing.assert_array_equal(book.deploying(year, p), want)
+        np.testing.assert_array_equal(terms.deploying(year, p), want)
     keys = [fd.screen_key for fd in m.funds]
     for first in (0, 1, 2027, 2 ** 64 - 1, 0x9E3779B97F4A7C15):
-        assert mix_keys(first, book.screen_key).tolist() == [mix_key(first, k) for k in keys]
+        assert mix_keys(first, terms.screen_key).tolist() == [mix_key(first, k) for k in keys]
+    # a fund raised later is in the terms made next
+    Fund(m, fund_id="late", kind="provincial", government=True, size_cny_100m=1.0, vintage=2031, stages=(FirmStage.TECH_SME,),
+         sector_mask=np.ones(inputs.sectors.n, bool), budget_lever=None, life_years=9.0, book=book)
+    assert book.terms().vintage.size == len(book.funds) and book.terms().end_year[-1] == 2040.0
