@@ -29,26 +29,29 @@ against the stock model's on other seeds (``compare_samples``: Kolmogorov-Smirno
 Bonferroni); with ``--compiled`` the time a replicate spends inside compiled loops (every function of
 ``simmodel.kernels`` timed at each call), in all and in the yearly block.
 
-Measured on 6 December 2026, 00:20-00:50 (this 2-core virtual machine, AMD EPYC, 1 MB of L2 cache a
-core, 32 MB of L3), at dae7361 (the stock model):
+Measured on 6 December 2026, 00:20-00:55 (this 2-core virtual machine, AMD EPYC, 1 MB of L2 cache a
+core, 32 MB of L3):
 
-- speed (``--sizes 1000 10000 118000 --rounds 4 --reps 10``), simulation in ms (the three stages):
-  1 000 firms stock 15.05 (2.20), one call 14.39 (1.52), two calls 14.13 (1.32); 10 000 firms stock
-  28.51 (4.97), one call 31.54 (6.73), two calls 28.33 (4.11); 118 000 firms (1:1) stock 142.4 (33.9),
-  one call 175.6 (66.5), two calls 142.4 (34.6). The one call is slower from 10 000 firms on, twice as
-  slow at 1:1: its pass computes a scalar exponential a firm (2.4 ns here against numpy's vectorised
-  0.5 ns for float32; Numba 0.68 has no vector maths library: icc_rt installed, Numba does not use
-  it) and branches on each firm's data, where the model's kernels are branch-free vector loops. The
-  two calls save what lay between the model's calls, about 0.9 ms a replicate (35 us a quarter) at
-  every size: 6 % of the simulation at 1 000 firms, 3 % at 10 000, nothing measurable at 1:1.
+- speed (``--sizes 1000 10000 118000 --rounds 3 --reps 8``, the stock model at cd26e1b), simulation in
+  ms (of it the three stages): 1 000 firms stock 14.67 (2.11), one call 13.99 (1.49), two calls 13.64
+  (1.28); 10 000 firms stock 29.05 (5.01), one call 28.85 (6.48), two calls 25.74 (3.84); 118 000
+  firms (1:1) stock 144.2 (35.6), one call 177.2 (66.3), two calls 139.5 (33.9). (An earlier run, 4
+  rounds of 10 against dae7361: the stages 2.20, 1.52, 1.32 ms at 1 000 firms; 4.97, 6.73, 4.11 at
+  10 000; 33.9, 66.5, 34.6 at 1:1.) The one call is slower from 10 000 firms on, twice as slow at
+  1:1: its pass computes a scalar exponential a firm (2.4 ns here against numpy's vectorised 0.5 ns
+  for float32; Numba 0.68 has no vector maths library: with icc_rt installed it does not use one)
+  and branches on each firm's data, where the model's kernels are branch-free vector loops. The two
+  calls save what lay between the model's calls, 0.8-1.7 ms a replicate (35-70 us a quarter): about
+  6 % of the simulation at 1 000 firms, 4 % at 10 000, 1 % at 1:1.
 - ``--check --replicates 40``: both consistent in distribution with the stock model (42 tests,
   Bonferroni threshold 0.0012; the smallest p 0.030, n_startup@2030 in Welch's test; land refusals in
   2027 +11 % and +13 %, p 0.27 and 0.43).
 - ``--compiled --sizes 1000 10000 30000 100000 300000 1000000 --reps 5``: inside compiled loops, ns a
   firm-step (share of the simulation): 97.8 (20 %) at 1 000 firms, 36.0 (38 %) at 10 000, 29.6 (49 %)
   at 30 000, 27.9 (60 %) at 100 000, 28.7 (67 %) at 300 000, 34.0 (72 %) at 1 000 000; the whole
-  simulation 94.9 ns a firm-step at 10 000 and 42.5 at 300 000. At 118 000 firms the yearly block
-  (start_year with the firms' yearly rates) took 89.1 ms, 53.7 of it inside compiled loops.
+  simulation 94.9 ns a firm-step at 10 000 and 42.5 at 300 000. Again at 1 000, 10 000 and 118 000
+  firms (``--reps 5``): start_year without the firms' yearly rates took 7.72, 15.12 and 74.01 ms, of
+  which inside compiled loops 1.43, 5.68 and 43.63 ms.
 
 What it says of the goals: (1) if every line of Python and numpy between the compiled loops cost
 nothing, the compiled work alone would take 36.0 ns a firm-step at 10 000 firms against 27.9 at
@@ -56,11 +59,11 @@ nothing, the compiled work alone would take 36.0 ns a firm-step at 10 000 firms 
 replicate, of which the loops take 9.8 and numpy's proportional work (its exponentials, logarithms
 and draws, about 14 ns a firm-step at 300 000) about 3.8: 1.5 ms would be left for everything else,
 against the 12 ms that the calls, numpy's small operations and the agents' Python take there now.
-Fusing three of the nine stages removed 0.9 ms of it. (2) At 1:1 the yearly block's compiled loops
-alone take about 46 ms (53.7 less about 8 for the firms' rates), 8x the 5.52 ms memory bound of
-start_year: fewer calls cannot bring it within 5x; the big actors' decisions (about 120 fund screens,
-two rounds of selections, the ladder's pools) would need algorithms that read the firms once a year.
-Not built: the two calls would change every result for a few per cent of a small replicate.
+Fusing three of the nine stages removed about 1 ms of it. (2) At 1:1 start_year's compiled loops
+alone take 43.6 ms, 7.9x its 5.52 ms memory bound (``make bench``): fewer calls cannot bring it within
+5x; the big actors' decisions (the funds' screens, two rounds of selections, the ladder's pools)
+would need algorithms that read the firm arrays about once a year, not once a decision. Not built:
+the two calls would change every result for a few per cent of a small replicate.
 
     .venv/bin/python benchmarks/experiments/fused_core.py [--sizes 1000 10000 118000] [--rounds 3]
                                                           [--reps 10] [--check] [--replicates 40]
@@ -146,41 +149,50 @@ def _fused_core(q, key_innovate, key_gain, key_move, key_exit, alive, p_innovate
         req_city[j] = city[i]
         priority[j] = priority_sector[s]
         efficiency[j] = log_productivity[i]
+    used, refused, refused_total, n_ko, n_exits = _land_tail(
+        q, key_move, key_exit, asks[:m], request, before, req_city, priority, efficiency, alive, p_exit_q, revenue,
+        sector, land_mu, city, land_refused, exit_q, land_per_va, va_ratio, plot_effect, slack, refused_share, move_prob,
+        budget_mu, budget_q, priority_share, max_passes)
+    return n_innov, used, refused, refused_total, n_ko, n_exits
+
+
+def _land_tail(q, key_move, key_exit, rows, request, before, req_city, priority, efficiency, alive, p_exit_q, revenue,
+               sector, land_mu, city, land_refused, exit_q, land_per_va, va_ratio, plot_effect, slack, refused_share,
+               move_prob, budget_mu, budget_q, priority_share, max_passes):  # pragma: no cover - compiled
+    """What both forms do after the requests: the cities' allocation (the model's requests_in_order and
+    served_land), its outcomes (land_outcomes), the refused firms' relocation by a keyed uniform, then
+    the exits (a keyed uniform a firm below its p_exit_q). Returns (land used by city, refused by
+    city, refused in all, refusals, exits)."""
     nc = budget_mu.size
-    refused = np.zeros(nc)
     used = np.zeros(nc)
+    refused = np.zeros(nc)
     refused_total = 0.0
     n_ko = 0
-    if m:
+    if rows.size:
         order = requests_in_order(req_city, efficiency, priority, nc)
         granted, used = served_land(order, req_city, request, priority, budget_q, priority_share, max_passes)
+        ko, refused, refused_total = land_outcomes_of(rows, granted, request, before, land_mu, revenue, land_refused,
+                                                      city, sector, land_per_va, va_ratio, slack, plot_effect,
+                                                      refused_share, nc)
+        n_ko = ko.size
         best = 0
         for c in range(nc):  # the city with most land left, as np.argmax(budget_mu - used)
             if budget_mu[c] - used[c] > budget_mu[best] - used[best]:
                 best = c
-        for j in range(m):
-            i = asks[j]
-            if granted[j]:
-                land_mu[i] += request[j]
-                continue
-            land_refused[i] = True
-            s = sector[i]
-            cap = land_mu[i] * room * plot_effect / (land_per_va[s] * va_ratio[s])
-            desired = revenue[i]
-            floor = min(desired, max(cap, before[j]))
-            revenue[i] = floor + refused_share * (desired - floor)
-            refused[city[i]] += request[j]
-            refused_total += request[j]
-            n_ko += 1
-            if keyed_unit(i, key_move) < move_prob:
-                city[i] = best
+        for j in range(ko.size):
+            if keyed_unit(ko[j], key_move) < move_prob:
+                city[ko[j]] = best
     n_exits = 0
-    for i in range(n):
-        if alive[i] and keyed_unit(i, key_exit) < p_exit_q[i]:
+    for i in range(alive.size):
+        die = alive[i] & (keyed_unit(i, key_exit) < p_exit_q[i])
+        n_exits += die
+        if die:
             alive[i] = False
             exit_q[i] = q
-            n_exits += 1
-    return n_innov, used, refused, refused_total, n_ko, n_exits
+    return used, refused, refused_total, n_ko, n_exits
+
+
+kernels._INLINED.setdefault("_land_tail", _land_tail)
 
 
 def _core_log_growth(key_innovate, key_gain, alive, p_innovate_q, ai_ramp_q, ramp_gain, step_mean, n_innovations,
@@ -222,33 +234,9 @@ def _core_land_exit(q, key_move, key_exit, alive, p_exit_q, growth, log_producti
     rows, request, before, req_city, priority, efficiency = land_requests_of(
         revenue, growth, alive, sector, land_mu, industry_sector, land_per_revenue, plot_effect, above_size, slack, city,
         priority_sector, log_productivity, land_refused)
-    nc = budget_mu.size
-    used = np.zeros(nc)
-    refused = np.zeros(nc)
-    refused_total = 0.0
-    n_ko = 0
-    if rows.size:
-        order = requests_in_order(req_city, efficiency, priority, nc)
-        granted, used = served_land(order, req_city, request, priority, budget_q, priority_share, max_passes)
-        ko, refused, refused_total = land_outcomes_of(rows, granted, request, before, land_mu, revenue, land_refused,
-                                                      city, sector, land_per_va, va_ratio, slack, plot_effect,
-                                                      refused_share, nc)
-        n_ko = ko.size
-        best = 0
-        for c in range(nc):
-            if budget_mu[c] - used[c] > budget_mu[best] - used[best]:
-                best = c
-        for j in range(ko.size):
-            if keyed_unit(ko[j], key_move) < move_prob:
-                city[ko[j]] = best
-    n_exits = 0
-    for i in range(alive.size):
-        die = alive[i] & (keyed_unit(i, key_exit) < p_exit_q[i])
-        n_exits += die
-        if die:
-            alive[i] = False
-            exit_q[i] = q
-    return used, refused, refused_total, n_ko, n_exits
+    return _land_tail(q, key_move, key_exit, rows, request, before, req_city, priority, efficiency, alive, p_exit_q,
+                      revenue, sector, land_mu, city, land_refused, exit_q, land_per_va, va_ratio, plot_effect, slack,
+                      refused_share, move_prob, budget_mu, budget_q, priority_share, max_passes)
 
 
 _compiled: dict = {}
@@ -283,6 +271,11 @@ class FusedCoreModel(SimModel):
             self.modern_sector, self.land_per_revenue, ctx.land_per_va, ctx.va_ratio, self.plot_effect,
             ABOVE_SIZE_REVENUE_CNY_100M, p.land_capacity_slack, p.land_refused_growth_share, p.land_relocation_prob,
             budget, budget / (4 - q % 4), lv.land_priority_emerging_pct / 100.0, _PASSES)
+        self._book(n_innov, used, refused, refused_total, n_ko, n_exits)
+
+    def _book(self, n_innov: int, used: np.ndarray, refused: np.ndarray, refused_total: float, n_ko: int,
+              n_exits: int) -> None:
+        """The cities' books and the year's counters, as the model's grow, innovate and exit keep them."""
         allocated, refused_by_city = used.tolist(), refused.tolist()
         for c in self.city_agents:
             c.book_land(allocated[c.index], refused_by_city[c.index])
@@ -321,15 +314,7 @@ class TwoCallModel(FusedCoreModel):
             self.land_per_revenue, ctx.land_per_va, ctx.va_ratio, self.plot_effect, ABOVE_SIZE_REVENUE_CNY_100M,
             p.land_capacity_slack, p.land_refused_growth_share, p.land_relocation_prob, budget, budget / (4 - q % 4),
             lv.land_priority_emerging_pct / 100.0, _PASSES)
-        allocated, refused_by_city = used.tolist(), refused.tolist()
-        for c in self.city_agents:
-            c.book_land(allocated[c.index], refused_by_city[c.index])
-        sc = self.scale
-        self.counters["n_innovations"] += n_innov / sc
-        self.counters["land_refused_mu"] += refused_total / sc
-        self.counters["n_land_refusals"] += n_ko / sc
-        self.counters["land_allocated_mu"] += used.sum() / sc
-        self.counters["n_exits"] += n_exits / sc
+        self._book(n_innov, used, refused, refused_total, n_ko, n_exits)
 
 
 def _timed(cls, inputs, cfg, scale: float, seed: int) -> dict:
@@ -428,8 +413,8 @@ def compiled_share(sizes: list[int], reps: int) -> None:
             rows = []
             for seed in range(1, reps + 1):
                 m = SimModel(inputs, cfg.levers, cfg.uncertainties, scale=sc, seed=seed)
-                yearly = [0.0, 0]  # compiled seconds and calls inside start_year
-                start_year = m.start_year
+                yearly = [0.0, 0]  # compiled seconds and calls inside start_year, less its firms' rates
+                start_year, refresh = m.start_year, m.refresh_rates
 
                 def start_year_timed(year, start_year=start_year, yearly=yearly):
                     before = list(inside)
@@ -437,16 +422,23 @@ def compiled_share(sizes: list[int], reps: int) -> None:
                     yearly[0] += inside[0] - before[0]
                     yearly[1] += inside[1] - before[1]
 
-                m.start_year = start_year_timed
+                def refresh_timed(*a, refresh=refresh, yearly=yearly, **k):
+                    before = list(inside)
+                    refresh(*a, **k)
+                    if len(a) < 2 and "sl" not in k:  # every firm's, in start_year (entrants' come in enter)
+                        yearly[0] -= inside[0] - before[0]
+                        yearly[1] -= inside[1] - before[1]
+
+                m.start_year, m.refresh_rates = start_year_timed, refresh_timed
                 inside[:] = [0.0, 0]
                 r = run_timed(m)
                 compiled = inside[0] - inside[1] * per_call
-                rows.append((r["seconds"], compiled, inside[1], r["firm_steps"], r["by_stage"]["start_year"]
-                             + r["by_stage"]["refresh_rates"], yearly[0] - yearly[1] * per_call))
+                rows.append((r["seconds"], compiled, inside[1], r["firm_steps"], r["by_stage"]["start_year"],
+                             yearly[0] - yearly[1] * per_call))
             sim, compiled, calls, steps, year_s, year_c = (statistics.median(x[i] for x in rows) for i in range(6))
             print(f"  {n:>7} firms: simulation {1e3 * sim:7.2f} ms ({1e9 * sim / steps:5.1f} ns a firm-step), inside "
                   f"{calls:.0f} compiled calls {1e3 * compiled:7.2f} ms ({1e9 * compiled / steps:5.1f} ns a firm-step, "
-                  f"{100 * compiled / sim:.0f} %); the yearly block (with the firms' rates) {1e3 * year_s:.2f} ms, "
+                  f"{100 * compiled / sim:.0f} %); start_year (without the firms' rates) {1e3 * year_s:.2f} ms, "
                   f"inside compiled calls {1e3 * year_c:.2f} ms")
     finally:
         for k, v in originals.items():
