@@ -8,7 +8,6 @@ sorts, O(n log n) in the number of firms.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,15 +68,6 @@ ORIGIN_BASE, ORIGIN_STARTUP, ORIGIN_SPINOFF, ORIGIN_ATTRACTED = 0, 1, 2, 3
 _STORAGE = {name: "_" + name for name in FIELDS}
 
 
-@dataclass(frozen=True)
-class Cohort:
-    """Firms to append (Firms.add_cohorts): how many, and their fields (FIELDS' names; arrays of
-    ``count`` or scalars), the others zero."""
-
-    count: int
-    columns: Mapping[str, np.ndarray | float | int]
-
-
 class Firms:
     """Struct of arrays with amortised growth; ``n`` slots are in use, dead firms stay (alive=False).
     Each field of FIELDS reads as the array of the n slots in use: ``firms.revenue`` is a view of the
@@ -132,32 +122,19 @@ class Firms:
 
     def add(self, count: int, **columns: np.ndarray) -> slice:
         """Append ``count`` firms; unspecified fields are zero, alive is True. Returns their slice."""
-        return self.add_cohorts([Cohort(count, columns)])[0]
-
-    def add_cohorts(self, cohorts: Sequence[Cohort]) -> list[slice]:
-        """Append each cohort's firms in turn (as add, the views renewed once: a quarter's start-ups and
-        spin-offs in one call cost one renewal of the ~30 views, about 5 us, not two). Returns their
-        slices."""
-        for c in cohorts:  # refused before anything is appended
-            if not c.columns.keys() <= _STORAGE.keys():
-                raise KeyError(f"unknown firm field {next(name for name in c.columns if name not in FIELDS)}")
-        end = self.n + sum(c.count for c in cohorts)
-        if end > self._cap:
-            self._grow(end)
+        if not columns.keys() <= _STORAGE.keys():  # refused before anything is appended
+            raise KeyError(f"unknown firm field {next(name for name in columns if name not in FIELDS)}")
+        if self.n + count > self._cap:
+            self._grow(self.n + count)
+        sl = slice(self.n, self.n + count)
         store = self.__dict__
-        out = []
-        at = self.n
-        for c in cohorts:
-            sl = slice(at, at + c.count)
-            store["_alive"][sl] = True
-            store["_exit_q"][sl] = -1
-            for name, values in c.columns.items():
-                store[_STORAGE[name]][sl] = values
-            out.append(sl)
-            at += c.count
-        store["n"] = end
+        store["n"] += count
         self._renew_views()
-        return out
+        store["_alive"][sl] = True
+        store["_exit_q"][sl] = -1
+        for name, values in columns.items():
+            store[_STORAGE[name]][sl] = values
+        return sl
 
     @property
     def above_size(self) -> np.ndarray:

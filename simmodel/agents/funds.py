@@ -94,20 +94,6 @@ class FundCommitment:
     life_years: float
 
 
-@dataclass(frozen=True)
-class FundTerms:
-    """Every fund's terms, fixed when it was raised, by slot (FundBook.terms)."""
-
-    vintage: np.ndarray  # year raised (int64)
-    end_year: np.ndarray  # vintage + life, years: the fund is wound up at the start of that year
-    government: np.ndarray  # a government fund (bool)
-    screen_key: np.ndarray  # Fund.screen_key (uint64)
-
-    def deploying(self, year: int, params: Params) -> np.ndarray:
-        """Which funds invest new money in ``year`` (their first fund_deploy_years years), by slot."""
-        return (self.vintage <= year) & (year < self.vintage + params.fund_deploy_years)
-
-
 class FundBook:
     """Every fund's holdings, one row per deal: the firm's row, the ticket (CNY 100 m, follow-ons
     added), the entry year and the expected years to exit at entry. A fund's rows are together, in the
@@ -122,7 +108,6 @@ class FundBook:
         self.year_in = np.zeros(0, dtype=np.int32)
         self.tte = np.zeros(0)
         self.start = np.zeros(1, dtype=np.int64)
-        self._terms: tuple = (0, None)  # (how many funds they cover, the terms), see terms
 
     def add(self, fund: Fund) -> int:
         """Open the books of a new fund (holding nothing); returns its slot."""
@@ -130,21 +115,8 @@ class FundBook:
         self.start = np.concatenate((self.start, self.start[-1:]))
         return len(self.funds) - 1
 
-    def terms(self) -> FundTerms:
-        """Every fund's terms, fixed when it was raised, as arrays by slot (made again only when funds
-        have been raised since)."""
-        if self._terms[0] != len(self.funds):
-            fs = self.funds
-            self._terms = (len(fs), FundTerms(
-                vintage=np.array([fd.vintage for fd in fs], dtype=np.int64),
-                end_year=np.array([fd.vintage + fd.life_years for fd in fs], dtype=np.float64),
-                government=np.array([fd.government for fd in fs], dtype=np.bool_),
-                screen_key=np.array([fd.screen_key for fd in fs], dtype=np.uint64)))
-        return self._terms[1]
-
     def rows(self, slot: int) -> slice:
         return slice(int(self.start[slot]), int(self.start[slot + 1]))
-
 
     def set_holdings(self, slot: int, firm: np.ndarray, ticket: np.ndarray | None = None,
                      year_in: np.ndarray | None = None, tte: np.ndarray | None = None) -> None:
@@ -239,6 +211,10 @@ class Fund(mesa.Agent):
         if cache is not None:
             cache[self.kind] = out
         return out
+
+    def deploying(self, year: int, params: Params) -> bool:
+        """Whether the fund invests new money in ``year`` (its first fund_deploy_years years)."""
+        return self.vintage <= year < self.vintage + params.fund_deploy_years
 
     def year_budget(self, regime: FundRegime, params: Params, scale: float) -> tuple[float, float]:
         """(budget, crowd-in ratio): the money the fund means to deploy this year (CNY 100 m,
@@ -358,10 +334,8 @@ def screen(funds: Sequence[Fund], cand: Candidates, *, year: int, regime: FundRe
                         held=held, held_lo=held_start[:-1], held_hi=held_start[1:], params=params, where=where)
 
 
-def low_words(keys: Sequence[int] | np.ndarray) -> np.ndarray:
+def low_words(keys: Sequence[int]) -> np.ndarray:
     """The low 32 bits of each 64-bit screening key (what keyed_uniform reads), uint32."""
-    if isinstance(keys, np.ndarray):
-        return (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     return np.array([key & 0xFFFFFFFF for key in keys], dtype=np.uint32)
 
 

@@ -35,15 +35,6 @@ def mix_key(*parts: int) -> int:
     return z
 
 
-def mix_keys(first: int, second: np.ndarray) -> np.ndarray:
-    """``mix_key(first, k)`` for each k of ``second`` (uint64), as uint64: the same integers, the
-    second mixing in numpy's 64-bit arithmetic, which wraps as the masks do."""
-    z = np.uint64(_mix64(first & _M64)) ^ second.astype(np.uint64)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
 # The screening noise is 32-bit arithmetic: this machine's vector units multiply 32-bit integers
 # but not 64-bit ones, so murmur3's 32-bit finaliser runs about ten times faster per firm than
 # splitmix64 did here (2.3 against 23 ns), and the screens draw for millions of firms a replicate.

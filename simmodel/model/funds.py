@@ -12,7 +12,7 @@ from simmodel import kernels
 from simmodel.agents.firms import Firms
 from simmodel.agents.funds import (Fund, FundBook, FundCommitment, life_left, low_words, prepare_candidates,
                                    screen_funds, ticket_caps)
-from simmodel.agents.noise import mix_keys
+from simmodel.agents.noise import mix_key
 from simmodel.data import BaseQuantity
 from simmodel.levers import FundRegime
 from simmodel.params import Params
@@ -76,25 +76,27 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
     early_before = sum(fd.n_exits_early for fd in funds)
     long_before = sum(fd.deployed_long_horizon for fd in funds)
     n_funds = len(funds)
-    n_held = np.diff(book.start)
-    # which funds act this year (raised by then, and deploying or holding firms), by their terms as
-    # arrays; those wound up at the start of it (vintage + life) and those under yearly-profit rules
-    # (government funds, when the regime is that)
-    terms = book.terms()
-    deploying = terms.deploying(year, p)
-    acts = (terms.vintage <= year) & (deploying | (n_held > 0))
-    wound_up = acts & (year >= terms.end_year)
-    yearly_profit = acts & terms.government & (regime == FundRegime.yearly_profit)
+    acts = np.zeros(n_funds, np.bool_)
+    wound_up = np.zeros(n_funds, np.bool_)
+    yearly_profit = np.zeros(n_funds, np.bool_)
     follow_budget = np.zeros(n_funds)
     plans = []  # the deploying funds: [slot, fund, regime, budget, crowd]
-    for i in np.flatnonzero(acts & ~wound_up & deploying).tolist():
-        fd = funds[i]
+    for i, fd in enumerate(funds):
+        deploying = fd.deploying(year, p)
+        if fd.vintage > year or not (deploying or book.start[i + 1] > book.start[i]):
+            continue
+        acts[i] = True
         reg = regime if fd.government else FundRegime.portfolio
-        budget, crowd = fd.year_budget(reg, p, scale)
-        fd.last_budget = budget
-        follow_budget[i] = budget * p.fund_follow_on_share
-        plans.append([i, fd, reg, budget, crowd])
+        yearly_profit[i] = reg == FundRegime.yearly_profit
+        end_year = fd.vintage + fd.life_years  # the fund is wound up at the start of this year
+        wound_up[i] = year >= end_year
+        if year < end_year and deploying:
+            budget, crowd = fd.year_budget(reg, p, scale)
+            fd.last_budget = budget
+            follow_budget[i] = budget * p.fund_follow_on_share
+            plans.append([i, fd, reg, budget, crowd])
     # one uniform per holding of the funds that act, in book order (all of them hold every row)
+    n_held = np.diff(book.start)
     u = sales_rng.random(int(n_held[acts].sum()), dtype=np.float64)
     if u.size == book.start[-1]:
         sell_u = u
@@ -131,14 +133,14 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
     book.start = new_start
     # as Python numbers (the same values): no numpy scalar made for each fund and count
     follow_spent_cny = follow_spent.tolist()
-    for i in np.flatnonzero(counts.any(axis=1)).tolist():  # the funds that exited or followed on
-        fd, (early, normal, write_offs, follow_ons) = funds[i], counts[i].tolist()
-        fd.n_exits_early += early
-        fd.n_exits_normal += normal
-        fd.n_write_offs += write_offs
-        if follow_ons:
-            fd.deployed += follow_spent_cny[i]
-            fd.n_follow_ons += follow_ons
+    for fd, (early, normal, write_offs, follow_ons), spent in zip(funds, counts.tolist(), follow_spent_cny, strict=True):
+        if early or normal or write_offs or follow_ons:
+            fd.n_exits_early += early
+            fd.n_exits_normal += normal
+            fd.n_write_offs += write_offs
+            if follow_ons:
+                fd.deployed += spent
+                fd.n_follow_ons += follow_ons
     # screening noise keyed by (the year's draw, the fund, the firm): a firm's draw does not depend
     # on which others a fund may back, so two scenarios whose rules differ (a fund's life, its
     # regime) still screen the same firms with the same noise (common random numbers)
@@ -153,7 +155,7 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
         # every deploying fund's terms as arrays, once a year; each kind's screen takes its funds' rows
         # and reads the holdings in the book's own column (the exits are done, the deals come after)
         slots = np.array([plan[0] for plan in plans], dtype=np.intp)
-        keys32 = low_words(mix_keys(year_key, terms.screen_key[slots]))
+        keys32 = low_words([mix_key(year_key, plan[1].screen_key) for plan in plans])
         life = life_left([plan[1] for plan in plans], year)
         budgets = np.array([plan[3] for plan in plans], dtype=np.float64) - follow_spent[slots]
         caps = ticket_caps(np.array([plan[1].size_cny_100m for plan in plans], dtype=np.float64),

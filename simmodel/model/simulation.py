@@ -344,33 +344,25 @@ class SimModel(mesa.Model):
         return self._entrants[1]
 
     def enter(self, q: int) -> None:
-        """Start-ups and spin-offs this quarter, appended together (start-ups first), each cohort
-        with its rates."""
+        """Start-ups and spin-offs this quarter, each cohort with its rates."""
         expected, _, cells = self._entrants[1]  # as start_year left them (see expected_entrants)
-        f = self.firms
-        first = f.n
-        cohorts, shocks = [], []  # each cohort's shock uniforms from a stream of its own
-        startups = enter_startups(self.params, q=q, expected=expected, cells=cells,
-                                  sector_rd_intensity=self.sectors_rd_intensity, rng=self.rng_for("entry", q))
-        if startups is not None:
-            cohorts.append(startups)
-            shocks.append(shock_uniforms(self.rng_for("growth_entry", _entry_cohort(q, 0)), startups.count))
-            self.counters["n_entries"] += startups.count / self.scale
-        # the spin-offs' trials run over the slots with the start-ups', as when these were appended first
-        spinoffs = spin_off(f, self.params, self.levers, self.sectors, q=q, targets=self.spin_off_targets,
-                            sector_rd_intensity=self.sectors_rd_intensity, rng=self.rng_for("spinoff", q),
-                            n_slots=first + (startups.count if startups is not None else 0))
-        if spinoffs is not None:
-            cohorts.append(spinoffs)
-            shocks.append(shock_uniforms(self.rng_for("growth_entry", _entry_cohort(q, 1)), spinoffs.count))
-            self.counters["n_entries"] += spinoffs.count / self.scale
-            self.counters["n_spinoffs"] += spinoffs.count / self.scale
-        # both cohorts' rows in one append and their rates in one call (the rows are consecutive): a
-        # spin-off's parent is never a start-up, so nothing the spin-offs change is read by the
-        # start-ups' rates
-        if cohorts:
-            f.add_cohorts(cohorts)
-            self.refresh_rates(np.concatenate(shocks), slice(first, f.n))
+        first = self.firms.n
+        shocks = []  # each cohort's shock uniforms, from a stream of its own
+        new = enter_startups(self.firms, self.params, q=q, expected=expected, cells=cells,
+                             sector_rd_intensity=self.sectors_rd_intensity, rng=self.rng_for("entry", q))
+        if new is not None:
+            shocks.append(shock_uniforms(self.rng_for("growth_entry", _entry_cohort(q, 0)), new.stop - new.start))
+            self.counters["n_entries"] += (new.stop - new.start) / self.scale
+        new = spin_off(self.firms, self.params, self.levers, self.sectors, q=q, targets=self.spin_off_targets,
+                       sector_rd_intensity=self.sectors_rd_intensity, rng=self.rng_for("spinoff", q))
+        if new is not None:
+            shocks.append(shock_uniforms(self.rng_for("growth_entry", _entry_cohort(q, 1)), new.stop - new.start))
+            self.counters["n_entries"] += (new.stop - new.start) / self.scale
+            self.counters["n_spinoffs"] += (new.stop - new.start) / self.scale
+        # both cohorts' rates in one call (the rows are consecutive): a spin-off's parent is never a
+        # start-up, so nothing the spin-offs change is read by the start-ups' rates
+        if shocks:
+            self.refresh_rates(np.concatenate(shocks), slice(first, self.firms.n))
 
     # ------------------------------------------------------------------ recording
     def _record(self, year: int, agg: ind.SectorAggregates) -> dict[str, float]:

@@ -362,34 +362,3 @@ def test_a_book_keeps_each_funds_rows_together_in_the_order_raised():
         fund_year(funds[:2], Firms(4), year=2025, q=0, regime=FundRegime.portfolio, max_share=0.2,
                   gestation=np.array([3.0]), long_horizon=np.array([False]), params=None, scale=1.0,
                   rng=np.random.default_rng(0), sales_rng=np.random.default_rng(1), cache={})
-
-
-def test_the_books_terms_are_each_funds_and_its_years_as_each_fund_states_them(inputs):
-    """fund_year reads the funds' terms as the book's arrays (FundBook.add): after a replay's set-up and
-    run, with funds raised before, at and after the base year, each slot's vintage, end of life,
-    government flag and screening key are its fund's; which funds deploy in a year is each fund's
-    first fund_deploy_years years; and the screens' keys (mix_keys) are mix_key's, each of them."""
-    from simmodel.agents.noise import mix_keys
-    from simmodel.levers import Levers, Uncertainties
-    from simmodel.model import SimModel
-
-    m = SimModel(inputs, dataclasses.replace(Levers(), fund_life_years=12.0), Uncertainties(), scale=0.01, seed=2)
-    m.run()
-    book, p = m.fund_book, inputs.params
-    terms = book.terms()
-    assert len(book.funds) == len(m.funds) > 20 and len({fd.vintage for fd in m.funds}) > 5
-    np.testing.assert_array_equal(terms.vintage, [fd.vintage for fd in m.funds])
-    np.testing.assert_array_equal(terms.end_year, [fd.vintage + fd.life_years for fd in m.funds])
-    np.testing.assert_array_equal(terms.government, [fd.government for fd in m.funds])
-    assert terms.government.any() and not terms.government.all()
-    np.testing.assert_array_equal(terms.screen_key, np.array([fd.screen_key for fd in m.funds], np.uint64))
-    for year in range(2010, 2032):
-        want = [fd.vintage <= year < fd.vintage + p.fund_deploy_years for fd in m.funds]
-        np.testing.assert_array_equal(terms.deploying(year, p), want)
-    keys = [fd.screen_key for fd in m.funds]
-    for first in (0, 1, 2027, 2 ** 64 - 1, 0x9E3779B97F4A7C15):
-        assert mix_keys(first, terms.screen_key).tolist() == [mix_key(first, k) for k in keys]
-    # a fund raised later is in the terms made next
-    Fund(m, fund_id="late", kind="provincial", government=True, size_cny_100m=1.0, vintage=2031, stages=(FirmStage.TECH_SME,),
-         sector_mask=np.ones(inputs.sectors.n, bool), budget_lever=None, life_years=9.0, book=book)
-    assert book.terms().vintage.size == len(book.funds) and book.terms().end_year[-1] == 2040.0

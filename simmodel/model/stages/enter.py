@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from simmodel.agents.firms import (ABOVE_SIZE_REVENUE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP, Cohort, FirmStage,
-                                   Firms, categorical_cdf, draw_categorical)
+from simmodel.agents.firms import (ABOVE_SIZE_REVENUE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP, FirmStage, Firms,
+                                   categorical_cdf, draw_categorical)
 from simmodel.agents.noise import trial_rows
 from simmodel.levers import Levers
 from simmodel.params import Params
@@ -42,11 +42,11 @@ def entry_cells(weights: np.ndarray) -> np.ndarray:
     return categorical_cdf((weights / weights.sum()).ravel())
 
 
-def enter_startups(params: Params, *, q: int, expected: float, cells: np.ndarray, sector_rd_intensity: np.ndarray,
-                   rng: np.random.Generator) -> Cohort | None:
+def enter_startups(firms: Firms, params: Params, *, q: int, expected: float, cells: np.ndarray,
+                   sector_rd_intensity: np.ndarray, rng: np.random.Generator) -> slice | None:
     """A Poisson number of start-ups with mean ``expected``, placed in city x sector cells by
-    ``cells`` (entry_cells), below the above-size threshold: their rows to append (rates not set;
-    SimModel.enter appends them with the quarter's spin-offs), or None."""
+    ``cells`` (entry_cells), below the above-size threshold; appends their rows (rates not set).
+    Returns their slice, or None."""
     p = params
     n = int(rng.poisson(expected))
     if not n:
@@ -55,10 +55,10 @@ def enter_startups(params: Params, *, q: int, expected: float, cells: np.ndarray
     city, sector = np.divmod(cell, sector_rd_intensity.size)  # cells run city by city over every sector
     rev = np.exp(rng.normal(math.log(p.entrant_revenue_median_cny_100m), p.entrant_revenue_sigma, n))
     rev = np.minimum(rev, ABOVE_SIZE_REVENUE_CNY_100M * 0.999)
-    return Cohort(n, {"sector": sector, "city": city, "stage": int(FirmStage.STARTUP), "revenue": rev,
-                      "revenue_year_start": rev, "log_productivity": rng.normal(0.0, p.base_productivity_dispersion, n),
-                      "rd_intensity": sector_rd_intensity[sector], "entry_q": q, "origin": ORIGIN_STARTUP,
-                      "boost_until_q": -1, "penalty_until_q": -1})
+    return firms.add(n, sector=sector, city=city, stage=int(FirmStage.STARTUP), revenue=rev, revenue_year_start=rev,
+                     log_productivity=rng.normal(0.0, p.base_productivity_dispersion, n),
+                     rd_intensity=sector_rd_intensity[sector], entry_q=q, origin=ORIGIN_STARTUP,
+                     boost_until_q=-1, penalty_until_q=-1)
 
 
 def spin_off_targets(sectors: SectorTable, base_sector_revenue: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,21 +70,19 @@ def spin_off_targets(sectors: SectorTable, base_sector_revenue: np.ndarray) -> t
 
 
 def spin_off(firms: Firms, params: Params, levers: Levers, sectors: SectorTable, *, q: int,
-             targets: tuple[np.ndarray, np.ndarray], sector_rd_intensity: np.ndarray, rng: np.random.Generator,
-             n_slots: int | None = None) -> Cohort | None:
+             targets: tuple[np.ndarray, np.ndarray], sector_rd_intensity: np.ndarray,
+             rng: np.random.Generator) -> slice | None:
     """High-tech (or higher) firms found spin-offs at spinoff_rate_pct_per_year; a spin-off takes a
     share of its parent's revenue (written) and stays in the parent's emerging or future sector or
-    goes to one drawn by ``targets`` (spin_off_targets). Returns their rows to append (rates not set),
-    or None. ``n_slots``: the slots the trials run over (default the firms'; SimModel.enter adds the
-    quarter's start-ups, not yet appended, which are never parents)."""
+    goes to one drawn by ``targets`` (spin_off_targets). Appends their rows (rates not set); returns
+    their slice, or None."""
     f, p, s = firms, params, sectors
     rate = levers.spinoff_rate_pct_per_year / 100.0
     if rate <= 0:
         return None
     # a trial per slot at the quarter's rate, drawn for the few that succeed (trial_rows), then kept
     # for the alive high-tech (or higher) firms: the same chance for each of them as a draw per firm
-    parents = trial_rows(rng, f.n if n_slots is None else n_slots, -math.expm1(-rate / 4.0))
-    parents = parents[parents < f.n]  # beyond: start-ups, never high-tech
+    parents = trial_rows(rng, f.n, -math.expm1(-rate / 4.0))
     parents = parents[f.alive[parents] & (f.stage[parents] >= FirmStage.HIGH_TECH)]
     if not parents.size:
         return None
@@ -95,8 +93,7 @@ def spin_off(firms: Firms, params: Params, levers: Levers, sectors: SectorTable,
     csec = np.where(keep_sector & (rng.random(parents.size) < p.spinoff_same_sector_prob), psec, drawn)
     crev = f.revenue[parents] * p.spinoff_revenue_share
     f.revenue[parents] -= crev
-    return Cohort(parents.size, {"sector": csec, "city": f.city[parents], "stage": int(FirmStage.TECH_SME),
-                                 "revenue": crev, "revenue_year_start": crev,
-                                 "log_productivity": f.log_productivity[parents], "rd_intensity": sector_rd_intensity[csec],
-                                 "entry_q": q, "origin": ORIGIN_SPINOFF, "land_mu": 0.0, "boost_until_q": -1,
-                                 "penalty_until_q": -1})
+    return f.add(parents.size, sector=csec, city=f.city[parents], stage=int(FirmStage.TECH_SME), revenue=crev,
+                 revenue_year_start=crev, log_productivity=f.log_productivity[parents],
+                 rd_intensity=sector_rd_intensity[csec], entry_q=q, origin=ORIGIN_SPINOFF,
+                 land_mu=0.0, boost_until_q=-1, penalty_until_q=-1)
