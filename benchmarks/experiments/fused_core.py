@@ -32,7 +32,8 @@ Bonferroni); with ``--compiled`` the time a replicate spends inside compiled loo
 Measured on 6 December 2026, 00:20-00:55 (this 2-core virtual machine, AMD EPYC, 1 MB of L2 cache a
 core, 32 MB of L3):
 
-- speed (``--sizes 1000 10000 118000 --rounds 3 --reps 8``, the stock model at cd26e1b), simulation in
+- speed (``--sizes 1000 10000 118000 --rounds 3 --reps 8``, the stock model at cd26e1b, whose single append
+  of a quarter's entrants was reverted after it, in alternation no faster or slower), simulation in
   ms (of it the three stages): 1 000 firms stock 14.67 (2.11), one call 13.99 (1.49), two calls 13.64
   (1.28); 10 000 firms stock 29.05 (5.01), one call 28.85 (6.48), two calls 25.74 (3.84); 118 000
   firms (1:1) stock 144.2 (35.6), one call 177.2 (66.3), two calls 139.5 (33.9). (An earlier run, 4
@@ -60,7 +61,8 @@ replicate, of which the loops take 9.8 and numpy's proportional work (its expone
 and draws, about 14 ns a firm-step at 300 000) about 3.8: 1.5 ms would be left for everything else,
 against the 12 ms that the calls, numpy's small operations and the agents' Python take there now.
 Fusing three of the nine stages removed about 1 ms of it. (2) At 1:1 start_year's compiled loops
-alone take 43.6 ms, 7.9x its 5.52 ms memory bound (``make bench``): fewer calls cannot bring it within
+alone take 43.6 ms, 7.3-7.9x its memory bound (6.01 ms at ba9be9a, 5.52 at dfb8db4 in ``make bench``,
+which follows the copy bandwidth measured): fewer calls cannot bring it within
 5x; the big actors' decisions (the funds' screens, two rounds of selections, the ladder's pools)
 would need algorithms that read the firm arrays about once a year, not once a decision. Not built:
 the two calls would change every result for a few per cent of a small replicate.
