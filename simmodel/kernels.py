@@ -1810,15 +1810,7 @@ def noisy_top_of(rows, base, key, k):  # pragma: no cover - compiled
             left_out = max(left_out, x)
             continue
         if c == cap:  # cut back to those at least the k-th best
-            v = np.partition(bs, cap - k)[cap - k]
-            kept = 0
-            for i in range(cap):  # those cut score below v, which the k-th best reaches: never tied to it
-                if bs[i] >= v:
-                    bs[kept] = bs[i]
-                    br[kept] = br[i]
-                    kept += 1
-            c = kept
-            floor = v
+            c, floor = top_buffer_cut(bs, br, c, k)
             if c == cap:  # 2k scores tied: no room left
                 return br[:0], False
             if not x > floor:
@@ -1827,9 +1819,32 @@ def noisy_top_of(rows, base, key, k):  # pragma: no cover - compiled
         bs[c] = x
         br[c] = rows[j]
         c += 1
+    return top_buffer_result(bs, br, c, k, left_out, exact)
+
+
+@inlined
+def top_buffer_cut(bs, br, c, k):  # pragma: no cover - compiled
+    """A top-k buffer (scores ``bs``, rows ``br``, the first ``c`` >= k in use) cut back to the
+    entries that score at least its k-th best, in place: returns (how many are kept, that score).
+    Those cut score below it, which the k-th best reaches: never tied to it."""
+    v = np.partition(bs[:c], c - k)[c - k]
+    kept = 0
+    for i in range(c):
+        if bs[i] >= v:
+            bs[kept] = bs[i]
+            br[kept] = br[i]
+            kept += 1
+    return kept, v
+
+
+@inlined
+def top_buffer_result(bs, br, c, k, left_out, exact):  # pragma: no cover - compiled
+    """A top-k buffer's answer (scores ``bs``, rows ``br``, the first ``c`` in use; ``left_out``: the
+    best score not kept): (its k best rows, highest score first; whether that choice is exact: k of
+    them, the k-th best above every score left out, and ``exact`` as the scan found it)."""
     order = np.argsort(bs[:c])[::-1]
     t = min(k, c)
-    chosen = np.empty(t, rows.dtype)
+    chosen = np.empty(t, br.dtype)
     for i in range(t):
         chosen[i] = br[order[i]]
     if t < k:  # fewer than k scored above -inf: the others tie at -inf
@@ -1838,6 +1853,195 @@ def noisy_top_of(rows, base, key, k):  # pragma: no cover - compiled
     if t < c:
         left_out = max(left_out, bs[order[t]])
     return chosen, exact and last > left_out
+
+
+# The round's pool firms in bands of base score (see pool_bands): base scores are standardised, so
+# that bands of a sixteenth over [-6, 6] (the ends open) split them finely where the selections look.
+_BAND_HIGH = 6.0
+_BANDS_PER_UNIT = 16.0
+_BANDS = 192
+# the bands whose firms are put in order: the best, until they hold this share of the pools' firms
+# (a selection that must look further is made from its pool, as before)
+_BANDED_SHARE = 1 / 8
+_BANDED_ALL_BELOW = 4096  # firms: fewer, and every band is put in order
+_FUTURE_CODE = np.uint16(1 << 15)  # of a firm's code in the bands: its sector is a future industry
+
+
+@compiled
+def pool_bands(masks, flags, future_bit, base):  # pragma: no cover - compiled
+    """pool_bands_of in one call."""
+    return pool_bands_of(masks, flags, future_bit, base)
+
+
+@inlined
+def pool_bands_of(masks, flags, future_bit, base):  # pragma: no cover - compiled
+    """The firms of the round's pools (the rows of ``masks``) by bands of their base score (``base``,
+    by firm row), best band first, the best bands' firms in order (counting, in row order within
+    a band; the bands that hold about the best ``_BANDED_SHARE`` of the firms, found from every 8th
+    firm): (their rows, base scores and codes, a code a firm: bit p set for each pool p it is in,
+    bit 15 for a future-industry sector (bit ``future_bit`` of its ``flags``); where each band in
+    order starts; each band's highest base score (-inf when empty) or, for a band not in order, the
+    upper edge of its scores; how many bands are in order; whether the bands could be made: not
+    where a base score is NaN or infinite). A band's firms all score below its highest base score
+    plus 1, and every band below it lower still: a firm's band is a monotone function of its base
+    score, so a lower band never holds a higher one."""
+    n = base.size
+    n_bands = _BANDS
+    # every firm's code, a pool at a time (in vector instructions; a firm at a time, it took 4x as long)
+    code = np.zeros(n, np.uint16)
+    for p in range(masks.shape[0]):
+        row = masks[p]
+        bit = np.uint16(1 << p)
+        for i in range(n):
+            code[i] |= np.uint16(row[i]) * bit
+    n_sorted = n_bands
+    if n >= _BANDED_ALL_BELOW:  # how many bands to put in order, from every 8th firm's
+        sampled = np.zeros(n_bands, np.int64)
+        m = 0
+        for i in range(0, n, 8):
+            if code[i]:
+                x = (_BAND_HIGH - base[i]) * _BANDS_PER_UNIT
+                sampled[min(np.int64(x) if x >= 0.0 else 0, n_bands - 1)] += 1
+                m += 1
+        cum = 0
+        for j in range(n_bands):
+            cum += sampled[j]
+            if cum >= _BANDED_SHARE * m:
+                n_sorted = j + 1
+                break
+    # whether each firm's band is in order (a firm's band is its x cut to [0, n_bands - 1]), then
+    # those firms, without a branch a firm: membership is unpredictable, and a branch on it cost
+    # three times as much
+    keep = np.empty(n, np.bool_)
+    bad = np.empty(n, np.bool_)
+    for i in range(n):
+        b = base[i]
+        inside = code[i] != 0
+        bad[i] = inside & ~((b > -np.inf) & (b < np.inf))  # NaN fails both
+        keep[i] = inside & (min((_BAND_HIGH - b) * _BANDS_PER_UNIT, n_bands - 1.0) < n_sorted)
+    fut = _FUTURE_CODE
+    for i in range(n):
+        code[i] |= np.uint16((flags[i] >> future_bit) & 1) * fut
+    finite = not bad.any()
+    start = np.zeros(n_bands + 1, np.int64)
+    # a band not in order: the highest base score it may hold, its upper edge (a margin for rounding)
+    top = np.empty(n_bands)
+    top[0] = np.inf
+    for j in range(1, n_bands):
+        top[j] = _BAND_HIGH - j / _BANDS_PER_UNIT + 1e-9
+    if not finite:
+        return np.empty(0, np.intp), np.empty(0, np.float64), np.empty(0, np.uint16), start, top, 0, False
+    kept = np.empty(n + 1, np.intp)
+    m = 0
+    for i in range(n):
+        kept[m] = i
+        m += keep[i]
+    band = np.empty(m, np.int64)
+    counts = np.zeros(n_bands, np.int64)
+    top[:n_sorted] = -np.inf
+    for t in range(m):
+        b = base[kept[t]]
+        x = (_BAND_HIGH - b) * _BANDS_PER_UNIT
+        j = min(np.int64(x) if x >= 0.0 else 0, n_bands - 1)
+        band[t] = j
+        counts[j] += 1
+        top[j] = max(top[j], b)
+    for j in range(n_sorted):
+        start[j + 1] = start[j] + counts[j]
+    at = start[:n_sorted].copy()
+    out_rows = np.empty(m, np.intp)
+    out_base = np.empty(m, np.float64)
+    out_code = np.empty(m, np.uint16)
+    for t in range(m):
+        i = kept[t]
+        j = band[t]
+        a = at[j]
+        out_rows[a] = i
+        out_base[a] = base[i]
+        out_code[a] = code[i]
+        at[j] = a + 1
+    return out_rows, out_base, out_code, start, top, n_sorted, True
+
+
+@inlined
+def banded_top_of(rows, base, code, start, top, n_sorted, pool, part, key, k):  # pragma: no cover - compiled
+    """noisy_top_of over the firms of pool ``pool`` in the bands of pool_bands (``part``: 0 all of
+    them, 1 those of future industries, 2 the others), best band first: the same k best and the same
+    answer to whether the choice is exact, found without scoring the bands whose highest base score
+    plus 1 falls below the k-th best so far (no firm there, nor in any band below, can reach it).
+    Not exact, too, where it must look into a band not in order. Returns (the chosen rows, whether
+    exact, how many firms of the part it saw: noisy_top_of is for a part larger than k, which the
+    caller checks where it saw no more than k)."""
+    cap = 2 * k
+    bs = np.empty(cap, np.float64)
+    br = np.empty(cap, rows.dtype)
+    c = 0
+    floor = -np.inf  # as in noisy_top_of: a firm must score above it
+    left_out = -np.inf
+    entered = 0  # firms that entered the buffer since its last cut
+    seen = 0  # firms of the part
+    want = np.uint16(1 << pool)
+    fut = _FUTURE_CODE
+    for band in range(top.size):
+        if top[band] == -np.inf:  # empty
+            continue
+        if c >= k and entered:  # the k-th best so far: can this band or any below reach it?
+            c, floor = top_buffer_cut(bs, br, c, k)
+            entered = 0
+            if c == cap:
+                return br[:0], False, seen
+        if top[band] + 1.0 < floor:
+            break
+        if band >= n_sorted:  # the firms of this band and below are not in order: the pool decides
+            return br[:0], False, seen
+        for j in range(start[band], start[band + 1]):
+            cj = code[j]
+            if not (cj & want) or (part == 1 and not (cj & fut)) or (part == 2 and (cj & fut)):
+                continue
+            seen += 1
+            b = base[j]
+            if b + 1.0 < floor:
+                continue
+            x = b + np.float64(keyed_unit(rows[j], key))
+            if not x > floor:
+                left_out = max(left_out, x)
+                continue
+            if c == cap:
+                c, floor = top_buffer_cut(bs, br, c, k)
+                entered = 0
+                if c == cap:
+                    return br[:0], False, seen
+                if not x > floor:
+                    left_out = max(left_out, x)
+                    continue
+            bs[c] = x
+            br[c] = rows[j]
+            c += 1
+            entered += 1
+    chosen, exact = top_buffer_result(bs, br, c, k, left_out, True)
+    return chosen, exact, seen
+
+
+@compiled
+def banded_top(masks, flags, future_bit, base, pool, part, key, k):  # pragma: no cover - compiled
+    """banded_top_of in one call (for the tests): (the chosen rows, whether exact); (nothing, False)
+    where the bands cannot be made."""
+    rows, b, code, start, top, n_sorted, ok = pool_bands_of(masks, flags, future_bit, base)
+    if not ok:
+        return np.empty(0, np.intp), False
+    chosen, exact, seen = banded_top_of(rows, b, code, start, top, n_sorted, pool, part, key, k)
+    return chosen, exact and (seen > k or part_size(masks[pool], flags, future_bit, part) > k)
+
+
+@inlined
+def part_size(mask, flags, future_bit, part):  # pragma: no cover - compiled
+    """How many firms ``mask`` flags (``part``: 0 all, 1 those whose ``flags`` have ``future_bit``
+    set, 2 the others)."""
+    m = 0
+    for i in range(mask.size):
+        f = (flags[i] >> future_bit) & 1
+        m += mask[i] & ((part == 0) | ((part == 1) & (f == 1)) | ((part == 2) & (f == 0)))
+    return m
 
 
 @inlined
@@ -1864,15 +2068,18 @@ def masked_positions(mask):  # pragma: no cover - compiled
 
 
 @compiled
-def selection_round(masks, flags, future_bit, base_score, pool_of, ks, k_future, keys):  # pragma: no cover - compiled
+def selection_round(masks, flags, future_bit, base_score, pool_of, ks, k_future, keys, bands):  # pragma: no cover - compiled
     """A round of selections (simmodel.agents.government.Government.choose_round) in one call:
     selection s chooses ``ks[s]`` firms of pool ``pool_of[s]`` (a row of ``masks``, the round's pools;
     -1: none), ``k_future[s]`` of them reserved for firms whose sector flags (``flags``) have
     ``future_bit`` set, by ``base_score`` (by firm row) plus the keyed uniform of (``keys[s]``,
-    uint64, the firm), as Government.select_recipients chooses. A pool's rows, base scores and
-    split are made when a selection first draws from it. Returns (the chosen rows, selection after
-    selection; where each starts, n + 1 offsets; whether each is exact: where it is not, a choice by
-    partitions decides, which the caller makes)."""
+    uint64, the firm), as Government.select_recipients chooses: from the round's ``bands``
+    (pool_bands) where they answer exactly (banded_top_of; a part of the pool no larger than what it
+    gives is the pool's), else from the pool, whose rows, base scores and split are made when a
+    selection first draws from it that way. The same firms either way, highest score first (in any
+    order among equal scores). Returns (the chosen rows, selection after selection; where each
+    starts, n + 1 offsets; whether each is exact: where it is not, a choice by partitions decides,
+    which the caller makes)."""
     n_sel = pool_of.size
     n_pools = masks.shape[0]
     total = 0
@@ -1883,6 +2090,7 @@ def selection_round(masks, flags, future_bit, base_score, pool_of, ks, k_future,
     exact = np.ones(n_sel, np.bool_)
     empty_rows = np.empty(0, np.intp)
     empty_base = np.empty(0, np.float64)
+    band_rows, band_base, band_code, band_start, band_top, n_sorted, banded = bands
     made = np.zeros(n_pools, np.bool_)
     split = np.zeros(n_pools, np.bool_)
     rows_of = [empty_rows for _ in range(n_pools)]
@@ -1898,6 +2106,31 @@ def selection_round(masks, flags, future_bit, base_score, pool_of, ks, k_future,
         k = ks[s]
         if p < 0 or k <= 0:
             continue
+        key = np.uint32(keys[s] & np.uint64(0xFFFFFFFF))  # keyed_uniform reads a key's low 32 bits
+        kf = k_future[s]
+        if banded:  # from the bands (where each part holds more than it gives); else, or not exact, as below
+            if kf == 0:
+                chosen, ok, seen = banded_top_of(band_rows, band_base, band_code, band_start, band_top, n_sorted, p, 0,
+                                                 key, k)
+                if ok and (seen > k or part_size(masks[p], flags, future_bit, 0) > k):
+                    out[at:at + chosen.size] = chosen
+                    at += chosen.size
+                    continue
+            else:
+                first, ok1, seen = banded_top_of(band_rows, band_base, band_code, band_start, band_top, n_sorted, p, 1,
+                                                 key, kf)
+                if ok1 and (seen > kf or part_size(masks[p], flags, future_bit, 1) > kf):
+                    second, ok2 = first[:0], True
+                    if k > kf:
+                        second, ok2, seen = banded_top_of(band_rows, band_base, band_code, band_start, band_top, n_sorted,
+                                                          p, 2, key, k - kf)
+                        ok2 = ok2 and (seen > k - kf or part_size(masks[p], flags, future_bit, 2) > k - kf)
+                    if ok2:
+                        out[at:at + first.size] = first
+                        at += first.size
+                        out[at:at + second.size] = second
+                        at += second.size
+                        continue
         if not made[p]:
             rows = masked_positions(masks[p])
             rows_of[p] = rows
@@ -1906,8 +2139,6 @@ def selection_round(masks, flags, future_bit, base_score, pool_of, ks, k_future,
         idx = rows_of[p]
         if idx.size == 0:
             continue
-        key = np.uint32(keys[s] & np.uint64(0xFFFFFFFF))  # keyed_uniform reads a key's low 32 bits
-        kf = k_future[s]
         if kf == 0:
             chosen, ok = chosen_with_noise(idx, base_of[p], k, key)
             out[at:at + chosen.size] = chosen

@@ -223,6 +223,7 @@ class Government(mesa.Agent):
         self._pool_cache: dict = {}
         self._masks_key: tuple | None = None
         self._masks = (np.zeros((0, 0), np.bool_), np.zeros(0, np.uint8))
+        self._bands: tuple = (None, None, None)  # (masks, base scores, their bands), see _round_bands
         self._score_key: tuple | None = None
         self._score = np.zeros(0)
 
@@ -269,6 +270,14 @@ class Government(mesa.Agent):
             self._masks = (masks, flags)
             self._masks_key = key
         return self._masks
+
+    def _round_bands(self, masks: np.ndarray, flags: np.ndarray, base: np.ndarray) -> tuple:
+        """The round's pool firms in bands of base score, the best in order (kernels.pool_bands), made
+        once for the year's rounds (the grants' and the markets', which read the same pools and scores):
+        a selection from a large pool then scores the few firms near its k-th best instead of its pool."""
+        if self._bands[0] is not masks or self._bands[1] is not base:
+            self._bands = (masks, base, kernels.pool_bands(masks, flags, FUTURE_BIT, base))
+        return self._bands[2]
 
     def base_score(self, firms: Firms, q: int, foresight_weight: float, prospects: np.ndarray) -> np.ndarray:
         """Selection score without noise, once per decision round: the firm's standardised log
@@ -326,7 +335,8 @@ class Government(mesa.Agent):
         named ``pools[s]`` (None: it chooses no one) with the screening noise of ``keys[s]`` and the
         share ``future_shares[s]`` reserved for future industries, by the round's base score (see
         base_score), exactly as select_recipients chooses, all in one compiled call
-        (kernels.selection_round: the grants' year 218 -> 155 us at 1 000 firms, 579 -> 432 at 10 000). A
+        (kernels.selection_round: the grants' year 218 -> 155 us at 1 000 firms, 579 -> 432 at 10 000;
+        a large pool's selections from the year's bands of base score, _round_bands). A
         selection whose choice is not exact there (a tie at the k-th place, see choose_with_noise) is
         made by select_recipients, whose partitions decide among the tied as before."""
         n_sel = len(pools)
@@ -339,7 +349,8 @@ class Government(mesa.Agent):
         base = self.base_score(firms, q, foresight_weight, prospects)
         masks, flags = self._round_masks(firms, q)
         chosen, start, exact = kernels.selection_round(masks, flags, FUTURE_BIT, base, np.array(pool_of, np.int64), ks,
-                                                       np.array(k_future, np.int64), keys)
+                                                       np.array(k_future, np.int64), keys,
+                                                       self._round_bands(masks, flags, base))
         bounds = start.tolist()
         out = [chosen[bounds[s]:bounds[s + 1]] for s in range(n_sel)]
         if not exact.all():

@@ -111,7 +111,8 @@ def test_a_round_in_one_call_chooses_as_each_selection_alone(government, inputs)
         masks, flags = government._round_masks(f, q)
         pool_of = np.array([_POOL_INDEX[p] if p is not None and k > 0 else -1 for p, k in zip(pools, ks)], np.int64)
         k_future = np.array([round(k * sh) for k, sh in zip(ks.tolist(), shares)], np.int64)
-        _, _, exact = kernels.selection_round(masks, flags, FUTURE_BIT, base, pool_of, ks, k_future, keys)
+        _, _, exact = kernels.selection_round(masks, flags, FUTURE_BIT, base, pool_of, ks, k_future, keys,
+                                              kernels.pool_bands(masks, flags, FUTURE_BIT, base))
         n_inexact += int((~exact).sum())
     assert n_selections > 150 and n_inexact > 0  # both paths were taken
 

@@ -530,6 +530,102 @@ def test_noisy_top_is_the_k_best_noisy_scores_or_says_it_is_not(n):
     assert not exact
 
 
+def random_pools(rng, n, n_pools=9):
+    """Pool masks (one row a pool, of sizes from a few firms to most), sector flags (bit 1: future
+    industry) and base scores for the banded selections' tests."""
+    share = rng.choice([0.002, 0.05, 0.3, 0.8], n_pools)
+    masks = rng.random((n_pools, n)) < share[:, None]
+    flags = rng.integers(0, 8, n).astype(np.uint8)
+    return masks, flags, rng.normal(0.0, 1.0, n)
+
+
+@pytest.mark.parametrize("n", [n for n in SIZES if n >= 2])
+def test_pool_bands_hold_the_best_pool_firms_band_by_band(n):
+    """The bands: every firm of a pool whose band is in order is there once, with its base score and its
+    code (its pools' bits, bit 15 for a future-industry sector); a band's firms in row order; the
+    bands best first, none holding a higher score than the one above, each band's top its highest
+    score and, for a band not in order, at least every score it holds; about an eighth of the pools'
+    firms in order (all of them below 4 096 firms); no bands where a pool firm's score is NaN or
+    infinite (and bands where only a firm outside the pools has one)."""
+    rng = np.random.default_rng(31)
+    for trial in range(6):
+        masks, flags, base = random_pools(rng, n)
+        if trial == 1:
+            base *= 8.0  # beyond the bands' ends, which are open
+        if trial == 2:
+            base = np.round(base, 1)
+        outside = np.flatnonzero(~masks.any(axis=0))
+        if trial == 3 and outside.size:
+            base[outside[0]] = np.nan
+        rows, b, code, start, top, n_sorted, ok = kernels.pool_bands(masks, flags, 1, base)
+        assert ok
+        member = masks.any(axis=0)
+        x = np.clip((6.0 - base) * 16.0, 0.0, 191.0)
+        band = np.where(x >= 0.0, x, 0.0).astype(np.int64)
+        want = np.flatnonzero(member & (band < n_sorted))
+        assert bits_equal(np.sort(rows), want.astype(np.intp))
+        assert bits_equal(b, base[rows])
+        bits = (masks[:, rows].T * (1 << np.arange(masks.shape[0]))).sum(axis=1)
+        assert bits_equal(code, (bits | (((flags[rows] >> 1) & 1).astype(np.int64) << 15)).astype(np.uint16))
+        for j in range(n_sorted):
+            in_j = rows[start[j]:start[j + 1]]
+            assert (band[in_j] == j).all() and (np.diff(in_j) > 0).all()
+            assert top[j] == (base[in_j].max() if in_j.size else -np.inf)
+        for j in range(n_sorted, 192):
+            assert (base[member & (band == j)] <= top[j]).all()
+        if n < 4096:
+            assert n_sorted == 192
+        else:  # the bands in order hold an eighth, but for the last one's firms (and the sample's error)
+            last = start[n_sorted] - start[n_sorted - 1]
+            assert want.size / member.sum() > 0.1 and (want.size - last) / member.sum() < 0.14
+    masks, flags, base = random_pools(rng, n)
+    base[np.flatnonzero(masks[3])[:1]] = np.nan
+    assert kernels.pool_bands(masks, flags, 1, base)[-1] == (not masks[3].any())
+
+
+@pytest.mark.parametrize("n", [n for n in SIZES if n >= 2])
+def test_a_banded_selection_is_the_noisy_top_of_its_part_or_says_it_is_not(n):
+    """A selection from the bands against noisy_top over the part's rows (a pool, its future-industry
+    firms or the others): where the bands say exact, the same firms, highest score first, and
+    noisy_top exact too; where noisy_top is not exact (ties at the k-th, see its test), the bands are not. Bases
+    drawn whole, rounded to a tenth and with a tied group at the top; k from 1 to the part's size
+    (a part no larger than k is not for the bands). The bands answer most small selections from large
+    pools, and leave to the pool those that must look below the bands in order."""
+    from simmodel.agents.noise import keyed_uniform
+    rng = np.random.default_rng(32)
+    answered = left = 0
+    for trial in range(60):
+        masks, flags, base = random_pools(rng, n)
+        pool, part = int(rng.integers(0, masks.shape[0])), trial % 3
+        fut = ((flags >> 1) & 1) == 1
+        rows = np.flatnonzero(masks[pool] & (True if part == 0 else fut if part == 1 else ~fut))
+        if rows.size == 0:
+            continue
+        key = int(rng.integers(0, 2 ** 32))
+        u = keyed_uniform(key, np.arange(n)).astype(np.float64)
+        if trial % 4 == 1:
+            base = np.round(base, 1)
+        elif trial % 4 == 2:  # a tied group at the top
+            group = rows[:min(rows.size, 6)]
+            base[group] = 9.0 - u[group]
+        k = int(rng.integers(1, rows.size + 1)) if trial % 2 else int(rng.integers(1, max(2, rows.size // 40)))
+        got, exact = kernels.banded_top(masks, flags, 1, base, pool, part, np.uint32(key), k)
+        if k >= rows.size:
+            assert not exact
+            continue
+        want, want_exact = kernels.noisy_top(rows.astype(np.intp), base[rows], np.uint32(key), k)
+        if exact:  # the same firms, highest score first (in any order among equal scores)
+            assert want_exact and bits_equal(np.sort(got), np.sort(want)), (trial, k)
+            assert (np.diff(base[got] + u[got]) <= 0).all(), (trial, k)
+            answered += 1
+        else:
+            left += 1
+        if not want_exact:
+            assert not exact
+    if n >= 20_000:
+        assert answered > 10 and left > 5, (answered, left)
+
+
 @pytest.mark.parametrize("n", SIZES)
 def test_keyed_units_and_events_are_the_keyed_uniforms(n):
     """The compiled keyed draws: noise.keyed_uniform of the rows 0 .. n-1, bit for bit, and the events
