@@ -651,6 +651,45 @@ def ladder_moves(alive, stage, age_q, revenue, key, record_p, certify_p, codes, 
         u[i] = x
 
 
+@inlined
+def rd_tier(revenue, uppers):  # pragma: no cover - compiled
+    """simmodel.agents.firms.high_tech_rd_tier for one revenue (CNY 100 m per yr): the number of
+    ``uppers`` (the thresholds' revenue bounds, ascending) less those it is below (NaN: none)."""
+    t = uppers.size
+    for j in range(uppers.size):
+        t -= revenue < uppers[j]
+    return t
+
+
+@compiled
+def certified_rd(rows, revenue, rd_intensity, uppers, thresholds):  # pragma: no cover - compiled
+    """The certified firms (``rows``) raise their R&D intensity to the high-tech threshold at their
+    revenue: ``rd_intensity[rows] = np.maximum(rd_intensity[rows], thresholds[tier])`` (NaN stays NaN,
+    as under np.maximum), the tier by rd_tier; in one pass instead of numpy's gathers and the tier's
+    comparisons."""
+    for j in range(rows.size):
+        i = rows[j]
+        a = rd_intensity[i]
+        b = thresholds[rd_tier(revenue[i], uppers)]
+        rd_intensity[i] = a if (a >= b) | np.isnan(a) else b
+
+
+@compiled
+def high_tech_lapse(rows, log_share, revenue, u, stage, uppers, log_thresholds, p_meets, p_below, tech_sme_max,
+                    tech_sme, conventional):  # pragma: no cover - compiled
+    """The high-tech firms' lapse (simmodel.model.stages.ladder.climb_ladder), the logarithms numpy's:
+    firm ``rows[j]`` meets the threshold when ``log_share[j]`` (its log effective R&D share) reaches
+    the logarithm of its tier's (``log_thresholds``, the tier by rd_tier), and lapses when its
+    uniform ``u`` (float32, compared in double precision as numpy compares it with a float64
+    probability) is below ``p_meets``, or ``p_below`` where it does not meet it: to ``tech_sme`` below
+    ``tech_sme_max`` revenue (CNY 100 m per yr), else ``conventional``. Writes stage."""
+    for j in range(rows.size):
+        i = rows[j]
+        meets = log_share[j] >= log_thresholds[rd_tier(revenue[i], uppers)]
+        if np.float64(u[i]) < (p_meets if meets else p_below):
+            stage[i] = tech_sme if revenue[i] < tech_sme_max else conventional
+
+
 @compiled
 def stage_pool_flags(alive, stage, stage_bits, revenue, low, high, sector, sector_ok, out):  # pragma: no cover - compiled
     """A flag a firm into ``out``: alive, its stage's bit set in ``stage_bits``, unless ``low`` is None

@@ -146,10 +146,11 @@ class Firms:
 
 
 _HIGH_TECH_RD_UPPER = tuple(upper for upper, _ in HIGH_TECH_RD_THRESHOLDS[:-1])
+HIGH_TECH_RD_UPPER = np.array(_HIGH_TECH_RD_UPPER)  # the tiers' revenue bounds, for the compiled loops
 assert list(_HIGH_TECH_RD_UPPER) == sorted(_HIGH_TECH_RD_UPPER), "HIGH_TECH_RD_THRESHOLDS: revenue bounds must ascend"
-_HIGH_TECH_RD = np.array([thr for _, thr in HIGH_TECH_RD_THRESHOLDS])
+HIGH_TECH_RD = np.array([thr for _, thr in HIGH_TECH_RD_THRESHOLDS])
 # the logarithms of the few thresholds, element by element what np.log gives for an array of them
-_LOG_HIGH_TECH_RD = np.log(_HIGH_TECH_RD)
+LOG_HIGH_TECH_RD = np.log(HIGH_TECH_RD)
 
 
 def high_tech_rd_tier(revenue: np.ndarray) -> np.ndarray:
@@ -163,12 +164,12 @@ def high_tech_rd_tier(revenue: np.ndarray) -> np.ndarray:
 
 def high_tech_rd_threshold(revenue: np.ndarray) -> np.ndarray:
     """The high-tech certification's R&D / revenue threshold at each revenue (CNY 100 m per yr)."""
-    return _HIGH_TECH_RD[high_tech_rd_tier(revenue)]
+    return HIGH_TECH_RD[high_tech_rd_tier(revenue)]
 
 
 def log_high_tech_rd_threshold(revenue: np.ndarray) -> np.ndarray:
     """np.log(high_tech_rd_threshold(revenue)), from a table of the thresholds' logarithms."""
-    return _LOG_HIGH_TECH_RD[high_tech_rd_tier(revenue)]
+    return LOG_HIGH_TECH_RD[high_tech_rd_tier(revenue)]
 
 
 def stage_bits(*stages: FirmStage) -> int:

@@ -1280,3 +1280,40 @@ def test_talent_departures_and_releases_are_numpys(n_talents, seed):
     assert bits_equal(got_firm, want_firm)
     if n_talents >= 50:  # the cases reach every branch
         assert gone.size and (f < 0).any() and (want_firm != firm).any() and (~want_active & (firm >= 0)).any()
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_the_ladders_certification_and_lapse_are_numpys(n):
+    """kernels.certified_rd and high_tech_lapse against the numpy statements they replaced in
+    climb_ladder: the R&D intensity raised to the threshold of the firm's tier, and the stage of the
+    high-tech firms that lapse, bit for bit. Revenues on the tiers' bounds, NaN, and R&D intensities
+    NaN; uniforms on the probabilities."""
+    from simmodel.agents.firms import (HIGH_TECH_RD, HIGH_TECH_RD_UPPER, LOG_HIGH_TECH_RD, FirmStage,
+                                       high_tech_rd_threshold, log_high_tech_rd_threshold)
+    rng = np.random.default_rng(41)
+    revenue = rng.choice([0.1, 0.5, 1.0, 2.0, 5.0, np.nan], n) * rng.choice([1.0, 1.0, 0.999], n)
+    rd = rng.uniform(0.0, 0.08, n)
+    rd[rng.random(n) < 0.05] = np.nan
+    rows = np.flatnonzero(rng.random(n) < 0.4)
+    got = rd.copy()
+    kernels.certified_rd(rows, revenue, got, HIGH_TECH_RD_UPPER, HIGH_TECH_RD)
+    want = rd.copy()
+    want[rows] = np.maximum(want[rows], high_tech_rd_threshold(revenue[rows]))
+    assert bits_equal(got, want)
+    if n >= 1000:
+        assert not bits_equal(got, rd)
+    p_meets, p_below = 0.25, 0.5
+    u = rng.choice(np.array([0.1, 0.25, 0.4, 0.5, 0.9], np.float32), n)
+    log_share = np.log(rng.uniform(0.01, 0.08, rows.size))
+    log_share[rng.random(rows.size) < 0.05] = np.nan
+    stage = rng.integers(0, len(FirmStage), n).astype(np.int8)
+    got = stage.copy()
+    kernels.high_tech_lapse(rows, log_share, revenue, u, got, HIGH_TECH_RD_UPPER, LOG_HIGH_TECH_RD, p_meets, p_below,
+                            2.0, np.int8(FirmStage.TECH_SME), np.int8(FirmStage.CONVENTIONAL))
+    want = stage.copy()
+    meets = log_share >= log_high_tech_rd_threshold(revenue[rows])
+    lapse = rows[u[rows] < np.where(meets, p_meets, p_below)]
+    want[lapse] = np.where(revenue[lapse] < 2.0, int(FirmStage.TECH_SME), int(FirmStage.CONVENTIONAL))
+    assert bits_equal(got, want)
+    if n >= 1000:
+        assert meets.any() and not meets.all() and 0 < lapse.size < rows.size

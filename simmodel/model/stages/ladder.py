@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from simmodel import kernels
-from simmodel.agents.firms import (TECH_SME_MAX_REVENUE_CNY_100M, Firms, FirmStage, draw_without_replacement,
-                                   high_tech_rd_threshold, log_high_tech_rd_threshold, stage_bits, stage_mask)
+from simmodel.agents.firms import (HIGH_TECH_RD, HIGH_TECH_RD_UPPER, LOG_HIGH_TECH_RD, TECH_SME_MAX_REVENUE_CNY_100M, Firms,
+                                   FirmStage, draw_without_replacement, stage_bits, stage_mask)
 from simmodel.agents.noise import row_key
 from simmodel.levers import Levers
 from simmodel.params import Params
@@ -50,15 +50,16 @@ def climb_ladder(firms: Firms, params: Params, levers: Levers, *, scale: float, 
                          kernels.compared_as(np.float32, p.startup_record_rate_annual),
                          kernels.compared_as(np.float32, cert_p), _LADDER_CODES, TECH_SME_MAX_REVENUE_CNY_100M,
                          was_ht, certified, u)
-    cert = np.flatnonzero(certified)
-    f.rd_intensity[cert] = np.maximum(f.rd_intensity[cert], high_tech_rd_threshold(f.revenue[cert]))
+    # the certified firms' R&D raised to the threshold, then the lapse of those that were high-tech
+    # (below the band a lapsed firm is a tech SME again, never one that has outgrown it), each in a
+    # compiled pass over its rows, the lapse's logarithms numpy's (high_tech_rd_threshold and
+    # log_high_tech_rd_threshold state the thresholds)
+    kernels.certified_rd(np.flatnonzero(certified), f.revenue, f.rd_intensity, HIGH_TECH_RD_UPPER, HIGH_TECH_RD)
     ht = np.flatnonzero(was_ht)
-    meets = log_effective_rd(f, p, ht) >= log_high_tech_rd_threshold(f.revenue[ht])
-    lapse_p = np.where(meets, p.high_tech_lapse_rate_annual,
-                       min(1.0, p.high_tech_lapse_multiplier_below_threshold * p.high_tech_lapse_rate_annual))
-    lapse = ht[u[ht] < lapse_p]
-    # below the band a lapsed firm is a tech SME again, never one that has outgrown it
-    st[lapse] = np.where(f.revenue[lapse] < TECH_SME_MAX_REVENUE_CNY_100M, int(FirmStage.TECH_SME), int(FirmStage.CONVENTIONAL))
+    kernels.high_tech_lapse(ht, log_effective_rd(f, p, ht), f.revenue, u, st, HIGH_TECH_RD_UPPER, LOG_HIGH_TECH_RD,
+                            p.high_tech_lapse_rate_annual,
+                            min(1.0, p.high_tech_lapse_multiplier_below_threshold * p.high_tech_lapse_rate_annual),
+                            TECH_SME_MAX_REVENUE_CNY_100M, np.int8(FirmStage.TECH_SME), np.int8(FirmStage.CONVENTIONAL))
     lo, hi = p.little_giant_min_revenue_cny_100m, p.little_giant_max_revenue_cny_100m
     k_lg = int(rng.poisson(p.little_giant_new_per_year * scale * support))
     idx = pool_rows(f, stage_bits(FirmStage.TECH_SME, FirmStage.HIGH_TECH), lo, hi, None)
