@@ -1906,6 +1906,14 @@ _BANDED_ALL_BELOW = 4096  # firms: fewer, and every band is put in order
 _FUTURE_CODE = np.uint16(1 << 15)  # of a firm's code in the bands: its sector is a future industry
 
 
+@inlined
+def band_of(b):  # pragma: no cover - compiled
+    """The band of a base score ``b`` (finite): its distance below _BAND_HIGH in bands, cut to
+    [0, _BANDS - 1] (a monotone function of the score: a higher score is never in a lower band)."""
+    x = (_BAND_HIGH - b) * _BANDS_PER_UNIT
+    return min(np.int64(x) if x >= 0.0 else 0, _BANDS - 1)
+
+
 @compiled
 def pool_bands(masks, flags, future_bit, base):  # pragma: no cover - compiled
     """pool_bands_of in one call."""
@@ -1939,8 +1947,7 @@ def pool_bands_of(masks, flags, future_bit, base):  # pragma: no cover - compile
         m = 0
         for i in range(0, n, 8):
             if code[i]:
-                x = (_BAND_HIGH - base[i]) * _BANDS_PER_UNIT
-                sampled[min(np.int64(x) if x >= 0.0 else 0, n_bands - 1)] += 1
+                sampled[band_of(base[i])] += 1
                 m += 1
         cum = 0
         for j in range(n_bands):
@@ -1948,9 +1955,10 @@ def pool_bands_of(masks, flags, future_bit, base):  # pragma: no cover - compile
             if cum >= _BANDED_SHARE * m:
                 n_sorted = j + 1
                 break
-    # whether each firm's band is in order (a firm's band is its x cut to [0, n_bands - 1]), then
-    # those firms, without a branch a firm: membership is unpredictable, and a branch on it cost
-    # three times as much
+    # whether each firm's band is in order (band_of(b) < n_sorted, compared before the cut to an
+    # integer, which keeps the loop in vector instructions and takes a NaN as no band), then those
+    # firms, without a branch a firm: membership is unpredictable, and a branch on it cost three
+    # times as much
     keep = np.empty(n, np.bool_)
     bad = np.empty(n, np.bool_)
     for i in range(n):
@@ -1980,8 +1988,7 @@ def pool_bands_of(masks, flags, future_bit, base):  # pragma: no cover - compile
     top[:n_sorted] = -np.inf
     for t in range(m):
         b = base[kept[t]]
-        x = (_BAND_HIGH - b) * _BANDS_PER_UNIT
-        j = min(np.int64(x) if x >= 0.0 else 0, n_bands - 1)
+        j = band_of(b)
         band[t] = j
         counts[j] += 1
         top[j] = max(top[j], b)
