@@ -53,14 +53,17 @@ def firm_arrays(n: int, seed: int, n_sectors: int = 9) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_growth_and_land_requests_are_numpys(n, seed):
+@pytest.mark.parametrize("plot_effect", [1.15, -1.15])
+def test_growth_and_land_requests_are_numpys(n, seed, plot_effect):
+    # a negative plot effect makes no sense, and no industrial firm asks then; it checks that a firm
+    # outside industry never asks, whatever its land test would give (the kernel's NaN for it)
     a = firm_arrays(n, seed)
     rng = np.random.default_rng(seed + 10)
     rows = np.flatnonzero(rng.random(n) < 0.05)
     log_points = rng.exponential(0.03, rows.size)
     industry = np.arange(9) % 3 != 0
     land_per_revenue = rng.uniform(0.5, 5.0, 9)
-    plot_effect, above, slack = 1.15, 0.2, 0.1
+    above, slack = 0.2, 0.1
 
     # the numpy passes of simmodel.model.stages.grow before the kernels
     g = 0.25 * a["g_annual"]
@@ -90,8 +93,10 @@ def test_growth_and_land_requests_are_numpys(n, seed):
     assert bits_equal(before, a["revenue"][cand[over]])
     assert bits_equal(req_city, city[req].astype(np.int64))
     assert bits_equal(priority, priority_sector[a["sector"][req]]) and bits_equal(efficiency, lp[req])
-    if n >= 1000:
+    if n >= 1000 and plot_effect > 0:
         assert 0 < req.size < cand.size  # both branches of the land test are exercised
+    elif plot_effect < 0:
+        assert req.size == 0
 
 
 @pytest.mark.parametrize("n", SIZES)
