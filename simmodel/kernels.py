@@ -2306,11 +2306,12 @@ def selection_base_score(log_productivity, mu, sd, weight, prospects, sector):  
     1 - weight, divide by sd; the prospect times weight added last)."""
     out = np.empty(log_productivity.size, np.float64)
     keep = 1.0 - weight
+    prospect = by_sector(prospects, sector)
     for i in range(out.size):
         x = log_productivity[i] - mu
         x *= keep
         x /= sd
-        out[i] = x + prospects[sector[i]] * weight
+        out[i] = x + prospect[i] * weight
     return out
 
 
@@ -2319,8 +2320,9 @@ def digital_weights(revenue, alive, sector, digital):  # pragma: no cover - comp
     """Revenue of the alive firms of digital sectors (``digital``, a flag per sector), +0.0 for the
     others, as numpy's revenue times the mask: the compute vouchers' weights before they are summed."""
     out = np.empty(revenue.size, np.float64)
+    in_digital = by_sector(digital, sector)
     for i in range(out.size):
-        out[i] = revenue[i] * np.float64(alive[i] & digital[sector[i]])
+        out[i] = revenue[i] * np.float64(alive[i] & in_digital[i])
     return out
 
 
