@@ -2261,8 +2261,14 @@ def firm_counts(alive, stage, revenue, n_stages, above_size):  # pragma: no cove
     for i in range(alive.size):  # a dead firm adds 0, without a branch (341-345 -> 189-193 us at 100 000 firms)
         a = alive[i]
         n_alive += a
-        by_stage[stage[i]] += a
         n_above += a & (revenue[i] >= above_size)
+    # a pass a stage, in vector instructions: adding into the stage's bin, each firm waited on the
+    # store of the one before it (a 1:1 replicate's 7 calls 1.41 -> 0.78 ms, isolated)
+    for s in range(n_stages):
+        m = 0
+        for i in range(alive.size):
+            m += alive[i] & (stage[i] == s)
+        by_stage[s] = m
     return by_stage, n_alive, n_above
 
 
