@@ -756,41 +756,50 @@ def times_sqrt_revenue(weight, rows, revenue):  # pragma: no cover - compiled
 
 
 @compiled
-def innovation_steps(hit, gain, ai_ramp_q, ramp_gain, n_innovations, log_productivity):  # pragma: no cover - compiled
+def innovation_steps(hit, gain, ai_ramp_q, ramp_rows, ramp_gain, n_innovations,
+                     log_productivity):  # pragma: no cover - compiled
     """A quarter's productivity gains (simmodel.model.stages.innovate): the innovators at ``hit``
     (ascending) with their steps ``gain`` (log points), and the AI+ adopters still ramping up
     (``ai_ramp_q`` > 0, which counts down), who gain ``ramp_gain`` more: an innovator that ramps up
     its step plus the ramp, summed in that order, the others the ramp alone, after the innovators in
-    row order. Writes n_innovations (+1 an innovator), ai_ramp_q and log_productivity (+ the gain);
-    returns (rows, gains), as numpy's masks, flatnonzero and concatenations gave them, in one pass
-    over the firms and one over the innovators."""
-    n = ai_ramp_q.size
-    ramping = np.empty(n, np.bool_)
+    row order. ``ramp_rows``: ascending and distinct, every row whose ai_ramp_q may be above 0 (the
+    year's adopters, a few per cent of the firms): only those are read, instead of every firm's
+    counter a quarter (a 1:1 replicate's 24 calls, isolated, 2.1 ms). Writes n_innovations (+1 an
+    innovator), ai_ramp_q and log_productivity (+ the gain); returns (rows, gains), as numpy's masks,
+    flatnonzero and concatenations gave them."""
+    n_ramp = ramp_rows.size
+    ramping = np.empty(n_ramp, np.bool_)
     n_ramping = 0
-    for i in range(n):
+    for k in range(n_ramp):
+        i = ramp_rows[k]
         r = ai_ramp_q[i] > 0
-        ramping[i] = r
+        ramping[k] = r
         n_ramping += r
         ai_ramp_q[i] -= r
     rows = hit
     if n_ramping:
         n_hit_ramping = 0
-        for j in range(hit.size):
+        k = 0
+        for j in range(hit.size):  # both ascending: the hit's place among the adopters, by a walk
             i = hit[j]
-            gain[j] += ramp_gain * np.float64(ramping[i])  # numpy added the ramp times the mask to every step
-            n_hit_ramping += ramping[i]
-            ramping[i] = False
+            while k < n_ramp and ramp_rows[k] < i:
+                k += 1
+            r = k < n_ramp and ramp_rows[k] == i and ramping[k]
+            gain[j] += ramp_gain * np.float64(r)  # numpy added the ramp times the mask to every step
+            if r:
+                n_hit_ramping += 1
+                ramping[k] = False
         n_other = n_ramping - n_hit_ramping
         rows = np.empty(hit.size + n_other, np.intp)
         rows[:hit.size] = hit
         all_gain = np.empty(hit.size + n_other, np.float64)
         all_gain[:hit.size] = gain
-        k = hit.size
-        for i in range(n):
-            if ramping[i]:
-                rows[k] = i
-                all_gain[k] = ramp_gain
-                k += 1
+        m = hit.size
+        for k in range(n_ramp):
+            if ramping[k]:
+                rows[m] = ramp_rows[k]
+                all_gain[m] = ramp_gain
+                m += 1
         gain = all_gain
     for j in range(hit.size):
         n_innovations[hit[j]] += 1

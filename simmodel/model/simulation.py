@@ -161,6 +161,9 @@ class SimModel(mesa.Model):
         self.year_agg: ind.SectorAggregates | None = None  # this year's, summed over its quarters
         self.counters = zero_flows()  # the year's flows so far (province units)
         self.macro_shock = 0.0
+        # the firms whose AI+ gain may still be ramping up (the year's adopters, see innovate): the
+        # innovations read their counters only, not every firm's
+        self.ai_ramping = np.flatnonzero(f.ai_ramp_q > 0)
         self._sector_shift: tuple = (None, None)  # (year, sector_shift of the year), see refresh_rates
         self._entrants: tuple | None = None  # ((the levers it reads, pilot zones), its answer), see there
         self.rest_of_economy = self.calib.rest_of_economy_va_cny_100m  # CNY 100 m, updated each year
@@ -283,7 +286,10 @@ class SimModel(mesa.Model):
         self.talent.recruit(year, recruits, cultivated, f, self.target_sectors_talent, rng_t)
         g.pay_talent_incentives(year, self.talent.n_active, lv, sc)
         climb_ladder(f, p, lv, scale=sc, is_industry=self.sectors.is_industry, rng=self.rng_for("ladder", year))
-        adopt_ai_plus(f, lv, self.rng_for("ai", year))
+        adopters = adopt_ai_plus(f, lv, self.rng_for("ai", year))
+        # last year's adopters have ramped up by now (four quarters); any still ramping stay listed
+        still = self.ai_ramping[f.ai_ramp_q[self.ai_ramping] > 0]
+        self.ai_ramping = np.union1d(still, adopters) if still.size else adopters
         # the year's province-wide growth shock, common to every firm and the rest of the economy
         self.macro_shock = float(self.rng_for("macro", year).normal(0.0, p.aggregate_growth_shock_sd))
         self.refresh_rates(shock_uniforms(self.rng_for("growth", year), f.n))
@@ -305,7 +311,7 @@ class SimModel(mesa.Model):
 
     def innovate(self, q: int) -> ProductivityGain:
         """Innovations this quarter; returns the log-productivity gains."""
-        gain, n = innovate_firms(self.firms, self.params, self.rng_for("innovation", q))
+        gain, n = innovate_firms(self.firms, self.params, self.rng_for("innovation", q), self.ai_ramping)
         self.counters["n_innovations"] += n / self.scale
         return gain
 

@@ -1112,7 +1112,9 @@ def test_innovation_steps_are_numpys(n, ramping_share):
         want_gain = np.concatenate((want_gain, np.full(ramp.size, ramp_gain)))
     want_lp[rows] += want_gain
 
-    got_rows, got_gain = kernels.innovation_steps(hit, gain.copy(), ramp_q, ramp_gain, n_innov, lp)
+    # the rows that may ramp: every one that does, and others (their counter at 0 stays there)
+    maybe = np.union1d(np.flatnonzero(ramp_q > 0), np.flatnonzero(rng.random(n) < 0.02))
+    got_rows, got_gain = kernels.innovation_steps(hit, gain.copy(), ramp_q, maybe, ramp_gain, n_innov, lp)
     assert bits_equal(got_rows, rows) and bits_equal(got_gain, want_gain)
     assert bits_equal(ramp_q, want_ramp) and bits_equal(n_innov, want_innov) and bits_equal(lp, want_lp)
 

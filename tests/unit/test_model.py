@@ -338,3 +338,18 @@ def test_allocate_land_never_exceeds_a_budget():
         granted, used = allocate_land(request, city, rng.uniform(size=r) < 0.5, rng.normal(size=r), budget, rng.uniform())
         np.testing.assert_allclose(used, np.bincount(city[granted], weights=request[granted], minlength=3))
         assert (used <= budget + 1e-9).all()
+
+
+def test_every_firm_ramping_up_ai_plus_is_among_those_the_model_lists(inputs):
+    """The innovations read the AI+ counters of the model's list of adopters only (ai_ramping): after
+    every quarter of a run every firm still ramping up is on it (and some do ramp up: the check is
+    not of an empty set)."""
+    m = SimModel(inputs, dataclasses.replace(Levers(), ai_plus_adoption_pct_per_year=20.0), Uncertainties(),
+                 scale=SMALL_SCALE, seed=SEED)
+    seen = 0
+    while m.q < m.n_quarters:
+        m.step()
+        ramping = np.flatnonzero(m.firms.ai_ramp_q > 0)
+        assert np.isin(ramping, m.ai_ramping).all(), m.q
+        seen += ramping.size
+    assert seen > 0

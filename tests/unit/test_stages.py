@@ -121,8 +121,8 @@ def test_ai_plus_is_adopted_by_above_size_firms_only():
     f = population(3)
     f.revenue[:] = [5.0, 0.1, 5.0]
     f.ai_plus[2] = True
-    n = adopt_ai_plus(f, dataclasses.replace(Levers(), ai_plus_adoption_pct_per_year=100.0), np.random.default_rng(0))
-    assert n == 1 and f.ai_plus.tolist() == [True, False, True] and f.ai_ramp_q.tolist() == [4, 0, 0]
+    rows = adopt_ai_plus(f, dataclasses.replace(Levers(), ai_plus_adoption_pct_per_year=100.0), np.random.default_rng(0))
+    assert rows.tolist() == [0] and f.ai_plus.tolist() == [True, False, True] and f.ai_ramp_q.tolist() == [4, 0, 0]
 
 
 def test_grow_without_land_caps_growth_and_books_the_refusal(inputs):

@@ -22,14 +22,19 @@ class ProductivityGain:
     log_points: np.ndarray  # the gain of each row
 
 
-def innovate_firms(firms: Firms, params: Params, rng: np.random.Generator) -> tuple[ProductivityGain, int]:
+def innovate_firms(firms: Firms, params: Params, rng: np.random.Generator,
+                   ramping: np.ndarray | None = None) -> tuple[ProductivityGain, int]:
     """Each alive firm innovates with its p_innovate_q; an innovation raises log_productivity by an
     exponential step, and AI+ adopters still ramping up (ai_ramp_q > 0) gain a quarter of the AI+
-    gain. Writes log_productivity, n_innovations and ai_ramp_q. Returns this quarter's gains (log
-    points) and the number of innovations (firms of the scaled population)."""
+    gain. ``ramping``: the rows (ascending, distinct) among which every firm still ramping up is,
+    the year's AI+ adopters (adopt_ai_plus); None: found by a pass over every firm. Writes
+    log_productivity, n_innovations and ai_ramp_q. Returns this quarter's gains (log points) and the
+    number of innovations (firms of the scaled population)."""
     f, p = firms, params
     hit = keyed_events(rng, f.p_innovate_q, f.alive)  # a keyed uniform a firm (one number from rng)
     gain = rng.exponential(p.innovation_step_mean, hit.size)
-    rows, gain = kernels.innovation_steps(hit, gain, f.ai_ramp_q, p.ai_plus_productivity_gain / 4.0, f.n_innovations,
-                                          f.log_productivity)
+    if ramping is None:
+        ramping = np.flatnonzero(f.ai_ramp_q > 0)
+    rows, gain = kernels.innovation_steps(hit, gain, f.ai_ramp_q, ramping, p.ai_plus_productivity_gain / 4.0,
+                                          f.n_innovations, f.log_productivity)
     return ProductivityGain(rows=rows, log_points=gain), int(hit.size)
