@@ -298,7 +298,8 @@ def run_one(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainties, s
     if draws is None and sampler is not None:
         draws = UncertaintyDraws(estimates=sampler)
     model, drawn = build_model(inputs, levers, uncertainties, scale, key, draws, replicate)
-    traj = model.run()
+    with model:  # its firms handed back at once, for the worker's next replicate (SimModel.close)
+        traj = model.run()
     return ReplicateResult(replicate, traj, model.fiscal_cost_by_lever(), drawn)
 
 
@@ -322,7 +323,8 @@ def warm_kernels(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainti
         return
     _warm = True
     try:
-        SimModel(inputs, levers, uncertainties, scale=_WARM_SCALE, seed=0).run()
+        with SimModel(inputs, levers, uncertainties, scale=_WARM_SCALE, seed=0) as model:
+            model.run()
     except Exception:  # noqa: S110 - a speed-up only: the workers load what it did not, and report any error
         pass
 

@@ -220,6 +220,11 @@ class Government(mesa.Agent):
         self.n_national_clusters = n_national_clusters
         self.pilot_zone = pilot_zone  # city x sector
         self.n_pilot_zones_removed = 0
+        self.release()
+
+    def release(self) -> None:
+        """Forget what it keeps of the firms between the calls of a year (the pools, their masks and
+        bands, the base scores): SimModel.close hands them back; the next call makes them anew."""
         self._pool_cache: dict = {}
         self._masks_key: tuple | None = None
         self._masks = (np.zeros((0, 0), np.bool_), np.zeros(0, np.uint8))

@@ -114,7 +114,8 @@ def _simulate(args) -> pd.DataFrame:
     st = _STATE
     params = dataclasses.replace(st["inputs"].params, **dict(zip(names, values)))
     inputs = dataclasses.replace(st["inputs"], params=params)
-    traj = SimModel(inputs, st["levers"], st["uncertainties"], scale=st["scale"], seed=seed).run()
+    with SimModel(inputs, st["levers"], st["uncertainties"], scale=st["scale"], seed=seed) as model:
+        traj = model.run()
     return traj[[k for k in KEEP if k in traj.columns]]
 
 

@@ -353,3 +353,23 @@ def test_every_firm_ramping_up_ai_plus_is_among_those_the_model_lists(inputs):
         assert np.isin(ramping, m.ai_ramping).all(), m.q
         seen += ramping.size
     assert seen > 0
+
+
+def test_close_hands_the_firms_back_at_once_and_the_model_cannot_step_again(inputs):
+    """SimModel.close (and leaving ``with``) frees the firm arrays without waiting for Python's cycle
+    collector, keeps what a caller reads after a run, and refuses to step a closed model."""
+    import gc
+    import weakref
+
+    gc.disable()  # what frees the firms must be close itself, not a collection
+    try:
+        with SimModel(inputs, Levers(), Uncertainties(), scale=SMALL_SCALE, seed=SEED) as m:
+            traj = m.run()
+            firms = weakref.ref(m.firms)
+            masks = weakref.ref(m.government._masks[0])
+        assert firms() is None and masks() is None
+    finally:
+        gc.enable()
+    assert m.firms is None and trajectory_frame(m.records).equals(traj) and m.fiscal_cost_by_lever()
+    with pytest.raises(RuntimeError, match="closed"):
+        m.step()
