@@ -27,6 +27,8 @@ from simmodel.params import Params
 
 
 _ALIVE = "_alive"  # first part of the key of a table's rows in a candidates cache
+# the key under which fund_year tells Fund.candidates which state of revenue a first screen reads now
+REVENUE_STATE = "_revenue_state"
 
 
 @dataclass(frozen=True)
@@ -200,14 +202,24 @@ class Fund(mesa.Agent):
         # kinds that back the same stages and sectors (three venture kinds do) share their rows, and
         # the productivity floors that depend on nothing else; nothing a fund does changes a firm's
         # stage, sector, time to exit or productivity within a year. Revenue is read at each kind's
-        # first screen, as an earlier kind's early exits may have cut it.
+        # first screen, as an earlier kind's early exits may have cut it; where none has since the
+        # last kind of the same rows was first screened (``cache[REVENUE_STATE]``, which fund_year
+        # sets: the same state, the same revenue), the kinds share that kind's candidates whole, and
+        # fund_year screens their funds together (one ranking pass for all of them)
         rows = cache.get((_ALIVE, self.table_key)) if cache is not None else None
         if rows is None:
             rows = candidate_rows(firms, [self.table], gestation, params)[0]
             if cache is not None:
                 cache[(_ALIVE, self.table_key)] = rows
-        idx, tte, lp, floors = rows
-        out = Candidates(firm=idx, tte_years=tte, log_productivity=lp, revenue=firms.revenue[idx], _floors=floors)
+        state = cache.get(REVENUE_STATE) if cache is not None else None
+        shared = (self.table_key, state)
+        if state is not None and shared in cache:
+            out = cache[shared]
+        else:
+            idx, tte, lp, floors = rows
+            out = Candidates(firm=idx, tte_years=tte, log_productivity=lp, revenue=firms.revenue[idx], _floors=floors)
+            if state is not None:
+                cache[shared] = out
         if cache is not None:
             cache[self.kind] = out
         return out

@@ -10,8 +10,8 @@ import numpy as np
 
 from simmodel import kernels
 from simmodel.agents.firms import Firms
-from simmodel.agents.funds import (Fund, FundBook, FundCommitment, life_left, low_words, prepare_candidates,
-                                   screen_funds, ticket_caps)
+from simmodel.agents.funds import (REVENUE_STATE, Fund, FundBook, FundCommitment, life_left, low_words,
+                                   prepare_candidates, screen_funds, ticket_caps)
 from simmodel.agents.noise import mix_key
 from simmodel.data import BaseQuantity
 from simmodel.levers import FundRegime
@@ -120,12 +120,16 @@ def fund_year(funds: Sequence[Fund], firms: Firms, *, year: int, q: int, regime:
 
     # every kind's candidates at once (what they are does not change within the year)
     prepare_candidates([plan[1] for plan in plans], f, gestation, p, cache)
+    # which state of revenue a kind's first screen reads: this call's number (the set-up's years
+    # share a cache) and the early exits so far, the only writes of revenue here
+    call = cache["_fund_years"] = cache.get("_fund_years", 0) + 1
     w = lo = 0
     for plan in plans:
         slot, fd = plan[0], plan[1]
         if fd.kind not in cache:  # its kind's first screen reads revenue after this fund's exits
             w = exits(lo, slot + 1, w)
             lo = slot + 1
+            cache[REVENUE_STATE] = (call, int(counts[:, 0].sum()))
         plan.append(fd.candidates(f, gestation, p, cache))
     w = exits(lo, n_funds, w)
     new_start[n_funds] = w

@@ -12,7 +12,7 @@ import pytest
 
 from simmodel import kernels
 from simmodel.agents.firms import FirmStage, Firms
-from simmodel.agents.funds import Candidates, Fund, FundBook, eligible, screen
+from simmodel.agents.funds import REVENUE_STATE, Candidates, Fund, FundBook, eligible, screen
 from simmodel.agents.noise import keyed_uniform, mix_key
 from simmodel.levers import FundRegime
 from simmodel.model.funds import fund_year
@@ -362,3 +362,50 @@ def test_a_book_keeps_each_funds_rows_together_in_the_order_raised():
         fund_year(funds[:2], Firms(4), year=2025, q=0, regime=FundRegime.portfolio, max_share=0.2,
                   gestation=np.array([3.0]), long_horizon=np.array([False]), params=None, scale=1.0,
                   rng=np.random.default_rng(0), sales_rng=np.random.default_rng(1), cache={})
+
+
+def test_kinds_of_the_same_rows_share_their_candidates_while_revenue_is_unchanged(params):
+    """Two kinds that back the same stages and sectors, first screened in the same state of revenue
+    (fund_year's REVENUE_STATE: no early exit between them), share one Candidates (and so one
+    screen); a kind first screened after an early exit reads revenue as it is then."""
+    f, _ = setting(params)
+    model = mesa.Model()
+    kinds = [Fund(model, fund_id=k, kind=k, government=True, size_cny_100m=4.0, vintage=2025,
+                  stages=(FirmStage.TECH_SME,), sector_mask=np.array([True, True]), budget_lever=None, life_years=5.0)
+             for k in ("a", "b", "c")]
+    gestation = np.array([3.0, 12.0])
+    cache: dict = {REVENUE_STATE: (1, 0)}
+    a = kinds[0].candidates(f, gestation, params, cache)
+    assert kinds[1].candidates(f, gestation, params, cache) is a
+    f.revenue[a.firm[0]] *= 0.5  # an early exit's cut
+    cache[REVENUE_STATE] = (1, 1)
+    c = kinds[2].candidates(f, gestation, params, cache)
+    assert c is not a and c.firm is a.firm and c.revenue[0] == 0.5 * a.revenue[0]
+    assert np.array_equal(c.revenue[1:], a.revenue[1:])
+
+
+def test_a_kind_first_screened_after_an_early_exit_reads_the_cut_revenue(params):
+    """fund_year: a fund of kind "a" is wound up with a firm it entered a year ago (an early exit,
+    which cuts the firm's revenue) between the first screens of kind "a" and of kind "b", which back
+    the same stages and sectors: "b"'s candidates read the cut revenue, "a"'s the revenue before."""
+    f, _ = setting(params)
+    model, book = mesa.Model(), FundBook()
+
+    def fund(kind, vintage, life):
+        return Fund(model, fund_id=f"{kind}{vintage}", kind=kind, government=True, size_cny_100m=4.0, vintage=vintage,
+                    stages=(FirmStage.TECH_SME,), sector_mask=np.array([True, True]), budget_lever=None,
+                    life_years=life, book=book)
+
+    funds = [fund("a", 2025, 10.0), fund("a", 2015, 10.0), fund("b", 2025, 10.0)]  # the second is wound up in 2025
+    x = 7
+    book.set_holdings(1, [x], ticket=[0.1], year_in=[2024], tte=[5.0])
+    before = float(f.revenue[x])
+    cache: dict = {}
+    fund_year(funds, f, year=2025, q=0, regime=FundRegime.portfolio, max_share=0.2, gestation=np.array([3.0, 12.0]),
+              long_horizon=np.array([False, True]), params=params, scale=1.0, rng=np.random.default_rng(0),
+              sales_rng=np.random.default_rng(1), cache=cache)
+    assert funds[1].n_exits_early == 1 and f.revenue[x] == before * (1.0 - params.fund_early_exit_revenue_cut) != before
+    a, b = cache["a"], cache["b"]
+    at = int(np.searchsorted(a.firm, x))
+    assert a.firm[at] == x and b is not a
+    assert a.revenue[at] == before and b.revenue[at] == f.revenue[x]
