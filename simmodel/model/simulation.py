@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Self
 
 import mesa
 import numpy as np
@@ -421,7 +422,7 @@ class SimModel(mesa.Model):
         self.firms = None
         self.government.release()
 
-    def __enter__(self) -> SimModel:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
