@@ -628,9 +628,18 @@ def fund_candidates(alive, stage, sector, log_productivity, tables, n_sectors, g
         for c in range(tables.shape[1]):
             if tables[t, c]:
                 bits[c] |= np.uint8(1 << t)
+    # each (stage, sector) cell's time to exit, then each firm's, written in the pass that reads its
+    # stage and sector: the kinds' gathers then read one array a candidate instead of two and a table
+    n_cells = tables.shape[1]
+    tte_cell = np.empty(n_cells, np.float32)
+    for c in range(n_cells):
+        tte_cell[c] = np.float32(gestation[c % n_sectors] * tte_factor[c // n_sectors])
     code = np.empty(n, np.uint8)
+    tte_firm = np.empty(n, np.float32)
     for i in range(n):
-        code[i] = bits[stage[i] * n_sectors + sector[i]] * alive[i]
+        c = stage[i] * n_sectors + sector[i]
+        code[i] = bits[c] * alive[i]
+        tte_firm[i] = tte_cell[c]
     starts = np.zeros(n_kinds + 1, np.int64)
     for t in range(n_kinds):
         m = 0
@@ -648,7 +657,7 @@ def fund_candidates(alive, stage, sector, log_productivity, tables, n_sectors, g
     lp = np.empty(rows.size, np.float32)
     for j in range(rows.size):
         i = rows[j]
-        tte[j] = np.float32(gestation[sector[i]] * tte_factor[stage[i]])
+        tte[j] = tte_firm[i]
         lp[j] = np.float32(log_productivity[i])
     return rows, tte, lp, starts
 
