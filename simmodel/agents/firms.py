@@ -49,7 +49,9 @@ FIELDS: dict[str, type] = {
     "grant_rd": np.float64,  # grant money to be spent on R&D this year, CNY 100 m per yr
     "land_mu": np.float64, "talent": np.int32, "equity": np.float64, "n_investors": np.int16,
     "age_q": np.int32, "entry_q": np.int32, "exit_q": np.int32, "ai_plus": np.bool_,
-    "ai_ramp_q": np.int8,  # quarters of AI+ productivity gain still to come
+    # quarters of AI+ productivity gain still to come; the innovations read it only at the rows of
+    # SimModel.ai_ramping (the year's adopters): code that sets it elsewhere must add its rows there
+    "ai_ramp_q": np.int8,
     "boost": np.float64,  # temporary extra annual growth (flagship, scenario, quality), per yr
     "boost_until_q": np.int32, "designated": np.bool_,  # little giant, champion or future-type firm
     "future_type": np.bool_, "future_type_until_q": np.int32,  # a future-type designation lapses then
