@@ -369,8 +369,9 @@ def screen_funds(cand: Candidates, *, regime: FundRegime, keys32: np.ndarray, li
     One ranking pass serves all the funds: their scores are the rows of one matrix over a block of
     the candidates, the most productive ones. A fund's deals are exact once the first deal its budget
     refuses scores at least the block's floor plus 1, since a firm below the floor scores below that;
-    the funds that are not exact yet go round again, on a block with a lower floor (those whose blocks
-    differ more than twofold in rounds of their own). A round is one compiled call
+    the funds that are not exact yet go round again, on a block with a lower floor: the refused deal's
+    score less 1, but at most a block four times the last (those whose blocks differ more than
+    twofold in rounds of their own). A round is one compiled call
     (kernels.screen_round: the block's scores with the holdings, then every fund's ranking). Scores
     are summed in double precision; scores equal to the last bit rank by firm row, except where they
     straddle the edge of the block (a firm below the floor tying the refused deal): the one case
