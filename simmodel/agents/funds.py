@@ -82,6 +82,9 @@ class Candidates:
 # A screen first ranks about this many of its kind's most productive candidates, then lowers its
 # floor until the deals it picked provably are the best of all candidates (see screen).
 _FIRST_BLOCK = 2048
+# A round that is not exact lowers its floor at most to a block this many times its own (where it
+# starts, not what it finds: any floor gives the same deals; 4 scored a quarter fewer candidates than
+# no cap, docs/performance.md)
 _BLOCK_GROWTH = 4
 
 
@@ -404,7 +407,6 @@ def screen_funds(cand: Candidates, *, regime: FundRegime, keys32: np.ndarray, li
         # float32, and so does this. The holdings are looked up by firm row in ``where`` (a bisection a
         # holding in the pass cost 1.1 ms more a 1:1 replicate than numpy's searchsorted; drop_held
         # states the rule)
-        next_floor = cand.productivity_floor(_BLOCK_GROWTH * int(cand.approx_count_above(np.array([fl]))[0]))
         chosen, tickets, tte, n_deals, refused, has_refused = kernels.screen_round(
             lp, np.float32(fl), cand.firm, cand.tte_years, cand.revenue, group, keys32, life, short, horizon,
             ABOVE_SIZE_REVENUE_CNY_100M, held, held_lo, held_hi, where, p.fund_ticket_to_revenue, budgets, caps,
@@ -412,6 +414,7 @@ def screen_funds(cand: Candidates, *, regime: FundRegime, keys32: np.ndarray, li
         first_round = False
         again = list(rest)
         at = 0
+        next_floor = None  # the floor of a block _BLOCK_GROWTH times this one's, made when first needed
         for i, n_j, refused_j, has_j in zip(group.tolist(), n_deals.tolist(), refused.tolist(), has_refused.tolist(),
                                             strict=True):
             end = at + n_j
@@ -423,7 +426,9 @@ def screen_funds(cand: Candidates, *, regime: FundRegime, keys32: np.ndarray, li
                 # every firm that could score above the refused deal, but a block at most _BLOCK_GROWTH
                 # times this one's: a deal refused in a block too small can lie far below the deal the
                 # budget refuses among all candidates, and a floor under it a unit lower
-                floor[i] = max(refused_j - 1.0, next_floor)
+                if not exact and next_floor is None:
+                    next_floor = cand.productivity_floor(_BLOCK_GROWTH * int(cand.approx_count_above(np.array([fl]))[0]))
+                floor[i] = refused_j - 1.0 if exact else max(refused_j - 1.0, next_floor)
             else:  # every candidate of the block it may back fits the budget: all candidates
                 exact = fl == -math.inf
                 floor[i] = -math.inf
