@@ -160,9 +160,7 @@ def land_requests(revenue, growth, alive, sector, land_mu, industry_sector, land
     table = np.empty(land_per_revenue.size, np.float64)
     for s in range(table.size):
         table[s] = land_per_revenue[s] if industry_sector[s] else np.nan
-    per_firm = np.empty(n, np.float64)
-    for i in range(n):
-        per_firm[i] = table[sector[i]]
+    per_firm = by_sector(table, sector)
     asks = np.empty(n, np.bool_)
     m = 0
     for i in range(n):
