@@ -730,6 +730,31 @@ def test_stage_pool_flags_are_numpys(n, with_sectors):
 
 
 @pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("with_sectors", [False, True])
+def test_ladder_pool_rows_are_numpys(n, with_sectors):
+    """The ladder's pools (pool_rows: the stage's flags compiled, the sector's flag looked up for the
+    rows left) are the rows numpy's masks give, in row order; bounds inclusive, NaN in none."""
+    from types import SimpleNamespace
+
+    from simmodel.model.stages.ladder import pool_rows
+    a = firm_arrays(n, 26)
+    lo, hi = 0.5, np.inf
+    a["revenue"][::11] = lo
+    a["revenue"][::31] = np.nan
+    sector_ok = np.random.default_rng(27).random(9) < 0.5
+    firms = SimpleNamespace(n=n, **a)
+    bits = sum(1 << int(s) for s in (FirmStage.LITTLE_GIANT, FirmStage.HIGH_TECH))
+    want = (a["alive"] & stage_mask(a["stage"], FirmStage.LITTLE_GIANT, FirmStage.HIGH_TECH)
+            & (a["revenue"] >= lo) & (a["revenue"] <= hi))
+    if with_sectors:
+        want &= sector_ok[a["sector"]]
+    got = pool_rows(firms, bits, lo, hi, sector_ok if with_sectors else None)
+    assert bits_equal(got, np.flatnonzero(want))
+    if n >= 1000 and with_sectors:  # the sector's flag drops some rows the stage and revenue keep
+        assert 0 < got.size < pool_rows(firms, bits, lo, hi, None).size
+
+
+@pytest.mark.parametrize("n", SIZES)
 def test_times_sqrt_revenue_is_numpys(n):
     """The talents' weights: exp(log productivity) times the square root of revenue floored at 1e-6
     (revenue on, below and at zero, and NaN, which stays NaN)."""

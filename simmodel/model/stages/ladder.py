@@ -26,8 +26,11 @@ def pool_rows(firms: Firms, bits: int, low: float, high: float, sector_ok: np.nd
     [``low``, ``high``] (CNY 100 m per yr), of a sector flagged in ``sector_ok`` (None: any sector)."""
     f = firms
     flags = np.empty(f.n, np.bool_)
-    kernels.stage_pool_flags(f.alive, f.stage, bits, f.revenue, low, high, f.sector, sector_ok, flags)
-    return np.flatnonzero(flags)
+    kernels.stage_pool_flags(f.alive, f.stage, bits, f.revenue, low, high, f.sector, None, flags)
+    rows = np.flatnonzero(flags)
+    # the sector's flag looked up for the few rows left, not in a pass over every firm (the single
+    # champions' pool at 1:1, a few thousand of up to 200 000 slots: 1.10 -> 0.47 ms a replicate)
+    return rows if sector_ok is None else rows[sector_ok[f.sector[rows]]]
 
 
 def climb_ladder(firms: Firms, params: Params, levers: Levers, *, scale: float, is_industry: np.ndarray,
@@ -65,7 +68,10 @@ def climb_ladder(firms: Firms, params: Params, levers: Levers, *, scale: float, 
     idx = pool_rows(f, stage_bits(FirmStage.TECH_SME, FirmStage.HIGH_TECH), lo, hi, None)
     # the batch is drawn one firm after another with probability proportional to exp(score), as the
     # k highest of score plus Gumbel noise would be, without a Gumbel number for each candidate
-    score = p.selection_rd_weight * log_effective_rd(f, p, idx) + f.log_productivity[idx]
+    # selection_rd_weight * log effective R&D + log productivity, in place (the same products and sums)
+    score = log_effective_rd(f, p, idx)
+    score *= p.selection_rd_weight
+    score += f.log_productivity.take(idx)
     st[idx[draw_without_replacement(rng, score, k_lg)]] = int(FirmStage.LITTLE_GIANT)
     k_sc = int(rng.poisson(p.single_champion_new_per_year * scale * support))
     idx = pool_rows(f, stage_bits(FirmStage.LITTLE_GIANT, FirmStage.HIGH_TECH), p.single_champion_min_revenue_cny_100m,
