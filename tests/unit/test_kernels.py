@@ -750,6 +750,8 @@ def test_ladder_pool_rows_are_numpys(n, with_sectors):
         want &= sector_ok[a["sector"]]
     got = pool_rows(firms, bits, lo, hi, sector_ok if with_sectors else None)
     assert bits_equal(got, np.flatnonzero(want))
+    if with_sectors:  # flags of 0 and 1 select as a mask too, never as positions
+        assert bits_equal(pool_rows(firms, bits, lo, hi, sector_ok.astype(np.uint8)), got)
     if n >= 1000 and with_sectors:  # the sector's flag drops some rows the stage and revenue keep
         assert 0 < got.size < pool_rows(firms, bits, lo, hi, None).size
 

@@ -23,14 +23,15 @@ def log_effective_rd(firms: Firms, params: Params, idx: np.ndarray) -> np.ndarra
 
 def pool_rows(firms: Firms, bits: int, low: float, high: float, sector_ok: np.ndarray | None) -> np.ndarray:
     """The rows of the alive firms of the stages in ``bits`` (a stage_bits set), revenue in
-    [``low``, ``high``] (CNY 100 m per yr), of a sector flagged in ``sector_ok`` (None: any sector)."""
+    [``low``, ``high``] (CNY 100 m per yr), of a sector flagged in ``sector_ok`` (a flag a sector, read
+    as booleans: a table of 0 and 1 selects as a mask, never as positions; None: any sector)."""
     f = firms
     flags = np.empty(f.n, np.bool_)
     kernels.stage_pool_flags(f.alive, f.stage, bits, f.revenue, low, high, f.sector, None, flags)
     rows = np.flatnonzero(flags)
     # the sector's flag looked up for the few rows left, not in a pass over every firm (the single
     # champions' pool at 1:1, a few thousand of up to 200 000 slots: 1.10 -> 0.47 ms a replicate)
-    return rows if sector_ok is None else rows[sector_ok[f.sector[rows]]]
+    return rows if sector_ok is None else rows[sector_ok.astype(np.bool_, copy=False)[f.sector[rows]]]
 
 
 def climb_ladder(firms: Firms, params: Params, levers: Levers, *, scale: float, is_industry: np.ndarray,
