@@ -6,6 +6,7 @@ Hydra layer composes and types the config, then hands a plain dataclass to ``sim
 
 from __future__ import annotations
 
+import functools
 import sys
 import traceback
 from pathlib import Path
@@ -397,6 +398,27 @@ def _output_root(rest: list[str]) -> Path:
     return Path(roots[-1] if roots else OutputConfig().root)
 
 
+def _waits_in_launcher(rest: list[str]) -> bool:
+    """Whether the overrides ``rest`` make a sweep whose jobs another launcher than Hydra's basic one
+    runs (joblib, Ray, a cluster), this process waiting in the launcher's code."""
+    if not ("-m" in rest or "--multirun" in rest):
+        return False
+    return any(a.lstrip("+").split("=", 1)[0] == "hydra/launcher" and a.split("=", 1)[1] != "basic" for a in rest if "=" in a)
+
+
+def _live_task(fn):
+    """The task function ``fn`` with the stop signals live while it runs (interrupts.live), inside the
+    deferral the CLI keeps while Hydra's own code runs."""
+    from simmodel import interrupts
+
+    @functools.wraps(fn)
+    def task(cfg):
+        with interrupts.live():
+            return fn(cfg)
+
+    return task
+
+
 def main(argv: list[str] | None = None) -> None:
     import atexit
     import gc
@@ -436,8 +458,9 @@ def main(argv: list[str] | None = None) -> None:
         _LAUNCHER_ARGS[:] = [a for a in rest if a.startswith(("hydra/launcher=", "hydra.launcher.", "+hydra.launcher."))]
     register_configs()
     sys.argv = [f"simmodel {task}"] + rest
-    app = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=task)(_APPS[task])
     from simmodel import interrupts
+
+    app = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=task)(_live_task(_APPS[task]))
 
     # Ctrl-C and SIGTERM take the path of KeyboardInterrupt, on which every writer removes its
     # temporary folder; each is also noted, so that one Python dropped (raised inside a finaliser)
@@ -449,8 +472,17 @@ def main(argv: list[str] | None = None) -> None:
 
         job_dirs = (next(Path(a.split("=", 1)[1].strip("'")) for a in reversed(rest) if a.startswith("hydra.sweep.dir=")),
                     paired_root(_output_root(rest)).absolute())
+    # Hydra's own code (composing the configuration, loading a sweep's between its jobs) runs with the
+    # stop signals deferred, each task live (_live_task): a signal that comes between two jobs stops
+    # the sweep at the next one's start, or here, after the last. Not where a launcher runs the jobs
+    # elsewhere (joblib, Ray, a cluster) and this process waits in its code: a signal must stop that wait
+    deferring = not _waits_in_launcher(rest) and interrupts.defer()
     try:
-        app()
+        try:
+            app()
+        finally:
+            if deferring:
+                interrupts.undefer()  # a signal noted meanwhile raises KeyboardInterrupt here
     except KeyboardInterrupt:
         _interrupted(job_dirs)
     except SystemExit:

@@ -22,6 +22,12 @@ stops the pool) and ends on SIGTERM.
 The CLI's handlers (:func:`install`) also note every stop signal in :data:`received`, so that an
 interrupt Python dropped elsewhere (raised inside a ``__del__``) still stops a run before it
 publishes results (``RunWriter.commit`` calls :func:`check`) and still ends it as interrupted.
+The CLI also defers the stop signals while Hydra's own code runs and lets them through in each task
+(:func:`live`): a SIGTERM that came while Hydra loaded a sweep's configuration between two jobs (6
+December 2026, in the suite's sweep-interruption test) was raised inside omegaconf, which it left
+half rebuilt, and Hydra printed the error that followed with its traceback. Not for a sweep whose
+jobs another launcher runs (joblib, Ray, a cluster): there the CLI waits in the launcher's code,
+and a signal must stop the wait.
 """
 
 from __future__ import annotations
@@ -131,6 +137,30 @@ def held() -> Iterator[None]:
             undefer()
 
 
+@contextlib.contextmanager
+def live() -> Iterator[None]:
+    """Inside a deferral, let the stop signals raise again for the block: a signal noted before it is
+    delivered on entering (KeyboardInterrupt at once), and one that comes during it raises where it
+    comes, as without a deferral; nested deferrals inside (a worker pool) defer again. On leaving, the
+    deferral is back as it was. The CLI defers while Hydra's own code runs (composing and loading a
+    sweep's configuration between its jobs, where an interrupt raised inside omegaconf left it half
+    rebuilt and Hydra printed the error it caused) and runs each task live, where every writer cleans
+    up on KeyboardInterrupt. Outside a deferral, or off the main thread, nothing changes."""
+    global _depth
+    if _depth == 0 or not _in_main_thread():
+        yield
+        return
+    outer = _depth
+    _depth = 1
+    try:
+        undefer()  # the handlers back; a noted signal raises here
+        yield
+    finally:
+        if _depth == 0:  # defer again as deep as before (undefer may have raised before closing it)
+            for _ in range(outer):
+                defer()
+
+
 def release_in_worker() -> None:
     """First thing in a worker process forked inside :func:`held`: ignore SIGINT (the parent stops
     the pool), end on SIGTERM (sent by its pool, by the kernel when the parent dies, by a scheduler),
@@ -147,4 +177,4 @@ def release_in_worker() -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
-__all__ = ["STOP_SIGNALS", "check", "defer", "held", "install", "received", "release_in_worker", "undefer"]
+__all__ = ["STOP_SIGNALS", "check", "defer", "held", "install", "live", "received", "release_in_worker", "undefer"]

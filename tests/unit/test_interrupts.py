@@ -153,3 +153,63 @@ def test_map_refuses_what_it_does_not_support():
 
     with process_pool(1) as pool, pytest.raises(ValueError, match="neither timeout nor chunksize"):
         pool.map(abs, [1], chunksize=4)
+
+
+def test_live_raises_inside_a_deferral_and_defers_again_on_leaving():
+    """interrupts.live (the CLI's tasks, inside the deferral kept while Hydra's own code runs): a
+    signal noted before it raises on entering; one that comes inside raises where it comes; a worker
+    pool's deferral inside it defers; on leaving, signals are only noted again until the outer
+    deferral closes, where the last one raises."""
+    r = _py("""
+        import os, signal
+        from simmodel import interrupts
+        interrupts.install()
+        out = []
+        assert interrupts.defer()
+        os.kill(os.getpid(), signal.SIGTERM)
+        out.append("noted outside")
+        try:
+            with interrupts.live():
+                out.append("not reached")
+        except KeyboardInterrupt:
+            out.append("raised on entering")
+        try:
+            with interrupts.live():
+                os.kill(os.getpid(), signal.SIGINT)
+                out.append("not reached")
+        except KeyboardInterrupt:
+            out.append("raised inside")
+        try:
+            with interrupts.live():
+                with interrupts.held():  # a pool's deferral inside the task
+                    os.kill(os.getpid(), signal.SIGINT)
+                    out.append("deferred by the pool")
+                out.append("not reached")
+        except KeyboardInterrupt:
+            out.append("raised when the pool closed")
+        os.kill(os.getpid(), signal.SIGTERM)
+        out.append("noted after")
+        try:
+            interrupts.undefer()
+        except KeyboardInterrupt:
+            out.append("raised at the outer undefer")
+        print(out, interrupts.received, signal.getsignal(signal.SIGTERM) is interrupts._stop)
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ("['noted outside', 'raised on entering', 'raised inside', 'deferred by the pool', "
+                                "'raised when the pool closed', 'noted after', 'raised at the outer undefer'] "
+                                "[15, 2, 2, 15] True")
+
+
+def test_the_cli_defers_around_hydra_unless_a_launcher_runs_the_jobs_elsewhere():
+    """The CLI keeps the stop signals deferred while Hydra's own code runs, except for a sweep whose
+    jobs another launcher runs (joblib, Ray, a cluster) while the CLI waits in that launcher's code,
+    where a signal must stop the wait (simmodel.cli._waits_in_launcher)."""
+    from simmodel.cli import _waits_in_launcher
+
+    assert not _waits_in_launcher(["scenario=baseline"])
+    assert not _waits_in_launcher(["-m", "scenario=baseline,land_tight"])
+    assert not _waits_in_launcher(["-m", "scenario=baseline,land_tight", "hydra/launcher=basic"])
+    assert _waits_in_launcher(["-m", "scenario=baseline,land_tight", "hydra/launcher=joblib"])
+    assert _waits_in_launcher(["--multirun", "+hydra/launcher=ray", "replicates=4"])
+    assert not _waits_in_launcher(["hydra/launcher=joblib", "method=morris"])  # analyze: its own sweep, inside the task
