@@ -1068,13 +1068,11 @@ def cumulative_sum(a):  # pragma: no cover - compiled
     return out
 
 
-@compiled
-def categorical_steps(cdf, u, bins):  # pragma: no cover - compiled
-    """For each uniform of ``u``, the number of values of ``cdf`` (a cumulative distribution ending
-    at exactly 1, ascending) at or below it: ``cdf.searchsorted(u, side="right")``, found from a
-    table of that count at ``bins`` equal steps (a power of two, so that a step and ``u * bins`` are
-    exact), moving on from the draw's step past the values still at or below it
-    (simmodel.agents.firms.draw_categorical). The table by one merge of the steps with ``cdf``."""
+@inlined
+def guide_table(cdf, bins):  # pragma: no cover - compiled
+    """At each of ``bins`` equal steps b / bins of [0, 1) (a power of two, so that a step is exact),
+    the number of values of ``cdf`` (a cumulative distribution ending at exactly 1, ascending) at or
+    below it, by one merge of the steps with ``cdf``."""
     table = np.empty(bins, np.intp)
     j = 0
     for b in range(bins):
@@ -1082,6 +1080,15 @@ def categorical_steps(cdf, u, bins):  # pragma: no cover - compiled
         while j < cdf.size and cdf[j] <= x:
             j += 1
         table[b] = j
+    return table
+
+
+@inlined
+def walk_table(cdf, table, u):  # pragma: no cover - compiled
+    """For each uniform of ``u``, the number of values of ``cdf`` at or below it, moving on from the
+    count at its step of ``table`` (guide_table; ``u * table.size`` is exact) past the values still
+    at or below it."""
+    bins = table.size
     out = np.empty(u.size, np.intp)
     for i in range(u.size):
         k = table[np.intp(u[i] * bins)]
@@ -1089,6 +1096,28 @@ def categorical_steps(cdf, u, bins):  # pragma: no cover - compiled
             k += 1
         out[i] = k
     return out
+
+
+@compiled
+def categorical_steps(cdf, u, bins):  # pragma: no cover - compiled
+    """For each uniform of ``u``, the number of values of ``cdf`` (a cumulative distribution ending
+    at exactly 1, ascending) at or below it: ``cdf.searchsorted(u, side="right")``, found from a
+    table of that count at ``bins`` equal steps (guide_table, a power of two), moving on from the
+    draw's step (walk_table) (simmodel.agents.firms.draw_categorical)."""
+    return walk_table(cdf, guide_table(cdf, bins), u)
+
+
+@compiled
+def categorical_guide(cdf, bins):  # pragma: no cover - compiled
+    """guide_table of ``cdf`` at ``bins`` steps, for a distribution that many batches draw from
+    (simmodel.agents.firms.categorical_guide)."""
+    return guide_table(cdf, bins)
+
+
+@compiled
+def categorical_walk(cdf, table, u):  # pragma: no cover - compiled
+    """``cdf.searchsorted(u, side="right")`` from a table made once (categorical_guide): walk_table."""
+    return walk_table(cdf, table, u)
 
 
 @inlined

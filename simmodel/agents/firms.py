@@ -256,8 +256,8 @@ def categorical(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
     """``n`` draws of a category (0 .. p.size - 1) with probabilities ``p`` (non-negative, summing to 1
     up to rounding): the numbers of ``rng.choice(p.size, size=n, p=p)``, from the same cumulative sum
     and the same one uniform per draw. numpy searches the cumulative sum for each uniform, about 55 ns
-    a draw for random keys; for many draws over few categories a table of the cumulative sum at
-    equal steps gives each draw a lower bound to step on from, in a compiled loop
+    a draw for random keys; for more than a few dozen draws (draw_categorical says when) a table of
+    the cumulative sum at equal steps gives each draw a lower bound to step on from, in a compiled loop
     (kernels.categorical_steps; 4000 draws over 396 categories: 21 against 51 us, the uniforms
     included; 118 000 over 11: 0.95 against 3.4 ms; in numpy the table took 129 us and 2.7 ms)."""
     return draw_categorical(rng, categorical_cdf(p), n)
@@ -273,13 +273,38 @@ def categorical_cdf(p: np.ndarray) -> np.ndarray:
     return cdf
 
 
-def draw_categorical(rng: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
-    """categorical(rng, p, n) from ``cdf = categorical_cdf(p)``: the same numbers."""
+def guide_bins(n_categories: int) -> int:
+    """The steps of a categorical draw's table (kernels.categorical_guide) over ``n_categories``: the
+    power of two at or above four a category, so that a draw's step and ``u * bins`` are exact and a
+    draw moves on past about a quarter of a category on average."""
+    return 1 << (4 * max(n_categories, 1) - 1).bit_length()
+
+
+def categorical_guide(cdf: np.ndarray) -> np.ndarray:
+    """The table draw_categorical steps on from (kernels.categorical_guide, guide_bins steps), made
+    once where many batches draw from one ``cdf`` (categorical_cdf): the start-ups' cells, kept all
+    year, draw a few hundred a quarter at 10 000 firms, where numpy's binary search cost about 16 us
+    and the table's, built each time, 4."""
+    return kernels.categorical_guide(cdf, guide_bins(cdf.size))
+
+
+def draw_categorical(rng: np.random.Generator, cdf: np.ndarray, n: int, guide: np.ndarray | None = None) -> np.ndarray:
+    """categorical(rng, p, n) from ``cdf = categorical_cdf(p)`` and, where made, its table (``guide``,
+    categorical_guide): the same numbers, the same one uniform a draw.
+
+    Without a table, numpy's searchsorted or one built for these draws, whichever costs less by what
+    was measured here (random uniforms, each call on fresh ones): numpy's binary search about 7 ns a
+    comparison, its branches mispredicted (60 ns a draw over 396 categories), the table about 1.3 ns
+    a step to build and 3 ns a draw, 1 us for the call (over 330 categories the two are equal at
+    about 64 draws; over 11 at about 32). Until 6 December the table was built only from four
+    draws a category, which left a few hundred draws over a few hundred categories to the search."""
     u = rng.random(n)
-    if n < 4 * cdf.size:  # few draws: the table would cost more than it saves
+    if guide is not None:
+        return kernels.categorical_walk(cdf, guide, u)
+    bins = guide_bins(cdf.size)
+    if n * (7 * cdf.size.bit_length() - 3) <= 1.3 * bins + 1000:
         return cdf.searchsorted(u, side="right")
-    # a power of two: u * bins and the steps are exact
-    return kernels.categorical_steps(cdf, u, 1 << int(np.ceil(np.log2(4 * cdf.size))))
+    return kernels.categorical_steps(cdf, u, bins)
 
 
 def draw_without_replacement(rng: np.random.Generator, log_weight: np.ndarray, k: int) -> np.ndarray:

@@ -1098,7 +1098,8 @@ def test_cumulative_sum_is_numpys_cumsum():
 
 
 def test_categorical_steps_are_numpys_searchsorted():
-    """kernels.categorical_steps gives cdf.searchsorted(u, side="right") for cumulative distributions
+    """kernels.categorical_steps, and categorical_walk on a table made once (categorical_guide), give
+    cdf.searchsorted(u, side="right") for cumulative distributions
     with categories of zero probability (repeated values) and a few large ones, and uniforms exactly on
     the distribution's values and on the table's steps (where "at or below" decides), and 0."""
     from simmodel.agents.firms import categorical_cdf
@@ -1109,7 +1110,12 @@ def test_categorical_steps_are_numpys_searchsorted():
         cdf = categorical_cdf(p / p.sum() if p.sum() > 0 else np.ones(n_cat) / n_cat)
         bins = 1 << int(np.ceil(np.log2(4 * cdf.size)))
         u = np.concatenate((rng.random(4 * n_cat + 100), cdf[cdf < 1.0], np.arange(bins) / bins, [0.0]))
-        assert bits_equal(kernels.categorical_steps(cdf, u, bins), cdf.searchsorted(u, side="right")), n_cat
+        want = cdf.searchsorted(u, side="right")
+        assert bits_equal(kernels.categorical_steps(cdf, u, bins), want), n_cat
+        # the table made once and walked for each batch: the same counts
+        guide = kernels.categorical_guide(cdf, bins)
+        assert bits_equal(kernels.categorical_walk(cdf, guide, u), want), n_cat
+        assert bits_equal(kernels.categorical_walk(cdf, guide, u[:0]), want[:0])
 
 
 @pytest.mark.parametrize("n", SIZES)

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from simmodel.agents import noise
-from simmodel.agents.firms import (FirmStage, Firms, GrowthContext, categorical, choose_top,
-                                   draw_among, draw_without_replacement, nth_highest, top_positions)
+from simmodel.agents.firms import (FirmStage, Firms, GrowthContext, categorical, categorical_cdf, categorical_guide,
+                                   choose_top, draw_among, draw_categorical, draw_without_replacement, nth_highest,
+                                   top_positions)
 from simmodel.agents.noise import trial_rows
 from simmodel.levers import Levers
 from simmodel.model.stages.ai_plus import adopt_ai_plus
@@ -194,17 +195,24 @@ def test_firm_fields_are_live_views_that_write_through_and_survive_growth():
 
 def test_categorical_draws_the_numbers_of_numpys_choice():
     """categorical: the same categories as Generator.choice with p, from the same uniforms, for few
-    and many draws, skewed weights and categories of weight zero (never drawn); bad weights refused."""
+    and many draws (numpy's search and the table, either side of where draw_categorical changes from
+    one to the other), skewed weights and categories of weight zero (never drawn); bad weights
+    refused."""
     rng = np.random.default_rng(0)
     for trial in range(60):
         m = int(rng.integers(1, 400))
         w = rng.pareto(0.5, m) * (rng.random(m) < 0.7)
         w[int(rng.integers(m))] += 1.0
         p = w / w.sum()
-        for n in (0, 3, 4 * m, 5000):
+        cdf = categorical_cdf(p)
+        guide = categorical_guide(cdf)
+        for n in (0, 3, 40, 4 * m, 5000):
+            want = np.random.default_rng(trial).choice(m, size=n, p=p)
             got = categorical(np.random.default_rng(trial), p, n)
-            np.testing.assert_array_equal(got, np.random.default_rng(trial).choice(m, size=n, p=p))
+            np.testing.assert_array_equal(got, want)
             assert (w[got] > 0).all()
+            # from a table made once (the start-ups' cells keep theirs all year): the same numbers
+            np.testing.assert_array_equal(draw_categorical(np.random.default_rng(trial), cdf, n, guide), want)
     for bad in ([0.5, -0.1, 0.6], [0.0, 0.0], [np.nan, 1.0]):
         with pytest.raises(ValueError, match="non-negative"):
             categorical(rng, np.array(bad), 10)
@@ -465,6 +473,6 @@ def test_the_models_kept_entrants_are_what_the_stage_gives_every_quarter(inputs)
                                   sector_weight=m.entry_sector_weight, pilot_zone=m.government.pilot_zone)
         kept = m._entrants[1]  # what enter() took, without the check expected_entrants() makes
         assert kept[0] == fresh[0] and np.array_equal(kept[1], fresh[1])
-        assert kept[2].tobytes() == entry_cells(fresh[1]).tobytes()
+        assert all(a.tobytes() == b.tobytes() for a, b in zip(kept[2], entry_cells(fresh[1]), strict=True))
         zones.add(m.government.pilot_zone.tobytes())
     assert len(zones) > 1  # the zones changed during the run, so the key was exercised

@@ -4,11 +4,12 @@ spin-offs (art. 4)."""
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from simmodel.agents.firms import (ABOVE_SIZE_REVENUE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP, FirmStage, Firms,
-                                   categorical_cdf, draw_categorical)
+                                   categorical_cdf, categorical_guide, draw_categorical)
 from simmodel.agents.noise import trial_rows
 from simmodel.levers import Levers
 from simmodel.params import Params
@@ -36,13 +37,25 @@ def expected_entrants(params: Params, levers: Levers, sectors: SectorTable, *, n
     return expected, w
 
 
-def entry_cells(weights: np.ndarray) -> np.ndarray:
-    """What enter_startups places start-ups by: the cumulative distribution (categorical_cdf) of the
-    city x sector ``weights`` (expected_entrants), flattened city by city; kept with the weights."""
-    return categorical_cdf((weights / weights.sum()).ravel())
+class EntryCells(NamedTuple):
+    """What enter_startups places start-ups by, in city x sector cells flattened city by city: made
+    with the weights (entry_cells) and kept all year with them, so that a quarter's draws only walk
+    the table and look their cells up."""
+
+    cdf: np.ndarray  # the cells' cumulative distribution (categorical_cdf)
+    guide: np.ndarray  # its table for the draws (categorical_guide)
+    city: np.ndarray  # each cell's city (intp)
+    sector: np.ndarray  # each cell's sector (intp)
 
 
-def enter_startups(firms: Firms, params: Params, *, q: int, expected: float, cells: np.ndarray,
+def entry_cells(weights: np.ndarray) -> EntryCells:
+    """The EntryCells of the city x sector ``weights`` (expected_entrants)."""
+    cdf = categorical_cdf((weights / weights.sum()).ravel())
+    city, sector = np.divmod(np.arange(cdf.size), weights.shape[1])
+    return EntryCells(cdf, categorical_guide(cdf), city, sector)
+
+
+def enter_startups(firms: Firms, params: Params, *, q: int, expected: float, cells: EntryCells,
                    sector_rd_intensity: np.ndarray, rng: np.random.Generator) -> slice | None:
     """A Poisson number of start-ups with mean ``expected``, placed in city x sector cells by
     ``cells`` (entry_cells), below the above-size threshold; appends their rows (rates not set).
@@ -51,8 +64,8 @@ def enter_startups(firms: Firms, params: Params, *, q: int, expected: float, cel
     n = int(rng.poisson(expected))
     if not n:
         return None
-    cell = draw_categorical(rng, cells, n)
-    city, sector = np.divmod(cell, sector_rd_intensity.size)  # cells run city by city over every sector
+    cell = draw_categorical(rng, cells.cdf, n, cells.guide)
+    city, sector = cells.city[cell], cells.sector[cell]
     rev = np.exp(rng.normal(math.log(p.entrant_revenue_median_cny_100m), p.entrant_revenue_sigma, n))
     rev = np.minimum(rev, ABOVE_SIZE_REVENUE_CNY_100M * 0.999)
     return firms.add(n, sector=sector, city=city, stage=int(FirmStage.STARTUP), revenue=rev, revenue_year_start=rev,
