@@ -44,7 +44,7 @@ from simmodel.model.record import trajectory_frame, year_record, zero_flows
 from simmodel.model.setup import calibrate_growth, entry_sector_weights, sector_rd_intensity
 from simmodel.model.stages.aggregates import age_firms, firm_rd_cny_100m
 from simmodel.model.stages.ai_plus import adopt_ai_plus
-from simmodel.model.stages.enter import (ENTRY_LEVERS, enter_startups, entry_cells, expected_entrants, spin_off,
+from simmodel.model.stages.enter import (ENTRY_LEVERS, EntryCells, enter_startups, entry_cells, expected_entrants, spin_off,
                                          spin_off_targets)
 from simmodel.model.stages.exit import exit_firms
 from simmodel.model.stages.grow import grow_firms
@@ -142,6 +142,8 @@ class SimModel(mesa.Model):
         self.talent = TalentPool()
         self.fund_book = FundBook()  # every fund's holdings
         self.funds: list[Fund] = self.fund_book.funds  # in the order they were raised (make_fund adds them)
+        self._fund_terms: dict[str, tuple] = {}  # each kind's stages and sector flags, see make_fund
+        self._n_raised: dict[tuple[str, int], int] = {}  # funds raised by (kind, vintage)
         self._raise_initial_funds()
         # after the funds: their holdings are part of the base-year conditions
         self.growth_ctx = calibrate_growth(f, s, p, self.calib, self.young_premium, self.young_hazard)
@@ -192,15 +194,20 @@ class SimModel(mesa.Model):
     # ------------------------------------------------------------------ agents
     def make_fund(self, c: FundCommitment) -> Fund:
         """Raise the fund vintage ``c``: a new Fund agent, backing the stages and sectors of its kind."""
-        s = self.sectors
         fk = self.inputs.fund_kinds[c.kind]
-        mask = s.is_future.copy() if fk.sectors == "future" else s.emerging | s.is_future
-        ordinal = sum(fd.kind == c.kind and fd.vintage == c.vintage for fd in self.funds)
-        fund = Fund(self, fund_id=f"{c.kind}_{c.vintage}_{len(self.funds)}", key=f"{c.kind}/{c.vintage}/{ordinal}",
-                    kind=c.kind, government=fk.government,
-                    size_cny_100m=c.size_cny_100m, vintage=c.vintage, stages=tuple(FirmStage[x.upper()] for x in fk.stages),
-                    sector_mask=mask, budget_lever=c.budget_lever, life_years=c.life_years, book=self.fund_book)
-        return fund
+        terms = self._fund_terms.get(c.kind)
+        if terms is None:  # a kind's stages and sectors, made at its first fund and shared by the rest
+            s = self.sectors
+            mask = s.is_future.copy() if fk.sectors == "future" else s.emerging | s.is_future
+            mask.flags.writeable = False
+            terms = self._fund_terms[c.kind] = (tuple(FirmStage[x.upper()] for x in fk.stages), mask)
+        # the how-manieth fund of its kind and vintage (its screening key, see Fund)
+        ordinal = self._n_raised.get((c.kind, c.vintage), 0)
+        self._n_raised[(c.kind, c.vintage)] = ordinal + 1
+        return Fund(self, fund_id=f"{c.kind}_{c.vintage}_{len(self.funds)}", key=f"{c.kind}/{c.vintage}/{ordinal}",
+                    kind=c.kind, government=fk.government, size_cny_100m=c.size_cny_100m, vintage=c.vintage,
+                    stages=terms[0], sector_mask=terms[1], budget_lever=c.budget_lever, life_years=c.life_years,
+                    book=self.fund_book)
 
     def _raise_initial_funds(self) -> None:
         """Funds raised before the base year, with the holdings they would have built under the
@@ -336,7 +343,7 @@ class SimModel(mesa.Model):
         """Exits this quarter."""
         self.counters["n_exits"] += exit_firms(self.firms, q, self.rng_for("exit", q)) / self.scale
 
-    def expected_entrants(self) -> tuple[float, np.ndarray, np.ndarray]:
+    def expected_entrants(self) -> tuple[float, np.ndarray, EntryCells]:
         """Expected start-ups this quarter (firms of the scaled population), their city x sector
         weights and what places them (entry_cells), read, not written, by the callers. They change only
         with the two levers they read and the pilot zones, all set in start_year: kept while those stay

@@ -12,8 +12,8 @@ import pytest
 
 from simmodel import kernels
 from simmodel.agents.firms import FirmStage, Firms
-from simmodel.agents.funds import REVENUE_STATE, Candidates, Fund, FundBook, eligible, screen
-from simmodel.agents.noise import keyed_uniform, mix_key
+from simmodel.agents.funds import REVENUE_STATE, Candidates, Fund, FundBook, FundCommitment, eligible, screen
+from simmodel.agents.noise import keyed_uniform, mix_key, string_key
 from simmodel.levers import FundRegime
 from simmodel.model.funds import fund_year
 
@@ -409,3 +409,37 @@ def test_a_kind_first_screened_after_an_early_exit_reads_the_cut_revenue(params)
     at = int(np.searchsorted(a.firm, x))
     assert a.firm[at] == x and b is not a
     assert a.revenue[at] == before and b.revenue[at] == f.revenue[x]
+
+
+def test_a_models_funds_are_keyed_by_kind_vintage_and_count_and_share_their_kinds_table(inputs):
+    """What make_fund keeps per kind and per (kind, vintage) instead of recomputing it for each fund:
+    each fund's screening key names the how-manieth of its kind and vintage it is (counted over the
+    funds raised before it), and its table is the flag of its kind's stages by sector, the same
+    read-only array for every fund of the kind, as backing_table builds it for the fund alone."""
+    from simmodel.agents.funds import backing_table
+    from simmodel.levers import Levers, Uncertainties
+    from simmodel.model import SimModel
+
+    with SimModel(inputs, Levers(), Uncertainties(), scale=0.02, seed=4) as m:
+        m.run()
+        # two more of a kind and vintage already raised, and one of a vintage not raised yet
+        last = m.funds[-1]
+        for vintage in (last.vintage, last.vintage, last.vintage + 1):
+            m.make_fund(FundCommitment(last.kind, vintage, 1.0, None, 10.0))
+        funds = list(m.funds)
+    assert [fd.screen_key for fd in funds[-3:]] == [string_key(f"{last.kind}/{last.vintage}/{i}") for i in (1, 2)] + [
+        string_key(f"{last.kind}/{last.vintage + 1}/0")]
+    for i, fd in enumerate(funds):
+        ordinal = sum(o.kind == fd.kind and o.vintage == fd.vintage for o in funds[:i])
+        assert fd.screen_key == string_key(f"{fd.kind}/{fd.vintage}/{ordinal}"), fd.fund_id
+        stages = inputs.fund_kinds[fd.kind].stages
+        want = np.zeros((len(FirmStage), fd.sector_mask.size), bool)
+        want[[int(FirmStage[x.upper()]) for x in stages]] = fd.sector_mask
+        np.testing.assert_array_equal(fd.table, want.ravel())
+        assert fd.table_key == want.tobytes() and not fd.table.flags.writeable
+        same = [o for o in funds if o.kind == fd.kind]
+        assert all(o.table is fd.table for o in same)
+    # alone (a test's fund, a different sector mask) the table is its own, never one of another mask
+    t1, _ = backing_table((FirmStage.TECH_SME,), np.array([True, False]))
+    t2, _ = backing_table((FirmStage.TECH_SME,), np.array([False, True]))
+    assert t1 is not t2 and t1[int(FirmStage.TECH_SME) * 2] and not t2[int(FirmStage.TECH_SME) * 2]
