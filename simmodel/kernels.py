@@ -1120,6 +1120,41 @@ def categorical_walk(cdf, table, u):  # pragma: no cover - compiled
     return walk_table(cdf, table, u)
 
 
+@compiled
+def spin_off_rows(parents, u_target, u_same, sector, kept_sector, target_sector, target_cdf, same_prob, revenue, share,
+                  city, log_productivity, sector_rd_intensity):  # pragma: no cover - compiled
+    """The spin-offs of ``parents`` (rows, distinct; simmodel.model.stages.enter.spin_off): each stays
+    in its parent's sector where that sector is flagged in ``kept_sector`` and its ``u_same`` is below
+    ``same_prob``, else goes to ``target_sector[target_cdf.searchsorted(u_target, side="right")]``;
+    it takes ``share`` of its parent's revenue, which the parent loses (written to ``revenue``).
+    Returns the spin-offs' sector, revenue, city, log productivity and R&D intensity (their
+    sector's): numpy's gathers, np.where and the subtraction, element by element, in one call."""
+    k = parents.size
+    csec = np.empty(k, sector.dtype)
+    crev = np.empty(k, revenue.dtype)
+    ccity = np.empty(k, city.dtype)
+    clp = np.empty(k, log_productivity.dtype)
+    crd = np.empty(k, sector_rd_intensity.dtype)
+    for j in range(k):
+        i = parents[j]
+        ps = sector[i]
+        if kept_sector[ps] and u_same[j] < same_prob:
+            cs = ps
+        else:
+            t = 0
+            while t < target_cdf.size and target_cdf[t] <= u_target[j]:
+                t += 1
+            cs = target_sector[t]
+        csec[j] = cs
+        r = revenue[i] * share
+        crev[j] = r
+        revenue[i] = revenue[i] - r
+        ccity[j] = city[i]
+        clp[j] = log_productivity[i]
+        crd[j] = sector_rd_intensity[cs]
+    return csec, crev, ccity, clp, crd
+
+
 @inlined
 def pairwise_sum(a, lo, n):  # pragma: no cover - compiled
     """numpy's ``a[lo:lo + n].sum()`` bit for bit (float64, contiguous): its pairwise summation, a

@@ -1357,3 +1357,44 @@ def test_the_ladders_certification_and_lapse_are_numpys(n):
     assert bits_equal(got, want)
     if n >= 1000:
         assert meets.any() and not meets.all() and 0 < lapse.size < rows.size
+
+
+@pytest.mark.parametrize("n_parents", [0, 1, 7, 300])
+def test_spin_off_rows_are_numpys(n_parents):
+    """kernels.spin_off_rows gives what spin_off's numpy statements gave: the children's sector (the
+    parent's where it may stay and its uniform is below the probability, else the drawn target, the
+    targets' cumulative sum searched as numpy searches it, uniforms on its steps included), revenue,
+    city, log productivity and R&D intensity, and the parents' revenue less the children's share."""
+    from simmodel.agents.firms import categorical_cdf
+    rng = np.random.default_rng(31)
+    n, n_sectors = 2_000, 36
+    sector = rng.integers(0, n_sectors, n).astype(np.intp)
+    revenue = rng.lognormal(0.0, 1.5, n)
+    city = rng.integers(0, 11, n).astype(np.int8)
+    log_productivity = rng.normal(0.0, 0.4, n)
+    kept = rng.random(n_sectors) < 0.5
+    targets = np.flatnonzero(rng.random(n_sectors) < 0.6)
+    w = rng.gamma(0.5, 1.0, targets.size) * (rng.random(targets.size) < 0.8)
+    w[0] += 0.1
+    cdf = categorical_cdf(w / w.sum())
+    rd = rng.uniform(0.01, 0.08, n_sectors)
+    parents = np.sort(rng.choice(n, n_parents, replace=False))
+    u_target = rng.random(n_parents)
+    u_target[: min(n_parents, cdf.size) // 2] = cdf[: min(n_parents, cdf.size) // 2]  # on the steps
+    u_same = rng.random(n_parents)
+    same_prob, share = 0.6, 0.15
+    # spin_off's numpy code until 6 December
+    want_rev = revenue.copy()
+    psec = sector[parents]
+    drawn = targets[cdf.searchsorted(u_target, side="right")]
+    csec = np.where(kept[psec] & (u_same < same_prob), psec, drawn)
+    crev = want_rev[parents] * share
+    want_rev[parents] -= crev
+    got_rev = revenue.copy()
+    got = kernels.spin_off_rows(parents, u_target, u_same, sector, kept, targets, cdf, same_prob, got_rev, share, city,
+                                log_productivity, rd)
+    for a, b in zip(got, (csec, crev, city[parents], log_productivity[parents], rd[csec]), strict=True):
+        assert a.dtype == b.dtype and bits_equal(a, b)
+    assert bits_equal(got_rev, want_rev)
+    if n_parents > 100:  # both ways of placing a child occur
+        assert 0 < (csec == psec).sum() < n_parents

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from simmodel import kernels
 from simmodel.agents.firms import (ABOVE_SIZE_REVENUE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP, FirmStage, Firms,
                                    categorical_cdf, categorical_guide, draw_categorical)
 from simmodel.agents.noise import trial_rows
@@ -99,14 +100,14 @@ def spin_off(firms: Firms, params: Params, levers: Levers, sectors: SectorTable,
     parents = parents[f.alive[parents] & (f.stage[parents] >= FirmStage.HIGH_TECH)]
     if not parents.size:
         return None
-    psec = f.sector[parents]
-    keep_sector = s.emerging[psec] | s.is_future[psec]
+    # the draws as numpy's categorical and comparison drew them (the targets' uniforms, then the
+    # same-sector ones), then the children's columns and the parents' cut revenue in one compiled call
     target_sector, target_cdf = targets
-    drawn = target_sector[draw_categorical(rng, target_cdf, parents.size)]
-    csec = np.where(keep_sector & (rng.random(parents.size) < p.spinoff_same_sector_prob), psec, drawn)
-    crev = f.revenue[parents] * p.spinoff_revenue_share
-    f.revenue[parents] -= crev
-    return f.add(parents.size, sector=csec, city=f.city[parents], stage=int(FirmStage.TECH_SME), revenue=crev,
-                 revenue_year_start=crev, log_productivity=f.log_productivity[parents],
-                 rd_intensity=sector_rd_intensity[csec], entry_q=q, origin=ORIGIN_SPINOFF,
-                 land_mu=0.0, boost_until_q=-1, penalty_until_q=-1)
+    u_target = rng.random(parents.size)
+    u_same = rng.random(parents.size)
+    csec, crev, city, log_productivity, rd_intensity = kernels.spin_off_rows(
+        parents, u_target, u_same, f.sector, s.emerging | s.is_future, target_sector, target_cdf,
+        p.spinoff_same_sector_prob, f.revenue, p.spinoff_revenue_share, f.city, f.log_productivity, sector_rd_intensity)
+    return f.add(parents.size, sector=csec, city=city, stage=int(FirmStage.TECH_SME), revenue=crev,
+                 revenue_year_start=crev, log_productivity=log_productivity, rd_intensity=rd_intensity, entry_q=q,
+                 origin=ORIGIN_SPINOFF, land_mu=0.0, boost_until_q=-1, penalty_until_q=-1)
