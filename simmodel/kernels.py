@@ -1069,6 +1069,15 @@ def cumulative_sum(a):  # pragma: no cover - compiled
 
 
 @inlined
+def count_at_or_below(cdf, k, x):  # pragma: no cover - compiled
+    """The number of values of ``cdf`` (ascending) at or below ``x``, given that the first ``k`` are:
+    ``cdf.searchsorted(x, side="right")`` found by stepping on from ``k``."""
+    while k < cdf.size and cdf[k] <= x:
+        k += 1
+    return k
+
+
+@inlined
 def guide_table(cdf, bins):  # pragma: no cover - compiled
     """At each of ``bins`` equal steps b / bins of [0, 1) (a power of two, so that a step is exact),
     the number of values of ``cdf`` (a cumulative distribution ending at exactly 1, ascending) at or
@@ -1076,9 +1085,7 @@ def guide_table(cdf, bins):  # pragma: no cover - compiled
     table = np.empty(bins, np.intp)
     j = 0
     for b in range(bins):
-        x = b / bins
-        while j < cdf.size and cdf[j] <= x:
-            j += 1
+        j = count_at_or_below(cdf, j, b / bins)
         table[b] = j
     return table
 
@@ -1091,10 +1098,7 @@ def walk_table(cdf, table, u):  # pragma: no cover - compiled
     bins = table.size
     out = np.empty(u.size, np.intp)
     for i in range(u.size):
-        k = table[np.intp(u[i] * bins)]
-        while k < cdf.size and cdf[k] <= u[i]:
-            k += 1
-        out[i] = k
+        out[i] = count_at_or_below(cdf, table[np.intp(u[i] * bins)], u[i])
     return out
 
 
@@ -1141,10 +1145,7 @@ def spin_off_rows(parents, u_target, u_same, sector, kept_sector, target_sector,
         if kept_sector[ps] and u_same[j] < same_prob:
             cs = ps
         else:
-            t = 0
-            while t < target_cdf.size and target_cdf[t] <= u_target[j]:
-                t += 1
-            cs = target_sector[t]
+            cs = target_sector[count_at_or_below(target_cdf, 0, u_target[j])]
         csec[j] = cs
         r = revenue[i] * share
         crev[j] = r
