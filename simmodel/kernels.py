@@ -1132,21 +1132,26 @@ def spin_off_rows(parents, u_target, u_same, sector, kept_sector, target_sector,
     ``same_prob``, else goes to ``target_sector[target_cdf.searchsorted(u_target, side="right")]``;
     it takes ``share`` of its parent's revenue, which the parent loses (written to ``revenue``).
     Returns the spin-offs' sector, revenue, city, log productivity and R&D intensity (their
-    sector's): numpy's gathers, np.where and the subtraction, element by element, in one call."""
+    sector's): numpy's gathers, np.where and the subtraction, element by element, in one call. A
+    target beyond the last (a distribution not ending at 1) is refused, as numpy's gather refused it."""
     k = parents.size
     csec = np.empty(k, sector.dtype)
     crev = np.empty(k, revenue.dtype)
     ccity = np.empty(k, city.dtype)
     clp = np.empty(k, log_productivity.dtype)
     crd = np.empty(k, sector_rd_intensity.dtype)
+    for j in range(k):  # the sectors first: a refused target leaves the parents' revenue unwritten
+        ps = sector[parents[j]]
+        if kept_sector[ps] and u_same[j] < same_prob:
+            csec[j] = ps
+        else:
+            t = count_at_or_below(target_cdf, 0, u_target[j])
+            if t == target_sector.size:  # numpy's gather would refuse it too (IndexError)
+                raise ValueError("spin_off_rows: a uniform at or above the targets' cumulative distribution's end")
+            csec[j] = target_sector[t]
     for j in range(k):
         i = parents[j]
-        ps = sector[i]
-        if kept_sector[ps] and u_same[j] < same_prob:
-            cs = ps
-        else:
-            cs = target_sector[count_at_or_below(target_cdf, 0, u_target[j])]
-        csec[j] = cs
+        cs = csec[j]
         r = revenue[i] * share
         crev[j] = r
         revenue[i] = revenue[i] - r

@@ -300,6 +300,9 @@ def draw_categorical(rng: np.random.Generator, cdf: np.ndarray, n: int, guide: n
     draws a category, which left a few hundred draws over a few hundred categories to the search."""
     u = rng.random(n)
     if guide is not None:
+        if guide.size != guide_bins(cdf.size):  # a table made for another distribution
+            raise ValueError(f"draw_categorical: a table of {guide.size} steps for {cdf.size} categories "
+                             f"(categorical_guide makes {guide_bins(cdf.size)})")
         return kernels.categorical_walk(cdf, guide, u)
     bins = guide_bins(cdf.size)
     if n * (7 * cdf.size.bit_length() - 3) <= 1.3 * bins + 1000:

@@ -1398,3 +1398,9 @@ def test_spin_off_rows_are_numpys(n_parents):
     assert bits_equal(got_rev, want_rev)
     if n_parents > 100:  # both ways of placing a child occur
         assert 0 < (csec == psec).sum() < n_parents
+    if n_parents:  # a distribution that does not end at 1 leaves a uniform beyond its last target: refused
+        kept_rev = revenue.copy()
+        with pytest.raises(ValueError, match="end"):
+            kernels.spin_off_rows(parents, np.full(n_parents, 0.999), np.ones(n_parents), sector, np.zeros(n_sectors, bool),
+                                  targets, cdf * 0.5, same_prob, kept_rev, share, city, log_productivity, rd)
+        assert bits_equal(kept_rev, revenue)  # nothing written before the refusal

@@ -213,6 +213,8 @@ def test_categorical_draws_the_numbers_of_numpys_choice():
             assert (w[got] > 0).all()
             # from a table made once (the start-ups' cells keep theirs all year): the same numbers
             np.testing.assert_array_equal(draw_categorical(np.random.default_rng(trial), cdf, n, guide), want)
+    with pytest.raises(ValueError, match="table of"):  # a table made for another distribution is refused
+        draw_categorical(rng, categorical_cdf(np.ones(3) / 3), 5, categorical_guide(categorical_cdf(np.ones(40) / 40)))
     for bad in ([0.5, -0.1, 0.6], [0.0, 0.0], [np.nan, 1.0]):
         with pytest.raises(ValueError, match="non-negative"):
             categorical(rng, np.array(bad), 10)
