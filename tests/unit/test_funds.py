@@ -139,6 +139,53 @@ def test_the_screen_picks_exactly_the_best_of_all_candidates(params, life, regim
     assert (tte <= life).all()
 
 
+def _rounds_recorded(monkeypatch) -> list[int]:
+    """The size of the block each screening round scores (kernels.screen_round wrapped); more than
+    50 rounds raise, so that a screen that stops lowering its floor fails instead of hanging."""
+    sizes: list[int] = []
+    real = kernels.screen_round
+
+    def recorded(log_productivity, floor, *rest):
+        sizes.append(int((log_productivity >= floor).sum()))
+        if len(sizes) > 50:
+            raise AssertionError(f"the screen went round {len(sizes)} times: blocks {sizes[:10]} ...")
+        return real(log_productivity, floor, *rest)
+
+    monkeypatch.setattr(kernels, "screen_round", recorded)
+    return sizes
+
+
+@pytest.mark.parametrize("sample_sees_nothing", [False, True])
+def test_a_fund_that_can_afford_all_of_its_block_looks_at_a_larger_block_not_at_every_candidate(
+        params, sample_sees_nothing, monkeypatch):
+    """Where the most productive candidates mostly take too long to exit for a fund's life, it can
+    afford every one of its first block that it may back: its next round scores a block a few times
+    larger (not every candidate, which at 1:1 cost a millisecond a time for a few hundred deals a
+    block of 10 000 holds), and its deals stay those of scoring every candidate. A sample of the
+    productivities that sees no larger block (``approx_count_above`` answering 0) gives every
+    candidate, never a floor that does not go down."""
+    rng = np.random.default_rng(5)
+    n = 40_000
+    cand = _candidates(rng, n)
+    top = cand.log_productivity >= np.quantile(cand.log_productivity, 0.9)
+    cand.tte_years[top] = 12.0  # the most productive tenth exits too late for a life of 3 years
+    cand.tte_years[~top] = rng.choice([1.5, 3.0], int((~top).sum())).astype(np.float32)
+    fund = _fund(3.0)
+    if sample_sees_nothing:
+        monkeypatch.setattr(Candidates, "approx_count_above", lambda self, floors: np.zeros(len(floors), np.int64))
+    sizes = _rounds_recorded(monkeypatch)
+    kw = {"year": 2025, "regime": FundRegime.portfolio, "key": mix_key(77, fund.screen_key), "budget": 4.0, "crowd": 0.5}
+    [(chosen, tickets, _)] = screen([fund], cand, year=2025, regime=FundRegime.portfolio, keys=[kw["key"]],
+                                    budgets=[4.0], crowds=[0.5], max_single_share=0.2, params=params)
+    np.testing.assert_array_equal(chosen, _brute_force_screen(fund, cand, max_share=0.2, params=params, **kw))
+    assert 0 < tickets.sum() <= 4.0
+    assert len(sizes) >= 2 and sizes[0] < 0.1 * n  # the first block holds none it may back
+    if sample_sees_nothing:
+        assert sizes[1:] == [n]
+    else:
+        assert max(sizes) < n and sizes[1] <= 8 * sizes[0]
+
+
 @pytest.mark.parametrize("regime", list(FundRegime))
 @pytest.mark.parametrize("first_block", [64, 2048, 50_000])
 def test_funds_screened_together_each_get_the_deals_of_their_own_screen(params, regime, first_block, monkeypatch):
