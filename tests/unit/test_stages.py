@@ -259,6 +259,23 @@ def test_row_key_is_the_streams_first_32_bit_draw_and_leaves_its_64_bit_draws_al
         assert row_key(a) == np.uint32(b.bit_generator.random_raw() & 0xFFFFFFFF)
 
 
+def test_next_word_is_the_streams_64_bit_integer_and_leaves_it_where_that_does():
+    """noise.next_word: ``integers(0, 2**64, dtype=uint64)``'s number on the model's streams (PCG64),
+    after draws of every kind (a half-word buffered by a 32-bit draw included), and the stream's state
+    after it the same: the funds' year key is drawn so."""
+    from simmodel.agents.noise import next_word
+    for seed in range(40):
+        a, b = (np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(5, seed)))) for _ in "ab")
+        for g in (a, b):  # the same draws before: uniforms, and for some seeds a buffered half-word
+            g.random(seed % 4)
+            if seed % 3 == 0:
+                g.integers(0, 2 ** 32)
+        word = next_word(a)
+        assert isinstance(word, int) and word == int(b.integers(0, 2 ** 64, dtype=np.uint64))
+        assert a.bit_generator.state == b.bit_generator.state
+        assert np.array_equal(a.random(3), b.random(3)) and a.integers(0, 2 ** 32) == b.integers(0, 2 ** 32)
+
+
 def test_keyed_events_are_the_alive_firms_below_their_probability():
     from simmodel.agents.noise import keyed_events, keyed_uniform
     rng = np.random.default_rng(8)
