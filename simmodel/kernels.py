@@ -12,7 +12,9 @@ Why bit for bit holds, and what keeps it:
   pairwise summation, which ``pairwise_sum`` repeats operation by operation.
 - Arithmetic is written in the dtypes numpy would use: a float32 array times a Python float stays
   float32 in numpy (NEP 50), so the constant is cast to float32 here first.
-- No draw is made here: the stages draw from their streams in numpy, in the same order as before.
+- A loop that draws takes its stream's numpy Generator by address (generator_at, generator_address)
+  and draws with numpy's own algorithms on numpy's bit generator, in the order the stage drew in
+  numpy: the same numbers, and the stream left in the same state (the tests check each draw used).
 
 Numba is imported, and each loop compiled, at the loop's first call, not at import: a process that
 never runs the model (a memo, a plot, the CLI's help) does not pay for it. Compiled code is cached
@@ -25,6 +27,7 @@ resident memory, most of it Numba's LLVM library, whose pages processes share (`
 from __future__ import annotations
 
 import functools
+import os
 import types
 from collections.abc import Callable
 
@@ -61,18 +64,114 @@ def compiled(fn: Callable) -> Callable:
 
 def _with_helpers(fn: Callable, done: dict[str, Callable], njit: Callable) -> Callable:
     """``fn`` with the inlined helpers it calls, and those they call, compiled into its globals
-    (``done``: the helpers compiled so far, by name)."""
+    (``done``: the helpers compiled so far, by name), and Numba's own forms of the names in
+    _NUMBA_FORMS (generator_at, next_uint64) where it calls them."""
     helpers = {}
     for name in fn.__code__.co_names:
         if name in _INLINED and name != fn.__name__:
             if name not in done:
                 done[name] = njit(inline="always")(_with_helpers(_INLINED[name], done, njit))
             helpers[name] = done[name]
+        elif name in _NUMBA_FORMS and not _PLAIN_PYTHON:
+            helpers[name] = _numba_form(name)
     if not helpers:
         return fn
     body = types.FunctionType(fn.__code__, {**fn.__globals__, **helpers}, fn.__name__, fn.__defaults__, fn.__closure__)
     body.__qualname__, body.__module__, body.__doc__ = fn.__qualname__, fn.__module__, fn.__doc__
     return body
+
+
+# --------------------------------------------------------------------------- numpy's generators inside the loops
+#
+# A loop may draw from a stream itself: given the address of the stream's C interface (numpy's
+# bitgen_t, generator_address), generator_at gives the loop the numpy Generator there, whose methods
+# Numba implements by numpy's own algorithms on numpy's own bit generator, so the numbers, and the
+# stream's state after them, are those numpy's methods give (tests/unit/test_kernels.py checks the
+# ones the loops use). Numba unboxes a Generator passed as an argument in 8.4 us (ctypes casts at
+# every call); an address is an integer, 0.2 us, and finding it 0.5 us. A loop so keeps a stage's
+# draws and its passes in one call, in the order the stage drew them in numpy.
+
+
+# whether Numba runs the loops as plain Python (NUMBA_DISABLE_JIT, which Numba reads at its import;
+# read once here: os.environ costs about 0.5 us a lookup)
+_PLAIN_PYTHON = os.environ.get("NUMBA_DISABLE_JIT", "0").strip() not in ("", "0")
+_BY_ADDRESS: dict[int, np.random.Generator] = {}  # the generators behind addresses, for plain Python only
+_capsule_pointer: Callable | None = None  # ctypes' PyCapsule_GetPointer, set up at the first address
+
+
+def generator_address(rng: np.random.Generator) -> int:
+    """The address of ``rng``'s C interface, for a compiled loop's generator_at (0.5 us). Valid while
+    ``rng`` lives (the caller holds it across the call). A loop draws without the generator's lock:
+    a stream is used by one thread at a time."""
+    global _capsule_pointer
+    if _capsule_pointer is None:
+        import ctypes
+
+        get = ctypes.pythonapi.PyCapsule_GetPointer
+        get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+        _capsule_pointer = get
+    address = _capsule_pointer(rng.bit_generator.capsule, b"BitGenerator")
+    if _PLAIN_PYTHON:
+        _BY_ADDRESS[address] = rng
+    return address
+
+
+def generator_at(address: int) -> np.random.Generator:  # pragma: no cover - compiled
+    """In a compiled loop: the numpy Generator whose C interface is at ``address``
+    (generator_address); its methods draw what numpy's draw, bit for bit. Run as plain Python
+    (NUMBA_DISABLE_JIT=1): the generator itself."""
+    return _BY_ADDRESS[address]
+
+
+def next_uint64(bit_generator) -> np.uint64:  # pragma: no cover - compiled
+    """In a compiled loop: the stream's next 64-bit word (``generator_at(a).bit_generator``), the
+    number of simmodel.agents.noise.next_word. Plain Python: the same, by random_raw."""
+    return np.uint64(bit_generator.random_raw())
+
+
+_NUMBA_FORMS = ("generator_at", "next_uint64")
+
+
+@functools.cache
+def _numba_form(name: str) -> object:
+    """Numba's form of a name of _NUMBA_FORMS, made at the first compile that needs it."""
+    if name == "next_uint64":
+        from numba.np.random.generator_core import next_uint64 as numba_next_uint64
+
+        return numba_next_uint64
+    from llvmlite import ir
+    from numba import types as nb_types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+    from numba.np.random.generator_core import _bit_gen_type
+
+    generator_type = nb_types.NumPyRandomGeneratorType("NumPyRandomGeneratorType")
+
+    @intrinsic
+    def numba_generator_at(typingctx, address):
+        if not isinstance(address, nb_types.Integer):
+            return None
+
+        def codegen(context, builder, signature, args):
+            # numpy's bitgen_t: the state, then next_uint64, next_uint32 and next_double, a pointer each
+            word = ir.IntType(64)
+            base = builder.inttoptr(args[0], word.as_pointer())
+            state, next_u64, next_u32, next_double = (builder.load(builder.gep(base, [ir.Constant(word, k)]))
+                                                      for k in range(4))
+            bit_gen = cgutils.create_struct_proxy(_bit_gen_type)(context, builder)
+            bit_gen.state_address, bit_gen.state, bit_gen.bit_generator = state, state, args[0]
+            bit_gen.fnptr_next_uint64, bit_gen.fnptr_next_uint32, bit_gen.fnptr_next_double = next_u64, next_u32, next_double
+            bit_gen.parent = cgutils.get_null_value(bit_gen.parent.type)
+            gen = cgutils.create_struct_proxy(generator_type)(context, builder)
+            gen.bit_generator = bit_gen._getvalue()
+            # no Python object behind it: nothing for Numba to count references of or to box
+            gen.meminfo = cgutils.get_null_value(gen.meminfo.type)
+            gen.parent = cgutils.get_null_value(gen.parent.type)
+            return gen._getvalue()
+
+        return generator_type(address), codegen
+
+    return numba_generator_at
 
 
 def compared_as(dtype: type, x: float) -> np.generic:
@@ -118,6 +217,21 @@ def keyed_events(alive, p, key):  # pragma: no cover - compiled
     for i in range(alive.size):
         out[i] = alive[i] & (keyed_unit(i, key) < p[i])
     return out
+
+
+@compiled
+def exit_events(alive, p, key, exit_q, q):  # pragma: no cover - compiled
+    """A quarter's exits (simmodel.model.stages.exit) in one pass: every alive firm whose keyed uniform
+    (``key``: uint32, noise.row_key's) is below its probability ``p`` (float32) exits (``alive``
+    cleared, ``exit_q`` set to ``q``), as noise.keyed_events' rows and two scatters did. Returns the
+    number of exits."""
+    n = 0
+    for i in range(alive.size):  # selections, not branches: the loop stays in vector instructions
+        die = alive[i] & (keyed_unit(i, key) < p[i])
+        alive[i] = alive[i] ^ die
+        exit_q[i] = q if die else exit_q[i]
+        n += die
+    return n
 
 
 @compiled
@@ -576,23 +690,22 @@ def gap_rows(log_u, per_gap, n, last):  # pragma: no cover - compiled
 # --------------------------------------------------------------------------- the talents
 
 @compiled
-def talent_departures(active, firm, talent, u, threshold):  # pragma: no cover - compiled
-    """A quarter's departures (simmodel.agents.talent.TalentPool.retain): the j-th active talent (in
-    row order) leaves when ``u[j]`` (one uniform an active talent) is below ``threshold``; it stops being
-    active and its firm (``firm``, -1: none) has one talent fewer (``talent``, by firm row). Returns how
-    many left. One pass instead of numpy's flatnonzero, comparison, gathers, np.subtract.at and scatter
-    (the same integers: a firm that loses two talents is decremented twice either way)."""
-    j = 0
+def talent_departures(active, firm, talent, address, threshold):  # pragma: no cover - compiled
+    """A quarter's departures (simmodel.agents.talent.TalentPool.retain): each active talent, in row
+    order, draws a uniform from the stream at ``address`` (generator_address; the numbers of numpy's
+    ``rng.random(n_active)``) and leaves when it is below ``threshold``; it stops being active and its
+    firm (``firm``, -1: none) has one talent fewer (``talent``, by firm row). Returns how many left. One
+    call instead of numpy's draw, flatnonzero, comparison, gathers, np.subtract.at and scatter (the same
+    integers: a firm that loses two talents is decremented twice either way)."""
+    rng = generator_at(address)
     gone = 0
     for i in range(active.size):
-        if active[i]:
-            if u[j] < threshold:
-                active[i] = False
-                k = firm[i]
-                if k >= 0:
-                    talent[k] -= 1
-                gone += 1
-            j += 1
+        if active[i] and rng.random() < threshold:  # a draw for the active ones only
+            active[i] = False
+            k = firm[i]
+            if k >= 0:
+                talent[k] -= 1
+            gone += 1
     return gone
 
 
@@ -763,7 +876,63 @@ def times_sqrt_revenue(weight, rows, revenue):  # pragma: no cover - compiled
 
 
 @compiled
+def innovation_quarter(alive, p, key, address, step_mean, ai_ramp_q, ramp_rows, ramp_gain, n_innovations,
+                       log_productivity):  # pragma: no cover - compiled
+    """A quarter's innovations (simmodel.model.stages.innovate) in one call: the alive firms whose keyed
+    uniform (``key``: uint32, noise.row_key's, drawn by the caller) is below their probability ``p``
+    (float32; noise.keyed_events' rows, ascending), then an exponential step each with mean
+    ``step_mean`` (log points) drawn from the stream at ``address`` (generator_address; numpy's
+    ``rng.exponential`` numbers, after the key), then innovation_steps. Returns (rows, gains, the
+    number of innovators). The key is an argument: drawn here, before the pass, it kept the pass out of
+    vector instructions (86 against 38 us over 200 000 firms)."""
+    n = alive.size
+    flag = np.empty(n, np.bool_)
+    n_hit = 0
+    for i in range(n):
+        e = alive[i] & (keyed_unit(i, key) < p[i])
+        flag[i] = e
+        n_hit += e
+    hit = flagged_rows(flag, n_hit)
+    rng = generator_at(address)
+    gain = np.empty(n_hit, np.float64)
+    for j in range(n_hit):
+        gain[j] = rng.exponential(step_mean)
+    rows, gains = innovation_gains(hit, gain, ai_ramp_q, ramp_rows, ramp_gain, n_innovations, log_productivity)
+    return rows, gains, n_hit
+
+
+@inlined
+def flagged_rows(flag, n_flagged):  # pragma: no cover - compiled
+    """The positions of the ``n_flagged`` set flags, ascending (np.flatnonzero's), reading the flags
+    eight at a time and skipping the words of none: where a few per cent are set, 20 us over 200 000
+    flags against numpy's 31 (and 65 for a branch a flag)."""
+    rows = np.empty(n_flagged, np.intp)
+    n = flag.size
+    whole = n - n % 8
+    words = flag[:whole].view(np.uint64)
+    k = 0
+    for w in range(words.size):
+        if words[w]:
+            for i in range(8 * w, 8 * w + 8):
+                if flag[i]:
+                    rows[k] = i
+                    k += 1
+    for i in range(whole, n):
+        if flag[i]:
+            rows[k] = i
+            k += 1
+    return rows
+
+
+@compiled
 def innovation_steps(hit, gain, ai_ramp_q, ramp_rows, ramp_gain, n_innovations,
+                     log_productivity):  # pragma: no cover - compiled
+    """innovation_gains in one call (for the tests)."""
+    return innovation_gains(hit, gain, ai_ramp_q, ramp_rows, ramp_gain, n_innovations, log_productivity)
+
+
+@inlined
+def innovation_gains(hit, gain, ai_ramp_q, ramp_rows, ramp_gain, n_innovations,
                      log_productivity):  # pragma: no cover - compiled
     """A quarter's productivity gains (simmodel.model.stages.innovate): the innovators at ``hit``
     (ascending) with their steps ``gain`` (log points), and the AI+ adopters still ramping up
@@ -903,6 +1072,27 @@ def block_scores(log_productivity, floor, firm, tte_years, revenue, keys32, life
         where[firm[block[b]]] = -1
     mean_ticket = pairwise_sum(base_ticket, 0, nb) / nb if nb else 0.0
     return block[:nb], score, ok, base_ticket, mean_ticket
+
+
+@compiled
+def drawn_for_tests(address, n, scale):  # pragma: no cover - compiled
+    """For the tests: from the stream at ``address``, a 64-bit word, then ``n`` uniforms, then ``n``
+    exponentials of mean ``scale``, one draw at a time as the loops draw."""
+    rng = generator_at(address)
+    word = next_uint64(rng.bit_generator)
+    u = np.empty(n)
+    for i in range(n):
+        u[i] = rng.random()
+    e = np.empty(n)
+    for i in range(n):
+        e[i] = rng.exponential(scale)
+    return word, u, e
+
+
+@compiled
+def flagged_rows_for_tests(flag, n_flagged):  # pragma: no cover - compiled
+    """flagged_rows in one call (for the tests)."""
+    return flagged_rows(flag, n_flagged)
 
 
 # --------------------------------------------------------------------------- the cities' land

@@ -67,13 +67,10 @@ class TalentPool:
 
     def retain(self, firms: Firms, leave_rate_annual: float, incentive_cny_10k: float, half_effect_cny_10k: float,
                rng: np.random.Generator) -> int:
-        """One quarter of departures; returns the number who left. One uniform an active talent, in
-        row order, then one compiled pass (kernels.talent_departures)."""
-        n_active = int(np.count_nonzero(self.active))
-        if n_active == 0:
-            return 0
+        """One quarter of departures; returns the number who left. One uniform an active talent from
+        ``rng``, in row order, drawn in the compiled pass that applies them (kernels.talent_departures)."""
         rate = leave_rate_annual / (1.0 + incentive_cny_10k / half_effect_cny_10k)
-        gone = kernels.talent_departures(self.active, self.firm, firms.talent, rng.random(n_active),
+        gone = kernels.talent_departures(self.active, self.firm, firms.talent, kernels.generator_address(rng),
                                          1.0 - np.exp(-rate / 4.0))
         self.n_left += gone
         return gone

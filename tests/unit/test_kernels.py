@@ -646,6 +646,114 @@ def test_keyed_units_and_events_are_the_keyed_uniforms(n):
         assert bits_equal(kernels.keyed_events(alive, p, np.uint32(key)), alive & (u < p))
 
 
+def test_a_loops_generator_draws_numpys_numbers_and_leaves_the_stream_where_numpy_does():
+    """kernels.generator_at: inside a compiled loop, the generator at an address (generator_address)
+    draws what numpy's methods draw, bit for bit, and leaves the stream's state where numpy's leave
+    it: uniforms and exponential steps (the loops' draws; a million exponentials reach the ziggurat's
+    tail, about one draw in a hundred), after a 64-bit word (next_uint64, noise.next_word's), on
+    PCG64 and on another bit generator (numpy's C interface is the same for all of them)."""
+    for seed, bit_generator in ((1, np.random.PCG64), (2, np.random.PCG64), (3, np.random.Philox)):
+        stream, twin = np.random.Generator(bit_generator(seed)), np.random.Generator(bit_generator(seed))
+        got = kernels.drawn_for_tests(kernels.generator_address(stream), 1_000_000, 0.05)
+        assert int(got[0]) == int(twin.integers(0, 2 ** 64, dtype=np.uint64))
+        assert bits_equal(got[1], twin.random(1_000_000)) and bits_equal(got[2], twin.exponential(0.05, 1_000_000))
+        assert _same_state(stream.bit_generator.state, twin.bit_generator.state)
+
+
+def _same_state(a, b) -> bool:
+    """Two bit generators' states (dicts of numbers and arrays) equal."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_state(a[k], b[k]) for k in a)
+    return bool(np.array_equal(a, b))
+
+
+_DRAWING_LOOPS = """
+import json, warnings
+import numpy as np
+from simmodel import kernels
+from simmodel.agents.noise import row_key
+warnings.simplefilter("ignore")  # numpy scalars warn of the hash's wrapping multiplications in plain Python
+rs = np.random.default_rng(0)
+alive, p = rs.random(300) < 0.9, (rs.random(300) * 0.2).astype(np.float32)
+g = np.random.default_rng(4)
+rows, gain, m = kernels.innovation_quarter(alive, p, row_key(g), kernels.generator_address(g), 0.05,
+                                           np.zeros(300, np.int8), np.zeros(0, np.intp), 0.01,
+                                           np.zeros(300, np.int32), np.zeros(300))
+exit_q = np.full(300, -1, np.int32)
+n_exits = kernels.exit_events(alive, p, row_key(g), exit_q, np.int32(3))
+active, talent = np.ones(50, bool), np.full(7, 10, np.int32)
+gone = kernels.talent_departures(active, np.arange(50) % 7, talent, kernels.generator_address(g), 0.3)
+print(json.dumps([rows.tolist(), gain.tolist(), int(m), exit_q.tolist(), int(n_exits), int(gone), talent.tolist(),
+                  float(g.random())]))
+"""
+
+
+def test_the_drawing_loops_run_as_plain_python_with_the_same_numbers():
+    """NUMBA_DISABLE_JIT=1 (the loops as plain Python, for a debugger) still runs the loops that draw
+    from a generator at an address (generator_at gives the generator itself), with the compiled
+    loops' numbers."""
+    import os
+    import subprocess
+    import sys
+    out = {}
+    for plain in ("0", "1"):
+        run = subprocess.run([sys.executable, "-c", _DRAWING_LOOPS], capture_output=True, text=True, timeout=300, check=False,
+                             env={**os.environ, "NUMBA_DISABLE_JIT": plain})
+        assert run.returncode == 0, run.stderr[-2000:]
+        out[plain] = run.stdout
+    assert out["0"] == out["1"] and len(out["0"]) > 100
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 64, 1003, 20_000])
+def test_flagged_rows_are_numpys_flatnonzero(n):
+    """kernels.flagged_rows (eight flags at a time): np.flatnonzero's rows, with none, every and a few
+    flags set and sizes that are not a multiple of eight."""
+    rng = np.random.default_rng(n)
+    for flag in (np.zeros(n, bool), np.ones(n, bool), rng.random(n) < 0.03, rng.random(n) < 0.6):
+        assert bits_equal(kernels.flagged_rows_for_tests(flag, int(flag.sum())), np.flatnonzero(flag))
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("ramping_share", [0.0, 0.05])
+def test_a_quarters_innovations_and_exits_in_one_call_are_the_stages_numpy_draws(n, ramping_share):
+    """kernels.innovation_quarter and exit_events against the statements they replaced: the events
+    noise.keyed_events finds (the key from the stream, a keyed uniform a firm below its probability,
+    probabilities on the draw included), rng.exponential's steps for the innovators, then
+    innovation_steps; the exits' two scatters. Every array bit for bit, the streams' states after."""
+    from simmodel.agents.noise import keyed_events, keyed_uniform, row_key
+    rng = np.random.default_rng(31)
+    alive = rng.random(n) < 0.9
+    p = rng.uniform(0.0, 0.1, n).astype(np.float32)
+    ramp_q = np.where(rng.random(n) < ramping_share, rng.integers(1, 4, n), 0).astype(np.int8)
+    ramp_rows = np.flatnonzero(ramp_q > 0)
+    n_innov = rng.integers(0, 3, n).astype(np.int32)
+    lp = rng.normal(0.0, 0.4, n)
+    stream, twin = np.random.default_rng(5), np.random.default_rng(5)
+    key = int(np.random.default_rng(5).bit_generator.random_raw() & 0xFFFFFFFF)
+    p[::11] = keyed_uniform(key, np.arange(n))[::11]  # on the draw: not below it
+    # the numpy statements
+    hit = keyed_events(twin, p, alive)
+    want = (ramp_q.copy(), n_innov.copy(), lp.copy())
+    rows, gain = kernels.innovation_steps(hit, twin.exponential(0.07, hit.size), *want[:1], ramp_rows, 0.01,
+                                          *want[1:])
+    got = (ramp_q.copy(), n_innov.copy(), lp.copy())
+    got_rows, got_gain, got_n = kernels.innovation_quarter(alive, p, row_key(stream), kernels.generator_address(stream),
+                                                           0.07, got[0], ramp_rows, 0.01, got[1], got[2])
+    assert got_n == hit.size and bits_equal(got_rows, rows) and bits_equal(got_gain, gain)
+    assert all(bits_equal(a, b) for a, b in zip(got, want, strict=True))
+    assert stream.bit_generator.state == twin.bit_generator.state
+    if n >= 20_000:
+        assert hit.size > 100 and (ramping_share == 0 or rows.size > hit.size)
+    # the exits: the same rule, the rows cleared and stamped
+    die = keyed_events(twin, p, alive)
+    want_alive, want_exit = alive.copy(), np.full(n, -1, np.int32)
+    want_alive[die] = False
+    want_exit[die] = 9
+    got_alive, got_exit = alive.copy(), np.full(n, -1, np.int32)
+    assert kernels.exit_events(got_alive, p, row_key(stream), got_exit, np.int32(9)) == die.size
+    assert bits_equal(got_alive, want_alive) and bits_equal(got_exit, want_exit)
+
+
 def _ladder_thresholds(u: np.ndarray, record_rows: np.ndarray, cert_rows: np.ndarray, numpy_scalars: bool) -> tuple:
     """The recording and certification rates of test_ladder_moves_are_numpys: each just above the
     draw of a firm that may move (one of ``record_rows``, ``cert_rows``) in double precision, and so
@@ -1290,14 +1398,16 @@ def test_descending_order_is_numpys_stable_sort(case, n, with_tie):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_talent_departures_and_releases_are_numpys(n_talents, seed):
     """kernels.talent_departures and release_exited: what TalentPool.retain and release_dead's numpy
-    statements did (flatnonzero, one uniform an active talent, np.subtract.at on the firms' talents,
-    the scatters), with unmatched talents, several talents at one firm and dead firms."""
+    statements did (flatnonzero, one uniform an active talent drawn from the stream, np.subtract.at on
+    the firms' talents, the scatters), with unmatched talents, several talents at one firm and dead
+    firms; the stream left where numpy's draw left it."""
     rng = np.random.default_rng(seed)
     n_firms = 40
     active = rng.random(n_talents) < 0.7
     firm = np.where(rng.random(n_talents) < 0.8, rng.integers(0, n_firms, n_talents), -1).astype(np.int64)
     talent = np.bincount(firm[firm >= 0], minlength=n_firms).astype(np.int32)
-    u = rng.random(int(active.sum()))
+    stream, twin = np.random.default_rng(100 + seed), np.random.default_rng(100 + seed)
+    u = twin.random(int(active.sum()))
     threshold = 1.0 - np.exp(-0.3 / 4.0) + (0.5 if seed else 0.0)
     # the numpy statements of retain
     act = np.flatnonzero(active)
@@ -1307,8 +1417,8 @@ def test_talent_departures_and_releases_are_numpys(n_talents, seed):
     np.subtract.at(want_talent, f[f >= 0], 1)
     want_active[gone] = False
     got_active, got_talent = active.copy(), talent.copy()
-    n_gone = kernels.talent_departures(got_active, firm, got_talent, u, threshold)
-    assert n_gone == gone.size
+    n_gone = kernels.talent_departures(got_active, firm, got_talent, kernels.generator_address(stream), threshold)
+    assert n_gone == gone.size and stream.bit_generator.state == twin.bit_generator.state
     assert bits_equal(got_active, want_active) and bits_equal(got_talent, want_talent)
     # and release_dead's
     alive = rng.random(n_firms) < 0.6

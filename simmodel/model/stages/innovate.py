@@ -8,7 +8,7 @@ import numpy as np
 
 from simmodel import kernels
 from simmodel.agents.firms import Firms
-from simmodel.agents.noise import keyed_events
+from simmodel.agents.noise import row_key
 from simmodel.params import Params
 
 
@@ -31,10 +31,12 @@ def innovate_firms(firms: Firms, params: Params, rng: np.random.Generator,
     log_productivity, n_innovations and ai_ramp_q. Returns this quarter's gains (log points) and the
     number of innovations (firms of the scaled population)."""
     f, p = firms, params
-    hit = keyed_events(rng, f.p_innovate_q, f.alive)  # a keyed uniform a firm (one number from rng)
-    gain = rng.exponential(p.innovation_step_mean, hit.size)
     if ramping is None:
         ramping = np.flatnonzero(f.ai_ramp_q > 0)
-    rows, gain = kernels.innovation_steps(hit, gain, f.ai_ramp_q, ramping, p.ai_plus_productivity_gain / 4.0,
-                                          f.n_innovations, f.log_productivity)
-    return ProductivityGain(rows=rows, log_points=gain), int(hit.size)
+    # the innovators (a keyed uniform a firm, noise.keyed_events' rule, the key drawn from rng), their
+    # exponential steps (rng.exponential's numbers after the key, in row order) and the gains, in one
+    # compiled call
+    rows, gain, n = kernels.innovation_quarter(f.alive, f.p_innovate_q, row_key(rng), kernels.generator_address(rng),
+                                               p.innovation_step_mean, f.ai_ramp_q, ramping,
+                                               p.ai_plus_productivity_gain / 4.0, f.n_innovations, f.log_productivity)
+    return ProductivityGain(rows=rows, log_points=gain), int(n)
