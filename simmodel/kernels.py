@@ -1315,6 +1315,40 @@ def categorical_walk(cdf, table, u):  # pragma: no cover - compiled
 
 
 @compiled
+def startup_draws(address, expected, cdf, table, cell_city, cell_sector, log_median, sigma, dispersion,
+                  sector_rd_intensity):  # pragma: no cover - compiled
+    """A quarter's start-ups' draws (simmodel.model.stages.enter.enter_startups) from the stream at
+    ``address`` (generator_address), in the order and with the numbers of the numpy calls they
+    replace: their number, Poisson with mean ``expected``; a uniform each, placed in a city x sector
+    cell by ``cdf`` and its table (categorical_walk's rule); the log of each one's revenue, normal with
+    mean ``log_median`` and deviation ``sigma``; then each one's log productivity, normal with mean 0
+    and deviation ``dispersion``. Returns (number, city, sector, log revenue, log productivity, R&D
+    intensity: the sector's): the cells' cities and sectors and the sectors' R&D gathered as numpy
+    gathered them."""
+    rng = generator_at(address)
+    n = rng.poisson(expected)
+    u = np.empty(n, np.float64)
+    for i in range(n):
+        u[i] = rng.random()
+    cell = walk_table(cdf, table, u)
+    city = np.empty(n, cell_city.dtype)
+    sector = np.empty(n, cell_sector.dtype)
+    rd = np.empty(n, sector_rd_intensity.dtype)
+    for i in range(n):
+        c = cell[i]
+        city[i] = cell_city[c]
+        sector[i] = cell_sector[c]
+        rd[i] = sector_rd_intensity[cell_sector[c]]
+    log_revenue = np.empty(n, np.float64)
+    for i in range(n):
+        log_revenue[i] = rng.normal(log_median, sigma)
+    log_productivity = np.empty(n, np.float64)
+    for i in range(n):
+        log_productivity[i] = rng.normal(0.0, dispersion)
+    return n, city, sector, log_revenue, log_productivity, rd
+
+
+@compiled
 def spin_off_rows(parents, u_target, u_same, sector, kept_sector, target_sector, target_cdf, same_prob, revenue, share,
                   city, log_productivity, sector_rd_intensity):  # pragma: no cover - compiled
     """The spin-offs of ``parents`` (rows, distinct; simmodel.model.stages.enter.spin_off): each stays

@@ -288,6 +288,13 @@ def categorical_guide(cdf: np.ndarray) -> np.ndarray:
     return kernels.categorical_guide(cdf, guide_bins(cdf.size))
 
 
+def check_guide(cdf: np.ndarray, guide: np.ndarray, caller: str) -> None:
+    """Refuse a table (categorical_guide) made for a distribution of another size than ``cdf``'s."""
+    if guide.size != guide_bins(cdf.size):
+        raise ValueError(f"{caller}: a table of {guide.size} steps for {cdf.size} categories "
+                         f"(categorical_guide makes {guide_bins(cdf.size)})")
+
+
 def draw_categorical(rng: np.random.Generator, cdf: np.ndarray, n: int, guide: np.ndarray | None = None) -> np.ndarray:
     """categorical(rng, p, n) from ``cdf = categorical_cdf(p)`` and, where made, its table (``guide``,
     categorical_guide): the same numbers, the same one uniform a draw.
@@ -300,9 +307,7 @@ def draw_categorical(rng: np.random.Generator, cdf: np.ndarray, n: int, guide: n
     draws a category, which left a few hundred draws over a few hundred categories to the search."""
     u = rng.random(n)
     if guide is not None:
-        if guide.size != guide_bins(cdf.size):  # a table made for another distribution
-            raise ValueError(f"draw_categorical: a table of {guide.size} steps for {cdf.size} categories "
-                             f"(categorical_guide makes {guide_bins(cdf.size)})")
+        check_guide(cdf, guide, "draw_categorical")
         return kernels.categorical_walk(cdf, guide, u)
     bins = guide_bins(cdf.size)
     if n * (7 * cdf.size.bit_length() - 3) <= 1.3 * bins + 1000:

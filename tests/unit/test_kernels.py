@@ -1469,6 +1469,34 @@ def test_the_ladders_certification_and_lapse_are_numpys(n):
         assert meets.any() and not meets.all() and 0 < lapse.size < rows.size
 
 
+@pytest.mark.parametrize("expected", [0.0, 0.3, 6.5, 341.7])
+def test_the_startups_draws_are_numpys(expected):
+    """kernels.startup_draws gives what enter_startups' numpy calls drew, in their order, bit for bit:
+    a Poisson count (the small-mean and the large-mean algorithms, and none), a uniform each placed by
+    the cells' table (draw_categorical's walk), the cells' cities and sectors, a normal log revenue
+    and a normal log productivity each, the sectors' R&D; and the stream left where numpy's left it."""
+    from simmodel.agents.firms import draw_categorical
+    from simmodel.model.stages.enter import entry_cells
+    rng = np.random.default_rng(3)
+    w = rng.gamma(0.7, 1.0, (11, 36)) * (rng.random((11, 36)) < 0.85)
+    cells = entry_cells(w)
+    rd = rng.uniform(0.01, 0.08, 36)
+    for seed in range(5):
+        stream, twin = np.random.default_rng(seed), np.random.default_rng(seed)
+        n = int(twin.poisson(expected))
+        cell = draw_categorical(twin, cells.cdf, n, cells.guide)
+        log_revenue, log_productivity = twin.normal(-1.2, 0.9, n), twin.normal(0.0, 0.35, n)
+        got = kernels.startup_draws(kernels.generator_address(stream), expected, cells.cdf, cells.guide, cells.city,
+                                    cells.sector, -1.2, 0.9, 0.35, rd)
+        want = (n, cells.city[cell], cells.sector[cell], log_revenue, log_productivity, rd[cells.sector[cell]])
+        assert got[0] == n
+        for a, b in zip(got[1:], want[1:], strict=True):
+            assert a.dtype == b.dtype and bits_equal(a, b)
+        assert stream.bit_generator.state == twin.bit_generator.state
+        if expected > 100:
+            assert np.unique(got[1]).size > 5 and np.unique(got[2]).size > 10
+
+
 @pytest.mark.parametrize("n_parents", [0, 1, 7, 300])
 def test_spin_off_rows_are_numpys(n_parents):
     """kernels.spin_off_rows gives what spin_off's numpy statements gave: the children's sector (the

@@ -10,7 +10,7 @@ import numpy as np
 
 from simmodel import kernels
 from simmodel.agents.firms import (ABOVE_SIZE_REVENUE_CNY_100M, ORIGIN_SPINOFF, ORIGIN_STARTUP, FirmStage, Firms,
-                                   categorical_cdf, categorical_guide, draw_categorical)
+                                   categorical_cdf, categorical_guide, check_guide)
 from simmodel.agents.noise import trial_rows
 from simmodel.levers import Levers
 from simmodel.params import Params
@@ -62,16 +62,20 @@ def enter_startups(firms: Firms, params: Params, *, q: int, expected: float, cel
     ``cells`` (entry_cells), below the above-size threshold; appends their rows (rates not set).
     Returns their slice, or None."""
     p = params
-    n = int(rng.poisson(expected))
+    check_guide(cells.cdf, cells.guide, "enter_startups")
+    # the number, the cells (a uniform each), the log revenues and the log productivities, drawn from
+    # rng in one compiled call (the numbers and order of numpy's poisson, random, normal and normal);
+    # the exponential stays numpy's (see simmodel.kernels)
+    n, city, sector, log_revenue, log_productivity, rd_intensity = kernels.startup_draws(
+        kernels.generator_address(rng), expected, cells.cdf, cells.guide, cells.city, cells.sector,
+        math.log(p.entrant_revenue_median_cny_100m), p.entrant_revenue_sigma, p.base_productivity_dispersion,
+        sector_rd_intensity)
     if not n:
         return None
-    cell = draw_categorical(rng, cells.cdf, n, cells.guide)
-    city, sector = cells.city[cell], cells.sector[cell]
-    rev = np.exp(rng.normal(math.log(p.entrant_revenue_median_cny_100m), p.entrant_revenue_sigma, n))
-    rev = np.minimum(rev, ABOVE_SIZE_REVENUE_CNY_100M * 0.999)
+    rev = np.exp(log_revenue)
+    np.minimum(rev, ABOVE_SIZE_REVENUE_CNY_100M * 0.999, out=rev)
     return firms.add(n, sector=sector, city=city, stage=int(FirmStage.STARTUP), revenue=rev, revenue_year_start=rev,
-                     log_productivity=rng.normal(0.0, p.base_productivity_dispersion, n),
-                     rd_intensity=sector_rd_intensity[sector], entry_q=q, origin=ORIGIN_STARTUP,
+                     log_productivity=log_productivity, rd_intensity=rd_intensity, entry_q=q, origin=ORIGIN_STARTUP,
                      boost_until_q=-1, penalty_until_q=-1)
 
 
