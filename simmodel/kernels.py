@@ -903,11 +903,19 @@ def innovation_quarter(alive, p, key, address, step_mean, ai_ramp_q, ramp_rows, 
 
 @inlined
 def flagged_rows(flag, n_flagged):  # pragma: no cover - compiled
-    """The positions of the ``n_flagged`` set flags, ascending (np.flatnonzero's), reading the flags
-    eight at a time and skipping the words of none: where a few per cent are set, 20 us over 200 000
-    flags against numpy's 31 (and 65 for a branch a flag)."""
-    rows = np.empty(n_flagged, np.intp)
+    """The positions of the ``n_flagged`` set flags, ascending (np.flatnonzero's). Where a few per
+    cent are set, the flags eight at a time, skipping the words of none (20 us over 200 000 flags
+    against numpy's 31, and 65 for a branch a flag); where more are, a write a flag without a branch
+    (a branch taken at random mispredicts)."""
     n = flag.size
+    if 16 * n_flagged > n:
+        rows = np.empty(n_flagged + 1, np.intp)  # one spare: the row is written before the test moves it on
+        k = 0
+        for i in range(n):
+            rows[k] = i
+            k += flag[i]
+        return rows[:n_flagged]
+    rows = np.empty(n_flagged, np.intp)
     whole = n - n % 8
     words = flag[:whole].view(np.uint64)
     k = 0
@@ -1346,6 +1354,102 @@ def startup_draws(address, expected, cdf, table, cell_city, cell_sector, log_med
     for i in range(n):
         log_productivity[i] = rng.normal(0.0, dispersion)
     return n, city, sector, log_revenue, log_productivity, rd
+
+
+@compiled
+def designate_zones(pilot_zone, alive, sector, city, revenue, is_future, removal_rate, batch_prob, planned, min_firms,
+                    min_revenue, address):  # pragma: no cover - compiled
+    """A year's pilot zones (simmodel.agents.government.Government.designate_pilot_zones) in one call,
+    drawing from the stream at ``address`` (generator_address) what the numpy statements drew, in
+    their order: a uniform each existing zone (city by city, sector by sector), those below
+    ``removal_rate`` removed (when it is positive); a uniform for the batch, which happens below
+    ``batch_prob`` when ``planned`` is positive; then the places that qualify (pilot_zone_candidates'
+    rule: at least ``min_firms`` alive firms of a future-industry sector in the city, whose revenue,
+    summed in row order as np.bincount sums it, reaches ``min_revenue``) and are not zones yet, a
+    uniform each, and the ``planned`` best by revenue become zones, ties by their uniform
+    (np.lexsort((u, -merit))'s order). Writes ``pilot_zone`` (cities x sectors); returns (zones
+    removed, zones designated)."""
+    rng = generator_at(address)
+    n_cities, n_sectors = pilot_zone.shape
+    n_zones = 0
+    for c in range(n_cities):
+        for s in range(n_sectors):
+            n_zones += pilot_zone[c, s]
+    removed = 0
+    if n_zones and removal_rate > 0:
+        drop = np.empty(n_zones, np.bool_)
+        for z in range(n_zones):
+            drop[z] = rng.uniform(0.0, 1.0) < removal_rate
+        z = 0
+        for c in range(n_cities):
+            for s in range(n_sectors):
+                if pilot_zone[c, s]:
+                    if drop[z]:
+                        pilot_zone[c, s] = False
+                        removed += 1
+                    z += 1
+    if rng.random() >= batch_prob or planned <= 0:
+        return removed, 0
+    # the alive firms of future-industry sectors by a pass without branches (a branch a firm, taken at
+    # random for about one in ten, cost a third more than numpy at 200 000 firms), then their places
+    flag = np.empty(alive.size, np.bool_)
+    n_future = 0
+    for i in range(alive.size):
+        e = alive[i] & is_future[sector[i]]
+        flag[i] = e
+        n_future += e
+    counts = np.zeros((n_cities, n_sectors), np.int64)
+    merit = np.zeros((n_cities, n_sectors), np.float64)
+    for i in flagged_rows(flag, n_future):
+        counts[city[i], sector[i]] += 1
+        merit[city[i], sector[i]] += revenue[i]
+    n_cand = 0
+    for c in range(n_cities):
+        for s in range(n_sectors):
+            n_cand += (counts[c, s] >= min_firms) & (merit[c, s] >= min_revenue) & is_future[s] & ~pilot_zone[c, s]
+    if n_cand == 0:
+        return removed, 0
+    cell = np.empty(n_cand, np.int64)
+    key = np.empty(n_cand, np.float64)  # minus the merit, as np.lexsort's first key
+    k = 0
+    for c in range(n_cities):
+        for s in range(n_sectors):
+            if (counts[c, s] >= min_firms) & (merit[c, s] >= min_revenue) & is_future[s] & ~pilot_zone[c, s]:
+                cell[k] = c * n_sectors + s
+                key[k] = -merit[c, s]
+                k += 1
+    u = np.empty(n_cand, np.float64)
+    for k in range(n_cand):
+        u[k] = rng.uniform(0.0, 1.0)
+    # np.lexsort((u, key)): by key, then u, then position (stable), NaN last; an insertion sort (at
+    # most the cities x sectors places)
+    order = np.arange(n_cand)
+    for a in range(1, n_cand):
+        x = order[a]
+        b = a - 1
+        while b >= 0 and lexsort_before(key[x], u[x], key[order[b]], u[order[b]]):
+            order[b + 1] = order[b]
+            b -= 1
+        order[b + 1] = x
+    chosen = min(planned, n_cand)
+    for k in range(chosen):
+        pilot_zone[cell[order[k]] // n_sectors, cell[order[k]] % n_sectors] = True
+    return removed, chosen
+
+
+@inlined
+def lexsort_before(key_a, u_a, key_b, u_b):  # pragma: no cover - compiled
+    """Whether (key_a, u_a) sorts strictly before (key_b, u_b) as np.lexsort((u, key)) sorts them: by
+    key, then by u, NaN after every number and NaNs equal to each other (equal pairs keep their order)."""
+    nan_a, nan_b = np.isnan(key_a), np.isnan(key_b)
+    if nan_a != nan_b:
+        return nan_b
+    if not nan_a and key_a != key_b:
+        return key_a < key_b
+    nan_a, nan_b = np.isnan(u_a), np.isnan(u_b)
+    if nan_a != nan_b:
+        return nan_b
+    return (not nan_a) and u_a < u_b
 
 
 @compiled

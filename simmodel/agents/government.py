@@ -518,24 +518,17 @@ class Government(mesa.Agent):
         planned number (lever) among the (city, future sector) places that meet the programme's
         criteria (enough future-industry firms with enough revenue), best-qualified first. How many
         zones exist by a year is what the qualifying places and the batches allow."""
-        p = params
-        lv = levers
-        zones = np.argwhere(self.pilot_zone)
-        if zones.size and p.pilot_zone_removal_rate_annual > 0:
-            drop = rng.uniform(size=len(zones)) < p.pilot_zone_removal_rate_annual
-            self.pilot_zone[zones[drop, 0], zones[drop, 1]] = False
-            self.n_pilot_zones_removed += int(drop.sum())
-        if rng.random() >= p.pilot_zone_batch_prob_annual or lv.pilot_zones_planned_per_batch <= 0:
-            return 0
-        cand, merit = pilot_zone_candidates(firms, self.sectors.is_future, self.pilot_zone.shape[0], p, scale)
-        cand &= ~self.pilot_zone
-        cells = np.argwhere(cand)
-        if cells.size == 0:
-            return 0
-        order = np.lexsort((rng.uniform(size=len(cells)), -merit[cand]))  # best first, ties at random
-        chosen = cells[order[: lv.pilot_zones_planned_per_batch]]
-        self.pilot_zone[chosen[:, 0], chosen[:, 1]] = True
-        return len(chosen)
+        p, f = params, firms
+        # the removals, the batch, the qualifying places (pilot_zone_candidates' rule) and the best of
+        # them, ties at random, in one compiled call with the draws of the numpy statements it replaced
+        # (tests/unit/test_government.py keeps them): about 100 us a year of small numpy calls before
+        removed, designated = kernels.designate_zones(
+            self.pilot_zone, f.alive, f.sector, f.city, f.revenue, self.sectors.is_future,
+            p.pilot_zone_removal_rate_annual, p.pilot_zone_batch_prob_annual, int(levers.pilot_zones_planned_per_batch),
+            max(1, math.ceil(p.pilot_zone_min_future_firms * scale)), p.pilot_zone_min_future_revenue_cny_100m * scale,
+            kernels.generator_address(rng))
+        self.n_pilot_zones_removed += int(removed)
+        return int(designated)
 
     def commit_funds(self, year: int, levers: Levers, params: Params, policy_start_year: int) -> list[FundCommitment]:
         """New government fund vintages (art. 22), in the order they are raised: a provincial vintage

@@ -4,6 +4,8 @@ drawn in one call per kind, and a government that acts on what it is handed."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import mesa
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from simmodel.agents.firms import FirmStage, Firms, choose_top, stage_mask
 from simmodel.agents.government import (FUTURE_BIT, Government, Pool, choose_by_partitions, choose_with_noise,
                                         stochastic_round_all)
 from simmodel.agents.noise import keyed_uniform
+from simmodel.levers import Levers
 
 
 @pytest.fixture()
@@ -301,3 +304,65 @@ def test_pilot_zone_candidates_count_and_sum_the_alive_future_firms_of_each_plac
                                        and merit[c, k] >= params.pilot_zone_min_future_revenue_cny_100m * scale)
             seen += qualifies[c, k]
     assert seen  # some place qualifies, so the check is not empty
+
+
+def _designate_in_numpy(zones, firms, is_future, params, levers, scale, rng) -> tuple[int, int]:
+    """Government.designate_pilot_zones' numpy statements until 6 December 2026 (the rule
+    kernels.designate_zones applies): (removed, designated); writes ``zones``."""
+    from simmodel.agents.government import pilot_zone_candidates
+    p = params
+    removed = 0
+    cells = np.argwhere(zones)
+    if cells.size and p.pilot_zone_removal_rate_annual > 0:
+        drop = rng.uniform(size=len(cells)) < p.pilot_zone_removal_rate_annual
+        zones[cells[drop, 0], cells[drop, 1]] = False
+        removed = int(drop.sum())
+    if rng.random() >= p.pilot_zone_batch_prob_annual or levers.pilot_zones_planned_per_batch <= 0:
+        return removed, 0
+    cand, merit = pilot_zone_candidates(firms, is_future, zones.shape[0], p, scale)
+    cand &= ~zones
+    cells = np.argwhere(cand)
+    if cells.size == 0:
+        return removed, 0
+    order = np.lexsort((rng.uniform(size=len(cells)), -merit[cand]))
+    chosen = cells[order[: levers.pilot_zones_planned_per_batch]]
+    zones[chosen[:, 0], chosen[:, 1]] = True
+    return removed, len(chosen)
+
+
+@pytest.mark.parametrize("case", ["usual", "every_place_qualifies", "ties", "no_batch", "none_planned", "no_removals"])
+def test_pilot_zones_designated_in_one_call_are_the_numpy_statements(inputs, case):
+    """Government.designate_pilot_zones (kernels.designate_zones) against the numpy statements it
+    replaced, over 30 years of draws: the same zones removed and designated, the stream left in the
+    same state. Places that tie on their revenue (firms of equal revenue, so the uniforms decide),
+    no batch, none planned, no removals, and every place qualifying (more places than planned)."""
+    s = inputs.sectors
+    params = dataclasses.replace(inputs.params, pilot_zone_batch_prob_annual=0.0 if case == "no_batch" else 0.7,
+                                 pilot_zone_removal_rate_annual=0.0 if case == "no_removals" else 0.2,
+                                 pilot_zone_min_future_firms=0.0 if case == "every_place_qualifies" else 40.0)
+    levers = dataclasses.replace(Levers(), pilot_zones_planned_per_batch=0 if case == "none_planned" else 6)
+    rng = np.random.default_rng(17)
+    n, n_cities, scale = 8000, inputs.cities.n, 0.05
+    f = Firms(n)
+    revenue = np.full(n, 0.8) if case == "ties" else rng.lognormal(0.0, 1.0, n)
+    f.add(n, sector=rng.integers(0, s.n, n), city=rng.integers(0, n_cities, n).astype(np.int8), stage=0,
+          revenue=revenue, revenue_year_start=1.0, boost_until_q=-1, penalty_until_q=-1)
+    f.alive[rng.random(n) < 0.2] = False
+    zones = (rng.random((n_cities, s.n)) < 0.3) & s.is_future[None, :]  # some zones to remove from the first year
+    government = Government(mesa.Model(), years=list(range(2025, 2055)), sectors=s, base=inputs.base,
+                            pilot_zone=zones, n_national_clusters=0)
+    want_zones = zones.copy()
+    stream, twin = np.random.default_rng(4), np.random.default_rng(4)
+    designated = removed = 0
+    for year in range(2025, 2055):
+        before = government.n_pilot_zones_removed
+        got = government.designate_pilot_zones(year, f, params, levers, scale, stream)
+        want = _designate_in_numpy(want_zones, f, s.is_future, params, levers, scale, twin)
+        assert (government.n_pilot_zones_removed - before, got) == want
+        assert np.array_equal(government.pilot_zone, want_zones)
+        assert stream.bit_generator.state == twin.bit_generator.state
+        designated, removed = designated + got, removed + want[0]
+    if case in ("usual", "ties", "every_place_qualifies"):
+        assert designated > 10 and removed > 0
+    if case in ("no_batch", "none_planned"):
+        assert designated == 0
