@@ -10,7 +10,8 @@ that worktree first on its path; this checkout runs in this process. Each runs `
 replicates per scenario, from one root seed: seeds 0..R-1 of ``simmodel.ensemble.replicate_seeds``
 for this checkout and R..2R-1 for the other, so that the two samples are independent (on common
 seeds two versions that share most of their streams would give correlated samples, which the tests
-do not assume). A scenario is a file of scenarios/ (its levers and uncertainties). Checked: the
+do not assume). Where the other version's ``simmodel/kernels.py`` is this checkout's, its child
+loads this checkout's compiled loops instead of compiling them (reuse_compiled_loops). A scenario is a file of scenarios/ (its levers and uncertainties). Checked: the
 indicators of the reference check (``bench_reference.CHECKED``) and the flows of the stages a stream
 change usually touches (funds, fiscal cost, designations), in 2027.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,6 +73,25 @@ def scenario_changes(name: str) -> dict[str, dict]:
     return {part: dict(doc.get(part) or {}) for part in ("levers", "uncertainties")}
 
 
+def reuse_compiled_loops(here: Path, other: Path) -> int:
+    """Copy this checkout's compiled loops into the checkout at ``other`` where its
+    ``simmodel/kernels.py`` is this one's byte for byte: its process then loads them instead of
+    compiling them again (about 100 s on this project's machines). Numba checks a cached loop
+    against the sha256 of its source file and the hash of its bytecode, not against the file's
+    path or time (numba/core/caching.py), so a loop cached here is what the other checkout would
+    compile; an entry of an older source is left unused there as here. Returns the number of files
+    copied (0 where the sources differ: the other version's loops are compiled afresh)."""
+    source, theirs = here / "simmodel" / "kernels.py", other / "simmodel" / "kernels.py"
+    if not theirs.is_file() or source.read_bytes() != theirs.read_bytes():
+        return 0
+    cache = theirs.parent / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    files = sorted((here / "simmodel" / "__pycache__").glob("kernels.*.nb[ci]"))
+    for path in files:
+        shutil.copy2(path, cache / path.name)
+    return len(files)
+
+
 def samples(root: Path, changes: dict[str, dict], scale: float, r0: int, r1: int, root_seed: int) -> dict[str, np.ndarray]:
     """The checked indicators of replicates r0..r1-1 of the checkout at ``root``, keyed 'name@year'."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,9 +125,15 @@ def main(argv: list[str] | None = None) -> dict:
         other = Path(tmp) / "other"
         subprocess.run(["git", "worktree", "add", "--detach", str(other), commit], cwd=ROOT, check=True, capture_output=True)
         try:
+            n_shared = None
             for name in scenarios:
                 changes = scenario_changes(name)
                 a = samples(ROOT, changes, args.scale, 0, R, args.root_seed)
+                if n_shared is None:  # this checkout's loops are compiled by now: there are some to share
+                    n_shared = reuse_compiled_loops(ROOT, other)
+                    print(f"{n_shared} compiled files of this checkout's loops shared with {commit} (its simmodel/kernels.py is "
+                          "this one's)" if n_shared else f"{commit}'s loops compiled afresh (its simmodel/kernels.py is not "
+                          "this checkout's, or none is compiled here)")
                 b = samples(other, changes, args.scale, R, 2 * R, args.root_seed)
                 chk = compare_samples(a, b)
                 res["scenarios"][name] = chk

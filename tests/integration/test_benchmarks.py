@@ -108,7 +108,52 @@ def test_compare_versions_finds_a_version_consistent_with_itself(capsys):
     res = compare_versions.main(["--against", "HEAD", "--replicates", "3", "--scale", "0.01", "--scenario", "baseline"])
     chk = res["scenarios"]["baseline"]
     assert len(chk["rows"]) == len(compare_versions.KEYS) and chk["consistent"]
-    assert "no indicator differs" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no indicator differs" in out
+    same = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "simmodel/kernels.py"], check=False,
+                          cwd=BENCH.parent).returncode == 0
+    # HEAD's loops are this checkout's (unless kernels.py is edited here): loaded, not compiled again
+    assert ("compiled files of this checkout's loops shared" in out) == same
+
+
+_LOOP = """import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def total(x):
+    s = 0.0
+    for v in x:
+        s += v
+    return s
+"""
+
+
+def _run_loop(root: Path) -> str:
+    """Numba's cache log of a process that runs the loop of ``root``/simmodel/kernels.py."""
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import numpy as np; from simmodel import kernels; kernels.total(np.ones(3))"
+    env = {**os.environ, "NUMBA_DEBUG_CACHE": "1"}
+    return subprocess.run([sys.executable, "-c", code, str(root)], env=env, capture_output=True, text=True, check=True).stdout
+
+
+def test_a_checkout_with_the_same_loops_loads_them_instead_of_compiling(tmp_path):
+    """compare_versions shares this checkout's compiled loops with a worktree whose kernels.py is the
+    same: Numba keys its cache by the source's content, not its path, so the worktree loads them (the
+    test fails if a Numba release keys by path, or if the files are not where Numba looks)."""
+    import compare_versions
+
+    here, other, changed = (tmp_path / d for d in ("here", "other", "changed"))
+    for root, text in ((here, _LOOP), (other, _LOOP), (changed, _LOOP + "# another line\n")):
+        (root / "simmodel").mkdir(parents=True)
+        (root / "simmodel" / "__init__.py").write_text("")
+        (root / "simmodel" / "kernels.py").write_text(text)
+    assert "data saved" in _run_loop(here)
+    assert compare_versions.reuse_compiled_loops(here, changed) == 0
+    assert not (changed / "simmodel" / "__pycache__").exists()
+    assert compare_versions.reuse_compiled_loops(here, other) >= 2  # an index and its compiled code
+    log = _run_loop(other)
+    assert "data loaded" in log and "data saved" not in log
+    assert "data saved" in _run_loop(changed)  # what the other checkout would have done without them
 
 
 EARLIER = """# Benchmark results
