@@ -18,9 +18,10 @@ Why bit for bit holds, and what keeps it:
 
 Numba is imported, and each loop compiled, at the loop's first call, not at import: a process that
 never runs the model (a memo, a plot, the CLI's help) does not pay for it. Compiled code is cached
-under ``__pycache__`` beside this file, so the compiler runs once per checkout (about 3 s for all
-of them); a process that runs the model still pays about 0.3 s to load them and 100-130 MB of
-resident memory, most of it Numba's LLVM library, whose pages processes share (``docs/performance.md``). Setting
+under ``__pycache__`` beside this file, so the compiler runs once per checkout and machine (about
+55 s for the loops a replicate runs, on one core of this project's machines; see called); a
+process that runs the model still pays about 0.3 s to load them and 100-130 MB of resident memory,
+most of it Numba's LLVM library, whose pages processes share (``docs/performance.md``). Setting
 ``NUMBA_DISABLE_JIT=1`` runs the loops as plain Python (very slow, the same numbers), for a debugger.
 """
 
@@ -33,20 +34,36 @@ from collections.abc import Callable
 
 import numpy as np
 
-_INLINED: dict[str, Callable] = {}  # the helpers of the loops, by name (see inlined)
+_INLINED: dict[str, Callable] = {}  # the helpers of the loops, by name (see inlined and called)
+_CALLED: set[str] = set()  # the names of those that are functions of their own (see called)
+_HELPERS: dict[str, Callable] = {}  # the helpers compiled so far in this process, by name (see _with_helpers)
 
 
 def inlined(fn: Callable) -> Callable:
-    """A helper of the compiled loops (one statement of a rule that several loops share): each loop
-    that calls it gets it compiled into its own code (see compiled). Called from Python, it is the
-    plain function."""
+    """A small helper of the compiled loops (one statement of a rule that several loops share, a
+    firm's term, a table's lookup): each loop that calls it gets its body compiled into its own code
+    (Numba's inlining), where the loop's vector instructions can take it in (see compiled). Called
+    from Python, it is the plain function."""
     _INLINED[fn.__name__] = fn
     return fn
 
 
+def called(fn: Callable) -> Callable:
+    """A larger helper of the compiled loops (a rule with loops of its own: a sort, a ranking, a
+    pairwise sum, an allocation): compiled once a process, at the first loop that calls it, as a
+    function of its own that the loops call (LLVM still inlines it where it judges it pays). Inlined
+    by Numba instead, its body was typed and optimised again at each call site of each loop, and those
+    of the helpers it calls with it: the screens' round took 47-51 s to compile and the loops of a
+    replicate 113 s, against 12-14 and 62 s so; the loops' times on a 1:1 replicate's captured
+    arguments the same (73.9 against 73.8 ms in all, each loop within 3 %; docs/performance.md).
+    Called from Python, it is the plain function."""
+    _CALLED.add(fn.__name__)
+    return inlined(fn)
+
+
 def compiled(fn: Callable) -> Callable:
     """``fn`` compiled by Numba (no Python objects, the GIL released) at its first call, with the
-    helpers it calls (inlined), and theirs, compiled into it: Numba compiles a call only to a function it has
+    helpers it calls (inlined, called), and theirs: Numba compiles a call only to a function it has
     compiled, and compiling them at import would import Numba in every process."""
     jitted = None
 
@@ -56,22 +73,23 @@ def compiled(fn: Callable) -> Callable:
         if jitted is None:
             from numba import njit
 
-            jitted = njit(cache=True, nogil=True)(_with_helpers(fn, {}, njit))
+            jitted = njit(cache=True, nogil=True)(_with_helpers(fn, njit))
         return jitted(*args)
 
     return call
 
 
-def _with_helpers(fn: Callable, done: dict[str, Callable], njit: Callable) -> Callable:
-    """``fn`` with the inlined helpers it calls, and those they call, compiled into its globals
-    (``done``: the helpers compiled so far, by name), and Numba's own forms of the names in
-    _NUMBA_FORMS (generator_at, next_uint64) where it calls them."""
+def _with_helpers(fn: Callable, njit: Callable) -> Callable:
+    """``fn`` with the helpers it calls (inlined, called), and those they call, compiled into its
+    globals (kept in _HELPERS: a helper is made once a process, whichever loop needs it first), and
+    Numba's own forms of the names in _NUMBA_FORMS (generator_at, next_uint64) where it calls them."""
     helpers = {}
     for name in fn.__code__.co_names:
         if name in _INLINED and name != fn.__name__:
-            if name not in done:
-                done[name] = njit(inline="always")(_with_helpers(_INLINED[name], done, njit))
-            helpers[name] = done[name]
+            if name not in _HELPERS:
+                body = _with_helpers(_INLINED[name], njit)
+                _HELPERS[name] = njit(body) if name in _CALLED else njit(inline="always")(body)
+            helpers[name] = _HELPERS[name]
         elif name in _NUMBA_FORMS and not _PLAIN_PYTHON:
             helpers[name] = _numba_form(name)
     if not helpers:
@@ -903,7 +921,7 @@ def innovation_quarter(alive, p, key, address, step_mean, ai_ramp_q, ramp_rows, 
     return rows, gains, n_hit
 
 
-@inlined
+@called
 def flagged_rows(flag, n_flagged):  # pragma: no cover - compiled
     """The positions of the ``n_flagged`` set flags, ascending (np.flatnonzero's). Where a few per
     cent are set, the flags eight at a time, skipping the words of none (20 us over 200 000 flags
@@ -943,7 +961,7 @@ def innovation_steps(hit, gain, ai_ramp_q, ramp_rows, ramp_gain, n_innovations,
     return innovation_gains(hit, gain, ai_ramp_q, ramp_rows, ramp_gain, n_innovations, log_productivity)
 
 
-@inlined
+@called
 def innovation_gains(hit, gain, ai_ramp_q, ramp_rows, ramp_gain, n_innovations,
                      log_productivity):  # pragma: no cover - compiled
     """A quarter's productivity gains (simmodel.model.stages.innovate): the innovators at ``hit``
@@ -1020,7 +1038,7 @@ def fund_block_scores(log_productivity, floor, firm, tte_years, revenue, keys32,
                         horizon_years, above_size, held, held_start, where, ticket_to_revenue)
 
 
-@inlined
+@called
 def block_scores(log_productivity, floor, firm, tte_years, revenue, keys32, life_left, short_horizon, horizon_years,
                  above_size, held, held_start, where, ticket_to_revenue):  # pragma: no cover - compiled
     """A screening round of a kind's funds (simmodel.agents.funds.screen) over the block of its
@@ -1130,7 +1148,7 @@ def serve_land(order, city, request_mu, priority, budget_mu, priority_share, max
     return served_land(order, city, request_mu, priority, budget_mu, priority_share, max_passes)
 
 
-@inlined
+@called
 def served_land(order, city, request_mu, priority, budget_mu, priority_share, max_passes):  # pragma: no cover - compiled
     """The cities' allocation of land requests (simmodel.agents.cities.allocate_land) in the order
     ``order`` (by city, then most efficient first: request_order): phase 1 serves priority requests
@@ -1223,7 +1241,7 @@ def served_land(order, city, request_mu, priority, budget_mu, priority_share, ma
 
 # --------------------------------------------------------------------------- the funds' holdings
 
-@inlined
+@called
 def block_sum(a, lo, n):  # pragma: no cover - compiled
     """numpy's sum of ``a[lo:lo + n]`` for n <= 128 (one block of its pairwise summation): below 8 in
     row order, otherwise eight running sums over the rows in turn, added in pairs, then the rest."""
@@ -1489,7 +1507,7 @@ def spin_off_rows(parents, u_target, u_same, sector, kept_sector, target_sector,
     return csec, crev, ccity, clp, crd
 
 
-@inlined
+@called
 def pairwise_sum(a, lo, n):  # pragma: no cover - compiled
     """numpy's ``a[lo:lo + n].sum()`` bit for bit (float64, contiguous): its pairwise summation, a
     block of up to 128 rows summed by block_sum, a longer run split in two at half its length rounded
@@ -1743,7 +1761,7 @@ def ranks_before(x, tie, a, b):  # pragma: no cover - compiled
     return np.isnan(xb) and not np.isnan(xa)
 
 
-@inlined
+@called
 def merge_sort(x, tie, items, lo, hi, tmp):  # pragma: no cover - compiled
     """items[lo:hi] in descending_order's order (ranks_before), stably: runs of 16 by insertion, then
     merged bottom-up through ``tmp`` (at least hi long); for a bucket of many items, or every item
@@ -1806,7 +1824,7 @@ def bucket_of(v, hi, scale, top):  # pragma: no cover - compiled
     return min(np.int64((hi - v) * scale), top)
 
 
-@inlined
+@called
 def bucket_layout(x, tie, items):  # pragma: no cover - compiled
     """The first half of descending_order: ``items`` dealt into buckets of equal width in ``x``,
     highest first, each in the items' order. Returns (the items so dealt, their values, their ties,
@@ -1846,7 +1864,7 @@ def bucket_layout(x, tie, items):  # pragma: no cover - compiled
     return out, xs, ts, start, False
 
 
-@inlined
+@called
 def sort_buckets(x, tie, out, xs, ts, start):  # pragma: no cover - compiled
     """The second half of descending_order: each bucket of bucket_layout (the items ``out`` with their
     values ``xs`` and ties ``ts``, finite; ``start``) in order, stably: an insertion sort over the
@@ -1885,7 +1903,7 @@ def sort_buckets(x, tie, out, xs, ts, start):  # pragma: no cover - compiled
                     ts[j] = tie[out[j]]
 
 
-@inlined
+@called
 def descending_order(x, tie, items):  # pragma: no cover - compiled
     """``items`` (positions in ``x`` and ``tie``) ordered by ``x`` from highest to lowest, equal values
     by ``tie`` (lowest first), then as they come in ``items``: for items in ascending position order,
@@ -1911,7 +1929,7 @@ def city_order(city, efficiency, priority, n_cities):  # pragma: no cover - comp
     return requests_in_order(city, efficiency, priority, n_cities)
 
 
-@inlined
+@called
 def requests_in_order(city, efficiency, priority, n_cities):  # pragma: no cover - compiled
     """The order land requests are served in (simmodel.agents.cities.request_order): by city (codes 0
     .. n_cities - 1), most efficient first, priority first among equal efficiencies, then by position,
@@ -1953,7 +1971,7 @@ def ranked_within_budget(score, ok, k, base_ticket, min_ticket, cap, budget):  #
     return heap_ranking(score, ok, k, base_ticket, min_ticket, cap, budget)
 
 
-@inlined
+@called
 def heap_ranking(score, ok, k, base_ticket, min_ticket, cap, budget):  # pragma: no cover - compiled
     """The ``k`` best positions a fund may back (``ok``) by ``score``, highest first, equal scores by
     position (``np.argsort(-score, kind="stable")`` of them, cut at k), their tickets
@@ -2006,7 +2024,7 @@ def heap_ranking(score, ok, k, base_ticket, min_ticket, cap, budget):  # pragma:
     return order, tickets, kept
 
 
-@inlined
+@called
 def within_budget(order, base_ticket, min_ticket, cap, budget):  # pragma: no cover - compiled
     """The tickets of the positions ``order`` (``base_ticket`` clipped to [``min_ticket``, ``cap``] as
     np.maximum then np.minimum clip) that their running sum keeps within ``budget``
@@ -2030,7 +2048,7 @@ def within_budget(order, base_ticket, min_ticket, cap, budget):  # pragma: no co
 _COARSE_BUCKETS = 1024  # bucket_ranking's first split of a large ranking
 
 
-@inlined
+@called
 def bucket_ranking(score, ok, tie, k, base_ticket, min_ticket, cap, budget):  # pragma: no cover - compiled
     """heap_ranking's answer for every position a fund may back (``ok``), for rankings too large for
     the heap: the positions in descending_order (``tie``: zeros, the positions then decide), their
@@ -2121,7 +2139,7 @@ def screen_round(log_productivity, floor, firm, tte_years, revenue, group, keys3
                         tte_years)
 
 
-@inlined
+@called
 def ranked_group(score, ok, budgets, caps, base_ticket, mean_ticket, min_ticket, k_max, block_max, firm, block,
                  tte_years):  # pragma: no cover - compiled
     """Every fund's ranking of a screening round in one call (simmodel.agents.funds.screen; the rule
@@ -2227,7 +2245,7 @@ def split_pool(rows, flags, bit, base):  # pragma: no cover - compiled
     return (set_rows, set_base), (other_rows, other_base)
 
 
-@inlined
+@called
 def split_by_bit(rows, flags, bit, base):  # pragma: no cover - compiled
     """A pool's firms (``rows``, with their base scores ``base``) split by one bit of their sector's
     flags (``flags``, a byte per firm): rows and base scores of the firms with the bit set, then
@@ -2286,7 +2304,7 @@ def noisy_top(rows, base, key, k):  # pragma: no cover - compiled
     return noisy_top_of(rows, base, key, k)
 
 
-@inlined
+@called
 def noisy_top_of(rows, base, key, k):  # pragma: no cover - compiled
     """The ``k`` firms of a pool (``rows``, 0 < k < rows.size) with the highest score, ``base``
     (aligned with rows, float64) plus the firm's keyed uniform (keyed_unit(row, ``key``), ``key``
@@ -2341,7 +2359,7 @@ def top_buffer_cut(bs, br, c, k):  # pragma: no cover - compiled
     return kept, v
 
 
-@inlined
+@called
 def top_buffer_result(bs, br, c, k, left_out, exact):  # pragma: no cover - compiled
     """A top-k buffer's answer (scores ``bs``, rows ``br``, the first ``c`` in use; ``left_out``: the
     best score not kept): (its k best rows, highest score first; whether that choice is exact: k of
@@ -2385,7 +2403,7 @@ def pool_bands(masks, flags, future_bit, base):  # pragma: no cover - compiled
     return pool_bands_of(masks, flags, future_bit, base)
 
 
-@inlined
+@called
 def pool_bands_of(masks, flags, future_bit, base):  # pragma: no cover - compiled
     """The firms of the round's pools (the rows of ``masks``) by bands of their base score (``base``,
     by firm row), best band first, the best bands' firms in order (counting, in row order within
@@ -2474,7 +2492,7 @@ def pool_bands_of(masks, flags, future_bit, base):  # pragma: no cover - compile
     return out_rows, out_base, out_code, start, top, n_sorted, True
 
 
-@inlined
+@called
 def banded_top_of(rows, base, code, start, top, n_sorted, pool, part, key, k):  # pragma: no cover - compiled
     """noisy_top_of over the firms of pool ``pool`` in the bands of pool_bands (``part``: 0 all of
     them, 1 those of future industries, 2 the others), best band first: the same k best and the same

@@ -249,7 +249,7 @@ def _call(fn, *args):
     if fn not in _compiled:
         from numba import njit
 
-        _compiled[fn] = njit(nogil=True)(kernels._with_helpers(fn, {}, njit))
+        _compiled[fn] = njit(nogil=True)(kernels._with_helpers(fn, njit))
     return _compiled[fn](*args)
 
 
