@@ -311,22 +311,44 @@ _WARM_SCALE = 0.005
 _warm = False
 
 
-def warm_kernels(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainties) -> None:
-    """Load the model's compiled loops (simmodel.kernels) into this process before it forks workers,
-    by running a small replicate of ``inputs`` once per process (its results are dropped). A forked
-    worker inherits them; otherwise every worker of every pool loads them from Numba's cache itself,
-    about 0.5 s a worker: three ensembles of 20 replicates at scale 0.1 on two workers took 3.2-3.5 s,
-    2.2-2.4 with this 0.6 s warm-up (a default run makes three: the scenario, no_new_policy and the
-    decomposition's). Nothing to gain where workers start fresh (spawn)."""
+# What a run says while the loops compile (see warm_kernels), and after how many seconds
+COMPILING_NOTICE = ("compiling the model's loops (the first run of this checkout on this machine, or the first "
+                    "since simmodel/kernels.py changed): about a minute, once; later runs load them in under a second")
+_NOTICE_AFTER_S = 3.0
+
+
+def warm_kernels(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainties, *,
+                 notice: Callable[[str], None] | None = None) -> None:
+    """Load the model's compiled loops (simmodel.kernels) into this process, by running a small
+    replicate of ``inputs`` once per process (its results are dropped). Where this process forks
+    workers (run_ensemble calls it then), a worker inherits them; otherwise every worker of every
+    pool loads them from Numba's cache itself, about 0.5 s a worker: three ensembles of 20
+    replicates at scale 0.1 on two workers took 3.2-3.5 s, 2.2-2.4 with this 0.6 s warm-up (a
+    default run makes three: the scenario, no_new_policy and the decomposition's).
+
+    On a checkout whose loops are not compiled yet it compiles them (about a minute): ``notice``,
+    if given, is then called with COMPILING_NOTICE once the warm-up has taken _NOTICE_AFTER_S
+    seconds, so that a run says why it waits before its progress bar starts (a run calls it
+    first for that reason, whatever its workers)."""
     global _warm
-    if _warm or default_context().get_start_method() != "fork":
+    if _warm:
         return
     _warm = True
+    timer = None
+    if notice is not None:
+        import threading
+
+        timer = threading.Timer(_NOTICE_AFTER_S, notice, args=(COMPILING_NOTICE,))
+        timer.daemon = True
+        timer.start()
     try:
         with SimModel(inputs, levers, uncertainties, scale=_WARM_SCALE, seed=0) as model:
             model.run()
     except Exception:  # noqa: S110 - a speed-up only: the workers load what it did not, and report any error
         pass
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def _worker_init(inputs, levers, uncertainties, scale, draws):
@@ -364,7 +386,8 @@ def run_ensemble(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainti
             if progress:
                 progress(1)
         return out
-    warm_kernels(inputs, levers, uncertainties)
+    if default_context().get_start_method() == "fork":  # nothing to gain where workers start fresh (spawn)
+        warm_kernels(inputs, levers, uncertainties)
     # workers that exit when this process dies, even by SIGKILL (simmodel.workers)
     with process_pool(min(workers, os.cpu_count() or 1), initializer=_worker_init,
                       initargs=(inputs, levers, uncertainties, scale, draws)) as pool:

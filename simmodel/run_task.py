@@ -22,7 +22,7 @@ from simmodel.agents.government import EQUITY_LEVERS
 from simmodel.config import RunConfig, plain, resolve_path
 from simmodel.data import file_sha256
 from simmodel.ensemble import (SOURCES, UncertaintyDraws, load_inputs, pair_keys, parameter_file, parameter_sampler,
-                               replicate_seeds, run_ensemble, uncertainty_draws)
+                               replicate_seeds, run_ensemble, uncertainty_draws, warm_kernels)
 from simmodel.errors import ConfigError
 from simmodel.indicators import targets_from_config
 from simmodel.levers import Levers, no_new_policy_values, specs
@@ -86,6 +86,8 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
         started = dt.datetime.now(dt.timezone.utc)
         draws = uncertainty_draws(cfg, inputs)
         sampler = draws.estimates
+        if show:  # the loops loaded (or compiled, saying so) before the bar starts its clock
+            warm_kernels(inputs, cfg.levers, cfg.uncertainties, notice=lambda msg: print(msg, file=sys.stderr, flush=True))
         with progress_bar(show, f"{label or cfg.scenario_slug}: replicates", "rep", cfg.replicates) as bar:
             results = run_ensemble(inputs, cfg.levers, cfg.uncertainties, scale=cfg.population.scale, root_seed=cfg.seed,
                                    replicates=cfg.replicates, workers=cfg.workers,

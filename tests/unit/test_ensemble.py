@@ -76,6 +76,33 @@ def test_the_kernels_are_warmed_once_a_process_before_its_workers_fork_and_a_fai
     assert len(started) == (1 if fork else 0)  # one replicate runs here, without a pool or a warm-up
 
 
+def test_a_slow_warm_up_says_the_loops_are_compiling_and_a_quick_one_says_nothing(inputs, monkeypatch):
+    """warm_kernels tells a run why it waits (the loops compiling on a fresh checkout, about a
+    minute) once the warm-up has taken _NOTICE_AFTER_S, and says nothing when it ends sooner."""
+    import time
+
+    from simmodel import ensemble
+
+    class SlowWarmUp(SimModel):
+        def run(self):
+            time.sleep(0.3)  # as a compile would: longer than the notice's delay below
+            return super().run()
+
+    said = []
+    monkeypatch.setattr(ensemble, "SimModel", SlowWarmUp)
+    monkeypatch.setattr(ensemble, "_NOTICE_AFTER_S", 0.05)
+    monkeypatch.setattr(ensemble, "_warm", False)
+    ensemble.warm_kernels(inputs, Levers(), Uncertainties(), notice=said.append)
+    assert said == [ensemble.COMPILING_NOTICE]
+    ensemble.warm_kernels(inputs, Levers(), Uncertainties(), notice=said.append)  # once a process
+    assert said == [ensemble.COMPILING_NOTICE]
+    monkeypatch.setattr(ensemble, "_NOTICE_AFTER_S", 1.5)  # due well after the warm-up's 0.3 s
+    monkeypatch.setattr(ensemble, "_warm", False)
+    ensemble.warm_kernels(inputs, Levers(), Uncertainties(), notice=said.append)
+    time.sleep(1.5)  # past the time it was due: it was cancelled when the warm-up ended
+    assert said == [ensemble.COMPILING_NOTICE]
+
+
 def test_progress_is_called_once_per_replicate(inputs):
     calls = []
     run_ensemble(inputs, Levers(), Uncertainties(), scale=SCALE, root_seed=ROOT, replicates=2, workers=1,
