@@ -25,7 +25,7 @@ from simmodel.ensemble import (SOURCES, UncertaintyDraws, load_inputs, pair_keys
                                replicate_seeds, run_ensemble, uncertainty_draws, warm_kernels)
 from simmodel.errors import ConfigError
 from simmodel.indicators import targets_from_config
-from simmodel.levers import Levers, no_new_policy_values, specs
+from simmodel.levers import Levers, Uncertainties, no_new_policy_values, specs
 from simmodel.report import plots
 from simmodel.results import (DRAWS, FISCAL, SUMMARY, TRAJECTORIES, ResultsError, RunWriter, code_version, difference_interval,
                               fiscal_frame, median_difference_interval, new_run_dir, package_versions, read_run,
@@ -52,6 +52,14 @@ def progress_bar(show: bool, desc: str, unit: str, total: int | None = None):
         yield bar
     finally:
         bar.close()
+
+
+def warm_before_bar(show: bool, inputs, levers: Levers, uncertainties: Uncertainties) -> None:
+    """Where a progress bar is shown: the compiled loops loaded before it starts its clock, or
+    compiled (a fresh checkout, about a minute) with ensemble.COMPILING_NOTICE on stderr, so that the
+    bar neither sits at 0 % without a word nor reckons its time left from the compile."""
+    if show:
+        warm_kernels(inputs, levers, uncertainties, notice=lambda msg: print(msg, file=sys.stderr, flush=True))
 
 
 def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = None, command: str = "",
@@ -86,8 +94,7 @@ def run(cfg: RunConfig, *, out_dir: Path | None = None, progress: bool | None = 
         started = dt.datetime.now(dt.timezone.utc)
         draws = uncertainty_draws(cfg, inputs)
         sampler = draws.estimates
-        if show:  # the loops loaded (or compiled, saying so) before the bar starts its clock
-            warm_kernels(inputs, cfg.levers, cfg.uncertainties, notice=lambda msg: print(msg, file=sys.stderr, flush=True))
+        warm_before_bar(show, inputs, cfg.levers, cfg.uncertainties)
         with progress_bar(show, f"{label or cfg.scenario_slug}: replicates", "rep", cfg.replicates) as bar:
             results = run_ensemble(inputs, cfg.levers, cfg.uncertainties, scale=cfg.population.scale, root_seed=cfg.seed,
                                    replicates=cfg.replicates, workers=cfg.workers,

@@ -42,7 +42,8 @@ def calibrate(cfg, *, command: str = "", echo=print) -> Path:
     from simmodel.calibration.moments import load_grades, path_observations
     from simmodel.calibration.runs import run_dir, write_run
     from simmodel.config import validate_calibrate
-    from simmodel.run_task import inputs_path_of_base, progress_bar
+    from simmodel.levers import Levers, Uncertainties
+    from simmodel.run_task import inputs_path_of_base, progress_bar, warm_before_bar
 
     validate_calibrate(cfg)
     d = cfg.data
@@ -65,6 +66,7 @@ def calibrate(cfg, *, command: str = "", echo=print) -> Path:
     started = dt.datetime.now(dt.timezone.utc)
     # no total: the optimiser stops when it converges. Such a bar has no truth value (tqdm raises
     # TypeError on `if bar`), hence `is None`
+    warm_before_bar(cfg.progress, inputs, Levers(), Uncertainties())
     with progress_bar(cfg.progress, f"calibrate {cfg.name}", "eval") as bar:
         result = fit(inputs, table, moments, bounds, settings,
                      progress=None if bar is None else (lambda n, loss: (bar.update(1), bar.set_postfix(loss=f"{loss:.3g}"))))
