@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simmodel import kernels
 from simmodel.config import RunConfig, policy_history_of, resolve_path
 from simmodel.data import draw_from_range, latest_full_year, load_base_year_table, load_indicators
 from simmodel.errors import ConfigError, DataError
@@ -311,9 +312,7 @@ _WARM_SCALE = 0.005
 _warm = False
 
 
-# What a run says while the loops compile (see warm_kernels), and after how many seconds
-COMPILING_NOTICE = ("compiling the model's loops (the first run of this checkout on this machine, or the first "
-                    "since simmodel/kernels.py changed): about a minute, once; later runs load them in under a second")
+# after how many seconds of warm-up a run says the loops are compiling (see warm_kernels)
 _NOTICE_AFTER_S = 3.0
 
 
@@ -327,7 +326,7 @@ def warm_kernels(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainti
     default run makes three: the scenario, no_new_policy and the decomposition's).
 
     On a checkout whose loops are not compiled yet it compiles them (about a minute): ``notice``,
-    if given, is then called with COMPILING_NOTICE once the warm-up has taken _NOTICE_AFTER_S
+    if given, is then called with kernels.COMPILING_NOTICE once the warm-up has taken _NOTICE_AFTER_S
     seconds, so that a run says why it waits before its progress bar starts (a run calls it
     first for that reason, whatever its workers)."""
     global _warm
@@ -338,7 +337,7 @@ def warm_kernels(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainti
     if notice is not None:
         import threading
 
-        timer = threading.Timer(_NOTICE_AFTER_S, notice, args=(COMPILING_NOTICE,))
+        timer = threading.Timer(_NOTICE_AFTER_S, notice, args=(kernels.COMPILING_NOTICE,))
         timer.daemon = True
         timer.start()
     try:

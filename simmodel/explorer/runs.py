@@ -26,8 +26,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simmodel.kernels import COMPILING_NOTICE
 from simmodel.results import MANIFEST, code_version
 
+# the stage a run shows while its model's loops compile (a fresh checkout: about a minute)
+COMPILING_STAGE = "compiling the model's loops, once (about a minute)"
 # tqdm's progress line: "<label>: <pct>%|<bar>| <n>/<total> [...]"
 _TQDM = re.compile(r"(?P<label>[^\r\n|]*?):\s+\d+%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)")
 _ERROR = re.compile(r"^simmodel: error: (.*)$")
@@ -157,6 +160,8 @@ class Runner:
                     m = _TQDM.search(line)
                     if m:
                         job.stage, job.done, job.total = m["label"].strip(), int(m["n"]), int(m["total"])
+                    elif line == COMPILING_NOTICE:
+                        job.stage = COMPILING_STAGE
                     elif _ERROR.match(line):
                         errors.append(_ERROR.match(line).group(1))
                     elif line:

@@ -81,7 +81,7 @@ def test_a_slow_warm_up_says_the_loops_are_compiling_and_a_quick_one_says_nothin
     minute) once the warm-up has taken _NOTICE_AFTER_S, and says nothing when it ends sooner."""
     import time
 
-    from simmodel import ensemble
+    from simmodel import ensemble, kernels
 
     class SlowWarmUp(SimModel):
         def run(self):
@@ -93,14 +93,14 @@ def test_a_slow_warm_up_says_the_loops_are_compiling_and_a_quick_one_says_nothin
     monkeypatch.setattr(ensemble, "_NOTICE_AFTER_S", 0.05)
     monkeypatch.setattr(ensemble, "_warm", False)
     ensemble.warm_kernels(inputs, Levers(), Uncertainties(), notice=said.append)
-    assert said == [ensemble.COMPILING_NOTICE]
+    assert said == [kernels.COMPILING_NOTICE]
     ensemble.warm_kernels(inputs, Levers(), Uncertainties(), notice=said.append)  # once a process
-    assert said == [ensemble.COMPILING_NOTICE]
+    assert said == [kernels.COMPILING_NOTICE]
     monkeypatch.setattr(ensemble, "_NOTICE_AFTER_S", 1.5)  # due well after the warm-up's 0.3 s
     monkeypatch.setattr(ensemble, "_warm", False)
     ensemble.warm_kernels(inputs, Levers(), Uncertainties(), notice=said.append)
     time.sleep(1.5)  # past the time it was due: it was cancelled when the warm-up ended
-    assert said == [ensemble.COMPILING_NOTICE]
+    assert said == [kernels.COMPILING_NOTICE]
 
 
 def test_progress_is_called_once_per_replicate(inputs):

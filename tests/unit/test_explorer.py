@@ -174,6 +174,30 @@ def test_a_failed_run_gives_its_one_line_error_and_a_done_run_is_reused(tmp_path
     assert again.status == "done" and again.folder == good.folder and again.stage == "reused"
 
 
+def test_a_run_whose_loops_compile_shows_it_as_its_stage(tmp_path):
+    """A run on a fresh checkout prints kernels.COMPILING_NOTICE while its loops compile (about a
+    minute); the page shows that as the run's stage, not "starting". Here a stand-in for the
+    interpreter prints the notice, waits, then a progress line."""
+    from simmodel.kernels import COMPILING_NOTICE
+
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\n"
+                    f"echo \"{COMPILING_NOTICE}\" >&2\n"
+                    "sleep 2\n"
+                    "printf 'baseline: replicates:  50%%|#    | 1/2 [00:01<00:01]\\n' >&2\n"
+                    "sleep 2\n"
+                    "exit 3\n")
+    fake.chmod(0o755)
+    job = runs.Runner(tmp_path / "out", python=str(fake)).submit(["scenario=baseline"])
+    seen = set()
+    deadline = time.monotonic() + 30
+    while job.running and time.monotonic() < deadline:
+        seen.add(job.stage)
+        time.sleep(0.05)
+    assert runs.COMPILING_STAGE in seen and "baseline: replicates" in seen
+    assert job.status == "failed" and job.error == "the model run ended with exit status 3"  # the notice is no error
+
+
 def test_a_run_nobody_wants_is_stopped_and_leaves_no_folder(tmp_path):
     runner = runs.Runner(tmp_path, max_runs=1)
     job = runner.submit(["scenario=baseline", "population.scale=0.2", "replicates=50", "uncertainty.decomposition_pairs=0"])
