@@ -59,9 +59,10 @@ def called(fn: Callable) -> Callable:
     function of its own that the loops call (LLVM still inlines it where it judges it pays). Inlined
     by Numba instead, its body was typed and optimised again at each call site of each loop, and those
     of the helpers it calls with it: the screens' round took 47-51 s to compile and the loops of a
-    replicate 113 s, against 12-14 and 62 s so; the loops' times on a 1:1 replicate's captured
-    arguments the same (73.9 against 73.8 ms in all, each loop within 3 %; docs/performance.md).
-    Called from Python, it is the plain function."""
+    replicate 113 s, against 12 and 55 s so; the loops' times on a 1:1 replicate's captured
+    arguments the same (73.3 against 73.1 ms in all, each loop within the measure's noise, which
+    moved one that calls no helper by 4 %; docs/performance.md). Called from Python, it is the plain
+    function."""
     _CALLED.add(fn.__name__)
     return inlined(fn)
 
