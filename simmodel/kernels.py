@@ -20,7 +20,7 @@ Numba is imported, and each loop compiled, at the loop's first call, not at impo
 never runs the model (a memo, a plot, the CLI's help) does not pay for it. Compiled code is cached
 under ``__pycache__`` beside this file, so the compiler runs once per checkout and machine (about
 55 s for the loops a replicate runs, on one core of this project's machines; see called); a
-process that runs the model still pays about 0.3 s to load them and 100-130 MB of resident memory,
+process that runs the model still pays about 0.5 s to load them and 100-130 MB of resident memory,
 most of it Numba's LLVM library, whose pages processes share (``docs/performance.md``). Setting
 ``NUMBA_DISABLE_JIT=1`` runs the loops as plain Python (very slow, the same numbers), for a debugger.
 """
