@@ -19,6 +19,7 @@ change usually touches (funds, fiscal cost, designations), in 2027.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import shutil
 import subprocess
@@ -79,14 +80,22 @@ def reuse_compiled_loops(here: Path, other: Path) -> int:
     compiling them again (about 100 s on this project's machines). Numba checks a cached loop
     against the sha256 of its source file and the hash of its bytecode, not against the file's
     path or time (numba/core/caching.py), so a loop cached here is what the other checkout would
-    compile; an entry of an older source is left unused there as here. Returns the number of files
-    copied (0 where the sources differ: the other version's loops are compiled afresh)."""
+    compile. Only the files of the functions as they stand are copied: Numba names a function's
+    files by its name and first line (``kernels.NAME-LINE.py312.nbi`` and ``.nbc``), and a checkout's
+    cache keeps those of every earlier version of the file (a working checkout here held 2 550,
+    134 MB, of which the current ones are some 100). Returns the number of files copied (0 where the
+    sources differ: the other version's loops are compiled afresh)."""
     source, theirs = here / "simmodel" / "kernels.py", other / "simmodel" / "kernels.py"
-    if not theirs.is_file() or source.read_bytes() != theirs.read_bytes():
+    text = source.read_bytes()
+    if not theirs.is_file() or text != theirs.read_bytes():
         return 0
+    # a decorated function's first line is its first decorator's, as in its code object
+    current = {f"kernels.{node.name}-{min([node.lineno] + [d.lineno for d in node.decorator_list])}"
+               for node in ast.parse(text).body if isinstance(node, ast.FunctionDef)}
+    files = [path for path in sorted((here / "simmodel" / "__pycache__").glob("kernels.*.nb[ci]"))
+             if path.name.split(".py", 1)[0] in current]
     cache = theirs.parent / "__pycache__"
     cache.mkdir(exist_ok=True)
-    files = sorted((here / "simmodel" / "__pycache__").glob("kernels.*.nb[ci]"))
     for path in files:
         shutil.copy2(path, cache / path.name)
     return len(files)
