@@ -327,8 +327,8 @@ def warm_kernels(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainti
 
     On a checkout whose loops are not compiled yet it compiles them (about a minute): ``notice``,
     if given, is then called with kernels.COMPILING_NOTICE once the warm-up has taken _NOTICE_AFTER_S
-    seconds, so that a run says why it waits before its progress bar starts (a run calls it
-    first for that reason, whatever its workers)."""
+    seconds, so that a run says why it waits before its progress bar starts (a run or a
+    calibration that shows its progress calls it first for that reason, whatever its workers)."""
     global _warm
     if _warm:
         return
