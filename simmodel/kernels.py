@@ -22,7 +22,10 @@ under ``__pycache__`` beside this file, so the compiler runs once per checkout a
 55 s for the loops a replicate runs, on one core of this project's machines; see called); a
 process that runs the model still pays about 0.5 s to load them and 100-130 MB of resident memory,
 most of it Numba's LLVM library, whose pages processes share (``docs/performance.md``). Setting
-``NUMBA_DISABLE_JIT=1`` runs the loops as plain Python (very slow, the same numbers), for a debugger.
+``NUMBA_DISABLE_JIT=1`` runs the loops as plain Python (very slow, the same numbers: a replicate at
+scale 0.3 hashes the same, in 55-59 s), for a debugger; integers a loop counts in are int64
+(``np.int64(0)``, not ``0``), since in plain Python a count that starts as 0 and adds uint8 values is
+a uint8 and wraps at 256 where Numba's is 64 bits.
 """
 
 from __future__ import annotations
@@ -773,12 +776,12 @@ def fund_candidates(alive, stage, sector, log_productivity, tables, n_sectors, g
     code = np.empty(n, np.uint8)
     tte_firm = np.empty(n, np.float32)
     for i in range(n):
-        c = stage[i] * n_sectors + sector[i]
+        c = np.int64(stage[i]) * n_sectors + sector[i]
         code[i] = bits[c] * alive[i]
         tte_firm[i] = tte_cell[c]
     starts = np.zeros(n_kinds + 1, np.int64)
     for t in range(n_kinds):
-        m = 0
+        m = np.int64(0)
         for i in range(n):
             m += (code[i] >> t) & 1
         starts[t + 1] = starts[t] + m

@@ -7,6 +7,7 @@ values exactly on a threshold, firms without the rare attributes and with all of
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -702,6 +703,33 @@ def test_the_drawing_loops_run_as_plain_python_with_the_same_numbers():
         assert run.returncode == 0, run.stderr[-2000:]
         out[plain] = run.stdout
     assert out["0"] == out["1"] and len(out["0"]) > 100
+
+
+_REPLICATE_HASH = """
+import sys
+sys.path.insert(0, {bench!r})
+from result_hashes import replicate_hash, load_inputs, RunConfig, Levers
+print(replicate_hash(load_inputs(RunConfig())[0], Levers(), 0.01, 3))
+"""
+
+
+def test_a_replicate_run_as_plain_python_is_the_compiled_replicate():
+    """NUMBA_DISABLE_JIT=1 runs every loop of a replicate as plain Python with the compiled loops'
+    numbers: its trajectory, firm arrays and holdings hash the same (benchmarks/result_hashes.py). At
+    scale 0.01 a loop whose counts or cells were numpy scalars of a narrow type (uint8, int8) wrapped
+    around in plain Python where the compiled loop counts in 64 bits (fund_candidates until 6
+    December: an IndexError at 0.01; at 0.001 the counts fit)."""
+    import os
+    import subprocess
+    import sys
+    script = _REPLICATE_HASH.format(bench=str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    out = {}
+    for plain in ("0", "1"):
+        run = subprocess.run([sys.executable, "-W", "ignore::RuntimeWarning", "-c", script], capture_output=True,
+                             text=True, timeout=600, check=False, env={**os.environ, "NUMBA_DISABLE_JIT": plain})
+        assert run.returncode == 0, run.stderr[-2000:]
+        out[plain] = run.stdout.strip()
+    assert out["0"] == out["1"] and len(out["0"]) == 10
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 64, 1003, 20_000])
@@ -1542,3 +1570,5 @@ def test_spin_off_rows_are_numpys(n_parents):
             kernels.spin_off_rows(parents, np.full(n_parents, 0.999), np.ones(n_parents), sector, np.zeros(n_sectors, bool),
                                   targets, cdf * 0.5, same_prob, kept_rev, share, city, log_productivity, rd)
         assert bits_equal(kept_rev, revenue)  # nothing written before the refusal
+
+
