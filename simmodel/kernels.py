@@ -19,7 +19,8 @@ Why bit for bit holds, and what keeps it:
 Numba is imported, and each loop compiled, at the loop's first call, not at import: a process that
 never runs the model (a memo, a plot, the CLI's help) does not pay for it. Compiled code is cached
 under ``__pycache__`` beside this file, so the compiler runs once per checkout and machine (about
-55 s for the loops a replicate runs, on one core of this project's machines; see called); a
+50 s for the loops a replicate runs, on one core of this project's machines, about 36 s where a run's
+warm-up has a second core: see called, loop_signatures and simmodel.ensemble.warm_kernels); a
 process that runs the model still pays about 0.5 s to load them and 100-130 MB of resident memory,
 most of it Numba's LLVM library, whose pages processes share (``docs/performance.md``). Setting
 ``NUMBA_DISABLE_JIT=1`` runs the loops as plain Python (very slow, the same numbers: a replicate at
@@ -45,6 +46,7 @@ COMPILING_NOTICE = ("compiling the model's loops (the first run of this checkout
 _INLINED: dict[str, Callable] = {}  # the helpers of the loops, by name (see inlined and called)
 _CALLED: set[str] = set()  # the names of those that are functions of their own (see called)
 _HELPERS: dict[str, Callable] = {}  # the helpers compiled so far in this process, by name (see _with_helpers)
+_LOOPS: dict[str, Callable] = {}  # every compiled loop of this module, by name (see compiled)
 
 
 def inlined(fn: Callable) -> Callable:
@@ -58,8 +60,9 @@ def inlined(fn: Callable) -> Callable:
 
 def called(fn: Callable) -> Callable:
     """A larger helper of the compiled loops (a rule with loops of its own: a sort, a ranking, a
-    pairwise sum, an allocation): compiled once a process, at the first loop that calls it, as a
-    function of its own that the loops call (LLVM still inlines it where it judges it pays). Inlined
+    pairwise sum, an allocation): compiled once, at the first loop that calls it, as a function of its
+    own that the loops call (LLVM still inlines it where it judges it pays), and cached as the loops
+    are, so that processes that compile loops side by side (loop_signatures) share it. Inlined
     by Numba instead, its body was typed and optimised again at each call site of each loop, and those
     of the helpers it calls with it: the screens' round took 47-51 s to compile and the loops of a
     replicate 113 s, against 12 and 55 s so; the loops' times on a 1:1 replicate's captured
@@ -73,31 +76,151 @@ def called(fn: Callable) -> Callable:
 def compiled(fn: Callable) -> Callable:
     """``fn`` compiled by Numba (no Python objects, the GIL released) at its first call, with the
     helpers it calls (inlined, called), and theirs: Numba compiles a call only to a function it has
-    compiled, and compiling them at import would import Numba in every process."""
+    compiled, and compiling them at import would import Numba in every process. The loop's Numba
+    dispatcher, made at its first call, is ``call.dispatcher()`` (compile_loops compiles by it)."""
     jitted = None
 
-    @functools.wraps(fn)
-    def call(*args):
+    def dispatcher():
         nonlocal jitted
         if jitted is None:
             from numba import njit
 
             jitted = njit(cache=True, nogil=True)(_with_helpers(fn, njit))
+        return jitted
+
+    @functools.wraps(fn)
+    def call(*args):
+        if jitted is None:
+            dispatcher()
         return jitted(*args)
 
+    call.dispatcher = dispatcher
+    _LOOPS[fn.__name__] = call
     return call
+
+
+
+def loop_signatures(run: Callable[[], object]) -> list[tuple[str, tuple]]:
+    """What ``run()`` would have Numba compile, without compiling it: ``run`` is called with every
+    compiled loop run as plain Python (as under NUMBA_DISABLE_JIT, the same numbers), and each loop's
+    arguments typed as Numba types them at a call. Returns (loop, argument types) for each loop and
+    types met, in the order first met. A few seconds for a replicate at scale 0.005 (a compiled one
+    takes 0.1 s, once compiled); compile_loops then compiles them in processes of their own.
+
+    The loops are swapped in this module's namespace, which the model's modules read at each call
+    (``kernels.name(...)``): a process that records runs nothing else meanwhile."""
+    from numba import typeof
+    from numba.core.typing.typeof import Purpose
+
+    global _recording
+    seen: set = set()
+    out: list[tuple[str, tuple]] = []
+
+    def recorder(name: str, plain: Callable) -> Callable:
+        def record(*args):
+            sig = tuple(typeof(a, Purpose.argument) for a in args)
+            if (name, sig) not in seen:
+                seen.add((name, sig))
+                out.append((name, sig))
+            return plain(*args)
+        return record
+
+    loops = dict(_LOOPS)
+    namespace = globals()
+    _recording = True
+    try:
+        for name, call in loops.items():
+            namespace[name] = recorder(name, call.__wrapped__)
+        run()
+    finally:
+        namespace.update(loops)
+        _recording = False
+        _BY_ADDRESS.clear()
+    return out
+
+
+def loop_key(name: str, signature: tuple) -> str:
+    """A name for a loop and the Numba types of its arguments, for a file name (the claims of
+    compile_loops and claiming)."""
+    import hashlib
+
+    return f"{name}-{hashlib.sha1(repr(signature).encode()).hexdigest()[:16]}"
+
+
+def compile_loops(signatures: list[tuple[str, tuple]], claim: Callable[[str], bool] | None = None,
+                  done: Callable[[str], None] | None = None) -> int:
+    """Compile the loops of ``signatures`` (loop_signatures' list) by Numba into its cache, last first,
+    those whose loop_key ``claim`` grants (None: all), each followed by ``done(key)`` (compiled or
+    not): a process that compiles some while another runs the model, which meets them from the first
+    (claiming), lets the two meet half way (simmodel.ensemble.warm_kernels). A signature of a loop
+    that is gone or no longer types is left to the loop's first call. Returns how many it compiled
+    or loaded."""
+    n = 0
+    for name, sig in reversed(signatures):
+        key = loop_key(name, sig)
+        if name not in _LOOPS or (claim is not None and not claim(key)):
+            continue
+        try:
+            _LOOPS[name].dispatcher().compile(sig)
+            n += 1
+        except Exception:  # noqa: BLE001, S112 - a head start only: the loop's first call compiles what it needs
+            continue
+        finally:
+            if done is not None:
+                done(key)
+    return n
+
+
+def claiming(claim: Callable[[str], bool], done: Callable[[str], None], wait: Callable[[str], None]) -> Callable[[], None]:
+    """From now on, until the returned function is called, each loop of this process, at its first
+    call with new argument types, claims its loop_key (``claim``) before Numba compiles or loads it,
+    and says it is ``done`` after; where another process holds the claim, it ``wait``s for that
+    process to say it is done, then loads what that process cached: a warm-up that meets the loops
+    from the first and processes that compile them from the last (compile_loops) compile none
+    twice. The loops are swapped in this module's namespace, which the model's modules read at each
+    call; the swap costs a typing of the arguments a call (a few microseconds) while it lasts."""
+    from numba import typeof
+    from numba.core.typing.typeof import Purpose
+
+    met: set[str] = set()
+
+    def claimer(name: str, call: Callable) -> Callable:
+        def first(*args):
+            key = loop_key(name, tuple(typeof(a, Purpose.argument) for a in args))
+            if key in met:
+                return call(*args)
+            met.add(key)
+            if not claim(key):
+                wait(key)
+                return call(*args)
+            try:
+                return call(*args)
+            finally:
+                done(key)
+        return first
+
+    loops = dict(_LOOPS)
+    namespace = globals()
+    for name, call in loops.items():
+        namespace[name] = claimer(name, call)
+
+    def undo() -> None:
+        namespace.update(loops)
+
+    return undo
 
 
 def _with_helpers(fn: Callable, njit: Callable) -> Callable:
     """``fn`` with the helpers it calls (inlined, called), and those they call, compiled into its
-    globals (kept in _HELPERS: a helper is made once a process, whichever loop needs it first), and
+    globals (kept in _HELPERS: a helper is made once a process, whichever loop needs it first; a
+    called one is compiled, or loaded from the cache, once), and
     Numba's own forms of the names in _NUMBA_FORMS (generator_at, next_uint64) where it calls them."""
     helpers = {}
     for name in fn.__code__.co_names:
         if name in _INLINED and name != fn.__name__:
             if name not in _HELPERS:
                 body = _with_helpers(_INLINED[name], njit)
-                _HELPERS[name] = njit(body) if name in _CALLED else njit(inline="always")(body)
+                _HELPERS[name] = njit(cache=True)(body) if name in _CALLED else njit(inline="always")(body)
             helpers[name] = _HELPERS[name]
         elif name in _NUMBA_FORMS and not _PLAIN_PYTHON:
             helpers[name] = _numba_form(name)
@@ -122,8 +245,10 @@ def _with_helpers(fn: Callable, njit: Callable) -> Callable:
 # whether Numba runs the loops as plain Python (NUMBA_DISABLE_JIT, which Numba reads at its import;
 # read once here: os.environ costs about 0.5 us a lookup)
 _PLAIN_PYTHON = os.environ.get("NUMBA_DISABLE_JIT", "0").strip() not in ("", "0")
-# the generators behind addresses, for plain Python only (kept: a debugger's run holds every stream it drew from)
+# the generators behind addresses, for plain Python only (kept: a debugger's run holds every stream it drew
+# from; loop_signatures forgets them when it is done)
 _BY_ADDRESS: dict[int, np.random.Generator] = {}
+_recording = False  # whether loop_signatures runs the loops as plain Python
 _capsule_pointer: Callable | None = None  # ctypes' PyCapsule_GetPointer, set up at the first address
 
 
@@ -139,7 +264,7 @@ def generator_address(rng: np.random.Generator) -> int:
         get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
         _capsule_pointer = get
     address = _capsule_pointer(rng.bit_generator.capsule, b"BitGenerator")
-    if _PLAIN_PYTHON:
+    if _PLAIN_PYTHON or _recording:
         _BY_ADDRESS[address] = rng
     return address
 

@@ -15,3 +15,19 @@ def pytest_terminal_summary(terminalreporter) -> None:
     for nodeid, n in sorted(rows):
         terminalreporter.write_line(f"{n:7d}  {nodeid}")
     terminalreporter.write_line(f"{sum(n for _, n in rows):7d}  in all")
+
+
+def pytest_sessionstart(session) -> None:
+    """Under xdist, load (or on a fresh checkout compile) the model's loops in the controller before
+    the workers start (simmodel.ensemble.warm_kernels, which compiles with a process a spare core):
+    each worker then loads them in about half a second, where on a fresh checkout every worker
+    compiled all of them at the same time (about 50 s each, on both of CI's two cores). xdist starts
+    its workers in its own sessionstart, which runs last."""
+    config = session.config
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    from simmodel.config import RunConfig
+    from simmodel.ensemble import load_inputs, warm_kernels
+
+    cfg = RunConfig()
+    warm_kernels(load_inputs(cfg)[0], cfg.levers, cfg.uncertainties)

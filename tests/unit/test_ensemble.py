@@ -103,6 +103,149 @@ def test_a_slow_warm_up_says_the_loops_are_compiling_and_a_quick_one_says_nothin
     assert said == [kernels.COMPILING_NOTICE]
 
 
+def test_a_slow_warm_up_starts_the_loop_compilers_and_stops_them_when_it_ends(inputs, monkeypatch):
+    """warm_kernels starts processes that compile loops beside it (_LoopCompilers) once it has taken
+    _COMPILERS_AFTER_S, and stops them when it ends; a quick warm-up starts none."""
+    import time
+
+    from simmodel import ensemble
+
+    calls = []
+
+    class Compilers:
+        def __init__(self, *job):
+            calls.append("made")
+
+        def start(self):
+            calls.append("start")
+
+        def stop(self):
+            calls.append("stop")
+
+    class SlowWarmUp(SimModel):
+        def run(self):
+            time.sleep(0.3)
+            return super().run()
+
+    monkeypatch.setattr(ensemble, "_LoopCompilers", Compilers)
+    monkeypatch.setattr(ensemble, "SimModel", SlowWarmUp)
+    monkeypatch.setattr(ensemble, "_COMPILERS_AFTER_S", 0.05)
+    monkeypatch.setattr(ensemble, "_warm", False)
+    ensemble.warm_kernels(inputs, Levers(), Uncertainties())
+    assert calls == ["made", "start", "stop"]
+    calls.clear()
+    monkeypatch.setattr(ensemble, "_COMPILERS_AFTER_S", 1.5)
+    monkeypatch.setattr(ensemble, "_warm", False)
+    ensemble.warm_kernels(inputs, Levers(), Uncertainties())
+    time.sleep(1.5)
+    assert calls == ["made", "stop"]
+
+
+def test_a_loop_compiler_claims_every_loop_of_the_warm_up_and_ends_with_its_parent(inputs, tmp_path):
+    """The process of _LoopCompilers (ensemble.compile_loops_main): alone, it claims every loop the
+    warm-up replicate calls, a file each in the claims folder, and compiles them (here: loads them from
+    Numba's cache); told of a parent that is not its own (as when its parent has died), it ends
+    within about a second, before it claims anything."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+    import time
+
+    def run(claims, parent):
+        with subprocess.Popen([sys.executable, "-W", "ignore::RuntimeWarning", "-c",
+                               "from simmodel.ensemble import compile_loops_main; compile_loops_main()"],
+                              stdin=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            _, err = proc.communicate(pickle.dumps((inputs, Levers(), Uncertainties(), str(claims), parent)),
+                                      timeout=600)
+        return proc.returncode, err.decode()[-2000:]
+
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    code, err = run(alone, os.getpid())
+    assert code == 0, err
+    assert len(list(alone.iterdir())) > 30
+    orphan = tmp_path / "orphan"
+    orphan.mkdir()
+    t = time.perf_counter()
+    code, err = run(orphan, os.getpid() + 1_000_000)
+    assert code == 0, err
+    assert time.perf_counter() - t < 10 and not list(orphan.iterdir())
+
+
+def test_loop_compilers_start_one_a_spare_core_and_stop_leaves_nothing(inputs, monkeypatch):
+    """_LoopCompilers.start runs one process a spare core (at most _COMPILERS_MAX) and has this
+    process's loops claim theirs, none on one core or once stopped; stop ends them, puts the loops
+    back and removes the claims folder."""
+    import os
+
+    from simmodel import ensemble, kernels
+
+    monkeypatch.setattr(ensemble, "spare_cores", lambda: 5)
+    monkeypatch.setattr(ensemble, "_COMPILERS_MAX", 2)
+    compilers = ensemble._LoopCompilers(inputs, Levers(), Uncertainties())
+    compilers.start()
+    compilers.start()  # once
+    procs, claims = list(compilers._procs), compilers._claims
+    assert len(procs) == 2 and os.path.isdir(claims)
+    assert kernels.cumulative_sum is not kernels._LOOPS["cumulative_sum"]  # this process's loops claim too
+    compilers.stop()
+    assert all(p.poll() is not None for p in procs) and not os.path.exists(claims)
+    assert kernels.cumulative_sum is kernels._LOOPS["cumulative_sum"]
+    compilers.start()  # stopped: starts nothing
+    assert compilers._procs == procs
+    monkeypatch.setattr(ensemble, "spare_cores", lambda: 0)
+    one_core = ensemble._LoopCompilers(inputs, Levers(), Uncertainties())
+    one_core.start()
+    assert one_core._procs == [] and one_core._claims is None
+    one_core.stop()
+
+
+_COLD_WARM_UP = """
+from simmodel.config import RunConfig
+from simmodel.ensemble import load_inputs, warm_kernels
+cfg = RunConfig()
+warm_kernels(load_inputs(cfg)[0], cfg.levers, cfg.uncertainties)
+"""
+
+
+@pytest.mark.slow
+def test_a_warm_up_on_an_empty_cache_shares_the_loops_with_its_compilers_and_leaves_them_all_cached(tmp_path):
+    """On an empty Numba cache (a fresh checkout), warm_kernels and its compilers split the loops: the
+    warm-up loads some that a compiler compiled (Numba's cache log: "data loaded") and compiles and
+    saves the others itself; a process after it then loads every loop the warm-up met and compiles
+    none. About 35 s."""
+    import os
+    import subprocess
+    import sys
+
+    from simmodel import kernels
+    from simmodel.ensemble import spare_cores
+
+    if spare_cores() == 0:
+        pytest.skip("one core: warm_kernels starts no compilers")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_DEBUG_CACHE": "1"}
+
+    def log():
+        run = subprocess.run([sys.executable, "-W", "ignore::RuntimeWarning", "-c", _COLD_WARM_UP], capture_output=True,
+                             text=True, timeout=600, check=False, env=env)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return run.stdout
+
+    def loops(text, what):
+        # "[cache] data saved to '.../kernels.NAME-LINE.py312.1.nbc'", a line a function and signature
+        return [line.split("kernels.")[-1].split(".py")[0] for line in text.splitlines()
+                if f"data {what}" in line and "kernels." in line]
+
+    first = log()
+    saved, loaded = loops(first, "saved"), loops(first, "loaded")
+    assert saved and loaded and not set(saved) & set(loaded)
+    again = log()
+    # the loops load self-contained: the helpers they call (also cached, for the compilers) are not read
+    met = {name for name in saved + loaded if name.split("-")[0] in kernels._LOOPS}
+    assert not loops(again, "saved") and set(loops(again, "loaded")) == met and len(met) > 30
+
+
 def test_progress_is_called_once_per_replicate(inputs):
     calls = []
     run_ensemble(inputs, Levers(), Uncertainties(), scale=SCALE, root_seed=ROOT, replicates=2, workers=1,

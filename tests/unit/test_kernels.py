@@ -1572,3 +1572,90 @@ def test_spin_off_rows_are_numpys(n_parents):
         assert bits_equal(kept_rev, revenue)  # nothing written before the refusal
 
 
+
+_SIGNATURES_AGAINST_A_RUN = """
+import json
+from simmodel import kernels
+from simmodel.config import RunConfig
+from simmodel.ensemble import load_inputs
+from simmodel.model import SimModel
+cfg = RunConfig()
+inputs = load_inputs(cfg)[0]
+out = {}
+def run():
+    with SimModel(inputs, cfg.levers, cfg.uncertainties, scale=0.005, seed=0) as m:
+        out[len(out)] = m.run()
+recorded = kernels.loop_signatures(run)
+run()  # compiled: Numba compiles, or loads, what the replicate calls and nothing else
+compiled = {(name, repr(sig)) for name, call in kernels._LOOPS.items() for sig in call.dispatcher().signatures}
+print(json.dumps({"recorded": [[n, repr(s)] for n, s in recorded], "compiled": sorted(compiled),
+                  "same_numbers": bool(out[0].equals(out[1]))}))
+"""
+
+
+def test_the_loops_a_replicate_records_as_plain_python_are_those_it_compiles():
+    """kernels.loop_signatures (what the processes that compile beside a warm-up compile): a replicate
+    run with its loops as plain Python gives the compiled replicate's numbers, and the loops and
+    argument types it records are those Numba compiles for the compiled replicate, each once, in a
+    process that runs nothing else."""
+    import json
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-W", "ignore::RuntimeWarning", "-c", _SIGNATURES_AGAINST_A_RUN],
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    got = json.loads(run.stdout)
+    assert got["same_numbers"]
+    recorded = [tuple(x) for x in got["recorded"]]
+    assert len(recorded) == len(set(recorded)) > 30
+    assert set(recorded) == {tuple(x) for x in got["compiled"]}
+
+
+def test_compile_loops_compiles_what_it_claims_last_first_and_leaves_what_does_not_type():
+    """kernels.compile_loops: the loops whose key the claim grants, from the last, each said done after;
+    a loop that is gone or a signature that does not type is skipped, not raised."""
+    from numba import types
+
+    sig = (types.Array(types.float64, 1, "C"),)
+    bad = (types.int64, types.int64)
+    signatures = [("cumulative_sum", sig), ("no_such_loop", sig), ("cumulative_sum", bad), ("alive_mean_std", sig)]
+    keys = [kernels.loop_key(name, s) for name, s in signatures]
+    assert len(set(keys)) == 4 and keys[0] == kernels.loop_key("cumulative_sum", (types.Array(types.float64, 1, "C"),))
+    asked, done = [], []
+
+    def claim(key):
+        asked.append(key)
+        return key != keys[3]
+
+    assert kernels.compile_loops(signatures, claim, done.append) == 1  # 0; 2 does not type, 3 not granted
+    assert asked == [keys[3], keys[2], keys[0]]  # last first; the loop that is gone is not asked for
+    assert done == [keys[2], keys[0]]
+    assert sig in kernels.cumulative_sum.dispatcher().signatures
+
+
+def test_claiming_loops_claim_each_new_signature_once_wait_for_another_claim_and_undo_restores_them():
+    """kernels.claiming: a loop's first call with new argument types claims its key, says done after
+    the call, or waits where another process holds the claim; later calls with those types claim
+    nothing; the loops' results are theirs; undo puts the loops back."""
+    from numba import types
+
+    f64 = kernels.loop_key("cumulative_sum", (types.Array(types.float64, 1, "C"),))
+    log = []
+
+    def claim(key):
+        log.append(("claim", key))
+        return key != f64
+
+    undo = kernels.claiming(claim, lambda key: log.append(("done", key)), lambda key: log.append(("wait", key)))
+    try:
+        assert kernels.cumulative_sum is not kernels._LOOPS["cumulative_sum"]
+        x = np.arange(5, dtype=np.float64)
+        assert bits_equal(kernels.cumulative_sum(x), np.cumsum(x))
+        assert bits_equal(kernels.cumulative_sum(x), np.cumsum(x))  # the same types: no claim
+        y = np.arange(5, dtype=np.float32)
+        assert bits_equal(kernels.cumulative_sum(y), np.cumsum(y, dtype=np.float64))
+    finally:
+        undo()
+    f32 = kernels.loop_key("cumulative_sum", (types.Array(types.float32, 1, "C"),))
+    assert log == [("claim", f64), ("wait", f64), ("claim", f32), ("done", f32)]
+    assert kernels.cumulative_sum is kernels._LOOPS["cumulative_sum"]
