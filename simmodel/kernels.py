@@ -41,7 +41,7 @@ import numpy as np
 # What a run prints while the loops compile (simmodel.ensemble.warm_kernels), which the explorer
 # shows as its run's stage (simmodel.explorer.runs)
 COMPILING_NOTICE = ("compiling the model's loops (the first run of this checkout on this machine, or the first "
-                    "since simmodel/kernels.py changed): about a minute, once; later runs load them in under a second")
+                    "since simmodel/kernels.py changed): under a minute, once; later runs load them in under a second")
 
 _INLINED: dict[str, Callable] = {}  # the helpers of the loops, by name (see inlined and called)
 _CALLED: set[str] = set()  # the names of those that are functions of their own (see called)

@@ -56,7 +56,7 @@ def progress_bar(show: bool, desc: str, unit: str, total: int | None = None):
 
 def warm_before_bar(show: bool, inputs, levers: Levers, uncertainties: Uncertainties) -> None:
     """Where a progress bar is shown: the compiled loops loaded before it starts its clock, or
-    compiled (a fresh checkout, about a minute) with kernels.COMPILING_NOTICE on stderr, so that the
+    compiled (a fresh checkout, under a minute) with kernels.COMPILING_NOTICE on stderr, so that the
     bar neither sits at 0 % without a word nor reckons its time left from the compile."""
     if show:
         warm_kernels(inputs, levers, uncertainties, notice=lambda msg: print(msg, file=sys.stderr, flush=True))
