@@ -440,8 +440,8 @@ class _LoopCompilers:
                 proc.terminate()
             for proc in self._procs:
                 try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
+                    proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:  # still starting, with SIGTERM ignored as its parent's
                     proc.kill()
                     proc.wait()
             if self._claims is not None:
@@ -475,10 +475,14 @@ def compile_loops_main() -> None:
     claims. Ends within a second of its parent (whose thread that started it is a timer's: the
     kernel's death signal would come when that thread ends, so the parent is watched instead)."""
     import pickle
+    import signal
     import sys
     import threading
     import time
 
+    # what its parent ignored or blocked it would too (exec keeps both): ended by stop(), it ends
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     inputs, levers, uncertainties, claims, parent = pickle.load(sys.stdin.buffer)
 
     def watch() -> None:
