@@ -402,7 +402,7 @@ class _LoopCompilers:
 
         with self._lock:
             n = min(spare_cores(), _COMPILERS_MAX)
-            if self._stopped or self._procs or n == 0:
+            if self._stopped or self._procs or n == 0 or not kernels.jit_enabled():
                 return
             self._claims = tempfile.mkdtemp(prefix="simmodel-loops-")
             job = pickle.dumps((*self._job, self._claims, os.getpid()))
@@ -482,7 +482,8 @@ def compile_loops_main() -> None:
 
     # what its parent ignored or blocked it would too (exec keeps both): ended by stop(), it ends
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    if hasattr(signal, "pthread_sigmask"):  # not on Windows
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     inputs, levers, uncertainties, claims, parent = pickle.load(sys.stdin.buffer)
 
     def watch() -> None:

@@ -252,6 +252,11 @@ _recording = False  # whether loop_signatures runs the loops as plain Python
 _capsule_pointer: Callable | None = None  # ctypes' PyCapsule_GetPointer, set up at the first address
 
 
+def jit_enabled() -> bool:
+    """Whether the loops are compiled (False under NUMBA_DISABLE_JIT: they run as plain Python)."""
+    return not _PLAIN_PYTHON
+
+
 def generator_address(rng: np.random.Generator) -> int:
     """The address of ``rng``'s C interface, for a compiled loop's generator_at (0.5 us). Valid while
     ``rng`` lives (the caller holds it across the call). A loop draws without the generator's lock:

@@ -175,8 +175,8 @@ def test_a_loop_compiler_claims_every_loop_of_the_warm_up_and_ends_with_its_pare
 
 def test_loop_compilers_start_one_a_spare_core_and_stop_leaves_nothing(inputs, monkeypatch):
     """_LoopCompilers.start runs one process a spare core (at most _COMPILERS_MAX) and has this
-    process's loops claim theirs, none on one core or once stopped; stop ends them, puts the loops
-    back and removes the claims folder."""
+    process's loops claim theirs, none on one core, once stopped or under NUMBA_DISABLE_JIT; stop
+    ends them, puts the loops back and removes the claims folder."""
     import os
 
     from simmodel import ensemble, kernels
@@ -199,6 +199,12 @@ def test_loop_compilers_start_one_a_spare_core_and_stop_leaves_nothing(inputs, m
     one_core.start()
     assert one_core._procs == [] and one_core._claims is None
     one_core.stop()
+    monkeypatch.setattr(ensemble, "spare_cores", lambda: 5)
+    monkeypatch.setattr(kernels, "_PLAIN_PYTHON", True)  # NUMBA_DISABLE_JIT: nothing to compile
+    plain = ensemble._LoopCompilers(inputs, Levers(), Uncertainties())
+    plain.start()
+    assert plain._procs == [] and plain._claims is None
+    plain.stop()
 
 
 _COLD_WARM_UP = """
