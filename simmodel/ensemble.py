@@ -328,7 +328,7 @@ def warm_kernels(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainti
     replicates at scale 0.1 on two workers took 3.2-3.5 s, 2.2-2.4 with this 0.6 s warm-up (a
     default run makes three: the scenario, no_new_policy and the decomposition's).
 
-    On a checkout whose loops are not compiled yet it compiles them (about 50 s on one core, 35 with
+    On a checkout whose loops are not compiled yet it compiles them (50-53 s on one core, 32-35 with
     a second): once the warm-up has taken _COMPILERS_AFTER_S seconds, processes of their own compile
     loops on the spare cores (_LoopCompilers); once it has taken _NOTICE_AFTER_S, ``notice``, if
     given, is called with kernels.COMPILING_NOTICE, so that a run says why it waits before its
@@ -359,7 +359,8 @@ def warm_kernels(inputs: ModelInputs, levers: Levers, uncertainties: Uncertainti
 
 
 # At most this many processes compile loops beside a warm-up that compiles (each holds Numba's
-# compiler, about 150 MB; the loops of a replicate took 53 s on one core here, 31 s with one helper)
+# compiler: 618 MB at most, resident, in one that compiled every loop alone; the loops of a
+# replicate took 50-53 s on one core here, 32-35 s with one)
 _COMPILERS_MAX = 3
 
 
@@ -382,7 +383,8 @@ class _LoopCompilers:
     warm-up meets them from the first (kernels.claiming). Each loop goes to whichever claims it first
     (a file made with O_EXCL in a folder of this process's), and whoever waits for one loads what the
     other cached: none is compiled twice. stop() ends them: by the warm-up's end, what they would
-    compile the warm-up has. One a spare core, at most _COMPILERS_MAX; none on one core."""
+    compile the warm-up has. One a spare core, at most _COMPILERS_MAX; none on one core, nor where
+    the loops run as plain Python (NUMBA_DISABLE_JIT)."""
 
     def __init__(self, inputs: ModelInputs, levers: Levers, uncertainties: Uncertainties) -> None:
         import threading

@@ -19,14 +19,14 @@ Why bit for bit holds, and what keeps it:
 Numba is imported, and each loop compiled, at the loop's first call, not at import: a process that
 never runs the model (a memo, a plot, the CLI's help) does not pay for it. Compiled code is cached
 under ``__pycache__`` beside this file, so the compiler runs once per checkout and machine (about
-50 s for the loops a replicate runs, on one core of this project's machines, about 36 s where a run's
+50 s for the loops a replicate runs, on one core of this project's machines, 32-35 s where a run's
 warm-up has a second core: see called, loop_signatures and simmodel.ensemble.warm_kernels); a
 process that runs the model still pays about 0.5 s to load them and 100-130 MB of resident memory,
 most of it Numba's LLVM library, whose pages processes share (``docs/performance.md``). Setting
-``NUMBA_DISABLE_JIT=1`` runs the loops as plain Python (very slow, the same numbers: a replicate at
-scale 0.3 hashes the same, in 55-59 s), for a debugger; integers a loop counts in are int64
-(``np.int64(0)``, not ``0``), since in plain Python a count that starts as 0 and adds uint8 values is
-a uint8 and wraps at 256 where Numba's is 64 bits.
+``NUMBA_DISABLE_JIT=1`` runs the loops as plain Python (very slow, the same numbers: every case of
+benchmarks/result_hashes.py hashes the same, 1:1 in 3 min), for a debugger; integers a loop counts
+in are int64 (``np.int64(0)``, not ``0``), since in plain Python a count that starts as 0 and adds
+uint8 values is a uint8 and wraps at 256 where Numba's is 64 bits.
 """
 
 from __future__ import annotations
@@ -97,7 +97,6 @@ def compiled(fn: Callable) -> Callable:
     call.dispatcher = dispatcher
     _LOOPS[fn.__name__] = call
     return call
-
 
 
 def loop_signatures(run: Callable[[], object]) -> list[tuple[str, tuple]]:
