@@ -28,7 +28,7 @@ from _common import machine
 
 SCRIPTS = (("replicate", "bench_replicate.py"), ("reference", "bench_reference.py"), ("bandwidth", "bench_bandwidth.py"),
            ("sweep", "bench_sweep.py"), ("calibrate", "bench_calibrate.py"), ("analyze", "bench_analyze.py"),
-           ("explorer", "bench_explorer.py"))
+           ("explorer", "bench_explorer.py"), ("compile", "bench_compile.py"))
 
 
 def run_script(script: str, quick: bool, json_path: Path) -> tuple[str, float]:

@@ -73,6 +73,17 @@ def test_result_hashes_quick_are_the_same_twice_and_change_with_the_seed():
     assert result_hashes.replicate_hash(inputs, levers, 0.01, 4) != result_hashes.replicate_hash(inputs, levers, 0.01, 3)
 
 
+def test_bench_compile_quick(tmp_path, capsys):
+    """bench_compile.py's quick mode: a warm-up in a process of its own on this checkout's cache,
+    timed, with its memory; the JSON holds what it printed."""
+    import bench_compile
+
+    res = bench_compile.main(["--quick", "--json", str(tmp_path / "c.json")])
+    assert len(res["load"]) == 1 and res["load"][0]["wall_s"] > 0 and res["load"][0]["max_rss_mb"] > 50
+    assert json.loads((tmp_path / "c.json").read_text()) == res
+    assert "warm-up on this checkout's cache" in capsys.readouterr().out
+
+
 def test_bench_bandwidth_quick(capsys):
     res = bench_bandwidth.main(["--quick"])
     # bytes come from the arrays: the ageing stage reads and writes age_q (int32) at least
