@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--quick", action="store_true", help="a warm-up on this checkout's cache (checks that the script runs)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
+    if args.rounds < 1:
+        ap.error(f"--rounds must be at least 1, not {args.rounds}")
     from simmodel.ensemble import spare_cores
 
     m = machine()

@@ -82,6 +82,9 @@ def test_bench_compile_quick(tmp_path, capsys):
     assert len(res["load"]) == 1 and res["load"][0]["wall_s"] > 0 and res["load"][0]["max_rss_mb"] > 50
     assert json.loads((tmp_path / "c.json").read_text()) == res
     assert "warm-up on this checkout's cache" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        bench_compile.main(["--rounds", "0"])
+    assert refused.value.code == 2 and "--rounds must be at least 1, not 0" in capsys.readouterr().err
 
 
 def test_bench_bandwidth_quick(capsys):
