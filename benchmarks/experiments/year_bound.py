@@ -1,10 +1,10 @@
 """Experiment for issue 17 (not part of simmodel, not run by the tests): the memory-bandwidth bound
 of the yearly block (``start_year``) taken part by part. ``bench_bandwidth.py`` bounds the block by
 one pass over each firm array it reads or writes, as if all of the year's decisions read the firms
-together; but the year's parts run in the order the model gives them (SPEC 4a: the funds' exits cut
-revenue before the government's pools read it, the ladder reads the year's grants, AI+ the year's
-stages), so each part must read its own arrays after the parts before it wrote theirs. This script
-gives that floor: for each part, the arrays it reads and writes, and the bound if each part made one
+together; but the year's parts run in the order the model gives them (under a yearly-profit rule,
+SPEC 4a, the funds' early exits cut revenue before the government's pools read it; the ladder reads
+the year's grants), so each part must read its own arrays after the parts before it wrote theirs.
+This script gives that floor: for each part, the arrays it reads and writes, and the bound if each part made one
 pass over its own arrays, beside the whole block's one-pass bound.
 
     .venv/bin/python benchmarks/experiments/year_bound.py [--scale 1] [--big-bytes 536870912]
