@@ -59,7 +59,7 @@ class _TracedField:
     """A firm field read through a data descriptor on the class, which Python consults before the
     instance's plain attribute (Firms keeps its views as plain attributes): records the read."""
 
-    def __init__(self, name: str, tracer: _Tracer):
+    def __init__(self, name: str, tracer: Tracer):
         self.name, self.tracer = name, tracer
 
     def __get__(self, firms, owner):
@@ -72,7 +72,7 @@ class _TracedField:
         raise AssertionError("Firms.__setattr__ bypassed")
 
 
-class _Tracer:
+class Tracer:
     """Records which Firms fields are accessed while a stage runs (a data descriptor per field on
     the class while the tracer is on, see _TracedField)."""
 
@@ -97,7 +97,7 @@ def traced_replicate(inputs, cfg, scale: float) -> dict:
     """Run one replicate; per stage, fields read and written, and slots per step."""
     model = SimModel(inputs, cfg.levers, cfg.uncertainties, scale=scale, seed=1)
     f = model.firms
-    tracer = _Tracer()
+    tracer = Tracer()
 
     def snapshot() -> dict[str, np.ndarray]:
         return {k: object.__getattribute__(f, "_" + k)[: f.n].copy() for k in FIELDS}

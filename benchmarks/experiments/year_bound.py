@@ -54,7 +54,7 @@ def traced_parts(scale: float) -> dict:
     inputs, cfg = baseline()
     model = SimModel(inputs, cfg.levers, cfg.uncertainties, scale=scale, seed=1)
     f = model.firms
-    tracer = bench_bandwidth._Tracer()
+    tracer = bench_bandwidth.Tracer()
     tracer.current = "outside"
     written: dict[str, set[str]] = defaultdict(set)
     appended: dict[str, int] = defaultdict(int)
@@ -134,6 +134,10 @@ def main(argv: list[str] | None = None) -> None:
     slots = sum(tr["slots"])
     appended_bytes = row_bytes * sum(tr["appended"].values())
 
+    def nbytes(read: set[str], written: set[str]) -> int:
+        """Bytes a slot of one pass that reads ``read`` and writes ``written``."""
+        return sum(itemsize[k] for k in read) + sum(itemsize[k] for k in written)
+
     def ms(bytes_per_slot: int) -> float:
         return 1e3 * (bytes_per_slot * slots + appended_bytes) / bw
 
@@ -146,10 +150,10 @@ def main(argv: list[str] | None = None) -> None:
         r, w = tr["read"][p], tr["written"][p]
         union_r |= r
         union_w |= w
-        b = sum(itemsize[k] for k in r) + sum(itemsize[k] for k in w)
+        b = nbytes(r, w)
         total += b
         print(f"  {p:15s} {b:4d} B a slot: reads {', '.join(sorted(r)) or '-'}; writes {', '.join(sorted(w)) or '-'}")
-    union = sum(itemsize[k] for k in union_r) + sum(itemsize[k] for k in union_w)
+    union = nbytes(union_r, union_w)
     print(f"one pass over each array the block reads or writes (bench_bandwidth's bound): {union} B a slot, "
           f"{ms(union):.2f} ms a replicate")
     print(f"one pass a part over its own arrays, the parts in the model's order: {total} B a slot, "
@@ -166,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
             phases[-1][2].update(w)
         else:
             phases.append(([p], set(r), set(w)))
-    merged = sum(sum(itemsize[k] for k in r) + sum(itemsize[k] for k in w) for _, r, w in phases)
+    merged = sum(nbytes(r, w) for _, r, w in phases)
     print(f"the parts sharing passes where no part reads what another of its pass wrote: {len(phases)} passes "
           f"({'; '.join(' + '.join(ps) for ps, _, _ in phases)}), {merged} B a slot, {ms(merged):.2f} ms a replicate "
           f"({ms(merged) / ms(union):.2f}x)")
